@@ -1,0 +1,19 @@
+//! sea-orm entities: plain row shapes, one module per table, no behaviour.
+//!
+//! These mirror the tables the `migration` crate creates; behaviour lives in `service`. They are never wire types:
+//! `api` maps them to DTOs.
+
+pub mod audit_log;
+pub mod member_allergies;
+pub mod member_identities;
+pub mod member_levels;
+pub mod member_notes;
+pub mod member_sessions;
+pub mod member_tags;
+pub mod members;
+pub mod merchants;
+pub mod service_items;
+pub mod staff;
+pub mod staff_sessions;
+pub mod staff_stores;
+pub mod stores;

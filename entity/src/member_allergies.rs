@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "member_allergies")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub merchant_id: i64,
+    pub member_id: i64,
+    /// The substance or condition (e.g. "PPD hair dye", "pregnancy"), sealed.
+    pub substance_sealed: String,
+    /// `mild`, `moderate` or `severe`.
+    pub severity: String,
+    pub note_sealed: Option<String>,
+    pub created_by: i64,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "merchants")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[sea_orm(unique)]
+    pub code: String,
+    pub timezone: String,
+    /// WeChat mini-program appid, unique across merchants: a sign-in names its appid.
+    pub wechat_appid: Option<String>,
+    /// The mini-program's AppSecret, sealed by the vault.
+    pub wechat_secret_sealed: Option<String>,
+    pub alipay_appid: Option<String>,
+    /// The merchant's Alipay application private key (PEM), sealed by the vault.
+    pub alipay_private_key_sealed: Option<String>,
+    /// Alipay's public key (SPKI PEM) for verifying gateway responses.
+    pub alipay_public_key: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

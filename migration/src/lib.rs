@@ -1,0 +1,16 @@
+//! Schema migrations, written against the schema builder so one migration serves SQLite and PostgreSQL.
+//!
+//! Migrations are append-only: never edit one that has shipped; add a new one (expand, then contract).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

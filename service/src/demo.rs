@@ -1,0 +1,218 @@
+//! Demo data for the embedded default: a salon brand with two stores, one account per role, a dozen members and a
+//! service menu, so a newcomer sees a working system in one command. Seeded once; a second run changes nothing.
+
+use chrono::NaiveDate;
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+use entity::{member_allergies, member_levels, member_tags, members, merchants, service_items, staff_stores, stores};
+
+use crate::domain::{Gender, Password, PersonName, PhoneNumber, Role, Username};
+use crate::members::{NAME_INDEX, PHONE_INDEX};
+use crate::merchants::{NewMerchant, NewStaff, insert_staff};
+use crate::vault::Field;
+use crate::{AppContext, Result};
+
+pub const DEMO_CODE: &str = "demo";
+
+pub struct DemoAccount {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+pub struct DemoSeed {
+    pub merchant_id: i64,
+    pub store_ids: Vec<i64>,
+    pub accounts: Vec<DemoAccount>,
+}
+
+pub fn random_password() -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(14).map(char::from).collect()
+}
+
+/// Seeds the demo merchant unless it exists. `password_for` picks each account's password (random at start-up,
+/// known in tests).
+pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Result<Option<DemoSeed>> {
+    let exists = merchants::Entity::find().filter(merchants::Column::Code.eq(DEMO_CODE)).one(&ctx.db).await?;
+    if exists.is_some() {
+        return Ok(None);
+    }
+    let accounts: Vec<(&str, &str, Role, Option<usize>)> = vec![
+        ("demo-owner", "林老板", Role::Owner, None),
+        ("demo-manager", "周店长", Role::Manager, Some(0)),
+        ("demo-marketing", "陈市场", Role::Marketing, None),
+        ("demo-cashier", "王前台", Role::Cashier, Some(0)),
+        ("demo-tech", "Tony 老师", Role::Technician, Some(0)),
+    ];
+    let mut hashed = Vec::new();
+    for (username, _, role, _) in &accounts {
+        let password = password_for(*role);
+        let parsed = Password::parse(&password).map_err(|m| crate::Error::invalid("password", m))?;
+        hashed.push((username.to_string(), password, crate::auth::hash_password(&parsed).await?));
+    }
+
+    let txn = ctx.db.begin().await?;
+    let merchant = crate::merchants::create(
+        ctx,
+        &txn,
+        NewMerchant { name: "悦己美发 Demo", code: DEMO_CODE, timezone: "Asia/Shanghai" },
+    )
+    .await?;
+    let now = ctx.now();
+    let mut store_ids = Vec::new();
+    for (name, address) in [("人民广场店", "上海市黄浦区人民大道 100 号"), ("徐家汇店", "上海市徐汇区漕溪北路 88 号")] {
+        let store = stores::ActiveModel {
+            merchant_id: Set(merchant.id),
+            name: Set(name.to_owned()),
+            address: Set(address.to_owned()),
+            phone: Set("021-6000 0000".to_owned()),
+            timezone: Set("Asia/Shanghai".to_owned()),
+            active: Set(true),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        store_ids.push(store.id);
+    }
+    let mut seeded = Vec::new();
+    for ((username, display, role, store), (_, password, hash)) in accounts.iter().zip(hashed) {
+        let username_parsed = Username::parse(username).map_err(|m| crate::Error::invalid("username", m))?;
+        let row = insert_staff(
+            ctx,
+            &txn,
+            NewStaff {
+                merchant_id: merchant.id,
+                username: &username_parsed,
+                display_name: display,
+                role: *role,
+                password_hash: hash,
+                all_stores: store.is_none(),
+            },
+        )
+        .await?;
+        if let Some(index) = store {
+            staff_stores::ActiveModel {
+                staff_id: Set(row.id),
+                store_id: Set(store_ids[*index]),
+                merchant_id: Set(merchant.id),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        seeded.push(DemoAccount { username: username.to_string(), password, role: *role });
+    }
+
+    let mut level_ids = vec![];
+    for (name, rank) in [("银卡会员", 1), ("金卡会员", 2)] {
+        let level = member_levels::ActiveModel {
+            merchant_id: Set(merchant.id),
+            name: Set(name.to_owned()),
+            rank: Set(rank),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        level_ids.push(level.id);
+    }
+    let base_level = member_levels::Entity::find()
+        .filter(member_levels::Column::MerchantId.eq(merchant.id))
+        .filter(member_levels::Column::Rank.eq(0))
+        .one(&txn)
+        .await?
+        .map(|l| l.id);
+
+    let menu: [(&str, &str, i32, i64, &[&str]); 6] = [
+        ("美发", "洗剪吹", 45, 6_800, &[]),
+        ("美发", "烫发", 150, 38_800, &["硫代乙醇酸"]),
+        ("美发", "染发", 120, 32_800, &["PPD"]),
+        ("护理", "头皮护理", 60, 19_800, &[]),
+        ("美容", "面部清洁", 60, 16_800, &["果酸"]),
+        ("养生", "肩颈按摩", 60, 15_800, &[]),
+    ];
+    for (category, name, minutes, price, substances) in menu {
+        service_items::ActiveModel {
+            merchant_id: Set(merchant.id),
+            category: Set(category.to_owned()),
+            name: Set(name.to_owned()),
+            duration_min: Set(minutes),
+            price_fen: Set(price),
+            substances: Set(serde_json::to_string(substances).map_err(anyhow::Error::from)?),
+            active: Set(true),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+
+    let people = [
+        ("张丽", "13800000001", "female", (1990, 3, 12), &["VIP", "烫发客"][..], 1),
+        ("王芳", "13800000002", "female", (1988, 11, 2), &["染发客"][..], 2),
+        ("李娜", "13800000003", "female", (1995, 7, 21), &[][..], 0),
+        ("刘洋", "13800000004", "male", (1992, 1, 5), &["商务"][..], 0),
+        ("陈静", "13800000005", "female", (1985, 11, 30), &["VIP"][..], 2),
+        ("杨帆", "13800000006", "male", (1998, 5, 18), &[][..], 0),
+        ("赵敏", "13800000007", "female", (2000, 9, 9), &["学生"][..], 0),
+        ("黄磊", "13800000008", "male", (1983, 12, 24), &["商务", "VIP"][..], 1),
+        ("周婷", "13800000009", "female", (1993, 4, 1), &[][..], 1),
+        ("吴昊", "13800000010", "male", (1996, 8, 15), &[][..], 0),
+        ("徐佳", "13800000011", "female", (1991, 2, 14), &["烫发客"][..], 0),
+        ("孙悦", "13800000012", "female", (1997, 6, 6), &["新客"][..], 0),
+    ];
+    for (i, (name, phone, gender, (y, m, d), tags, level)) in people.into_iter().enumerate() {
+        let phone = PhoneNumber::parse(phone).map_err(|m| crate::Error::invalid("phone", m))?;
+        let name = PersonName::parse(name).map_err(|m| crate::Error::invalid("name", m))?;
+        let birthday = NaiveDate::from_ymd_opt(y, m, d);
+        let member = members::ActiveModel {
+            merchant_id: Set(merchant.id),
+            home_store_id: Set(Some(store_ids[i % 2])),
+            nickname: Set(String::new()),
+            name_sealed: Set(Some(ctx.vault.seal(Field::MemberName, name.as_str()))),
+            name_index: Set(Some(ctx.vault.blind_index(NAME_INDEX, &name.normalised()))),
+            phone_sealed: Set(Some(ctx.vault.seal(Field::MemberPhone, phone.as_str()))),
+            phone_index: Set(Some(ctx.vault.blind_index(PHONE_INDEX, phone.as_str()))),
+            gender: Set(Gender::from_db(gender).as_str().to_owned()),
+            birthday: Set(birthday),
+            birth_month: Set(Some(i32::try_from(m).unwrap_or(1))),
+            level_id: Set(if level == 0 { base_level } else { Some(level_ids[level - 1]) }),
+            total_spend_fen: Set(i64::try_from(i).unwrap_or(0) * 52_300),
+            preferences: Set(r#"{"drink":"温水"}"#.to_owned()),
+            source: Set("desk".to_owned()),
+            anonymised_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        for tag in tags {
+            member_tags::ActiveModel {
+                member_id: Set(member.id),
+                tag: Set((*tag).to_owned()),
+                merchant_id: Set(merchant.id),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        if i == 1 {
+            member_allergies::ActiveModel {
+                merchant_id: Set(merchant.id),
+                member_id: Set(member.id),
+                substance_sealed: Set(ctx.vault.seal(Field::AllergySubstance, "PPD")),
+                severity: Set("severe".to_owned()),
+                note_sealed: Set(Some(ctx.vault.seal(Field::AllergyNote, "2023 年染发后头皮红肿，改用无 PPD 染膏"))),
+                created_by: Set(1),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(Some(DemoSeed { merchant_id: merchant.id, store_ids, accounts: seeded }))
+}

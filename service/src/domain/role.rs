@@ -1,0 +1,126 @@
+//! Staff roles and the one permission table of the system.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Manager,
+    Marketing,
+    Cashier,
+    Technician,
+}
+
+/// What a request may do. Handlers ask for one; [`Role::permissions`] is the only place that grants them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Change the merchant itself and create stores.
+    MerchantManage,
+    StoreManage,
+    StaffRead,
+    /// Create staff, change roles, stores, passwords; deactivate.
+    StaffManage,
+    AuditRead,
+    MemberRead,
+    /// Create members, change their profile, tags, notes and allergy notes.
+    MemberWrite,
+    /// See phone numbers and real names unmasked.
+    MemberContactRead,
+    /// Export a member's data and anonymise a member on their request.
+    MemberPrivacy,
+    CatalogManage,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Manager, Role::Marketing, Role::Cashier, Role::Technician];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Manager => "manager",
+            Role::Marketing => "marketing",
+            Role::Cashier => "cashier",
+            Role::Technician => "technician",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == value)
+    }
+
+    /// The permission table. Marketing and technicians work with members but don't need their contact details:
+    /// they see phone numbers masked. Allergy notes are readable by everyone who reads members, on purpose: the
+    /// technician at the chair is the one who must see them.
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Owner => &[
+                MerchantManage,
+                StoreManage,
+                StaffRead,
+                StaffManage,
+                AuditRead,
+                MemberRead,
+                MemberWrite,
+                MemberContactRead,
+                MemberPrivacy,
+                CatalogManage,
+            ],
+            Role::Manager => &[
+                StoreManage,
+                StaffRead,
+                StaffManage,
+                AuditRead,
+                MemberRead,
+                MemberWrite,
+                MemberContactRead,
+                MemberPrivacy,
+                CatalogManage,
+            ],
+            Role::Marketing => &[MemberRead],
+            Role::Cashier => &[MemberRead, MemberWrite, MemberContactRead],
+            Role::Technician => &[MemberRead],
+        }
+    }
+
+    pub fn can(self, permission: Permission) -> bool {
+        self.permissions().contains(&permission)
+    }
+
+    /// Staff may only grant or manage roles strictly below their own; owners manage everyone, other owners
+    /// included.
+    pub fn may_manage(self, other: Role) -> bool {
+        self == Role::Owner || (self.can(Permission::StaffManage) && other > self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("admin"), None);
+    }
+
+    #[test]
+    fn managers_cannot_manage_owners_or_each_other() {
+        assert!(Role::Owner.may_manage(Role::Owner));
+        assert!(Role::Manager.may_manage(Role::Cashier));
+        assert!(!Role::Manager.may_manage(Role::Manager));
+        assert!(!Role::Manager.may_manage(Role::Owner));
+        assert!(!Role::Cashier.may_manage(Role::Technician));
+    }
+
+    #[test]
+    fn only_contact_roles_see_phones() {
+        assert!(Role::Cashier.can(Permission::MemberContactRead));
+        assert!(!Role::Technician.can(Permission::MemberContactRead));
+        assert!(!Role::Marketing.can(Permission::MemberContactRead));
+    }
+}

@@ -1,0 +1,99 @@
+//! The domain error: what went wrong, in words the caller can act on. `api` maps each variant to a stable code
+//! and an HTTP status with an exhaustive match.
+
+use std::borrow::Cow;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field of the request is malformed or out of range.
+    #[error("{field}: {message}")]
+    Invalid { field: Cow<'static, str>, message: Cow<'static, str> },
+    /// The thing does not exist, or belongs to another merchant or store (we never say which).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request contradicts the current state.
+    #[error("{}", .0.message())]
+    Conflict(Conflict),
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// No session, or an expired or revoked one.
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("your role does not allow this")]
+    Forbidden,
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("member code is not valid")]
+    MemberCodeInvalid,
+    #[error("member code has expired; ask the member to refresh it")]
+    MemberCodeExpired,
+    /// WeChat or Alipay refused the request (a bad or used login code, say).
+    #[error("{provider} refused the request: {message}")]
+    ProviderRejected { provider: &'static str, code: String, message: String },
+    /// WeChat or Alipay could not be reached, or answered with something we cannot trust.
+    #[error("{provider} is unavailable")]
+    ProviderUnavailable {
+        provider: &'static str,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// The feature is switched off in this deployment (the sandbox in production, say).
+    #[error("{0} is not enabled here")]
+    Disabled(&'static str),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// State conflicts, each with its own stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    PhoneTaken,
+    UsernameTaken,
+    PhoneAlreadyBound,
+    MemberAnonymised,
+    StaffInactive,
+    LastOwner,
+}
+
+impl Conflict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Conflict::PhoneTaken => "phone_taken",
+            Conflict::UsernameTaken => "username_taken",
+            Conflict::PhoneAlreadyBound => "phone_already_bound",
+            Conflict::MemberAnonymised => "member_anonymised",
+            Conflict::StaffInactive => "staff_inactive",
+            Conflict::LastOwner => "last_owner",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Conflict::PhoneTaken => "another member of this merchant has that phone number",
+            Conflict::UsernameTaken => "that username is taken",
+            Conflict::PhoneAlreadyBound => "this member already has a phone number bound",
+            Conflict::MemberAnonymised => "this member's data was deleted at their request",
+            Conflict::StaffInactive => "this staff account is deactivated",
+            Conflict::LastOwner => "a merchant must keep at least one active owner",
+        }
+    }
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<Cow<'static, str>>, message: impl Into<Cow<'static, str>>) -> Self {
+        Error::Invalid { field: field.into(), message: message.into() }
+    }
+
+    pub fn unavailable(provider: &'static str, source: impl Into<anyhow::Error>) -> Self {
+        Error::ProviderUnavailable { provider, source: source.into() }
+    }
+}
+
+/// True when the database refused a write because of a unique constraint, on SQLite or PostgreSQL.
+pub(crate) fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,75 @@
+//! The domain and its use cases. Everything that decides something lives here; `api` only translates HTTP to
+//! these calls and back. This crate never imports actix-web.
+
+pub mod alipay;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod member_auth;
+pub mod members;
+pub mod merchants;
+pub mod settings;
+pub mod shared;
+pub mod staff;
+pub mod stores;
+pub mod vault;
+pub mod wechat;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+
+pub use error::{Conflict, Error, Result};
+use settings::Settings;
+use shared::SharedState;
+use vault::Vault;
+
+/// Everything a use case needs, built once at start-up and shared (cheaply cloned) by handlers, jobs and CLI.
+#[derive(Clone)]
+pub struct AppContext {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub vault: Arc<Vault>,
+    pub shared: Arc<dyn SharedState>,
+    pub wechat: wechat::WechatClient,
+    pub alipay: alipay::AlipayClient,
+}
+
+impl AppContext {
+    /// Validates settings, opens the vault, connects to the database (migrating if configured) and to Redis.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate().map_err(|message| anyhow::anyhow!("bad configuration: {message}"))?;
+        let security = if settings.security.keys.is_empty() && !settings.is_production() {
+            Vault::load_or_create_dev_keys(&settings.data_dir)?
+        } else {
+            settings.security.clone()
+        };
+        let vault = Vault::from_settings(&security).map_err(|m| anyhow::anyhow!("bad configuration: {m}"))?;
+        let db = db::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            db::migrate(&db).await?;
+        }
+        let shared = shared::connect(&settings.redis).await.context("connecting to Redis")?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            wechat: wechat::WechatClient::new(http.clone(), settings.wechat.api_base.clone()),
+            alipay: alipay::AlipayClient::new(http, settings.alipay.gateway.clone()),
+            settings: Arc::new(settings),
+            db,
+            vault: Arc::new(vault),
+            shared,
+        })
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}

@@ -1,0 +1,214 @@
+//! Merchants (brands) and the owner account that starts one.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use entity::{member_levels, merchants, staff};
+
+use crate::audit::{self, Actor, Event};
+use crate::auth::StaffPrincipal;
+use crate::domain::{Password, Permission, Role, Username};
+use crate::error::is_unique_violation;
+use crate::vault::Field;
+use crate::{AppContext, Conflict, Error, Result};
+
+pub async fn get(ctx: &AppContext, merchant_id: i64) -> Result<merchants::Model> {
+    merchants::Entity::find_by_id(merchant_id).one(&ctx.db).await?.ok_or(Error::NotFound("merchant"))
+}
+
+pub struct NewMerchant<'a> {
+    pub name: &'a str,
+    pub code: &'a str,
+    pub timezone: &'a str,
+}
+
+/// Creates a merchant with its default member level ("普通会员", rank 0).
+pub async fn create(ctx: &AppContext, conn: &impl ConnectionTrait, new: NewMerchant<'_>) -> Result<merchants::Model> {
+    let code = new.code.trim().to_ascii_lowercase();
+    if code.is_empty() || code.len() > 40 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(Error::invalid("code", "must be 1–40 letters, digits or '-'"));
+    }
+    if new.name.trim().is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    let merchant = merchants::ActiveModel {
+        name: Set(new.name.trim().to_owned()),
+        code: Set(code),
+        timezone: Set(crate::stores::parse_timezone(new.timezone)?),
+        created_at: Set(ctx.now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { Error::invalid("code", "a merchant with that code exists") } else { e.into() })?;
+    member_levels::ActiveModel {
+        merchant_id: Set(merchant.id),
+        name: Set("普通会员".to_owned()),
+        rank: Set(0),
+        created_at: Set(ctx.now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(merchant)
+}
+
+pub struct NewStaff<'a> {
+    pub merchant_id: i64,
+    pub username: &'a Username,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub password_hash: String,
+    pub all_stores: bool,
+}
+
+pub(crate) async fn insert_staff(ctx: &AppContext, conn: &impl ConnectionTrait, new: NewStaff<'_>) -> Result<staff::Model> {
+    let now = ctx.now();
+    staff::ActiveModel {
+        merchant_id: Set(new.merchant_id),
+        username: Set(new.username.as_str().to_owned()),
+        display_name: Set(new.display_name.to_owned()),
+        role: Set(new.role.as_str().to_owned()),
+        password_hash: Set(new.password_hash),
+        all_stores: Set(new.all_stores),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { Error::Conflict(Conflict::UsernameTaken) } else { e.into() })
+}
+
+/// The `create-owner` command: a new merchant and its first owner, who can then do everything else in the console.
+pub async fn create_with_owner(
+    ctx: &AppContext,
+    merchant: NewMerchant<'_>,
+    username: &str,
+    password: &str,
+) -> Result<(merchants::Model, staff::Model)> {
+    let username = Username::parse(username).map_err(|m| Error::invalid("username", m))?;
+    let password = Password::parse(password).map_err(|m| Error::invalid("password", m))?;
+    let hash = crate::auth::hash_password(&password).await?;
+    let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
+    let merchant = create(ctx, &txn, merchant).await?;
+    let owner = insert_staff(
+        ctx,
+        &txn,
+        NewStaff {
+            merchant_id: merchant.id,
+            username: &username,
+            display_name: "Owner",
+            role: Role::Owner,
+            password_hash: hash,
+            all_stores: true,
+        },
+    )
+    .await?;
+    audit::record(
+        &txn,
+        Event {
+            merchant_id: Some(merchant.id),
+            actor: Actor::System,
+            action: "staff.created",
+            target: Some(("staff", owner.id)),
+            detail: json!({ "role": "owner", "via": "create-owner" }),
+            ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((merchant, owner))
+}
+
+/// Mini-program credentials of a merchant. Secrets are sealed at rest and never returned.
+pub struct ChannelSettings {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub wechat_appid: Option<String>,
+    pub wechat_secret: Option<String>,
+    pub alipay_appid: Option<String>,
+    pub alipay_private_key: Option<String>,
+    pub alipay_public_key: Option<String>,
+}
+
+pub async fn update(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    input: ChannelSettings,
+) -> Result<merchants::Model> {
+    principal.require(Permission::MerchantManage)?;
+    let merchant = get(ctx, principal.merchant_id).await?;
+    let mut active: merchants::ActiveModel = merchant.into();
+    let mut changed = Vec::new();
+    if let Some(name) = input.name {
+        if name.trim().is_empty() || name.chars().count() > 60 {
+            return Err(Error::invalid("name", "must be 1–60 characters"));
+        }
+        active.name = Set(name.trim().to_owned());
+        changed.push("name");
+    }
+    if let Some(tz) = input.timezone {
+        active.timezone = Set(crate::stores::parse_timezone(&tz)?);
+        changed.push("timezone");
+    }
+    if let Some(appid) = input.wechat_appid {
+        if !appid.starts_with("wx") || appid.len() != 18 {
+            return Err(Error::invalid("wechat_appid", "must be an 18-character appid starting with wx"));
+        }
+        active.wechat_appid = Set(Some(appid));
+        changed.push("wechat_appid");
+    }
+    if let Some(secret) = input.wechat_secret {
+        if secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::invalid("wechat_secret", "must be the 32-character AppSecret"));
+        }
+        active.wechat_secret_sealed = Set(Some(ctx.vault.seal(Field::WechatAppSecret, &secret)));
+        changed.push("wechat_secret");
+    }
+    if let Some(appid) = input.alipay_appid {
+        if appid.len() < 8 || !appid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid("alipay_appid", "must be the numeric Alipay app id"));
+        }
+        active.alipay_appid = Set(Some(appid));
+        changed.push("alipay_appid");
+    }
+    if let Some(pem) = input.alipay_private_key {
+        crate::alipay::parse_private_key(&pem).map_err(|_| Error::invalid("alipay_private_key", "not an RSA private key (PKCS#1 or PKCS#8 PEM)"))?;
+        active.alipay_private_key_sealed = Set(Some(ctx.vault.seal(Field::AlipayPrivateKey, &pem)));
+        changed.push("alipay_private_key");
+    }
+    if let Some(pem) = input.alipay_public_key {
+        crate::alipay::parse_public_key(&pem).map_err(|_| Error::invalid("alipay_public_key", "not an RSA public key (SPKI PEM)"))?;
+        active.alipay_public_key = Set(Some(pem));
+        changed.push("alipay_public_key");
+    }
+    let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
+    let merchant = active.update(&txn).await.map_err(|e| {
+        if is_unique_violation(&e) { Error::invalid("appid", "another merchant uses that appid") } else { e.into() }
+    })?;
+    audit::record(
+        &txn,
+        Event {
+            merchant_id: Some(merchant.id),
+            actor: Actor::Staff(principal.staff_id),
+            action: "merchant.updated",
+            target: Some(("merchant", merchant.id)),
+            detail: json!({ "changed": changed }),
+            ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(merchant)
+}
+
+/// The merchant a mini-program sign-in is for, found by the appid the mini-program runs as.
+pub async fn by_appid(ctx: &AppContext, provider: &'static str, appid: &str) -> Result<merchants::Model> {
+    let column = match provider {
+        "alipay" => merchants::Column::AlipayAppid,
+        _ => merchants::Column::WechatAppid,
+    };
+    merchants::Entity::find().filter(column.eq(appid)).one(&ctx.db).await?.ok_or(Error::NotFound("merchant"))
+}
