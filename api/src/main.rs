@@ -1,1 +1,141 @@
-fn main() {}
+//! `api`: the Huiyuan server and its operator commands.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use service::AppContext;
+use service::settings::{CliOverrides, Settings};
+
+#[derive(Parser)]
+#[command(name = "api", version, about = "Huiyuan: membership, booking and cashier system for service stores")]
+struct Cli {
+    /// TOML configuration file (default: ./huiyuan.toml if present).
+    #[arg(long, global = true, env = "HUIYUAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Overrides database.url.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Overrides server.host.
+    #[arg(long, global = true)]
+    host: Option<String>,
+    /// Overrides server.port.
+    #[arg(long, global = true)]
+    port: Option<u16>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Seed the demo merchant (once) and print its accounts.
+    SeedDemo,
+    /// Create a merchant and its first owner account.
+    CreateOwner {
+        #[arg(long)]
+        merchant_name: String,
+        /// Short unique code of the merchant, e.g. `yueji`.
+        #[arg(long)]
+        merchant_code: String,
+        #[arg(long)]
+        username: String,
+        /// The owner's password (or set HUIYUAN_OWNER_PASSWORD).
+        #[arg(long, env = "HUIYUAN_OWNER_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "Asia/Shanghai")]
+        timezone: String,
+    },
+    /// Load and validate the configuration, print it with secrets redacted, and exit.
+    CheckConfig,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let overrides = CliOverrides { database_url: cli.database_url.clone(), port: cli.port, host: cli.host.clone() };
+    let settings = Settings::load(cli.config.as_deref(), &overrides).context("loading configuration")?;
+    api::telemetry::init_tracing(&settings);
+    let workers = settings.server.workers;
+    let runtime = if workers > 0 {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    }
+    .context("starting the runtime")?;
+    let local = tokio::task::LocalSet::new();
+    runtime.block_on(local.run_until(run(cli.command.unwrap_or(Command::Serve), settings)))
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::CheckConfig => {
+            settings.validate().map_err(|m| anyhow::anyhow!("bad configuration: {m}"))?;
+            println!("{settings:#?}");
+            println!("configuration is valid");
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = service::db::connect(&settings.database).await?;
+            service::db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let ctx = AppContext::build(settings).await?;
+            seed_demo(&ctx).await
+        }
+        Command::CreateOwner { merchant_name, merchant_code, username, password, timezone } => {
+            let ctx = AppContext::build(settings).await?;
+            let merchant = service::merchants::NewMerchant {
+                name: &merchant_name,
+                code: &merchant_code,
+                timezone: &timezone,
+            };
+            let (merchant, owner) = service::merchants::create_with_owner(&ctx, merchant, &username, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created merchant {} (id {}) with owner {}", merchant.name, merchant.id, owner.username);
+            Ok(())
+        }
+        Command::Serve => serve(settings).await,
+    }
+}
+
+async fn seed_demo(ctx: &AppContext) -> anyhow::Result<()> {
+    let seeded = service::demo::seed(ctx, &|_| service::demo::random_password())
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
+    match seeded {
+        Some(seed) => {
+            // Printed to the terminal, once, never to the log: these are live credentials.
+            println!("\nDemo merchant seeded (id {}). Staff accounts, shown only now:", seed.merchant_id);
+            for account in &seed.accounts {
+                println!("  {:<11} {:<16} {}", account.role.as_str(), account.username, account.password);
+            }
+            println!("Forgot them later? `api create-owner ...` makes a new owner who can reset the others.\n");
+        }
+        None => tracing::info!("demo data already present"),
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let ctx = AppContext::build(settings).await?;
+    if ctx.settings.demo.seed {
+        seed_demo(&ctx).await?;
+    }
+    let app = api::Application::from_context(ctx.clone())?;
+    let base = format!("http://{}:{}", ctx.settings.server.host, app.port());
+    tracing::info!(
+        listen = %base,
+        docs = %format!("{base}/api/docs/"),
+        database = if ctx.settings.uses_sqlite() { "sqlite" } else { "postgres" },
+        shared_state = ctx.shared.backend(),
+        "Huiyuan is listening; sign in with POST /api/staff/v1/sessions {{\"username\", \"password\"}}"
+    );
+    app.run_until_stopped().await.context("serving")
+}

@@ -70,6 +70,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// Trust `X-Forwarded-For` for the client IP (only behind a proxy that sets it).
+    pub behind_proxy: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -150,7 +152,13 @@ impl Default for Settings {
         Self {
             mode: Mode::Development,
             data_dir: PathBuf::from("data"),
-            server: ServerSettings { host: "127.0.0.1".into(), port: 8080, shutdown_timeout_secs: 20, workers: 0 },
+            server: ServerSettings {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                shutdown_timeout_secs: 20,
+                workers: 0,
+                behind_proxy: false,
+            },
             database: DatabaseSettings {
                 url: Secret::new("sqlite://data/huiyuan.db?mode=rwc"),
                 max_connections: 16,

@@ -132,3 +132,13 @@ pub async fn update(
     txn.commit().await?;
     Ok(store)
 }
+
+/// The merchant's open stores, as members see them in the mini-program.
+pub async fn list_open(ctx: &AppContext, merchant_id: i64) -> Result<Vec<stores::Model>> {
+    Ok(stores::Entity::find()
+        .filter(stores::Column::MerchantId.eq(merchant_id))
+        .filter(stores::Column::Active.eq(true))
+        .order_by_asc(stores::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}

@@ -43,7 +43,8 @@ impl Fen {
     pub fn parse_yuan(text: &str) -> Result<Self, &'static str> {
         let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(whole) || frac.len() > 2 || (!frac.is_empty() && !digits(frac)) {
+        let dotted = text.contains('.');
+        if !digits(whole) || frac.len() > 2 || (dotted && !digits(frac)) {
             return Err("not an amount in yuan with at most two decimals");
         }
         let whole: i64 = whole.parse().map_err(|_| "amount too large")?;

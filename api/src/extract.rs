@@ -1,0 +1,79 @@
+//! Extractors: who is calling, and from where.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use service::AppContext;
+use service::auth::StaffPrincipal;
+use service::member_auth::MemberPrincipal;
+
+use crate::error::ApiError;
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim().to_owned())
+}
+
+fn context(req: &HttpRequest) -> Result<web::Data<AppContext>, ApiError> {
+    req.app_data::<web::Data<AppContext>>().cloned().ok_or_else(ApiError::internal)
+}
+
+/// A signed-in staff member (`Authorization: Bearer hys_…`).
+pub struct Staff(pub StaffPrincipal);
+
+impl FromRequest for Staff {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let ctx = context(req);
+        Box::pin(async move {
+            let ctx = ctx?;
+            let token = token.ok_or(service::Error::Unauthenticated)?;
+            Ok(Staff(service::auth::authenticate(&ctx, &token).await?))
+        })
+    }
+}
+
+/// A signed-in member of the mini-program (`Authorization: Bearer hym_…`).
+pub struct Member(pub MemberPrincipal);
+
+impl FromRequest for Member {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let ctx = context(req);
+        Box::pin(async move {
+            let ctx = ctx?;
+            let token = token.ok_or(service::Error::Unauthenticated)?;
+            Ok(Member(service::member_auth::authenticate(&ctx, &token).await?))
+        })
+    }
+}
+
+/// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when `server.behind_proxy` says a trusted
+/// proxy sets it (otherwise anyone could pick their own rate-limit bucket).
+pub struct ClientIp(pub Option<String>);
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let behind_proxy = req.app_data::<web::Data<AppContext>>().is_some_and(|ctx| ctx.settings.server.behind_proxy);
+        let ip = if behind_proxy {
+            req.connection_info().realip_remote_addr().map(|addr| addr.split(':').next().unwrap_or(addr).to_owned())
+        } else {
+            req.peer_addr().map(|addr| addr.ip().to_string())
+        };
+        std::future::ready(Ok(ClientIp(ip)))
+    }
+}

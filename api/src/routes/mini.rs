@@ -1,0 +1,206 @@
+//! The member API behind the WeChat/Alipay mini-program.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use service::AppContext;
+use service::audit::Actor;
+use service::domain::Gender;
+use service::member_auth::MemberSignedIn;
+use service::members::MemberInput;
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Member;
+use crate::routes::catalog::ServiceItemDto;
+use crate::routes::members::MemberDto;
+use crate::routes::stores::StoreDto;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_wechat_session)
+        .service(create_alipay_session)
+        .service(create_sandbox_session)
+        .service(delete_member_session)
+        .service(get_my_profile)
+        .service(update_my_profile)
+        .service(bind_my_phone)
+        .service(get_my_member_code)
+        .service(export_my_data)
+        .service(request_my_deletion)
+        .service(list_open_stores)
+        .service(list_menu);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberSessionResponse {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub member_id: i64,
+    pub merchant_id: i64,
+    /// True when this sign-in registered the member.
+    pub created: bool,
+}
+
+impl From<MemberSignedIn> for MemberSessionResponse {
+    fn from(s: MemberSignedIn) -> Self {
+        Self {
+            token: s.token.expose().to_owned(),
+            expires_at: s.expires_at,
+            member_id: s.member_id,
+            merchant_id: s.merchant_id,
+            created: s.created,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct WechatSignIn {
+    /// The mini-program's appid (identifies the merchant).
+    pub appid: String,
+    /// The code from `wx.login`.
+    pub code: String,
+}
+
+/// Sign in with WeChat (`code2Session`); registers the member on first sign-in.
+#[utoipa::path(tag = "member sessions", request_body = WechatSignIn, responses((status = 200, body = MemberSessionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[post("/sessions/wechat")]
+async fn create_wechat_session(ctx: web::Data<AppContext>, body: web::Json<WechatSignIn>) -> ApiResult<web::Json<MemberSessionResponse>> {
+    Ok(web::Json(service::member_auth::sign_in_wechat(&ctx, &body.appid, &body.code).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AlipaySignIn {
+    pub appid: String,
+    /// The authCode from `my.getAuthCode`.
+    pub auth_code: String,
+}
+
+/// Sign in with Alipay (`alipay.system.oauth.token`).
+#[utoipa::path(tag = "member sessions", request_body = AlipaySignIn, responses((status = 200, body = MemberSessionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[post("/sessions/alipay")]
+async fn create_alipay_session(ctx: web::Data<AppContext>, body: web::Json<AlipaySignIn>) -> ApiResult<web::Json<MemberSessionResponse>> {
+    Ok(web::Json(service::member_auth::sign_in_alipay(&ctx, &body.appid, &body.auth_code).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SandboxSignIn {
+    pub merchant_id: i64,
+    /// Any name: the same name is the same member.
+    #[schema(example = "alice")]
+    pub user: String,
+}
+
+/// Development only: sign in as a sandbox user, no WeChat needed (refused in production).
+#[utoipa::path(tag = "member sessions", request_body = SandboxSignIn, responses((status = 200, body = MemberSessionResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[post("/sessions/sandbox")]
+async fn create_sandbox_session(ctx: web::Data<AppContext>, body: web::Json<SandboxSignIn>) -> ApiResult<web::Json<MemberSessionResponse>> {
+    Ok(web::Json(service::member_auth::sign_in_sandbox(&ctx, body.merchant_id, &body.user).await?.into()))
+}
+
+#[utoipa::path(tag = "member sessions", responses((status = 204), (status = 401, body = ErrorBody)), security(("member_token" = [])))]
+#[delete("/sessions/current")]
+async fn delete_member_session(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<HttpResponse> {
+    service::member_auth::sign_out(&ctx, &me).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// My profile.
+#[utoipa::path(tag = "me", responses((status = 200, body = MemberDto), (status = 401, body = ErrorBody)), security(("member_token" = [])))]
+#[get("/me")]
+async fn get_my_profile(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<MemberDto>> {
+    Ok(web::Json(service::members::own(&ctx, me.merchant_id, me.member_id).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProfileRequest {
+    pub nickname: Option<String>,
+    pub name: Option<String>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<NaiveDate>,
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<serde_json::Value>,
+}
+
+#[utoipa::path(tag = "me", request_body = ProfileRequest, responses((status = 200, body = MemberDto), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
+#[patch("/me")]
+async fn update_my_profile(ctx: web::Data<AppContext>, Member(me): Member, body: web::Json<ProfileRequest>) -> ApiResult<web::Json<MemberDto>> {
+    let b = body.into_inner();
+    let input = MemberInput {
+        nickname: b.nickname,
+        name: b.name,
+        gender: b.gender,
+        birthday: b.birthday,
+        preferences: b.preferences,
+        ..MemberInput::default()
+    };
+    Ok(web::Json(service::members::update_own(&ctx, me.merchant_id, me.member_id, input).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BindPhoneRequest {
+    /// The code from a `button open-type="getPhoneNumber"` tap.
+    pub code: String,
+}
+
+/// Bind my phone number from WeChat. If the store already registered me by that number, my WeChat account joins
+/// that membership.
+#[utoipa::path(tag = "me", request_body = BindPhoneRequest, responses((status = 200, body = MemberDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("member_token" = [])))]
+#[post("/me/phone")]
+async fn bind_my_phone(ctx: web::Data<AppContext>, Member(me): Member, body: web::Json<BindPhoneRequest>) -> ApiResult<web::Json<MemberDto>> {
+    let member_id = service::member_auth::bind_phone_wechat(&ctx, &me, &body.code).await?;
+    Ok(web::Json(service::members::own(&ctx, me.merchant_id, member_id).await?.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberCodeDto {
+    /// Show as a QR code; staff scan it to open the member.
+    #[schema(example = "HYAEAAAAAAAAAAAKGR2VEWAAN3BR5B6L6CSO4")]
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+    /// Fetch a new code after this many seconds.
+    pub refresh_after_secs: i64,
+}
+
+/// My dynamic member code (valid 30–60 s).
+#[utoipa::path(tag = "me", responses((status = 200, body = MemberCodeDto), (status = 401, body = ErrorBody)), security(("member_token" = [])))]
+#[get("/me/member-code")]
+async fn get_my_member_code(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<MemberCodeDto>> {
+    let (code, expires_at) = service::member_auth::issue_member_code(&ctx, &me).await?;
+    Ok(web::Json(MemberCodeDto {
+        code: code.as_str().to_owned(),
+        expires_at,
+        refresh_after_secs: ctx.settings.auth.member_code_ttl_secs / 2,
+    }))
+}
+
+/// Everything held about me, as JSON.
+#[utoipa::path(tag = "me", responses((status = 200, body = Object)), security(("member_token" = [])))]
+#[get("/me/export")]
+async fn export_my_data(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<serde_json::Value>> {
+    Ok(web::Json(service::members::export(&ctx, me.merchant_id, me.member_id).await?))
+}
+
+/// Delete my personal data. My sessions end; money records are kept anonymously.
+#[utoipa::path(tag = "me", responses((status = 204), (status = 409, body = ErrorBody)), security(("member_token" = [])))]
+#[post("/me/deletion")]
+async fn request_my_deletion(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<HttpResponse> {
+    service::members::anonymise(&ctx, me.merchant_id, me.member_id, Actor::Member(me.member_id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The merchant's open stores.
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<StoreDto>)), security(("member_token" = [])))]
+#[get("/stores")]
+async fn list_open_stores(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<StoreDto>>> {
+    Ok(web::Json(service::stores::list_open(&ctx, me.merchant_id).await?.into_iter().map(StoreDto::from).collect()))
+}
+
+/// The service menu (active items).
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<ServiceItemDto>)), security(("member_token" = [])))]
+#[get("/services")]
+async fn list_menu(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<ServiceItemDto>>> {
+    Ok(web::Json(service::catalog::list(&ctx, me.merchant_id, true).await?.into_iter().map(ServiceItemDto::from).collect()))
+}

@@ -1,0 +1,29 @@
+//! Routes, one module per resource area. Handlers are thin: extract, call one service function, map to a DTO.
+
+pub mod audit;
+pub mod catalog;
+pub mod members;
+pub mod merchant;
+pub mod mini;
+pub mod ops;
+pub mod staff;
+pub mod staff_auth;
+pub mod stores;
+
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        scope::scope("/api/staff/v1")
+            .configure(staff_auth::routes)
+            .configure(staff::routes)
+            .configure(stores::routes)
+            .configure(merchant::routes)
+            .configure(audit::routes)
+            .configure(members::routes)
+            .configure(catalog::staff_routes),
+    )
+    .service(scope::scope("/api/mini/v1").configure(mini::routes))
+    .configure(ops::routes);
+}
