@@ -1,0 +1,12 @@
+//! Integration tests through the real HTTP server. One binary (one link) for all of them.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod errors;
+mod member_code;
+mod members;
+mod mini_auth;
+mod ops;
+mod staff_auth;
+mod support;
+mod tenancy;

@@ -1,0 +1,78 @@
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn health_and_readiness_report_the_backends() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let expected_db = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "postgres" } else { "sqlite" };
+    let expected_shared = if std::env::var("TEST_REDIS_URL").is_ok_and(|u| !u.is_empty()) { "redis" } else { "in-process" };
+    assert_eq!(body["database"], expected_db);
+    assert_eq!(body["shared_state"], expected_shared);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern() {
+    let app = TestApp::spawn().await;
+    let token = app.token(service::domain::Role::Cashier).await;
+    app.get("/api/staff/v1/members/1", &token).await;
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"route="/api/staff/v1/members/{id}""#), "{text}");
+    assert!(text.contains("huiyuan_http_request_duration_seconds_bucket"), "{text}");
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+    let response = app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.unwrap();
+    let generated = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 16);
+}
+
+#[tokio::test]
+async fn docs_page_is_served_offline_and_the_document_is_openapi_3_1() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "docs page is Swagger UI");
+    assert!(!html.contains("cdn") && !html.contains("unpkg"), "docs page must not load from a CDN");
+    let script = app.client.get(app.url("/api/docs/swagger-ui-bundle.js")).send().await.unwrap();
+    assert_eq!(script.status(), StatusCode::OK, "the UI's script is vendored");
+
+    let (status, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Every operation has an id, a tag and at least one response; every non-public one declares its token.
+    let public = ["/healthz", "/readyz", "/metrics", "/api/staff/v1/sessions", "/api/mini/v1/sessions/"];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
+            assert!(op["tags"].is_array(), "{method} {path} has no tag");
+            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
+            let is_public = public.iter().any(|p| path.starts_with(p)) && !(path.ends_with("/current"));
+            if !is_public {
+                assert!(op["security"].is_array(), "{method} {path} declares no security");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_snapshot() {
+    // The mini-program and console are built against this document: any change to it shows up in review.
+    let mut doc = service_openapi();
+    doc["info"]["version"] = Value::String("[version]".into());
+    insta::assert_json_snapshot!("openapi", doc);
+}
+
+fn service_openapi() -> Value {
+    serde_json::to_value(api::openapi::document()).unwrap()
+}

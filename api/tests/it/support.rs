@@ -1,0 +1,241 @@
+//! Test support: a real server on port 0 against a fresh database, with WeChat and Alipay replaced by the local
+//! fakes. `TEST_DATABASE_URL` (a PostgreSQL server URL) and `TEST_REDIS_URL` switch from the embedded default
+//! (a temp SQLite file, in-process shared state) to PostgreSQL + Redis.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::{Method, StatusCode};
+use sandbox::FakeProviders;
+use serde_json::{Value, json};
+
+use service::AppContext;
+use service::demo::DemoSeed;
+use service::domain::Role;
+use service::settings::{Secret, SecuritySettings, Settings};
+
+pub const WECHAT_APPID: &str = "wx0123456789abcdef";
+pub const WECHAT_SECRET: &str = "0123456789abcdef0123456789abcdef";
+pub const ALIPAY_APPID: &str = "2021000000000001";
+
+pub fn password(role: Role) -> String {
+    format!("correct-horse-{}", role.as_str())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub ctx: AppContext,
+    pub seed: DemoSeed,
+    pub fake: FakeProviders,
+    database: Option<(String, String)>,
+}
+
+fn random_key() -> Secret {
+    Secret::new(STANDARD.encode(rand::random::<[u8; 32]>()))
+}
+
+pub struct Options {
+    pub sandbox: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { sandbox: true }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let fake = FakeProviders::start().expect("fake providers start");
+        let mut settings = Settings::default();
+        let test_id = format!("{:016x}", rand::random::<u64>());
+        settings.server.port = 0;
+        settings.server.workers = 2;
+        settings.data_dir = std::env::temp_dir().join(format!("hy-test-{test_id}"));
+        let database = match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(server) => {
+                let name = format!("hy_test_{test_id}");
+                create_postgres_database(&server, &name).await;
+                settings.database.url = Secret::new(format!("{}/{name}", server.trim_end_matches('/')));
+                settings.database.max_connections = 8;
+                Some((server, name))
+            }
+            None => {
+                let path = settings.data_dir.join("test.db");
+                settings.database.url = Secret::new(format!("sqlite://{}?mode=rwc", path.display()));
+                None
+            }
+        };
+        if let Some(redis) = std::env::var("TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) {
+            settings.redis.url = Secret::new(redis);
+            settings.redis.key_prefix = format!("hy-test:{test_id}:");
+            settings.redis.pool_size = 8;
+        }
+        let mut keys = BTreeMap::new();
+        keys.insert("t1".to_owned(), random_key());
+        settings.security = SecuritySettings { keys, active_key: "t1".into(), index_key: random_key() };
+        settings.wechat.api_base = fake.wechat_base();
+        settings.alipay.gateway = fake.alipay_gateway();
+        settings.sandbox.enabled = options.sandbox;
+        settings.log.filter = "warn".into();
+
+        let ctx = AppContext::build(settings).await.expect("app context builds");
+        let seed = service::demo::seed(&ctx, &password).await.expect("seed works").expect("fresh database");
+        configure_channels(&ctx, &fake, seed.merchant_id).await;
+        let app = api::Application::from_context(ctx.clone()).expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { address, client, ctx, seed, fake, database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Signs in the demo account of `role` and returns its bearer token.
+    pub async fn token(&self, role: Role) -> String {
+        let username = &self.seed.accounts.iter().find(|a| a.role == role).expect("demo account").username;
+        self.sign_in(username, &password(role)).await
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> String {
+        let (status, body) =
+            self.call(Method::POST, "/api/staff/v1/sessions", None, Some(json!({ "username": username, "password": password }))).await;
+        assert_eq!(status, StatusCode::OK, "sign-in of {username} failed: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends a JSON request and returns status and JSON body (Null when empty).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.expect("body read");
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Rows in `table`: the "nothing was written" check.
+    pub async fn count(&self, table: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.ctx.db.get_database_backend();
+        let row = self
+            .ctx
+            .db
+            .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+
+    /// A sandbox member session of the demo merchant.
+    pub async fn member_token(&self, user: &str) -> (String, i64) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/mini/v1/sessions/sandbox",
+                None,
+                Some(json!({ "merchant_id": self.seed.merchant_id, "user": user })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (body["token"].as_str().expect("token").to_owned(), body["member_id"].as_i64().expect("member id"))
+    }
+
+    /// A second merchant with its own owner, for cross-tenant tests. Returns (merchant id, owner token).
+    pub async fn other_merchant(&self) -> (i64, String) {
+        let (merchant, _) = service::merchants::create_with_owner(
+            &self.ctx,
+            service::merchants::NewMerchant { name: "Other Salon", code: "other", timezone: "Asia/Shanghai" },
+            "other-owner",
+            "other-owner-password",
+        )
+        .await
+        .expect("second merchant");
+        (merchant.id, self.sign_in("other-owner", "other-owner-password").await)
+    }
+}
+
+/// Gives the demo merchant mini-program credentials that the fakes know.
+async fn configure_channels(ctx: &AppContext, fake: &FakeProviders, merchant_id: i64) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    use service::vault::Field;
+    fake.register_wechat_app(WECHAT_APPID, WECHAT_SECRET);
+    fake.register_alipay_app(ALIPAY_APPID, sandbox::APP_TEST_PUBLIC_KEY).expect("alipay app");
+    let merchant = entity::merchants::Entity::find_by_id(merchant_id).one(&ctx.db).await.expect("query").expect("merchant");
+    let mut active: entity::merchants::ActiveModel = merchant.into();
+    active.wechat_appid = Set(Some(WECHAT_APPID.into()));
+    active.wechat_secret_sealed = Set(Some(ctx.vault.seal(Field::WechatAppSecret, WECHAT_SECRET)));
+    active.alipay_appid = Set(Some(ALIPAY_APPID.into()));
+    active.alipay_private_key_sealed = Set(Some(ctx.vault.seal(Field::AlipayPrivateKey, sandbox::APP_TEST_PRIVATE_KEY)));
+    active.alipay_public_key = Set(Some(sandbox::ALIPAY_PLATFORM_PUBLIC_KEY.into()));
+    active.update(&ctx.db).await.expect("merchant channels");
+}
+
+async fn create_postgres_database(server: &str, name: &str) {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin = Database::connect(format!("{}/postgres", server.trim_end_matches('/'))).await.expect("postgres reachable");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    admin.close().await.ok();
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.ctx.settings.data_dir);
+        if let Some((server, name)) = self.database.take() {
+            // Drop runs inside the test's runtime: clean up from a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async {
+                    use sea_orm::{ConnectionTrait, Database};
+                    let admin = Database::connect(format!("{}/postgres", server.trim_end_matches('/'))).await.ok()?;
+                    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                    admin.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// Asserts an error answer: the status, the stable code, and a human message.
+#[track_caller]
+pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(answer.0, status, "unexpected status, body {}", answer.1);
+    assert_eq!(answer.1["code"], code, "unexpected code, body {}", answer.1);
+    assert!(answer.1["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {}", answer.1);
+}
