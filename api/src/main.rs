@@ -90,11 +90,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::CreateOwner { merchant_name, merchant_code, username, password, timezone } => {
             let ctx = AppContext::build(settings).await?;
-            let merchant = service::merchants::NewMerchant {
-                name: &merchant_name,
-                code: &merchant_code,
-                timezone: &timezone,
-            };
+            let merchant =
+                service::merchants::NewMerchant { name: &merchant_name, code: &merchant_code, timezone: &timezone };
             let (merchant, owner) = service::merchants::create_with_owner(&ctx, merchant, &username, &password)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -45,7 +45,8 @@ impl Modify for BearerSchemes {
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::configure).split_for_parts();
+    let (_, mut api) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::configure).split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     api
 }

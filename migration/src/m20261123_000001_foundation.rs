@@ -88,7 +88,9 @@ impl MigrationTrait for Migration {
                 .col(text(Stores::Timezone))
                 .col(flag(Stores::Active, true))
                 .col(at(Stores::CreatedAt))
-                .foreign_key(ForeignKey::create().from(Stores::Table, Stores::MerchantId).to(Merchants::Table, Merchants::Id))
+                .foreign_key(
+                    ForeignKey::create().from(Stores::Table, Stores::MerchantId).to(Merchants::Table, Merchants::Id),
+                )
                 .take(),
         )
         .await?;
@@ -107,7 +109,9 @@ impl MigrationTrait for Migration {
                 .col(flag(Staff::Active, true))
                 .col(at(Staff::CreatedAt))
                 .col(at(Staff::UpdatedAt))
-                .foreign_key(ForeignKey::create().from(Staff::Table, Staff::MerchantId).to(Merchants::Table, Merchants::Id))
+                .foreign_key(
+                    ForeignKey::create().from(Staff::Table, Staff::MerchantId).to(Merchants::Table, Merchants::Id),
+                )
                 .take(),
         )
         .await?;
@@ -121,8 +125,12 @@ impl MigrationTrait for Migration {
                 .col(fk_id(StaffStores::StoreId))
                 .col(fk_id(StaffStores::MerchantId))
                 .primary_key(Index::create().col(StaffStores::StaffId).col(StaffStores::StoreId))
-                .foreign_key(ForeignKey::create().from(StaffStores::Table, StaffStores::StaffId).to(Staff::Table, Staff::Id))
-                .foreign_key(ForeignKey::create().from(StaffStores::Table, StaffStores::StoreId).to(Stores::Table, Stores::Id))
+                .foreign_key(
+                    ForeignKey::create().from(StaffStores::Table, StaffStores::StaffId).to(Staff::Table, Staff::Id),
+                )
+                .foreign_key(
+                    ForeignKey::create().from(StaffStores::Table, StaffStores::StoreId).to(Stores::Table, Stores::Id),
+                )
                 .take(),
         )
         .await?;
@@ -138,7 +146,9 @@ impl MigrationTrait for Migration {
                 .col(at(StaffSessions::CreatedAt))
                 .col(at(StaffSessions::ExpiresAt))
                 .col(at_null(StaffSessions::RevokedAt))
-                .foreign_key(ForeignKey::create().from(StaffSessions::Table, StaffSessions::StaffId).to(Staff::Table, Staff::Id))
+                .foreign_key(
+                    ForeignKey::create().from(StaffSessions::Table, StaffSessions::StaffId).to(Staff::Table, Staff::Id),
+                )
                 .take(),
         )
         .await?;
@@ -171,7 +181,11 @@ impl MigrationTrait for Migration {
                 .col(text(MemberLevels::Name))
                 .col(ColumnDef::new(MemberLevels::Rank).integer().not_null())
                 .col(at(MemberLevels::CreatedAt))
-                .foreign_key(ForeignKey::create().from(MemberLevels::Table, MemberLevels::MerchantId).to(Merchants::Table, Merchants::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(MemberLevels::Table, MemberLevels::MerchantId)
+                        .to(Merchants::Table, Merchants::Id),
+                )
                 .take(),
         )
         .await?;
@@ -198,9 +212,17 @@ impl MigrationTrait for Migration {
                 .col(at_null(Members::AnonymisedAt))
                 .col(at(Members::CreatedAt))
                 .col(at(Members::UpdatedAt))
-                .foreign_key(ForeignKey::create().from(Members::Table, Members::MerchantId).to(Merchants::Table, Merchants::Id))
-                .foreign_key(ForeignKey::create().from(Members::Table, Members::HomeStoreId).to(Stores::Table, Stores::Id))
-                .foreign_key(ForeignKey::create().from(Members::Table, Members::LevelId).to(MemberLevels::Table, MemberLevels::Id))
+                .foreign_key(
+                    ForeignKey::create().from(Members::Table, Members::MerchantId).to(Merchants::Table, Merchants::Id),
+                )
+                .foreign_key(
+                    ForeignKey::create().from(Members::Table, Members::HomeStoreId).to(Stores::Table, Stores::Id),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(Members::Table, Members::LevelId)
+                        .to(MemberLevels::Table, MemberLevels::Id),
+                )
                 .take(),
         )
         .await?;
@@ -223,11 +245,21 @@ impl MigrationTrait for Migration {
                 .col(text_null(MemberIdentities::SessionKeySealed))
                 .col(at(MemberIdentities::CreatedAt))
                 .col(at(MemberIdentities::UpdatedAt))
-                .foreign_key(ForeignKey::create().from(MemberIdentities::Table, MemberIdentities::MemberId).to(Members::Table, Members::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(MemberIdentities::Table, MemberIdentities::MemberId)
+                        .to(Members::Table, Members::Id),
+                )
                 .take(),
         )
         .await?;
-        m.create_index(index(MemberIdentities::Table, "ux_member_identities_subject", &["merchant_id", "provider", "subject"], true)).await?;
+        m.create_index(index(
+            MemberIdentities::Table,
+            "ux_member_identities_subject",
+            &["merchant_id", "provider", "subject"],
+            true,
+        ))
+        .await?;
         m.create_index(index(MemberIdentities::Table, "ix_member_identities_member", &["member_id"], false)).await?;
 
         m.create_table(
@@ -241,7 +273,11 @@ impl MigrationTrait for Migration {
                 .col(at(MemberSessions::CreatedAt))
                 .col(at(MemberSessions::ExpiresAt))
                 .col(at_null(MemberSessions::RevokedAt))
-                .foreign_key(ForeignKey::create().from(MemberSessions::Table, MemberSessions::MemberId).to(Members::Table, Members::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(MemberSessions::Table, MemberSessions::MemberId)
+                        .to(Members::Table, Members::Id),
+                )
                 .take(),
         )
         .await?;
@@ -255,7 +291,9 @@ impl MigrationTrait for Migration {
                 .col(text(MemberTags::Tag))
                 .col(fk_id(MemberTags::MerchantId))
                 .primary_key(Index::create().col(MemberTags::MemberId).col(MemberTags::Tag))
-                .foreign_key(ForeignKey::create().from(MemberTags::Table, MemberTags::MemberId).to(Members::Table, Members::Id))
+                .foreign_key(
+                    ForeignKey::create().from(MemberTags::Table, MemberTags::MemberId).to(Members::Table, Members::Id),
+                )
                 .take(),
         )
         .await?;
@@ -270,7 +308,11 @@ impl MigrationTrait for Migration {
                 .col(fk_id(MemberNotes::StaffId))
                 .col(ColumnDef::new(MemberNotes::Body).text().not_null())
                 .col(at(MemberNotes::CreatedAt))
-                .foreign_key(ForeignKey::create().from(MemberNotes::Table, MemberNotes::MemberId).to(Members::Table, Members::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(MemberNotes::Table, MemberNotes::MemberId)
+                        .to(Members::Table, Members::Id),
+                )
                 .take(),
         )
         .await?;
@@ -287,7 +329,11 @@ impl MigrationTrait for Migration {
                 .col(text_null(MemberAllergies::NoteSealed))
                 .col(fk_id(MemberAllergies::CreatedBy))
                 .col(at(MemberAllergies::CreatedAt))
-                .foreign_key(ForeignKey::create().from(MemberAllergies::Table, MemberAllergies::MemberId).to(Members::Table, Members::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(MemberAllergies::Table, MemberAllergies::MemberId)
+                        .to(Members::Table, Members::Id),
+                )
                 .take(),
         )
         .await?;
@@ -305,7 +351,11 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(ServiceItems::Substances).text().not_null())
                 .col(flag(ServiceItems::Active, true))
                 .col(at(ServiceItems::CreatedAt))
-                .foreign_key(ForeignKey::create().from(ServiceItems::Table, ServiceItems::MerchantId).to(Merchants::Table, Merchants::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(ServiceItems::Table, ServiceItems::MerchantId)
+                        .to(Merchants::Table, Merchants::Id),
+                )
                 .take(),
         )
         .await?;

@@ -300,11 +300,10 @@ async fn alipay_gateway(shared: web::Data<Shared>, form: web::Form<BTreeMap<Stri
     let Some(app_key) = app_key else {
         return alipay_error(&shared, "40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数");
     };
-    let verified = STANDARD
-        .decode(get("sign"))
-        .ok()
-        .and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
-        .is_some_and(|sig| VerifyingKey::<Sha256>::new(app_key).verify(sign_content(&params).as_bytes(), &sig).is_ok());
+    let verified =
+        STANDARD.decode(get("sign")).ok().and_then(|bytes| Signature::try_from(bytes.as_slice()).ok()).is_some_and(
+            |sig| VerifyingKey::<Sha256>::new(app_key).verify(sign_content(&params).as_bytes(), &sig).is_ok(),
+        );
     if !verified || get("sign_type") != "RSA2" {
         return alipay_error(&shared, "40002", "Invalid Arguments", "isv.invalid-signature", "验签出错");
     }

@@ -117,13 +117,8 @@ impl AlipayClient {
         }
         let signature = rsa2_sign(keys.private_key, &sign_content(&params));
         params.insert("sign".to_owned(), signature);
-        let response = self
-            .http
-            .post(&self.gateway)
-            .form(&params)
-            .send()
-            .await
-            .map_err(|e| Error::unavailable("alipay", e))?;
+        let response =
+            self.http.post(&self.gateway).form(&params).send().await.map_err(|e| Error::unavailable("alipay", e))?;
         if !response.status().is_success() {
             return Err(Error::unavailable("alipay", anyhow::anyhow!("HTTP {}", response.status())));
         }
@@ -137,8 +132,10 @@ impl AlipayClient {
             .ok_or_else(|| Error::unavailable("alipay", anyhow::anyhow!("response without {key}")))?;
         let sign = envelope.get("sign").and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
         let verified = sign.is_some_and(|sign| rsa2_verify(keys.alipay_public_key, body.get(), &sign));
-        if let Ok(error) = serde_json::from_str::<ErrorBody>(body.get()) {
-            if error.code != "10000" {
+        if let Ok(error) = serde_json::from_str::<ErrorBody>(body.get())
+            && error.code != "10000"
+        {
+            {
                 // Error answers may be unsigned (e.g. a bad app id); they change nothing, so we report them as is.
                 return Err(Error::ProviderRejected {
                     provider: "alipay",

@@ -7,8 +7,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -180,11 +180,8 @@ pub async fn sign_in(ctx: &AppContext, username: &str, password: &str, ip: Optio
 
 async fn principal_for(ctx: &AppContext, member: staff::Model, session_id: i64) -> Result<StaffPrincipal> {
     let role = Role::parse(&member.role).ok_or_else(|| anyhow::anyhow!("staff {} has unknown role", member.id))?;
-    let stores = if member.all_stores {
-        StoreScope::All
-    } else {
-        StoreScope::Only(store_ids(&ctx.db, member.id).await?)
-    };
+    let stores =
+        if member.all_stores { StoreScope::All } else { StoreScope::Only(store_ids(&ctx.db, member.id).await?) };
     Ok(StaffPrincipal {
         staff_id: member.id,
         merchant_id: member.merchant_id,
@@ -257,8 +254,7 @@ pub async fn change_own_password(
     ip: Option<&str>,
 ) -> Result<()> {
     let new = Password::parse(new).map_err(|m| Error::invalid("new_password", m))?;
-    let member =
-        staff::Entity::find_by_id(principal.staff_id).one(&ctx.db).await?.ok_or(Error::Unauthenticated)?;
+    let member = staff::Entity::find_by_id(principal.staff_id).one(&ctx.db).await?.ok_or(Error::Unauthenticated)?;
     if !verify_password(current.to_owned(), member.password_hash).await {
         return Err(Error::InvalidCredentials);
     }

@@ -87,7 +87,11 @@ pub async fn list(ctx: &AppContext, merchant_id: i64, only_active: bool) -> Resu
     if only_active {
         query = query.filter(service_items::Column::Active.eq(true));
     }
-    let rows = query.order_by_asc(service_items::Column::Category).order_by_asc(service_items::Column::Id).all(&ctx.db).await?;
+    let rows = query
+        .order_by_asc(service_items::Column::Category)
+        .order_by_asc(service_items::Column::Id)
+        .all(&ctx.db)
+        .await?;
     Ok(rows.into_iter().map(to_item).collect())
 }
 

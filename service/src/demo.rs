@@ -62,7 +62,8 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
     .await?;
     let now = ctx.now();
     let mut store_ids = Vec::new();
-    for (name, address) in [("人民广场店", "上海市黄浦区人民大道 100 号"), ("徐家汇店", "上海市徐汇区漕溪北路 88 号")] {
+    for (name, address) in [("人民广场店", "上海市黄浦区人民大道 100 号"), ("徐家汇店", "上海市徐汇区漕溪北路 88 号")]
+    {
         let store = stores::ActiveModel {
             merchant_id: Set(merchant.id),
             name: Set(name.to_owned()),

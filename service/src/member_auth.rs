@@ -76,8 +76,12 @@ pub async fn sign_in_alipay(ctx: &AppContext, appid: &str, auth_code: &str) -> R
     let public_key = crate::alipay::parse_public_key(public_pem)?;
     let keys = crate::alipay::AppKeys { app_id: appid, private_key: &private_key, alipay_public_key: &public_key };
     let token = ctx.alipay.oauth_token(&keys, auth_code).await?;
-    sign_in(ctx, merchant.id, Identity { provider: "alipay", subject: &token.subject, unionid: None, session_key: None })
-        .await
+    sign_in(
+        ctx,
+        merchant.id,
+        Identity { provider: "alipay", subject: &token.subject, unionid: None, session_key: None },
+    )
+    .await
 }
 
 /// Development and tests only: sign in as a named sandbox user of a merchant, no WeChat needed.
@@ -237,10 +241,8 @@ pub fn verify_member_code(ctx: &AppContext, input: &str) -> Result<MemberCodeCla
 /// An access token for the merchant's mini-program, from the shared cache or `stable_token`.
 async fn access_token(ctx: &AppContext, merchant: &merchants::Model, appid: &str, fresh: bool) -> Result<String> {
     let key = format!("wechat:access_token:{appid}");
-    if !fresh {
-        if let Some(token) = ctx.shared.get(&key).await? {
-            return Ok(token);
-        }
+    if !fresh && let Some(token) = ctx.shared.get(&key).await? {
+        return Ok(token);
     }
     let secret = wechat_secret(ctx, merchant)?;
     let (token, expires_in) = ctx.wechat.stable_access_token(appid, &secret).await?;

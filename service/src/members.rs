@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -261,7 +261,11 @@ pub(crate) struct NewMemberRow {
     pub phone: Option<PhoneNumber>,
 }
 
-pub(crate) async fn insert_row(ctx: &AppContext, conn: &impl ConnectionTrait, new: NewMemberRow) -> Result<members::Model> {
+pub(crate) async fn insert_row(
+    ctx: &AppContext,
+    conn: &impl ConnectionTrait,
+    new: NewMemberRow,
+) -> Result<members::Model> {
     let now = ctx.now();
     members::ActiveModel {
         merchant_id: Set(new.merchant_id),
@@ -343,7 +347,12 @@ pub async fn create(
     let row = insert_row(
         ctx,
         &txn,
-        NewMemberRow { merchant_id: principal.merchant_id, source: "desk", nickname: String::new(), phone: Some(phone) },
+        NewMemberRow {
+            merchant_id: principal.merchant_id,
+            source: "desk",
+            nickname: String::new(),
+            phone: Some(phone),
+        },
     )
     .await?;
     let mut active: members::ActiveModel = row.into();
@@ -534,7 +543,8 @@ fn parse_tags(tags: &[String]) -> Result<Vec<Tag>> {
     if tags.len() > 30 {
         return Err(Error::invalid("tags", "at most 30 tags"));
     }
-    let mut parsed: Vec<Tag> = tags.iter().map(|t| Tag::parse(t).map_err(|m| Error::invalid("tags", m))).collect::<Result<_>>()?;
+    let mut parsed: Vec<Tag> =
+        tags.iter().map(|t| Tag::parse(t).map_err(|m| Error::invalid("tags", m))).collect::<Result<_>>()?;
     parsed.sort();
     parsed.dedup();
     Ok(parsed)
@@ -555,7 +565,12 @@ async fn write_tags(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i6
 }
 
 /// Replaces the member's tags with `tags`.
-pub async fn set_tags(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64, tags: Vec<String>) -> Result<Vec<String>> {
+pub async fn set_tags(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    member_id: i64,
+    tags: Vec<String>,
+) -> Result<Vec<String>> {
     principal.require(Permission::MemberWrite)?;
     let tags = parse_tags(&tags)?;
     let txn = ctx.db.begin().await?;
@@ -652,7 +667,12 @@ pub async fn add_allergy(
     open_allergy(ctx, row)
 }
 
-pub async fn remove_allergy(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64, allergy_id: i64) -> Result<()> {
+pub async fn remove_allergy(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    member_id: i64,
+    allergy_id: i64,
+) -> Result<()> {
     principal.require(Permission::MemberWrite)?;
     row(&ctx.db, principal.merchant_id, member_id).await?;
     let txn = ctx.db.begin().await?;

@@ -40,7 +40,9 @@ pub async fn create(ctx: &AppContext, conn: &impl ConnectionTrait, new: NewMerch
     }
     .insert(conn)
     .await
-    .map_err(|e| if is_unique_violation(&e) { Error::invalid("code", "a merchant with that code exists") } else { e.into() })?;
+    .map_err(|e| {
+        if is_unique_violation(&e) { Error::invalid("code", "a merchant with that code exists") } else { e.into() }
+    })?;
     member_levels::ActiveModel {
         merchant_id: Set(merchant.id),
         name: Set("普通会员".to_owned()),
@@ -62,7 +64,11 @@ pub struct NewStaff<'a> {
     pub all_stores: bool,
 }
 
-pub(crate) async fn insert_staff(ctx: &AppContext, conn: &impl ConnectionTrait, new: NewStaff<'_>) -> Result<staff::Model> {
+pub(crate) async fn insert_staff(
+    ctx: &AppContext,
+    conn: &impl ConnectionTrait,
+    new: NewStaff<'_>,
+) -> Result<staff::Model> {
     let now = ctx.now();
     staff::ActiveModel {
         merchant_id: Set(new.merchant_id),
@@ -133,11 +139,7 @@ pub struct ChannelSettings {
     pub alipay_public_key: Option<String>,
 }
 
-pub async fn update(
-    ctx: &AppContext,
-    principal: &StaffPrincipal,
-    input: ChannelSettings,
-) -> Result<merchants::Model> {
+pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, input: ChannelSettings) -> Result<merchants::Model> {
     principal.require(Permission::MerchantManage)?;
     let merchant = get(ctx, principal.merchant_id).await?;
     let mut active: merchants::ActiveModel = merchant.into();
@@ -175,12 +177,14 @@ pub async fn update(
         changed.push("alipay_appid");
     }
     if let Some(pem) = input.alipay_private_key {
-        crate::alipay::parse_private_key(&pem).map_err(|_| Error::invalid("alipay_private_key", "not an RSA private key (PKCS#1 or PKCS#8 PEM)"))?;
+        crate::alipay::parse_private_key(&pem)
+            .map_err(|_| Error::invalid("alipay_private_key", "not an RSA private key (PKCS#1 or PKCS#8 PEM)"))?;
         active.alipay_private_key_sealed = Set(Some(ctx.vault.seal(Field::AlipayPrivateKey, &pem)));
         changed.push("alipay_private_key");
     }
     if let Some(pem) = input.alipay_public_key {
-        crate::alipay::parse_public_key(&pem).map_err(|_| Error::invalid("alipay_public_key", "not an RSA public key (SPKI PEM)"))?;
+        crate::alipay::parse_public_key(&pem)
+            .map_err(|_| Error::invalid("alipay_public_key", "not an RSA public key (SPKI PEM)"))?;
         active.alipay_public_key = Set(Some(pem));
         changed.push("alipay_public_key");
     }

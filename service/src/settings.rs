@@ -165,7 +165,11 @@ impl Default for Settings {
                 migrate_on_start: true,
             },
             redis: RedisSettings { url: Secret::default(), key_prefix: "hy:".into(), pool_size: 32 },
-            security: SecuritySettings { keys: BTreeMap::new(), active_key: String::new(), index_key: Secret::default() },
+            security: SecuritySettings {
+                keys: BTreeMap::new(),
+                active_key: String::new(),
+                index_key: Secret::default(),
+            },
             auth: AuthSettings {
                 staff_session_hours: 12,
                 member_session_days: 30,
@@ -196,7 +200,7 @@ pub struct CliOverrides {
 
 impl Settings {
     /// Defaults → `config` (if given, or `huiyuan.toml` if present) → `HUIYUAN__…` env → CLI.
-    pub fn load(config: Option<&Path>, cli: &CliOverrides) -> Result<Self, figment::Error> {
+    pub fn load(config: Option<&Path>, cli: &CliOverrides) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         match config {
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
@@ -213,7 +217,7 @@ impl Settings {
         if let Some(host) = &cli.host {
             cli_layer = cli_layer.merge(("server.host", host));
         }
-        figment.merge(cli_layer).extract()
+        figment.merge(cli_layer).extract().map_err(Box::new)
     }
 
     pub fn is_production(&self) -> bool {
@@ -231,7 +235,7 @@ impl Settings {
             return Err("database.url must be a sqlite: or postgres:// URL".into());
         }
         let redis = self.redis.url.expose();
-        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err("redis.url must be empty or a redis:// / rediss:// URL".into());
         }
         if self.database.max_connections == 0 {

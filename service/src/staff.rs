@@ -136,8 +136,7 @@ async fn check_stores(
         .filter(stores::Column::Id.is_in(wanted.iter().copied()))
         .count(conn)
         .await?;
-    if usize::try_from(found).unwrap_or(0) != wanted.len() || !wanted.iter().all(|id| principal.can_access_store(*id))
-    {
+    if usize::try_from(found).unwrap_or(0) != wanted.len() || !wanted.iter().all(|id| principal.can_access_store(*id)) {
         return Err(Error::NotFound("store"));
     }
     Ok(wanted.into_iter().collect())

@@ -73,7 +73,11 @@ async fn list_services(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResul
 
 #[utoipa::path(tag = "catalog", request_body = ServiceItemRequest, responses((status = 201, body = ServiceItemDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/services")]
-async fn create_service(ctx: web::Data<AppContext>, Staff(me): Staff, body: web::Json<ServiceItemRequest>) -> ApiResult<HttpResponse> {
+async fn create_service(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: web::Json<ServiceItemRequest>,
+) -> ApiResult<HttpResponse> {
     let item = service::catalog::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(ServiceItemDto::from(item)))
 }

@@ -131,7 +131,11 @@ pub struct MemberSearch {
 /// Search members, newest first, cursor-paginated.
 #[utoipa::path(tag = "members", params(MemberSearch), responses((status = 200, body = MemberPage), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members")]
-async fn list_members(ctx: web::Data<AppContext>, Staff(me): Staff, query: web::Query<MemberSearch>) -> ApiResult<web::Json<MemberPage>> {
+async fn list_members(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    query: web::Query<MemberSearch>,
+) -> ApiResult<web::Json<MemberPage>> {
     let q = query.into_inner();
     let page = service::members::search(
         &ctx,
@@ -149,7 +153,10 @@ async fn list_members(ctx: web::Data<AppContext>, Staff(me): Staff, query: web::
         },
     )
     .await?;
-    Ok(web::Json(MemberPage { items: page.items.into_iter().map(MemberDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(web::Json(MemberPage {
+        items: page.items.into_iter().map(MemberDto::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -189,7 +196,11 @@ impl MemberRequest {
 /// Register a member at the desk (phone required).
 #[utoipa::path(tag = "members", request_body = MemberRequest, responses((status = 201, body = MemberDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members")]
-async fn create_member(ctx: web::Data<AppContext>, Staff(me): Staff, body: web::Json<MemberRequest>) -> ApiResult<HttpResponse> {
+async fn create_member(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: web::Json<MemberRequest>,
+) -> ApiResult<HttpResponse> {
     let (input, tags) = body.into_inner().split();
     let member = service::members::create(&ctx, &me, input, tags).await?;
     Ok(HttpResponse::Created().json(MemberDto::from(member)))
@@ -209,13 +220,21 @@ pub struct LookupRequest {
     security(("staff_token" = [])),
 )]
 #[post("/members/lookup")]
-async fn lookup_member(ctx: web::Data<AppContext>, Staff(me): Staff, body: web::Json<LookupRequest>) -> ApiResult<web::Json<MemberDto>> {
+async fn lookup_member(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: web::Json<LookupRequest>,
+) -> ApiResult<web::Json<MemberDto>> {
     Ok(web::Json(service::members::lookup(&ctx, &me, &body.query).await?.into()))
 }
 
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), responses((status = 200, body = MemberDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}")]
-async fn get_member(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<MemberDto>> {
+async fn get_member(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<MemberDto>> {
     Ok(web::Json(service::members::get(&ctx, &me, id.into_inner()).await?.into()))
 }
 
@@ -270,8 +289,14 @@ pub struct NoteRequest {
 
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), responses((status = 200, body = Vec<NoteDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/notes")]
-async fn list_member_notes(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<Vec<NoteDto>>> {
-    Ok(web::Json(service::members::list_notes(&ctx, &me, id.into_inner()).await?.into_iter().map(NoteDto::from).collect()))
+async fn list_member_notes(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<Vec<NoteDto>>> {
+    Ok(web::Json(
+        service::members::list_notes(&ctx, &me, id.into_inner()).await?.into_iter().map(NoteDto::from).collect(),
+    ))
 }
 
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), request_body = NoteRequest, responses((status = 201, body = NoteDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
@@ -323,7 +348,11 @@ async fn delete_member_allergy(
 /// Everything held about the member, for a request made at the desk (audited).
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/export")]
-async fn export_member(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<serde_json::Value>> {
+async fn export_member(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<serde_json::Value>> {
     Ok(web::Json(service::members::export_by_staff(&ctx, &me, id.into_inner()).await?))
 }
 

@@ -67,7 +67,10 @@ pub struct WechatSignIn {
 /// Sign in with WeChat (`code2Session`); registers the member on first sign-in.
 #[utoipa::path(tag = "member sessions", request_body = WechatSignIn, responses((status = 200, body = MemberSessionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 #[post("/sessions/wechat")]
-async fn create_wechat_session(ctx: web::Data<AppContext>, body: web::Json<WechatSignIn>) -> ApiResult<web::Json<MemberSessionResponse>> {
+async fn create_wechat_session(
+    ctx: web::Data<AppContext>,
+    body: web::Json<WechatSignIn>,
+) -> ApiResult<web::Json<MemberSessionResponse>> {
     Ok(web::Json(service::member_auth::sign_in_wechat(&ctx, &body.appid, &body.code).await?.into()))
 }
 
@@ -81,7 +84,10 @@ pub struct AlipaySignIn {
 /// Sign in with Alipay (`alipay.system.oauth.token`).
 #[utoipa::path(tag = "member sessions", request_body = AlipaySignIn, responses((status = 200, body = MemberSessionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 #[post("/sessions/alipay")]
-async fn create_alipay_session(ctx: web::Data<AppContext>, body: web::Json<AlipaySignIn>) -> ApiResult<web::Json<MemberSessionResponse>> {
+async fn create_alipay_session(
+    ctx: web::Data<AppContext>,
+    body: web::Json<AlipaySignIn>,
+) -> ApiResult<web::Json<MemberSessionResponse>> {
     Ok(web::Json(service::member_auth::sign_in_alipay(&ctx, &body.appid, &body.auth_code).await?.into()))
 }
 
@@ -96,7 +102,10 @@ pub struct SandboxSignIn {
 /// Development only: sign in as a sandbox user, no WeChat needed (refused in production).
 #[utoipa::path(tag = "member sessions", request_body = SandboxSignIn, responses((status = 200, body = MemberSessionResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/sessions/sandbox")]
-async fn create_sandbox_session(ctx: web::Data<AppContext>, body: web::Json<SandboxSignIn>) -> ApiResult<web::Json<MemberSessionResponse>> {
+async fn create_sandbox_session(
+    ctx: web::Data<AppContext>,
+    body: web::Json<SandboxSignIn>,
+) -> ApiResult<web::Json<MemberSessionResponse>> {
     Ok(web::Json(service::member_auth::sign_in_sandbox(&ctx, body.merchant_id, &body.user).await?.into()))
 }
 
@@ -126,7 +135,11 @@ pub struct ProfileRequest {
 
 #[utoipa::path(tag = "me", request_body = ProfileRequest, responses((status = 200, body = MemberDto), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
 #[patch("/me")]
-async fn update_my_profile(ctx: web::Data<AppContext>, Member(me): Member, body: web::Json<ProfileRequest>) -> ApiResult<web::Json<MemberDto>> {
+async fn update_my_profile(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    body: web::Json<ProfileRequest>,
+) -> ApiResult<web::Json<MemberDto>> {
     let b = body.into_inner();
     let input = MemberInput {
         nickname: b.nickname,
@@ -149,7 +162,11 @@ pub struct BindPhoneRequest {
 /// that membership.
 #[utoipa::path(tag = "me", request_body = BindPhoneRequest, responses((status = 200, body = MemberDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("member_token" = [])))]
 #[post("/me/phone")]
-async fn bind_my_phone(ctx: web::Data<AppContext>, Member(me): Member, body: web::Json<BindPhoneRequest>) -> ApiResult<web::Json<MemberDto>> {
+async fn bind_my_phone(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    body: web::Json<BindPhoneRequest>,
+) -> ApiResult<web::Json<MemberDto>> {
     let member_id = service::member_auth::bind_phone_wechat(&ctx, &me, &body.code).await?;
     Ok(web::Json(service::members::own(&ctx, me.merchant_id, member_id).await?.into()))
 }
@@ -202,5 +219,7 @@ async fn list_open_stores(ctx: web::Data<AppContext>, Member(me): Member) -> Api
 #[utoipa::path(tag = "me", responses((status = 200, body = Vec<ServiceItemDto>)), security(("member_token" = [])))]
 #[get("/services")]
 async fn list_menu(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<ServiceItemDto>>> {
-    Ok(web::Json(service::catalog::list(&ctx, me.merchant_id, true).await?.into_iter().map(ServiceItemDto::from).collect()))
+    Ok(web::Json(
+        service::catalog::list(&ctx, me.merchant_id, true).await?.into_iter().map(ServiceItemDto::from).collect(),
+    ))
 }

@@ -12,7 +12,11 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ClientIp, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_staff).service(create_staff).service(get_staff).service(update_staff).service(reset_staff_password);
+    cfg.service(list_staff)
+        .service(create_staff)
+        .service(get_staff)
+        .service(update_staff)
+        .service(reset_staff_password);
 }
 
 #[derive(Serialize, ToSchema)]

@@ -122,7 +122,6 @@ async fn change_my_password(
     ip: ClientIp,
     body: web::Json<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
-    service::auth::change_own_password(&ctx, &me, &body.current_password, &body.new_password, ip.0.as_deref())
-        .await?;
+    service::auth::change_own_password(&ctx, &me, &body.current_password, &body.new_password, ip.0.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

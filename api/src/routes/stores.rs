@@ -65,7 +65,11 @@ async fn list_stores(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<
 /// Open a new store (owners).
 #[utoipa::path(tag = "stores", request_body = StoreRequest, responses((status = 201, body = StoreDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/stores")]
-async fn create_store(ctx: web::Data<AppContext>, Staff(me): Staff, body: web::Json<StoreRequest>) -> ApiResult<HttpResponse> {
+async fn create_store(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: web::Json<StoreRequest>,
+) -> ApiResult<HttpResponse> {
     let store = service::stores::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(StoreDto::from(store)))
 }

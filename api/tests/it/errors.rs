@@ -25,7 +25,11 @@ async fn routing_errors_use_the_envelope() {
 #[tokio::test]
 async fn authentication_errors() {
     let app = TestApp::spawn().await;
-    assert_error(&app.call(Method::GET, "/api/staff/v1/me", None, None).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(
+        &app.call(Method::GET, "/api/staff/v1/me", None, None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
     assert_error(&app.get("/api/staff/v1/me", "hys_not-a-token").await, StatusCode::UNAUTHORIZED, "unauthenticated");
     let forged = format!("hys_{}", "A".repeat(43));
     assert_error(&app.get("/api/staff/v1/me", &forged).await, StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -68,14 +72,24 @@ async fn body_query_and_path_errors_write_nothing() {
         .unwrap();
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    let huge = app.post("/api/staff/v1/members", &token, json!({ "phone": "13900000000", "nickname": "x".repeat(300_000) })).await;
+    let huge = app
+        .post("/api/staff/v1/members", &token, json!({ "phone": "13900000000", "nickname": "x".repeat(300_000) }))
+        .await;
     assert_error(&huge, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     assert_error(&app.get("/api/staff/v1/members?limit=lots", &token).await, StatusCode::BAD_REQUEST, "invalid_query");
-    assert_error(&app.get("/api/staff/v1/members?limit=1000", &token).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_error(
+        &app.get("/api/staff/v1/members?limit=1000", &token).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
     assert_error(&app.get("/api/staff/v1/members/abc", &token).await, StatusCode::BAD_REQUEST, "invalid_path");
     assert_error(&app.get("/api/staff/v1/members/999999", &token).await, StatusCode::NOT_FOUND, "not_found");
-    assert_error(&app.get("/api/staff/v1/members?cursor=garbage", &token).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_error(
+        &app.get("/api/staff/v1/members?cursor=garbage", &token).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
 
     assert_eq!(app.count("members").await, members, "no bad request may write a member");
 }

@@ -38,7 +38,11 @@ async fn forged_tampered_expired_and_foreign_codes_are_refused() {
     let code = code["code"].as_str().unwrap().to_owned();
     let mut tampered: Vec<char> = code.chars().collect();
     tampered[5] = if tampered[5] == 'A' { 'B' } else { 'A' };
-    assert_error(&lookup(tampered.into_iter().collect()).await, StatusCode::UNPROCESSABLE_ENTITY, "member_code_invalid");
+    assert_error(
+        &lookup(tampered.into_iter().collect()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "member_code_invalid",
+    );
 
     let now = chrono::Utc::now().timestamp();
     let forged = MemberCode::issue(&[9; 32], MemberCodeClaims { member_id, expires_at: now + 60 }).unwrap();
@@ -46,7 +50,8 @@ async fn forged_tampered_expired_and_foreign_codes_are_refused() {
 
     // Signed with the server's own key but past its expiry: a screenshot from a minute ago.
     let expired =
-        MemberCode::issue(app.ctx.vault.member_code_key(), MemberCodeClaims { member_id, expires_at: now - 1 }).unwrap();
+        MemberCode::issue(app.ctx.vault.member_code_key(), MemberCodeClaims { member_id, expires_at: now - 1 })
+            .unwrap();
     assert_error(&lookup(expired.as_str().to_owned()).await, StatusCode::UNPROCESSABLE_ENTITY, "member_code_expired");
 
     assert_error(&lookup("HY".into()).await, StatusCode::UNPROCESSABLE_ENTITY, "member_code_invalid");
@@ -54,7 +59,11 @@ async fn forged_tampered_expired_and_foreign_codes_are_refused() {
 
     // A valid code of our member means nothing to another merchant's staff.
     let (_, other) = app.other_merchant().await;
-    assert_error(&app.post("/api/staff/v1/members/lookup", &other, json!({ "query": code })).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &app.post("/api/staff/v1/members/lookup", &other, json!({ "query": code })).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
 }
 
 #[tokio::test]

@@ -47,14 +47,19 @@ async fn contact_details_are_masked_for_roles_that_do_not_need_them() {
         (Role::Marketing, "138****0002", "王*"),
     ] {
         let token = app.token(role).await;
-        let (status, member) = app.post("/api/staff/v1/members/lookup", &token, json!({ "query": "13800000002" })).await;
+        let (status, member) =
+            app.post("/api/staff/v1/members/lookup", &token, json!({ "query": "13800000002" })).await;
         assert_eq!(status, StatusCode::OK, "{role:?}");
         assert_eq!((member["phone"].as_str(), member["name"].as_str()), (Some(phone), Some(name)), "{role:?}");
         // Allergy notes are for everyone at the chair.
         assert_eq!(member["allergies"][0]["substance"], "PPD", "{role:?}");
     }
     let technician = app.token(Role::Technician).await;
-    assert_error(&app.post("/api/staff/v1/members", &technician, json!({ "phone": "13912345678" })).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(
+        &app.post("/api/staff/v1/members", &technician, json!({ "phone": "13912345678" })).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
 }
 
 #[tokio::test]
@@ -91,7 +96,10 @@ async fn search_filters_and_paginates() {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let query = match &cursor { Some(c) => format!("limit=5&cursor={c}"), None => "limit=5".into() };
+        let query = match &cursor {
+            Some(c) => format!("limit=5&cursor={c}"),
+            None => "limit=5".into(),
+        };
         let (status, page) = get(&query).await;
         assert_eq!(status, StatusCode::OK);
         seen.extend(ids(&page));
@@ -114,15 +122,31 @@ async fn tags_notes_and_allergy_notes() {
 
     let (status, tags) = app.put(&format!("{base}/tags"), &cashier, json!({ "tags": [" 敏感肌 ", "VIP"] })).await;
     assert_eq!((status, tags["tags"].clone()), (StatusCode::OK, json!(["VIP", "敏感肌"])));
-    assert_error(&app.put(&format!("{base}/tags"), &cashier, json!({ "tags": ["a,b"] })).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_error(
+        &app.put(&format!("{base}/tags"), &cashier, json!({ "tags": ["a,b"] })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
 
-    assert_eq!(app.post(&format!("{base}/notes"), &cashier, json!({ "body": "喜欢安静，不要推销" })).await.0, StatusCode::CREATED);
-    assert_error(&app.post(&format!("{base}/notes"), &cashier, json!({ "body": "  " })).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_eq!(
+        app.post(&format!("{base}/notes"), &cashier, json!({ "body": "喜欢安静，不要推销" })).await.0,
+        StatusCode::CREATED
+    );
+    assert_error(
+        &app.post(&format!("{base}/notes"), &cashier, json!({ "body": "  " })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
     let (_, notes) = app.get(&format!("{base}/notes"), &cashier).await;
     assert_eq!(notes.as_array().unwrap().len(), 1);
 
-    let (status, allergy) =
-        app.post(&format!("{base}/allergies"), &cashier, json!({ "substance": "果酸", "severity": "moderate", "note": "面部刺痛" })).await;
+    let (status, allergy) = app
+        .post(
+            &format!("{base}/allergies"),
+            &cashier,
+            json!({ "substance": "果酸", "severity": "moderate", "note": "面部刺痛" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_error(
         &app.post(&format!("{base}/allergies"), &cashier, json!({ "substance": "x", "severity": "deadly" })).await,
@@ -133,7 +157,11 @@ async fn tags_notes_and_allergy_notes() {
     assert_eq!(member["allergies"][0]["note"], "面部刺痛");
     let allergy_id = allergy["id"].as_i64().unwrap();
     assert_eq!(app.delete(&format!("{base}/allergies/{allergy_id}"), &cashier).await.0, StatusCode::NO_CONTENT);
-    assert_error(&app.delete(&format!("{base}/allergies/{allergy_id}"), &cashier).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &app.delete(&format!("{base}/allergies/{allergy_id}"), &cashier).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
 }
 
 #[tokio::test]
@@ -144,22 +172,40 @@ async fn export_and_anonymise_on_request() {
     let (_, member) = app.post("/api/staff/v1/members/lookup", &owner, json!({ "query": "13800000002" })).await;
     let id = member["id"].as_i64().unwrap();
 
-    assert_error(&app.get(&format!("/api/staff/v1/members/{id}/export"), &cashier).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(
+        &app.get(&format!("/api/staff/v1/members/{id}/export"), &cashier).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
     let (status, export) = app.get(&format!("/api/staff/v1/members/{id}/export"), &owner).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(export["member"]["phone"], "13800000002");
     assert_eq!(export["allergies"][0]["substance"], "PPD");
 
-    assert_eq!(app.post(&format!("/api/staff/v1/members/{id}/anonymise"), &owner, json!({})).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.post(&format!("/api/staff/v1/members/{id}/anonymise"), &owner, json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
     let (_, gone) = app.get(&format!("/api/staff/v1/members/{id}"), &owner).await;
     assert_eq!(gone["anonymised"], true);
     assert_eq!(gone["phone"], serde_json::Value::Null);
     assert_eq!(gone["name"], serde_json::Value::Null);
     assert_eq!(gone["allergies"], json!([]));
-    assert_error(&app.post("/api/staff/v1/members/lookup", &owner, json!({ "query": "13800000002" })).await, StatusCode::NOT_FOUND, "not_found");
-    assert_error(&app.patch(&format!("/api/staff/v1/members/{id}"), &owner, json!({ "nickname": "x" })).await, StatusCode::CONFLICT, "member_anonymised");
+    assert_error(
+        &app.post("/api/staff/v1/members/lookup", &owner, json!({ "query": "13800000002" })).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &app.patch(&format!("/api/staff/v1/members/{id}"), &owner, json!({ "nickname": "x" })).await,
+        StatusCode::CONFLICT,
+        "member_anonymised",
+    );
     // The number is free again: the person may come back as a new member.
-    assert_eq!(app.post("/api/staff/v1/members", &cashier, json!({ "phone": "13800000002" })).await.0, StatusCode::CREATED);
+    assert_eq!(
+        app.post("/api/staff/v1/members", &cashier, json!({ "phone": "13800000002" })).await.0,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]

@@ -39,15 +39,25 @@ async fn wechat_refusals_are_clear_and_write_nothing() {
     let members = app.count("members").await;
     let code = app.fake.wechat_login_code(WECHAT_APPID, "o-openid-2", None);
     let body = json!({ "appid": WECHAT_APPID, "code": code });
-    assert_eq!(app.call(Method::POST, "/api/mini/v1/sessions/wechat", None, Some(body.clone())).await.0, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::POST, "/api/mini/v1/sessions/wechat", None, Some(body.clone())).await.0,
+        StatusCode::OK
+    );
     // A code is single-use.
     let reused = app.call(Method::POST, "/api/mini/v1/sessions/wechat", None, Some(body)).await;
     assert_error(&reused, StatusCode::BAD_REQUEST, "provider_rejected");
     let unknown_app = app
-        .call(Method::POST, "/api/mini/v1/sessions/wechat", None, Some(json!({ "appid": "wx9999999999999999", "code": "abc" })))
+        .call(
+            Method::POST,
+            "/api/mini/v1/sessions/wechat",
+            None,
+            Some(json!({ "appid": "wx9999999999999999", "code": "abc" })),
+        )
         .await;
     assert_error(&unknown_app, StatusCode::NOT_FOUND, "not_found");
-    let empty = app.call(Method::POST, "/api/mini/v1/sessions/wechat", None, Some(json!({ "appid": WECHAT_APPID, "code": "" }))).await;
+    let empty = app
+        .call(Method::POST, "/api/mini/v1/sessions/wechat", None, Some(json!({ "appid": WECHAT_APPID, "code": "" })))
+        .await;
     assert_error(&empty, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
     assert_eq!(app.count("members").await, members + 1, "only the one good sign-in registered a member");
 }
@@ -61,7 +71,13 @@ async fn binding_a_phone_uses_a_cached_access_token_and_refreshes_it_when_invali
     let (status, me) = app.post("/api/mini/v1/me/phone", token, json!({ "code": code })).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["phone"], "13977776666");
-    let again = app.post("/api/mini/v1/me/phone", token, json!({ "code": app.fake.wechat_phone_code(WECHAT_APPID, "13977775555") })).await;
+    let again = app
+        .post(
+            "/api/mini/v1/me/phone",
+            token,
+            json!({ "code": app.fake.wechat_phone_code(WECHAT_APPID, "13977775555") }),
+        )
+        .await;
     assert_error(&again, StatusCode::CONFLICT, "phone_already_bound");
 
     let (_, other) = wechat_sign_in(&app, "o-phone-2").await;
@@ -112,7 +128,12 @@ async fn alipay_sign_in_verifies_signatures_both_ways() {
     app.fake.forge_next_alipay_response();
     let code = app.fake.alipay_auth_code(ALIPAY_APPID, "alipay-open-id-2");
     let forged = app
-        .call(Method::POST, "/api/mini/v1/sessions/alipay", None, Some(json!({ "appid": ALIPAY_APPID, "auth_code": code })))
+        .call(
+            Method::POST,
+            "/api/mini/v1/sessions/alipay",
+            None,
+            Some(json!({ "appid": ALIPAY_APPID, "auth_code": code })),
+        )
         .await;
     assert_error(&forged, StatusCode::BAD_GATEWAY, "provider_unavailable");
     assert_eq!(app.count("members").await, members, "an answer we can't trust registers nobody");
@@ -122,7 +143,12 @@ async fn alipay_sign_in_verifies_signatures_both_ways() {
 async fn concurrent_first_sign_ins_make_one_member() {
     let app = TestApp::spawn().await;
     let attempts = (0..10).map(|_| {
-        app.call(Method::POST, "/api/mini/v1/sessions/sandbox", None, Some(json!({ "merchant_id": app.seed.merchant_id, "user": "twin" })))
+        app.call(
+            Method::POST,
+            "/api/mini/v1/sessions/sandbox",
+            None,
+            Some(json!({ "merchant_id": app.seed.merchant_id, "user": "twin" })),
+        )
     });
     let answers = futures_util::future::join_all(attempts).await;
     let ids: std::collections::BTreeSet<i64> = answers
@@ -140,10 +166,16 @@ async fn concurrent_first_sign_ins_make_one_member() {
 async fn members_manage_their_own_profile() {
     let app = TestApp::spawn().await;
     let (token, _) = app.member_token("erin").await;
-    let (status, me) = app.patch("/api/mini/v1/me", &token, json!({ "nickname": "小E", "birthday": "1999-05-05", "gender": "female" })).await;
+    let (status, me) = app
+        .patch("/api/mini/v1/me", &token, json!({ "nickname": "小E", "birthday": "1999-05-05", "gender": "female" }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!((me["nickname"].as_str(), me["birthday"].as_str()), (Some("小E"), Some("1999-05-05")));
-    assert_error(&app.patch("/api/mini/v1/me", &token, json!({ "birthday": "2999-01-01" })).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_error(
+        &app.patch("/api/mini/v1/me", &token, json!({ "birthday": "2999-01-01" })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
     let (_, export) = app.get("/api/mini/v1/me/export", &token).await;
     assert_eq!(export["member"]["nickname"], "小E");
     assert_eq!(export["linked_accounts"][0]["provider"], "sandbox");
@@ -157,7 +189,12 @@ async fn members_manage_their_own_profile() {
 async fn the_sandbox_sign_in_is_refused_when_disabled() {
     let app = TestApp::spawn_with(Options { sandbox: false }).await;
     let answer = app
-        .call(Method::POST, "/api/mini/v1/sessions/sandbox", None, Some(json!({ "merchant_id": app.seed.merchant_id, "user": "x" })))
+        .call(
+            Method::POST,
+            "/api/mini/v1/sessions/sandbox",
+            None,
+            Some(json!({ "merchant_id": app.seed.merchant_id, "user": "x" })),
+        )
         .await;
     assert_error(&answer, StatusCode::FORBIDDEN, "disabled");
 }

@@ -10,8 +10,10 @@ async fn health_and_readiness_report_the_backends() {
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    let expected_db = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "postgres" } else { "sqlite" };
-    let expected_shared = if std::env::var("TEST_REDIS_URL").is_ok_and(|u| !u.is_empty()) { "redis" } else { "in-process" };
+    let expected_db =
+        if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "postgres" } else { "sqlite" };
+    let expected_shared =
+        if std::env::var("TEST_REDIS_URL").is_ok_and(|u| !u.is_empty()) { "redis" } else { "in-process" };
     assert_eq!(body["database"], expected_db);
     assert_eq!(body["shared_state"], expected_shared);
 }
@@ -31,7 +33,8 @@ async fn request_ids_are_echoed_or_generated() {
     let app = TestApp::spawn().await;
     let response = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "abc-123");
-    let response = app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.unwrap();
+    let response =
+        app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.unwrap();
     let generated = response.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(generated.len(), 16);
 }

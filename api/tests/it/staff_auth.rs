@@ -28,7 +28,8 @@ async fn wrong_or_unknown_credentials_are_refused_alike_and_audited() {
     let body = |u: &str, p: &str| Some(json!({ "username": u, "password": p }));
     let wrong = app.call(Method::POST, "/api/staff/v1/sessions", None, body("demo-cashier", "not the password")).await;
     assert_error(&wrong, StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let unknown = app.call(Method::POST, "/api/staff/v1/sessions", None, body("nobody-here", "whatever-password")).await;
+    let unknown =
+        app.call(Method::POST, "/api/staff/v1/sessions", None, body("nobody-here", "whatever-password")).await;
     assert_error(&unknown, StatusCode::UNAUTHORIZED, "invalid_credentials");
     assert_eq!(wrong.1["message"], unknown.1["message"], "the answer must not tell which part was wrong");
 
@@ -44,7 +45,12 @@ async fn repeated_failures_lock_the_account_for_the_window() {
     let app = TestApp::spawn().await;
     for _ in 0..5 {
         let answer = app
-            .call(Method::POST, "/api/staff/v1/sessions", None, Some(json!({ "username": "demo-cashier", "password": "wrong-password" })))
+            .call(
+                Method::POST,
+                "/api/staff/v1/sessions",
+                None,
+                Some(json!({ "username": "demo-cashier", "password": "wrong-password" })),
+            )
             .await;
         assert_error(&answer, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
@@ -67,7 +73,12 @@ async fn too_many_attempts_from_one_ip_are_limited() {
     let mut limited = false;
     for i in 0..35 {
         let (status, _) = app
-            .call(Method::POST, "/api/staff/v1/sessions", None, Some(json!({ "username": format!("user-{i}"), "password": "wrong-password" })))
+            .call(
+                Method::POST,
+                "/api/staff/v1/sessions",
+                None,
+                Some(json!({ "username": format!("user-{i}"), "password": "wrong-password" })),
+            )
             .await;
         if status == StatusCode::TOO_MANY_REQUESTS {
             limited = true;
@@ -92,22 +103,39 @@ async fn changing_my_password_ends_my_other_sessions() {
     let here = app.token(Role::Cashier).await;
     let elsewhere = app.token(Role::Cashier).await;
     let bad = app
-        .put("/api/staff/v1/me/password", &here, json!({ "current_password": "wrong-password", "new_password": "a-new-password-1" }))
+        .put(
+            "/api/staff/v1/me/password",
+            &here,
+            json!({ "current_password": "wrong-password", "new_password": "a-new-password-1" }),
+        )
         .await;
     assert_error(&bad, StatusCode::UNAUTHORIZED, "invalid_credentials");
     let short = app
-        .put("/api/staff/v1/me/password", &here, json!({ "current_password": password(Role::Cashier), "new_password": "short" }))
+        .put(
+            "/api/staff/v1/me/password",
+            &here,
+            json!({ "current_password": password(Role::Cashier), "new_password": "short" }),
+        )
         .await;
     assert_error(&short, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
 
     let (status, _) = app
-        .put("/api/staff/v1/me/password", &here, json!({ "current_password": password(Role::Cashier), "new_password": "a-new-password-1" }))
+        .put(
+            "/api/staff/v1/me/password",
+            &here,
+            json!({ "current_password": password(Role::Cashier), "new_password": "a-new-password-1" }),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/staff/v1/me", &here).await.0, StatusCode::OK);
     assert_error(&app.get("/api/staff/v1/me", &elsewhere).await, StatusCode::UNAUTHORIZED, "unauthenticated");
     let old = app
-        .call(Method::POST, "/api/staff/v1/sessions", None, Some(json!({ "username": "demo-cashier", "password": password(Role::Cashier) })))
+        .call(
+            Method::POST,
+            "/api/staff/v1/sessions",
+            None,
+            Some(json!({ "username": "demo-cashier", "password": password(Role::Cashier) })),
+        )
         .await;
     assert_error(&old, StatusCode::UNAUTHORIZED, "invalid_credentials");
     app.sign_in("demo-cashier", "a-new-password-1").await;
@@ -124,7 +152,12 @@ async fn deactivating_staff_ends_their_sessions_and_sign_ins() {
     assert_eq!((status, &updated["active"]), (StatusCode::OK, &json!(false)));
     assert_error(&app.get("/api/staff/v1/me", &cashier).await, StatusCode::UNAUTHORIZED, "unauthenticated");
     let again = app
-        .call(Method::POST, "/api/staff/v1/sessions", None, Some(json!({ "username": "demo-cashier", "password": password(Role::Cashier) })))
+        .call(
+            Method::POST,
+            "/api/staff/v1/sessions",
+            None,
+            Some(json!({ "username": "demo-cashier", "password": password(Role::Cashier) })),
+        )
         .await;
     assert_error(&again, StatusCode::UNAUTHORIZED, "invalid_credentials");
     let (_, log) = app.get("/api/staff/v1/audit-log", &owner).await;
@@ -138,23 +171,41 @@ async fn role_rules_for_managing_staff() {
     let manager = app.token(Role::Manager).await;
     let technician = app.token(Role::Technician).await;
     let store = app.seed.store_ids[0];
-    let new_staff = |username: &str, role: &str| {
-        json!({ "username": username, "display_name": "新同事", "role": role, "password": "welcome-aboard-1", "store_ids": [store] })
-    };
+    let new_staff = |username: &str, role: &str| json!({ "username": username, "display_name": "新同事", "role": role, "password": "welcome-aboard-1", "store_ids": [store] });
     assert_error(&app.get("/api/staff/v1/staff", &technician).await, StatusCode::FORBIDDEN, "forbidden");
-    assert_error(&app.post("/api/staff/v1/staff", &manager, new_staff("boss-two", "owner")).await, StatusCode::FORBIDDEN, "forbidden");
-    assert_error(&app.post("/api/staff/v1/staff", &manager, new_staff("peer-manager", "manager")).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(
+        &app.post("/api/staff/v1/staff", &manager, new_staff("boss-two", "owner")).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &app.post("/api/staff/v1/staff", &manager, new_staff("peer-manager", "manager")).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
     let (status, created) = app.post("/api/staff/v1/staff", &manager, new_staff("new-cashier", "cashier")).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["store_ids"], json!([store]));
     app.sign_in("new-cashier", "welcome-aboard-1").await;
-    assert_error(&app.post("/api/staff/v1/staff", &owner, new_staff("new-cashier", "cashier")).await, StatusCode::CONFLICT, "username_taken");
+    assert_error(
+        &app.post("/api/staff/v1/staff", &owner, new_staff("new-cashier", "cashier")).await,
+        StatusCode::CONFLICT,
+        "username_taken",
+    );
 
     // The manager can't touch the owner; nobody can remove the last owner.
     let (_, staff) = app.get("/api/staff/v1/staff", &owner).await;
     let owner_id = staff.as_array().unwrap().iter().find(|s| s["role"] == "owner").unwrap()["id"].as_i64().unwrap();
-    assert_error(&app.patch(&format!("/api/staff/v1/staff/{owner_id}"), &manager, json!({ "active": false })).await, StatusCode::FORBIDDEN, "forbidden");
-    assert_error(&app.patch(&format!("/api/staff/v1/staff/{owner_id}"), &owner, json!({ "role": "manager" })).await, StatusCode::CONFLICT, "last_owner");
+    assert_error(
+        &app.patch(&format!("/api/staff/v1/staff/{owner_id}"), &manager, json!({ "active": false })).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &app.patch(&format!("/api/staff/v1/staff/{owner_id}"), &owner, json!({ "role": "manager" })).await,
+        StatusCode::CONFLICT,
+        "last_owner",
+    );
     assert_eq!(app.get("/api/staff/v1/me", &owner).await.1["role"], "owner", "the refused change wrote nothing");
 }
 

@@ -106,14 +106,26 @@ impl TestApp {
     }
 
     pub async fn sign_in(&self, username: &str, password: &str) -> String {
-        let (status, body) =
-            self.call(Method::POST, "/api/staff/v1/sessions", None, Some(json!({ "username": username, "password": password }))).await;
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/staff/v1/sessions",
+                None,
+                Some(json!({ "username": username, "password": password })),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "sign-in of {username} failed: {body}");
         body["token"].as_str().expect("token").to_owned()
     }
 
     /// Sends a JSON request and returns status and JSON body (Null when empty).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -124,7 +136,8 @@ impl TestApp {
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let text = response.text().await.expect("body read");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)
     }
 
@@ -196,19 +209,22 @@ async fn configure_channels(ctx: &AppContext, fake: &FakeProviders, merchant_id:
     use service::vault::Field;
     fake.register_wechat_app(WECHAT_APPID, WECHAT_SECRET);
     fake.register_alipay_app(ALIPAY_APPID, sandbox::APP_TEST_PUBLIC_KEY).expect("alipay app");
-    let merchant = entity::merchants::Entity::find_by_id(merchant_id).one(&ctx.db).await.expect("query").expect("merchant");
+    let merchant =
+        entity::merchants::Entity::find_by_id(merchant_id).one(&ctx.db).await.expect("query").expect("merchant");
     let mut active: entity::merchants::ActiveModel = merchant.into();
     active.wechat_appid = Set(Some(WECHAT_APPID.into()));
     active.wechat_secret_sealed = Set(Some(ctx.vault.seal(Field::WechatAppSecret, WECHAT_SECRET)));
     active.alipay_appid = Set(Some(ALIPAY_APPID.into()));
-    active.alipay_private_key_sealed = Set(Some(ctx.vault.seal(Field::AlipayPrivateKey, sandbox::APP_TEST_PRIVATE_KEY)));
+    active.alipay_private_key_sealed =
+        Set(Some(ctx.vault.seal(Field::AlipayPrivateKey, sandbox::APP_TEST_PRIVATE_KEY)));
     active.alipay_public_key = Set(Some(sandbox::ALIPAY_PLATFORM_PUBLIC_KEY.into()));
     active.update(&ctx.db).await.expect("merchant channels");
 }
 
 async fn create_postgres_database(server: &str, name: &str) {
     use sea_orm::{ConnectionTrait, Database};
-    let admin = Database::connect(format!("{}/postgres", server.trim_end_matches('/'))).await.expect("postgres reachable");
+    let admin =
+        Database::connect(format!("{}/postgres", server.trim_end_matches('/'))).await.expect("postgres reachable");
     admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
     admin.close().await.ok();
 }

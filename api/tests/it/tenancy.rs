@@ -21,7 +21,13 @@ async fn another_merchant_sees_and_changes_nothing_of_ours() {
     let store = app.seed.store_ids[0];
     let (_, services) = app.get("/api/staff/v1/services", &ours).await;
     let service_id = services[0]["id"].as_i64().unwrap();
-    let (_, allergy) = app.post(&format!("/api/staff/v1/members/{member}/allergies"), &ours, json!({ "substance": "乳胶", "severity": "mild" })).await;
+    let (_, allergy) = app
+        .post(
+            &format!("/api/staff/v1/members/{member}/allergies"),
+            &ours,
+            json!({ "substance": "乳胶", "severity": "mild" }),
+        )
+        .await;
     let allergy_id = allergy["id"].as_i64().unwrap();
     let (_, other) = app.other_merchant().await;
 
@@ -31,14 +37,20 @@ async fn another_merchant_sees_and_changes_nothing_of_ours() {
         app.put(&format!("/api/staff/v1/members/{member}/tags"), &other, json!({ "tags": ["x"] })).await,
         app.get(&format!("/api/staff/v1/members/{member}/notes"), &other).await,
         app.post(&format!("/api/staff/v1/members/{member}/notes"), &other, json!({ "body": "x" })).await,
-        app.post(&format!("/api/staff/v1/members/{member}/allergies"), &other, json!({ "substance": "x", "severity": "mild" })).await,
+        app.post(
+            &format!("/api/staff/v1/members/{member}/allergies"),
+            &other,
+            json!({ "substance": "x", "severity": "mild" }),
+        )
+        .await,
         app.delete(&format!("/api/staff/v1/members/{member}/allergies/{allergy_id}"), &other).await,
         app.get(&format!("/api/staff/v1/members/{member}/export"), &other).await,
         app.post(&format!("/api/staff/v1/members/{member}/anonymise"), &other, json!({})).await,
         app.post("/api/staff/v1/members/lookup", &other, json!({ "query": "13800000002" })).await,
         app.get(&format!("/api/staff/v1/staff/{staff_id}"), &other).await,
         app.patch(&format!("/api/staff/v1/staff/{staff_id}"), &other, json!({ "active": false })).await,
-        app.put(&format!("/api/staff/v1/staff/{staff_id}/password"), &other, json!({ "password": "taken-over-123" })).await,
+        app.put(&format!("/api/staff/v1/staff/{staff_id}/password"), &other, json!({ "password": "taken-over-123" }))
+            .await,
         app.get(&format!("/api/staff/v1/stores/{store}"), &other).await,
         app.patch(&format!("/api/staff/v1/stores/{store}"), &other, json!({ "name": "hacked" })).await,
         app.patch(&format!("/api/staff/v1/services/{service_id}"), &other, json!({ "price_fen": 1 })).await,
@@ -107,9 +119,14 @@ async fn a_store_scoped_manager_stays_in_their_store() {
     // Granting all stores is beyond a store-scoped manager, and so is moving someone into another store.
     let (_, cashier_me) = app.get("/api/staff/v1/me", &app.token(Role::Cashier).await).await;
     let cashier_id = cashier_me["id"].as_i64().unwrap();
-    assert_error(&app.patch(&format!("/api/staff/v1/staff/{cashier_id}"), &manager, json!({ "all_stores": true })).await, StatusCode::FORBIDDEN, "forbidden");
     assert_error(
-        &app.patch(&format!("/api/staff/v1/staff/{cashier_id}"), &manager, json!({ "store_ids": [mine, theirs] })).await,
+        &app.patch(&format!("/api/staff/v1/staff/{cashier_id}"), &manager, json!({ "all_stores": true })).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &app.patch(&format!("/api/staff/v1/staff/{cashier_id}"), &manager, json!({ "store_ids": [mine, theirs] }))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -120,7 +137,8 @@ async fn a_store_scoped_manager_stays_in_their_store() {
     assert_eq!(app.count("members").await, 12, "no member written");
 
     // Within their store the manager works normally.
-    let (status, member) = app.post("/api/staff/v1/members", &manager, json!({ "phone": "13911112222", "home_store_id": mine })).await;
+    let (status, member) =
+        app.post("/api/staff/v1/members", &manager, json!({ "phone": "13911112222", "home_store_id": mine })).await;
     assert_eq!((status, member["home_store_id"].clone()), (StatusCode::CREATED, Value::from(mine)));
 }
 
@@ -131,7 +149,12 @@ async fn members_of_one_merchant_cannot_reach_another() {
     let (token, member_id) = app.member_token("alice").await;
     // The same sandbox user at another merchant is another member.
     let (status, other_session) = app
-        .call(reqwest::Method::POST, "/api/mini/v1/sessions/sandbox", None, Some(json!({ "merchant_id": other_id, "user": "alice" })))
+        .call(
+            reqwest::Method::POST,
+            "/api/mini/v1/sessions/sandbox",
+            None,
+            Some(json!({ "merchant_id": other_id, "user": "alice" })),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(other_session["member_id"].as_i64().unwrap(), member_id);
