@@ -1,1 +1,405 @@
-fn main() {}
+//! `cargo run --release -p bench -- members`: member look-up at the desk, at scale.
+//!
+//! 1. Fills a PostgreSQL database with the demo merchant and N members (default 1,000,000), sealed and blind-indexed
+//!    exactly as the api writes them.
+//! 2. Starts the release `api` binary against it and signs in as the demo cashier.
+//! 3. Drives `POST /api/staff/v1/members/lookup` at C concurrent clients (default 16) for D seconds, first by phone
+//!    number, then by member code, and prints requests/s, p50, p99 and the api's memory.
+//! 4. Runs `pgbench -S` (select-only) with the same client count on the same database as the yardstick, and prints
+//!    the ratio.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use clap::{Parser, Subcommand};
+use rand::Rng;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value};
+use serde_json::json;
+
+use service::domain::{MemberCode, MemberCodeClaims};
+use service::members::{NAME_INDEX, PHONE_INDEX};
+use service::settings::{Secret, SecuritySettings, Settings};
+use service::vault::{Field, Vault};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Member look-up by phone and by member code, against pgbench -S.
+    Members {
+        /// PostgreSQL server URL (the database itself is created).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        server: String,
+        #[arg(long, default_value = "hy_bench")]
+        database: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        members: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds of load per measured phase.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// The api binary (built with `cargo build --release -p api`).
+        #[arg(long, default_value = "target/release/api")]
+        api: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.bench {
+        Bench::Members { server, database, members, concurrency, seconds, api } => runtime.block_on(bench_members(
+            &server,
+            &database,
+            members,
+            concurrency,
+            Duration::from_secs(seconds),
+            &api,
+        )),
+    }
+}
+
+const CASHIER_PASSWORD: &str = "bench-cashier-password";
+
+/// Fixed keys: the generated data and the api under test must agree on them across runs.
+fn security() -> SecuritySettings {
+    let key = |byte: u8| Secret::new(base64::engine::general_purpose::STANDARD.encode([byte; 32]));
+    SecuritySettings { keys: [("bench1".to_owned(), key(1))].into(), active_key: "bench1".into(), index_key: key(2) }
+}
+
+fn phone(i: u64) -> String {
+    format!("139{i:08}")
+}
+
+async fn bench_members(
+    server: &str,
+    database: &str,
+    members: u64,
+    concurrency: usize,
+    duration: Duration,
+    api: &PathBuf,
+) -> anyhow::Result<()> {
+    if !api.exists() {
+        bail!("{} not found: run `cargo build --release -p api` first", api.display());
+    }
+    let url = format!("{}/{database}", server.trim_end_matches('/'));
+    ensure_database(server, database).await?;
+    let mut settings = Settings::default();
+    settings.database.url = Secret::new(url.clone());
+    settings.security = security();
+    let ctx = service::AppContext::build(settings).await.context("connecting to the bench database")?;
+    let merchant_id = match service::demo::seed(&ctx, &|_| CASHIER_PASSWORD.to_owned()).await? {
+        Some(seed) => seed.merchant_id,
+        None => demo_merchant(&ctx.db).await?,
+    };
+    let existing = count_members(&ctx.db, merchant_id).await?;
+    if existing < members {
+        let started = Instant::now();
+        generate_members(&ctx.db, merchant_id, existing, members).await?;
+        println!("generated {} members in {:.1} s", members - existing, started.elapsed().as_secs_f64());
+    }
+    ctx.db.execute_unprepared("ANALYZE").await?;
+    println!("database: {members} members ({database})");
+
+    let vault = Vault::from_settings(&security()).map_err(anyhow::Error::msg)?;
+    let port = free_port()?;
+    let mut child = tokio::process::Command::new(api)
+        .arg("serve")
+        .env("HUIYUAN__DATABASE__URL", &url)
+        .env("HUIYUAN__DATABASE__MAX_CONNECTIONS", "32")
+        .env("HUIYUAN__SERVER__PORT", port.to_string())
+        .env("HUIYUAN__DEMO__SEED", "false")
+        .env("HUIYUAN__SECURITY__ACTIVE_KEY", "bench1")
+        .env("HUIYUAN__SECURITY__KEYS__BENCH1", security().keys["bench1"].expose())
+        .env("HUIYUAN__SECURITY__INDEX_KEY", security().index_key.expose())
+        .env("HUIYUAN__LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the api")?;
+    let pid = child.id().context("api pid")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    wait_ready(&client, &base).await?;
+    let token = sign_in(&client, &base).await?;
+
+    let total = members;
+    let phones = Phase { name: "look-up by phone", make_query: Box::new(move |rng| phone(rng.gen_range(0..total))) };
+    let first_id = first_member_id(&ctx.db, merchant_id).await?;
+    let codes = Phase {
+        name: "look-up by member code",
+        make_query: Box::new(move |rng| {
+            // The member ids are dense from the first generated one.
+            let member_id = first_id + i64::try_from(rng.gen_range(0..total)).unwrap_or(0);
+            let expires_at = chrono::Utc::now().timestamp() + 60;
+            MemberCode::issue(vault.member_code_key(), MemberCodeClaims { member_id, expires_at })
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default()
+        }),
+    };
+    let mut results = Vec::new();
+    for phase in [phones, codes] {
+        // A short warm-up fills caches and connection pools before measuring.
+        run_phase(&client, &base, &token, &phase, concurrency, Duration::from_secs(2)).await?;
+        let result = run_phase(&client, &base, &token, &phase, concurrency, duration).await?;
+        println!(
+            "{:<24} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests, {} errors)",
+            phase.name, result.rate, result.p50_ms, result.p99_ms, result.requests, result.errors
+        );
+        results.push(result);
+    }
+    let (rss, hwm) = memory_of(pid)?;
+    println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
+    child.kill().await.ok();
+
+    let pgbench = run_pgbench(&url, concurrency, duration).await?;
+    println!("pgbench -S ({concurrency} clients): {pgbench:.0} tps");
+    for result in &results {
+        println!("ratio {:<24} {:.2} of pgbench -S", result.name, result.rate / pgbench);
+    }
+    Ok(())
+}
+
+struct Phase {
+    name: &'static str,
+    make_query: Box<dyn Fn(&mut rand::rngs::ThreadRng) -> String + Send + Sync>,
+}
+
+struct PhaseResult {
+    name: &'static str,
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: usize,
+    errors: usize,
+}
+
+#[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
+async fn run_phase(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    phase: &Phase,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<PhaseResult> {
+    let url = format!("{base}/api/staff/v1/members/lookup");
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let (client, url, token) = (client.clone(), url.clone(), token.to_owned());
+        async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            while Instant::now() < deadline {
+                let query = (phase.make_query)(&mut rand::thread_rng());
+                let sent = Instant::now();
+                let response = client.post(&url).bearer_auth(&token).json(&json!({ "query": query })).send().await;
+                match response {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(sent.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }
+    });
+    let outcomes = futures_util::future::join_all(workers).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let errors = outcomes.iter().map(|(_, e)| e).sum();
+    let mut all: Vec<Duration> = outcomes.into_iter().flat_map(|(l, _)| l).collect();
+    all.sort_unstable();
+    let pick = |q: f64| {
+        let index = ((all.len() as f64 * q).ceil() as usize).saturating_sub(1).min(all.len().saturating_sub(1));
+        all.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Ok(PhaseResult {
+        name: phase.name,
+        rate: all.len() as f64 / elapsed,
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+        requests: all.len(),
+        errors,
+    })
+}
+
+async fn ensure_database(server: &str, database: &str) -> anyhow::Result<()> {
+    let admin = Database::connect(format!("{}/postgres", server.trim_end_matches('/'))).await?;
+    let exists = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            admin.get_database_backend(),
+            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+            [database.into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        admin.execute_unprepared(&format!("CREATE DATABASE {database}")).await?;
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+async fn scalar(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> anyhow::Result<i64> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
+        .await?
+        .context("no row")?;
+    Ok(row.try_get::<i64>("", "n")?)
+}
+
+async fn demo_merchant(db: &DatabaseConnection) -> anyhow::Result<i64> {
+    scalar(db, "SELECT id AS n FROM merchants WHERE code = 'demo'", vec![]).await
+}
+
+async fn count_members(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<u64> {
+    let demo_members = 12;
+    let n = scalar(db, "SELECT COUNT(*) AS n FROM members WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    Ok(u64::try_from(n - demo_members).unwrap_or(0))
+}
+
+async fn first_member_id(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<i64> {
+    // Generated members follow the 12 demo ones.
+    scalar(db, "SELECT MIN(id) AS n FROM members WHERE merchant_id = $1 AND source = 'bench'", vec![merchant_id.into()])
+        .await
+}
+
+/// Inserts members `from..to` in multi-row INSERTs, four batches in flight.
+async fn generate_members(db: &DatabaseConnection, merchant_id: i64, from: u64, to: u64) -> anyhow::Result<()> {
+    let vault = std::sync::Arc::new(Vault::from_settings(&security()).map_err(anyhow::Error::msg)?);
+    let level =
+        scalar(db, "SELECT MIN(id) AS n FROM member_levels WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    const BATCH: u64 = 1000;
+    let batches: Vec<(u64, u64)> =
+        (from..to).step_by(usize::try_from(BATCH)?).map(|s| (s, (s + BATCH).min(to))).collect();
+    let mut done = 0u64;
+    for chunk in batches.chunks(4) {
+        let inserts = chunk.iter().map(|&(start, end)| {
+            let (db, vault) = (db.clone(), vault.clone());
+            async move {
+                let now = chrono::Utc::now();
+                let mut sql = String::from(
+                    "INSERT INTO members (merchant_id, nickname, name_sealed, name_index, phone_sealed, phone_index, gender, \
+                     birthday, birth_month, level_id, total_spend_fen, preferences, source, created_at, updated_at) VALUES ",
+                );
+                let mut values: Vec<Value> = Vec::with_capacity(usize::try_from(end - start)? * 15);
+                for (row, i) in (start..end).enumerate() {
+                    let p = row * 15;
+                    if row > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!(
+                        "(${},${},${},${},${},${},${},${},${},${},${},${},${},${},${})",
+                        p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9, p + 10, p + 11, p + 12, p + 13, p + 14, p + 15
+                    ));
+                    let name = format!("会员{i}");
+                    let month = u32::try_from(i % 12)? + 1;
+                    values.extend([
+                        merchant_id.into(),
+                        String::new().into(),
+                        vault.seal(Field::MemberName, &name).into(),
+                        vault.blind_index(NAME_INDEX, &name).into(),
+                        vault.seal(Field::MemberPhone, &phone(i)).into(),
+                        vault.blind_index(PHONE_INDEX, &phone(i)).into(),
+                        "unknown".into(),
+                        chrono::NaiveDate::from_ymd_opt(1990, month, 1).into(),
+                        i32::try_from(month)?.into(),
+                        level.into(),
+                        i64::try_from(i % 500_000)?.into(),
+                        "{}".into(),
+                        "bench".into(),
+                        now.into(),
+                        now.into(),
+                    ]);
+                }
+                db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
+                anyhow::Ok(())
+            }
+        });
+        for outcome in futures_util::future::join_all(inserts).await {
+            outcome?;
+        }
+        done += chunk.iter().map(|(s, e)| e - s).sum::<u64>();
+        if done % 100_000 < BATCH * 4 {
+            println!("  {done} / {} members", to - from);
+        }
+    }
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the api did not become ready")
+}
+
+async fn sign_in(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let response: serde_json::Value = client
+        .post(format!("{base}/api/staff/v1/sessions"))
+        .json(&json!({ "username": "demo-cashier", "password": CASHIER_PASSWORD }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    response["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("sign-in failed (was the bench database seeded by another run?)")
+}
+
+/// Resident and peak resident memory of a process, in KiB.
+fn memory_of(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("VmRSS:"), field("VmHWM:")))
+}
+
+async fn run_pgbench(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    let initialised = tokio::process::Command::new("psql")
+        .args([url, "-Atc", "SELECT to_regclass('pgbench_accounts') IS NOT NULL"])
+        .output()
+        .await
+        .context("running psql")?;
+    if String::from_utf8_lossy(&initialised.stdout).trim() != "t" {
+        let init = tokio::process::Command::new("pgbench").args(["-i", "-s", "10", "-q", url]).output().await?;
+        if !init.status.success() {
+            bail!("pgbench -i failed: {}", String::from_utf8_lossy(&init.stderr));
+        }
+    }
+    let output = tokio::process::Command::new("pgbench")
+        .args(["-S", "-n", "-c", &clients.to_string(), "-j", "2", "-T", &duration.as_secs().to_string(), url])
+        .output()
+        .await
+        .context("running pgbench")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no tps in pgbench output: {text}"))
+}

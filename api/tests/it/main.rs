@@ -2,6 +2,8 @@
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod bad_input;
+mod cli;
 mod errors;
 mod member_code;
 mod members;

@@ -1,0 +1,114 @@
+//! The `api` binary itself: its commands, fail-fast configuration, and a clean stop on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn api(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
+    command.current_dir(dir).env_remove("RUST_LOG");
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUIYUAN")) {
+        command.env_remove(key);
+    }
+    command
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hy-cli-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let dir = temp_dir();
+    let output = api(&dir).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    for command in ["serve", "migrate", "seed-demo", "create-owner", "check-config"] {
+        assert!(text.contains(command), "{command} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn bad_settings_fail_fast_naming_the_setting() {
+    let dir = temp_dir();
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("HUIYUAN__DATABASE__URL", "mysql://localhost/x")], "database.url"),
+        (&[("HUIYUAN__AUTH__MEMBER_CODE_TTL_SECS", "600")], "member_code_ttl_secs"),
+        (&[("HUIYUAN__MODE", "production")], "security.keys"),
+        (
+            &[
+                ("HUIYUAN__MODE", "production"),
+                ("HUIYUAN__SECURITY__ACTIVE_KEY", "k1"),
+                ("HUIYUAN__SECURITY__KEYS__K1", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+                ("HUIYUAN__SECURITY__INDEX_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ],
+            "demo data",
+        ),
+    ];
+    for (env, expected) in cases {
+        let output = api(&dir).envs(env.iter().copied()).arg("check-config").output().unwrap();
+        assert!(!output.status.success(), "{env:?} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{env:?}: expected `{expected}` in:\n{stderr}");
+    }
+    let output = api(&dir).arg("check-config").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("<redacted>") || printed.contains("<empty>"), "secrets are redacted: {printed}");
+}
+
+#[test]
+fn serve_seeds_once_and_stops_cleanly_on_sigterm() {
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let start = |dir: &std::path::Path| {
+        api(dir).args(["--port", &port.to_string()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+    };
+    // Ready means answering HTTP, not merely bound: the listener exists before the signal handlers do.
+    let answers_health = || -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+        let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        let mut response = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut response).is_ok()
+            && response.starts_with("HTTP/1.1 200")
+    };
+    let wait_ready = || {
+        let started = Instant::now();
+        while !answers_health() {
+            assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let stop = |child: &mut std::process::Child| {
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "exit status {status}");
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut out = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        out
+    };
+
+    let mut first = start(&dir);
+    wait_ready();
+    let out = stop(&mut first);
+    assert!(out.contains("Demo merchant seeded") && out.contains("demo-cashier"), "{out}");
+    assert!(dir.join("data/huiyuan.db").exists());
+    assert!(dir.join("data/dev-keys.toml").exists());
+
+    // The second start reuses data and keys, and prints no passwords again.
+    let mut second = start(&dir);
+    wait_ready();
+    let out = stop(&mut second);
+    assert!(!out.contains("demo-cashier"), "passwords are printed once: {out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
