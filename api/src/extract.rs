@@ -77,3 +77,12 @@ impl FromRequest for ClientIp {
         std::future::ready(Ok(ClientIp(ip)))
     }
 }
+
+/// For PATCH bodies: tells a field left out (`None`, with `#[serde(default)]`) from one set to null (`Some(None)`).
+pub fn explicit_null<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -52,6 +52,12 @@ enum Command {
     },
     /// Load and validate the configuration, print it with secrets redacted, and exit.
     CheckConfig,
+    /// Recompute every ledger balance from the journal and list any difference (exit status 1 if there is one).
+    VerifyLedger {
+        /// Only this merchant (default: all).
+        #[arg(long)]
+        merchant_id: Option<i64>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +89,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             service::db::migrate(&db).await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::VerifyLedger { merchant_id } => {
+            let db = service::db::connect(&settings.database).await?;
+            let found = service::ledger::verify(&db, merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if found.is_empty() {
+                println!("ledger verified: every balance matches its entries and every entry balances");
+                return Ok(());
+            }
+            for discrepancy in &found {
+                println!("{discrepancy}");
+            }
+            anyhow::bail!("{} ledger discrepancies", found.len())
         }
         Command::SeedDemo => {
             let ctx = AppContext::build(settings).await?;

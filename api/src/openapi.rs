@@ -23,6 +23,8 @@ use utoipa_actix_web::AppExt;
         (name = "audit", description = "Who did what"),
         (name = "members", description = "Members at the desk"),
         (name = "catalog", description = "The service menu"),
+        (name = "stored value", description = "Stored-value cards (储值): plans, recharge, transfer, freeze, refund"),
+        (name = "checkout", description = "Bills (结账) and their tenders"),
         (name = "member sessions", description = "Mini-program sign-in"),
         (name = "me", description = "The member's own data"),
         (name = "ops", description = "Health, readiness, metrics"),

@@ -18,6 +18,9 @@ pub struct Model {
     pub alipay_private_key_sealed: Option<String>,
     /// Alipay's public key (SPKI PEM) for verifying gateway responses.
     pub alipay_public_key: Option<String>,
+    /// How a stored-value debit splits between principal and bonus: `proportional`, `principal_first` or
+    /// `bonus_first`.
+    pub sv_split_rule: String,
     pub created_at: DateTimeUtc,
 }
 

@@ -2,56 +2,14 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::*;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261123_000001_foundation"
     }
-}
-
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().auto_increment().primary_key().take()
-}
-
-fn fk_id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().take()
-}
-
-fn fk_id_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().null().take()
-}
-
-fn text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().not_null().take()
-}
-
-fn text_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().null().take()
-}
-
-fn at(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().take()
-}
-
-fn at_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().take()
-}
-
-fn flag(col: impl IntoIden, default: bool) -> ColumnDef {
-    ColumnDef::new(col).boolean().not_null().default(default).take()
-}
-
-fn index(table: impl IntoIden, name: &str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(name).table(table);
-    for col in cols {
-        stmt.col(Alias::new(*col));
-    }
-    if unique {
-        stmt.unique();
-    }
-    stmt.take()
 }
 
 #[async_trait::async_trait]

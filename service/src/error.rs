@@ -57,6 +57,15 @@ pub enum Conflict {
     MemberAnonymised,
     StaffInactive,
     LastOwner,
+    /// A member account (stored value, points, sessions) holds less than the debit.
+    InsufficientBalance,
+    /// The stored-value card is reported lost (挂失).
+    CardFrozen,
+    /// The stored-value card was refunded and closed (退卡).
+    CardClosed,
+    CardExpired,
+    /// The idempotency key was used before for a different request.
+    IdempotencyKeyReused,
 }
 
 impl Conflict {
@@ -68,6 +77,11 @@ impl Conflict {
             Conflict::MemberAnonymised => "member_anonymised",
             Conflict::StaffInactive => "staff_inactive",
             Conflict::LastOwner => "last_owner",
+            Conflict::InsufficientBalance => "insufficient_balance",
+            Conflict::CardFrozen => "card_frozen",
+            Conflict::CardClosed => "card_closed",
+            Conflict::CardExpired => "card_expired",
+            Conflict::IdempotencyKeyReused => "idempotency_key_reused",
         }
     }
 
@@ -79,6 +93,11 @@ impl Conflict {
             Conflict::MemberAnonymised => "this member's data was deleted at their request",
             Conflict::StaffInactive => "this staff account is deactivated",
             Conflict::LastOwner => "a merchant must keep at least one active owner",
+            Conflict::InsufficientBalance => "the balance does not cover this amount",
+            Conflict::CardFrozen => "this stored-value card is frozen (reported lost)",
+            Conflict::CardClosed => "this stored-value card was refunded and closed",
+            Conflict::CardExpired => "this stored-value card has expired",
+            Conflict::IdempotencyKeyReused => "this idempotency key was already used for a different request",
         }
     }
 }

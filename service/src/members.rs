@@ -249,6 +249,13 @@ pub(crate) async fn row(conn: &impl ConnectionTrait, merchant_id: i64, member_id
         .ok_or(Error::NotFound("member"))
 }
 
+/// A member of the merchant whose data was not deleted.
+pub(crate) async fn live_row(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<members::Model> {
+    let member = row(conn, merchant_id, member_id).await?;
+    live(&member)?;
+    Ok(member)
+}
+
 fn live(row: &members::Model) -> Result<()> {
     if row.anonymised_at.is_some() { Err(Error::Conflict(Conflict::MemberAnonymised)) } else { Ok(()) }
 }

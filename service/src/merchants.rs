@@ -137,6 +137,8 @@ pub struct ChannelSettings {
     pub alipay_appid: Option<String>,
     pub alipay_private_key: Option<String>,
     pub alipay_public_key: Option<String>,
+    /// How stored-value debits split between principal and bonus.
+    pub sv_split_rule: Option<String>,
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, input: ChannelSettings) -> Result<merchants::Model> {
@@ -187,6 +189,12 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, input: Channel
             .map_err(|_| Error::invalid("alipay_public_key", "not an RSA public key (SPKI PEM)"))?;
         active.alipay_public_key = Set(Some(pem));
         changed.push("alipay_public_key");
+    }
+    if let Some(rule) = input.sv_split_rule {
+        let rule = crate::stored_value::SplitRule::parse(&rule)
+            .ok_or_else(|| Error::invalid("sv_split_rule", "must be proportional, principal_first or bonus_first"))?;
+        active.sv_split_rule = Set(rule.as_str().to_owned());
+        changed.push("sv_split_rule");
     }
     let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
     let merchant = active.update(&txn).await.map_err(|e| {

@@ -54,6 +54,28 @@ pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) ->
         .ok_or(Error::NotFound("store"))
 }
 
+/// A store where the principal may take money now: theirs, in their scope, and open. Store ids arrive in request
+/// bodies, so a wrong one is a field error rather than a missing resource.
+pub(crate) async fn require_open(
+    conn: &impl sea_orm::ConnectionTrait,
+    principal: &StaffPrincipal,
+    store_id: i64,
+) -> Result<stores::Model> {
+    let store = if principal.can_access_store(store_id) {
+        stores::Entity::find_by_id(store_id)
+            .filter(stores::Column::MerchantId.eq(principal.merchant_id))
+            .one(conn)
+            .await?
+    } else {
+        None
+    };
+    match store {
+        Some(store) if store.active => Ok(store),
+        Some(_) => Err(Error::invalid("store_id", "this store is closed")),
+        None => Err(Error::invalid("store_id", "no such store")),
+    }
+}
+
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: StoreInput) -> Result<stores::Model> {
     principal.require(Permission::MerchantManage)?;
     let name = check_text("name", input.name.as_deref().unwrap_or_default(), 60)?;

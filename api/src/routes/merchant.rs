@@ -24,6 +24,9 @@ pub struct MerchantDto {
     pub wechat_secret_configured: bool,
     pub alipay_appid: Option<String>,
     pub alipay_keys_configured: bool,
+    /// How a stored-value debit splits between principal and bonus.
+    #[schema(example = "proportional")]
+    pub sv_split_rule: String,
 }
 
 impl From<entity::merchants::Model> for MerchantDto {
@@ -37,6 +40,7 @@ impl From<entity::merchants::Model> for MerchantDto {
             wechat_secret_configured: m.wechat_secret_sealed.is_some(),
             alipay_appid: m.alipay_appid,
             alipay_keys_configured: m.alipay_private_key_sealed.is_some() && m.alipay_public_key.is_some(),
+            sv_split_rule: m.sv_split_rule,
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct UpdateMerchantRequest {
     pub alipay_private_key: Option<String>,
     /// Alipay's public key (PEM).
     pub alipay_public_key: Option<String>,
+    /// `proportional` (default), `principal_first` or `bonus_first`.
+    pub sv_split_rule: Option<String>,
 }
 
 #[utoipa::path(tag = "merchant", responses((status = 200, body = MerchantDto)), security(("staff_token" = [])))]
@@ -78,6 +84,7 @@ async fn update_merchant(
         alipay_appid: b.alipay_appid,
         alipay_private_key: b.alipay_private_key,
         alipay_public_key: b.alipay_public_key,
+        sv_split_rule: b.sv_split_rule,
     };
     Ok(web::Json(service::merchants::update(&ctx, &me, input).await?.into()))
 }

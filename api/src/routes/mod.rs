@@ -1,6 +1,7 @@
 //! Routes, one module per resource area. Handlers are thin: extract, call one service function, map to a DTO.
 
 pub mod audit;
+pub mod bills;
 pub mod catalog;
 pub mod members;
 pub mod merchant;
@@ -8,6 +9,7 @@ pub mod mini;
 pub mod ops;
 pub mod staff;
 pub mod staff_auth;
+pub mod stored_value;
 pub mod stores;
 
 use utoipa_actix_web::scope;
@@ -22,7 +24,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(merchant::routes)
             .configure(audit::routes)
             .configure(members::routes)
-            .configure(catalog::staff_routes),
+            .configure(catalog::staff_routes)
+            .configure(stored_value::routes)
+            .configure(bills::routes),
     )
     .service(scope::scope("/api/mini/v1").configure(mini::routes))
     .configure(ops::routes);

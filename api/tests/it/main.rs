@@ -8,6 +8,7 @@ mod errors;
 mod member_code;
 mod members;
 mod mini_auth;
+mod money;
 mod ops;
 mod staff_auth;
 mod support;

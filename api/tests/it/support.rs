@@ -229,21 +229,48 @@ async fn create_postgres_database(server: &str, name: &str) {
     admin.close().await.ok();
 }
 
+impl TestApp {
+    /// Runs `verify-ledger` on this test's database and fails on any discrepancy.
+    pub async fn assert_ledger_balanced(&self) {
+        let found = service::ledger::verify(&self.ctx.db, None).await.expect("verify runs");
+        assert!(found.is_empty(), "ledger discrepancies: {found:#?}");
+    }
+}
+
+/// Every test ends with the ledger verified (unless it already failed), then its database is dropped.
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.ctx.settings.data_dir);
-        if let Some((server, name)) = self.database.take() {
-            // Drop runs inside the test's runtime: clean up from a thread with its own.
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-                runtime.block_on(async {
-                    use sea_orm::{ConnectionTrait, Database};
+        let url = self.ctx.settings.database.url.expose().to_owned();
+        let database = self.database.take();
+        let verify = !std::thread::panicking();
+        // Drop runs inside the test's runtime: do the async work from a thread with its own.
+        let found = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                use sea_orm::{ConnectionTrait, Database};
+                let mut found = None;
+                if verify {
+                    let db = Database::connect(url.as_str()).await.ok()?;
+                    found = Some(service::ledger::verify(&db, None).await.map_err(|e| e.to_string()));
+                    db.close().await.ok();
+                }
+                if let Some((server, name)) = database {
                     let admin = Database::connect(format!("{}/postgres", server.trim_end_matches('/'))).await.ok()?;
-                    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
-                    admin.close().await.ok()
-                })
+                    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+                    admin.close().await.ok();
+                }
+                found
             })
-            .join();
+        })
+        .join()
+        .ok()
+        .flatten();
+        let _ = std::fs::remove_dir_all(&self.ctx.settings.data_dir);
+        match found {
+            Some(Ok(found)) => assert!(found.is_empty(), "ledger discrepancies at the end of the test: {found:#?}"),
+            Some(Err(error)) => panic!("verify-ledger failed at the end of the test: {error}"),
+            None if verify => panic!("could not run verify-ledger at the end of the test"),
+            None => {}
         }
     }
 }

@@ -31,6 +31,10 @@ pub enum Permission {
     /// Export a member's data and anonymise a member on their request.
     MemberPrivacy,
     CatalogManage,
+    /// Settle bills, recharge stored value, freeze a card reported lost.
+    Checkout,
+    /// Recharge plans, transfers between members, card refunds (退卡), unfreezing.
+    StoredValueManage,
 }
 
 impl Role {
@@ -67,6 +71,8 @@ impl Role {
                 MemberContactRead,
                 MemberPrivacy,
                 CatalogManage,
+                Checkout,
+                StoredValueManage,
             ],
             Role::Manager => &[
                 StoreManage,
@@ -78,9 +84,11 @@ impl Role {
                 MemberContactRead,
                 MemberPrivacy,
                 CatalogManage,
+                Checkout,
+                StoredValueManage,
             ],
             Role::Marketing => &[MemberRead],
-            Role::Cashier => &[MemberRead, MemberWrite, MemberContactRead],
+            Role::Cashier => &[MemberRead, MemberWrite, MemberContactRead, Checkout],
             Role::Technician => &[MemberRead],
         }
     }

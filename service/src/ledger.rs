@@ -1,0 +1,462 @@
+//! The double-entry ledger: the one place where value moves.
+//!
+//! Every movement is a journal entry whose lines sum to zero per unit (fen, points, sessions). Lines are signed
+//! debit-positive; an account's `balance` is kept in its natural direction (a member's principal of ￥100 is
+//! `10000` although it was credited), in the same transaction as the lines, by a guarded `UPDATE ... SET balance =
+//! balance + delta WHERE ... balance + delta >= 0` and never by reading a balance and writing it back. Accounts
+//! that must not go negative (`floor_zero`) therefore cannot be overdrawn by any interleaving of requests: the
+//! database re-checks the guard under the row lock. Accounts are updated in ascending id order so two entries
+//! touching the same accounts never deadlock on PostgreSQL.
+//!
+//! [`verify`] recomputes every balance from the lines and reports any difference; `api verify-ledger` runs it.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement, TransactionTrait,
+};
+
+use entity::{journal_entries, journal_lines, ledger_accounts};
+
+use crate::{Conflict, Error, Result};
+
+/// What an account counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unit {
+    Fen,
+    Point,
+    Session,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Fen => "fen",
+            Unit::Point => "point",
+            Unit::Session => "session",
+        }
+    }
+}
+
+/// Every kind of account the ledger knows. Member accounts are the per-member sub-ledger of what the merchant owes
+/// (prepaid liability); store accounts are where money sits or comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AccountKind {
+    /// A member's stored-value principal (money they paid in): a liability.
+    SvPrincipal,
+    /// A member's stored-value bonus (money the merchant gave on top): a liability.
+    SvBonus,
+    /// A store's cash drawer.
+    Cash,
+    /// A store's bank-card (POS terminal) takings.
+    BankCard,
+    /// A store's WeChat Pay takings (filled in by the payments issue).
+    WechatPay,
+    /// A store's Alipay takings (filled in by the payments issue).
+    Alipay,
+    /// A store's revenue for one item category; the category is the account's detail.
+    Revenue,
+    /// What bonus stored value has cost the store: booked when granted, reversed when voided.
+    BonusExpense,
+    /// Income from value members forfeited (card refund fees, expiry).
+    Breakage,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::SvPrincipal => "sv_principal",
+            AccountKind::SvBonus => "sv_bonus",
+            AccountKind::Cash => "cash",
+            AccountKind::BankCard => "bank_card",
+            AccountKind::WechatPay => "wechat_pay",
+            AccountKind::Alipay => "alipay",
+            AccountKind::Revenue => "revenue",
+            AccountKind::BonusExpense => "bonus_expense",
+            AccountKind::Breakage => "breakage",
+        }
+    }
+
+    pub fn unit(self) -> Unit {
+        Unit::Fen
+    }
+
+    /// Assets and expenses grow with debits; liabilities and income with credits.
+    fn debit_normal(self) -> bool {
+        matches!(
+            self,
+            AccountKind::Cash
+                | AccountKind::BankCard
+                | AccountKind::WechatPay
+                | AccountKind::Alipay
+                | AccountKind::BonusExpense
+        )
+    }
+
+    /// What a member holds can never be overdrawn. Store accounts may dip below zero: a drawer that pays out a
+    /// refund before its opening float was recorded is a fact to report, not a reason to refuse the refund.
+    fn floor_zero(self) -> bool {
+        matches!(self, AccountKind::SvPrincipal | AccountKind::SvBonus)
+    }
+}
+
+/// Names one account; the account row is created on first use.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Account {
+    Member { member_id: i64, kind: AccountKind },
+    Store { store_id: i64, kind: AccountKind, detail: Option<String> },
+}
+
+impl Account {
+    pub fn member(member_id: i64, kind: AccountKind) -> Self {
+        Account::Member { member_id, kind }
+    }
+
+    pub fn store(store_id: i64, kind: AccountKind) -> Self {
+        Account::Store { store_id, kind, detail: None }
+    }
+
+    pub fn revenue(store_id: i64, category: &str) -> Self {
+        Account::Store { store_id, kind: AccountKind::Revenue, detail: Some(category.to_owned()) }
+    }
+
+    pub fn kind(&self) -> AccountKind {
+        match self {
+            Account::Member { kind, .. } | Account::Store { kind, .. } => *kind,
+        }
+    }
+
+    /// The account's stable key, unique per merchant.
+    pub fn key(&self) -> String {
+        match self {
+            Account::Member { member_id, kind } => format!("member:{member_id}:{}", kind.as_str()),
+            Account::Store { store_id, kind, detail: None } => format!("store:{store_id}:{}", kind.as_str()),
+            Account::Store { store_id, kind, detail: Some(detail) } => {
+                format!("store:{store_id}:{}:{detail}", kind.as_str())
+            }
+        }
+    }
+}
+
+/// Who caused an entry.
+#[derive(Clone, Copy, Debug)]
+pub enum Cause {
+    Staff(i64),
+    Job(&'static str),
+}
+
+/// An entry about to be posted. Build it with [`Draft::new`], add lines with [`Draft::debit`] and
+/// [`Draft::credit`] (amounts positive), then [`post`] it inside the caller's transaction.
+#[derive(Debug)]
+pub struct Draft {
+    pub merchant_id: i64,
+    pub store_id: Option<i64>,
+    pub kind: &'static str,
+    pub memo: String,
+    pub cause: Cause,
+    pub member_id: Option<i64>,
+    pub bill_id: Option<i64>,
+    pub idempotency_key: Option<String>,
+    pub fingerprint: Option<String>,
+    lines: Vec<(Account, i64)>,
+}
+
+impl Draft {
+    pub fn new(merchant_id: i64, kind: &'static str, cause: Cause) -> Self {
+        Self {
+            merchant_id,
+            store_id: None,
+            kind,
+            memo: String::new(),
+            cause,
+            member_id: None,
+            bill_id: None,
+            idempotency_key: None,
+            fingerprint: None,
+            lines: Vec::new(),
+        }
+    }
+
+    pub fn debit(&mut self, account: Account, amount: i64) -> &mut Self {
+        self.lines.push((account, amount));
+        self
+    }
+
+    pub fn credit(&mut self, account: Account, amount: i64) -> &mut Self {
+        self.lines.push((account, -amount));
+        self
+    }
+
+    /// Lines merged per account, zero lines dropped, in a stable order.
+    fn merged(&self) -> BTreeMap<Account, i64> {
+        let mut merged: BTreeMap<Account, i64> = BTreeMap::new();
+        for (account, amount) in &self.lines {
+            *merged.entry(account.clone()).or_default() += amount;
+        }
+        merged.retain(|_, amount| *amount != 0);
+        merged
+    }
+
+    /// Every unit's lines must sum to zero.
+    fn check_balanced(&self) -> Result<()> {
+        let mut per_unit: BTreeMap<Unit, i128> = BTreeMap::new();
+        for (account, amount) in &self.lines {
+            *per_unit.entry(account.kind().unit()).or_default() += i128::from(*amount);
+        }
+        match per_unit.into_iter().find(|(_, sum)| *sum != 0) {
+            Some((unit, sum)) => Err(Error::Internal(anyhow::anyhow!(
+                "unbalanced {} entry: {} {} left over",
+                self.kind,
+                sum,
+                unit.as_str()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Posts `draft` on `txn`: inserts the entry and its lines and moves every balance with a guarded update.
+/// A `floor_zero` account that would go negative fails the whole entry with [`Conflict::InsufficientBalance`];
+/// the caller's transaction must then be dropped (rolled back).
+pub async fn post(txn: &impl ConnectionTrait, draft: &Draft) -> Result<i64> {
+    draft.check_balanced()?;
+    let lines = draft.merged();
+    let accounts = resolve(txn, draft.merchant_id, lines.keys()).await?;
+    let now = Utc::now();
+    let entry = journal_entries::Entity::insert(journal_entries::ActiveModel {
+        merchant_id: Set(draft.merchant_id),
+        store_id: Set(draft.store_id),
+        kind: Set(draft.kind.to_owned()),
+        memo: Set(draft.memo.clone()),
+        staff_id: Set(match draft.cause {
+            Cause::Staff(id) => Some(id),
+            Cause::Job(_) => None,
+        }),
+        job: Set(match draft.cause {
+            Cause::Job(name) => Some(name.to_owned()),
+            Cause::Staff(_) => None,
+        }),
+        member_id: Set(draft.member_id),
+        bill_id: Set(draft.bill_id),
+        payment_id: Set(None),
+        idempotency_key: Set(draft.idempotency_key.clone()),
+        fingerprint: Set(draft.fingerprint.clone()),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(txn)
+    .await?
+    .last_insert_id;
+
+    let mut moves: Vec<(i64, bool, i64)> = lines
+        .iter()
+        .map(|(account, amount)| {
+            let row = &accounts[&account.key()];
+            (row.id, row.debit_normal, *amount)
+        })
+        .collect();
+    journal_lines::Entity::insert_many(moves.iter().map(|(account_id, _, amount)| journal_lines::ActiveModel {
+        entry_id: Set(entry),
+        account_id: Set(*account_id),
+        amount: Set(*amount),
+        ..Default::default()
+    }))
+    .exec(txn)
+    .await?;
+
+    moves.sort_by_key(|(account_id, _, _)| *account_id);
+    for (account_id, debit_normal, amount) in moves {
+        let delta = if debit_normal { amount } else { -amount };
+        let updated = ledger_accounts::Entity::update_many()
+            .col_expr(ledger_accounts::Column::Balance, Expr::col(ledger_accounts::Column::Balance).add(delta))
+            .col_expr(ledger_accounts::Column::UpdatedAt, Expr::value(now))
+            .filter(ledger_accounts::Column::Id.eq(account_id))
+            .filter(
+                Condition::any()
+                    .add(ledger_accounts::Column::FloorZero.eq(false))
+                    .add(Expr::col(ledger_accounts::Column::Balance).add(delta).gte(0)),
+            )
+            .exec(txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(Error::Conflict(Conflict::InsufficientBalance));
+        }
+    }
+    Ok(entry)
+}
+
+/// The rows of `accounts`, created where missing (concurrent creators meet at the unique key).
+async fn resolve<'a>(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    accounts: impl Iterator<Item = &'a Account> + Clone,
+) -> Result<BTreeMap<String, ledger_accounts::Model>> {
+    let keys: Vec<String> = accounts.clone().map(Account::key).collect();
+    let mut found = find_by_keys(conn, merchant_id, &keys).await?;
+    let missing: Vec<&Account> = accounts.filter(|account| !found.contains_key(&account.key())).collect();
+    if !missing.is_empty() {
+        let now = Utc::now();
+        ledger_accounts::Entity::insert_many(missing.iter().map(|account| {
+            let kind = account.kind();
+            let (store_id, member_id) = match account {
+                Account::Member { member_id, .. } => (None, Some(*member_id)),
+                Account::Store { store_id, .. } => (Some(*store_id), None),
+            };
+            ledger_accounts::ActiveModel {
+                merchant_id: Set(merchant_id),
+                key: Set(account.key()),
+                kind: Set(kind.as_str().to_owned()),
+                store_id: Set(store_id),
+                member_id: Set(member_id),
+                unit: Set(kind.unit().as_str().to_owned()),
+                debit_normal: Set(kind.debit_normal()),
+                floor_zero: Set(kind.floor_zero()),
+                balance: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .on_conflict_do_nothing_on([ledger_accounts::Column::MerchantId, ledger_accounts::Column::Key])
+        .exec(conn)
+        .await?;
+        let missing_keys: Vec<String> = missing.iter().map(|account| account.key()).collect();
+        found.extend(find_by_keys(conn, merchant_id, &missing_keys).await?);
+    }
+    Ok(found)
+}
+
+async fn find_by_keys(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    keys: &[String],
+) -> Result<BTreeMap<String, ledger_accounts::Model>> {
+    Ok(ledger_accounts::Entity::find()
+        .filter(ledger_accounts::Column::MerchantId.eq(merchant_id))
+        .filter(ledger_accounts::Column::Key.is_in(keys.iter().cloned()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.key.clone(), row))
+        .collect())
+}
+
+/// Ensures the accounts exist (so a card can point at them before any value moves) and returns their ids.
+pub async fn open_accounts(conn: &impl ConnectionTrait, merchant_id: i64, accounts: &[Account]) -> Result<Vec<i64>> {
+    let rows = resolve(conn, merchant_id, accounts.iter()).await?;
+    Ok(accounts.iter().map(|account| rows[&account.key()].id).collect())
+}
+
+/// Current balances of `accounts` (zero for accounts never used), in their natural direction.
+pub async fn balances(conn: &impl ConnectionTrait, merchant_id: i64, accounts: &[Account]) -> Result<Vec<i64>> {
+    let keys: Vec<String> = accounts.iter().map(Account::key).collect();
+    let rows = find_by_keys(conn, merchant_id, &keys).await?;
+    Ok(keys.iter().map(|key| rows.get(key).map_or(0, |row| row.balance)).collect())
+}
+
+/// Something [`verify`] found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Discrepancy {
+    /// The kept balance differs from the sum of the account's lines.
+    Balance { account_id: i64, key: String, kept: i64, from_entries: i64 },
+    /// An entry's lines do not sum to zero in some unit.
+    Unbalanced { entry_id: i64, unit: String, sum: i64 },
+    /// An account that may never go negative is negative.
+    Negative { account_id: i64, key: String, balance: i64 },
+}
+
+impl std::fmt::Display for Discrepancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Discrepancy::Balance { account_id, key, kept, from_entries } => {
+                write!(f, "account {account_id} ({key}): balance {kept}, entries say {from_entries}")
+            }
+            Discrepancy::Unbalanced { entry_id, unit, sum } => {
+                write!(f, "entry {entry_id}: lines sum to {sum} {unit}, not zero")
+            }
+            Discrepancy::Negative { account_id, key, balance } => {
+                write!(f, "account {account_id} ({key}): negative balance {balance}")
+            }
+        }
+    }
+}
+
+/// Recomputes every balance (of one merchant, or all) from the journal and lists every difference. Runs in one
+/// repeatable-read transaction on PostgreSQL so concurrent postings cannot show up as false differences.
+pub async fn verify(db: &sea_orm::DatabaseConnection, merchant_id: Option<i64>) -> Result<Vec<Discrepancy>> {
+    let backend = db.get_database_backend();
+    // SQLite transactions are serializable already (one writer, snapshot reads) and take no isolation setting.
+    let txn = if backend == sea_orm::DbBackend::Postgres {
+        db.begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), Some(sea_orm::AccessMode::ReadOnly)).await?
+    } else {
+        db.begin().await?
+    };
+    let filter = merchant_id.map(|id| format!(" AND a.merchant_id = {id}")).unwrap_or_default();
+    let mut found = Vec::new();
+
+    let sums = format!(
+        "SELECT a.id, a.key, a.balance, a.floor_zero, \
+         CAST(COALESCE(SUM(l.amount), 0) * (CASE WHEN a.debit_normal THEN 1 ELSE -1 END) AS BIGINT) AS from_entries \
+         FROM ledger_accounts a LEFT JOIN journal_lines l ON l.account_id = a.id WHERE 1 = 1{filter} \
+         GROUP BY a.id, a.key, a.balance, a.floor_zero, a.debit_normal ORDER BY a.id"
+    );
+    for row in txn.query_all_raw(Statement::from_string(backend, sums)).await? {
+        let account_id: i64 = row.try_get("", "id")?;
+        let key: String = row.try_get("", "key")?;
+        let kept: i64 = row.try_get("", "balance")?;
+        let floor_zero: bool = row.try_get("", "floor_zero")?;
+        let from_entries: i64 = row.try_get("", "from_entries")?;
+        if kept != from_entries {
+            found.push(Discrepancy::Balance { account_id, key: key.clone(), kept, from_entries });
+        }
+        if floor_zero && kept < 0 {
+            found.push(Discrepancy::Negative { account_id, key, balance: kept });
+        }
+    }
+
+    let unbalanced = format!(
+        "SELECT l.entry_id, a.unit, CAST(SUM(l.amount) AS BIGINT) AS total FROM journal_lines l \
+         JOIN ledger_accounts a ON a.id = l.account_id WHERE 1 = 1{filter} \
+         GROUP BY l.entry_id, a.unit HAVING SUM(l.amount) <> 0 ORDER BY l.entry_id"
+    );
+    for row in txn.query_all_raw(Statement::from_string(backend, unbalanced)).await? {
+        found.push(Discrepancy::Unbalanced {
+            entry_id: row.try_get("", "entry_id")?,
+            unit: row.try_get("", "unit")?,
+            sum: row.try_get("", "total")?,
+        });
+    }
+    txn.commit().await?;
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_and_distinct() {
+        assert_eq!(Account::member(7, AccountKind::SvBonus).key(), "member:7:sv_bonus");
+        assert_eq!(Account::store(3, AccountKind::Cash).key(), "store:3:cash");
+        assert_eq!(Account::revenue(3, "hair").key(), "store:3:revenue:hair");
+    }
+
+    #[test]
+    fn unbalanced_drafts_are_refused() {
+        let mut draft = Draft::new(1, "test", Cause::Job("test"));
+        draft.debit(Account::store(1, AccountKind::Cash), 100).credit(Account::member(1, AccountKind::SvPrincipal), 99);
+        assert!(draft.check_balanced().is_err());
+        draft.credit(Account::member(1, AccountKind::SvBonus), 1);
+        assert!(draft.check_balanced().is_ok());
+    }
+
+    #[test]
+    fn lines_on_one_account_merge() {
+        let mut draft = Draft::new(1, "test", Cause::Job("test"));
+        let cash = Account::store(1, AccountKind::Cash);
+        draft.debit(cash.clone(), 100).credit(cash.clone(), 100).debit(cash.clone(), 5);
+        assert_eq!(draft.merged().into_iter().collect::<Vec<_>>(), vec![(cash, 5)]);
+    }
+}

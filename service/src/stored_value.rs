@@ -1,0 +1,825 @@
+//! Stored-value cards (储值卡): recharge plans (充X送Y), recharge at the desk, debits that split principal and
+//! bonus by the merchant's rule, transfers between members, freezing a lost card (挂失) and refunding a card
+//! (退卡). Every movement is a ledger entry; the card row holds only status and expiry.
+//!
+//! Every operation that moves a card's value first touches the card row (`lock_card`), so operations on one card
+//! queue behind each other: a split computed from the balances it read is still exact when it posts. The ledger's
+//! guarded updates remain the last word: no interleaving can overdraw a card.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use serde_json::json;
+
+use entity::{journal_entries, journal_lines, merchants, recharge_plans, stored_value_cards};
+
+use crate::audit::{self, Actor, Event};
+use crate::auth::StaffPrincipal;
+use crate::domain::{IdempotencyKey, Permission, fingerprint};
+use crate::error::is_unique_violation;
+use crate::ledger::{self, Account, AccountKind, Cause, Draft};
+use crate::{AppContext, Conflict, Error, Result};
+
+/// The largest single amount we accept anywhere in stored value: ￥1,000,000.
+pub const MAX_AMOUNT_FEN: i64 = 100_000_000;
+
+/// How a debit splits between principal and bonus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitRule {
+    /// In proportion to the two balances; the principal share is rounded down to the fen and the bonus takes the
+    /// remainder, which can never exceed the bonus balance.
+    Proportional,
+    PrincipalFirst,
+    BonusFirst,
+}
+
+impl SplitRule {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "proportional" => Some(SplitRule::Proportional),
+            "principal_first" => Some(SplitRule::PrincipalFirst),
+            "bonus_first" => Some(SplitRule::BonusFirst),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitRule::Proportional => "proportional",
+            SplitRule::PrincipalFirst => "principal_first",
+            SplitRule::BonusFirst => "bonus_first",
+        }
+    }
+
+    /// `(from principal, from bonus)` for a debit of `amount`, or `None` when the card does not cover it.
+    pub fn split(self, amount: i64, principal: i64, bonus: i64) -> Option<(i64, i64)> {
+        let total = principal.checked_add(bonus)?;
+        if amount < 0 || principal < 0 || bonus < 0 || amount > total {
+            return None;
+        }
+        let from_principal = match self {
+            SplitRule::Proportional if total == 0 => 0,
+            SplitRule::Proportional => {
+                i64::try_from(i128::from(amount) * i128::from(principal) / i128::from(total)).ok()?
+            }
+            SplitRule::PrincipalFirst => amount.min(principal),
+            SplitRule::BonusFirst => amount - amount.min(bonus),
+        };
+        Some((from_principal, amount - from_principal))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardStatus {
+    Active,
+    Frozen,
+    Closed,
+}
+
+impl CardStatus {
+    fn parse(value: &str) -> Self {
+        match value {
+            "frozen" => CardStatus::Frozen,
+            "closed" => CardStatus::Closed,
+            _ => CardStatus::Active,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardStatus::Active => "active",
+            CardStatus::Frozen => "frozen",
+            CardStatus::Closed => "closed",
+        }
+    }
+}
+
+/// A member's card as staff see it. A member who never recharged has an empty active card.
+#[derive(Clone, Debug)]
+pub struct Card {
+    pub member_id: i64,
+    pub status: CardStatus,
+    pub principal: i64,
+    pub bonus: i64,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Card {
+    pub fn balance(&self) -> i64 {
+        self.principal + self.bonus
+    }
+}
+
+/// Takings at the desk: what a recharge or refund is paid with or out in. WeChat Pay and Alipay join with the
+/// payments issue, through the same ledger accounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeskTender {
+    Cash,
+    BankCard,
+}
+
+impl DeskTender {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "cash" => Some(DeskTender::Cash),
+            "bank_card" => Some(DeskTender::BankCard),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskTender::Cash => "cash",
+            DeskTender::BankCard => "bank_card",
+        }
+    }
+
+    pub fn account(self, store_id: i64) -> Account {
+        match self {
+            DeskTender::Cash => Account::store(store_id, AccountKind::Cash),
+            DeskTender::BankCard => Account::store(store_id, AccountKind::BankCard),
+        }
+    }
+}
+
+/// The result of a movement: the entry that made it and the card afterwards. `replayed` is true when the
+/// idempotency key had been seen and nothing new happened.
+#[derive(Clone, Debug)]
+pub struct Movement {
+    pub entry_id: i64,
+    pub card: Card,
+    pub replayed: bool,
+}
+
+fn principal_account(member_id: i64) -> Account {
+    Account::member(member_id, AccountKind::SvPrincipal)
+}
+
+fn bonus_account(member_id: i64) -> Account {
+    Account::member(member_id, AccountKind::SvBonus)
+}
+
+fn amount(field: &'static str, fen: i64) -> Result<i64> {
+    if fen <= 0 || fen > MAX_AMOUNT_FEN {
+        return Err(Error::invalid(field, "must be more than 0 and at most ￥1,000,000 (in fen)"));
+    }
+    Ok(fen)
+}
+
+fn idempotency_key(value: &str) -> Result<IdempotencyKey> {
+    IdempotencyKey::parse(value).map_err(|m| Error::invalid("idempotency_key", m))
+}
+
+/// The card row of a member, created (with its two accounts) when missing.
+async fn ensure_card(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+) -> Result<stored_value_cards::Model> {
+    if let Some(card) = card_row(conn, merchant_id, member_id).await? {
+        return Ok(card);
+    }
+    let ids =
+        ledger::open_accounts(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+    let now = Utc::now();
+    stored_value_cards::Entity::insert(stored_value_cards::ActiveModel {
+        merchant_id: Set(merchant_id),
+        member_id: Set(member_id),
+        status: Set(CardStatus::Active.as_str().to_owned()),
+        expires_at: Set(None),
+        principal_account_id: Set(ids[0]),
+        bonus_account_id: Set(ids[1]),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict_do_nothing_on([stored_value_cards::Column::MemberId])
+    .exec(conn)
+    .await?;
+    card_row(conn, merchant_id, member_id).await?.ok_or(Error::NotFound("stored-value card"))
+}
+
+async fn card_row(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+) -> Result<Option<stored_value_cards::Model>> {
+    Ok(stored_value_cards::Entity::find()
+        .filter(stored_value_cards::Column::MerchantId.eq(merchant_id))
+        .filter(stored_value_cards::Column::MemberId.eq(member_id))
+        .one(conn)
+        .await?)
+}
+
+/// Takes the card's row lock for the rest of the transaction (PostgreSQL) or the write lock (SQLite), and returns
+/// the row as it is now.
+async fn lock_card(conn: &impl ConnectionTrait, card: &stored_value_cards::Model) -> Result<stored_value_cards::Model> {
+    stored_value_cards::Entity::update_many()
+        .col_expr(stored_value_cards::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(stored_value_cards::Column::Id.eq(card.id))
+        .exec(conn)
+        .await?;
+    stored_value_cards::Entity::find_by_id(card.id).one(conn).await?.ok_or(Error::NotFound("stored-value card"))
+}
+
+async fn card_view(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<Card> {
+    let row = card_row(conn, merchant_id, member_id).await?;
+    let balances =
+        ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+    Ok(Card {
+        member_id,
+        status: row.as_ref().map_or(CardStatus::Active, |r| CardStatus::parse(&r.status)),
+        principal: balances[0],
+        bonus: balances[1],
+        expires_at: row.and_then(|r| r.expires_at),
+    })
+}
+
+/// A card may be debited only when active and unexpired.
+fn require_spendable(card: &stored_value_cards::Model, now: DateTime<Utc>) -> Result<()> {
+    match CardStatus::parse(&card.status) {
+        CardStatus::Frozen => return Err(Error::Conflict(Conflict::CardFrozen)),
+        CardStatus::Closed => return Err(Error::Conflict(Conflict::CardClosed)),
+        CardStatus::Active => {}
+    }
+    if card.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::Conflict(Conflict::CardExpired));
+    }
+    Ok(())
+}
+
+async fn split_rule(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<SplitRule> {
+    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+    Ok(SplitRule::parse(&merchant.sv_split_rule).unwrap_or(SplitRule::Proportional))
+}
+
+/// Inside a settlement: checks the member's card, locks it, and adds the lines debiting `amount` from it to
+/// `draft`. Returns `(from principal, from bonus)`.
+pub(crate) async fn debit_into(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+    amount: i64,
+    draft: &mut Draft,
+) -> Result<(i64, i64)> {
+    let card = card_row(conn, merchant_id, member_id).await?.ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+    let card = lock_card(conn, &card).await?;
+    require_spendable(&card, Utc::now())?;
+    let rule = split_rule(conn, merchant_id).await?;
+    let balances =
+        ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+    let (from_principal, from_bonus) =
+        rule.split(amount, balances[0], balances[1]).ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+    draft.debit(principal_account(member_id), from_principal).debit(bonus_account(member_id), from_bonus);
+    Ok((from_principal, from_bonus))
+}
+
+/// The member's card, for staff who may read members.
+pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Card> {
+    principal.require(Permission::MemberRead)?;
+    crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
+    card_view(&ctx.db, principal.merchant_id, member_id).await
+}
+
+/// The member's own card, for the mini-program.
+pub async fn own(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Card> {
+    card_view(&ctx.db, merchant_id, member_id).await
+}
+
+/// An earlier entry with this key: the same request is a replay, another request is refused.
+async fn replay(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+) -> Result<Option<journal_entries::Model>> {
+    let Some(entry) = journal_entries::Entity::find()
+        .filter(journal_entries::Column::MerchantId.eq(merchant_id))
+        .filter(journal_entries::Column::IdempotencyKey.eq(key.as_str()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if entry.fingerprint.as_deref() != Some(fingerprint) {
+        return Err(Error::Conflict(Conflict::IdempotencyKeyReused));
+    }
+    Ok(Some(entry))
+}
+
+/// Runs `post` unless the key was seen; a concurrent twin that commits first turns our unique violation into a
+/// replay of its result.
+async fn once<F, Fut>(
+    ctx: &AppContext,
+    merchant_id: i64,
+    member_id: i64,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+    post: F,
+) -> Result<Movement>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<i64>>,
+{
+    if let Some(entry) = replay(&ctx.db, merchant_id, key, fingerprint).await? {
+        let card = card_view(&ctx.db, merchant_id, member_id).await?;
+        return Ok(Movement { entry_id: entry.id, card, replayed: true });
+    }
+    match post().await {
+        Ok(entry_id) => {
+            let card = card_view(&ctx.db, merchant_id, member_id).await?;
+            Ok(Movement { entry_id, card, replayed: false })
+        }
+        Err(Error::Database(err)) if is_unique_violation(&err) => {
+            let entry = replay(&ctx.db, merchant_id, key, fingerprint).await?.ok_or(Error::Database(err))?;
+            let card = card_view(&ctx.db, merchant_id, member_id).await?;
+            Ok(Movement { entry_id: entry.id, card, replayed: true })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub struct RechargeInput {
+    pub store_id: i64,
+    /// A recharge plan, or
+    pub plan_id: Option<i64>,
+    /// a plain amount without bonus.
+    pub amount_fen: Option<i64>,
+    pub tender: String,
+    pub idempotency_key: String,
+}
+
+/// Recharge at the desk by cash or bank card. A plan adds its bonus and may extend the card's validity; a closed
+/// card opens again.
+pub async fn recharge(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    member_id: i64,
+    input: RechargeInput,
+) -> Result<Movement> {
+    principal.require(Permission::Checkout)?;
+    let key = idempotency_key(&input.idempotency_key)?;
+    let tender = DeskTender::parse(&input.tender)
+        .ok_or_else(|| Error::invalid("tender", "must be cash or bank_card (wallets pay through the payments API)"))?;
+    let merchant_id = principal.merchant_id;
+    let (pay, bonus, validity_days, plan_name) = match (input.plan_id, input.amount_fen) {
+        (Some(plan_id), None) => {
+            let plan = plan_row(&ctx.db, merchant_id, plan_id).await?;
+            if !plan.active {
+                return Err(Error::invalid("plan_id", "this plan is no longer offered"));
+            }
+            (plan.pay_fen, plan.bonus_fen, plan.validity_days, Some(plan.name))
+        }
+        (None, Some(fen)) => (amount("amount_fen", fen)?, 0, None, None),
+        _ => return Err(Error::invalid("plan_id", "give either plan_id or amount_fen")),
+    };
+    let fingerprint = fingerprint(&json!(["recharge", member_id, input.store_id, input.plan_id, pay, tender.as_str()]));
+    let store_id = input.store_id;
+    once(ctx, merchant_id, member_id, &key, &fingerprint, || async {
+        crate::stores::require_open(&ctx.db, principal, store_id).await?;
+        let txn = ctx.db.begin().await?;
+        crate::members::live_row(&txn, merchant_id, member_id).await?;
+        let card = ensure_card(&txn, merchant_id, member_id).await?;
+        let card = lock_card(&txn, &card).await?;
+        let now = Utc::now();
+        let mut active: stored_value_cards::ActiveModel = card.clone().into();
+        if CardStatus::parse(&card.status) == CardStatus::Closed {
+            active.status = Set(CardStatus::Active.as_str().to_owned());
+        }
+        if let Some(days) = validity_days {
+            let until = now + Duration::days(i64::from(days));
+            if card.expires_at.is_some_and(|at| at < until) || card.expires_at.is_none() {
+                active.expires_at = Set(Some(until));
+            }
+        }
+        active.updated_at = Set(now);
+        active.update(&txn).await?;
+
+        let mut draft = Draft::new(merchant_id, "recharge", Cause::Staff(principal.staff_id));
+        draft.store_id = Some(store_id);
+        draft.member_id = Some(member_id);
+        draft.idempotency_key = Some(key.as_str().to_owned());
+        draft.fingerprint = Some(fingerprint.clone());
+        draft.memo = match &plan_name {
+            Some(name) => format!("储值 {name}"),
+            None => "储值".to_owned(),
+        };
+        draft.debit(tender.account(store_id), pay).credit(principal_account(member_id), pay);
+        draft.debit(Account::store(store_id, AccountKind::BonusExpense), bonus).credit(bonus_account(member_id), bonus);
+        let entry_id = ledger::post(&txn, &draft).await?;
+        txn.commit().await?;
+        Ok(entry_id)
+    })
+    .await
+}
+
+pub struct TransferInput {
+    pub to_member_id: i64,
+    pub amount_fen: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+/// Moves value from one member's card to another's, principal and bonus split by the merchant's rule, so bonus
+/// stays bonus. Audited.
+pub async fn transfer(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    from_member_id: i64,
+    input: TransferInput,
+) -> Result<Movement> {
+    principal.require(Permission::StoredValueManage)?;
+    let key = idempotency_key(&input.idempotency_key)?;
+    let fen = amount("amount_fen", input.amount_fen)?;
+    let reason = reason(&input.reason)?;
+    if input.to_member_id == from_member_id {
+        return Err(Error::invalid("to_member_id", "must be another member"));
+    }
+    let merchant_id = principal.merchant_id;
+    let to = input.to_member_id;
+    let fingerprint = fingerprint(&json!(["transfer", from_member_id, to, fen]));
+    once(ctx, merchant_id, from_member_id, &key, &fingerprint, || async {
+        let txn = ctx.db.begin().await?;
+        crate::members::live_row(&txn, merchant_id, from_member_id).await?;
+        crate::members::live_row(&txn, merchant_id, to).await.map_err(|e| match e {
+            Error::NotFound(_) => Error::invalid("to_member_id", "no such member"),
+            other => other,
+        })?;
+        let from_card =
+            card_row(&txn, merchant_id, from_member_id).await?.ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+        let to_card = ensure_card(&txn, merchant_id, to).await?;
+        // Lock both cards in id order so two opposite transfers cannot deadlock.
+        let (from_card, to_card) = if from_card.id < to_card.id {
+            let from = lock_card(&txn, &from_card).await?;
+            (from, lock_card(&txn, &to_card).await?)
+        } else {
+            let to = lock_card(&txn, &to_card).await?;
+            (lock_card(&txn, &from_card).await?, to)
+        };
+        require_spendable(&from_card, Utc::now())?;
+        if CardStatus::parse(&to_card.status) == CardStatus::Closed {
+            return Err(Error::Conflict(Conflict::CardClosed));
+        }
+        let rule = split_rule(&txn, merchant_id).await?;
+        let balances =
+            ledger::balances(&txn, merchant_id, &[principal_account(from_member_id), bonus_account(from_member_id)])
+                .await?;
+        let (p, b) = rule.split(fen, balances[0], balances[1]).ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+        let mut draft = Draft::new(merchant_id, "transfer", Cause::Staff(principal.staff_id));
+        draft.member_id = Some(from_member_id);
+        draft.idempotency_key = Some(key.as_str().to_owned());
+        draft.fingerprint = Some(fingerprint.clone());
+        draft.memo = format!("转赠 → 会员 {to}: {reason}");
+        draft.debit(principal_account(from_member_id), p).credit(principal_account(to), p);
+        draft.debit(bonus_account(from_member_id), b).credit(bonus_account(to), b);
+        let entry_id = ledger::post(&txn, &draft).await?;
+        audit::record(
+            &txn,
+            Event {
+                merchant_id: Some(merchant_id),
+                actor: Actor::Staff(principal.staff_id),
+                action: "stored_value.transferred",
+                target: Some(("member", from_member_id)),
+                detail: json!({ "to_member_id": to, "principal_fen": p, "bonus_fen": b, "entry_id": entry_id }),
+                ip: None,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(entry_id)
+    })
+    .await
+}
+
+fn reason(value: &str) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(Error::invalid("reason", "must be 1–200 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub struct RefundInput {
+    pub store_id: i64,
+    pub tender: String,
+    /// Kept by the store from the principal, by its refund policy (0 when none).
+    pub fee_fen: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+/// 退卡: pays the remaining principal back (less the policy fee, which becomes breakage), voids the bonus (the
+/// bonus expense is reversed: it was never money) and closes the card. Audited.
+pub async fn refund_card(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    member_id: i64,
+    input: RefundInput,
+) -> Result<Movement> {
+    principal.require(Permission::StoredValueManage)?;
+    let key = idempotency_key(&input.idempotency_key)?;
+    let tender =
+        DeskTender::parse(&input.tender).ok_or_else(|| Error::invalid("tender", "must be cash or bank_card"))?;
+    if !(0..=MAX_AMOUNT_FEN).contains(&input.fee_fen) {
+        return Err(Error::invalid("fee_fen", "must be 0 or more"));
+    }
+    let reason = reason(&input.reason)?;
+    let merchant_id = principal.merchant_id;
+    let store_id = input.store_id;
+    let fee = input.fee_fen;
+    let fingerprint = fingerprint(&json!(["refund_card", member_id, store_id, tender.as_str(), fee]));
+    once(ctx, merchant_id, member_id, &key, &fingerprint, || async {
+        crate::stores::require_open(&ctx.db, principal, store_id).await?;
+        let txn = ctx.db.begin().await?;
+        crate::members::row(&txn, merchant_id, member_id).await?;
+        let card = card_row(&txn, merchant_id, member_id).await?.ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+        let card = lock_card(&txn, &card).await?;
+        if CardStatus::parse(&card.status) == CardStatus::Closed {
+            return Err(Error::Conflict(Conflict::CardClosed));
+        }
+        let balances =
+            ledger::balances(&txn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+        let (held, bonus) = (balances[0], balances[1]);
+        if fee > held {
+            return Err(Error::invalid("fee_fen", "must not exceed the remaining principal"));
+        }
+        let mut draft = Draft::new(merchant_id, "card_refund", Cause::Staff(principal.staff_id));
+        draft.store_id = Some(store_id);
+        draft.member_id = Some(member_id);
+        draft.idempotency_key = Some(key.as_str().to_owned());
+        draft.fingerprint = Some(fingerprint.clone());
+        draft.memo = format!("退卡: {reason}");
+        draft
+            .debit(principal_account(member_id), held)
+            .credit(tender.account(store_id), held - fee)
+            .credit(Account::store(store_id, AccountKind::Breakage), fee);
+        draft.debit(bonus_account(member_id), bonus).credit(Account::store(store_id, AccountKind::BonusExpense), bonus);
+        let entry_id = ledger::post(&txn, &draft).await?;
+        let mut active: stored_value_cards::ActiveModel = card.into();
+        active.status = Set(CardStatus::Closed.as_str().to_owned());
+        active.expires_at = Set(None);
+        active.update(&txn).await?;
+        audit::record(
+            &txn,
+            Event {
+                merchant_id: Some(merchant_id),
+                actor: Actor::Staff(principal.staff_id),
+                action: "stored_value.refunded",
+                target: Some(("member", member_id)),
+                detail: json!({ "refunded_fen": held - fee, "fee_fen": fee, "bonus_voided_fen": bonus, "entry_id": entry_id }),
+                ip: None,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(entry_id)
+    })
+    .await
+}
+
+/// 挂失 and its reverse. Freezing stops debits and transfers out; recharges still land. Any cashier may freeze
+/// (the member is at the desk or on the phone); unfreezing needs a manager.
+pub async fn set_frozen(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64, frozen: bool) -> Result<Card> {
+    principal.require(if frozen { Permission::Checkout } else { Permission::StoredValueManage })?;
+    let merchant_id = principal.merchant_id;
+    let txn = ctx.db.begin().await?;
+    crate::members::live_row(&txn, merchant_id, member_id).await?;
+    let card = ensure_card(&txn, merchant_id, member_id).await?;
+    let card = lock_card(&txn, &card).await?;
+    let (from, to) =
+        if frozen { (CardStatus::Active, CardStatus::Frozen) } else { (CardStatus::Frozen, CardStatus::Active) };
+    let status = CardStatus::parse(&card.status);
+    if status == CardStatus::Closed {
+        return Err(Error::Conflict(Conflict::CardClosed));
+    }
+    if status == from {
+        let mut active: stored_value_cards::ActiveModel = card.into();
+        active.status = Set(to.as_str().to_owned());
+        active.update(&txn).await?;
+        audit::record(
+            &txn,
+            Event {
+                merchant_id: Some(merchant_id),
+                actor: Actor::Staff(principal.staff_id),
+                action: if frozen { "stored_value.frozen" } else { "stored_value.unfrozen" },
+                target: Some(("member", member_id)),
+                detail: json!({}),
+                ip: None,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    card_view(&ctx.db, merchant_id, member_id).await
+}
+
+/// One line of a member's stored-value statement.
+#[derive(Clone, Debug)]
+pub struct StatementLine {
+    pub entry_id: i64,
+    pub kind: String,
+    pub memo: String,
+    pub bill_id: Option<i64>,
+    pub principal_delta: i64,
+    pub bonus_delta: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The card's movements, newest first, `limit` at a time before the entry id `before`.
+pub async fn statement(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    member_id: i64,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<StatementLine>> {
+    principal.require(Permission::MemberRead)?;
+    let merchant_id = principal.merchant_id;
+    crate::members::row(&ctx.db, merchant_id, member_id).await?;
+    let Some(card) = card_row(&ctx.db, merchant_id, member_id).await? else {
+        return Ok(Vec::new());
+    };
+    let accounts = [card.principal_account_id, card.bonus_account_id];
+    let mut lines = journal_lines::Entity::find()
+        .filter(journal_lines::Column::AccountId.is_in(accounts))
+        .order_by_desc(journal_lines::Column::EntryId);
+    if let Some(before) = before {
+        lines = lines.filter(journal_lines::Column::EntryId.lt(before));
+    }
+    // At most two lines per entry touch the card, so 2 × limit lines cover `limit` entries.
+    let lines = lines.limit(limit.saturating_mul(2)).all(&ctx.db).await?;
+    let mut entry_ids: Vec<i64> = lines.iter().map(|line| line.entry_id).collect();
+    entry_ids.dedup();
+    entry_ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let entries = journal_entries::Entity::find()
+        .filter(journal_entries::Column::Id.is_in(entry_ids.clone()))
+        .order_by_desc(journal_entries::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    // Member accounts are credit-normal: a credit (negative line) raises the balance.
+    let delta = |entry_id: i64, account_id: i64| -> i64 {
+        -lines.iter().filter(|l| l.entry_id == entry_id && l.account_id == account_id).map(|l| l.amount).sum::<i64>()
+    };
+    Ok(entries
+        .into_iter()
+        .map(|entry| StatementLine {
+            entry_id: entry.id,
+            principal_delta: delta(entry.id, card.principal_account_id),
+            bonus_delta: delta(entry.id, card.bonus_account_id),
+            kind: entry.kind,
+            memo: entry.memo,
+            bill_id: entry.bill_id,
+            created_at: entry.created_at,
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub id: i64,
+    pub name: String,
+    pub pay_fen: i64,
+    pub bonus_fen: i64,
+    pub validity_days: Option<i32>,
+    pub active: bool,
+}
+
+fn to_plan(row: recharge_plans::Model) -> Plan {
+    Plan {
+        id: row.id,
+        name: row.name,
+        pay_fen: row.pay_fen,
+        bonus_fen: row.bonus_fen,
+        validity_days: row.validity_days,
+        active: row.active,
+    }
+}
+
+#[derive(Default)]
+pub struct PlanInput {
+    pub name: Option<String>,
+    pub pay_fen: Option<i64>,
+    pub bonus_fen: Option<i64>,
+    /// `Some(None)` clears the validity.
+    pub validity_days: Option<Option<i32>>,
+    pub active: Option<bool>,
+}
+
+async fn plan_row(conn: &impl ConnectionTrait, merchant_id: i64, plan_id: i64) -> Result<recharge_plans::Model> {
+    recharge_plans::Entity::find_by_id(plan_id)
+        .filter(recharge_plans::Column::MerchantId.eq(merchant_id))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("recharge plan"))
+}
+
+pub async fn list_plans(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Plan>> {
+    principal.require(Permission::MemberRead)?;
+    Ok(recharge_plans::Entity::find()
+        .filter(recharge_plans::Column::MerchantId.eq(principal.merchant_id))
+        .order_by_asc(recharge_plans::Column::PayFen)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(to_plan)
+        .collect())
+}
+
+fn apply_plan(active: &mut recharge_plans::ActiveModel, input: PlanInput) -> Result<()> {
+    if let Some(name) = input.name {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 40 {
+            return Err(Error::invalid("name", "must be 1–40 characters"));
+        }
+        active.name = Set(name.to_owned());
+    }
+    if let Some(pay) = input.pay_fen {
+        active.pay_fen = Set(amount("pay_fen", pay)?);
+    }
+    if let Some(bonus) = input.bonus_fen {
+        if !(0..=MAX_AMOUNT_FEN).contains(&bonus) {
+            return Err(Error::invalid("bonus_fen", "must be 0 to ￥1,000,000 (in fen)"));
+        }
+        active.bonus_fen = Set(bonus);
+    }
+    if let Some(days) = input.validity_days {
+        if days.is_some_and(|d| !(1..=3650).contains(&d)) {
+            return Err(Error::invalid("validity_days", "must be 1–3650 days, or null for no expiry"));
+        }
+        active.validity_days = Set(days);
+    }
+    if let Some(flag) = input.active {
+        active.active = Set(flag);
+    }
+    Ok(())
+}
+
+pub async fn create_plan(ctx: &AppContext, principal: &StaffPrincipal, input: PlanInput) -> Result<Plan> {
+    principal.require(Permission::StoredValueManage)?;
+    for (field, present) in [("name", input.name.is_some()), ("pay_fen", input.pay_fen.is_some())] {
+        if !present {
+            return Err(Error::invalid(field, "is required"));
+        }
+    }
+    let now = Utc::now();
+    let mut active = recharge_plans::ActiveModel {
+        merchant_id: Set(principal.merchant_id),
+        bonus_fen: Set(0),
+        validity_days: Set(None),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply_plan(&mut active, input)?;
+    Ok(to_plan(active.insert(&ctx.db).await?))
+}
+
+pub async fn update_plan(ctx: &AppContext, principal: &StaffPrincipal, plan_id: i64, input: PlanInput) -> Result<Plan> {
+    principal.require(Permission::StoredValueManage)?;
+    let mut active: recharge_plans::ActiveModel = plan_row(&ctx.db, principal.merchant_id, plan_id).await?.into();
+    apply_plan(&mut active, input)?;
+    active.updated_at = Set(Utc::now());
+    Ok(to_plan(active.update(&ctx.db).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn proportional_split_examples() {
+        // ￥1000 paid, ￥200 bonus; a ￥120 debit takes ￥100 principal and ￥20 bonus.
+        assert_eq!(SplitRule::Proportional.split(12_000, 100_000, 20_000), Some((10_000, 2_000)));
+        assert_eq!(SplitRule::Proportional.split(1, 2, 1), Some((0, 1)));
+        assert_eq!(SplitRule::Proportional.split(3, 2, 1), Some((2, 1)));
+        assert_eq!(SplitRule::Proportional.split(4, 2, 1), None);
+        assert_eq!(SplitRule::PrincipalFirst.split(5, 3, 9), Some((3, 2)));
+        assert_eq!(SplitRule::BonusFirst.split(5, 3, 9), Some((0, 5)));
+        assert_eq!(SplitRule::Proportional.split(0, 0, 0), Some((0, 0)));
+    }
+
+    proptest! {
+        #[test]
+        fn splits_sum_to_the_amount_and_stay_within_balances(
+            principal in 0i64..=MAX_AMOUNT_FEN,
+            bonus in 0i64..=MAX_AMOUNT_FEN,
+            amount in 0i64..=2 * MAX_AMOUNT_FEN,
+        ) {
+            for rule in [SplitRule::Proportional, SplitRule::PrincipalFirst, SplitRule::BonusFirst] {
+                match rule.split(amount, principal, bonus) {
+                    Some((p, b)) => {
+                        prop_assert_eq!(p + b, amount);
+                        prop_assert!((0..=principal).contains(&p));
+                        prop_assert!((0..=bonus).contains(&b));
+                    }
+                    None => prop_assert!(amount > principal + bonus),
+                }
+            }
+        }
+    }
+}
