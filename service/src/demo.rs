@@ -1,5 +1,5 @@
 //! Demo data for the embedded default: a salon brand with two stores, one account per role, a dozen members and a
-//! service menu, so a newcomer sees a working system in one command. Seeded once; a second run changes nothing.
+//! service menu, recharge plans and some stored value, so a newcomer sees a working system in one command. Seeded once; a second run changes nothing.
 
 use chrono::NaiveDate;
 use rand::Rng;
@@ -213,6 +213,29 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
             .insert(&txn)
             .await?;
         }
+        // Members tagged VIP bought the ￥3000 plan at their home store, so stored value shows up at once.
+        if tags.contains(&"VIP") {
+            crate::stored_value::seed_recharge(&txn, merchant.id, store_ids[i % 2], member.id, 300_000, 80_000).await?;
+        }
+    }
+    for (name, pay, bonus, validity_days) in [
+        ("充500送50", 50_000, 5_000, None),
+        ("充1000送200", 100_000, 20_000, None),
+        ("充3000送800", 300_000, 80_000, Some(730)),
+    ] {
+        entity::recharge_plans::ActiveModel {
+            merchant_id: Set(merchant.id),
+            name: Set(name.to_owned()),
+            pay_fen: Set(pay),
+            bonus_fen: Set(bonus),
+            validity_days: Set(validity_days),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
     }
     txn.commit().await?;
     Ok(Some(DemoSeed { merchant_id: merchant.id, store_ids, accounts: seeded }))

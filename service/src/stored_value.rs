@@ -277,6 +277,25 @@ pub(crate) async fn debit_into(
     Ok((from_principal, from_bonus))
 }
 
+/// Demo data: a cash recharge recorded by the seeding job, through the ledger like any other.
+pub(crate) async fn seed_recharge(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_id: i64,
+    member_id: i64,
+    pay: i64,
+    bonus: i64,
+) -> Result<i64> {
+    ensure_card(conn, merchant_id, member_id).await?;
+    let mut draft = Draft::new(merchant_id, "recharge", Cause::Job("demo-seed"));
+    draft.store_id = Some(store_id);
+    draft.member_id = Some(member_id);
+    draft.memo = "储值 (demo)".to_owned();
+    draft.debit(DeskTender::Cash.account(store_id), pay).credit(principal_account(member_id), pay);
+    draft.debit(Account::store(store_id, AccountKind::BonusExpense), bonus).credit(bonus_account(member_id), bonus);
+    ledger::post(conn, &draft).await
+}
+
 /// The member's card, for staff who may read members.
 pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Card> {
     principal.require(Permission::MemberRead)?;

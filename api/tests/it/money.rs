@@ -52,6 +52,11 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     let member = new_member(&app, &cashier, "13900002001").await;
     let plan = new_plan(&app, &manager, 100_000, 20_000).await;
 
+    // The demo seed recharged some members already: compare store accounts with where they started.
+    let cash_key = format!("store:{store}:cash");
+    let bonus_key = format!("store:{store}:bonus_expense");
+    let (cash_before, bonus_before) = (account_balance(&app, &cash_key).await, account_balance(&app, &bonus_key).await);
+
     // 充1000送200 by cash.
     let recharge = json!({ "store_id": store, "plan_id": plan, "tender": "cash", "idempotency_key": "recharge-0001" });
     let path = format!("/api/staff/v1/members/{member}/stored-value/recharges");
@@ -69,8 +74,8 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     assert_eq!(again["card"]["balance_fen"], 120_000);
     let other = json!({ "store_id": store, "amount_fen": 500, "tender": "cash", "idempotency_key": "recharge-0001" });
     assert_error(&app.post(&path, &cashier, other).await, StatusCode::CONFLICT, "idempotency_key_reused");
-    assert_eq!(account_balance(&app, &format!("store:{store}:cash")).await, 100_000);
-    assert_eq!(account_balance(&app, &format!("store:{store}:bonus_expense")).await, 20_000);
+    assert_eq!(account_balance(&app, &cash_key).await, cash_before + 100_000);
+    assert_eq!(account_balance(&app, &bonus_key).await, bonus_before + 20_000);
 
     // A ￥300 cut and a ￥88 blow-dry: ￥240 from the card (split 200 principal : 40 bonus), ￥148 cash from ￥200.
     let cut = new_service(&app, &manager, "hair", 30_000).await;
@@ -95,7 +100,7 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     assert_eq!(after["bonus_fen"], 16_000);
     assert_eq!(account_balance(&app, &format!("store:{store}:revenue:hair")).await, 30_000);
     assert_eq!(account_balance(&app, &format!("store:{store}:revenue:care")).await, 8_800);
-    assert_eq!(account_balance(&app, &format!("store:{store}:cash")).await, 114_800, "change is not takings");
+    assert_eq!(account_balance(&app, &cash_key).await, cash_before + 114_800, "change is not takings");
 
     // Retrying the settlement charges nothing more and returns the same bill.
     let (status, replayed) = app.post("/api/staff/v1/bills", &cashier, bill).await;
@@ -295,13 +300,15 @@ async fn transfer_and_card_refund() {
     let refund_path = format!("/api/staff/v1/members/{giver}/stored-value/refund");
     assert_error(&app.post(&refund_path, &cashier, refund.clone()).await, StatusCode::FORBIDDEN, "forbidden");
     let cash_before = account_balance(&app, &format!("store:{store}:cash")).await;
+    let bonus_before = account_balance(&app, &format!("store:{store}:bonus_expense")).await;
     let (status, refunded) = app.post(&refund_path, &manager, refund).await;
     assert_eq!(status, StatusCode::CREATED, "{refunded}");
     assert_eq!(refunded["card"]["status"], "closed");
     assert_eq!(refunded["card"]["balance_fen"], 0);
     assert_eq!(account_balance(&app, &format!("store:{store}:cash")).await, cash_before - 38_000);
     assert_eq!(account_balance(&app, &format!("store:{store}:breakage")).await, 2_000);
-    assert_eq!(account_balance(&app, &format!("store:{store}:bonus_expense")).await, 2_000, "8,000 of 10,000 voided");
+    let voided = bonus_before - account_balance(&app, &format!("store:{store}:bonus_expense")).await;
+    assert_eq!(voided, 8_000, "the bonus left on the card is voided");
 
     // A closed card takes no transfers and pays nothing; a recharge opens it again.
     let into_closed =
@@ -408,5 +415,20 @@ async fn verify_ledger_reports_a_tampered_balance() {
     assert!(printed.contains(&format!("member:{member}:sv_principal")), "{printed}");
 
     app.ctx.db.execute_raw(tamper(-1)).await.unwrap();
+    app.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn demo_data_has_plans_and_stored_value_in_the_ledger() {
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let (status, plans) = app.get("/api/staff/v1/recharge-plans", &cashier).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = plans.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["充500送50", "充1000送200", "充3000送800"]);
+    let (status, vip) = app.post("/api/staff/v1/members/lookup", &cashier, json!({ "query": "13800000001" })).await;
+    assert_eq!(status, StatusCode::OK, "{vip}");
+    let held = card(&app, &cashier, vip["id"].as_i64().unwrap()).await;
+    assert_eq!((held["principal_fen"].as_i64(), held["bonus_fen"].as_i64()), (Some(300_000), Some(80_000)));
     app.assert_ledger_balanced().await;
 }
