@@ -1,4 +1,4 @@
-//! `cargo run --release -p bench -- members`: member look-up at the desk, at scale.
+//! `cargo run --release -p bench -- members`: member look-up at the desk, at scale. (`-- bills`: see `bills.rs`.)
 //!
 //! 1. Fills a PostgreSQL database with the demo merchant and N members (default 1,000,000), sealed and blind-indexed
 //!    exactly as the api writes them.
@@ -7,6 +7,8 @@
 //!    number, then by member code, and prints requests/s, p50, p99 and the api's memory.
 //! 4. Runs `pgbench -S` (select-only) with the same client count on the same database as the yardstick, and prints
 //!    the ratio.
+
+mod bills;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -32,6 +34,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Settlement of a typical bill at the desk, against pgbench TPC-B; then the embedded default (SQLite).
+    Bills {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        server: String,
+        #[arg(long, default_value = "hy_bench")]
+        database: String,
+        /// Members to have (generated as by `members` when missing).
+        #[arg(long, default_value_t = 1_000_000)]
+        members: u64,
+        /// Past bills to have in the database before measuring.
+        #[arg(long, default_value_t = 10_000_000)]
+        bills: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Concurrent cashiers on the embedded default (SQLite).
+        #[arg(long, default_value_t = 4)]
+        sqlite_concurrency: usize,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        #[arg(long, default_value = "target/release/api")]
+        api: PathBuf,
+    },
     /// Member look-up by phone and by member code, against pgbench -S.
     Members {
         /// PostgreSQL server URL (the database itself is created).
@@ -64,13 +88,25 @@ fn main() -> anyhow::Result<()> {
             Duration::from_secs(seconds),
             &api,
         )),
+        Bench::Bills { server, database, members, bills: past, concurrency, sqlite_concurrency, seconds, api } => {
+            runtime.block_on(bills::bench_bills(bills::Options {
+                server: &server,
+                database: &database,
+                members,
+                past_bills: past,
+                concurrency,
+                sqlite_concurrency,
+                duration: Duration::from_secs(seconds),
+                api: &api,
+            }))
+        }
     }
 }
 
-const CASHIER_PASSWORD: &str = "bench-cashier-password";
+pub(crate) const CASHIER_PASSWORD: &str = "bench-cashier-password";
 
 /// Fixed keys: the generated data and the api under test must agree on them across runs.
-fn security() -> SecuritySettings {
+pub(crate) fn security() -> SecuritySettings {
     let key = |byte: u8| Secret::new(base64::engine::general_purpose::STANDARD.encode([byte; 32]));
     SecuritySettings { keys: [("bench1".to_owned(), key(1))].into(), active_key: "bench1".into(), index_key: key(2) }
 }
@@ -100,31 +136,13 @@ async fn bench_members(
         Some(seed) => seed.merchant_id,
         None => demo_merchant(&ctx.db).await?,
     };
-    let existing = count_members(&ctx.db, merchant_id).await?;
-    if existing < members {
-        let started = Instant::now();
-        generate_members(&ctx.db, merchant_id, existing, members).await?;
-        println!("generated {} members in {:.1} s", members - existing, started.elapsed().as_secs_f64());
-    }
+    ensure_members(&ctx.db, merchant_id, members).await?;
     ctx.db.execute_unprepared("ANALYZE").await?;
     println!("database: {members} members ({database})");
 
     let vault = Vault::from_settings(&security()).map_err(anyhow::Error::msg)?;
     let port = free_port()?;
-    let mut child = tokio::process::Command::new(api)
-        .arg("serve")
-        .env("HUIYUAN__DATABASE__URL", &url)
-        .env("HUIYUAN__DATABASE__MAX_CONNECTIONS", "32")
-        .env("HUIYUAN__SERVER__PORT", port.to_string())
-        .env("HUIYUAN__DEMO__SEED", "false")
-        .env("HUIYUAN__SECURITY__ACTIVE_KEY", "bench1")
-        .env("HUIYUAN__SECURITY__KEYS__BENCH1", security().keys["bench1"].expose())
-        .env("HUIYUAN__SECURITY__INDEX_KEY", security().index_key.expose())
-        .env("HUIYUAN__LOG__FILTER", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the api")?;
+    let mut child = spawn_api(api, &url, port, 32)?;
     let pid = child.id().context("api pid")?;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
@@ -233,7 +251,7 @@ async fn run_phase(
     })
 }
 
-async fn ensure_database(server: &str, database: &str) -> anyhow::Result<()> {
+pub(crate) async fn ensure_database(server: &str, database: &str) -> anyhow::Result<()> {
     let admin = Database::connect(format!("{}/postgres", server.trim_end_matches('/'))).await?;
     let exists = admin
         .query_one_raw(Statement::from_sql_and_values(
@@ -250,7 +268,7 @@ async fn ensure_database(server: &str, database: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn scalar(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> anyhow::Result<i64> {
+pub(crate) async fn scalar(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> anyhow::Result<i64> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
         .await?
@@ -258,7 +276,7 @@ async fn scalar(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> anyho
     Ok(row.try_get::<i64>("", "n")?)
 }
 
-async fn demo_merchant(db: &DatabaseConnection) -> anyhow::Result<i64> {
+pub(crate) async fn demo_merchant(db: &DatabaseConnection) -> anyhow::Result<i64> {
     scalar(db, "SELECT id AS n FROM merchants WHERE code = 'demo'", vec![]).await
 }
 
@@ -268,7 +286,17 @@ async fn count_members(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Res
     Ok(u64::try_from(n - demo_members).unwrap_or(0))
 }
 
-async fn first_member_id(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<i64> {
+pub(crate) async fn ensure_members(db: &DatabaseConnection, merchant_id: i64, members: u64) -> anyhow::Result<()> {
+    let existing = count_members(db, merchant_id).await?;
+    if existing < members {
+        let started = Instant::now();
+        generate_members(db, merchant_id, existing, members).await?;
+        println!("generated {} members in {:.1} s", members - existing, started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+pub(crate) async fn first_member_id(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<i64> {
     // Generated members follow the 12 demo ones.
     scalar(db, "SELECT MIN(id) AS n FROM members WHERE merchant_id = $1 AND source = 'bench'", vec![merchant_id.into()])
         .await
@@ -337,11 +365,34 @@ async fn generate_members(db: &DatabaseConnection, merchant_id: i64, from: u64, 
     Ok(())
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// Starts the release api against `url` with the bench keys, demo seeding off.
+pub(crate) fn spawn_api(
+    api: &PathBuf,
+    url: &str,
+    port: u16,
+    max_connections: u32,
+) -> anyhow::Result<tokio::process::Child> {
+    tokio::process::Command::new(api)
+        .arg("serve")
+        .env("HUIYUAN__DATABASE__URL", url)
+        .env("HUIYUAN__DATABASE__MAX_CONNECTIONS", max_connections.to_string())
+        .env("HUIYUAN__SERVER__PORT", port.to_string())
+        .env("HUIYUAN__DEMO__SEED", "false")
+        .env("HUIYUAN__SECURITY__ACTIVE_KEY", "bench1")
+        .env("HUIYUAN__SECURITY__KEYS__BENCH1", security().keys["bench1"].expose())
+        .env("HUIYUAN__SECURITY__INDEX_KEY", security().index_key.expose())
+        .env("HUIYUAN__LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the api")
+}
+
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     for _ in 0..100 {
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
             return Ok(());
@@ -351,7 +402,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> 
     bail!("the api did not become ready")
 }
 
-async fn sign_in(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+pub(crate) async fn sign_in(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
     let response: serde_json::Value = client
         .post(format!("{base}/api/staff/v1/sessions"))
         .json(&json!({ "username": "demo-cashier", "password": CASHIER_PASSWORD }))
@@ -366,7 +417,7 @@ async fn sign_in(client: &reqwest::Client, base: &str) -> anyhow::Result<String>
 }
 
 /// Resident and peak resident memory of a process, in KiB.
-fn memory_of(pid: u32) -> anyhow::Result<(u64, u64)> {
+pub(crate) fn memory_of(pid: u32) -> anyhow::Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let field = |name: &str| {
         status
@@ -379,7 +430,8 @@ fn memory_of(pid: u32) -> anyhow::Result<(u64, u64)> {
     Ok((field("VmRSS:"), field("VmHWM:")))
 }
 
-async fn run_pgbench(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+/// `pgbench -i -s 10` once per database.
+pub(crate) async fn ensure_pgbench_tables(url: &str) -> anyhow::Result<()> {
     let initialised = tokio::process::Command::new("psql")
         .args([url, "-Atc", "SELECT to_regclass('pgbench_accounts') IS NOT NULL"])
         .output()
@@ -391,6 +443,11 @@ async fn run_pgbench(url: &str, clients: usize, duration: Duration) -> anyhow::R
             bail!("pgbench -i failed: {}", String::from_utf8_lossy(&init.stderr));
         }
     }
+    Ok(())
+}
+
+async fn run_pgbench(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    ensure_pgbench_tables(url).await?;
     let output = tokio::process::Command::new("pgbench")
         .args(["-S", "-n", "-c", &clients.to_string(), "-j", "2", "-T", &duration.as_secs().to_string(), url])
         .output()

@@ -1,0 +1,317 @@
+//! `cargo run --release -p bench -- bills`: settlement at the desk, at scale.
+//!
+//! 1. PostgreSQL: the demo merchant, N members (default 1,000,000) and M past bills (default 10,000,000) with their
+//!    lines, tenders and balanced journal entries, generated server-side (`generate_series`); the store accounts'
+//!    balances are then recomputed from the generated lines so `verify-ledger` stays clean.
+//! 2. Starts the release `api`, funds a pool of 1,000 members' stored-value cards through the API, and drives
+//!    `POST /api/staff/v1/bills` at C concurrent cashiers (default 16): a typical bill of two services paid by stored
+//!    value plus cash with change. Prints bills/s, p50, p99 and the api's memory.
+//! 3. Runs `pgbench` TPC-B with the same client count on the same database and prints the ratio.
+//! 4. The embedded default: a fresh SQLite file, the same bill at 4 concurrent cashiers.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rand::Rng;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+
+use service::ledger::{Account, AccountKind};
+use service::settings::{Secret, Settings};
+
+use crate::{
+    CASHIER_PASSWORD, demo_merchant, ensure_database, ensure_members, first_member_id, free_port, memory_of, scalar,
+    security, sign_in, spawn_api, wait_ready,
+};
+
+pub struct Options<'a> {
+    pub server: &'a str,
+    pub database: &'a str,
+    pub members: u64,
+    pub past_bills: u64,
+    pub concurrency: usize,
+    pub sqlite_concurrency: usize,
+    pub duration: Duration,
+    pub api: &'a PathBuf,
+}
+
+/// The bill every cashier rings up: two services, stored value plus cash with change.
+struct TypicalBill {
+    store_id: i64,
+    services: [i64; 2],
+    total: i64,
+}
+
+pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
+    if !options.api.exists() {
+        bail!("{} not found: run `cargo build --release -p api` first", options.api.display());
+    }
+    let url = format!("{}/{}", options.server.trim_end_matches('/'), options.database);
+    ensure_database(options.server, options.database).await?;
+    let ctx = context(&url).await?;
+    let merchant_id = match service::demo::seed(&ctx, &|_| CASHIER_PASSWORD.to_owned()).await? {
+        Some(seed) => seed.merchant_id,
+        None => demo_merchant(&ctx.db).await?,
+    };
+    ensure_members(&ctx.db, merchant_id, options.members).await?;
+    let bill = typical_bill(&ctx.db, merchant_id).await?;
+    ensure_past_bills(&ctx.db, merchant_id, &bill, options.members, options.past_bills).await?;
+    ctx.db.execute_unprepared("ANALYZE").await?;
+    let first = first_member_id(&ctx.db, merchant_id).await?;
+    let pool: Vec<i64> = (0..1000).map(|k| first + (k * 997) % i64::try_from(options.members).unwrap_or(1)).collect();
+    println!("database: {} members, {} past bills ({})", options.members, options.past_bills, options.database);
+
+    let result = measure(&options, &url, &bill, &pool, options.concurrency, 32).await?;
+    let found = service::ledger::verify(&ctx.db, Some(merchant_id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("verify-ledger after the run: {} discrepancies", found.len());
+    let tpcb = pgbench_tpcb(&url, options.concurrency, options.duration).await?;
+    println!("pgbench TPC-B ({} clients): {tpcb:.0} tps", options.concurrency);
+    println!("ratio settlement {:.2} of pgbench TPC-B", result / tpcb);
+
+    // The embedded default, from scratch.
+    let dir = std::env::temp_dir().join(format!("hy-bench-{:x}", rand::random::<u32>()));
+    let sqlite_url = format!("sqlite://{}?mode=rwc", dir.join("huiyuan.db").display());
+    let sqlite = context(&sqlite_url).await?;
+    let seed = service::demo::seed(&sqlite, &|_| CASHIER_PASSWORD.to_owned()).await?.context("fresh SQLite seeded")?;
+    let bill = typical_bill(&sqlite.db, seed.merchant_id).await?;
+    let members: Vec<i64> = demo_members(&sqlite.db, seed.merchant_id).await?;
+    sqlite.db.close_by_ref().await?;
+    println!("embedded default (SQLite, {} demo members):", members.len());
+    measure(&options, &sqlite_url, &bill, &members, options.sqlite_concurrency, 1).await?;
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+async fn context(url: &str) -> anyhow::Result<service::AppContext> {
+    let mut settings = Settings::default();
+    settings.database.url = Secret::new(url.to_owned());
+    settings.security = security();
+    service::AppContext::build(settings).await.context("connecting to the bench database")
+}
+
+async fn typical_bill(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<TypicalBill> {
+    let store_id =
+        scalar(db, "SELECT MIN(id) AS n FROM stores WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    let first =
+        scalar(db, "SELECT MIN(id) AS n FROM service_items WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    // The demo menu: 洗剪吹 (￥68) and 头皮护理 (￥198).
+    let services = [first, first + 3];
+    let total = scalar(
+        db,
+        "SELECT SUM(price_fen) AS n FROM service_items WHERE id IN ($1, $2)",
+        vec![services[0].into(), services[1].into()],
+    )
+    .await?;
+    Ok(TypicalBill { store_id, services, total })
+}
+
+async fn demo_members(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<Vec<i64>> {
+    let first = scalar(db, "SELECT MIN(id) AS n FROM members WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    let count =
+        scalar(db, "SELECT COUNT(*) AS n FROM members WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    Ok((first..first + count).collect())
+}
+
+/// Generates past bills up to `target`, a million at a time, each with a line, a cash tender and a balanced
+/// journal entry on the first store's cash and 美发 revenue accounts.
+async fn ensure_past_bills(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    bill: &TypicalBill,
+    members: u64,
+    target: u64,
+) -> anyhow::Result<()> {
+    let existing = u64::try_from(
+        scalar(db, "SELECT COUNT(*) AS n FROM bills WHERE idempotency_key LIKE 'past-%'", vec![]).await?,
+    )?;
+    if existing >= target {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let store = bill.store_id;
+    let accounts = [Account::store(store, AccountKind::Cash), Account::revenue(store, "美发")];
+    let ids = service::ledger::open_accounts(db, merchant_id, &accounts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (cash, revenue) = (ids[0], ids[1]);
+    let staff = scalar(db, "SELECT id AS n FROM staff WHERE username = 'demo-cashier'", vec![]).await?;
+    let first_member = first_member_id(db, merchant_id).await?;
+    let item = bill.services[0];
+    const CHUNK: u64 = 1_000_000;
+    let mut from = existing;
+    while from < target {
+        let to = (from + CHUNK).min(target);
+        let last_bill = scalar(db, "SELECT COALESCE(MAX(id), 0) AS n FROM bills", vec![]).await?;
+        let last_entry = scalar(db, "SELECT COALESCE(MAX(id), 0) AS n FROM journal_entries", vec![]).await?;
+        let statements = [
+            format!(
+                "INSERT INTO bills (merchant_id, store_id, member_id, status, subtotal_fen, total_fen, change_fen, \
+                 idempotency_key, fingerprint, entry_id, created_by, created_at, settled_at) \
+                 SELECT {merchant_id}, {store}, {first_member} + (g % {members}), 'settled', 6800, 6800, 0, \
+                 'past-' || g, '', NULL, {staff}, now() - make_interval(secs => g), now() - make_interval(secs => g) \
+                 FROM generate_series({from}, {}) g",
+                to - 1
+            ),
+            format!(
+                "INSERT INTO bill_lines (bill_id, kind, item_id, name, category, quantity, unit_price_fen, amount_fen) \
+                 SELECT id, 'service', {item}, '洗剪吹', '美发', 1, 6800, 6800 FROM bills WHERE id > {last_bill}"
+            ),
+            format!(
+                "INSERT INTO bill_tenders (bill_id, kind, amount_fen, tendered_fen, change_fen) \
+                 SELECT id, 'cash', 6800, 6800, 0 FROM bills WHERE id > {last_bill}"
+            ),
+            format!(
+                "INSERT INTO journal_entries (merchant_id, store_id, kind, memo, staff_id, job, member_id, bill_id, \
+                 payment_id, idempotency_key, fingerprint, created_at) \
+                 SELECT {merchant_id}, {store}, 'sale', 'imported', {staff}, NULL, member_id, id, NULL, NULL, NULL, \
+                 created_at FROM bills WHERE id > {last_bill}"
+            ),
+            format!(
+                "INSERT INTO journal_lines (entry_id, account_id, amount) \
+                 SELECT id, {cash}, 6800 FROM journal_entries WHERE id > {last_entry} \
+                 UNION ALL SELECT id, {revenue}, -6800 FROM journal_entries WHERE id > {last_entry}"
+            ),
+        ];
+        for sql in statements {
+            db.execute_unprepared(&sql).await.with_context(|| format!("generating past bills: {sql}"))?;
+        }
+        println!("  {to} / {target} past bills ({:.0} s)", started.elapsed().as_secs_f64());
+        from = to;
+    }
+    db.execute_unprepared(&format!(
+        "UPDATE ledger_accounts a SET balance = (SELECT COALESCE(SUM(l.amount), 0) FROM journal_lines l \
+         WHERE l.account_id = a.id) * (CASE WHEN a.debit_normal THEN 1 ELSE -1 END) WHERE a.id IN ({cash}, {revenue})"
+    ))
+    .await?;
+    println!("generated {} past bills in {:.1} s", target - existing, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Starts the api on `url`, funds the members' cards, and settles bills at `concurrency` for the duration.
+/// Returns bills/s.
+#[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
+async fn measure(
+    options: &Options<'_>,
+    url: &str,
+    bill: &TypicalBill,
+    members: &[i64],
+    concurrency: usize,
+    max_connections: u32,
+) -> anyhow::Result<f64> {
+    let port = free_port()?;
+    let mut child = spawn_api(options.api, url, port, max_connections)?;
+    let pid = child.id().context("api pid")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    wait_ready(&client, &base).await?;
+    let token = sign_in(&client, &base).await?;
+    fund(&client, &base, &token, bill.store_id, members).await?;
+
+    let sv = bill.total * 3 / 4;
+    let cash = bill.total - sv;
+    let body = |member_id: i64| {
+        json!({
+            "store_id": bill.store_id,
+            "member_id": member_id,
+            "lines": [{ "service_item_id": bill.services[0] }, { "service_item_id": bill.services[1] }],
+            "tenders": [
+                { "kind": "stored_value", "amount_fen": sv },
+                { "kind": "cash", "amount_fen": cash, "tendered_fen": cash.div_euclid(10_000) * 10_000 + 10_000 }
+            ],
+            "idempotency_key": format!("bench-{:016x}", rand::random::<u64>()),
+        })
+    };
+    let settle = |phase: Duration| {
+        let (client, base, token) = (&client, &base, &token);
+        async move {
+            let deadline = Instant::now() + phase;
+            let started = Instant::now();
+            let workers = (0..concurrency).map(|_| async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0usize);
+                while Instant::now() < deadline {
+                    let member_id = members[rand::thread_rng().gen_range(0..members.len())];
+                    let sent = Instant::now();
+                    let answer = client
+                        .post(format!("{base}/api/staff/v1/bills"))
+                        .bearer_auth(token)
+                        .json(&body(member_id))
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                            let _ = r.bytes().await;
+                            latencies.push(sent.elapsed());
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            });
+            let outcomes = futures_util::future::join_all(workers).await;
+            (started.elapsed().as_secs_f64(), outcomes)
+        }
+    };
+    settle(Duration::from_secs(2)).await;
+    let (elapsed, outcomes) = settle(options.duration).await;
+    let errors: usize = outcomes.iter().map(|(_, e)| e).sum();
+    let mut all: Vec<Duration> = outcomes.into_iter().flat_map(|(l, _)| l).collect();
+    all.sort_unstable();
+    let pick = |q: f64| {
+        let index = ((all.len() as f64 * q).ceil() as usize).saturating_sub(1).min(all.len().saturating_sub(1));
+        all.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let rate = all.len() as f64 / elapsed;
+    println!(
+        "settlement ({concurrency} cashiers)   {rate:>7.0} bills/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} bills, {errors} errors)",
+        pick(0.5),
+        pick(0.99),
+        all.len()
+    );
+    let (rss, hwm) = memory_of(pid)?;
+    println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
+    child.kill().await.ok();
+    Ok(rate)
+}
+
+/// Gives every member in the pool ￥100,000 of stored value through the API, 16 at a time.
+async fn fund(client: &reqwest::Client, base: &str, token: &str, store_id: i64, members: &[i64]) -> anyhow::Result<()> {
+    let run = rand::random::<u32>();
+    for chunk in members.chunks(16) {
+        let recharges = chunk.iter().map(|member_id| async move {
+            let body: Value = json!({
+                "store_id": store_id,
+                "amount_fen": 10_000_000,
+                "tender": "bank_card",
+                "idempotency_key": format!("fund-{run:08x}-{member_id}"),
+            });
+            let answer = client
+                .post(format!("{base}/api/staff/v1/members/{member_id}/stored-value/recharges"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await?;
+            if !answer.status().is_success() {
+                bail!("funding member {member_id}: {}", answer.text().await.unwrap_or_default());
+            }
+            anyhow::Ok(())
+        });
+        for outcome in futures_util::future::join_all(recharges).await {
+            outcome?;
+        }
+    }
+    Ok(())
+}
+
+async fn pgbench_tpcb(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    crate::ensure_pgbench_tables(url).await?;
+    let output = tokio::process::Command::new("pgbench")
+        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &duration.as_secs().to_string(), url])
+        .output()
+        .await
+        .context("running pgbench")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no tps in pgbench output: {text}"))
+}
