@@ -99,7 +99,7 @@ async fn typical_bill(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Resu
     let services = [first, first + 3];
     let total = scalar(
         db,
-        "SELECT SUM(price_fen) AS n FROM service_items WHERE id IN ($1, $2)",
+        "SELECT CAST(SUM(price_fen) AS BIGINT) AS n FROM service_items WHERE id IN ($1, $2)",
         vec![services[0].into(), services[1].into()],
     )
     .await?;
