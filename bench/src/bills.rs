@@ -65,7 +65,7 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     let result = measure(&options, &url, &bill, &pool, options.concurrency, 32).await?;
     let found = service::ledger::verify(&ctx.db, Some(merchant_id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("verify-ledger after the run: {} discrepancies", found.len());
-    let tpcb = pgbench_tpcb(&url, options.concurrency, options.duration).await?;
+    let tpcb = crate::run_pgbench(&url, &[], options.concurrency, options.duration).await?;
     println!("pgbench TPC-B ({} clients): {tpcb:.0} tps", options.concurrency);
     println!("ratio settlement {:.2} of pgbench TPC-B", result / tpcb);
 
@@ -255,10 +255,7 @@ async fn measure(
     let errors: usize = outcomes.iter().map(|(_, e)| e).sum();
     let mut all: Vec<Duration> = outcomes.into_iter().flat_map(|(l, _)| l).collect();
     all.sort_unstable();
-    let pick = |q: f64| {
-        let index = ((all.len() as f64 * q).ceil() as usize).saturating_sub(1).min(all.len().saturating_sub(1));
-        all.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let pick = |q: f64| crate::percentile_ms(&all, q);
     let rate = all.len() as f64 / elapsed;
     println!(
         "settlement ({concurrency} cashiers)   {rate:>7.0} bills/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} bills, {errors} errors)",
@@ -299,19 +296,4 @@ async fn fund(client: &reqwest::Client, base: &str, token: &str, store_id: i64, 
         }
     }
     Ok(())
-}
-
-async fn pgbench_tpcb(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
-    crate::ensure_pgbench_tables(url).await?;
-    let output = tokio::process::Command::new("pgbench")
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &duration.as_secs().to_string(), url])
-        .output()
-        .await
-        .context("running pgbench")?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .with_context(|| format!("no tps in pgbench output: {text}"))
 }

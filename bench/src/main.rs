@@ -178,7 +178,7 @@ async fn bench_members(
     println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
     child.kill().await.ok();
 
-    let pgbench = run_pgbench(&url, concurrency, duration).await?;
+    let pgbench = run_pgbench(&url, &["-S"], concurrency, duration).await?;
     println!("pgbench -S ({concurrency} clients): {pgbench:.0} tps");
     for result in &results {
         println!("ratio {:<24} {:.2} of pgbench -S", result.name, result.rate / pgbench);
@@ -237,10 +237,7 @@ async fn run_phase(
     let errors = outcomes.iter().map(|(_, e)| e).sum();
     let mut all: Vec<Duration> = outcomes.into_iter().flat_map(|(l, _)| l).collect();
     all.sort_unstable();
-    let pick = |q: f64| {
-        let index = ((all.len() as f64 * q).ceil() as usize).saturating_sub(1).min(all.len().saturating_sub(1));
-        all.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let pick = |q: f64| percentile_ms(&all, q);
     Ok(PhaseResult {
         name: phase.name,
         rate: all.len() as f64 / elapsed,
@@ -249,6 +246,13 @@ async fn run_phase(
         requests: all.len(),
         errors,
     })
+}
+
+/// The `q` quantile of sorted latencies, in milliseconds.
+#[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
+pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    let index = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1).min(sorted.len().saturating_sub(1));
+    sorted.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 pub(crate) async fn ensure_database(server: &str, database: &str) -> anyhow::Result<()> {
@@ -446,10 +450,13 @@ pub(crate) async fn ensure_pgbench_tables(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_pgbench(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+/// Runs pgbench (`-S` for select-only, nothing for TPC-B) and returns its tps.
+pub(crate) async fn run_pgbench(url: &str, mode: &[&str], clients: usize, duration: Duration) -> anyhow::Result<f64> {
     ensure_pgbench_tables(url).await?;
+    let (clients, seconds) = (clients.to_string(), duration.as_secs().to_string());
     let output = tokio::process::Command::new("pgbench")
-        .args(["-S", "-n", "-c", &clients.to_string(), "-j", "2", "-T", &duration.as_secs().to_string(), url])
+        .args(mode)
+        .args(["-n", "-c", &clients, "-j", "2", "-T", &seconds, url])
         .output()
         .await
         .context("running pgbench")?;

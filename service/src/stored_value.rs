@@ -256,6 +256,14 @@ async fn split_rule(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<Spl
     Ok(SplitRule::parse(&merchant.sv_split_rule).unwrap_or(SplitRule::Proportional))
 }
 
+/// How a debit of `amount` from a locked card splits, by the merchant's rule and the card's balances now.
+async fn split_debit(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64, amount: i64) -> Result<(i64, i64)> {
+    let rule = split_rule(conn, merchant_id).await?;
+    let balances =
+        ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+    rule.split(amount, balances[0], balances[1]).ok_or(Error::Conflict(Conflict::InsufficientBalance))
+}
+
 /// Inside a settlement: checks the member's card, locks it, and adds the lines debiting `amount` from it to
 /// `draft`. Returns `(from principal, from bonus)`.
 pub(crate) async fn debit_into(
@@ -268,11 +276,7 @@ pub(crate) async fn debit_into(
     let card = card_row(conn, merchant_id, member_id).await?.ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
     let card = lock_card(conn, &card).await?;
     require_spendable(&card, Utc::now())?;
-    let rule = split_rule(conn, merchant_id).await?;
-    let balances =
-        ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
-    let (from_principal, from_bonus) =
-        rule.split(amount, balances[0], balances[1]).ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+    let (from_principal, from_bonus) = split_debit(conn, merchant_id, member_id, amount).await?;
     draft.debit(principal_account(member_id), from_principal).debit(bonus_account(member_id), from_bonus);
     Ok((from_principal, from_bonus))
 }
@@ -482,11 +486,7 @@ pub async fn transfer(
         if CardStatus::parse(&to_card.status) == CardStatus::Closed {
             return Err(Error::Conflict(Conflict::CardClosed));
         }
-        let rule = split_rule(&txn, merchant_id).await?;
-        let balances =
-            ledger::balances(&txn, merchant_id, &[principal_account(from_member_id), bonus_account(from_member_id)])
-                .await?;
-        let (p, b) = rule.split(fen, balances[0], balances[1]).ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+        let (p, b) = split_debit(&txn, merchant_id, from_member_id, fen).await?;
         let mut draft = Draft::new(merchant_id, "transfer", Cause::Staff(principal.staff_id));
         draft.member_id = Some(from_member_id);
         draft.idempotency_key = Some(key.as_str().to_owned());
