@@ -36,10 +36,11 @@ pub struct Options<'a> {
     pub api: &'a PathBuf,
 }
 
-/// The bill every cashier rings up: two services, stored value plus cash with change.
+/// The bill every cashier rings up: two services and one retail product, stored value plus cash with change.
 struct TypicalBill {
     store_id: i64,
     services: [i64; 2],
+    product: i64,
     total: i64,
 }
 
@@ -97,13 +98,16 @@ async fn typical_bill(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Resu
         scalar(db, "SELECT MIN(id) AS n FROM service_items WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
     // The demo menu: 洗剪吹 (￥68) and 头皮护理 (￥198).
     let services = [first, first + 3];
+    let product =
+        scalar(db, "SELECT MIN(id) AS n FROM products WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
     let total = scalar(
         db,
         "SELECT CAST(SUM(price_fen) AS BIGINT) AS n FROM service_items WHERE id IN ($1, $2)",
         vec![services[0].into(), services[1].into()],
     )
-    .await?;
-    Ok(TypicalBill { store_id, services, total })
+    .await?
+        + scalar(db, "SELECT price_fen AS n FROM products WHERE id = $1", vec![product.into()]).await?;
+    Ok(TypicalBill { store_id, services, product, total })
 }
 
 async fn demo_members(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<Vec<i64>> {
@@ -205,6 +209,7 @@ async fn measure(
     wait_ready(&client, &base).await?;
     let token = sign_in(&client, &base).await?;
     fund(&client, &base, &token, bill.store_id, members).await?;
+    stock_up(&client, &base, &token, bill).await?;
 
     let sv = bill.total * 3 / 4;
     let cash = bill.total - sv;
@@ -212,7 +217,11 @@ async fn measure(
         json!({
             "store_id": bill.store_id,
             "member_id": member_id,
-            "lines": [{ "service_item_id": bill.services[0] }, { "service_item_id": bill.services[1] }],
+            "lines": [
+                { "kind": "service", "item_id": bill.services[0] },
+                { "kind": "service", "item_id": bill.services[1] },
+                { "kind": "product", "item_id": bill.product },
+            ],
             "tenders": [
                 { "kind": "stored_value", "amount_fen": sv },
                 { "kind": "cash", "amount_fen": cash, "tendered_fen": cash.div_euclid(10_000) * 10_000 + 10_000 }
@@ -267,6 +276,21 @@ async fn measure(
     println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
     child.kill().await.ok();
     Ok(rate)
+}
+
+/// Receives enough of the product at the store for any run.
+async fn stock_up(client: &reqwest::Client, base: &str, token: &str, bill: &TypicalBill) -> anyhow::Result<()> {
+    let body = json!({ "product_id": bill.product, "quantity": 1_000_000, "memo": "bench" });
+    let answer = client
+        .post(format!("{base}/api/staff/v1/stores/{}/stock/receipts", bill.store_id))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    if !answer.status().is_success() {
+        bail!("receiving stock: {}", answer.text().await.unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// Gives every member in the pool ￥100,000 of stored value through the API, 16 at a time.

@@ -12,6 +12,11 @@ pub struct Model {
     /// Cash handed over; `amount_fen` of it was kept and `change_fen` given back.
     pub tendered_fen: i64,
     pub change_fen: i64,
+    /// Stored value only: how the amount split between principal and bonus.
+    pub principal_fen: i64,
+    pub bonus_fen: i64,
+    pub refunded_fen: i64,
+    pub refunded_principal_fen: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

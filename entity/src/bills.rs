@@ -9,7 +9,7 @@ pub struct Model {
     pub merchant_id: i64,
     pub store_id: i64,
     pub member_id: Option<i64>,
-    /// `settled` for now; parking, voiding and reversal add states.
+    /// `parked` (挂单), `settled`, `voided` (never settled) or `reversed` (反结账). Partial refunds keep `settled`.
     pub status: String,
     pub subtotal_fen: i64,
     pub total_fen: i64,
@@ -20,6 +20,22 @@ pub struct Model {
     pub created_by: i64,
     pub created_at: DateTimeUtc,
     pub settled_at: Option<DateTimeUtc>,
+    /// Level discount over all lines.
+    pub discount_fen: i64,
+    pub points_used: i64,
+    pub points_offset_fen: i64,
+    pub points_earned: i64,
+    pub refunded_fen: i64,
+    /// The member's level when the bill was priced.
+    pub level_id: Option<i64>,
+    pub note: String,
+    /// JSON of the request a parked bill will settle with (lines, points, tenders).
+    pub request: String,
+    /// When the member confirmed a large stored-value or count-card debit in the mini-program.
+    pub member_confirmed_at: Option<DateTimeUtc>,
+    /// When it was voided or reversed, and by whom.
+    pub closed_at: Option<DateTimeUtc>,
+    pub closed_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

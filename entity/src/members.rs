@@ -24,6 +24,7 @@ pub struct Model {
     pub birth_month: Option<i32>,
     pub level_id: Option<i64>,
     pub total_spend_fen: i64,
+    pub total_recharge_fen: i64,
     /// JSON object of free-form preferences (favourite stylist, drink, music...).
     pub preferences: String,
     /// `desk`, `wechat`, `alipay` or `sandbox`: where the member record was created.

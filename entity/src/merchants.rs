@@ -21,6 +21,19 @@ pub struct Model {
     /// How a stored-value debit splits between principal and bonus: `proportional`, `principal_first` or
     /// `bonus_first`.
     pub sv_split_rule: String,
+    /// Points earned per whole yuan actually paid.
+    pub points_per_yuan: i32,
+    /// Points that make ￥1 of offset at checkout; 0 turns redemption off.
+    pub points_per_yuan_offset: i32,
+    pub points_validity_days: i32,
+    /// JSON array of item categories that earn no points.
+    pub points_excluded_categories: String,
+    /// What level thresholds count: `spend` or `recharge`.
+    pub level_basis: String,
+    /// `never` or `annual` (a member whose last 12 months fall below their level moves down).
+    pub level_downgrade: String,
+    /// Stored-value or count-card debits above this need the member's confirmation; none turns it off.
+    pub confirm_threshold_fen: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 

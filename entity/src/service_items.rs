@@ -12,6 +12,8 @@ pub struct Model {
     pub price_fen: i64,
     /// JSON array of substances this service uses (e.g. `["PPD"]`), matched against allergy notes.
     pub substances: String,
+    /// JSON object level id → price in fen for members of that level.
+    pub level_prices: String,
     pub active: bool,
     pub created_at: DateTimeUtc,
 }

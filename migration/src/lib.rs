@@ -7,12 +7,17 @@ pub use sea_orm_migration::prelude::*;
 mod columns;
 mod m20261123_000001_foundation;
 mod m20261123_000002_ledger;
+mod m20261123_000003_checkout;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_foundation::Migration), Box::new(m20261123_000002_ledger::Migration)]
+        vec![
+            Box::new(m20261123_000001_foundation::Migration),
+            Box::new(m20261123_000002_ledger::Migration),
+            Box::new(m20261123_000003_checkout::Migration),
+        ]
     }
 }

@@ -1,8 +1,12 @@
 //! The service menu (项目): what a store sells by the minute. Retail products and pricing rules come with checkout.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::{BTreeMap, BTreeSet};
 
-use entity::service_items;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use entity::{member_levels, service_items};
 
 use crate::auth::StaffPrincipal;
 use crate::domain::{Fen, Permission};
@@ -16,6 +20,8 @@ pub struct ServiceItem {
     pub duration_min: i32,
     pub price: Fen,
     pub substances: Vec<String>,
+    /// Member level id → what a member of that level pays instead of `price` (no level discount on top).
+    pub level_prices: BTreeMap<i64, i64>,
     pub active: bool,
 }
 
@@ -26,6 +32,8 @@ pub struct ServiceInput {
     pub duration_min: Option<i32>,
     pub price_fen: Option<i64>,
     pub substances: Option<Vec<String>>,
+    /// Replaces the per-level prices; an empty map removes them.
+    pub level_prices: Option<BTreeMap<i64, i64>>,
     pub active: Option<bool>,
 }
 
@@ -37,16 +45,52 @@ fn to_item(row: service_items::Model) -> ServiceItem {
         duration_min: row.duration_min,
         price: Fen::new(row.price_fen),
         substances: serde_json::from_str(&row.substances).unwrap_or_default(),
+        level_prices: serde_json::from_str::<BTreeMap<String, i64>>(&row.level_prices)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(level, price)| level.parse().ok().map(|level| (level, price)))
+            .collect(),
         active: row.active,
     }
 }
 
-fn label(field: &'static str, value: &str) -> Result<String> {
+/// A short name: 1–40 characters, trimmed, no control characters.
+pub(crate) fn label(field: &'static str, value: &str) -> Result<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() || trimmed.chars().count() > 40 || trimmed.chars().any(char::is_control) {
         return Err(Error::invalid(field, "must be 1–40 characters"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Checks per-level prices (each level of the merchant, each price within the cap) into the column's JSON, whose
+/// keys are the level ids as strings.
+async fn level_prices(conn: &impl ConnectionTrait, merchant_id: i64, prices: &BTreeMap<i64, i64>) -> Result<String> {
+    if prices.len() > 50 {
+        return Err(Error::invalid("level_prices", "at most 50 levels"));
+    }
+    if prices.values().any(|price| !(0..=100_000_000).contains(price)) {
+        return Err(Error::invalid("level_prices", "prices must be 0 to ￥1,000,000 (in fen)"));
+    }
+    let levels: BTreeSet<i64> = if prices.is_empty() {
+        BTreeSet::new()
+    } else {
+        member_levels::Entity::find()
+            .select_only()
+            .column(member_levels::Column::Id)
+            .filter(member_levels::Column::MerchantId.eq(merchant_id))
+            .filter(member_levels::Column::Id.is_in(prices.keys().copied()))
+            .into_tuple::<i64>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    if let Some(missing) = prices.keys().find(|level| !levels.contains(level)) {
+        return Err(Error::invalid("level_prices", format!("no member level {missing}")));
+    }
+    let keyed: BTreeMap<String, i64> = prices.iter().map(|(level, price)| (level.to_string(), *price)).collect();
+    Ok(serde_json::to_string(&keyed).map_err(anyhow::Error::from)?)
 }
 
 fn apply(active: &mut service_items::ActiveModel, input: ServiceInput) -> Result<()> {
@@ -103,11 +147,16 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Service
     let mut active = service_items::ActiveModel {
         merchant_id: Set(principal.merchant_id),
         substances: Set("[]".to_owned()),
+        level_prices: Set("{}".to_owned()),
         active: Set(true),
         created_at: Set(ctx.now()),
         ..Default::default()
     };
+    let prices = input.level_prices.clone();
     apply(&mut active, input)?;
+    if let Some(prices) = prices {
+        active.level_prices = Set(level_prices(&ctx.db, principal.merchant_id, &prices).await?);
+    }
     Ok(to_item(active.insert(&ctx.db).await?))
 }
 
@@ -119,6 +168,10 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
         .await?
         .ok_or(Error::NotFound("service"))?;
     let mut active: service_items::ActiveModel = row.into();
+    let prices = input.level_prices.clone();
     apply(&mut active, input)?;
+    if let Some(prices) = prices {
+        active.level_prices = Set(level_prices(&ctx.db, principal.merchant_id, &prices).await?);
+    }
     Ok(to_item(active.update(&ctx.db).await?))
 }

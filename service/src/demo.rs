@@ -1,14 +1,20 @@
 //! Demo data for the embedded default: a salon brand with two stores, one account per role, a dozen members and a
-//! service menu, recharge plans and some stored value, so a newcomer sees a working system in one command. Seeded once; a second run changes nothing.
+//! service menu, recharge plans and some stored value, levels with discounts, retail products in stock, count-card
+//! products and commission rules, so a newcomer sees a working system in one command. Seeded once; a second run
+//! changes nothing.
 
 use chrono::NaiveDate;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use entity::{member_allergies, member_levels, member_tags, members, merchants, service_items, staff_stores, stores};
 
+use crate::commission_rules::Tier;
 use crate::domain::{Gender, Password, PersonName, PhoneNumber, Role, Username};
+use crate::levels::LevelRule;
 use crate::members::{NAME_INDEX, PHONE_INDEX};
 use crate::merchants::{NewMerchant, NewStaff, insert_staff};
 use crate::vault::Field;
@@ -106,18 +112,21 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
         seeded.push(DemoAccount { username: username.to_string(), password, role: *role });
     }
 
+    // 银卡: ￥2000 spent, 95折, 1.2× points. 金卡: ￥5000 spent, 9折 (护理 85折), 1.5× points.
     let mut level_ids = vec![];
-    for (name, rank) in [("银卡会员", 1), ("金卡会员", 2)] {
-        let level = member_levels::ActiveModel {
-            merchant_id: Set(merchant.id),
-            name: Set(name.to_owned()),
-            rank: Set(rank),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        level_ids.push(level.id);
+    for (name, rank, threshold_fen, discount_bp, overrides, points_multiplier_pct) in
+        [("银卡会员", 1, 200_000, 9_500, &[][..], 120), ("金卡会员", 2, 500_000, 9_000, &[("护理", 8_500)][..], 150)]
+    {
+        let level = LevelRule {
+            id: 0,
+            name: name.to_owned(),
+            rank,
+            threshold_fen,
+            discount_bp,
+            category_discounts: overrides.iter().map(|(category, bp)| ((*category).to_owned(), *bp)).collect(),
+            points_multiplier_pct,
+        };
+        level_ids.push(crate::levels::seed(&txn, merchant.id, level).await?);
     }
     let base_level = member_levels::Entity::find()
         .filter(member_levels::Column::MerchantId.eq(merchant.id))
@@ -134,21 +143,25 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
         ("美容", "面部清洁", 60, 16_800, &["果酸"]),
         ("养生", "肩颈按摩", 60, 15_800, &[]),
     ];
+    let mut service_ids = std::collections::BTreeMap::new();
     for (category, name, minutes, price, substances) in menu {
-        service_items::ActiveModel {
+        let item = service_items::ActiveModel {
             merchant_id: Set(merchant.id),
             category: Set(category.to_owned()),
             name: Set(name.to_owned()),
             duration_min: Set(minutes),
             price_fen: Set(price),
             substances: Set(serde_json::to_string(substances).map_err(anyhow::Error::from)?),
+            level_prices: Set("{}".to_owned()),
             active: Set(true),
             created_at: Set(now),
             ..Default::default()
         }
         .insert(&txn)
         .await?;
+        service_ids.insert(name, item.id);
     }
+    seed_retail(&txn, merchant.id, &store_ids, &service_ids).await?;
 
     let people = [
         ("张丽", "13800000001", "female", (1990, 3, 12), &["VIP", "烫发客"][..], 1),
@@ -239,4 +252,64 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
     }
     txn.commit().await?;
     Ok(Some(DemoSeed { merchant_id: merchant.id, store_ids, accounts: seeded }))
+}
+
+/// Retail products with opening stock at both stores, two count-card products and the commission rules: 10% on
+/// 美发 services rising with the stylist's monthly sales, and a fixed or percentage reward for selling each card.
+async fn seed_retail(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_ids: &[i64],
+    service_ids: &std::collections::BTreeMap<&str, i64>,
+) -> Result<()> {
+    let products: [(&str, Option<&str>, &str, &str, i64, [i64; 2]); 4] = [
+        ("DEMO-SH-500", Some("6923456789012"), "氨基酸洗发水 500ml", "洗护用品", 12_800, [24, 12]),
+        ("DEMO-OIL-100", Some("6923456789029"), "护发精油 100ml", "洗护用品", 16_800, [15, 8]),
+        ("DEMO-MASK-250", Some("6923456789036"), "修护发膜 250ml", "洗护用品", 9_800, [20, 10]),
+        ("DEMO-SPRAY-150", None, "定型喷雾 150ml", "造型用品", 6_800, [10, 0]),
+    ];
+    for (sku, barcode, name, category, price, stock) in products {
+        let stock: Vec<(i64, i64)> =
+            store_ids.iter().copied().zip(stock).filter(|(_, quantity)| *quantity > 0).collect();
+        crate::products::seed_product(conn, merchant_id, (sku, barcode, name, category, price), &stock).await?;
+    }
+    let id_of = |name: &str| service_ids.get(name).copied().unwrap_or_default();
+    let wash_card =
+        crate::card_products::seed(conn, merchant_id, "洗护10次卡", 58_000, 10, Some(365), &[id_of("洗剪吹")]).await?;
+    let facial_course =
+        crate::card_products::seed(conn, merchant_id, "面部清洁 6 次疗程", 79_800, 6, Some(180), &[id_of("面部清洁")])
+            .await?;
+    let tiers =
+        |list: &[(i64, i64)]| -> Vec<Tier> { list.iter().map(|&(from_fen, value)| Tier { from_fen, value }).collect() };
+    crate::commission_rules::seed(
+        conn,
+        merchant_id,
+        "service",
+        None,
+        Some("美发"),
+        "percent",
+        &tiers(&[(0, 1_000), (2_000_000, 1_200), (5_000_000, 1_500)]),
+    )
+    .await?;
+    crate::commission_rules::seed(
+        conn,
+        merchant_id,
+        "card_sale",
+        Some(wash_card),
+        None,
+        "fixed",
+        &tiers(&[(0, 2_000)]),
+    )
+    .await?;
+    crate::commission_rules::seed(
+        conn,
+        merchant_id,
+        "card_sale",
+        Some(facial_course),
+        None,
+        "percent",
+        &tiers(&[(0, 500)]),
+    )
+    .await?;
+    Ok(())
 }

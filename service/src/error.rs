@@ -66,6 +66,24 @@ pub enum Conflict {
     CardExpired,
     /// The idempotency key was used before for a different request.
     IdempotencyKeyReused,
+    /// The store has less of a product on hand than the sale takes.
+    OutOfStock,
+    /// The bill is not in a state that allows this (settling a voided bill, voiding a settled one...).
+    BillState,
+    /// A refund asks for more of a line than is left to refund.
+    NothingToRefund,
+    /// A large stored-value or count-card debit needs the member's confirmation first.
+    MemberConfirmationRequired,
+    /// The count card is used up, refunded or expired.
+    CountCardUnusable,
+    /// Another product of the merchant has this SKU.
+    SkuTaken,
+    /// Another member level of the merchant has this rank.
+    RankTaken,
+    /// Members hold the level, so it cannot be deleted.
+    LevelInUse,
+    /// Another active commission rule covers the same line kind, item and category.
+    RuleExists,
 }
 
 impl Conflict {
@@ -82,6 +100,15 @@ impl Conflict {
             Conflict::CardClosed => "card_closed",
             Conflict::CardExpired => "card_expired",
             Conflict::IdempotencyKeyReused => "idempotency_key_reused",
+            Conflict::OutOfStock => "out_of_stock",
+            Conflict::BillState => "bill_state",
+            Conflict::NothingToRefund => "nothing_to_refund",
+            Conflict::MemberConfirmationRequired => "member_confirmation_required",
+            Conflict::CountCardUnusable => "count_card_unusable",
+            Conflict::SkuTaken => "sku_taken",
+            Conflict::RankTaken => "rank_taken",
+            Conflict::LevelInUse => "level_in_use",
+            Conflict::RuleExists => "rule_exists",
         }
     }
 
@@ -98,6 +125,19 @@ impl Conflict {
             Conflict::CardClosed => "this stored-value card was refunded and closed",
             Conflict::CardExpired => "this stored-value card has expired",
             Conflict::IdempotencyKeyReused => "this idempotency key was already used for a different request",
+            Conflict::OutOfStock => "the store does not have enough of this product on hand",
+            Conflict::BillState => "the bill is not in a state that allows this",
+            Conflict::NothingToRefund => "the refund asks for more than is left to refund",
+            Conflict::MemberConfirmationRequired => {
+                "this debit needs the member's confirmation: scan a fresh member code or confirm in the mini-program"
+            }
+            Conflict::CountCardUnusable => "this count card has no sessions left, was refunded or has expired",
+            Conflict::SkuTaken => "another product has this SKU",
+            Conflict::RankTaken => "another member level has this rank",
+            Conflict::LevelInUse => "members hold this level; move them to another level first",
+            Conflict::RuleExists => {
+                "an active commission rule already covers this line kind, item and category; change that one"
+            }
         }
     }
 }

@@ -5,8 +5,9 @@
 //! `10000` although it was credited), in the same transaction as the lines, by a guarded `UPDATE ... SET balance =
 //! balance + delta WHERE ... balance + delta >= 0` and never by reading a balance and writing it back. Accounts
 //! that must not go negative (`floor_zero`) therefore cannot be overdrawn by any interleaving of requests: the
-//! database re-checks the guard under the row lock. Accounts are updated in ascending id order so two entries
-//! touching the same accounts never deadlock on PostgreSQL.
+//! database re-checks the guard under the row lock. Member accounts are updated before store accounts, each group in
+//! ascending id order, so two entries touching the same accounts never deadlock on PostgreSQL; callers post last in
+//! their transaction so a store's busy cash and revenue rows are locked only until commit.
 //!
 //! [`verify`] recomputes every balance from the lines and reports any difference; `api verify-ledger` runs it.
 
@@ -62,6 +63,18 @@ pub enum AccountKind {
     BonusExpense,
     /// Income from value members forfeited (card refund fees, expiry).
     Breakage,
+    /// The sessions left on one count card (次卡): a liability in sessions.
+    CardSessions,
+    /// The part of a count card's price not yet recognised as revenue (deferred revenue, a prepaid liability);
+    /// each session used moves its share to revenue.
+    CardDeferred,
+    /// A store's mirror of the sessions it issued and took back: debited when a card is sold, credited when a
+    /// session is used or refunded, so the session unit balances.
+    SessionsIssued,
+    /// A member's points (积分): the merchant's points liability, member by member, in points.
+    Points,
+    /// A store's mirror of the points it granted and took back, so the point unit balances.
+    PointsIssued,
 }
 
 impl AccountKind {
@@ -76,11 +89,20 @@ impl AccountKind {
             AccountKind::Revenue => "revenue",
             AccountKind::BonusExpense => "bonus_expense",
             AccountKind::Breakage => "breakage",
+            AccountKind::CardSessions => "sessions",
+            AccountKind::CardDeferred => "deferred",
+            AccountKind::SessionsIssued => "sessions_issued",
+            AccountKind::Points => "points",
+            AccountKind::PointsIssued => "points_issued",
         }
     }
 
     pub fn unit(self) -> Unit {
-        Unit::Fen
+        match self {
+            AccountKind::CardSessions | AccountKind::SessionsIssued => Unit::Session,
+            AccountKind::Points | AccountKind::PointsIssued => Unit::Point,
+            _ => Unit::Fen,
+        }
     }
 
     /// Assets and expenses grow with debits; liabilities and income with credits.
@@ -92,21 +114,43 @@ impl AccountKind {
                 | AccountKind::WechatPay
                 | AccountKind::Alipay
                 | AccountKind::BonusExpense
+                | AccountKind::SessionsIssued
+                | AccountKind::PointsIssued
         )
     }
 
     /// What a member holds can never be overdrawn. Store accounts may dip below zero: a drawer that pays out a
     /// refund before its opening float was recorded is a fact to report, not a reason to refuse the refund.
     fn floor_zero(self) -> bool {
-        matches!(self, AccountKind::SvPrincipal | AccountKind::SvBonus)
+        matches!(
+            self,
+            AccountKind::SvPrincipal
+                | AccountKind::SvBonus
+                | AccountKind::CardSessions
+                | AccountKind::CardDeferred
+                | AccountKind::Points
+        )
     }
 }
 
 /// Names one account; the account row is created on first use.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Account {
-    Member { member_id: i64, kind: AccountKind },
-    Store { store_id: i64, kind: AccountKind, detail: Option<String> },
+    Member {
+        member_id: i64,
+        kind: AccountKind,
+    },
+    /// One count card's accounts; the card belongs to `member_id` (kept on the row for statements).
+    Card {
+        card_id: i64,
+        member_id: i64,
+        kind: AccountKind,
+    },
+    Store {
+        store_id: i64,
+        kind: AccountKind,
+        detail: Option<String>,
+    },
 }
 
 impl Account {
@@ -118,13 +162,17 @@ impl Account {
         Account::Store { store_id, kind, detail: None }
     }
 
+    pub fn card(card_id: i64, member_id: i64, kind: AccountKind) -> Self {
+        Account::Card { card_id, member_id, kind }
+    }
+
     pub fn revenue(store_id: i64, category: &str) -> Self {
         Account::Store { store_id, kind: AccountKind::Revenue, detail: Some(category.to_owned()) }
     }
 
     pub fn kind(&self) -> AccountKind {
         match self {
-            Account::Member { kind, .. } | Account::Store { kind, .. } => *kind,
+            Account::Member { kind, .. } | Account::Card { kind, .. } | Account::Store { kind, .. } => *kind,
         }
     }
 
@@ -132,6 +180,7 @@ impl Account {
     pub fn key(&self) -> String {
         match self {
             Account::Member { member_id, kind } => format!("member:{member_id}:{}", kind.as_str()),
+            Account::Card { card_id, kind, .. } => format!("card:{card_id}:{}", kind.as_str()),
             Account::Store { store_id, kind, detail: None } => format!("store:{store_id}:{}", kind.as_str()),
             Account::Store { store_id, kind, detail: Some(detail) } => {
                 format!("store:{store_id}:{}:{detail}", kind.as_str())
@@ -250,25 +299,35 @@ pub async fn post(txn: &impl ConnectionTrait, draft: &Draft) -> Result<i64> {
     .await?
     .last_insert_id;
 
-    let mut moves: Vec<(i64, bool, i64)> = lines
+    struct Move {
+        account_id: i64,
+        /// A store account, shared by every cashier of the store.
+        shared: bool,
+        delta: i64,
+        amount: i64,
+    }
+    let mut moves: Vec<Move> = lines
         .iter()
         .map(|(account, amount)| {
             let row = &accounts[&account.key()];
-            (row.id, row.debit_normal, *amount)
+            let delta = if row.debit_normal { *amount } else { -*amount };
+            Move { account_id: row.id, shared: row.store_id.is_some(), delta, amount: *amount }
         })
         .collect();
-    journal_lines::Entity::insert_many(moves.iter().map(|(account_id, _, amount)| journal_lines::ActiveModel {
+    journal_lines::Entity::insert_many(moves.iter().map(|m| journal_lines::ActiveModel {
         entry_id: Set(entry),
-        account_id: Set(*account_id),
-        amount: Set(*amount),
+        account_id: Set(m.account_id),
+        amount: Set(m.amount),
         ..Default::default()
     }))
     .exec(txn)
     .await?;
 
-    moves.sort_by_key(|(account_id, _, _)| *account_id);
-    for (account_id, debit_normal, amount) in moves {
-        let delta = if debit_normal { amount } else { -amount };
+    // Member accounts first, then the store's: a store's cash and revenue rows are shared by every cashier of the
+    // store, so they are locked last and held only until the caller commits (post last). Within each group
+    // ascending ids keep one lock order for every transaction, so concurrent entries never deadlock.
+    moves.sort_by_key(|m| (m.shared, m.account_id));
+    for Move { account_id, delta, .. } in moves {
         let updated = ledger_accounts::Entity::update_many()
             .col_expr(ledger_accounts::Column::Balance, Expr::col(ledger_accounts::Column::Balance).add(delta))
             .col_expr(ledger_accounts::Column::UpdatedAt, Expr::value(now))
@@ -301,7 +360,7 @@ async fn resolve<'a>(
         ledger_accounts::Entity::insert_many(missing.iter().map(|account| {
             let kind = account.kind();
             let (store_id, member_id) = match account {
-                Account::Member { member_id, .. } => (None, Some(*member_id)),
+                Account::Member { member_id, .. } | Account::Card { member_id, .. } => (None, Some(*member_id)),
                 Account::Store { store_id, .. } => (Some(*store_id), None),
             };
             ledger_accounts::ActiveModel {
@@ -356,6 +415,54 @@ pub async fn balances(conn: &impl ConnectionTrait, merchant_id: i64, accounts: &
     Ok(keys.iter().map(|key| rows.get(key).map_or(0, |row| row.balance)).collect())
 }
 
+/// The entry an idempotency key already made, if any; a different request under the same key is refused.
+pub(crate) async fn replay(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<journal_entries::Model>> {
+    let Some(entry) = journal_entries::Entity::find()
+        .filter(journal_entries::Column::MerchantId.eq(merchant_id))
+        .filter(journal_entries::Column::IdempotencyKey.eq(key))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if entry.fingerprint.as_deref() != Some(fingerprint) {
+        return Err(Error::Conflict(Conflict::IdempotencyKeyReused));
+    }
+    Ok(Some(entry))
+}
+
+/// Runs `post` (which posts one entry carrying `key` and `fingerprint` and commits) unless the key was seen.
+/// A concurrent twin that commits first turns our unique violation into a replay. Returns the entry id and
+/// whether it was a replay.
+pub(crate) async fn once<F, Fut>(
+    db: &sea_orm::DatabaseConnection,
+    merchant_id: i64,
+    key: &str,
+    fingerprint: &str,
+    post: F,
+) -> Result<(i64, bool)>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<i64>>,
+{
+    if let Some(entry) = replay(db, merchant_id, key, fingerprint).await? {
+        return Ok((entry.id, true));
+    }
+    match post().await {
+        Ok(entry_id) => Ok((entry_id, false)),
+        Err(Error::Database(err)) if crate::error::is_unique_violation(&err) => {
+            let entry = replay(db, merchant_id, key, fingerprint).await?.ok_or(Error::Database(err))?;
+            Ok((entry.id, true))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// Something [`verify`] found wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Discrepancy {
@@ -365,6 +472,10 @@ pub enum Discrepancy {
     Unbalanced { entry_id: i64, unit: String, sum: i64 },
     /// An account that may never go negative is negative.
     Negative { account_id: i64, key: String, balance: i64 },
+    /// A member's points lots do not add up to their points account.
+    PointsLots { member_id: i64, account: i64, lots: i64 },
+    /// A store's stock on hand differs from the sum of its stock movements.
+    Stock { store_id: i64, product_id: i64, on_hand: i64, from_movements: i64 },
 }
 
 impl std::fmt::Display for Discrepancy {
@@ -378,6 +489,12 @@ impl std::fmt::Display for Discrepancy {
             }
             Discrepancy::Negative { account_id, key, balance } => {
                 write!(f, "account {account_id} ({key}): negative balance {balance}")
+            }
+            Discrepancy::PointsLots { member_id, account, lots } => {
+                write!(f, "member {member_id}: points account {account}, lots hold {lots}")
+            }
+            Discrepancy::Stock { store_id, product_id, on_hand, from_movements } => {
+                write!(f, "store {store_id} product {product_id}: {on_hand} on hand, movements say {from_movements}")
             }
         }
     }
@@ -427,6 +544,37 @@ pub async fn verify(db: &sea_orm::DatabaseConnection, merchant_id: Option<i64>) 
             unit: row.try_get("", "unit")?,
             sum: row.try_get("", "total")?,
         });
+    }
+
+    let merchant_filter = merchant_id.map(|id| format!(" AND merchant_id = {id}")).unwrap_or_default();
+    let lots = format!(
+        "SELECT a.member_id, a.balance, CAST(COALESCE((SELECT SUM(p.remaining) FROM points_lots p \
+         WHERE p.member_id = a.member_id), 0) AS BIGINT) AS lots FROM ledger_accounts a \
+         WHERE a.kind = 'points'{filter} ORDER BY a.member_id"
+    );
+    for row in txn.query_all_raw(Statement::from_string(backend, lots)).await? {
+        let account: i64 = row.try_get("", "balance")?;
+        let lots: i64 = row.try_get("", "lots")?;
+        if account != lots {
+            found.push(Discrepancy::PointsLots { member_id: row.try_get("", "member_id")?, account, lots });
+        }
+    }
+    let stock = format!(
+        "SELECT s.store_id, s.product_id, s.on_hand, CAST(COALESCE((SELECT SUM(m.delta) FROM stock_movements m \
+         WHERE m.store_id = s.store_id AND m.product_id = s.product_id), 0) AS BIGINT) AS moved \
+         FROM product_stock s WHERE 1 = 1{merchant_filter} ORDER BY s.store_id, s.product_id"
+    );
+    for row in txn.query_all_raw(Statement::from_string(backend, stock)).await? {
+        let on_hand: i64 = row.try_get("", "on_hand")?;
+        let from_movements: i64 = row.try_get("", "moved")?;
+        if on_hand != from_movements {
+            found.push(Discrepancy::Stock {
+                store_id: row.try_get("", "store_id")?,
+                product_id: row.try_get("", "product_id")?,
+                on_hand,
+                from_movements,
+            });
+        }
     }
     txn.commit().await?;
     Ok(found)

@@ -38,12 +38,8 @@ pub struct Allergy {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug)]
-pub struct Level {
-    pub id: i64,
-    pub name: String,
-    pub rank: i32,
-}
+/// A member's level, with its discount and points rules.
+pub use crate::levels::Level;
 
 /// A member as one viewer may see them (contact details masked or not).
 #[derive(Clone, Debug)]
@@ -193,7 +189,7 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             .all(&ctx.db)
             .await?
             .into_iter()
-            .map(|l| (l.id, Level { id: l.id, name: l.name, rank: l.rank }))
+            .map(|l| (l.id, crate::levels::to_level(l)))
             .collect()
     };
     let mut out = Vec::with_capacity(rows.len());
@@ -238,6 +234,18 @@ fn open_allergy(ctx: &AppContext, row: member_allergies::Model) -> Result<Allerg
         note: ctx.vault.open_opt(Field::AllergyNote, row.note_sealed.as_deref())?,
         created_at: row.created_at,
     })
+}
+
+/// A member's allergy notes, opened: checkout matches them against the substances of the services on a bill.
+pub(crate) async fn allergies_of(ctx: &AppContext, member_id: i64) -> Result<Vec<Allergy>> {
+    member_allergies::Entity::find()
+        .filter(member_allergies::Column::MemberId.eq(member_id))
+        .order_by_asc(member_allergies::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|row| open_allergy(ctx, row))
+        .collect()
 }
 
 /// The member row of this merchant, or `NotFound` (another merchant's member does not exist for you).
@@ -852,7 +860,7 @@ pub async fn levels(ctx: &AppContext, merchant_id: i64) -> Result<Vec<Level>> {
         .all(&ctx.db)
         .await?
         .into_iter()
-        .map(|l| Level { id: l.id, name: l.name, rank: l.rank })
+        .map(crate::levels::to_level)
         .collect())
 }
 

@@ -224,3 +224,149 @@ pub async fn by_appid(ctx: &AppContext, provider: &'static str, appid: &str) -> 
     };
     merchants::Entity::find().filter(column.eq(appid)).one(&ctx.db).await?.ok_or(Error::NotFound("merchant"))
 }
+
+/// How the merchant runs points and levels.
+#[derive(Clone, Debug)]
+pub struct LoyaltySettings {
+    pub points_per_yuan: i32,
+    pub points_per_yuan_offset: i32,
+    pub points_validity_days: i32,
+    pub points_excluded_categories: Vec<String>,
+    pub level_basis: String,
+    pub level_downgrade: String,
+    pub confirm_threshold_fen: Option<i64>,
+}
+
+fn to_loyalty(m: &merchants::Model) -> LoyaltySettings {
+    LoyaltySettings {
+        points_per_yuan: m.points_per_yuan,
+        points_per_yuan_offset: m.points_per_yuan_offset,
+        points_validity_days: m.points_validity_days,
+        points_excluded_categories: serde_json::from_str(&m.points_excluded_categories).unwrap_or_default(),
+        level_basis: m.level_basis.clone(),
+        level_downgrade: m.level_downgrade.clone(),
+        confirm_threshold_fen: m.confirm_threshold_fen,
+    }
+}
+
+pub(crate) async fn loyalty_settings(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<LoyaltySettings> {
+    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+    Ok(to_loyalty(&merchant))
+}
+
+/// The merchant's loyalty settings, for any signed-in staff member.
+pub async fn loyalty(ctx: &AppContext, principal: &StaffPrincipal) -> Result<LoyaltySettings> {
+    loyalty_settings(&ctx.db, principal.merchant_id).await
+}
+
+/// A change of the loyalty settings; fields left out stay as they are.
+#[derive(Default)]
+pub struct LoyaltyInput {
+    pub points_per_yuan: Option<i32>,
+    pub points_per_yuan_offset: Option<i32>,
+    pub points_validity_days: Option<i32>,
+    pub points_excluded_categories: Option<Vec<String>>,
+    pub level_basis: Option<String>,
+    pub level_downgrade: Option<String>,
+    /// `Some(None)` turns member confirmation off.
+    pub confirm_threshold_fen: Option<Option<i64>>,
+}
+
+pub async fn update_loyalty(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    input: LoyaltyInput,
+) -> Result<LoyaltySettings> {
+    principal.require(Permission::LoyaltyManage)?;
+    let merchant = get(ctx, principal.merchant_id).await?;
+    let mut active: merchants::ActiveModel = merchant.into();
+    let mut changed = Vec::new();
+    if let Some(points) = input.points_per_yuan {
+        if !(0..=100).contains(&points) {
+            return Err(Error::invalid("points_per_yuan", "must be 0–100 points per yuan paid"));
+        }
+        active.points_per_yuan = Set(points);
+        changed.push("points_per_yuan");
+    }
+    if let Some(points) = input.points_per_yuan_offset {
+        if !(0..=100_000).contains(&points) {
+            return Err(Error::invalid(
+                "points_per_yuan_offset",
+                "must be 0–100000 points per yuan (0 turns redemption off)",
+            ));
+        }
+        active.points_per_yuan_offset = Set(points);
+        changed.push("points_per_yuan_offset");
+    }
+    if let Some(days) = input.points_validity_days {
+        if !(1..=3650).contains(&days) {
+            return Err(Error::invalid("points_validity_days", "must be 1–3650 days"));
+        }
+        active.points_validity_days = Set(days);
+        changed.push("points_validity_days");
+    }
+    if let Some(categories) = input.points_excluded_categories {
+        if categories.len() > 50 {
+            return Err(Error::invalid("points_excluded_categories", "at most 50 categories"));
+        }
+        let mut cleaned: Vec<String> = Vec::with_capacity(categories.len());
+        for category in &categories {
+            let category = crate::catalog::label("points_excluded_categories", category)?;
+            if !cleaned.contains(&category) {
+                cleaned.push(category);
+            }
+        }
+        active.points_excluded_categories = Set(serde_json::to_string(&cleaned).map_err(anyhow::Error::from)?);
+        changed.push("points_excluded_categories");
+    }
+    if let Some(basis) = input.level_basis {
+        if !["spend", "recharge"].contains(&basis.as_str()) {
+            return Err(Error::invalid("level_basis", "must be spend or recharge"));
+        }
+        active.level_basis = Set(basis);
+        changed.push("level_basis");
+    }
+    if let Some(downgrade) = input.level_downgrade {
+        if !["never", "annual"].contains(&downgrade.as_str()) {
+            return Err(Error::invalid("level_downgrade", "must be never or annual"));
+        }
+        active.level_downgrade = Set(downgrade);
+        changed.push("level_downgrade");
+    }
+    if let Some(threshold) = input.confirm_threshold_fen {
+        if threshold.is_some_and(|fen| !(0..=crate::stored_value::MAX_AMOUNT_FEN).contains(&fen)) {
+            return Err(Error::invalid(
+                "confirm_threshold_fen",
+                "must be 0 to ￥1,000,000 (in fen), or null to turn confirmation off",
+            ));
+        }
+        active.confirm_threshold_fen = Set(threshold);
+        changed.push("confirm_threshold_fen");
+    }
+    let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
+    let merchant = active.update(&txn).await?;
+    let settings = to_loyalty(&merchant);
+    audit::record(
+        &txn,
+        Event {
+            merchant_id: Some(merchant.id),
+            actor: Actor::Staff(principal.staff_id),
+            action: "merchant.loyalty_updated",
+            target: Some(("merchant", merchant.id)),
+            detail: json!({
+                "changed": changed,
+                "points_per_yuan": settings.points_per_yuan,
+                "points_per_yuan_offset": settings.points_per_yuan_offset,
+                "points_validity_days": settings.points_validity_days,
+                "points_excluded_categories": settings.points_excluded_categories,
+                "level_basis": settings.level_basis,
+                "level_downgrade": settings.level_downgrade,
+                "confirm_threshold_fen": settings.confirm_threshold_fen,
+            }),
+            ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(settings)
+}

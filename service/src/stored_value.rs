@@ -7,19 +7,18 @@
 //! guarded updates remain the last word: no interleaving can overdraw a card.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
-use entity::{journal_entries, journal_lines, merchants, recharge_plans, stored_value_cards};
+use entity::{journal_entries, journal_lines, members, merchants, recharge_plans, stored_value_cards};
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
 use crate::domain::{IdempotencyKey, Permission, fingerprint};
-use crate::error::is_unique_violation;
 use crate::ledger::{self, Account, AccountKind, Cause, Draft};
 use crate::{AppContext, Conflict, Error, Result};
 
@@ -65,8 +64,8 @@ impl SplitRule {
             SplitRule::Proportional => {
                 i64::try_from(i128::from(amount) * i128::from(principal) / i128::from(total)).ok()?
             }
-            SplitRule::PrincipalFirst => amount.min(principal),
-            SplitRule::BonusFirst => amount - amount.min(bonus),
+            SplitRule::PrincipalFirst => std::cmp::min(amount, principal),
+            SplitRule::BonusFirst => amount - std::cmp::min(amount, bonus),
         };
         Some((from_principal, amount - from_principal))
     }
@@ -281,6 +280,83 @@ pub(crate) async fn debit_into(
     Ok((from_principal, from_bonus))
 }
 
+/// Inside a recharge or a settlement: opens (or reopens) the member's card, extends its validity by a plan's days,
+/// counts the recharge towards the member's level, and adds the lines crediting principal and bonus to `draft`.
+/// The caller debits whatever paid `pay`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn recharge_into(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_id: i64,
+    member_id: i64,
+    pay: i64,
+    bonus: i64,
+    validity_days: Option<i32>,
+    draft: &mut Draft,
+) -> Result<()> {
+    let card = ensure_card(conn, merchant_id, member_id).await?;
+    let card = lock_card(conn, &card).await?;
+    let now = Utc::now();
+    let mut active: stored_value_cards::ActiveModel = card.clone().into();
+    if CardStatus::parse(&card.status) == CardStatus::Closed {
+        active.status = Set(CardStatus::Active.as_str().to_owned());
+    }
+    if let Some(days) = validity_days {
+        let until = now + Duration::days(i64::from(days));
+        if card.expires_at.is_none_or(|at| at < until) {
+            active.expires_at = Set(Some(until));
+        }
+    }
+    active.updated_at = Set(now);
+    active.update(conn).await?;
+    members::Entity::update_many()
+        .col_expr(members::Column::TotalRechargeFen, Expr::col(members::Column::TotalRechargeFen).add(pay))
+        .filter(members::Column::Id.eq(member_id))
+        .exec(conn)
+        .await?;
+    draft.credit(principal_account(member_id), pay);
+    draft.debit(Account::store(store_id, AccountKind::BonusExpense), bonus).credit(bonus_account(member_id), bonus);
+    Ok(())
+}
+
+/// Inside a refund of a recharge line: takes back the principal paid in and voids the bonus it granted. Fails with
+/// [`Conflict::InsufficientBalance`] when the member has already spent it.
+pub(crate) async fn reverse_recharge_into(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_id: i64,
+    member_id: i64,
+    pay: i64,
+    bonus: i64,
+    draft: &mut Draft,
+) -> Result<()> {
+    let card = card_row(conn, merchant_id, member_id).await?.ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
+    lock_card(conn, &card).await?;
+    members::Entity::update_many()
+        .col_expr(members::Column::TotalRechargeFen, Expr::col(members::Column::TotalRechargeFen).sub(pay))
+        .filter(members::Column::Id.eq(member_id))
+        .exec(conn)
+        .await?;
+    draft.debit(principal_account(member_id), pay);
+    draft.debit(bonus_account(member_id), bonus).credit(Account::store(store_id, AccountKind::BonusExpense), bonus);
+    Ok(())
+}
+
+/// Inside a refund of a bill paid with stored value: puts principal and bonus back on the member's card.
+pub(crate) async fn credit_back_into(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+    principal_part: i64,
+    bonus_part: i64,
+    draft: &mut Draft,
+) -> Result<()> {
+    let card = ensure_card(conn, merchant_id, member_id).await?;
+    lock_card(conn, &card).await?;
+    draft.credit(principal_account(member_id), principal_part).credit(bonus_account(member_id), bonus_part);
+    Ok(())
+}
+
 /// Demo data: a cash recharge recorded by the seeding job, through the ledger like any other.
 pub(crate) async fn seed_recharge(
     conn: &impl ConnectionTrait,
@@ -290,13 +366,12 @@ pub(crate) async fn seed_recharge(
     pay: i64,
     bonus: i64,
 ) -> Result<i64> {
-    ensure_card(conn, merchant_id, member_id).await?;
     let mut draft = Draft::new(merchant_id, "recharge", Cause::Job("demo-seed"));
     draft.store_id = Some(store_id);
     draft.member_id = Some(member_id);
     draft.memo = "储值 (demo)".to_owned();
-    draft.debit(DeskTender::Cash.account(store_id), pay).credit(principal_account(member_id), pay);
-    draft.debit(Account::store(store_id, AccountKind::BonusExpense), bonus).credit(bonus_account(member_id), bonus);
+    draft.debit(DeskTender::Cash.account(store_id), pay);
+    recharge_into(conn, merchant_id, store_id, member_id, pay, bonus, None, &mut draft).await?;
     ledger::post(conn, &draft).await
 }
 
@@ -312,29 +387,7 @@ pub async fn own(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<C
     card_view(&ctx.db, merchant_id, member_id).await
 }
 
-/// An earlier entry with this key: the same request is a replay, another request is refused.
-async fn replay(
-    conn: &impl ConnectionTrait,
-    merchant_id: i64,
-    key: &IdempotencyKey,
-    fingerprint: &str,
-) -> Result<Option<journal_entries::Model>> {
-    let Some(entry) = journal_entries::Entity::find()
-        .filter(journal_entries::Column::MerchantId.eq(merchant_id))
-        .filter(journal_entries::Column::IdempotencyKey.eq(key.as_str()))
-        .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if entry.fingerprint.as_deref() != Some(fingerprint) {
-        return Err(Error::Conflict(Conflict::IdempotencyKeyReused));
-    }
-    Ok(Some(entry))
-}
-
-/// Runs `post` unless the key was seen; a concurrent twin that commits first turns our unique violation into a
-/// replay of its result.
+/// Runs `post` unless the key was seen, and shows the card afterwards.
 async fn once<F, Fut>(
     ctx: &AppContext,
     merchant_id: i64,
@@ -347,22 +400,9 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<i64>>,
 {
-    if let Some(entry) = replay(&ctx.db, merchant_id, key, fingerprint).await? {
-        let card = card_view(&ctx.db, merchant_id, member_id).await?;
-        return Ok(Movement { entry_id: entry.id, card, replayed: true });
-    }
-    match post().await {
-        Ok(entry_id) => {
-            let card = card_view(&ctx.db, merchant_id, member_id).await?;
-            Ok(Movement { entry_id, card, replayed: false })
-        }
-        Err(Error::Database(err)) if is_unique_violation(&err) => {
-            let entry = replay(&ctx.db, merchant_id, key, fingerprint).await?.ok_or(Error::Database(err))?;
-            let card = card_view(&ctx.db, merchant_id, member_id).await?;
-            Ok(Movement { entry_id: entry.id, card, replayed: true })
-        }
-        Err(other) => Err(other),
-    }
+    let (entry_id, replayed) = ledger::once(&ctx.db, merchant_id, key.as_str(), fingerprint, post).await?;
+    let card = card_view(&ctx.db, merchant_id, member_id).await?;
+    Ok(Movement { entry_id, card, replayed })
 }
 
 pub struct RechargeInput {
@@ -405,22 +445,6 @@ pub async fn recharge(
         crate::stores::require_open(&ctx.db, principal, store_id).await?;
         let txn = ctx.db.begin().await?;
         crate::members::live_row(&txn, merchant_id, member_id).await?;
-        let card = ensure_card(&txn, merchant_id, member_id).await?;
-        let card = lock_card(&txn, &card).await?;
-        let now = Utc::now();
-        let mut active: stored_value_cards::ActiveModel = card.clone().into();
-        if CardStatus::parse(&card.status) == CardStatus::Closed {
-            active.status = Set(CardStatus::Active.as_str().to_owned());
-        }
-        if let Some(days) = validity_days {
-            let until = now + Duration::days(i64::from(days));
-            if card.expires_at.is_some_and(|at| at < until) || card.expires_at.is_none() {
-                active.expires_at = Set(Some(until));
-            }
-        }
-        active.updated_at = Set(now);
-        active.update(&txn).await?;
-
         let mut draft = Draft::new(merchant_id, "recharge", Cause::Staff(principal.staff_id));
         draft.store_id = Some(store_id);
         draft.member_id = Some(member_id);
@@ -430,8 +454,8 @@ pub async fn recharge(
             Some(name) => format!("储值 {name}"),
             None => "储值".to_owned(),
         };
-        draft.debit(tender.account(store_id), pay).credit(principal_account(member_id), pay);
-        draft.debit(Account::store(store_id, AccountKind::BonusExpense), bonus).credit(bonus_account(member_id), bonus);
+        draft.debit(tender.account(store_id), pay);
+        recharge_into(&txn, merchant_id, store_id, member_id, pay, bonus, validity_days, &mut draft).await?;
         let entry_id = ledger::post(&txn, &draft).await?;
         txn.commit().await?;
         Ok(entry_id)

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,6 +25,9 @@ pub struct ServiceItemDto {
     pub price_fen: i64,
     /// Substances the service uses, matched against allergy notes.
     pub substances: Vec<String>,
+    /// Member level id → price in fen for members of that level (instead of the level's discount).
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub level_prices: BTreeMap<i64, i64>,
     pub active: bool,
 }
 
@@ -35,6 +40,7 @@ impl From<ServiceItem> for ServiceItemDto {
             duration_min: s.duration_min,
             price_fen: s.price.get(),
             substances: s.substances,
+            level_prices: s.level_prices,
             active: s.active,
         }
     }
@@ -47,7 +53,28 @@ pub struct ServiceItemRequest {
     pub duration_min: Option<i32>,
     pub price_fen: Option<i64>,
     pub substances: Option<Vec<String>>,
+    /// Member level id → price in fen (0 to 100,000,000) for members of that level. Replaces the whole map; `{}`
+    /// removes them.
+    #[serde(default, deserialize_with = "level_keyed")]
+    #[schema(value_type = Option<BTreeMap<String, i64>>)]
+    pub level_prices: Option<BTreeMap<i64, i64>>,
     pub active: Option<bool>,
+}
+
+/// A JSON object keyed by level ids. A key that is not a number is a shape error (422), not malformed JSON.
+fn level_keyed<'de, D>(deserializer: D) -> Result<Option<BTreeMap<i64, i64>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let Some(raw) = <Option<BTreeMap<String, i64>> as Deserialize>::deserialize(deserializer)? else { return Ok(None) };
+    raw.into_iter()
+        .map(|(key, price)| {
+            key.parse::<i64>()
+                .map(|level| (level, price))
+                .map_err(|_| serde::de::Error::custom(format!("level_prices: {key:?} is not a member level id")))
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 impl From<ServiceItemRequest> for ServiceInput {
@@ -58,6 +85,7 @@ impl From<ServiceItemRequest> for ServiceInput {
             duration_min: r.duration_min,
             price_fen: r.price_fen,
             substances: r.substances,
+            level_prices: r.level_prices,
             active: r.active,
         }
     }

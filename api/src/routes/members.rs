@@ -27,16 +27,35 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(list_member_levels);
 }
 
+/// A member level and what it gives.
 #[derive(Serialize, ToSchema)]
 pub struct LevelDto {
     pub id: i64,
+    #[schema(example = "金卡会员")]
     pub name: String,
+    /// Higher is better; the default level has rank 0.
     pub rank: i32,
+    /// Cumulative spend or recharge (by the merchant's `level_basis`) that qualifies, in fen.
+    pub threshold_fen: i64,
+    /// What members of the level pay, in basis points of the price (9000 = 9折).
+    pub discount_bp: i32,
+    /// Item category → basis points, overriding `discount_bp`.
+    pub category_discounts: std::collections::BTreeMap<String, i32>,
+    /// Points multiplier in percent (150 = 1.5×).
+    pub points_multiplier_pct: i32,
 }
 
 impl From<Level> for LevelDto {
     fn from(l: Level) -> Self {
-        Self { id: l.id, name: l.name, rank: l.rank }
+        Self {
+            id: l.id,
+            name: l.name,
+            rank: l.rank,
+            threshold_fen: l.threshold_fen,
+            discount_bp: l.discount_bp,
+            category_discounts: l.category_discounts,
+            points_multiplier_pct: l.points_multiplier_pct,
+        }
     }
 }
 

@@ -4,13 +4,13 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::merchants::ChannelSettings;
+use service::merchants::{ChannelSettings, LoyaltyInput, LoyaltySettings};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(get_merchant).service(update_merchant);
+    cfg.service(get_merchant).service(update_merchant).service(get_loyalty).service(update_loyalty);
 }
 
 /// The merchant (brand). Secrets are never returned, only whether they are configured.
@@ -87,4 +87,87 @@ async fn update_merchant(
         sv_split_rule: b.sv_split_rule,
     };
     Ok(web::Json(service::merchants::update(&ctx, &me, input).await?.into()))
+}
+
+/// How the merchant runs points, levels and member confirmation.
+#[derive(Serialize, ToSchema)]
+pub struct LoyaltySettingsDto {
+    /// Points earned per whole yuan actually paid.
+    pub points_per_yuan: i32,
+    /// Points that make ￥1 of offset at checkout; 0: redemption is off.
+    pub points_per_yuan_offset: i32,
+    /// Days earned points stay valid.
+    pub points_validity_days: i32,
+    /// Item categories that earn no points.
+    pub points_excluded_categories: Vec<String>,
+    /// What level thresholds count: `spend` or `recharge`.
+    #[schema(example = "spend")]
+    pub level_basis: String,
+    /// `never`, or `annual` (a member whose last 12 months fall below their level moves down).
+    #[schema(example = "never")]
+    pub level_downgrade: String,
+    /// Stored-value or count-card debits above this (fen) need the member's confirmation; null: never.
+    pub confirm_threshold_fen: Option<i64>,
+}
+
+impl From<LoyaltySettings> for LoyaltySettingsDto {
+    fn from(s: LoyaltySettings) -> Self {
+        Self {
+            points_per_yuan: s.points_per_yuan,
+            points_per_yuan_offset: s.points_per_yuan_offset,
+            points_validity_days: s.points_validity_days,
+            points_excluded_categories: s.points_excluded_categories,
+            level_basis: s.level_basis,
+            level_downgrade: s.level_downgrade,
+            confirm_threshold_fen: s.confirm_threshold_fen,
+        }
+    }
+}
+
+/// Fields left out stay as they are.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateLoyaltyRequest {
+    /// 0–100.
+    pub points_per_yuan: Option<i32>,
+    /// 0–100000; 0 turns redemption off.
+    pub points_per_yuan_offset: Option<i32>,
+    /// 1–3650.
+    pub points_validity_days: Option<i32>,
+    /// At most 50 categories of 1–40 characters.
+    pub points_excluded_categories: Option<Vec<String>>,
+    /// `spend` or `recharge`.
+    pub level_basis: Option<String>,
+    /// `never` or `annual`.
+    pub level_downgrade: Option<String>,
+    /// 0 to 100,000,000 fen, or null to turn member confirmation off.
+    #[serde(default, deserialize_with = "crate::extract::explicit_null")]
+    #[schema(value_type = Option<i64>)]
+    pub confirm_threshold_fen: Option<Option<i64>>,
+}
+
+#[utoipa::path(tag = "merchant", responses((status = 200, body = LoyaltySettingsDto)), security(("staff_token" = [])))]
+#[get("/merchant/loyalty")]
+async fn get_loyalty(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<LoyaltySettingsDto>> {
+    Ok(web::Json(service::merchants::loyalty(&ctx, &me).await?.into()))
+}
+
+/// Change the points, level and confirmation settings (owners; audited).
+#[utoipa::path(tag = "merchant", request_body = UpdateLoyaltyRequest, responses((status = 200, body = LoyaltySettingsDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[patch("/merchant/loyalty")]
+async fn update_loyalty(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: web::Json<UpdateLoyaltyRequest>,
+) -> ApiResult<web::Json<LoyaltySettingsDto>> {
+    let b = body.into_inner();
+    let input = LoyaltyInput {
+        points_per_yuan: b.points_per_yuan,
+        points_per_yuan_offset: b.points_per_yuan_offset,
+        points_validity_days: b.points_validity_days,
+        points_excluded_categories: b.points_excluded_categories,
+        level_basis: b.level_basis,
+        level_downgrade: b.level_downgrade,
+        confirm_threshold_fen: b.confirm_threshold_fen,
+    };
+    Ok(web::Json(service::merchants::update_loyalty(&ctx, &me, input).await?.into()))
 }

@@ -14,7 +14,9 @@ use service::members::MemberInput;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Member;
+use crate::routes::bills::BillDto;
 use crate::routes::catalog::ServiceItemDto;
+use crate::routes::loyalty::{CountCardDto, PointsDto};
 use crate::routes::members::MemberDto;
 use crate::routes::stores::StoreDto;
 
@@ -30,7 +32,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(export_my_data)
         .service(request_my_deletion)
         .service(list_open_stores)
-        .service(list_menu);
+        .service(list_menu)
+        .service(get_my_points)
+        .service(list_my_count_cards)
+        .service(list_bills_to_confirm)
+        .service(confirm_bill);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -222,4 +228,41 @@ async fn list_menu(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<
     Ok(web::Json(
         service::catalog::list(&ctx, me.merchant_id, true).await?.into_iter().map(ServiceItemDto::from).collect(),
     ))
+}
+
+/// My points and when they expire.
+#[utoipa::path(tag = "me", responses((status = 200, body = PointsDto)), security(("member_token" = [])))]
+#[get("/me/points")]
+async fn get_my_points(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<PointsDto>> {
+    Ok(web::Json(service::points::own(&ctx, me.member_id).await?.into()))
+}
+
+/// My count cards (次卡) and their sessions left.
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<CountCardDto>)), security(("member_token" = [])))]
+#[get("/me/count-cards")]
+async fn list_my_count_cards(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+) -> ApiResult<web::Json<Vec<CountCardDto>>> {
+    let cards = service::count_cards::own(&ctx, me.merchant_id, me.member_id).await?;
+    Ok(web::Json(cards.into_iter().map(Into::into).collect()))
+}
+
+/// Bills the store parked for me to confirm (a large stored-value or count-card debit).
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<BillDto>)), security(("member_token" = [])))]
+#[get("/me/bills/to-confirm")]
+async fn list_bills_to_confirm(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<BillDto>>> {
+    let bills = service::bills::pending_confirmations(&ctx, me.merchant_id, me.member_id).await?;
+    Ok(web::Json(bills.into_iter().map(Into::into).collect()))
+}
+
+/// Confirm a parked bill of mine: the cashier can then settle it.
+#[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 200, body = BillDto), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
+#[post("/me/bills/{id}/confirm")]
+async fn confirm_bill(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<BillDto>> {
+    Ok(web::Json(service::bills::confirm_by_member(&ctx, me.merchant_id, me.member_id, id.into_inner()).await?.into()))
 }

@@ -2,11 +2,16 @@
 
 pub mod audit;
 pub mod bills;
+pub mod card_products;
 pub mod catalog;
+pub mod commission_rules;
+pub mod levels;
+pub mod loyalty;
 pub mod members;
 pub mod merchant;
 pub mod mini;
 pub mod ops;
+pub mod products;
 pub mod staff;
 pub mod staff_auth;
 pub mod stored_value;
@@ -25,8 +30,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(audit::routes)
             .configure(members::routes)
             .configure(catalog::staff_routes)
+            .configure(products::routes)
+            .configure(card_products::routes)
+            .configure(levels::routes)
+            .configure(commission_rules::routes)
             .configure(stored_value::routes)
-            .configure(bills::routes),
+            .configure(bills::routes)
+            .configure(loyalty::routes),
     )
     .service(scope::scope("/api/mini/v1").configure(mini::routes))
     .configure(ops::routes);

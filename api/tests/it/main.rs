@@ -3,7 +3,10 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod bad_input;
+mod catalog_config;
+mod checkout;
 mod cli;
+mod crash;
 mod errors;
 mod member_code;
 mod members;

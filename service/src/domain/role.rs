@@ -35,6 +35,15 @@ pub enum Permission {
     Checkout,
     /// Recharge plans, transfers between members, card refunds (退卡), unfreezing.
     StoredValueManage,
+    /// Refund settled bills by line and reverse them (反结账); count-card extension, transfer and refund; manual
+    /// points adjustments.
+    Refund,
+    /// Levels, points rules, commission rules and the merchant's loyalty settings.
+    LoyaltyManage,
+    /// Every staff member's commission statement (everyone may read their own).
+    CommissionRead,
+    /// Receive and count product stock.
+    StockManage,
 }
 
 impl Role {
@@ -73,6 +82,10 @@ impl Role {
                 CatalogManage,
                 Checkout,
                 StoredValueManage,
+                Refund,
+                LoyaltyManage,
+                CommissionRead,
+                StockManage,
             ],
             Role::Manager => &[
                 StoreManage,
@@ -86,9 +99,12 @@ impl Role {
                 CatalogManage,
                 Checkout,
                 StoredValueManage,
+                Refund,
+                CommissionRead,
+                StockManage,
             ],
             Role::Marketing => &[MemberRead],
-            Role::Cashier => &[MemberRead, MemberWrite, MemberContactRead, Checkout],
+            Role::Cashier => &[MemberRead, MemberWrite, MemberContactRead, Checkout, StockManage],
             Role::Technician => &[MemberRead],
         }
     }

@@ -1,0 +1,293 @@
+//! The price of a bill, step by step: pure arithmetic, no database, property-tested.
+//!
+//! 1. **Subtotal**: each line's unit price × quantity. A member of a level with its own price for a service pays
+//!    that price (and no further level discount on the line).
+//! 2. **Level discount**: each service and product line at the member's level rate for its category, rounded half
+//!    up to the fen per line ([`crate::money::apply_bp`]). Count-card sales and recharges are never discounted.
+//! 3. **Coupon**: a slot kept for the campaigns issue; always ￥0 for now.
+//! 4. **Points offset**: `points × 100 ÷ rate` fen rounded down, capped at the discounted service and product
+//!    lines not paid by a count card, spread over them by largest remainder. The points actually used are the
+//!    fewest that buy that offset, so asking for more points than the bill can take uses only what it can.
+//! 5. **Total**: what tenders pay. A service line paid by a count card costs ￥0 here (its sessions pay).
+//!
+//! Points earned: `points_per_yuan × multiplier` per whole yuan of the eligible lines' net (not excluded
+//! categories, not card sales or recharges, not count-card sessions), rounded down for the bill and spread over the
+//! lines by largest remainder, so a refund can take back exactly the points of the lines it refunds.
+
+use crate::money::{apply_bp, spread};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    Service,
+    Product,
+    CardSale,
+    Recharge,
+}
+
+impl LineKind {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "service" => Some(LineKind::Service),
+            "product" => Some(LineKind::Product),
+            "card_sale" => Some(LineKind::CardSale),
+            "recharge" => Some(LineKind::Recharge),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::Service => "service",
+            LineKind::Product => "product",
+            LineKind::CardSale => "card_sale",
+            LineKind::Recharge => "recharge",
+        }
+    }
+
+    /// Services and products are consumption; card sales and recharges sell prepaid value.
+    pub fn is_consumption(self) -> bool {
+        matches!(self, LineKind::Service | LineKind::Product)
+    }
+}
+
+/// One line as pricing sees it.
+#[derive(Clone, Debug)]
+pub struct PriceLine {
+    pub kind: LineKind,
+    pub unit_price: i64,
+    pub quantity: i64,
+    /// The level rate for this line in basis points (10000: no discount).
+    pub level_bp: i64,
+    /// Paid by a count card's sessions.
+    pub by_card: bool,
+    /// Its category earns points.
+    pub earns_points: bool,
+}
+
+/// Points rules of the merchant and the member's level.
+#[derive(Clone, Copy, Debug)]
+pub struct PointsRule {
+    pub per_yuan: i64,
+    pub multiplier_pct: i64,
+    /// Points per ￥1 of offset; 0 turns redemption off.
+    pub per_yuan_offset: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PricedLine {
+    pub amount: i64,
+    pub discount: i64,
+    pub points_offset: i64,
+    pub net: i64,
+    pub points_earned: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Priced {
+    pub lines: Vec<PricedLine>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub coupon: i64,
+    pub points_used: i64,
+    pub points_offset: i64,
+    pub total: i64,
+    pub points_earned: i64,
+    /// The most points this bill can use (a cashier's "use all" button).
+    pub points_max: i64,
+}
+
+/// Why a price cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PriceError {
+    RedemptionOff,
+    TooManyPoints { max: i64 },
+}
+
+fn offset_for(points: i64, per_yuan_offset: i64) -> i64 {
+    if per_yuan_offset <= 0 { 0 } else { points * 100 / per_yuan_offset }
+}
+
+/// The fewest points that buy `offset` fen.
+fn points_for(offset: i64, per_yuan_offset: i64) -> i64 {
+    (offset * per_yuan_offset + 99) / 100
+}
+
+/// Prices `lines` using `points` (not more than `available`).
+pub fn price(lines: &[PriceLine], points: i64, available: i64, rule: PointsRule) -> Result<Priced, PriceError> {
+    let mut priced: Vec<PricedLine> = lines
+        .iter()
+        .map(|line| {
+            let amount = line.unit_price * line.quantity;
+            let discount = if line.kind.is_consumption() && !line.by_card {
+                amount - apply_bp(amount, line.level_bp.clamp(0, 10_000))
+            } else {
+                0
+            };
+            let net = if line.by_card { 0 } else { amount - discount };
+            PricedLine { amount, discount, points_offset: 0, net, points_earned: 0 }
+        })
+        .collect();
+
+    let offsettable: Vec<i64> = lines
+        .iter()
+        .zip(&priced)
+        .map(|(line, p)| if line.kind.is_consumption() && !line.by_card { p.net } else { 0 })
+        .collect();
+    let room: i64 = offsettable.iter().sum();
+    let points_max = if rule.per_yuan_offset > 0 {
+        points_for(room.min(offset_for(available, rule.per_yuan_offset)), rule.per_yuan_offset)
+    } else {
+        0
+    };
+    let (points_used, points_offset) = if points > 0 {
+        if rule.per_yuan_offset <= 0 {
+            return Err(PriceError::RedemptionOff);
+        }
+        if points > available {
+            return Err(PriceError::TooManyPoints { max: points_max });
+        }
+        let offset = offset_for(points, rule.per_yuan_offset).min(room);
+        (points_for(offset, rule.per_yuan_offset), offset)
+    } else {
+        (0, 0)
+    };
+    for (line, part) in priced.iter_mut().zip(spread(points_offset, &offsettable)) {
+        line.points_offset = part;
+        line.net -= part;
+    }
+
+    let earning: Vec<i64> = lines
+        .iter()
+        .zip(&priced)
+        .map(|(line, p)| if line.kind.is_consumption() && !line.by_card && line.earns_points { p.net } else { 0 })
+        .collect();
+    let earn_base: i64 = earning.iter().sum();
+    let points_earned =
+        (i128::from(earn_base / 100) * i128::from(rule.per_yuan.max(0)) * i128::from(rule.multiplier_pct.max(0)) / 100)
+            as i64;
+    for (line, part) in priced.iter_mut().zip(spread(points_earned, &earning)) {
+        line.points_earned = part;
+    }
+
+    let subtotal = priced.iter().map(|p| p.amount).sum();
+    let discount = priced.iter().map(|p| p.discount).sum();
+    let total = priced.iter().map(|p| p.net).sum();
+    Ok(Priced {
+        lines: priced,
+        subtotal,
+        discount,
+        coupon: 0,
+        points_used,
+        points_offset,
+        total,
+        points_earned,
+        points_max,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const RULE: PointsRule = PointsRule { per_yuan: 1, multiplier_pct: 100, per_yuan_offset: 100 };
+
+    fn service(unit_price: i64, level_bp: i64) -> PriceLine {
+        PriceLine { kind: LineKind::Service, unit_price, quantity: 1, level_bp, by_card: false, earns_points: true }
+    }
+
+    #[test]
+    fn a_worked_example() {
+        // ￥88 cut and ￥199 colour at 9折, ￥68 shampoo at 95折, 500 points at 100 points per ￥1.
+        let mut shampoo = service(6800, 9500);
+        shampoo.kind = LineKind::Product;
+        let lines = [service(8800, 9000), service(19900, 9000), shampoo];
+        let priced = price(&lines, 500, 1000, RULE).unwrap();
+        assert_eq!(priced.subtotal, 35_500);
+        assert_eq!(priced.discount, 880 + 1990 + 340);
+        assert_eq!(priced.points_offset, 500);
+        assert_eq!(priced.points_used, 500);
+        assert_eq!(priced.total, 35_500 - 3_210 - 500);
+        assert_eq!(priced.lines.iter().map(|l| l.points_offset).sum::<i64>(), 500);
+        assert_eq!(priced.points_earned, priced.total / 100);
+    }
+
+    #[test]
+    fn count_card_lines_cost_nothing_and_earn_nothing() {
+        let mut by_card = service(8800, 9000);
+        by_card.by_card = true;
+        let priced = price(&[by_card], 0, 0, RULE).unwrap();
+        assert_eq!((priced.total, priced.discount, priced.points_earned), (0, 0, 0));
+    }
+
+    #[test]
+    fn points_beyond_the_balance_are_refused_and_beyond_the_bill_unused() {
+        let lines = [service(1000, 10_000)];
+        let capped = price(&lines, 2000, 5000, RULE).unwrap();
+        assert_eq!((capped.points_used, capped.points_offset, capped.total, capped.points_max), (1000, 1000, 0, 1000));
+        assert_eq!(price(&lines, 600, 500, RULE), Err(PriceError::TooManyPoints { max: 500 }));
+        let off = PointsRule { per_yuan_offset: 0, ..RULE };
+        assert_eq!(price(&lines, 1, 500, off), Err(PriceError::RedemptionOff));
+    }
+
+    #[test]
+    fn an_uneven_rate_uses_the_fewest_points() {
+        // 150 points per ￥1: 100 points buy 66 fen, and 99 points are enough for that.
+        let rule = PointsRule { per_yuan_offset: 150, ..RULE };
+        let priced = price(&[service(1000, 10_000)], 100, 100, rule).unwrap();
+        assert_eq!((priced.points_offset, priced.points_used), (66, 99));
+    }
+
+    fn arb_line() -> impl Strategy<Value = PriceLine> {
+        (0usize..4, 0i64..1_000_000, 1i64..10, 1000i64..=10_000, any::<bool>(), any::<bool>()).prop_map(
+            |(kind, unit_price, quantity, level_bp, by_card, earns_points)| {
+                let kind = [LineKind::Service, LineKind::Product, LineKind::CardSale, LineKind::Recharge][kind];
+                PriceLine {
+                    kind,
+                    unit_price,
+                    quantity,
+                    level_bp,
+                    by_card: by_card && kind == LineKind::Service,
+                    earns_points,
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn parts_sum_to_the_whole_and_nothing_is_negative(
+            lines in prop::collection::vec(arb_line(), 1..12),
+            points in 0i64..2_000_000,
+            available in 0i64..2_000_000,
+            per_yuan_offset in 1i64..500,
+            multiplier_pct in 0i64..300,
+        ) {
+            let rule = PointsRule { per_yuan: 2, multiplier_pct, per_yuan_offset };
+            match price(&lines, points, available, rule) {
+                Ok(priced) => {
+                    prop_assert_eq!(priced.subtotal, priced.lines.iter().map(|l| l.amount).sum::<i64>());
+                    let by_card: i64 = lines.iter().zip(&priced.lines).filter(|(l, _)| l.by_card).map(|(_, p)| p.amount).sum();
+                    prop_assert_eq!(priced.total, priced.subtotal - by_card - priced.discount - priced.points_offset);
+                    prop_assert_eq!(priced.points_offset, priced.lines.iter().map(|l| l.points_offset).sum::<i64>());
+                    prop_assert_eq!(priced.points_earned, priced.lines.iter().map(|l| l.points_earned).sum::<i64>());
+                    prop_assert!(priced.points_used <= points && priced.points_used <= available);
+                    prop_assert!(priced.points_offset <= offset_for(priced.points_used, per_yuan_offset));
+                    for line in &priced.lines {
+                        prop_assert!(line.discount >= 0 && line.points_offset >= 0 && line.net >= 0 && line.points_earned >= 0);
+                        prop_assert!(line.discount + line.points_offset <= line.amount);
+                    }
+                }
+                Err(PriceError::TooManyPoints { max }) => {
+                    prop_assert!(points > available && max <= available);
+                    let most = price(&lines, max, available, rule);
+                    prop_assert!(most.is_ok());
+                    prop_assert_eq!(most.unwrap().points_used, max);
+                }
+                Err(PriceError::RedemptionOff) => prop_assert!(false, "redemption is on"),
+            }
+        }
+    }
+}
