@@ -296,11 +296,14 @@ fn shares(inputs: &[StaffInput]) -> Result<Vec<StaffShare>> {
     }
 }
 
+/// Resolves `draft`. The member's points balance is read only when the draft uses points or `for_preview` asks for
+/// it (settlement re-checks it under the lots' lock anyway).
 async fn resolve(
     ctx: &AppContext,
     conn: &impl ConnectionTrait,
     merchant_id: i64,
     draft: &BillDraft,
+    for_preview: bool,
 ) -> Result<Resolved> {
     if draft.lines.is_empty() || draft.lines.len() > MAX_LINES {
         return Err(Error::invalid("lines", "a bill has 1–50 lines"));
@@ -319,7 +322,8 @@ async fn resolve(
         None => None,
     };
     let settings = crate::merchants::loyalty_settings(conn, merchant_id).await?;
-    let levels = if member.as_ref().is_some_and(|m| m.level_id.is_some()) || member.is_some() {
+    // Every member's bill may upgrade them, so their merchant's levels are needed whenever there is a member.
+    let levels = if member.is_some() {
         crate::levels::load_rules(conn, merchant_id).await?
     } else {
         Vec::new()
@@ -328,31 +332,46 @@ async fn resolve(
 
     let ids_of =
         |kind: &str| -> Vec<i64> { draft.lines.iter().filter(|l| l.kind == kind).filter_map(|l| l.item_id).collect() };
-    let services: BTreeMap<i64, service_items::Model> = service_items::Entity::find()
-        .filter(service_items::Column::MerchantId.eq(merchant_id))
-        .filter(service_items::Column::Id.is_in(ids_of("service")))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row))
-        .collect();
-    let product_rows: BTreeMap<i64, products::Model> = products::Entity::find()
-        .filter(products::Column::MerchantId.eq(merchant_id))
-        .filter(products::Column::Id.is_in(ids_of("product")))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row))
-        .collect();
+    // One query per kind of thing the draft names, none for kinds it doesn't.
+    let service_ids = ids_of("service");
+    let services: BTreeMap<i64, service_items::Model> = if service_ids.is_empty() {
+        BTreeMap::new()
+    } else {
+        service_items::Entity::find()
+            .filter(service_items::Column::MerchantId.eq(merchant_id))
+            .filter(service_items::Column::Id.is_in(service_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect()
+    };
+    let product_ids = ids_of("product");
+    let product_rows: BTreeMap<i64, products::Model> = if product_ids.is_empty() {
+        BTreeMap::new()
+    } else {
+        products::Entity::find()
+            .filter(products::Column::MerchantId.eq(merchant_id))
+            .filter(products::Column::Id.is_in(product_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect()
+    };
     let card_ids: Vec<i64> = draft.lines.iter().filter_map(|l| l.count_card_id).collect();
-    let cards: BTreeMap<i64, count_cards::Model> = count_cards::Entity::find()
-        .filter(count_cards::Column::MerchantId.eq(merchant_id))
-        .filter(count_cards::Column::Id.is_in(card_ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row))
-        .collect();
+    let cards: BTreeMap<i64, count_cards::Model> = if card_ids.is_empty() {
+        BTreeMap::new()
+    } else {
+        count_cards::Entity::find()
+            .filter(count_cards::Column::MerchantId.eq(merchant_id))
+            .filter(count_cards::Column::Id.is_in(card_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect()
+    };
     let staff_ids: BTreeSet<i64> = draft.lines.iter().flat_map(|l| l.staff.iter().map(|s| s.staff_id)).collect();
     if !staff_ids.is_empty() {
         let found: BTreeSet<i64> = staff::Entity::find()
@@ -538,8 +557,8 @@ async fn resolve(
         return Err(Error::invalid("points", "points need the bill's member"));
     }
     let points_available = match &member {
-        Some(m) => crate::points::available(conn, m.id, ctx.now()).await?,
-        None => 0,
+        Some(m) if for_preview || draft.points > 0 => crate::points::available(conn, m.id, ctx.now()).await?,
+        _ => 0,
     };
     Ok(Resolved { store_id: draft.store_id, member, level, levels, settings, lines, points_available })
 }
@@ -627,7 +646,7 @@ async fn allergy_matches(ctx: &AppContext, resolved: &Resolved) -> Result<Vec<Al
 pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, draft: BillDraft) -> Result<Quote> {
     principal.require(Permission::Checkout)?;
     crate::stores::require_open(&ctx.db, principal, draft.store_id).await?;
-    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft).await?;
+    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, true).await?;
     let priced = resolved.price(draft.points)?;
     Ok(Quote {
         lines: quote_lines(&resolved, &priced),
@@ -805,7 +824,7 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
     }
     crate::stores::require_open(&ctx.db, principal, input.draft.store_id).await?;
     let tenders = check_tenders(&input.tenders, input.draft.member_id)?;
-    let resolved = resolve(ctx, &ctx.db, merchant_id, &input.draft).await?;
+    let resolved = resolve(ctx, &ctx.db, merchant_id, &input.draft, false).await?;
     let priced = resolved.price(input.draft.points)?;
     check_cover(&tenders, &resolved, &priced)?;
     check_confirmation(ctx, &resolved, &tenders, input.member_code.as_deref(), false)?;
@@ -1041,12 +1060,15 @@ async fn write_settlement(
             .filter(|(line, _)| line.kind != LineKind::Recharge)
             .map(|(_, p)| p.net)
             .sum();
-        members::Entity::update_many()
+        // RETURNING gives the totals after this bill, read under the row lock the update takes.
+        let updated = members::Entity::update_many()
             .col_expr(members::Column::TotalSpendFen, Expr::col(members::Column::TotalSpendFen).add(spend))
             .filter(members::Column::Id.eq(member.id))
-            .exec(txn)
+            .exec_with_returning(txn)
             .await?;
-        upgrade_level(txn, resolved, member.id).await?;
+        if let Some(member) = updated.first() {
+            upgrade_level(txn, resolved, member).await?;
+        }
     }
     // Last, so the store's shared account rows stay locked only until commit.
     let entry_id = ledger::post(txn, &draft).await?;
@@ -1062,24 +1084,39 @@ async fn write_settlement(
 }
 
 /// Moves the member up to the highest level their cumulative spend or recharge (by the merchant's rule) now
-/// qualifies for. Levels only go down by the downgrade review.
-async fn upgrade_level(conn: &impl ConnectionTrait, resolved: &Resolved, member_id: i64) -> Result<()> {
-    if resolved.levels.is_empty() {
-        return Ok(());
-    }
-    let Some(member) = members::Entity::find_by_id(member_id).one(conn).await? else { return Ok(()) };
-    let basis =
-        if resolved.settings.level_basis == "recharge" { member.total_recharge_fen } else { member.total_spend_fen };
-    let current = resolved.levels.iter().find(|l| Some(l.id) == member.level_id).map_or(i32::MIN, |l| l.rank);
-    let best = resolved.levels.iter().filter(|l| l.threshold_fen <= basis && l.rank > current).max_by_key(|l| l.rank);
+/// qualifies for. Levels only go down by the downgrade policy.
+async fn upgrade_level(conn: &impl ConnectionTrait, resolved: &Resolved, member: &members::Model) -> Result<()> {
+    set_best_level(conn, &resolved.levels, &resolved.settings, member).await
+}
+
+async fn set_best_level(
+    conn: &impl ConnectionTrait,
+    levels: &[LevelRule],
+    settings: &LoyaltySettings,
+    member: &members::Model,
+) -> Result<()> {
+    let basis = if settings.level_basis == "recharge" { member.total_recharge_fen } else { member.total_spend_fen };
+    let current = levels.iter().find(|l| Some(l.id) == member.level_id).map_or(i32::MIN, |l| l.rank);
+    let best = levels.iter().filter(|l| l.threshold_fen <= basis && l.rank > current).max_by_key(|l| l.rank);
     if let Some(level) = best {
         members::Entity::update_many()
             .col_expr(members::Column::LevelId, Expr::value(level.id))
-            .filter(members::Column::Id.eq(member_id))
+            .filter(members::Column::Id.eq(member.id))
             .exec(conn)
             .await?;
     }
     Ok(())
+}
+
+/// After a recharge at the desk: the member may now qualify for a higher level.
+pub(crate) async fn upgrade_member(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<()> {
+    let levels = crate::levels::load_rules(conn, merchant_id).await?;
+    if levels.is_empty() {
+        return Ok(());
+    }
+    let settings = crate::merchants::loyalty_settings(conn, merchant_id).await?;
+    let member = crate::members::row(conn, merchant_id, member_id).await?;
+    set_best_level(conn, &levels, &settings, &member).await
 }
 
 async fn replay(ctx: &AppContext, merchant_id: i64, key: &IdempotencyKey, fingerprint: &str) -> Result<Option<Bill>> {
@@ -1119,7 +1156,7 @@ pub async fn park(
         return Ok(bill);
     }
     crate::stores::require_open(&ctx.db, principal, draft.store_id).await?;
-    let resolved = resolve(ctx, &ctx.db, merchant_id, &draft).await?;
+    let resolved = resolve(ctx, &ctx.db, merchant_id, &draft, false).await?;
     let priced = resolved.price(draft.points)?;
     let now = ctx.now();
     let inserted = bills::Entity::insert(bills::ActiveModel {
@@ -1182,7 +1219,7 @@ pub async fn update_parked(
     if draft.store_id != row.store_id {
         return Err(Error::invalid("store_id", "a parked bill stays at its store"));
     }
-    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft).await?;
+    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, false).await?;
     let priced = resolved.price(draft.points)?;
     let updated = bills::Entity::update_many()
         .col_expr(bills::Column::MemberId, Expr::value(draft.member_id))
@@ -1228,7 +1265,7 @@ pub async fn settle_parked(
         _ => return Err(Error::Conflict(Conflict::BillState)),
     };
     let tenders = check_tenders(&input.tenders, draft.member_id)?;
-    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft).await?;
+    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, false).await?;
     let priced = resolved.price(draft.points)?;
     check_cover(&tenders, &resolved, &priced)?;
     check_confirmation(ctx, &resolved, &tenders, input.member_code.as_deref(), row.member_confirmed_at.is_some())?;

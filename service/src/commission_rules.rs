@@ -5,12 +5,12 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use entity::{card_products, commission_rules, products, service_items};
+use entity::{card_products, commission_rules, merchants, products, service_items};
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
@@ -213,6 +213,13 @@ async fn check(
     Ok(rule)
 }
 
+/// Rule changes of one merchant queue behind each other (the merchant row's lock on PostgreSQL; SQLite has one
+/// writer), so two of them cannot both find "no other active rule for this" and both commit.
+async fn lock_rules(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<()> {
+    merchants::Entity::find_by_id(merchant_id).lock_exclusive().one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+    Ok(())
+}
+
 fn tiers_json(tiers: &[Tier]) -> Result<String> {
     let stored: Vec<StoredTier> = tiers.iter().map(|t| StoredTier { from_fen: t.from_fen, value: t.value }).collect();
     Ok(serde_json::to_string(&stored).map_err(anyhow::Error::from)?)
@@ -278,6 +285,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: RuleInp
         active: true,
     };
     let txn = ctx.db.begin().await?;
+    lock_rules(&txn, principal.merchant_id).await?;
     let rule = check(&txn, principal.merchant_id, None, empty.overlay(input)).await?;
     let row = commission_rules::ActiveModel {
         merchant_id: Set(principal.merchant_id),
@@ -300,6 +308,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: RuleInp
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: RuleInput) -> Result<RuleView> {
     principal.require(Permission::LoyaltyManage)?;
     let txn = ctx.db.begin().await?;
+    lock_rules(&txn, principal.merchant_id).await?;
     let row = commission_rules::Entity::find_by_id(id)
         .filter(commission_rules::Column::MerchantId.eq(principal.merchant_id))
         .one(&txn)

@@ -262,7 +262,8 @@ async fn seed_retail(
     store_ids: &[i64],
     service_ids: &std::collections::BTreeMap<&str, i64>,
 ) -> Result<()> {
-    let products: [(&str, Option<&str>, &str, &str, i64, [i64; 2]); 4] = [
+    // SKU, barcode, name, category, price, opening stock at each demo store.
+    let products = [
         ("DEMO-SH-500", Some("6923456789012"), "氨基酸洗发水 500ml", "洗护用品", 12_800, [24, 12]),
         ("DEMO-OIL-100", Some("6923456789029"), "护发精油 100ml", "洗护用品", 16_800, [15, 8]),
         ("DEMO-MASK-250", Some("6923456789036"), "修护发膜 250ml", "洗护用品", 9_800, [20, 10]),

@@ -361,7 +361,7 @@ async fn on_hand(conn: &impl ConnectionTrait, merchant_id: i64, store_id: i64, p
 /// For checkout and refunds inside their transaction, and for receipts and counts. The caller has checked that
 /// the product and store belong to `merchant_id`. One guarded update, never read-then-write: fails with
 /// [`Conflict::OutOfStock`] when the store has less on hand than `-delta`, and then nothing is written.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "the signature checkout and refunds call")]
 pub(crate) async fn move_stock(
     conn: &impl sea_orm::ConnectionTrait,
     merchant_id: i64,

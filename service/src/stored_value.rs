@@ -219,9 +219,10 @@ async fn lock_card(conn: &impl ConnectionTrait, card: &stored_value_cards::Model
     stored_value_cards::Entity::update_many()
         .col_expr(stored_value_cards::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(stored_value_cards::Column::Id.eq(card.id))
-        .exec(conn)
-        .await?;
-    stored_value_cards::Entity::find_by_id(card.id).one(conn).await?.ok_or(Error::NotFound("stored-value card"))
+        .exec_with_returning(conn)
+        .await?
+        .pop()
+        .ok_or(Error::NotFound("stored-value card"))
 }
 
 async fn card_view(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<Card> {
@@ -456,6 +457,7 @@ pub async fn recharge(
         };
         draft.debit(tender.account(store_id), pay);
         recharge_into(&txn, merchant_id, store_id, member_id, pay, bonus, validity_days, &mut draft).await?;
+        crate::bills::upgrade_member(&txn, merchant_id, member_id).await?;
         let entry_id = ledger::post(&txn, &draft).await?;
         txn.commit().await?;
         Ok(entry_id)

@@ -186,7 +186,7 @@ pub struct MovementQuery {
     pub limit: Option<u64>,
 }
 
-/// Retail products by SKU, inactive ones included (desk staff and catalog managers).
+/// Retail products by SKU, inactive ones included, at most 500 (desk staff and catalog managers).
 #[utoipa::path(tag = "products", params(ProductListQuery), responses((status = 200, body = Vec<ProductDto>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/products")]
 async fn list_products(

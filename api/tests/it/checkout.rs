@@ -725,3 +725,68 @@ fn any_staff() -> impl proptest::strategy::Strategy<Value = Vec<bool>> {
         staff
     })
 }
+
+#[tokio::test]
+async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let silver = json!({ "name": "银卡测试", "rank": 40, "threshold_fen": 20_000, "discount_bp": 9500, "category_discounts": {}, "points_multiplier_pct": 100 });
+    let silver = created(&app, &shop.owner, "/member-levels", silver).await["id"].as_i64().unwrap();
+    let level_of = |member: i64| {
+        let (app, token) = (&app, shop.cashier.clone());
+        async move { ok(app, &token, &format!("/members/{member}")).await["level"]["id"].as_i64() }
+    };
+    let anna = member(&app, &shop, "13900005401").await;
+    let first = json!({ "store_id": shop.store, "member_id": anna, "idempotency_key": "lv-bill-0001", "lines": [{ "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 8800 }] });
+    created(&app, &shop.cashier, "/bills", first).await;
+    assert_ne!(level_of(anna).await, Some(silver), "￥88 does not reach ￥200");
+    let second = json!({ "store_id": shop.store, "member_id": anna, "idempotency_key": "lv-bill-0002", "lines": [{ "item_id": shop.colour }], "tenders": [{ "kind": "cash", "amount_fen": 19_900 }] });
+    created(&app, &shop.cashier, "/bills", second).await;
+    assert_eq!(level_of(anna).await, Some(silver), "￥287 of spend reaches 银卡");
+
+    // By recharge instead: spend no longer counts, a ￥200 recharge does.
+    let (status, _) = app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, json!({ "level_basis": "recharge" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let ben = member(&app, &shop, "13900005402").await;
+    let spend = json!({ "store_id": shop.store, "member_id": ben, "idempotency_key": "lv-bill-0003", "lines": [{ "item_id": shop.colour }, { "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 28_700 }] });
+    created(&app, &shop.cashier, "/bills", spend).await;
+    assert_ne!(level_of(ben).await, Some(silver));
+    recharge(&app, &shop, ben, 20_000, "lv-recharge-1").await;
+    assert_eq!(level_of(ben).await, Some(silver));
+}
+
+#[tokio::test]
+async fn points_are_spent_from_the_earliest_expiring_lot_first() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let anna = member(&app, &shop, "13900005501").await;
+    let validity = |days: i64| json!({ "points_validity_days": days });
+    let (status, _) = app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, validity(400)).await;
+    assert_eq!(status, StatusCode::OK);
+    give_points(&app, &shop, anna, 100, "pt-late-0001").await;
+    app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, validity(10)).await;
+    give_points(&app, &shop, anna, 100, "pt-soon-0001").await;
+
+    // 150 points (￥1.50) off a cut: the lot expiring in 10 days goes first.
+    let bill = json!({
+        "store_id": shop.store, "member_id": anna, "points": 150, "idempotency_key": "pt-bill-0001",
+        "lines": [{ "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 8650 }],
+    });
+    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    assert_eq!((settled["points_used"].as_i64(), settled["points_offset_fen"].as_i64()), (Some(150), Some(150)));
+    let points = ok(&app, &shop.cashier, &format!("/members/{anna}/points")).await;
+    let lots: Vec<(i64, i64)> = points["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["points"].as_i64().unwrap(), l["remaining"].as_i64().unwrap()))
+        .collect();
+    // Left: 50 of the later lot, plus the lot this bill earned (86 yuan paid → 86 points, valid 10 days).
+    assert!(lots.contains(&(100, 50)), "{points}");
+    assert!(!lots.iter().any(|(p, r)| *p == 100 && *r == 100), "{points}");
+    assert_eq!(points["available"], 50 + settled["points_earned"].as_i64().unwrap());
+    // Taking more than the member has is refused and changes nothing.
+    let take = json!({ "store_id": shop.store, "points": -1_000, "reason": "纠错", "idempotency_key": "pt-take-0001" });
+    assert_error(&app.post(&format!("{STAFF}/members/{anna}/points/adjustments"), &shop.owner, take).await, StatusCode::CONFLICT, "insufficient_balance");
+    assert_eq!(ok(&app, &shop.cashier, &format!("/members/{anna}/points")).await["available"], points["available"]);
+}
