@@ -63,6 +63,7 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     let pool: Vec<i64> = (0..1000).map(|k| first + (k * 997) % i64::try_from(options.members).unwrap_or(1)).collect();
     println!("database: {} members, {} past bills ({})", options.members, options.past_bills, options.database);
 
+    promote(&ctx.db, merchant_id, &pool).await?;
     let result = measure(&options, &url, &bill, &pool, options.concurrency, 32).await?;
     let found = service::ledger::verify(&ctx.db, Some(merchant_id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("verify-ledger after the run: {} discrepancies", found.len());
@@ -77,6 +78,7 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     let seed = service::demo::seed(&sqlite, &|_| CASHIER_PASSWORD.to_owned()).await?.context("fresh SQLite seeded")?;
     let bill = typical_bill(&sqlite.db, seed.merchant_id).await?;
     let members: Vec<i64> = demo_members(&sqlite.db, seed.merchant_id).await?;
+    promote(&sqlite.db, seed.merchant_id, &members).await?;
     sqlite.db.close_by_ref().await?;
     println!("embedded default (SQLite, {} demo members):", members.len());
     measure(&options, &sqlite_url, &bill, &members, options.sqlite_concurrency, 1).await?;
@@ -211,17 +213,16 @@ async fn measure(
     fund(&client, &base, &token, bill.store_id, members).await?;
     stock_up(&client, &base, &token, bill).await?;
 
-    let sv = bill.total * 3 / 4;
-    let cash = bill.total - sv;
+    // Members of a level pay a discounted price: learn each pool member's total once, from the preview.
+    let totals = member_totals(&client, &base, &token, bill, members).await?;
     let body = |member_id: i64| {
+        let total = totals.get(&member_id).copied().unwrap_or(bill.total);
+        let sv = total * 3 / 4;
+        let cash = total - sv;
         json!({
             "store_id": bill.store_id,
             "member_id": member_id,
-            "lines": [
-                { "kind": "service", "item_id": bill.services[0] },
-                { "kind": "service", "item_id": bill.services[1] },
-                { "kind": "product", "item_id": bill.product },
-            ],
+            "lines": lines(bill),
             "tenders": [
                 { "kind": "stored_value", "amount_fen": sv },
                 { "kind": "cash", "amount_fen": cash, "tendered_fen": cash.div_euclid(10_000) * 10_000 + 10_000 }
@@ -250,7 +251,13 @@ async fn measure(
                             let _ = r.bytes().await;
                             latencies.push(sent.elapsed());
                         }
-                        _ => errors += 1,
+                        Ok(r) => {
+                            if errors == 0 {
+                                eprintln!("first error: {} {}", r.status(), r.text().await.unwrap_or_default());
+                            }
+                            errors += 1;
+                        }
+                        Err(_) => errors += 1,
                     }
                 }
                 (latencies, errors)
@@ -276,6 +283,59 @@ async fn measure(
     println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
     child.kill().await.ok();
     Ok(rate)
+}
+
+/// Puts the pool's members at the top level already, so no settlement during the run moves one up a level and
+/// changes the price it was rung up at.
+async fn promote(db: &DatabaseConnection, merchant_id: i64, members: &[i64]) -> anyhow::Result<()> {
+    let ids: Vec<String> = members.iter().map(i64::to_string).collect();
+    let top = "(SELECT id FROM member_levels WHERE merchant_id = {m} ORDER BY rank DESC LIMIT 1)"
+        .replace("{m}", &merchant_id.to_string());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "UPDATE members SET total_spend_fen = 100000000000, total_recharge_fen = 100000000000, level_id = {top} \
+             WHERE id IN ({})",
+            chunk.join(",")
+        );
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
+fn lines(bill: &TypicalBill) -> Value {
+    json!([
+        { "kind": "service", "item_id": bill.services[0] },
+        { "kind": "service", "item_id": bill.services[1] },
+        { "kind": "product", "item_id": bill.product },
+    ])
+}
+
+/// The typical bill's total for each member, 16 previews at a time.
+async fn member_totals(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    bill: &TypicalBill,
+    members: &[i64],
+) -> anyhow::Result<std::collections::HashMap<i64, i64>> {
+    let mut totals = std::collections::HashMap::new();
+    for chunk in members.chunks(16) {
+        let previews = chunk.iter().map(|member_id| async move {
+            let body = json!({ "store_id": bill.store_id, "member_id": member_id, "lines": lines(bill) });
+            let answer =
+                client.post(format!("{base}/api/staff/v1/bills/preview")).bearer_auth(token).json(&body).send().await?;
+            if !answer.status().is_success() {
+                bail!("previewing for member {member_id}: {}", answer.text().await.unwrap_or_default());
+            }
+            let quote: Value = answer.json().await?;
+            anyhow::Ok((*member_id, quote["total_fen"].as_i64().context("a total")?))
+        });
+        for outcome in futures_util::future::join_all(previews).await {
+            let (member_id, total) = outcome?;
+            totals.insert(member_id, total);
+        }
+    }
+    Ok(totals)
 }
 
 /// Receives enough of the product at the store for any run.

@@ -208,7 +208,7 @@ struct ResolvedLine {
     item_id: i64,
     name: String,
     category: String,
-    quantity: i64,
+    quantity: i32,
     unit_price: i64,
     level_bp: i64,
     staff: Vec<StaffShare>,
@@ -246,7 +246,7 @@ impl Resolved {
             .map(|line| PriceLine {
                 kind: line.kind,
                 unit_price: line.unit_price,
-                quantity: line.quantity,
+                quantity: i64::from(line.quantity),
                 level_bp: line.level_bp,
                 by_card: line.count_card.is_some(),
                 earns_points: line.earns_points,
@@ -323,11 +323,7 @@ async fn resolve(
     };
     let settings = crate::merchants::loyalty_settings(conn, merchant_id).await?;
     // Every member's bill may upgrade them, so their merchant's levels are needed whenever there is a member.
-    let levels = if member.is_some() {
-        crate::levels::load_rules(conn, merchant_id).await?
-    } else {
-        Vec::new()
-    };
+    let levels = if member.is_some() { crate::levels::load_rules(conn, merchant_id).await? } else { Vec::new() };
     let level = member.as_ref().and_then(|m| m.level_id).and_then(|id| levels.iter().find(|l| l.id == id).cloned());
 
     let ids_of =
@@ -416,7 +412,7 @@ async fn resolve(
             return Err(Error::invalid("lines", "only recharge lines have amount_fen"));
         }
         let staff = shares(&input.staff)?;
-        let quantity = i64::from(input.quantity);
+        let quantity = input.quantity;
         let line = match kind {
             LineKind::Service => {
                 let id = id_of(input, "service")?;
@@ -597,7 +593,7 @@ fn quote_lines(resolved: &Resolved, priced: &Priced) -> Vec<Line> {
             item_id: line.item_id,
             name: line.name.clone(),
             category: line.category.clone(),
-            quantity: line.quantity as i32,
+            quantity: line.quantity,
             unit_price: line.unit_price,
             amount: p.amount,
             discount: p.discount,
@@ -781,7 +777,7 @@ fn needs_confirmation(resolved: &Resolved, tenders: &[CheckedTender]) -> bool {
         .iter()
         .filter_map(|line| {
             let card = line.count_card.as_ref()?;
-            Some(card.price_fen * line.quantity / i64::from(std::cmp::max(card.sessions_total, 1)))
+            Some(card.price_fen * i64::from(line.quantity) / i64::from(std::cmp::max(card.sessions_total, 1)))
         })
         .sum();
     stored > threshold || sessions > threshold
@@ -941,7 +937,7 @@ async fn write_settlement(
                     member,
                     card,
                     line.item_id,
-                    line.quantity,
+                    i64::from(line.quantity),
                     &line.category,
                     now,
                     &mut draft,
@@ -956,7 +952,7 @@ async fn write_settlement(
                     merchant_id,
                     store_id,
                     line.item_id,
-                    -line.quantity,
+                    -i64::from(line.quantity),
                     "sale",
                     Some(bill_id),
                     Some(principal.staff_id),
@@ -994,7 +990,7 @@ async fn write_settlement(
             item_id: Set(line.item_id),
             name: Set(line.name.clone()),
             category: Set(line.category.clone()),
-            quantity: Set(line.quantity as i32),
+            quantity: Set(line.quantity),
             unit_price_fen: Set(line.unit_price),
             amount_fen: Set(p.amount),
             staff: Set(serde_json::to_string(&line.staff).map_err(anyhow::Error::from)?),
@@ -1044,7 +1040,7 @@ async fn write_settlement(
             line_kind: line.kind.as_str(),
             item_id: line.item_id,
             category: &line.category,
-            quantity: line.quantity,
+            quantity: i64::from(line.quantity),
             basis_fen: *basis,
             staff: &line.staff,
         })
@@ -1070,8 +1066,8 @@ async fn write_settlement(
             upgrade_level(txn, resolved, member).await?;
         }
     }
-    // Last, so the store's shared account rows stay locked only until commit.
-    let entry_id = ledger::post(txn, &draft).await?;
+    // Last, and the store's shared account rows last of all, so they stay locked only until commit.
+    let (entry_id, store_moves) = ledger::post_deferred(txn, &draft).await?;
     let change: i64 = tenders.iter().map(|t| t.tendered - t.amount).sum();
     bills::Entity::update_many()
         .col_expr(bills::Column::EntryId, Expr::value(entry_id))
@@ -1079,8 +1075,7 @@ async fn write_settlement(
         .filter(bills::Column::Id.eq(bill_id))
         .exec(txn)
         .await?;
-
-    Ok(())
+    store_moves.apply(txn).await
 }
 
 /// Moves the member up to the highest level their cumulative spend or recharge (by the merchant's rule) now

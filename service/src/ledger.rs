@@ -270,6 +270,60 @@ impl Draft {
 /// A `floor_zero` account that would go negative fails the whole entry with [`Conflict::InsufficientBalance`];
 /// the caller's transaction must then be dropped (rolled back).
 pub async fn post(txn: &impl ConnectionTrait, draft: &Draft) -> Result<i64> {
+    let (entry, shared) = post_deferred(txn, draft).await?;
+    shared.apply(txn).await?;
+    Ok(entry)
+}
+
+/// The balance moves of a posted entry on store accounts (cash, revenue, mirrors), still to be applied. A store's
+/// rows are shared by all its cashiers: apply them as the last thing before commit, so they stay locked as briefly
+/// as possible. Dropping them unapplied leaves the ledger unbalanced for `verify` (never commit without applying).
+#[must_use = "apply the store moves before committing"]
+pub struct SharedMoves {
+    /// (account id, delta), ascending account id.
+    moves: Vec<(i64, i64)>,
+    at: chrono::DateTime<Utc>,
+}
+
+impl SharedMoves {
+    /// Applies the moves. On PostgreSQL: one `SELECT … ORDER BY id FOR UPDATE` takes the row locks in id order (no
+    /// deadlocks), then one `UPDATE … FROM (VALUES …)` moves them all; store accounts have no floor to guard. On
+    /// SQLite (one writer, no row locks) one update per account.
+    pub async fn apply(self, txn: &impl ConnectionTrait) -> Result<()> {
+        if self.moves.is_empty() {
+            return Ok(());
+        }
+        let backend = txn.get_database_backend();
+        if backend != sea_orm::DbBackend::Postgres || self.moves.len() == 1 {
+            for (account_id, delta) in self.moves {
+                ledger_accounts::Entity::update_many()
+                    .col_expr(ledger_accounts::Column::Balance, Expr::col(ledger_accounts::Column::Balance).add(delta))
+                    .col_expr(ledger_accounts::Column::UpdatedAt, Expr::value(self.at))
+                    .filter(ledger_accounts::Column::Id.eq(account_id))
+                    .exec(txn)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let ids: Vec<String> = self.moves.iter().map(|(id, _)| id.to_string()).collect();
+        let values: Vec<String> = self.moves.iter().map(|(id, delta)| format!("({id}, {delta})")).collect();
+        let lock = format!("SELECT id FROM ledger_accounts WHERE id IN ({}) ORDER BY id FOR UPDATE", ids.join(", "));
+        txn.query_all_raw(Statement::from_string(backend, lock)).await?;
+        let update = format!(
+            "UPDATE ledger_accounts AS a SET balance = a.balance + v.delta, updated_at = $1 \
+             FROM (VALUES {}) AS v(id, delta) WHERE a.id = v.id",
+            values.join(", ")
+        );
+        let done = txn.execute_raw(Statement::from_sql_and_values(backend, update, [self.at.into()])).await?;
+        if usize::try_from(done.rows_affected()).ok() != Some(self.moves.len()) {
+            return Err(Error::Internal(anyhow::anyhow!("store accounts vanished while posting")));
+        }
+        Ok(())
+    }
+}
+
+/// Posts `draft` like [`post`] but leaves the store accounts' balance moves to the caller, to apply last.
+pub async fn post_deferred(txn: &impl ConnectionTrait, draft: &Draft) -> Result<(i64, SharedMoves)> {
     draft.check_balanced()?;
     let lines = draft.merged();
     let accounts = resolve(txn, draft.merchant_id, lines.keys()).await?;
@@ -327,7 +381,12 @@ pub async fn post(txn: &impl ConnectionTrait, draft: &Draft) -> Result<i64> {
     // store, so they are locked last and held only until the caller commits (post last). Within each group
     // ascending ids keep one lock order for every transaction, so concurrent entries never deadlock.
     moves.sort_by_key(|m| (m.shared, m.account_id));
-    for Move { account_id, delta, .. } in moves {
+    let mut shared = SharedMoves { moves: Vec::new(), at: now };
+    for Move { account_id, delta, shared: is_shared, .. } in moves {
+        if is_shared {
+            shared.moves.push((account_id, delta));
+            continue;
+        }
         let updated = ledger_accounts::Entity::update_many()
             .col_expr(ledger_accounts::Column::Balance, Expr::col(ledger_accounts::Column::Balance).add(delta))
             .col_expr(ledger_accounts::Column::UpdatedAt, Expr::value(now))
@@ -343,7 +402,7 @@ pub async fn post(txn: &impl ConnectionTrait, draft: &Draft) -> Result<i64> {
             return Err(Error::Conflict(Conflict::InsufficientBalance));
         }
     }
-    Ok(entry)
+    Ok((entry, shared))
 }
 
 /// The rows of `accounts`, created where missing (concurrent creators meet at the unique key).

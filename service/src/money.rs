@@ -11,7 +11,12 @@
 pub fn apply_bp(amount: i64, bp: i64) -> i64 {
     debug_assert!(amount >= 0 && bp >= 0);
     let scaled = i128::from(amount) * i128::from(bp);
-    ((scaled + 5_000) / 10_000) as i64
+    narrow((scaled + 5_000) / 10_000)
+}
+
+/// Back from the wide intermediate: every result here is at most one of the `i64` inputs, so it always fits.
+fn narrow(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Spreads `total` over parts in proportion to `weights` (largest-remainder method). The parts sum to `total`
@@ -32,7 +37,7 @@ pub fn spread(total: i64, weights: &[i64]) -> Vec<i64> {
     let mut remainders = Vec::with_capacity(weights.len());
     for (index, weight) in weights.iter().enumerate() {
         let exact = i128::from(total) * i128::from(*weight);
-        parts.push((exact / sum) as i64);
+        parts.push(narrow(exact / sum));
         remainders.push((exact % sum, index));
     }
     let mut left = total - parts.iter().sum::<i64>();
@@ -51,7 +56,7 @@ pub fn spread(total: i64, weights: &[i64]) -> Vec<i64> {
 /// unit. Used for refunds: refunding units one request at a time adds up to the same as refunding them at once.
 pub fn share_of(whole: i64, done: i64, of: i64) -> i64 {
     debug_assert!(of > 0 && (0..=of).contains(&done));
-    (i128::from(whole) * i128::from(done) / i128::from(of)) as i64
+    narrow(i128::from(whole) * i128::from(done) / i128::from(of))
 }
 
 #[cfg(test)]

@@ -163,9 +163,8 @@ pub fn price(lines: &[PriceLine], points: i64, available: i64, rule: PointsRule)
         .map(|(line, p)| if line.kind.is_consumption() && !line.by_card && line.earns_points { p.net } else { 0 })
         .collect();
     let earn_base: i64 = earning.iter().sum();
-    let points_earned =
-        (i128::from(earn_base / 100) * i128::from(rule.per_yuan.max(0)) * i128::from(rule.multiplier_pct.max(0)) / 100)
-            as i64;
+    // Whole yuan × points per yuan × multiplier: bounded by ￥1,000,000 × 100 × 10, far inside i64.
+    let points_earned = (earn_base / 100) * rule.per_yuan.max(0) * rule.multiplier_pct.max(0) / 100;
     for (line, part) in priced.iter_mut().zip(spread(points_earned, &earning)) {
         line.points_earned = part;
     }

@@ -73,12 +73,12 @@ pub async fn refund(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64, 
     if input.lines.is_empty() || input.lines.len() > 50 {
         return Err(Error::invalid("lines", "a refund names 1–50 lines"));
     }
-    let mut picks: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut picks: BTreeMap<i64, i32> = BTreeMap::new();
     for line in &input.lines {
         if !(1..=99).contains(&line.quantity) {
             return Err(Error::invalid("lines", "quantity must be 1–99"));
         }
-        if picks.insert(line.line_id, i64::from(line.quantity)).is_some() {
+        if picks.insert(line.line_id, line.quantity).is_some() {
             return Err(Error::invalid("lines", "each line at most once"));
         }
     }
@@ -150,7 +150,7 @@ async fn run(
     ctx: &AppContext,
     principal: &StaffPrincipal,
     bill_id: i64,
-    picks: Option<BTreeMap<i64, i64>>,
+    picks: Option<BTreeMap<i64, i32>>,
     why: &str,
     key: &str,
 ) -> Result<Refund> {
@@ -193,14 +193,14 @@ async fn run(
         .order_by_asc(bill_tenders::Column::Id)
         .all(&txn)
         .await?;
-    let picks: BTreeMap<i64, i64> = match picks {
+    let picks: BTreeMap<i64, i32> = match picks {
         Some(picks) => {
             for (line_id, quantity) in &picks {
                 let line = lines
                     .iter()
                     .find(|l| l.id == *line_id)
                     .ok_or_else(|| Error::invalid("lines", format!("no line {line_id} on this bill")))?;
-                if *quantity > i64::from(line.quantity - line.refunded_quantity) {
+                if *quantity > line.quantity - line.refunded_quantity {
                     return Err(Error::Conflict(Conflict::NothingToRefund));
                 }
             }
@@ -209,7 +209,7 @@ async fn run(
         None => lines
             .iter()
             .filter(|l| l.refunded_quantity < l.quantity)
-            .map(|l| (l.id, i64::from(l.quantity - l.refunded_quantity)))
+            .map(|l| (l.id, l.quantity - l.refunded_quantity))
             .collect(),
     };
     let inserted = bill_refunds::Entity::insert(bill_refunds::ActiveModel {
@@ -258,7 +258,8 @@ async fn run(
     let mut points_used_back = 0;
     let mut refund_lines = Vec::new();
     for (index, line) in lines.iter().enumerate() {
-        let Some(quantity) = picks.get(&line.id).copied().filter(|q| *q > 0) else { continue };
+        let Some(units) = picks.get(&line.id).copied().filter(|q| *q > 0) else { continue };
+        let quantity = i64::from(units);
         let of = i64::from(line.quantity);
         let before = i64::from(line.refunded_quantity);
         let after = before + quantity;
@@ -329,7 +330,7 @@ async fn run(
         points_used_back += part(points_used_by_line[index]);
         crate::commission::reverse(&txn, line.id, refund_id, before, after, of, now).await?;
         bill_lines::Entity::update_many()
-            .col_expr(bill_lines::Column::RefundedQuantity, Expr::value(after as i32))
+            .col_expr(bill_lines::Column::RefundedQuantity, Expr::value(line.refunded_quantity + units))
             .col_expr(bill_lines::Column::RefundedFen, Expr::col(bill_lines::Column::RefundedFen).add(net_back))
             .filter(bill_lines::Column::Id.eq(line.id))
             .exec(&txn)
@@ -337,7 +338,7 @@ async fn run(
         refund_lines.push(bill_refund_lines::ActiveModel {
             refund_id: Set(refund_id),
             bill_line_id: Set(line.id),
-            quantity: Set(quantity as i32),
+            quantity: Set(units),
             amount_fen: Set(net_back),
             ..Default::default()
         });

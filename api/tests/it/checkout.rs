@@ -745,7 +745,8 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     assert_eq!(level_of(anna).await, Some(silver), "￥287 of spend reaches 银卡");
 
     // By recharge instead: spend no longer counts, a ￥200 recharge does.
-    let (status, _) = app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, json!({ "level_basis": "recharge" })).await;
+    let (status, _) =
+        app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, json!({ "level_basis": "recharge" })).await;
     assert_eq!(status, StatusCode::OK);
     let ben = member(&app, &shop, "13900005402").await;
     let spend = json!({ "store_id": shop.store, "member_id": ben, "idempotency_key": "lv-bill-0003", "lines": [{ "item_id": shop.colour }, { "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 28_700 }] });
@@ -787,6 +788,10 @@ async fn points_are_spent_from_the_earliest_expiring_lot_first() {
     assert_eq!(points["available"], 50 + settled["points_earned"].as_i64().unwrap());
     // Taking more than the member has is refused and changes nothing.
     let take = json!({ "store_id": shop.store, "points": -1_000, "reason": "纠错", "idempotency_key": "pt-take-0001" });
-    assert_error(&app.post(&format!("{STAFF}/members/{anna}/points/adjustments"), &shop.owner, take).await, StatusCode::CONFLICT, "insufficient_balance");
+    assert_error(
+        &app.post(&format!("{STAFF}/members/{anna}/points/adjustments"), &shop.owner, take).await,
+        StatusCode::CONFLICT,
+        "insufficient_balance",
+    );
     assert_eq!(ok(&app, &shop.cashier, &format!("/members/{anna}/points")).await["available"], points["available"]);
 }
