@@ -247,3 +247,105 @@ pub(crate) async fn seed(conn: &impl ConnectionTrait, merchant_id: i64, level: L
     .await?;
     Ok(row.id)
 }
+
+/// What a downgrade review did.
+#[derive(Clone, Debug)]
+pub struct Review {
+    pub members_reviewed: u64,
+    pub moved_down: u64,
+}
+
+/// Members' spend (or recharge) over the 365 days before `now`, by the merchant's basis: settled bills' lines net of
+/// refunds (recharge lines count as recharge), and recharges at the desk.
+async fn trailing_basis(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    basis: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<BTreeMap<i64, i64>> {
+    use sea_orm::Statement;
+    let backend = conn.get_database_backend();
+    let kinds = if basis == "recharge" { "l.kind = 'recharge'" } else { "l.kind <> 'recharge'" };
+    let mut sums = BTreeMap::new();
+    let bills = format!(
+        "SELECT b.member_id AS member_id, CAST(SUM(l.net_fen - l.refunded_fen) AS BIGINT) AS total \
+         FROM bill_lines l JOIN bills b ON b.id = l.bill_id \
+         WHERE b.merchant_id = $1 AND b.member_id IS NOT NULL AND b.settled_at >= $2 AND {kinds} \
+         GROUP BY b.member_id"
+    );
+    let mut queries = vec![bills];
+    if basis == "recharge" {
+        queries.push(
+            "SELECT e.member_id AS member_id, CAST(-SUM(jl.amount) AS BIGINT) AS total FROM journal_lines jl \
+             JOIN journal_entries e ON e.id = jl.entry_id JOIN ledger_accounts a ON a.id = jl.account_id \
+             WHERE e.merchant_id = $1 AND e.created_at >= $2 AND e.kind = 'recharge' AND a.kind = 'sv_principal' \
+             GROUP BY e.member_id"
+                .to_owned(),
+        );
+    }
+    for sql in queries {
+        let statement = Statement::from_sql_and_values(backend, sql, [merchant_id.into(), since.into()]);
+        for row in conn.query_all_raw(statement).await? {
+            let member_id: i64 = row.try_get("", "member_id")?;
+            let total: i64 = row.try_get("", "total")?;
+            *sums.entry(member_id).or_default() += total;
+        }
+    }
+    Ok(sums)
+}
+
+/// The annual downgrade review (复审): under the `annual` policy, every member whose last 365 days no longer reach
+/// their level's threshold moves down to the highest level they do reach (the lowest level at worst). Levels never
+/// move up here: that happens at once on a qualifying bill or recharge. Audited. The scheduler will run it yearly;
+/// staff may run it now.
+pub async fn review(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Review> {
+    principal.require(Permission::LoyaltyManage)?;
+    let merchant_id = principal.merchant_id;
+    let settings = crate::merchants::loyalty_settings(&ctx.db, merchant_id).await?;
+    if settings.level_downgrade != "annual" {
+        return Err(Error::invalid(
+            "level_downgrade",
+            "this merchant's levels never go down: set the policy to annual first",
+        ));
+    }
+    let levels = load_rules(&ctx.db, merchant_id).await?;
+    let Some(lowest) = levels.first().cloned() else { return Ok(Review { members_reviewed: 0, moved_down: 0 }) };
+    let txn = ctx.db.begin().await?;
+    let basis =
+        trailing_basis(&txn, merchant_id, &settings.level_basis, ctx.now() - chrono::Duration::days(365)).await?;
+    let holders = members::Entity::find()
+        .filter(members::Column::MerchantId.eq(merchant_id))
+        .filter(members::Column::LevelId.is_not_null())
+        .filter(members::Column::AnonymisedAt.is_null())
+        .all(&txn)
+        .await?;
+    let mut moved_down = 0;
+    for member in &holders {
+        let Some(current) = levels.iter().find(|l| Some(l.id) == member.level_id) else { continue };
+        let reached = basis.get(&member.id).copied().unwrap_or(0);
+        let deserved = levels.iter().filter(|l| l.threshold_fen <= reached).max_by_key(|l| l.rank).unwrap_or(&lowest);
+        if deserved.rank < current.rank {
+            members::Entity::update_many()
+                .col_expr(members::Column::LevelId, sea_orm::sea_query::Expr::value(deserved.id))
+                .filter(members::Column::Id.eq(member.id))
+                .exec(&txn)
+                .await?;
+            moved_down += 1;
+        }
+    }
+    let reviewed = u64::try_from(holders.len()).unwrap_or(u64::MAX);
+    audit::record(
+        &txn,
+        Event {
+            merchant_id: Some(merchant_id),
+            actor: Actor::Staff(principal.staff_id),
+            action: "member_levels.reviewed",
+            target: None,
+            detail: json!({ "members_reviewed": reviewed, "moved_down": moved_down }),
+            ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Review { members_reviewed: reviewed, moved_down })
+}

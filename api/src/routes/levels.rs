@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, delete, patch, post, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -15,7 +15,7 @@ use crate::extract::Staff;
 use crate::routes::members::LevelDto;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(create_member_level).service(update_member_level).service(delete_member_level);
+    cfg.service(create_member_level).service(update_member_level).service(delete_member_level).service(review_levels);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -82,4 +82,18 @@ async fn delete_member_level(
 ) -> ApiResult<HttpResponse> {
     levels::delete(&ctx, &me, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LevelReviewDto {
+    pub members_reviewed: u64,
+    pub moved_down: u64,
+}
+
+/// Run the annual downgrade review now: members whose last 365 days no longer reach their level move down.
+#[utoipa::path(tag = "members", responses((status = 200, body = LevelReviewDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/member-levels/review")]
+async fn review_levels(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<LevelReviewDto>> {
+    let done = levels::review(&ctx, &me).await?;
+    Ok(web::Json(LevelReviewDto { members_reviewed: done.members_reviewed, moved_down: done.moved_down }))
 }

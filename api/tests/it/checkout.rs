@@ -754,6 +754,40 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     assert_ne!(level_of(ben).await, Some(silver));
     recharge(&app, &shop, ben, 20_000, "lv-recharge-1").await;
     assert_eq!(level_of(ben).await, Some(silver));
+
+    // Levels fall only by the annual review, and only below what the last 365 days reach.
+    let review_path = format!("{STAFF}/member-levels/review");
+    let review = || app.post(&review_path, &shop.owner, json!({}));
+    assert_error(&review().await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let (status, _) = app
+        .patch(
+            &format!("{STAFF}/merchant/loyalty"),
+            &shop.owner,
+            json!({ "level_basis": "spend", "level_downgrade": "annual" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, done) = review().await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(level_of(anna).await, Some(silver), "anna's ￥287 still reaches 银卡");
+    assert_eq!(level_of(ben).await, Some(silver), "ben's ￥287 of spend reaches 银卡 too: {done}");
+    let bills = ok(&app, &shop.cashier, &format!("/bills?store_id={}&status=settled", shop.store)).await;
+    let colour_bill =
+        bills.as_array().unwrap().iter().find(|b| b["member_id"] == anna && b["total_fen"] == 19_900).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+    created(
+        &app,
+        &shop.owner,
+        &format!("/bills/{colour_bill}/reverse"),
+        json!({ "reason": "退单", "idempotency_key": "lv-reverse-1" }),
+    )
+    .await;
+    assert_eq!(level_of(anna).await, Some(silver), "a refund alone does not move a level");
+    let (status, done) = review().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(done["moved_down"].as_u64().unwrap() >= 1, "{done}");
+    assert_ne!(level_of(anna).await, Some(silver), "￥88 in the last year is below 银卡");
 }
 
 #[tokio::test]
