@@ -27,6 +27,15 @@ pub struct Event<'a> {
     pub ip: Option<&'a str>,
 }
 
+/// The reason staff give for an audited action (a refund, a transfer, an adjustment): 1–200 characters, trimmed.
+pub(crate) fn reason(value: &str) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(crate::Error::invalid("reason", "must be 1–200 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
 /// Appends one event on `conn` (pass the transaction that makes the change, so both commit or neither).
 pub async fn record(conn: &impl ConnectionTrait, event: Event<'_>) -> Result<()> {
     let (actor_kind, actor_id) = match event.actor {

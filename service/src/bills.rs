@@ -1294,10 +1294,7 @@ pub async fn settle_parked(
 /// Voids a parked bill: nothing was settled, so nothing moves. Audited.
 pub async fn void(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64, reason: &str) -> Result<Bill> {
     principal.require(Permission::Checkout)?;
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 {
-        return Err(Error::invalid("reason", "must be 1–200 characters"));
-    }
+    let reason = audit::reason(reason)?;
     let row = parked_row(ctx, principal, bill_id).await?;
     if row.status == "voided" {
         return load(&ctx.db, principal.merchant_id, bill_id, true).await;

@@ -266,14 +266,6 @@ pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, card_id: i64) -> 
     to_card(&ctx.db, principal.merchant_id, row).await
 }
 
-fn reason(value: &str) -> Result<String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        return Err(Error::invalid("reason", "must be 1–200 characters"));
-    }
-    Ok(trimmed.to_owned())
-}
-
 async fn record(
     conn: &impl ConnectionTrait,
     principal: &StaffPrincipal,
@@ -304,7 +296,7 @@ pub async fn extend(
     why: &str,
 ) -> Result<CountCard> {
     principal.require(Permission::Refund)?;
-    let why = reason(why)?;
+    let why = audit::reason(why)?;
     let now = ctx.now();
     if expires_at <= now || expires_at > now + Duration::days(3650) {
         return Err(Error::invalid("expires_at", "must be in the future and within ten years"));
@@ -347,7 +339,7 @@ pub async fn transfer(
 ) -> Result<CountCard> {
     principal.require(Permission::Refund)?;
     let key = IdempotencyKey::parse(&input.idempotency_key).map_err(|m| Error::invalid("idempotency_key", m))?;
-    let why = reason(&input.reason)?;
+    let why = audit::reason(&input.reason)?;
     let merchant_id = principal.merchant_id;
     let to = input.to_member_id;
     let fingerprint = fingerprint(&json!(["count_card_transfer", card_id, to, why]));
@@ -448,7 +440,7 @@ pub async fn refund(
 ) -> Result<CountCard> {
     principal.require(Permission::Refund)?;
     let key = IdempotencyKey::parse(&input.idempotency_key).map_err(|m| Error::invalid("idempotency_key", m))?;
-    let why = reason(&input.reason)?;
+    let why = audit::reason(&input.reason)?;
     let tender =
         DeskTender::parse(&input.tender).ok_or_else(|| Error::invalid("tender", "must be cash or bank_card"))?;
     let merchant_id = principal.merchant_id;

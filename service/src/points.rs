@@ -257,10 +257,7 @@ pub async fn adjust(
     if input.points == 0 || input.points.abs() > MAX_POINTS {
         return Err(Error::invalid("points", "must be non-zero and at most 100,000,000 either way"));
     }
-    let reason = input.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 200 {
-        return Err(Error::invalid("reason", "must be 1–200 characters"));
-    }
+    let reason = audit::reason(&input.reason)?;
     let merchant_id = principal.merchant_id;
     let store_id = input.store_id;
     let fingerprint = fingerprint(&json!(["points_adjust", member_id, store_id, input.points, reason]));

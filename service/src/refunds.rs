@@ -60,14 +60,6 @@ pub struct Refund {
     pub bill: Bill,
 }
 
-fn reason(value: &str) -> Result<String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        return Err(Error::invalid("reason", "must be 1–200 characters"));
-    }
-    Ok(trimmed.to_owned())
-}
-
 /// Refunds some units of some lines of a settled bill.
 pub async fn refund(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64, input: RefundInput) -> Result<Refund> {
     if input.lines.is_empty() || input.lines.len() > 50 {
@@ -156,7 +148,7 @@ async fn run(
 ) -> Result<Refund> {
     principal.require(Permission::Refund)?;
     let key = IdempotencyKey::parse(key).map_err(|m| Error::invalid("idempotency_key", m))?;
-    let why = reason(why)?;
+    let why = audit::reason(why)?;
     let merchant_id = principal.merchant_id;
     let kind = if picks.is_none() { "reversal" } else { "refund" };
     let fingerprint = fingerprint(&json!([kind, bill_id, picks, why]));

@@ -483,7 +483,7 @@ pub async fn transfer(
     principal.require(Permission::StoredValueManage)?;
     let key = idempotency_key(&input.idempotency_key)?;
     let fen = amount("amount_fen", input.amount_fen)?;
-    let reason = reason(&input.reason)?;
+    let reason = audit::reason(&input.reason)?;
     if input.to_member_id == from_member_id {
         return Err(Error::invalid("to_member_id", "must be another member"));
     }
@@ -539,14 +539,6 @@ pub async fn transfer(
     .await
 }
 
-fn reason(value: &str) -> Result<String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        return Err(Error::invalid("reason", "must be 1–200 characters"));
-    }
-    Ok(trimmed.to_owned())
-}
-
 pub struct RefundInput {
     pub store_id: i64,
     pub tender: String,
@@ -571,7 +563,7 @@ pub async fn refund_card(
     if !(0..=MAX_AMOUNT_FEN).contains(&input.fee_fen) {
         return Err(Error::invalid("fee_fen", "must be 0 or more"));
     }
-    let reason = reason(&input.reason)?;
+    let reason = audit::reason(&input.reason)?;
     let merchant_id = principal.merchant_id;
     let store_id = input.store_id;
     let fee = input.fee_fen;
