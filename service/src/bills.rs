@@ -296,6 +296,22 @@ fn shares(inputs: &[StaffInput]) -> Result<Vec<StaffShare>> {
     }
 }
 
+/// The merchant's rows of `E` with these ids, by id; no query at all when there are none.
+async fn by_id<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    merchant: E::Column,
+    id: E::Column,
+    merchant_id: i64,
+    ids: Vec<i64>,
+    key: impl Fn(&E::Model) -> i64,
+) -> Result<BTreeMap<i64, E::Model>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows = E::find().filter(merchant.eq(merchant_id)).filter(id.is_in(ids)).all(conn).await?;
+    Ok(rows.into_iter().map(|row| (key(&row), row)).collect())
+}
+
 /// Resolves `draft`. The member's points balance is read only when the draft uses points or `for_preview` asks for
 /// it (settlement re-checks it under the lots' lock anyway).
 async fn resolve(
@@ -330,44 +346,34 @@ async fn resolve(
         |kind: &str| -> Vec<i64> { draft.lines.iter().filter(|l| l.kind == kind).filter_map(|l| l.item_id).collect() };
     // One query per kind of thing the draft names, none for kinds it doesn't.
     let service_ids = ids_of("service");
-    let services: BTreeMap<i64, service_items::Model> = if service_ids.is_empty() {
-        BTreeMap::new()
-    } else {
-        service_items::Entity::find()
-            .filter(service_items::Column::MerchantId.eq(merchant_id))
-            .filter(service_items::Column::Id.is_in(service_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect()
-    };
-    let product_ids = ids_of("product");
-    let product_rows: BTreeMap<i64, products::Model> = if product_ids.is_empty() {
-        BTreeMap::new()
-    } else {
-        products::Entity::find()
-            .filter(products::Column::MerchantId.eq(merchant_id))
-            .filter(products::Column::Id.is_in(product_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect()
-    };
+    let services = by_id::<service_items::Entity>(
+        conn,
+        service_items::Column::MerchantId,
+        service_items::Column::Id,
+        merchant_id,
+        service_ids,
+        |row| row.id,
+    )
+    .await?;
+    let product_rows = by_id::<products::Entity>(
+        conn,
+        products::Column::MerchantId,
+        products::Column::Id,
+        merchant_id,
+        ids_of("product"),
+        |row| row.id,
+    )
+    .await?;
     let card_ids: Vec<i64> = draft.lines.iter().filter_map(|l| l.count_card_id).collect();
-    let cards: BTreeMap<i64, count_cards::Model> = if card_ids.is_empty() {
-        BTreeMap::new()
-    } else {
-        count_cards::Entity::find()
-            .filter(count_cards::Column::MerchantId.eq(merchant_id))
-            .filter(count_cards::Column::Id.is_in(card_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect()
-    };
+    let cards = by_id::<count_cards::Entity>(
+        conn,
+        count_cards::Column::MerchantId,
+        count_cards::Column::Id,
+        merchant_id,
+        card_ids,
+        |row| row.id,
+    )
+    .await?;
     let staff_ids: BTreeSet<i64> = draft.lines.iter().flat_map(|l| l.staff.iter().map(|s| s.staff_id)).collect();
     if !staff_ids.is_empty() {
         let found: BTreeSet<i64> = staff::Entity::find()
@@ -806,6 +812,17 @@ fn check_confirmation(
 
 fn bill_fingerprint(draft: &BillDraft, tenders: &[TenderInput]) -> String {
     fingerprint(&json!(["bill", draft, tenders]))
+}
+
+/// A new bill: parked (its tenders come when it is settled) or settled at once.
+pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: SettleInput, park: bool) -> Result<Bill> {
+    if !park {
+        return settle(ctx, principal, input).await;
+    }
+    if !input.tenders.is_empty() {
+        return Err(Error::invalid("tenders", "a parked bill takes its tenders when it is settled"));
+    }
+    self::park(ctx, principal, input.draft, &input.idempotency_key).await
 }
 
 /// Settles a new bill in one transaction. The same idempotency key with the same bill returns the first

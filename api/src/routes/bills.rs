@@ -391,20 +391,13 @@ async fn create(
         note: b.note,
     }
     .into();
-    let bill = if b.park {
-        if !b.tenders.is_empty() {
-            return Err(service::Error::invalid("tenders", "a parked bill takes its tenders when it is settled").into());
-        }
-        bills::park(&ctx, &me, draft, &b.idempotency_key).await?
-    } else {
-        let input = SettleInput {
-            draft,
-            tenders: tenders(b.tenders),
-            idempotency_key: b.idempotency_key,
-            member_code: b.member_code,
-        };
-        bills::settle(&ctx, &me, input).await?
+    let input = SettleInput {
+        draft,
+        tenders: tenders(b.tenders),
+        idempotency_key: b.idempotency_key,
+        member_code: b.member_code,
     };
+    let bill = bills::create(&ctx, &me, input, b.park).await?;
     Ok(if bill.replayed { HttpResponse::Ok() } else { HttpResponse::Created() }.json(BillDto::from(bill)))
 }
 
