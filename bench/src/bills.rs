@@ -4,8 +4,10 @@
 //!    lines, tenders and balanced journal entries, generated server-side (`generate_series`); the store accounts'
 //!    balances are then recomputed from the generated lines so `verify-ledger` stays clean.
 //! 2. Starts the release `api`, funds a pool of 1,000 members' stored-value cards through the API, and drives
-//!    `POST /api/staff/v1/bills` at C concurrent cashiers (default 16): a typical bill of two services paid by stored
-//!    value plus cash with change. Prints bills/s, p50, p99 and the api's memory.
+//!    `POST /api/staff/v1/bills` at C concurrent cashiers (default 16): a typical bill of two services and one
+//!    product paid by stored value plus cash with change. First the cashiers spread over C/2 stores, two to a store
+//!    (as pgbench spreads its clients over 10 branches), then all of them at one store (the worst case: every bill
+//!    shares the store's ledger and stock rows). Prints bills/s, p50, p99 and the api's memory for each.
 //! 3. Runs `pgbench` TPC-B with the same client count on the same database and prints the ratio.
 //! 4. The embedded default: a fresh SQLite file, the same bill at 4 concurrent cashiers.
 
@@ -64,7 +66,13 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     println!("database: {} members, {} past bills ({})", options.members, options.past_bills, options.database);
 
     promote(&ctx.db, merchant_id, &pool).await?;
-    let result = measure(&options, &url, &bill, &pool, options.concurrency, 32).await?;
+    // A chain's evening: the cashiers spread over its stores, two to a store (TPC-B's yardstick spreads its clients
+    // over 10 branches the same way). Then the worst case: every cashier at one store, all sharing its rows.
+    let stores = ensure_stores(&ctx.db, merchant_id, options.concurrency.div_ceil(2)).await?;
+    println!("{} cashiers over {} stores:", options.concurrency, stores.len());
+    let result = measure(&options, &url, &bill, &stores, &pool, options.concurrency, 32).await?;
+    println!("{} cashiers at one store:", options.concurrency);
+    measure(&options, &url, &bill, &stores[..1], &pool, options.concurrency, 32).await?;
     let found = service::ledger::verify(&ctx.db, Some(merchant_id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("verify-ledger after the run: {} discrepancies", found.len());
     let tpcb = crate::run_pgbench(&url, &[], options.concurrency, options.duration).await?;
@@ -81,7 +89,7 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     promote(&sqlite.db, seed.merchant_id, &members).await?;
     sqlite.db.close_by_ref().await?;
     println!("embedded default (SQLite, {} demo members):", members.len());
-    measure(&options, &sqlite_url, &bill, &members, options.sqlite_concurrency, 1).await?;
+    measure(&options, &sqlite_url, &bill, &[bill.store_id], &members, options.sqlite_concurrency, 1).await?;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }
@@ -195,10 +203,44 @@ async fn ensure_past_bills(
 /// Starts the api on `url`, funds the members' cards, and settles bills at `concurrency` for the duration.
 /// Returns bills/s.
 #[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
+/// The merchant's first `count` stores (creating the missing ones), the bench cashier working at all of them.
+async fn ensure_stores(db: &DatabaseConnection, merchant_id: i64, count: usize) -> anyhow::Result<Vec<i64>> {
+    let m = merchant_id.to_string();
+    let have = scalar(db, "SELECT COUNT(*) AS n FROM stores WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    for k in have..i64::try_from(count)? {
+        db.execute_unprepared(&format!(
+            "INSERT INTO stores (merchant_id, name, address, phone, timezone, active, created_at) \
+             VALUES ({m}, 'bench 分店 {k}', '', '', 'Asia/Shanghai', TRUE, NOW())"
+        ))
+        .await?;
+    }
+    db.execute_unprepared(&format!(
+        "INSERT INTO staff_stores (staff_id, store_id, merchant_id) \
+         SELECT staff.id, stores.id, {m} FROM staff, stores \
+         WHERE staff.merchant_id = {m} AND staff.username = 'demo-cashier' AND stores.merchant_id = {m} \
+         ON CONFLICT DO NOTHING"
+    ))
+    .await?;
+    let first = scalar(db, "SELECT MIN(id) AS n FROM stores WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
+    let ids = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT id FROM stores WHERE merchant_id = {m} AND id >= {first} ORDER BY id LIMIT {count}"),
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(ids)
+}
+
+/// Settles the typical bill at `concurrency` cashiers, cashier k at store `stores[k % stores.len()]`.
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     options: &Options<'_>,
     url: &str,
     bill: &TypicalBill,
+    stores: &[i64],
     members: &[i64],
     concurrency: usize,
     max_connections: u32,
@@ -211,16 +253,18 @@ async fn measure(
     wait_ready(&client, &base).await?;
     let token = sign_in(&client, &base).await?;
     fund(&client, &base, &token, bill.store_id, members).await?;
-    stock_up(&client, &base, &token, bill).await?;
+    for store_id in stores {
+        stock_up(&client, &base, &token, *store_id, bill).await?;
+    }
 
     // Members of a level pay a discounted price: learn each pool member's total once, from the preview.
     let totals = member_totals(&client, &base, &token, bill, members).await?;
-    let body = |member_id: i64| {
+    let body = |store_id: i64, member_id: i64| {
         let total = totals.get(&member_id).copied().unwrap_or(bill.total);
         let sv = total * 3 / 4;
         let cash = total - sv;
         json!({
-            "store_id": bill.store_id,
+            "store_id": store_id,
             "member_id": member_id,
             "lines": lines(bill),
             "tenders": [
@@ -235,7 +279,8 @@ async fn measure(
         async move {
             let deadline = Instant::now() + phase;
             let started = Instant::now();
-            let workers = (0..concurrency).map(|_| async move {
+            let workers = (0..concurrency).map(|k| async move {
+                let store_id = stores[k % stores.len()];
                 let (mut latencies, mut errors) = (Vec::new(), 0usize);
                 while Instant::now() < deadline {
                     let member_id = members[rand::thread_rng().gen_range(0..members.len())];
@@ -243,7 +288,7 @@ async fn measure(
                     let answer = client
                         .post(format!("{base}/api/staff/v1/bills"))
                         .bearer_auth(token)
-                        .json(&body(member_id))
+                        .json(&body(store_id, member_id))
                         .send()
                         .await;
                     match answer {
@@ -339,10 +384,16 @@ async fn member_totals(
 }
 
 /// Receives enough of the product at the store for any run.
-async fn stock_up(client: &reqwest::Client, base: &str, token: &str, bill: &TypicalBill) -> anyhow::Result<()> {
+async fn stock_up(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    store_id: i64,
+    bill: &TypicalBill,
+) -> anyhow::Result<()> {
     let body = json!({ "product_id": bill.product, "quantity": 1_000_000, "memo": "bench" });
     let answer = client
-        .post(format!("{base}/api/staff/v1/stores/{}/stock/receipts", bill.store_id))
+        .post(format!("{base}/api/staff/v1/stores/{store_id}/stock/receipts"))
         .bearer_auth(token)
         .json(&body)
         .send()

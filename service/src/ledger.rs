@@ -286,7 +286,7 @@ pub struct SharedMoves {
 }
 
 impl SharedMoves {
-    /// Applies the moves. On PostgreSQL: one `SELECT … ORDER BY id FOR UPDATE` takes the row locks in id order (no
+    /// Applies the moves. On PostgreSQL: one `SELECT … ORDER BY id FOR NO KEY UPDATE` takes the row locks in id order (no
     /// deadlocks), then one `UPDATE … FROM (VALUES …)` moves them all; store accounts have no floor to guard. On
     /// SQLite (one writer, no row locks) one update per account.
     pub async fn apply(self, txn: &impl ConnectionTrait) -> Result<()> {
@@ -307,7 +307,10 @@ impl SharedMoves {
         }
         let ids: Vec<String> = self.moves.iter().map(|(id, _)| id.to_string()).collect();
         let values: Vec<String> = self.moves.iter().map(|(id, delta)| format!("({id}, {delta})")).collect();
-        let lock = format!("SELECT id FROM ledger_accounts WHERE id IN ({}) ORDER BY id FOR UPDATE", ids.join(", "));
+        // NO KEY UPDATE, the lock the update itself takes: plain FOR UPDATE would also wait for every transaction
+        // whose journal lines reference these accounts (the foreign key's KEY SHARE lock), and deadlock with them.
+        let lock =
+            format!("SELECT id FROM ledger_accounts WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE", ids.join(", "));
         txn.query_all_raw(Statement::from_string(backend, lock)).await?;
         let update = format!(
             "UPDATE ledger_accounts AS a SET balance = a.balance + v.delta, updated_at = $1 \

@@ -1,6 +1,7 @@
 //! Retail products (商品) sold over the counter, and their stock at each store.
 //!
-//! A store's stock of a product is one `product_stock` row, moved only by [`move_stock`]: one guarded
+//! A store's stock of a product is one `product_stock` row, moved only by [`move_stock`] or a bill's
+//! [`StockMoves`]: one guarded
 //! `UPDATE … SET on_hand = on_hand + Δ WHERE … AND on_hand + Δ >= 0` and one `stock_movements` row in the same
 //! transaction, so on hand is always the sum of the movements and never negative. A count (盘点) first touches the
 //! row, so it queues behind sales and receipts of that product at that store and the difference it records is
@@ -386,6 +387,74 @@ struct Move<'a> {
     bill_id: Option<i64>,
     staff_id: Option<i64>,
     memo: &'a str,
+}
+
+/// A bill's stock moves (a settlement's sales, a refund's returns), applied together at the end of its transaction.
+///
+/// A popular product's stock row at a store is shared by every cashier there, so a bill locks it as late as it can:
+/// just before the store's ledger accounts, in product-id order (one lock order for every bill, so no deadlocks),
+/// and holds it only until commit.
+#[must_use = "apply the stock moves before committing"]
+pub(crate) struct StockMoves {
+    merchant_id: i64,
+    store_id: i64,
+    reason: &'static str,
+    bill_id: i64,
+    staff_id: i64,
+    /// product id → units, in product-id order.
+    moves: std::collections::BTreeMap<i64, i64>,
+}
+
+impl StockMoves {
+    pub(crate) fn new(merchant_id: i64, store_id: i64, reason: &'static str, bill_id: i64, staff_id: i64) -> Self {
+        Self { merchant_id, store_id, reason, bill_id, staff_id, moves: Default::default() }
+    }
+
+    pub(crate) fn add(&mut self, product_id: i64, delta: i64) {
+        *self.moves.entry(product_id).or_default() += delta;
+    }
+
+    /// One `stock_movements` insert for all, then one guarded update per product. A sale of a product the store
+    /// has no stock row for is out of stock; a return creates the row.
+    pub(crate) async fn apply(self, conn: &impl ConnectionTrait) -> Result<()> {
+        let moves: Vec<(i64, i64)> = self.moves.into_iter().filter(|(_, delta)| *delta != 0).collect();
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        stock_movements::Entity::insert_many(moves.iter().map(|(product_id, delta)| stock_movements::ActiveModel {
+            merchant_id: Set(self.merchant_id),
+            store_id: Set(self.store_id),
+            product_id: Set(*product_id),
+            delta: Set(*delta),
+            reason: Set(self.reason.to_owned()),
+            memo: Set(String::new()),
+            bill_id: Set(Some(self.bill_id)),
+            staff_id: Set(Some(self.staff_id)),
+            created_at: Set(now),
+            ..Default::default()
+        }))
+        .exec(conn)
+        .await?;
+        for (product_id, delta) in moves {
+            if delta > 0 {
+                ensure_stock_row(conn, self.merchant_id, self.store_id, product_id).await?;
+            }
+            let moved = product_stock::Entity::update_many()
+                .col_expr(product_stock::Column::OnHand, Expr::col(product_stock::Column::OnHand).add(delta))
+                .col_expr(product_stock::Column::UpdatedAt, Expr::value(now))
+                .filter(product_stock::Column::MerchantId.eq(self.merchant_id))
+                .filter(product_stock::Column::StoreId.eq(self.store_id))
+                .filter(product_stock::Column::ProductId.eq(product_id))
+                .filter(Expr::col(product_stock::Column::OnHand).add(delta).gte(0))
+                .exec(conn)
+                .await?;
+            if moved.rows_affected == 0 {
+                return Err(Error::Conflict(Conflict::OutOfStock));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// [`move_stock`], returning the movement it wrote.

@@ -23,6 +23,7 @@ use crate::domain::{IdempotencyKey, Permission, fingerprint};
 use crate::error::is_unique_violation;
 use crate::ledger::{self, Account, Cause, Draft};
 use crate::money::{share_of, spread};
+use crate::products::StockMoves;
 use crate::{AppContext, Conflict, Error, Result};
 
 pub struct RefundLineInput {
@@ -249,6 +250,7 @@ async fn run(
     let mut points_earned_back = 0;
     let mut points_used_back = 0;
     let mut refund_lines = Vec::new();
+    let mut stock = StockMoves::new(merchant_id, store_id, "refund", bill_id, principal.staff_id);
     for (index, line) in lines.iter().enumerate() {
         let Some(units) = picks.get(&line.id).copied().filter(|q| *q > 0) else { continue };
         let quantity = i64::from(units);
@@ -278,18 +280,7 @@ async fn run(
             }
             "product" => {
                 draft.debit(Account::revenue(store_id, &line.category), net_back);
-                crate::products::move_stock(
-                    &txn,
-                    merchant_id,
-                    store_id,
-                    line.item_id,
-                    quantity,
-                    "refund",
-                    Some(bill_id),
-                    Some(principal.staff_id),
-                    "",
-                )
-                .await?;
+                stock.add(line.item_id, quantity);
             }
             "card_sale" => {
                 let detail: serde_json::Value = serde_json::from_str(&line.detail).unwrap_or_default();
@@ -428,6 +419,8 @@ async fn run(
             .exec(&txn)
             .await?;
     }
+    // The store's shared rows last: its stock, then (inside `post`) its ledger accounts.
+    stock.apply(&txn).await?;
     let entry_id = ledger::post(&txn, &draft).await?;
     bill_refunds::Entity::update_many()
         .col_expr(bill_refunds::Column::AmountFen, Expr::value(money_back))
