@@ -200,9 +200,6 @@ async fn ensure_past_bills(
     Ok(())
 }
 
-/// Starts the api on `url`, funds the members' cards, and settles bills at `concurrency` for the duration.
-/// Returns bills/s.
-#[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
 /// The merchant's first `count` stores (creating the missing ones), the bench cashier working at all of them.
 async fn ensure_stores(db: &DatabaseConnection, merchant_id: i64, count: usize) -> anyhow::Result<Vec<i64>> {
     let m = merchant_id.to_string();
@@ -234,7 +231,9 @@ async fn ensure_stores(db: &DatabaseConnection, merchant_id: i64, count: usize) 
     Ok(ids)
 }
 
-/// Settles the typical bill at `concurrency` cashiers, cashier k at store `stores[k % stores.len()]`.
+/// Starts the api on `url`, funds the members' cards, and settles the typical bill at `concurrency` cashiers for
+/// the duration, cashier k at store `stores[k % stores.len()]`. Returns bills/s.
+#[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
 #[allow(clippy::too_many_arguments)]
 async fn measure(
     options: &Options<'_>,

@@ -32,6 +32,8 @@ pub struct Model {
     pub refunded_fen: i64,
     /// JSON: what a `card_sale` or `recharge` line created (card id, bonus).
     pub detail: String,
+    /// Points a gift line spent (its price in points × quantity).
+    pub points_redeemed: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,8 @@ pub struct Model {
     pub category: String,
     pub price_fen: i64,
     pub active: bool,
+    /// Redeemable for this many points a unit (积分兑换); `None`: not a gift.
+    pub points_price: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 

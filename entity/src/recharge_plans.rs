@@ -13,6 +13,8 @@ pub struct Model {
     /// When set, a recharge under this plan makes the card valid for this many days from now (never shorter).
     pub validity_days: Option<i32>,
     pub active: bool,
+    /// Points granted with each recharge on this plan.
+    pub bonus_points: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

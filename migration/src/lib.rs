@@ -8,6 +8,7 @@ mod columns;
 mod m20261123_000001_foundation;
 mod m20261123_000002_ledger;
 mod m20261123_000003_checkout;
+mod m20261123_000004_points_rewards;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_ledger::Migration),
             Box::new(m20261123_000003_checkout::Migration),
+            Box::new(m20261123_000004_points_rewards::Migration),
         ]
     }
 }

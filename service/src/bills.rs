@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,6 +31,7 @@ use crate::ledger::{self, Account, AccountKind, Cause, Draft};
 use crate::levels::LevelRule;
 use crate::merchants::LoyaltySettings;
 use crate::pricing::{self, LineKind, PointsRule, PriceError, PriceLine, Priced};
+use crate::products::StockMoves;
 use crate::stored_value::{self, MAX_AMOUNT_FEN};
 use crate::{AppContext, Conflict, Error, Result};
 
@@ -113,6 +114,8 @@ pub struct Line {
     pub count_card_id: Option<i64>,
     pub recognised: i64,
     pub points_earned: i64,
+    /// Gifts: the points the line cost.
+    pub points_redeemed: i64,
     pub staff: Vec<StaffShare>,
     pub refunded_quantity: i32,
     pub refunded: i64,
@@ -188,6 +191,8 @@ pub struct Quote {
     pub coupon: i64,
     pub points_used: i64,
     pub points_offset: i64,
+    /// Points the gift lines cost.
+    pub points_redeemed: i64,
     pub total: i64,
     pub points_earned: i64,
     pub points_available: i64,
@@ -218,6 +223,10 @@ struct ResolvedLine {
     recharge: Option<(i64, Option<i32>)>,
     substances: Vec<String>,
     earns_points: bool,
+    /// Gifts: the points one unit costs.
+    points_price: i64,
+    /// Recharges: the plan's bonus points.
+    bonus_points: i64,
 }
 
 struct Resolved {
@@ -226,6 +235,7 @@ struct Resolved {
     level: Option<LevelRule>,
     levels: Vec<LevelRule>,
     settings: LoyaltySettings,
+    split: stored_value::SplitRule,
     lines: Vec<ResolvedLine>,
     points_available: i64,
 }
@@ -250,12 +260,17 @@ impl Resolved {
                 level_bp: line.level_bp,
                 by_card: line.count_card.is_some(),
                 earns_points: line.earns_points,
+                points_price: line.points_price,
+                bonus_points: line.bonus_points,
             })
             .collect();
         pricing::price(&lines, points, self.points_available, self.points_rule()).map_err(|e| match e {
             PriceError::RedemptionOff => Error::invalid("points", "this merchant does not take points at checkout"),
             PriceError::TooManyPoints { max } => {
                 Error::invalid("points", format!("the member has fewer points: at most {max} can be used"))
+            }
+            PriceError::GiftsExceedPoints { needed, available } => {
+                Error::invalid("lines", format!("the gifts cost {needed} points and the member has {available}"))
             }
         })
     }
@@ -337,7 +352,7 @@ async fn resolve(
         })?),
         None => None,
     };
-    let settings = crate::merchants::loyalty_settings(conn, merchant_id).await?;
+    let (settings, split) = crate::merchants::checkout_settings(conn, merchant_id).await?;
     // Every member's bill may upgrade them, so their merchant's levels are needed whenever there is a member.
     let levels = if member.is_some() { crate::levels::load_rules(conn, merchant_id).await? } else { Vec::new() };
     let level = member.as_ref().and_then(|m| m.level_id).and_then(|id| levels.iter().find(|l| l.id == id).cloned());
@@ -360,7 +375,7 @@ async fn resolve(
         products::Column::MerchantId,
         products::Column::Id,
         merchant_id,
-        ids_of("product"),
+        draft.lines.iter().filter(|l| l.kind == "product" || l.kind == "gift").filter_map(|l| l.item_id).collect(),
         |row| row.id,
     )
     .await?;
@@ -407,7 +422,7 @@ async fn resolve(
     let mut lines = Vec::with_capacity(draft.lines.len());
     for input in &draft.lines {
         let kind = LineKind::parse(&input.kind)
-            .ok_or_else(|| Error::invalid("lines", "kind must be service, product, card_sale or recharge"))?;
+            .ok_or_else(|| Error::invalid("lines", "kind must be service, product, gift, card_sale or recharge"))?;
         if !(1..=99).contains(&input.quantity) {
             return Err(Error::invalid("lines", "quantity must be 1–99"));
         }
@@ -463,6 +478,8 @@ async fn resolve(
                     recharge: None,
                     substances: serde_json::from_str(&item.substances).unwrap_or_default(),
                     earns_points: !excluded.contains(item.category.as_str()),
+                    points_price: 0,
+                    bonus_points: 0,
                 }
             }
             LineKind::Product => {
@@ -485,6 +502,37 @@ async fn resolve(
                     recharge: None,
                     substances: Vec::new(),
                     earns_points: !excluded.contains(item.category.as_str()),
+                    points_price: 0,
+                    bonus_points: 0,
+                }
+            }
+            LineKind::Gift => {
+                needs_member("a gift for points")?;
+                let id = id_of(input, "gift")?;
+                let item = product_rows
+                    .get(&id)
+                    .filter(|item| item.active)
+                    .ok_or_else(|| Error::invalid("lines", format!("no product {id}")))?;
+                let points_price = item
+                    .points_price
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| Error::invalid("lines", format!("{} is not redeemable for points", item.name)))?;
+                ResolvedLine {
+                    kind,
+                    item_id: id,
+                    name: item.name.clone(),
+                    category: item.category.clone(),
+                    quantity,
+                    unit_price: 0,
+                    level_bp: 10_000,
+                    staff,
+                    count_card: None,
+                    card_product: None,
+                    recharge: None,
+                    substances: Vec::new(),
+                    earns_points: false,
+                    points_price,
+                    bonus_points: 0,
                 }
             }
             LineKind::CardSale => {
@@ -507,6 +555,8 @@ async fn resolve(
                     recharge: None,
                     substances: Vec::new(),
                     earns_points: false,
+                    points_price: 0,
+                    bonus_points: 0,
                 }
             }
             LineKind::Recharge => {
@@ -514,7 +564,7 @@ async fn resolve(
                 if quantity != 1 {
                     return Err(Error::invalid("lines", "one recharge per line"));
                 }
-                let (item_id, name, pay, bonus, days) = match (input.item_id, input.amount_fen) {
+                let (item_id, name, pay, bonus, bonus_points, days) = match (input.item_id, input.amount_fen) {
                     (Some(plan_id), None) => {
                         let plan = recharge_plans::Entity::find_by_id(plan_id)
                             .filter(recharge_plans::Column::MerchantId.eq(merchant_id))
@@ -522,9 +572,9 @@ async fn resolve(
                             .one(conn)
                             .await?
                             .ok_or_else(|| Error::invalid("lines", format!("no recharge plan {plan_id}")))?;
-                        (plan.id, plan.name, plan.pay_fen, plan.bonus_fen, plan.validity_days)
+                        (plan.id, plan.name, plan.pay_fen, plan.bonus_fen, plan.bonus_points, plan.validity_days)
                     }
-                    (None, Some(fen)) if fen > 0 && fen <= MAX_AMOUNT_FEN => (0, "储值".to_owned(), fen, 0, None),
+                    (None, Some(fen)) if fen > 0 && fen <= MAX_AMOUNT_FEN => (0, "储值".to_owned(), fen, 0, 0, None),
                     _ => {
                         return Err(Error::invalid(
                             "lines",
@@ -546,6 +596,8 @@ async fn resolve(
                     recharge: Some((bonus, days)),
                     substances: Vec::new(),
                     earns_points: false,
+                    points_price: 0,
+                    bonus_points,
                 }
             }
         };
@@ -559,10 +611,12 @@ async fn resolve(
         return Err(Error::invalid("points", "points need the bill's member"));
     }
     let points_available = match &member {
-        Some(m) if for_preview || draft.points > 0 => crate::points::available(conn, m.id, ctx.now()).await?,
+        Some(m) if for_preview || draft.points > 0 || lines.iter().any(|l| l.kind == LineKind::Gift) => {
+            crate::points::available(conn, m.id, ctx.now()).await?
+        }
         _ => 0,
     };
-    Ok(Resolved { store_id: draft.store_id, member, level, levels, settings, lines, points_available })
+    Ok(Resolved { store_id: draft.store_id, member, level, levels, settings, split, lines, points_available })
 }
 
 fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64) -> Vec<Step> {
@@ -578,10 +632,11 @@ fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64) -> Vec<St
         Step {
             step: "points_offset",
             amount: -priced.points_offset,
-            explanation: if priced.points_used > 0 {
-                format!("{} 积分抵现，{points_rate} 积分 = ￥1", priced.points_used)
-            } else {
-                "未使用积分".to_owned()
+            explanation: match (priced.points_used, priced.points_redeemed) {
+                (0, 0) => "未使用积分".to_owned(),
+                (used, 0) => format!("{used} 积分抵现，{points_rate} 积分 = ￥1"),
+                (0, gifts) => format!("{gifts} 积分兑换礼品"),
+                (used, gifts) => format!("{gifts} 积分兑换礼品；{used} 积分抵现，{points_rate} 积分 = ￥1"),
             },
         },
         Step { step: "total", amount: priced.total, explanation: "应收 (次卡支付的项目不计)".to_owned() },
@@ -608,6 +663,7 @@ fn quote_lines(resolved: &Resolved, priced: &Priced) -> Vec<Line> {
             count_card_id: line.count_card.as_ref().map(|c| c.id),
             recognised: 0,
             points_earned: p.points_earned,
+            points_redeemed: p.points_redeemed,
             staff: line.staff.clone(),
             refunded_quantity: 0,
             refunded: 0,
@@ -658,6 +714,7 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, draft: BillDr
         coupon: priced.coupon,
         points_used: priced.points_used,
         points_offset: priced.points_offset,
+        points_redeemed: priced.points_redeemed,
         total: priced.total,
         points_earned: priced.points_earned,
         points_available: resolved.points_available,
@@ -844,7 +901,7 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
 
     let now = ctx.now();
     let txn = ctx.db.begin().await?;
-    let inserted = bills::Entity::insert(bills::ActiveModel {
+    let inserted = bills::ActiveModel {
         merchant_id: Set(merchant_id),
         store_id: Set(input.draft.store_id),
         member_id: Set(input.draft.member_id),
@@ -870,20 +927,40 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
         closed_at: Set(None),
         closed_by: Set(None),
         ..Default::default()
-    })
-    .exec(&txn)
+    }
+    .insert(&txn)
     .await;
-    let bill_id = match inserted {
-        Ok(result) => result.last_insert_id,
+    let row = match inserted {
+        Ok(row) => row,
         Err(err) if is_unique_violation(&err) => {
             drop(txn);
             return replay(ctx, merchant_id, &key, &fingerprint).await?.ok_or(Error::Database(err));
         }
         Err(err) => return Err(err.into()),
     };
-    write_settlement(&txn, principal, bill_id, &resolved, &priced, &tenders, now).await?;
+    let written = write_settlement(&txn, principal, row.id, &resolved, &priced, &tenders, now).await?;
     txn.commit().await?;
-    load(&ctx.db, merchant_id, bill_id, false).await
+    Ok(written.into_bill(row))
+}
+
+/// What a settlement wrote besides the bill row, so the answer needs no second read.
+struct Written {
+    entry_id: i64,
+    change: i64,
+    lines: Vec<bill_lines::Model>,
+    tenders: Vec<bill_tenders::Model>,
+}
+
+impl Written {
+    /// The settled bill: `row` as claimed or inserted, with what was written since.
+    fn into_bill(self, mut row: bills::Model) -> Bill {
+        row.entry_id = Some(self.entry_id);
+        row.change_fen = self.change;
+        let (mut lines, mut tenders) = (self.lines, self.tenders);
+        lines.sort_by_key(|l| l.id);
+        tenders.sort_by_key(|t| t.id);
+        to_bill(row, lines, tenders, false)
+    }
 }
 
 /// Writes everything a settlement does on `txn` for the bill row `bill_id` (already marked settled).
@@ -895,7 +972,7 @@ async fn write_settlement(
     priced: &Priced,
     tenders: &[CheckedTender],
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Written> {
     let merchant_id = principal.merchant_id;
     let store_id = resolved.store_id;
     let member_id = resolved.member_id();
@@ -914,7 +991,7 @@ async fn write_settlement(
                 (0, 0)
             }
             (None, Some(member)) => {
-                stored_value::debit_into(txn, merchant_id, member, tender.amount, &mut draft).await?
+                stored_value::debit_into(txn, merchant_id, member, tender.amount, resolved.split, &mut draft).await?
             }
             (None, None) => return Err(Error::invalid("tenders", "stored value needs the bill's member")),
         };
@@ -931,15 +1008,18 @@ async fn write_settlement(
             ..Default::default()
         });
     }
-    if !tender_rows.is_empty() {
-        bill_tenders::Entity::insert_many(tender_rows).exec(txn).await?;
-    }
+    let tender_rows = if tender_rows.is_empty() {
+        Vec::new()
+    } else {
+        bill_tenders::Entity::insert_many(tender_rows).exec_with_returning(txn).await?
+    };
 
     // What each line delivers.
     let mut line_rows = Vec::with_capacity(resolved.lines.len());
     // What each line earned the store, for commission: its net, or a count-card session's recognised value.
     let mut bases = Vec::with_capacity(resolved.lines.len());
     let mut revenue: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut stock = StockMoves::new(merchant_id, store_id, "sale", bill_id, principal.staff_id);
     for (line, p) in resolved.lines.iter().zip(&priced.lines) {
         let mut recognised = 0;
         let mut detail = json!({});
@@ -964,18 +1044,10 @@ async fn write_settlement(
             LineKind::Service => *revenue.entry(line.category.as_str()).or_default() += p.net,
             LineKind::Product => {
                 *revenue.entry(line.category.as_str()).or_default() += p.net;
-                crate::products::move_stock(
-                    txn,
-                    merchant_id,
-                    store_id,
-                    line.item_id,
-                    -i64::from(line.quantity),
-                    "sale",
-                    Some(bill_id),
-                    Some(principal.staff_id),
-                    "",
-                )
-                .await?;
+                stock.add(line.item_id, -i64::from(line.quantity));
+            }
+            LineKind::Gift => {
+                stock.add(line.item_id, -i64::from(line.quantity));
             }
             LineKind::CardSale => {
                 let product = line.card_product.as_ref().ok_or(Error::invalid("lines", "no count-card product"))?;
@@ -1017,6 +1089,7 @@ async fn write_settlement(
             count_card_id: Set(line.count_card.as_ref().map(|c| c.id)),
             recognised_fen: Set(recognised),
             points_earned: Set(p.points_earned),
+            points_redeemed: Set(p.points_redeemed),
             refunded_quantity: Set(0),
             refunded_fen: Set(0),
             detail: Set(detail.to_string()),
@@ -1026,11 +1099,13 @@ async fn write_settlement(
     for (category, amount) in revenue {
         draft.credit(Account::revenue(store_id, category), amount);
     }
-    let line_ids = bill_lines::Entity::insert_many(line_rows).exec_with_returning_keys(txn).await?;
+    let line_rows = bill_lines::Entity::insert_many(line_rows).exec_with_returning(txn).await?;
+    let line_ids: Vec<i64> = line_rows.iter().map(|l| l.id).collect();
 
     // Points: spent on the offset, earned on what was paid.
     if let Some(member) = member_id {
-        crate::points::spend_into(txn, merchant_id, store_id, member, priced.points_used, now, &mut draft).await?;
+        let spent = priced.points_used + priced.points_redeemed;
+        crate::points::spend_into(txn, merchant_id, store_id, member, spent, now, &mut draft).await?;
         let days = resolved.settings.points_validity_days;
         crate::points::grant_into(
             txn,
@@ -1083,7 +1158,8 @@ async fn write_settlement(
             upgrade_level(txn, resolved, member).await?;
         }
     }
-    // Last, and the store's shared account rows last of all, so they stay locked only until commit.
+    // Last, the rows every cashier of the store shares: its stock, then its ledger accounts, locked only until
+    // commit.
     let (entry_id, store_moves) = ledger::post_deferred(txn, &draft).await?;
     let change: i64 = tenders.iter().map(|t| t.tendered - t.amount).sum();
     bills::Entity::update_many()
@@ -1092,7 +1168,9 @@ async fn write_settlement(
         .filter(bills::Column::Id.eq(bill_id))
         .exec(txn)
         .await?;
-    store_moves.apply(txn).await
+    stock.apply(txn).await?;
+    store_moves.apply(txn).await?;
+    Ok(Written { entry_id, change, lines: line_rows, tenders: tender_rows })
 }
 
 /// Moves the member up to the highest level their cumulative spend or recharge (by the merchant's rule) now
@@ -1296,16 +1374,17 @@ pub async fn settle_parked(
         .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
         .filter(bills::Column::Id.eq(bill_id))
         .filter(bills::Column::Status.eq("parked"))
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected != 1 {
+        .exec_with_returning(&txn)
+        .await?
+        .pop();
+    let Some(row) = claimed else {
         drop(txn);
         // A concurrent twin settled it first: the same tenders are a replay.
         return Box::pin(settle_parked(ctx, principal, bill_id, input)).await;
-    }
-    write_settlement(&txn, principal, bill_id, &resolved, &priced, &tenders, now).await?;
+    };
+    let written = write_settlement(&txn, principal, bill_id, &resolved, &priced, &tenders, now).await?;
     txn.commit().await?;
-    load(&ctx.db, principal.merchant_id, bill_id, false).await
+    Ok(written.into_bill(row))
 }
 
 /// Voids a parked bill: nothing was settled, so nothing moves. Audited.
@@ -1398,6 +1477,7 @@ pub(crate) fn to_line(row: bill_lines::Model) -> Line {
         count_card_id: row.count_card_id,
         recognised: row.recognised_fen,
         points_earned: row.points_earned,
+        points_redeemed: row.points_redeemed,
         staff: serde_json::from_str(&row.staff).unwrap_or_default(),
         refunded_quantity: row.refunded_quantity,
         refunded: row.refunded_fen,
@@ -1421,8 +1501,17 @@ pub(crate) async fn load(conn: &impl ConnectionTrait, merchant_id: i64, bill_id:
         .order_by_asc(bill_tenders::Column::Id)
         .all(conn)
         .await?;
+    Ok(to_bill(row, lines, tenders, replayed))
+}
+
+fn to_bill(
+    row: bills::Model,
+    lines: Vec<bill_lines::Model>,
+    tenders: Vec<bill_tenders::Model>,
+    replayed: bool,
+) -> Bill {
     let draft = if row.status == "parked" { serde_json::from_str(&row.request).ok() } else { None };
-    Ok(Bill {
+    Bill {
         id: row.id,
         store_id: row.store_id,
         member_id: row.member_id,
@@ -1458,7 +1547,7 @@ pub(crate) async fn load(conn: &impl ConnectionTrait, merchant_id: i64, bill_id:
         closed_at: row.closed_at,
         draft,
         replayed,
-    })
+    }
 }
 
 /// A bill of a store in the principal's scope.

@@ -231,16 +231,17 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
             crate::stored_value::seed_recharge(&txn, merchant.id, store_ids[i % 2], member.id, 300_000, 80_000).await?;
         }
     }
-    for (name, pay, bonus, validity_days) in [
-        ("充500送50", 50_000, 5_000, None),
-        ("充1000送200", 100_000, 20_000, None),
-        ("充3000送800", 300_000, 80_000, Some(730)),
+    for (name, pay, bonus, bonus_points, validity_days) in [
+        ("充500送50", 50_000, 5_000, 0, None),
+        ("充1000送200", 100_000, 20_000, 0, None),
+        ("充3000送800", 300_000, 80_000, 3_000, Some(730)),
     ] {
         entity::recharge_plans::ActiveModel {
             merchant_id: Set(merchant.id),
             name: Set(name.to_owned()),
             pay_fen: Set(pay),
             bonus_fen: Set(bonus),
+            bonus_points: Set(bonus_points),
             validity_days: Set(validity_days),
             active: Set(true),
             created_at: Set(now),
@@ -262,17 +263,19 @@ async fn seed_retail(
     store_ids: &[i64],
     service_ids: &std::collections::BTreeMap<&str, i64>,
 ) -> Result<()> {
-    // SKU, barcode, name, category, price, opening stock at each demo store.
+    // SKU, barcode, name, category, price, points price (a gift), opening stock at each demo store.
     let products = [
-        ("DEMO-SH-500", Some("6923456789012"), "氨基酸洗发水 500ml", "洗护用品", 12_800, [24, 12]),
-        ("DEMO-OIL-100", Some("6923456789029"), "护发精油 100ml", "洗护用品", 16_800, [15, 8]),
-        ("DEMO-MASK-250", Some("6923456789036"), "修护发膜 250ml", "洗护用品", 9_800, [20, 10]),
-        ("DEMO-SPRAY-150", None, "定型喷雾 150ml", "造型用品", 6_800, [10, 0]),
+        ("DEMO-SH-500", Some("6923456789012"), "氨基酸洗发水 500ml", "洗护用品", 12_800, None, [24, 12]),
+        ("DEMO-OIL-100", Some("6923456789029"), "护发精油 100ml", "洗护用品", 16_800, None, [15, 8]),
+        ("DEMO-MASK-250", Some("6923456789036"), "修护发膜 250ml", "洗护用品", 9_800, None, [20, 10]),
+        ("DEMO-SPRAY-150", None, "定型喷雾 150ml", "造型用品", 6_800, None, [10, 0]),
+        ("DEMO-COMB", None, "檀木梳 (积分兑换)", "礼品", 3_800, Some(2_000), [30, 30]),
     ];
-    for (sku, barcode, name, category, price, stock) in products {
+    for (sku, barcode, name, category, price, points_price, stock) in products {
         let stock: Vec<(i64, i64)> =
             store_ids.iter().copied().zip(stock).filter(|(_, quantity)| *quantity > 0).collect();
-        crate::products::seed_product(conn, merchant_id, (sku, barcode, name, category, price), &stock).await?;
+        let product = (sku, barcode, name, category, price, points_price);
+        crate::products::seed_product(conn, merchant_id, product, &stock).await?;
     }
     let id_of = |name: &str| service_ids.get(name).copied().unwrap_or_default();
     let wash_card =

@@ -8,11 +8,13 @@
 //! 4. **Points offset**: `points × 100 ÷ rate` fen rounded down, capped at the discounted service and product
 //!    lines not paid by a count card, spread over them by largest remainder. The points actually used are the
 //!    fewest that buy that offset, so asking for more points than the bill can take uses only what it can.
-//! 5. **Total**: what tenders pay. A service line paid by a count card costs ￥0 here (its sessions pay).
+//! 5. **Total**: what tenders pay. A service line paid by a count card costs ￥0 here (its sessions pay), and so
+//!    does a gift line (积分兑换): it costs its points price × quantity in points, taken before any offset.
 //!
 //! Points earned: `points_per_yuan × multiplier` per whole yuan of the eligible lines' net (not excluded
-//! categories, not card sales or recharges, not count-card sessions), rounded down for the bill and spread over the
-//! lines by largest remainder, so a refund can take back exactly the points of the lines it refunds.
+//! categories, not card sales or recharges, not count-card sessions, not gifts), rounded down for the bill and
+//! spread over the lines by largest remainder, so a refund can take back exactly the points of the lines it
+//! refunds; plus each line's fixed bonus points (a recharge plan's 充值送积分).
 
 use crate::money::{apply_bp, spread};
 
@@ -23,6 +25,8 @@ pub enum LineKind {
     Product,
     CardSale,
     Recharge,
+    /// A product given for points (积分兑换).
+    Gift,
 }
 
 impl LineKind {
@@ -32,6 +36,7 @@ impl LineKind {
             "product" => Some(LineKind::Product),
             "card_sale" => Some(LineKind::CardSale),
             "recharge" => Some(LineKind::Recharge),
+            "gift" => Some(LineKind::Gift),
             _ => None,
         }
     }
@@ -42,10 +47,11 @@ impl LineKind {
             LineKind::Product => "product",
             LineKind::CardSale => "card_sale",
             LineKind::Recharge => "recharge",
+            LineKind::Gift => "gift",
         }
     }
 
-    /// Services and products are consumption; card sales and recharges sell prepaid value.
+    /// Services and products are consumption; card sales and recharges sell prepaid value; gifts cost points.
     pub fn is_consumption(self) -> bool {
         matches!(self, LineKind::Service | LineKind::Product)
     }
@@ -63,6 +69,10 @@ pub struct PriceLine {
     pub by_card: bool,
     /// Its category earns points.
     pub earns_points: bool,
+    /// Gifts: the points one unit costs.
+    pub points_price: i64,
+    /// Points the line grants whatever is paid (a recharge plan's bonus points).
+    pub bonus_points: i64,
 }
 
 /// Points rules of the merchant and the member's level.
@@ -81,6 +91,8 @@ pub struct PricedLine {
     pub points_offset: i64,
     pub net: i64,
     pub points_earned: i64,
+    /// Gifts: the points the line costs.
+    pub points_redeemed: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,8 +101,11 @@ pub struct Priced {
     pub subtotal: i64,
     pub discount: i64,
     pub coupon: i64,
+    /// Points used for the offset.
     pub points_used: i64,
     pub points_offset: i64,
+    /// Points spent on gifts.
+    pub points_redeemed: i64,
     pub total: i64,
     pub points_earned: i64,
     /// The most points this bill can use (a cashier's "use all" button).
@@ -101,7 +116,14 @@ pub struct Priced {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PriceError {
     RedemptionOff,
-    TooManyPoints { max: i64 },
+    TooManyPoints {
+        max: i64,
+    },
+    /// The gifts cost more points than the member has.
+    GiftsExceedPoints {
+        needed: i64,
+        available: i64,
+    },
 }
 
 fn offset_for(points: i64, per_yuan_offset: i64) -> i64 {
@@ -113,11 +135,24 @@ fn points_for(offset: i64, per_yuan_offset: i64) -> i64 {
     (offset * per_yuan_offset + 99) / 100
 }
 
-/// Prices `lines` using `points` (not more than `available`).
+/// Prices `lines` using `points` for the offset (gifts first take their points from `available`).
 pub fn price(lines: &[PriceLine], points: i64, available: i64, rule: PointsRule) -> Result<Priced, PriceError> {
+    let points_redeemed: i64 = lines
+        .iter()
+        .filter(|line| line.kind == LineKind::Gift)
+        .map(|line| line.points_price.max(0) * line.quantity)
+        .sum();
+    if points_redeemed > available {
+        return Err(PriceError::GiftsExceedPoints { needed: points_redeemed, available });
+    }
+    let available = available - points_redeemed;
     let mut priced: Vec<PricedLine> = lines
         .iter()
         .map(|line| {
+            if line.kind == LineKind::Gift {
+                let points_redeemed = line.points_price.max(0) * line.quantity;
+                return PricedLine { points_redeemed, ..PricedLine::default() };
+            }
             let amount = line.unit_price * line.quantity;
             let discount = if line.kind.is_consumption() && !line.by_card {
                 amount - apply_bp(amount, line.level_bp.clamp(0, 10_000))
@@ -125,7 +160,7 @@ pub fn price(lines: &[PriceLine], points: i64, available: i64, rule: PointsRule)
                 0
             };
             let net = if line.by_card { 0 } else { amount - discount };
-            PricedLine { amount, discount, points_offset: 0, net, points_earned: 0 }
+            PricedLine { amount, discount, points_offset: 0, net, points_earned: 0, points_redeemed: 0 }
         })
         .collect();
 
@@ -164,10 +199,11 @@ pub fn price(lines: &[PriceLine], points: i64, available: i64, rule: PointsRule)
         .collect();
     let earn_base: i64 = earning.iter().sum();
     // Whole yuan × points per yuan × multiplier: bounded by ￥1,000,000 × 100 × 10, far inside i64.
-    let points_earned = (earn_base / 100) * rule.per_yuan.max(0) * rule.multiplier_pct.max(0) / 100;
-    for (line, part) in priced.iter_mut().zip(spread(points_earned, &earning)) {
-        line.points_earned = part;
+    let earned = (earn_base / 100) * rule.per_yuan.max(0) * rule.multiplier_pct.max(0) / 100;
+    for ((p, line), part) in priced.iter_mut().zip(lines).zip(spread(earned, &earning)) {
+        p.points_earned = part + line.bonus_points.max(0);
     }
+    let points_earned = priced.iter().map(|p| p.points_earned).sum();
 
     let subtotal = priced.iter().map(|p| p.amount).sum();
     let discount = priced.iter().map(|p| p.discount).sum();
@@ -179,6 +215,7 @@ pub fn price(lines: &[PriceLine], points: i64, available: i64, rule: PointsRule)
         coupon: 0,
         points_used,
         points_offset,
+        points_redeemed,
         total,
         points_earned,
         points_max,
@@ -194,7 +231,16 @@ mod tests {
     const RULE: PointsRule = PointsRule { per_yuan: 1, multiplier_pct: 100, per_yuan_offset: 100 };
 
     fn service(unit_price: i64, level_bp: i64) -> PriceLine {
-        PriceLine { kind: LineKind::Service, unit_price, quantity: 1, level_bp, by_card: false, earns_points: true }
+        PriceLine {
+            kind: LineKind::Service,
+            unit_price,
+            quantity: 1,
+            level_bp,
+            by_card: false,
+            earns_points: true,
+            points_price: 0,
+            bonus_points: 0,
+        }
     }
 
     #[test]
@@ -239,10 +285,55 @@ mod tests {
         assert_eq!((priced.points_offset, priced.points_used), (66, 99));
     }
 
+    #[test]
+    fn gifts_take_their_points_first_and_cost_no_money() {
+        let gift = PriceLine {
+            kind: LineKind::Gift,
+            unit_price: 0,
+            quantity: 2,
+            level_bp: 10_000,
+            by_card: false,
+            earns_points: true,
+            points_price: 300,
+            bonus_points: 0,
+        };
+        let lines = [service(1000, 10_000), gift];
+        // 1,000 points: 600 go to the two gifts, the other 400 buy ￥4 off the service.
+        let priced = price(&lines, 1000, 1000, RULE).unwrap_err();
+        assert_eq!(priced, PriceError::TooManyPoints { max: 400 });
+        let priced = price(&lines, 400, 1000, RULE).unwrap();
+        assert_eq!((priced.points_redeemed, priced.points_used, priced.points_offset), (600, 400, 400));
+        assert_eq!((priced.total, priced.lines[1].net, priced.lines[1].points_redeemed), (600, 0, 600));
+        // Points earned on the ￥6 paid only; the gift earns none.
+        assert_eq!((priced.points_earned, priced.lines[1].points_earned), (6, 0));
+        assert_eq!(price(&lines, 0, 599, RULE), Err(PriceError::GiftsExceedPoints { needed: 600, available: 599 }));
+    }
+
+    #[test]
+    fn a_recharge_plan_grants_its_bonus_points() {
+        let recharge = PriceLine {
+            kind: LineKind::Recharge,
+            unit_price: 300_000,
+            quantity: 1,
+            level_bp: 10_000,
+            by_card: false,
+            earns_points: false,
+            points_price: 0,
+            bonus_points: 3_000,
+        };
+        let priced = price(&[service(10_000, 10_000), recharge], 0, 0, RULE).unwrap();
+        assert_eq!(
+            (priced.points_earned, priced.lines[0].points_earned, priced.lines[1].points_earned),
+            (3_100, 100, 3_000)
+        );
+    }
+
     fn arb_line() -> impl Strategy<Value = PriceLine> {
-        (0usize..4, 0i64..1_000_000, 1i64..10, 1000i64..=10_000, any::<bool>(), any::<bool>()).prop_map(
-            |(kind, unit_price, quantity, level_bp, by_card, earns_points)| {
-                let kind = [LineKind::Service, LineKind::Product, LineKind::CardSale, LineKind::Recharge][kind];
+        (0usize..5, 0i64..1_000_000, 1i64..10, 1000i64..=10_000, any::<bool>(), any::<bool>(), 0i64..2_000).prop_map(
+            |(kind, unit_price, quantity, level_bp, by_card, earns_points, points)| {
+                let kind =
+                    [LineKind::Service, LineKind::Product, LineKind::CardSale, LineKind::Recharge, LineKind::Gift]
+                        [kind];
                 PriceLine {
                     kind,
                     unit_price,
@@ -250,6 +341,8 @@ mod tests {
                     level_bp,
                     by_card: by_card && kind == LineKind::Service,
                     earns_points,
+                    points_price: if kind == LineKind::Gift { points } else { 0 },
+                    bonus_points: if kind == LineKind::Recharge { points } else { 0 },
                 }
             },
         )
@@ -272,7 +365,10 @@ mod tests {
                     prop_assert_eq!(priced.total, priced.subtotal - by_card - priced.discount - priced.points_offset);
                     prop_assert_eq!(priced.points_offset, priced.lines.iter().map(|l| l.points_offset).sum::<i64>());
                     prop_assert_eq!(priced.points_earned, priced.lines.iter().map(|l| l.points_earned).sum::<i64>());
-                    prop_assert!(priced.points_used <= points && priced.points_used <= available);
+                    let redeemed: i64 = lines.iter().filter(|l| l.kind == LineKind::Gift).map(|l| l.points_price * l.quantity).sum();
+                    prop_assert_eq!(priced.points_redeemed, redeemed);
+                    prop_assert_eq!(priced.points_redeemed, priced.lines.iter().map(|l| l.points_redeemed).sum::<i64>());
+                    prop_assert!(priced.points_used <= points && priced.points_used + priced.points_redeemed <= available);
                     prop_assert!(priced.points_offset <= offset_for(priced.points_used, per_yuan_offset));
                     for line in &priced.lines {
                         prop_assert!(line.discount >= 0 && line.points_offset >= 0 && line.net >= 0 && line.points_earned >= 0);
@@ -280,10 +376,14 @@ mod tests {
                     }
                 }
                 Err(PriceError::TooManyPoints { max }) => {
-                    prop_assert!(points > available && max <= available);
+                    let redeemed: i64 = lines.iter().filter(|l| l.kind == LineKind::Gift).map(|l| l.points_price * l.quantity).sum();
+                    prop_assert!(points > available - redeemed && max <= available - redeemed);
                     let most = price(&lines, max, available, rule);
                     prop_assert!(most.is_ok());
                     prop_assert_eq!(most.unwrap().points_used, max);
+                }
+                Err(PriceError::GiftsExceedPoints { needed, available: had }) => {
+                    prop_assert!(needed > had && had == available);
                 }
                 Err(PriceError::RedemptionOff) => prop_assert!(false, "redemption is on"),
             }

@@ -34,6 +34,8 @@ pub struct Product {
     pub name: String,
     pub category: String,
     pub price_fen: i64,
+    /// Redeemable for this many points a unit (积分兑换); `None`: not a gift.
+    pub points_price: Option<i64>,
     pub active: bool,
 }
 
@@ -45,6 +47,7 @@ fn to_product(row: products::Model) -> Product {
         name: row.name,
         category: row.category,
         price_fen: row.price_fen,
+        points_price: row.points_price,
         active: row.active,
     }
 }
@@ -57,6 +60,8 @@ pub struct ProductInput {
     pub name: Option<String>,
     pub category: Option<String>,
     pub price_fen: Option<i64>,
+    /// `Some(None)`: no longer redeemable for points.
+    pub points_price: Option<Option<i64>>,
     pub active: Option<bool>,
 }
 
@@ -109,6 +114,12 @@ fn apply(active: &mut products::ActiveModel, input: ProductInput) -> Result<()> 
     }
     if let Some(value) = input.price_fen {
         active.price_fen = Set(price(value)?);
+    }
+    if let Some(points) = input.points_price {
+        if points.is_some_and(|p| !(1..=crate::points::MAX_POINTS).contains(&p)) {
+            return Err(Error::invalid("points_price", "must be 1–100,000,000 points, or null for not a gift"));
+        }
+        active.points_price = Set(points);
     }
     if let Some(flag) = input.active {
         active.active = Set(flag);
@@ -178,6 +189,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Product
     let mut active = products::ActiveModel {
         merchant_id: Set(principal.merchant_id),
         barcode: Set(None),
+        points_price: Set(None),
         active: Set(true),
         created_at: Set(ctx.now()),
         ..Default::default()
@@ -587,10 +599,10 @@ pub async fn count(
 pub(crate) async fn seed_product(
     conn: &impl ConnectionTrait,
     merchant_id: i64,
-    product: (&str, Option<&str>, &str, &str, i64),
+    product: (&str, Option<&str>, &str, &str, i64, Option<i64>),
     stock: &[(i64, i64)],
 ) -> Result<i64> {
-    let (sku, barcode, name, category, price_fen) = product;
+    let (sku, barcode, name, category, price_fen, points_price) = product;
     let row = products::ActiveModel {
         merchant_id: Set(merchant_id),
         sku: Set(sku.to_owned()),
@@ -598,6 +610,7 @@ pub(crate) async fn seed_product(
         name: Set(name.to_owned()),
         category: Set(category.to_owned()),
         price_fen: Set(price_fen),
+        points_price: Set(points_price),
         active: Set(true),
         created_at: Set(Utc::now()),
         ..Default::default()

@@ -282,6 +282,7 @@ async fn run(
                 draft.debit(Account::revenue(store_id, &line.category), net_back);
                 stock.add(line.item_id, quantity);
             }
+            "gift" => stock.add(line.item_id, quantity),
             "card_sale" => {
                 let detail: serde_json::Value = serde_json::from_str(&line.detail).unwrap_or_default();
                 let card_id = detail["count_card_id"].as_i64().unwrap_or_default();
@@ -310,7 +311,7 @@ async fn run(
             spend_back += net_back;
         }
         points_earned_back += part(line.points_earned);
-        points_used_back += part(points_used_by_line[index]);
+        points_used_back += part(points_used_by_line[index]) + part(line.points_redeemed);
         crate::commission::reverse(&txn, line.id, refund_id, before, after, of, now).await?;
         bill_lines::Entity::update_many()
             .col_expr(bill_lines::Column::RefundedQuantity, Expr::value(line.refunded_quantity + units))

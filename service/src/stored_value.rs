@@ -271,12 +271,23 @@ pub(crate) async fn debit_into(
     merchant_id: i64,
     member_id: i64,
     amount: i64,
+    rule: SplitRule,
     draft: &mut Draft,
 ) -> Result<(i64, i64)> {
-    let card = card_row(conn, merchant_id, member_id).await?.ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
-    let card = lock_card(conn, &card).await?;
+    // Locks the card in the same statement that finds it.
+    let card = stored_value_cards::Entity::update_many()
+        .col_expr(stored_value_cards::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(stored_value_cards::Column::MerchantId.eq(merchant_id))
+        .filter(stored_value_cards::Column::MemberId.eq(member_id))
+        .exec_with_returning(conn)
+        .await?
+        .pop()
+        .ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
     require_spendable(&card, Utc::now())?;
-    let (from_principal, from_bonus) = split_debit(conn, merchant_id, member_id, amount).await?;
+    let balances =
+        ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+    let (from_principal, from_bonus) =
+        rule.split(amount, balances[0], balances[1]).ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
     draft.debit(principal_account(member_id), from_principal).debit(bonus_account(member_id), from_bonus);
     Ok((from_principal, from_bonus))
 }
@@ -429,15 +440,15 @@ pub async fn recharge(
     let tender = DeskTender::parse(&input.tender)
         .ok_or_else(|| Error::invalid("tender", "must be cash or bank_card (wallets pay through the payments API)"))?;
     let merchant_id = principal.merchant_id;
-    let (pay, bonus, validity_days, plan_name) = match (input.plan_id, input.amount_fen) {
+    let (pay, bonus, bonus_points, validity_days, plan_name) = match (input.plan_id, input.amount_fen) {
         (Some(plan_id), None) => {
             let plan = plan_row(&ctx.db, merchant_id, plan_id).await?;
             if !plan.active {
                 return Err(Error::invalid("plan_id", "this plan is no longer offered"));
             }
-            (plan.pay_fen, plan.bonus_fen, plan.validity_days, Some(plan.name))
+            (plan.pay_fen, plan.bonus_fen, plan.bonus_points, plan.validity_days, Some(plan.name))
         }
-        (None, Some(fen)) => (amount("amount_fen", fen)?, 0, None, None),
+        (None, Some(fen)) => (amount("amount_fen", fen)?, 0, 0, None, None),
         _ => return Err(Error::invalid("plan_id", "give either plan_id or amount_fen")),
     };
     let fingerprint = fingerprint(&json!(["recharge", member_id, input.store_id, input.plan_id, pay, tender.as_str()]));
@@ -457,6 +468,22 @@ pub async fn recharge(
         };
         draft.debit(tender.account(store_id), pay);
         recharge_into(&txn, merchant_id, store_id, member_id, pay, bonus, validity_days, &mut draft).await?;
+        if bonus_points > 0 {
+            let days = crate::merchants::loyalty_settings(&txn, merchant_id).await?.points_validity_days;
+            crate::points::grant_into(
+                &txn,
+                merchant_id,
+                store_id,
+                member_id,
+                bonus_points,
+                "recharge",
+                None,
+                days,
+                Utc::now(),
+                &mut draft,
+            )
+            .await?;
+        }
         crate::bills::upgrade_member(&txn, merchant_id, member_id).await?;
         let entry_id = ledger::post(&txn, &draft).await?;
         txn.commit().await?;
@@ -720,6 +747,8 @@ pub struct Plan {
     pub name: String,
     pub pay_fen: i64,
     pub bonus_fen: i64,
+    /// Points granted with each recharge (充值送积分).
+    pub bonus_points: i64,
     pub validity_days: Option<i32>,
     pub active: bool,
 }
@@ -730,6 +759,7 @@ fn to_plan(row: recharge_plans::Model) -> Plan {
         name: row.name,
         pay_fen: row.pay_fen,
         bonus_fen: row.bonus_fen,
+        bonus_points: row.bonus_points,
         validity_days: row.validity_days,
         active: row.active,
     }
@@ -740,6 +770,7 @@ pub struct PlanInput {
     pub name: Option<String>,
     pub pay_fen: Option<i64>,
     pub bonus_fen: Option<i64>,
+    pub bonus_points: Option<i64>,
     /// `Some(None)` clears the validity.
     pub validity_days: Option<Option<i32>>,
     pub active: Option<bool>,
@@ -782,6 +813,12 @@ fn apply_plan(active: &mut recharge_plans::ActiveModel, input: PlanInput) -> Res
         }
         active.bonus_fen = Set(bonus);
     }
+    if let Some(points) = input.bonus_points {
+        if !(0..=crate::points::MAX_POINTS).contains(&points) {
+            return Err(Error::invalid("bonus_points", "must be 0–100,000,000"));
+        }
+        active.bonus_points = Set(points);
+    }
     if let Some(days) = input.validity_days {
         if days.is_some_and(|d| !(1..=3650).contains(&d)) {
             return Err(Error::invalid("validity_days", "must be 1–3650 days, or null for no expiry"));
@@ -805,6 +842,7 @@ pub async fn create_plan(ctx: &AppContext, principal: &StaffPrincipal, input: Pl
     let mut active = recharge_plans::ActiveModel {
         merchant_id: Set(principal.merchant_id),
         bonus_fen: Set(0),
+        bonus_points: Set(0),
         validity_days: Set(None),
         active: Set(true),
         created_at: Set(now),

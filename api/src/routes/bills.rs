@@ -39,10 +39,11 @@ pub struct StaffShareRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct BillLineRequest {
-    /// `service` (default), `product`, `card_sale` (sell a count card) or `recharge`.
+    /// `service` (default), `product`, `gift` (a product redeemable for points, paid with them), `card_sale` (sell
+    /// a count card) or `recharge`.
     #[serde(default = "service_kind")]
     pub kind: String,
-    /// The service item, product, count-card product or recharge plan.
+    /// The service item, product (also for a gift), count-card product or recharge plan.
     #[serde(alias = "service_item_id")]
     pub item_id: Option<i64>,
     /// 1–99; default 1.
@@ -145,7 +146,7 @@ pub struct CreateBillRequest {
 #[derive(Serialize, ToSchema)]
 pub struct BillLineDto {
     pub id: i64,
-    /// `service`, `product`, `card_sale` or `recharge`.
+    /// `service`, `product`, `gift`, `card_sale` or `recharge`.
     pub kind: String,
     pub item_id: i64,
     pub name: String,
@@ -161,7 +162,10 @@ pub struct BillLineDto {
     pub count_card_id: Option<i64>,
     /// Revenue recognised from the count card for these sessions.
     pub recognised_fen: i64,
+    /// Earned on what was paid, plus a recharge plan's bonus points.
     pub points_earned: i64,
+    /// Gifts: the points the line cost.
+    pub points_redeemed: i64,
     pub staff: Vec<StaffShareDto>,
     pub refunded_quantity: i32,
     pub refunded_fen: i64,
@@ -235,6 +239,7 @@ fn line_dto(l: bills::Line) -> BillLineDto {
         count_card_id: l.count_card_id,
         recognised_fen: l.recognised,
         points_earned: l.points_earned,
+        points_redeemed: l.points_redeemed,
         staff: l.staff.into_iter().map(|s| StaffShareDto { staff_id: s.staff_id, share_bp: s.share_bp }).collect(),
         refunded_quantity: l.refunded_quantity,
         refunded_fen: l.refunded,
@@ -311,8 +316,11 @@ pub struct QuoteDto {
     pub subtotal_fen: i64,
     pub discount_fen: i64,
     pub coupon_fen: i64,
+    /// Points used for the offset.
     pub points_used: i64,
     pub points_offset_fen: i64,
+    /// Points the gift lines cost (taken before the offset).
+    pub points_redeemed: i64,
     pub total_fen: i64,
     pub points_earned: i64,
     pub points_available: i64,
@@ -339,6 +347,7 @@ impl From<Quote> for QuoteDto {
             coupon_fen: q.coupon,
             points_used: q.points_used,
             points_offset_fen: q.points_offset,
+            points_redeemed: q.points_redeemed,
             total_fen: q.total,
             points_earned: q.points_earned,
             points_available: q.points_available,

@@ -37,6 +37,8 @@ pub struct ProductDto {
     pub category: String,
     /// Price in fen.
     pub price_fen: i64,
+    /// Redeemable for this many points a unit (积分兑换, a `gift` line at checkout); null: not a gift.
+    pub points_price: Option<i64>,
     pub active: bool,
 }
 
@@ -49,6 +51,7 @@ impl From<Product> for ProductDto {
             name: p.name,
             category: p.category,
             price_fen: p.price_fen,
+            points_price: p.points_price,
             active: p.active,
         }
     }
@@ -66,6 +69,10 @@ pub struct ProductRequest {
     pub category: Option<String>,
     /// 0 to 100,000,000 fen.
     pub price_fen: Option<i64>,
+    /// 1–100,000,000 points a unit, or null for not a gift.
+    #[serde(default, deserialize_with = "crate::extract::explicit_null")]
+    #[schema(value_type = Option<i64>)]
+    pub points_price: Option<Option<i64>>,
     pub active: Option<bool>,
 }
 
@@ -77,6 +84,7 @@ impl From<ProductRequest> for ProductInput {
             name: r.name,
             category: r.category,
             price_fen: r.price_fen,
+            points_price: r.points_price,
             active: r.active,
         }
     }

@@ -33,6 +33,8 @@ pub struct RechargePlanDto {
     pub pay_fen: i64,
     /// What the store adds on top, in fen.
     pub bonus_fen: i64,
+    /// Points granted with each recharge (充值送积分), valid for the merchant's points validity.
+    pub bonus_points: i64,
     /// A recharge under this plan makes the card valid for this many days (never shorter); null: no expiry.
     pub validity_days: Option<i32>,
     pub active: bool,
@@ -45,6 +47,7 @@ impl From<Plan> for RechargePlanDto {
             name: p.name,
             pay_fen: p.pay_fen,
             bonus_fen: p.bonus_fen,
+            bonus_points: p.bonus_points,
             validity_days: p.validity_days,
             active: p.active,
         }
@@ -56,6 +59,8 @@ pub struct RechargePlanRequest {
     pub name: Option<String>,
     pub pay_fen: Option<i64>,
     pub bonus_fen: Option<i64>,
+    /// 0–100,000,000.
+    pub bonus_points: Option<i64>,
     /// 1–3650, or null for no expiry.
     #[serde(default, deserialize_with = "crate::extract::explicit_null")]
     #[schema(value_type = Option<i32>)]
@@ -69,6 +74,7 @@ impl From<RechargePlanRequest> for PlanInput {
             name: r.name,
             pay_fen: r.pay_fen,
             bonus_fen: r.bonus_fen,
+            bonus_points: r.bonus_points,
             validity_days: r.validity_days,
             active: r.active,
         }

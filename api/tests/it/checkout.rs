@@ -829,3 +829,109 @@ async fn points_are_spent_from_the_earliest_expiring_lot_first() {
     );
     assert_eq!(ok(&app, &shop.cashier, &format!("/members/{anna}/points")).await["available"], points["available"]);
 }
+
+#[tokio::test]
+async fn gifts_are_redeemed_for_points_and_refunds_return_them() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let bo = member(&app, &shop, "13900005601").await;
+    let gift =
+        json!({ "sku": "GIFT-COMB", "name": "檀木梳", "category": "礼品", "price_fen": 3800, "points_price": 500 });
+    let comb = created(&app, &shop.owner, "/products", gift).await;
+    assert_eq!(comb["points_price"], 500);
+    let comb = comb["id"].as_i64().unwrap();
+    let receipt = json!({ "product_id": comb, "quantity": 5, "memo": "礼品入库" });
+    created(&app, &shop.owner, &format!("/stores/{}/stock/receipts", shop.store), receipt).await;
+    give_points(&app, &shop, bo, 1_200, "gift-pts-0001").await;
+    let stock_of = |stock: &Value| {
+        stock.as_array().unwrap().iter().find(|s| s["product_id"] == comb).map_or(0, |s| s["on_hand"].as_i64().unwrap())
+    };
+
+    // Two combs cost 1,000 points; the other 200 may still take ￥2 off the cut.
+    let lines = json!([{ "item_id": shop.cut }, { "kind": "gift", "item_id": comb, "quantity": 2 }]);
+    let preview = json!({ "store_id": shop.store, "member_id": bo, "lines": lines, "points": 200 });
+    let quote = created(&app, &shop.cashier, "/bills/preview", preview).await;
+    assert_eq!((quote["points_redeemed"].as_i64(), quote["points_max"].as_i64()), (Some(1_000), Some(200)), "{quote}");
+    assert_eq!(quote["total_fen"], 8800 - 200);
+    assert_eq!(quote["lines"][1]["net_fen"], 0);
+    let bill = json!({
+        "store_id": shop.store, "member_id": bo, "points": 200, "lines": lines, "idempotency_key": "gift-bill-0001",
+        "tenders": [{ "kind": "cash", "amount_fen": 8600 }],
+    });
+    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    assert_eq!(settled["lines"][1]["points_redeemed"], 1_000);
+    let earned = settled["points_earned"].as_i64().unwrap();
+    assert_eq!(earned, 86, "a gift earns nothing; the ￥86 paid does");
+    assert_eq!(points_available(&app, &shop, bo).await, earned);
+    let stock = ok(&app, &shop.owner, &format!("/stores/{}/stock", shop.store)).await;
+    assert_eq!(stock_of(&stock), 3);
+
+    // A gift the member cannot afford is refused and changes nothing.
+    let greedy = json!({
+        "store_id": shop.store, "member_id": bo, "idempotency_key": "gift-bill-0002",
+        "lines": [{ "kind": "gift", "item_id": comb }], "tenders": [],
+    });
+    assert_error(
+        &app.post(&format!("{STAFF}/bills"), &shop.cashier, greedy).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    // A product without a points price is no gift.
+    let not_gift = json!({
+        "store_id": shop.store, "member_id": bo, "idempotency_key": "gift-bill-0003",
+        "lines": [{ "kind": "gift", "item_id": shop.oil }], "tenders": [],
+    });
+    assert_error(
+        &app.post(&format!("{STAFF}/bills"), &shop.cashier, not_gift).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+
+    // Returning one comb gives back its 500 points and puts it back in stock; the cut's money and points stay.
+    let gift_line = settled["lines"][1]["id"].as_i64().unwrap();
+    let refund = json!({ "lines": [{ "line_id": gift_line, "quantity": 1 }], "reason": "礼品退回", "idempotency_key": "gift-ref-0001" });
+    let refunded = created(&app, &shop.owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
+    assert_eq!(refunded["amount_fen"], 0, "{refunded}");
+    assert_eq!(points_available(&app, &shop, bo).await, earned + 500);
+    let stock = ok(&app, &shop.owner, &format!("/stores/{}/stock", shop.store)).await;
+    assert_eq!(stock_of(&stock), 4);
+    app.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_recharge_plan_grants_its_bonus_points_and_a_refund_takes_them_back() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let cy = member(&app, &shop, "13900005701").await;
+    let plan =
+        json!({ "name": "充1000送100再送500积分", "pay_fen": 100_000, "bonus_fen": 10_000, "bonus_points": 500 });
+    let plan = created(&app, &shop.owner, "/recharge-plans", plan).await;
+    assert_eq!(plan["bonus_points"], 500);
+    let plan = plan["id"].as_i64().unwrap();
+    let bad = json!({ "name": "x", "pay_fen": 100, "bonus_points": -1 });
+    assert_error(
+        &app.post(&format!("{STAFF}/recharge-plans"), &shop.owner, bad).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+
+    // At the desk.
+    let desk =
+        json!({ "store_id": shop.store, "plan_id": plan, "tender": "cash", "idempotency_key": "plan-desk-0001" });
+    created(&app, &shop.cashier, &format!("/members/{cy}/stored-value/recharges"), desk).await;
+    assert_eq!(points_available(&app, &shop, cy).await, 500);
+
+    // On a bill, where a refund of the recharge line takes the points back with the money.
+    let bill = json!({
+        "store_id": shop.store, "member_id": cy, "idempotency_key": "plan-bill-0001",
+        "lines": [{ "kind": "recharge", "item_id": plan }], "tenders": [{ "kind": "cash", "amount_fen": 100_000 }],
+    });
+    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    assert_eq!(settled["lines"][0]["points_earned"], 500, "{settled}");
+    assert_eq!(points_available(&app, &shop, cy).await, 1_000);
+    let line = settled["lines"][0]["id"].as_i64().unwrap();
+    let refund = json!({ "lines": [{ "line_id": line, "quantity": 1 }], "reason": "顾客反悔", "idempotency_key": "plan-ref-0001" });
+    created(&app, &shop.owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
+    assert_eq!(points_available(&app, &shop, cy).await, 500);
+    app.assert_ledger_balanced().await;
+}
