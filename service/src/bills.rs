@@ -357,10 +357,11 @@ async fn resolve(
     let levels = if member.is_some() { crate::levels::load_rules(conn, merchant_id).await? } else { Vec::new() };
     let level = member.as_ref().and_then(|m| m.level_id).and_then(|id| levels.iter().find(|l| l.id == id).cloned());
 
-    let ids_of =
-        |kind: &str| -> Vec<i64> { draft.lines.iter().filter(|l| l.kind == kind).filter_map(|l| l.item_id).collect() };
+    let ids_of = |kinds: &[&str]| -> Vec<i64> {
+        draft.lines.iter().filter(|l| kinds.contains(&l.kind.as_str())).filter_map(|l| l.item_id).collect()
+    };
     // One query per kind of thing the draft names, none for kinds it doesn't.
-    let service_ids = ids_of("service");
+    let service_ids = ids_of(&["service"]);
     let services = by_id::<service_items::Entity>(
         conn,
         service_items::Column::MerchantId,
@@ -375,7 +376,7 @@ async fn resolve(
         products::Column::MerchantId,
         products::Column::Id,
         merchant_id,
-        draft.lines.iter().filter(|l| l.kind == "product" || l.kind == "gift").filter_map(|l| l.item_id).collect(),
+        ids_of(&["product", "gift"]),
         |row| row.id,
     )
     .await?;

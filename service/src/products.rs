@@ -452,39 +452,42 @@ impl StockMoves {
             if delta > 0 {
                 ensure_stock_row(conn, self.merchant_id, self.store_id, product_id).await?;
             }
-            let moved = product_stock::Entity::update_many()
-                .col_expr(product_stock::Column::OnHand, Expr::col(product_stock::Column::OnHand).add(delta))
-                .col_expr(product_stock::Column::UpdatedAt, Expr::value(now))
-                .filter(product_stock::Column::MerchantId.eq(self.merchant_id))
-                .filter(product_stock::Column::StoreId.eq(self.store_id))
-                .filter(product_stock::Column::ProductId.eq(product_id))
-                .filter(Expr::col(product_stock::Column::OnHand).add(delta).gte(0))
-                .exec(conn)
-                .await?;
-            if moved.rows_affected == 0 {
-                return Err(Error::Conflict(Conflict::OutOfStock));
-            }
+            shift_on_hand(conn, self.merchant_id, self.store_id, product_id, delta, now).await?;
         }
         Ok(())
     }
+}
+
+/// The one guarded change of a stock row: `on_hand + delta`, refused with [`Conflict::OutOfStock`] below zero (or
+/// when the store has no row for the product).
+async fn shift_on_hand(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_id: i64,
+    product_id: i64,
+    delta: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let moved = product_stock::Entity::update_many()
+        .col_expr(product_stock::Column::OnHand, Expr::col(product_stock::Column::OnHand).add(delta))
+        .col_expr(product_stock::Column::UpdatedAt, Expr::value(now))
+        .filter(product_stock::Column::MerchantId.eq(merchant_id))
+        .filter(product_stock::Column::StoreId.eq(store_id))
+        .filter(product_stock::Column::ProductId.eq(product_id))
+        .filter(Expr::col(product_stock::Column::OnHand).add(delta).gte(0))
+        .exec(conn)
+        .await?;
+    if moved.rows_affected == 0 {
+        return Err(Error::Conflict(Conflict::OutOfStock));
+    }
+    Ok(())
 }
 
 /// [`move_stock`], returning the movement it wrote.
 async fn record_move(conn: &impl ConnectionTrait, m: Move<'_>) -> Result<StockMovement> {
     ensure_stock_row(conn, m.merchant_id, m.store_id, m.product_id).await?;
     let now = Utc::now();
-    let moved = product_stock::Entity::update_many()
-        .col_expr(product_stock::Column::OnHand, Expr::col(product_stock::Column::OnHand).add(m.delta))
-        .col_expr(product_stock::Column::UpdatedAt, Expr::value(now))
-        .filter(product_stock::Column::MerchantId.eq(m.merchant_id))
-        .filter(product_stock::Column::StoreId.eq(m.store_id))
-        .filter(product_stock::Column::ProductId.eq(m.product_id))
-        .filter(Expr::col(product_stock::Column::OnHand).add(m.delta).gte(0))
-        .exec(conn)
-        .await?;
-    if moved.rows_affected == 0 {
-        return Err(Error::Conflict(Conflict::OutOfStock));
-    }
+    shift_on_hand(conn, m.merchant_id, m.store_id, m.product_id, m.delta, now).await?;
     let row = stock_movements::ActiveModel {
         merchant_id: Set(m.merchant_id),
         store_id: Set(m.store_id),
