@@ -6,34 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sha2::Sha256;
+
+use crate::signing;
 
 use crate::{Error, Result};
-
-/// Accepts PKCS#1 (`BEGIN RSA PRIVATE KEY`, what Alipay's key tool and the Python SDK use) or PKCS#8.
-pub fn parse_private_key(pem: &str) -> anyhow::Result<RsaPrivateKey> {
-    let pem = pem.trim();
-    RsaPrivateKey::from_pkcs1_pem(pem)
-        .or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem))
-        .map_err(|e| anyhow::anyhow!("not an RSA private key: {e}"))
-}
-
-/// Accepts SPKI (`BEGIN PUBLIC KEY`, Alipay's format) or PKCS#1.
-pub fn parse_public_key(pem: &str) -> anyhow::Result<RsaPublicKey> {
-    let pem = pem.trim();
-    RsaPublicKey::from_public_key_pem(pem)
-        .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
-        .map_err(|e| anyhow::anyhow!("not an RSA public key: {e}"))
-}
 
 /// The string RSA2 signs: sorted `k=v` pairs joined by `&`, `sign` left out, empty values left out.
 pub fn sign_content(params: &BTreeMap<String, String>) -> String {
@@ -43,17 +22,6 @@ pub fn sign_content(params: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-pub fn rsa2_sign(key: &RsaPrivateKey, content: &str) -> String {
-    let signature = SigningKey::<Sha256>::new(key.clone()).sign(content.as_bytes());
-    STANDARD.encode(signature.to_bytes())
-}
-
-pub fn rsa2_verify(key: &RsaPublicKey, content: &str, signature_b64: &str) -> bool {
-    let Ok(bytes) = STANDARD.decode(signature_b64.trim()) else { return false };
-    let Ok(signature) = Signature::try_from(bytes.as_slice()) else { return false };
-    VerifyingKey::<Sha256>::new(key.clone()).verify(content.as_bytes(), &signature).is_ok()
 }
 
 #[derive(Clone)]
@@ -115,7 +83,7 @@ impl AlipayClient {
         for (k, v) in extra {
             params.insert((*k).to_owned(), (*v).to_owned());
         }
-        let signature = rsa2_sign(keys.private_key, &sign_content(&params));
+        let signature = signing::sign(keys.private_key, &sign_content(&params));
         params.insert("sign".to_owned(), signature);
         let response =
             self.http.post(&self.gateway).form(&params).send().await.map_err(|e| Error::unavailable("alipay", e))?;
@@ -131,7 +99,7 @@ impl AlipayClient {
             .or_else(|| envelope.get("error_response"))
             .ok_or_else(|| Error::unavailable("alipay", anyhow::anyhow!("response without {key}")))?;
         let sign = envelope.get("sign").and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
-        let verified = sign.is_some_and(|sign| rsa2_verify(keys.alipay_public_key, body.get(), &sign));
+        let verified = sign.is_some_and(|sign| signing::verify(keys.alipay_public_key, body.get().as_bytes(), &sign));
         if let Ok(error) = serde_json::from_str::<ErrorBody>(body.get())
             && error.code != "10000"
         {
@@ -180,15 +148,19 @@ mod tests {
 
     #[test]
     fn known_answer_request_signature() {
-        let key = parse_private_key(&fixture("ali_app_private_key.pem")).unwrap();
-        assert_eq!(rsa2_sign(&key, &kat("REQ_CONTENT")), kat("REQ_SIG"));
+        let key = signing::parse_private_key(&fixture("ali_app_private_key.pem")).unwrap();
+        assert_eq!(signing::sign(&key, &kat("REQ_CONTENT")), kat("REQ_SIG"));
     }
 
     #[test]
     fn known_answer_notify_signature_verifies() {
-        let public = parse_public_key(&fixture("ali_app_public_key.pem")).unwrap();
-        assert!(rsa2_verify(&public, &kat("NOTIFY_CONTENT"), &kat("NOTIFY_SIG")));
-        assert!(!rsa2_verify(&public, &kat("NOTIFY_CONTENT").replace("2.00", "2.01"), &kat("NOTIFY_SIG")));
+        let public = signing::parse_public_key(&fixture("ali_app_public_key.pem")).unwrap();
+        assert!(signing::verify(&public, kat("NOTIFY_CONTENT").as_bytes(), &kat("NOTIFY_SIG")));
+        assert!(!signing::verify(
+            &public,
+            kat("NOTIFY_CONTENT").replace("2.00", "2.01").as_bytes(),
+            &kat("NOTIFY_SIG")
+        ));
     }
 
     #[test]

@@ -26,11 +26,13 @@ pub mod products;
 pub mod refunds;
 pub mod settings;
 pub mod shared;
+pub mod signing;
 pub mod staff;
 pub mod stored_value;
 pub mod stores;
 pub mod vault;
 pub mod wechat;
+pub mod wechatpay;
 
 use std::sync::Arc;
 

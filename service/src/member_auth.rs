@@ -72,8 +72,8 @@ pub async fn sign_in_alipay(ctx: &AppContext, appid: &str, auth_code: &str) -> R
     else {
         return Err(Error::Disabled("Alipay sign-in for this merchant"));
     };
-    let private_key = crate::alipay::parse_private_key(&ctx.vault.open(Field::AlipayPrivateKey, sealed_key)?)?;
-    let public_key = crate::alipay::parse_public_key(public_pem)?;
+    let private_key = crate::signing::parse_private_key(&ctx.vault.open(Field::AlipayPrivateKey, sealed_key)?)?;
+    let public_key = crate::signing::parse_public_key(public_pem)?;
     let keys = crate::alipay::AppKeys { app_id: appid, private_key: &private_key, alipay_public_key: &public_key };
     let token = ctx.alipay.oauth_token(&keys, auth_code).await?;
     sign_in(

@@ -179,13 +179,13 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, input: Channel
         changed.push("alipay_appid");
     }
     if let Some(pem) = input.alipay_private_key {
-        crate::alipay::parse_private_key(&pem)
+        crate::signing::parse_private_key(&pem)
             .map_err(|_| Error::invalid("alipay_private_key", "not an RSA private key (PKCS#1 or PKCS#8 PEM)"))?;
         active.alipay_private_key_sealed = Set(Some(ctx.vault.seal(Field::AlipayPrivateKey, &pem)));
         changed.push("alipay_private_key");
     }
     if let Some(pem) = input.alipay_public_key {
-        crate::alipay::parse_public_key(&pem)
+        crate::signing::parse_public_key(&pem)
             .map_err(|_| Error::invalid("alipay_public_key", "not an RSA public key (SPKI PEM)"))?;
         active.alipay_public_key = Set(Some(pem));
         changed.push("alipay_public_key");
