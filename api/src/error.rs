@@ -90,6 +90,10 @@ impl From<DomainError> for ApiError {
                 ApiError::new(S::BAD_GATEWAY, "provider_unavailable", message)
             }
             DomainError::Disabled(_) => ApiError::new(S::FORBIDDEN, "disabled", message),
+            DomainError::NotificationRejected(reason) => {
+                tracing::warn!(reason, "provider notification rejected");
+                ApiError::new(S::BAD_REQUEST, "notification_rejected", message)
+            }
             DomainError::Database(ref source) => {
                 tracing::error!(error = %source, "database error");
                 ApiError::internal()

@@ -43,6 +43,7 @@ impl Application {
         let listener = TcpListener::bind((server_settings.host.as_str(), server_settings.port))
             .with_context(|| format!("binding {}:{}", server_settings.host, server_settings.port))?;
         let port = listener.local_addr().context("reading the bound address")?.port();
+        ctx.set_bound_address(&server_settings.host, port);
         let openapi = openapi::document();
         let known_routes = Arc::new(KnownRoutes::from_document(&openapi));
         let metrics = Arc::new(Metrics::new());

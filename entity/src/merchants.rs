@@ -35,6 +35,16 @@ pub struct Model {
     /// Stored-value or count-card debits above this need the member's confirmation; none turns it off.
     pub confirm_threshold_fen: Option<i64>,
     pub created_at: DateTimeUtc,
+    /// WeChat Pay merchant number (商户号).
+    pub wechatpay_mchid: Option<String>,
+    /// Serial of the merchant API certificate, named in every signed request.
+    pub wechatpay_serial: Option<String>,
+    /// The merchant API private key (`apiclient_key.pem`), sealed by the vault.
+    pub wechatpay_private_key_sealed: Option<String>,
+    /// The APIv3 key (32 characters), sealed by the vault.
+    pub wechatpay_apiv3_key_sealed: Option<String>,
+    /// The Alipay account (2088…) notifications must name as the seller.
+    pub alipay_seller_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_ledger;
 mod m20261123_000003_checkout;
 mod m20261123_000004_points_rewards;
+mod m20261124_000005_payments;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_ledger::Migration),
             Box::new(m20261123_000003_checkout::Migration),
             Box::new(m20261123_000004_points_rewards::Migration),
+            Box::new(m20261124_000005_payments::Migration),
         ]
     }
 }

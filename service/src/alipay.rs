@@ -94,7 +94,10 @@ pub enum TradePayOutcome {
     Paid(Trade),
     /// The customer must confirm in Alipay (10003), or Alipay does not know yet (20000): query, cancel if never.
     Waiting,
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -243,7 +246,12 @@ impl AlipayClient {
     }
 
     /// `alipay.trade.pay` with a scanned payment code (`scene=bar_code`).
-    pub async fn trade_pay(&self, keys: &AppKeys<'_>, order: &TradeOrder<'_>, auth_code: &str) -> Result<TradePayOutcome> {
+    pub async fn trade_pay(
+        &self,
+        keys: &AppKeys<'_>,
+        order: &TradeOrder<'_>,
+        auth_code: &str,
+    ) -> Result<TradePayOutcome> {
         let biz = serde_json::json!({
             "out_trade_no": order.out_trade_no,
             "scene": "bar_code",
@@ -317,8 +325,9 @@ impl AlipayClient {
     /// `alipay.data.dataservice.bill.downloadurl.query` for the trade bill of `bill_date` (`YYYY-MM-DD`).
     pub async fn bill_download_url(&self, keys: &AppKeys<'_>, bill_date: &str) -> Result<String> {
         let biz = serde_json::json!({ "bill_type": "trade", "bill_date": bill_date });
-        let text =
-            self.call(keys, "alipay.data.dataservice.bill.downloadurl.query", &[("biz_content", &biz.to_string())]).await?;
+        let text = self
+            .call(keys, "alipay.data.dataservice.bill.downloadurl.query", &[("biz_content", &biz.to_string())])
+            .await?;
         let body: BillUrl = Self::parse(&text)?;
         Ok(body.bill_download_url)
     }

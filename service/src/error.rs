@@ -39,6 +39,10 @@ pub enum Error {
         #[source]
         source: anyhow::Error,
     },
+    /// A provider notification that did not verify or does not match the payment it names; the code says why.
+    /// Nothing was changed; the provider will send it again.
+    #[error("notification rejected: {0}")]
+    NotificationRejected(&'static str),
     /// The feature is switched off in this deployment (the sandbox in production, say).
     #[error("{0} is not enabled here")]
     Disabled(&'static str),
@@ -84,6 +88,8 @@ pub enum Conflict {
     LevelInUse,
     /// Another active commission rule covers the same line kind, item and category.
     RuleExists,
+    /// What the provider says was paid is not what the payment asked for.
+    PaymentMismatch,
 }
 
 impl Conflict {
@@ -109,6 +115,7 @@ impl Conflict {
             Conflict::RankTaken => "rank_taken",
             Conflict::LevelInUse => "level_in_use",
             Conflict::RuleExists => "rule_exists",
+            Conflict::PaymentMismatch => "payment_mismatch",
         }
     }
 
@@ -135,6 +142,9 @@ impl Conflict {
             Conflict::SkuTaken => "another product has this SKU",
             Conflict::RankTaken => "another member level has this rank",
             Conflict::LevelInUse => "members hold this level; move them to another level first",
+            Conflict::PaymentMismatch => {
+                "the amount paid does not match the payment; it is listed for staff to resolve"
+            }
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

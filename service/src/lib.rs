@@ -20,6 +20,7 @@ pub mod member_auth;
 pub mod members;
 pub mod merchants;
 pub mod money;
+pub mod payments;
 pub mod points;
 pub mod pricing;
 pub mod products;
@@ -53,6 +54,11 @@ pub struct AppContext {
     pub shared: Arc<dyn SharedState>,
     pub wechat: wechat::WechatClient,
     pub alipay: alipay::AlipayClient,
+    pub wechatpay: wechatpay::WechatPayClient,
+    /// Parsed payment credentials per merchant.
+    pub payment_accounts: Arc<payments::credentials::AccountCache>,
+    /// Where providers reach us (notification URLs): `server.public_url`, or the bound address once known.
+    public_url: Arc<std::sync::OnceLock<String>>,
 }
 
 impl AppContext {
@@ -76,12 +82,33 @@ impl AppContext {
             .context("building the HTTP client")?;
         Ok(Self {
             wechat: wechat::WechatClient::new(http.clone(), settings.wechat.api_base.clone()),
-            alipay: alipay::AlipayClient::new(http, settings.alipay.gateway.clone()),
+            alipay: alipay::AlipayClient::new(http.clone(), settings.alipay.gateway.clone()),
+            wechatpay: wechatpay::WechatPayClient::new(http, settings.wechatpay.api_base.clone()),
+            public_url: Arc::new(std::sync::OnceLock::new()),
+            payment_accounts: Arc::default(),
             settings: Arc::new(settings),
             db,
             vault: Arc::new(vault),
             shared,
         })
+    }
+
+    /// Called by the HTTP server once bound: the public URL when none is configured.
+    pub fn set_bound_address(&self, host: &str, port: u16) {
+        let url = match self.settings.server.public_url.trim_end_matches('/') {
+            "" => format!("http://{host}:{port}"),
+            configured => configured.to_owned(),
+        };
+        let _ = self.public_url.set(url);
+    }
+
+    /// `<public url><path>`: where a provider should send notifications.
+    pub fn public_url(&self, path: &str) -> String {
+        let base = match self.public_url.get() {
+            Some(url) => url.clone(),
+            None => self.settings.server.public_url.trim_end_matches('/').to_owned(),
+        };
+        format!("{base}{path}")
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -56,6 +56,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub wechat: WechatSettings,
     pub alipay: AlipaySettings,
+    pub wechatpay: WechatPaySettings,
+    pub payments: PaymentSettings,
     pub demo: DemoSettings,
     pub sandbox: SandboxSettings,
     pub log: LogSettings,
@@ -72,6 +74,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Trust `X-Forwarded-For` for the client IP (only behind a proxy that sets it).
     pub behind_proxy: bool,
+    /// The address providers reach us at (`https://api.example.com`): payment notifications go to
+    /// `<public_url>/callbacks/…`. Empty: `http://<host>:<bound port>`, right for the embedded default and tests.
+    pub public_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -128,6 +133,23 @@ pub struct AlipaySettings {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct WechatPaySettings {
+    /// `https://api.mch.weixin.qq.com` in production; the sandbox or a test fake otherwise.
+    pub api_base: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PaymentSettings {
+    /// How long a member has to pay an order before we close it.
+    pub order_ttl_secs: i64,
+    /// A pending payment older than this is asked about (query) by the reconciliation sweep.
+    pub query_after_secs: i64,
+    /// Payment codes: how often to ask while the customer confirms, and when to give up and reverse.
+    pub code_poll_interval_ms: u64,
+    pub code_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DemoSettings {
     /// Seed the demo merchant on first start (development only).
     pub seed: bool,
@@ -158,6 +180,7 @@ impl Default for Settings {
                 shutdown_timeout_secs: 20,
                 workers: 0,
                 behind_proxy: false,
+                public_url: String::new(),
             },
             database: DatabaseSettings {
                 url: Secret::new("sqlite://data/huiyuan.db?mode=rwc"),
@@ -180,6 +203,13 @@ impl Default for Settings {
             },
             wechat: WechatSettings { api_base: "https://api.weixin.qq.com".into() },
             alipay: AlipaySettings { gateway: "https://openapi.alipay.com/gateway.do".into() },
+            wechatpay: WechatPaySettings { api_base: "https://api.mch.weixin.qq.com".into() },
+            payments: PaymentSettings {
+                order_ttl_secs: 900,
+                query_after_secs: 120,
+                code_poll_interval_ms: 5000,
+                code_timeout_secs: 30,
+            },
             demo: DemoSettings { seed: true },
             sandbox: SandboxSettings { enabled: true },
             log: LogSettings { format: "pretty".into(), filter: "info,sqlx=warn,sea_orm=warn".into() },
@@ -237,6 +267,12 @@ impl Settings {
         let redis = self.redis.url.expose();
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err("redis.url must be empty or a redis:// / rediss:// URL".into());
+        }
+        if !(60..=7200).contains(&self.payments.order_ttl_secs) {
+            return Err("payments.order_ttl_secs must be between 60 and 7200 (a WeChat prepay id lives 2 hours)".into());
+        }
+        if self.payments.code_poll_interval_ms == 0 || self.payments.code_timeout_secs == 0 {
+            return Err("payments.code_poll_interval_ms and payments.code_timeout_secs must be positive".into());
         }
         if self.database.max_connections == 0 {
             return Err("database.max_connections must be at least 1".into());

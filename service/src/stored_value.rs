@@ -440,42 +440,138 @@ pub async fn recharge(
     let tender = DeskTender::parse(&input.tender)
         .ok_or_else(|| Error::invalid("tender", "must be cash or bank_card (wallets pay through the payments API)"))?;
     let merchant_id = principal.merchant_id;
-    let (pay, bonus, bonus_points, validity_days, plan_name) = match (input.plan_id, input.amount_fen) {
-        (Some(plan_id), None) => {
-            let plan = plan_row(&ctx.db, merchant_id, plan_id).await?;
-            if !plan.active {
-                return Err(Error::invalid("plan_id", "this plan is no longer offered"));
-            }
-            (plan.pay_fen, plan.bonus_fen, plan.bonus_points, plan.validity_days, Some(plan.name))
-        }
-        (None, Some(fen)) => (amount("amount_fen", fen)?, 0, 0, None, None),
-        _ => return Err(Error::invalid("plan_id", "give either plan_id or amount_fen")),
-    };
-    let fingerprint = fingerprint(&json!(["recharge", member_id, input.store_id, input.plan_id, pay, tender.as_str()]));
+    let terms = RechargeTerms::resolve(&ctx.db, merchant_id, input.plan_id, input.amount_fen).await?;
+    let fingerprint =
+        fingerprint(&json!(["recharge", member_id, input.store_id, input.plan_id, terms.pay, tender.as_str()]));
     let store_id = input.store_id;
     once(ctx, merchant_id, member_id, &key, &fingerprint, || async {
         crate::stores::require_open(&ctx.db, principal, store_id).await?;
         let txn = ctx.db.begin().await?;
         crate::members::live_row(&txn, merchant_id, member_id).await?;
         let mut draft = Draft::new(merchant_id, "recharge", Cause::Staff(principal.staff_id));
-        draft.store_id = Some(store_id);
-        draft.member_id = Some(member_id);
         draft.idempotency_key = Some(key.as_str().to_owned());
         draft.fingerprint = Some(fingerprint.clone());
-        draft.memo = match &plan_name {
+        let entry_id = terms.post_paid(&txn, store_id, member_id, tender.account(store_id), draft).await?;
+        txn.commit().await?;
+        Ok(entry_id)
+    })
+    .await
+}
+
+/// What one recharge pays and grants: a plan's terms, or a plain amount without bonus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RechargeTerms {
+    pub merchant_id: i64,
+    pub plan_id: Option<i64>,
+    pub plan_name: Option<String>,
+    pub pay: i64,
+    pub bonus: i64,
+    pub bonus_points: i64,
+    pub validity_days: Option<i32>,
+}
+
+impl RechargeTerms {
+    /// A plan that is still offered, or a plain amount (not both).
+    pub async fn resolve(
+        conn: &impl ConnectionTrait,
+        merchant_id: i64,
+        plan_id: Option<i64>,
+        amount_fen: Option<i64>,
+    ) -> Result<Self> {
+        match (plan_id, amount_fen) {
+            (Some(plan_id), None) => {
+                let plan = plan_row(conn, merchant_id, plan_id).await?;
+                if !plan.active {
+                    return Err(Error::invalid("plan_id", "this plan is no longer offered"));
+                }
+                Ok(Self {
+                    merchant_id,
+                    plan_id: Some(plan.id),
+                    plan_name: Some(plan.name),
+                    pay: plan.pay_fen,
+                    bonus: plan.bonus_fen,
+                    bonus_points: plan.bonus_points,
+                    validity_days: plan.validity_days,
+                })
+            }
+            (None, Some(fen)) => Ok(Self {
+                merchant_id,
+                plan_id: None,
+                plan_name: None,
+                pay: amount("amount_fen", fen)?,
+                bonus: 0,
+                bonus_points: 0,
+                validity_days: None,
+            }),
+            _ => Err(Error::invalid("plan_id", "give either plan_id or amount_fen")),
+        }
+    }
+
+    /// The terms a paid recharge is applied with: its plan as it is now (offered or not: the member paid for it),
+    /// unless the plan's price changed since, when the amount paid is recharged without bonus.
+    pub(crate) async fn as_paid(
+        conn: &impl ConnectionTrait,
+        merchant_id: i64,
+        plan_id: Option<i64>,
+        paid: i64,
+    ) -> Result<Self> {
+        if let Some(plan_id) = plan_id {
+            let plan = plan_row(conn, merchant_id, plan_id).await?;
+            if plan.pay_fen == paid {
+                return Ok(Self {
+                    merchant_id,
+                    plan_id: Some(plan.id),
+                    plan_name: Some(plan.name),
+                    pay: plan.pay_fen,
+                    bonus: plan.bonus_fen,
+                    bonus_points: plan.bonus_points,
+                    validity_days: plan.validity_days,
+                });
+            }
+        }
+        Ok(Self {
+            merchant_id,
+            plan_id: None,
+            plan_name: None,
+            pay: paid,
+            bonus: 0,
+            bonus_points: 0,
+            validity_days: None,
+        })
+    }
+
+    pub fn memo(&self) -> String {
+        match &self.plan_name {
             Some(name) => format!("储值 {name}"),
             None => "储值".to_owned(),
-        };
-        draft.debit(tender.account(store_id), pay);
-        recharge_into(&txn, merchant_id, store_id, member_id, pay, bonus, validity_days, &mut draft).await?;
-        if bonus_points > 0 {
-            let days = crate::merchants::loyalty_settings(&txn, merchant_id).await?.points_validity_days;
+        }
+    }
+
+    /// Inside the caller's transaction: the money arrived in `paid_into`; credit the card with principal and bonus,
+    /// grant the plan's points, reconsider the member's level, and post `draft`. Returns the entry id.
+    pub(crate) async fn post_paid(
+        &self,
+        txn: &impl ConnectionTrait,
+        store_id: i64,
+        member_id: i64,
+        paid_into: Account,
+        mut draft: Draft,
+    ) -> Result<i64> {
+        let merchant_id = self.merchant_id;
+        draft.store_id = Some(store_id);
+        draft.member_id = Some(member_id);
+        draft.memo = self.memo();
+        draft.debit(paid_into, self.pay);
+        recharge_into(txn, merchant_id, store_id, member_id, self.pay, self.bonus, self.validity_days, &mut draft)
+            .await?;
+        if self.bonus_points > 0 {
+            let days = crate::merchants::loyalty_settings(txn, merchant_id).await?.points_validity_days;
             crate::points::grant_into(
-                &txn,
+                txn,
                 merchant_id,
                 store_id,
                 member_id,
-                bonus_points,
+                self.bonus_points,
                 "recharge",
                 None,
                 days,
@@ -484,12 +580,9 @@ pub async fn recharge(
             )
             .await?;
         }
-        crate::bills::upgrade_member(&txn, merchant_id, member_id).await?;
-        let entry_id = ledger::post(&txn, &draft).await?;
-        txn.commit().await?;
-        Ok(entry_id)
-    })
-    .await
+        crate::bills::upgrade_member(txn, merchant_id, member_id).await?;
+        ledger::post(txn, &draft).await
+    }
 }
 
 pub struct TransferInput {

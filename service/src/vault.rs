@@ -39,6 +39,8 @@ pub enum Field {
     WechatSessionKey,
     WechatAppSecret,
     AlipayPrivateKey,
+    WechatPayPrivateKey,
+    WechatPayApiV3Key,
 }
 
 impl Field {
@@ -51,6 +53,8 @@ impl Field {
             Field::WechatSessionKey => b"member_identities.session_key",
             Field::WechatAppSecret => b"merchants.wechat_secret",
             Field::AlipayPrivateKey => b"merchants.alipay_private_key",
+            Field::WechatPayPrivateKey => b"merchants.wechatpay_private_key",
+            Field::WechatPayApiV3Key => b"merchants.wechatpay_apiv3_key",
         }
     }
 }

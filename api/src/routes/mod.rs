@@ -11,6 +11,7 @@ pub mod members;
 pub mod merchant;
 pub mod mini;
 pub mod ops;
+pub mod payments;
 pub mod products;
 pub mod staff;
 pub mod staff_auth;
@@ -36,8 +37,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(commission_rules::routes)
             .configure(stored_value::routes)
             .configure(bills::routes)
-            .configure(loyalty::routes),
+            .configure(loyalty::routes)
+            .configure(payments::staff_routes),
     )
-    .service(scope::scope("/api/mini/v1").configure(mini::routes))
+    .service(scope::scope("/api/mini/v1").configure(mini::routes).configure(payments::mini_routes))
+    .configure(payments::callback_routes)
     .configure(ops::routes);
 }

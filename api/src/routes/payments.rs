@@ -1,0 +1,282 @@
+//! Payments: members recharging in the mini-program, staff looking at payments and configuring WeChat Pay, and the
+//! providers' notification callbacks.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use service::AppContext;
+use service::payments::{MiniPayment, Payment};
+use service::wechatpay::SignatureHeaders;
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Member, Staff};
+
+pub fn mini_routes(cfg: &mut ServiceConfig) {
+    cfg.service(start_recharge).service(get_my_payment);
+}
+
+pub fn staff_routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_payments).service(get_wechatpay_settings).service(set_wechatpay_settings);
+}
+
+pub fn callback_routes(cfg: &mut ServiceConfig) {
+    cfg.service(wechatpay_callback).service(alipay_callback);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaymentDto {
+    pub id: i64,
+    /// `wechatpay` or `alipay`.
+    pub provider: String,
+    /// `mini` (paid in the mini-program) or `code` (a payment code scanned at the counter).
+    pub method: String,
+    /// `recharge` or `bill`.
+    pub purpose: String,
+    pub store_id: i64,
+    pub member_id: Option<i64>,
+    pub bill_id: Option<i64>,
+    pub plan_id: Option<i64>,
+    pub out_trade_no: String,
+    pub amount_fen: i64,
+    pub description: String,
+    /// `pending`, `paid`, `closed` or `failed`.
+    pub status: String,
+    /// The provider's transaction id once paid.
+    pub provider_trade_no: Option<String>,
+    pub failure: Option<String>,
+    pub refunded_fen: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Payment> for PaymentDto {
+    fn from(p: Payment) -> Self {
+        Self {
+            id: p.id,
+            provider: p.provider,
+            method: p.method,
+            purpose: p.purpose,
+            store_id: p.store_id,
+            member_id: p.member_id,
+            bill_id: p.bill_id,
+            plan_id: p.plan_id,
+            out_trade_no: p.out_trade_no,
+            amount_fen: p.amount_fen,
+            description: p.description,
+            status: p.status,
+            provider_trade_no: p.provider_trade_no,
+            failure: p.failure,
+            refunded_fen: p.refunded_fen,
+            created_at: p.created_at,
+            expires_at: p.expires_at,
+            paid_at: p.paid_at,
+            closed_at: p.closed_at,
+        }
+    }
+}
+
+/// `wx.requestPayment` parameters, exactly as the mini-program passes them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WechatPayParams {
+    pub time_stamp: String,
+    pub nonce_str: String,
+    pub package: String,
+    pub sign_type: String,
+    pub pay_sign: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MiniPaymentDto {
+    pub payment: PaymentDto,
+    /// For `wx.requestPayment` (WeChat Pay). Absent when the payment is no longer pending.
+    pub wechat: Option<WechatPayParams>,
+    /// For `my.tradePay({ tradeNO })` (Alipay).
+    pub alipay_trade_no: Option<String>,
+}
+
+impl From<MiniPayment> for MiniPaymentDto {
+    fn from(m: MiniPayment) -> Self {
+        Self {
+            payment: m.payment.into(),
+            wechat: m.wechat.map(|w| WechatPayParams {
+                time_stamp: w.time_stamp,
+                nonce_str: w.nonce_str,
+                package: w.package,
+                sign_type: w.sign_type,
+                pay_sign: w.pay_sign,
+            }),
+            alipay_trade_no: m.alipay_trade_no,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartRechargeRequest {
+    /// `wechatpay` or `alipay`.
+    pub provider: String,
+    /// The store the money goes to.
+    pub store_id: i64,
+    /// A recharge plan, or
+    pub plan_id: Option<i64>,
+    /// a plain amount without bonus.
+    pub amount_fen: Option<i64>,
+    /// The same key returns the same order (the member tapping twice).
+    pub idempotency_key: String,
+}
+
+/// Start a recharge paid in the mini-program. Open the payment sheet with the returned parameters; the card is
+/// credited when the provider confirms the payment (never on the mini-program's word), then poll the payment.
+#[utoipa::path(tag = "me", request_body = StartRechargeRequest, responses((status = 200, body = MiniPaymentDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
+#[post("/me/payments/recharges")]
+async fn start_recharge(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    body: web::Json<StartRechargeRequest>,
+) -> ApiResult<web::Json<MiniPaymentDto>> {
+    let body = body.into_inner();
+    let input = service::payments::RechargeInput {
+        provider: body.provider,
+        store_id: body.store_id,
+        plan_id: body.plan_id,
+        amount_fen: body.amount_fen,
+        idempotency_key: body.idempotency_key,
+    };
+    Ok(web::Json(service::payments::start_recharge(&ctx, &me, input).await?.into()))
+}
+
+/// One of my payments. A pending one is checked with the provider first.
+#[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 200, body = PaymentDto), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
+#[get("/me/payments/{id}")]
+async fn get_my_payment(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<PaymentDto>> {
+    Ok(web::Json(service::payments::get_for_member(&ctx, &me, id.into_inner()).await?.into()))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PaymentsQuery {
+    /// `pending`, `paid`, `closed` or `failed`.
+    pub status: Option<String>,
+    /// At most 200; default 50.
+    pub limit: Option<u64>,
+}
+
+/// The merchant's payments, newest first.
+#[utoipa::path(tag = "payments", params(PaymentsQuery), responses((status = 200, body = Vec<PaymentDto>)), security(("staff_token" = [])))]
+#[get("/payments")]
+async fn list_payments(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    query: web::Query<PaymentsQuery>,
+) -> ApiResult<web::Json<Vec<PaymentDto>>> {
+    let rows = service::payments::list(&ctx, &principal, query.status.as_deref(), query.limit.unwrap_or(50)).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// What staff see of the WeChat Pay configuration: never a secret.
+#[derive(Serialize, ToSchema)]
+pub struct WechatPaySettingsDto {
+    pub mchid: Option<String>,
+    pub serial: Option<String>,
+    pub private_key_set: bool,
+    pub apiv3_key_set: bool,
+    /// The serials WeChat Pay may sign with: `PUB_KEY_ID_…` and platform certificate serials.
+    pub platform_serials: Vec<String>,
+}
+
+impl From<service::payments::credentials::WechatPayStatus> for WechatPaySettingsDto {
+    fn from(s: service::payments::credentials::WechatPayStatus) -> Self {
+        Self {
+            mchid: s.mchid,
+            serial: s.serial,
+            private_key_set: s.private_key_set,
+            apiv3_key_set: s.apiv3_key_set,
+            platform_serials: s.platform_serials,
+        }
+    }
+}
+
+/// Every field optional; secrets are write-only.
+#[derive(Deserialize, ToSchema)]
+pub struct WechatPaySettingsRequest {
+    pub mchid: Option<String>,
+    /// The merchant API certificate serial.
+    pub serial: Option<String>,
+    /// `apiclient_key.pem`.
+    pub private_key: Option<String>,
+    pub apiv3_key: Option<String>,
+    /// `PUB_KEY_ID_…`, with `public_key`.
+    pub public_key_id: Option<String>,
+    /// `pub_key.pem`.
+    pub public_key: Option<String>,
+    /// A platform certificate (PEM) to trust beside the public key.
+    pub platform_certificate: Option<String>,
+}
+
+#[utoipa::path(tag = "merchant", responses((status = 200, body = WechatPaySettingsDto), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/merchant/wechatpay")]
+async fn get_wechatpay_settings(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+) -> ApiResult<web::Json<WechatPaySettingsDto>> {
+    Ok(web::Json(service::payments::credentials::wechatpay_status(&ctx, &principal).await?.into()))
+}
+
+/// Set WeChat Pay credentials (owner). Secrets are sealed at rest and never returned.
+#[utoipa::path(tag = "merchant", request_body = WechatPaySettingsRequest, responses((status = 200, body = WechatPaySettingsDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[put("/merchant/wechatpay")]
+async fn set_wechatpay_settings(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    body: web::Json<WechatPaySettingsRequest>,
+) -> ApiResult<web::Json<WechatPaySettingsDto>> {
+    let body = body.into_inner();
+    let input = service::payments::credentials::WechatPayInput {
+        mchid: body.mchid,
+        serial: body.serial,
+        private_key: body.private_key,
+        apiv3_key: body.apiv3_key,
+        public_key_id: body.public_key_id,
+        public_key: body.public_key,
+        platform_certificate: body.platform_certificate,
+    };
+    Ok(web::Json(service::payments::credentials::set_wechatpay(&ctx, &principal, input).await?.into()))
+}
+
+/// WeChat Pay notifications. Verified over the raw body before anything is parsed; answered 204 when applied (or
+/// already applied), otherwise 4xx/5xx with `{code, message}` so WeChat Pay sends it again.
+#[utoipa::path(tag = "callbacks", request_body(content = String, content_type = "application/json"), responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[post("/callbacks/wechatpay")]
+async fn wechatpay_callback(
+    ctx: web::Data<AppContext>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let headers = SignatureHeaders::from_pairs(
+        request.headers().iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    );
+    service::payments::notify::wechatpay(&ctx, &headers, &body).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Alipay notifications (a form). Answered with exactly `success` when applied (or already applied, or nothing to
+/// apply); anything else makes Alipay send it again.
+#[utoipa::path(tag = "callbacks", request_body(content = String, content_type = "application/x-www-form-urlencoded"), responses((status = 200, content_type = "text/plain", body = String), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[post("/callbacks/alipay")]
+async fn alipay_callback(
+    ctx: web::Data<AppContext>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    service::payments::notify::alipay(&ctx, &form).await?;
+    Ok(HttpResponse::Ok().content_type("text/plain").body("success"))
+}
