@@ -1,39 +1,60 @@
-//! Local stand-ins for the outside world: the WeChat mini-program server API and the Alipay gateway.
+//! Local stand-ins for the outside world: the WeChat mini-program server API, WeChat Pay API v3, and the Alipay
+//! gateway (login and trade APIs).
 //!
-//! They speak the real wire protocols (paths, parameters, JSON shapes, error codes, RSA2 signatures both ways) so
-//! our clients are exercised exactly as against the real hosts. Tests and the embedded default point
-//! `wechat.api_base` / `alipay.gateway` here. The Alipay side checks our request signature with the app's public
-//! key and signs its answers with its own platform key, as Alipay does.
+//! They speak the real wire protocols (paths, parameters, JSON and form shapes, HTTP statuses, error codes, RSA2 /
+//! SHA256withRSA signatures both ways, AES-256-GCM encrypted callback resources) with real keys, so our clients are
+//! exercised exactly as against the real hosts. Tests and the embedded default point `wechat.api_base`, the WeChat
+//! Pay base URL and `alipay.gateway` here.
 //!
-//! Deliberately independent of `service`: a bug in our signing must not be mirrored by the fake.
+//! - [`mini`]: `jscode2session`, `stable_token`, `getuserphonenumber`.
+//! - [`wechatpay`]: `/v3/…` for a direct merchant (JSAPI prepay, payment code, query, close, reverse, refunds,
+//!   certificates, trade bill), every request's `Authorization` checked against the merchant's key, every answer
+//!   signed with the platform key.
+//! - [`alipay`] and [`alipay_trade`]: `gateway.do` (`alipay.system.oauth.token`, `alipay.trade.*`, bill URL),
+//!   request signatures checked with the app's public key, answers signed with Alipay's platform key.
+//! - [`notify`]: the signed callbacks (WeChat Pay JSON with an encrypted resource, Alipay signed forms), retried on a
+//!   compressed schedule, optionally duplicated, delayed or held back.
+//! - [`control`] and [`page`]: acting as the payer, from tests (`pay`, `decline`, scripted payment codes) or from a
+//!   browser (`GET /sandbox`).
+//!
+//! Deliberately independent of `service`: a bug in our signing must not be mirrored by the fake. The protocol facts
+//! come from shared/docs/PROTOCOLS.md and the public SDKs and docs it cites; each module names its sources.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpResponse, HttpServer, web};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use rand::Rng;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+use actix_web::{App, HttpServer, web};
+use rsa::RsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
-use rsa::{RsaPrivateKey, RsaPublicKey};
-use serde::Deserialize;
-use serde_json::json;
-use sha2::Sha256;
 
-/// Alipay's platform key pair as the fake plays it.
-pub const ALIPAY_PLATFORM_PRIVATE_KEY: &str = include_str!("../keys/alipay_platform_private.pem");
-pub const ALIPAY_PLATFORM_PUBLIC_KEY: &str = include_str!("../keys/alipay_platform_public.pem");
-/// A merchant application key pair for tests and the demo merchant.
-pub const APP_TEST_PRIVATE_KEY: &str = include_str!("../keys/app_test_private.pem");
-pub const APP_TEST_PUBLIC_KEY: &str = include_str!("../keys/app_test_public.pem");
+pub mod alipay;
+pub mod alipay_trade;
+mod bills;
+pub mod control;
+mod keys;
+pub mod mini;
+pub mod notify;
+pub mod page;
+mod util;
+pub mod wechatpay;
+
+pub use control::{CodeBehaviour, OrderSummary};
+pub use keys::{
+    ALIPAY_PLATFORM_PRIVATE_KEY, ALIPAY_PLATFORM_PUBLIC_KEY, ALIPAY_SANDBOX_SELLER_ID, APP_TEST_PRIVATE_KEY,
+    APP_TEST_PUBLIC_KEY, WECHATPAY_MERCHANT_PRIVATE_KEY, WECHATPAY_MERCHANT_PUBLIC_KEY, WECHATPAY_MERCHANT_SERIAL,
+    WECHATPAY_PLATFORM_CERT, WECHATPAY_PLATFORM_CERT_EFFECTIVE_TIME, WECHATPAY_PLATFORM_CERT_EXPIRE_TIME,
+    WECHATPAY_PLATFORM_CERT_SERIAL, WECHATPAY_PLATFORM_PRIVATE_KEY, WECHATPAY_PLATFORM_PUBLIC_KEY,
+    WECHATPAY_PUBLIC_KEY_ID,
+};
+pub use notify::{Delivery, DeliveryAttempt, Notification, Provider};
+pub use wechatpay::SerialMode;
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     /// appid → AppSecret of the mini-programs WeChat knows.
     wechat_apps: HashMap<String, String>,
     /// Single-use `wx.login` codes → (appid, openid, unionid).
@@ -50,17 +71,33 @@ struct State {
     forge_next_alipay_response: bool,
     /// Counts calls per endpoint, for tests that check caching.
     calls: HashMap<&'static str, u32>,
+    /// WeChat Pay merchants, orders, refunds, payment codes, bills.
+    wechatpay: wechatpay::Book,
+    /// Alipay trades, payment codes, sellers, bills.
+    alipay: alipay_trade::Book,
+    /// Notifications and every delivery attempt.
+    notify: notify::Log,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     state: Mutex<State>,
-    alipay_key: RsaPrivateKey,
+    keys: keys::Keys,
+    /// The runtime `start` was called on: background work (refund completion, notification delivery) runs there.
+    rt: tokio::runtime::Handle,
+    /// Client for outgoing notifications.
+    http: reqwest::Client,
+    /// Notification deliveries still running (for `wait_for_notifications`).
+    in_flight: AtomicUsize,
 }
 
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+pub(crate) fn count(shared: &Shared, endpoint: &'static str) {
+    *shared.state().calls.entry(endpoint).or_default() += 1;
 }
 
 /// A running fake; dropping it does not stop it, `stop()` does.
@@ -70,43 +107,93 @@ pub struct FakeProviders {
     port: u16,
 }
 
-fn random_token(len: usize) -> String {
-    rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(len).map(char::from).collect()
-}
-
 impl FakeProviders {
     /// Starts on 127.0.0.1 with a free port. Must be called inside a Tokio runtime.
     pub fn start() -> std::io::Result<Self> {
-        let alipay_key = RsaPrivateKey::from_pkcs1_pem(ALIPAY_PLATFORM_PRIVATE_KEY)
-            .map_err(|e| std::io::Error::other(format!("platform key: {e}")))?;
-        let shared = Arc::new(Shared { state: Mutex::new(State::default()), alipay_key });
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Starts on the given address (e.g. `127.0.0.1:8081`; port 0 picks a free one). Must be called inside a Tokio
+    /// runtime, which then also runs the fake's background work (refund completion, notification delivery).
+    pub fn start_on(addr: &str) -> std::io::Result<Self> {
+        let rt = tokio::runtime::Handle::try_current()
+            .map_err(|_| std::io::Error::other("FakeProviders must be started inside a Tokio runtime"))?;
+        let keys = keys::Keys::load().map_err(std::io::Error::other)?;
+        // Notify URLs are local listeners: never route them through a proxy from the environment.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| std::io::Error::other(format!("notification client: {e}")))?;
+        let shared =
+            Arc::new(Shared { state: Mutex::new(State::default()), keys, rt, http, in_flight: AtomicUsize::new(0) });
+        let listener = TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
         let data = web::Data::from(shared.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .route("/sns/jscode2session", web::get().to(jscode2session))
-                .route("/cgi-bin/stable_token", web::post().to(stable_token))
-                .route("/wxa/business/getuserphonenumber", web::post().to(get_phone_number))
-                .route("/gateway.do", web::post().to(alipay_gateway))
+                // WeChat mini-program server API
+                .route("/sns/jscode2session", web::get().to(mini::jscode2session))
+                .route("/cgi-bin/stable_token", web::post().to(mini::stable_token))
+                .route("/wxa/business/getuserphonenumber", web::post().to(mini::get_phone_number))
+                // WeChat Pay API v3
+                .route("/v3/pay/transactions/jsapi", web::post().to(wechatpay::jsapi))
+                .route("/v3/pay/transactions/codepay", web::post().to(wechatpay::codepay))
+                .route(
+                    "/v3/pay/transactions/out-trade-no/{out_trade_no}",
+                    web::get().to(wechatpay::query_by_out_trade_no),
+                )
+                .route("/v3/pay/transactions/out-trade-no/{out_trade_no}/close", web::post().to(wechatpay::close))
+                .route("/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse", web::post().to(wechatpay::reverse))
+                .route("/v3/pay/transactions/id/{transaction_id}", web::get().to(wechatpay::query_by_transaction_id))
+                .route("/v3/refund/domestic/refunds", web::post().to(wechatpay::refunds))
+                .route("/v3/refund/domestic/refunds/{out_refund_no}", web::get().to(wechatpay::refund_query))
+                .route("/v3/certificates", web::get().to(wechatpay::certificates))
+                .route("/v3/bill/tradebill", web::get().to(wechatpay::tradebill))
+                .route("/v3/billdownload/file", web::get().to(wechatpay::billdownload))
+                // Alipay gateway and bill files
+                .route("/gateway.do", web::post().to(alipay::gateway))
+                .route("/downloadBillFile.resource", web::get().to(alipay::bill_download))
+                // Acting as the payer
+                .route("/sandbox", web::get().to(page::page))
+                .route("/sandbox/orders", web::get().to(page::orders))
+                .route("/sandbox/{provider}/{out_trade_no}/{action}", web::post().to(page::act))
+                .default_service(web::to(wechatpay::not_found))
         })
         .workers(1)
         .disable_signals()
         .listen(listener)?
         .run();
         let handle = server.handle();
-        tokio::spawn(server);
+        shared.rt.spawn(server);
         Ok(Self { shared, handle, port })
     }
 
-    pub fn wechat_base(&self) -> String {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn alipay_gateway(&self) -> String {
-        format!("http://127.0.0.1:{}/gateway.do", self.port)
+    /// Stands in for `https://api.weixin.qq.com`.
+    pub fn wechat_base(&self) -> String {
+        self.base_url()
     }
+
+    /// Stands in for `https://api.mch.weixin.qq.com` (clients append `/v3/…`).
+    pub fn wechatpay_base(&self) -> String {
+        self.base_url()
+    }
+
+    pub fn alipay_gateway(&self) -> String {
+        format!("{}/gateway.do", self.base_url())
+    }
+
+    // ---- mini-program login -------------------------------------------------------------------------------
 
     pub fn register_wechat_app(&self, appid: &str, secret: &str) {
         self.shared.state().wechat_apps.insert(appid.to_owned(), secret.to_owned());
@@ -114,7 +201,7 @@ impl FakeProviders {
 
     /// What `wx.login` would hand the mini-program of `appid` for this user.
     pub fn wechat_login_code(&self, appid: &str, openid: &str, unionid: Option<&str>) -> String {
-        let code = random_token(32);
+        let code = util::random_token(32);
         self.shared
             .state()
             .login_codes
@@ -124,7 +211,7 @@ impl FakeProviders {
 
     /// What a `getPhoneNumber` button tap would hand the mini-program.
     pub fn wechat_phone_code(&self, appid: &str, phone: &str) -> String {
-        let code = random_token(32);
+        let code = util::random_token(32);
         self.shared.state().phone_codes.insert(code.clone(), (appid.to_owned(), phone.to_owned()));
         code
     }
@@ -140,13 +227,20 @@ impl FakeProviders {
         Ok(())
     }
 
+    /// The seller (`2088…` PID) an app's trades are paid to (`seller_id` in notifications, the bill's account).
+    /// Defaults to [`ALIPAY_SANDBOX_SELLER_ID`].
+    pub fn set_alipay_seller_id(&self, app_id: &str, seller_id: &str) {
+        self.shared.state().alipay.sellers.insert(app_id.to_owned(), seller_id.to_owned());
+    }
+
     /// What `my.getAuthCode` would hand the mini-program of `app_id` for this user.
     pub fn alipay_auth_code(&self, app_id: &str, open_id: &str) -> String {
-        let code = random_token(32);
+        let code = util::random_token(32);
         self.shared.state().alipay_codes.insert(code.clone(), (app_id.to_owned(), open_id.to_owned()));
         code
     }
 
+    /// The next gateway answer is signed with a key that is not Alipay's.
     pub fn forge_next_alipay_response(&self) {
         self.shared.state().forge_next_alipay_response = true;
     }
@@ -155,180 +249,157 @@ impl FakeProviders {
         self.shared.state().calls.get(endpoint).copied().unwrap_or(0)
     }
 
+    // ---- WeChat Pay ---------------------------------------------------------------------------------------
+
+    /// Lets `mchid` call `/v3/…` with the merchant API key whose certificate serial is `merchant_serial` (call again
+    /// with another serial to add a key, as during a rotation). `apiv3_key` (32 bytes) encrypts notification
+    /// resources and the certificate download.
+    pub fn register_wechatpay_merchant(
+        &self,
+        mchid: &str,
+        merchant_serial: &str,
+        merchant_public_key_pem: &str,
+        apiv3_key: &str,
+    ) -> Result<(), String> {
+        let key = RsaPublicKey::from_public_key_pem(merchant_public_key_pem).map_err(|e| e.to_string())?;
+        if apiv3_key.len() != 32 {
+            return Err("the APIv3 key must be 32 bytes".into());
+        }
+        self.shared.state().wechatpay.register(mchid, merchant_serial, key, apiv3_key);
+        Ok(())
+    }
+
+    /// Which `Wechatpay-Serial` answers and notifications carry (same key either way). Default: public-key id.
+    pub fn set_wechatpay_serial_mode(&self, mode: SerialMode) {
+        self.shared.state().wechatpay.serial_mode = mode;
+    }
+
+    /// The next `/v3` answer is signed with a key that is not WeChat Pay's.
+    pub fn forge_next_wechatpay_response(&self) {
+        self.shared.state().wechatpay.forge_next = true;
+    }
+
+    /// How long a refund stays PROCESSING before it succeeds (default 50 ms).
+    pub fn set_refund_delay(&self, delay: Duration) {
+        self.shared.state().wechatpay.refund_delay = delay;
+    }
+
+    /// How REFUND.SUCCESS notifications of refunds created from now on are delivered.
+    pub fn set_refund_delivery(&self, delivery: Delivery) {
+        self.shared.state().wechatpay.refund_delivery = delivery;
+    }
+
+    /// SHA256withRSA of `message` with WeChat Pay's platform key, Base64.
+    pub fn wechatpay_sign(&self, message: &str) -> String {
+        util::rsa_sign(&self.shared.keys.wechatpay, message.as_bytes())
+    }
+
+    /// A correctly signed and encrypted WeChat Pay notification for `mchid` (its APIv3 key encrypts the resource),
+    /// as `(headers, body)`, without sending it: tests tamper with copies (signature, serial, timestamp, ciphertext)
+    /// and post them to our endpoint themselves.
+    pub fn wechatpay_notification(
+        &self,
+        mchid: &str,
+        event_type: &str,
+        resource_plaintext_json: &str,
+    ) -> Result<(Vec<(String, String)>, String), String> {
+        let apiv3 = self
+            .shared
+            .state()
+            .wechatpay
+            .apiv3_key(mchid)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("merchant {mchid} is not registered"))?;
+        let (_, body) = wechatpay::notification_body(event_type, resource_plaintext_json, &apiv3)?;
+        let mut headers: Vec<(String, String)> = wechatpay::signature_headers(&self.shared, &body, false)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        headers.push(("Content-Type".into(), "application/json".into()));
+        Ok((headers, body))
+    }
+
+    // ---- Alipay -------------------------------------------------------------------------------------------
+
+    /// Signs an async-notification form as Alipay would (RSA2 over the sorted fields without `sign` and
+    /// `sign_type`); adds `app_id` if missing, then `sign` and `sign_type`.
+    pub fn alipay_notification_form(&self, app_id: &str, fields: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if !all.iter().any(|(k, _)| k == "app_id") {
+            all.push(("app_id".into(), app_id.to_owned()));
+        }
+        alipay_trade::sign_notify_form(&self.shared.keys.alipay, all)
+    }
+
+    // ---- acting as the payer ------------------------------------------------------------------------------
+
+    /// The payer pays `out_trade_no` (a JSAPI order / `alipay.trade.create` trade, or a payment-code order waiting
+    /// for the password); the provider then notifies the order's notify URL as `delivery` says.
+    pub fn pay(&self, provider: Provider, out_trade_no: &str, delivery: Delivery) -> Result<(), String> {
+        control::pay(&self.shared, provider, out_trade_no, delivery)
+    }
+
+    /// The payer backs out. WeChat Pay: a JSAPI order stays NOTPAY (and leaves the pending list), a payment-code
+    /// order becomes PAYERROR. Alipay: the trade closes. No notification either way, as the providers do.
+    pub fn decline(&self, provider: Provider, out_trade_no: &str) -> Result<(), String> {
+        control::decline(&self.shared, provider, out_trade_no)
+    }
+
+    /// A fresh, single-use WeChat payment code (18 digits, `10`–`15`…) that behaves as scripted when scanned.
+    pub fn wechat_payment_code(&self, behaviour: CodeBehaviour) -> String {
+        control::new_wechat_code(&self.shared, behaviour)
+    }
+
+    /// A fresh, single-use Alipay payment code (`28` and 16 digits) that behaves as scripted when scanned.
+    pub fn alipay_payment_code(&self, behaviour: CodeBehaviour) -> String {
+        control::new_alipay_code(&self.shared, behaviour)
+    }
+
+    /// Every WeChat Pay order and Alipay trade, oldest first.
+    pub fn orders(&self) -> Vec<OrderSummary> {
+        control::orders(&self.shared)
+    }
+
+    // ---- notifications ------------------------------------------------------------------------------------
+
+    /// Every notification the fakes decided to send, in order.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.shared.state().notify.notifications.clone()
+    }
+
+    /// Every delivery attempt with the receiver's HTTP status, in order.
+    pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
+        self.shared.state().notify.attempts.clone()
+    }
+
+    /// Sends the held notifications now, in the order they were held; returns how many.
+    pub fn release_held(&self) -> usize {
+        notify::release_held(&self.shared)
+    }
+
+    /// The compressed retry schedule: first retry after `base`, doubling, at most `max_attempts` tries in all
+    /// (defaults: 200 ms, 8).
+    pub fn set_notify_retry(&self, base: Duration, max_attempts: u32) {
+        let mut state = self.shared.state();
+        state.notify.retry_base = base;
+        state.notify.max_attempts = max_attempts.max(1);
+    }
+
+    /// Waits until no notification is being delivered (held ones don't count); `false` on timeout.
+    pub async fn wait_for_notifications(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.shared.in_flight.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(false).await;
-    }
-}
-
-fn count(shared: &Shared, endpoint: &'static str) {
-    *shared.state().calls.entry(endpoint).or_default() += 1;
-}
-
-fn wechat_error(errcode: i64, errmsg: &str) -> HttpResponse {
-    // WeChat answers errors with HTTP 200 and an errcode.
-    HttpResponse::Ok().json(json!({ "errcode": errcode, "errmsg": errmsg }))
-}
-
-#[derive(Deserialize)]
-struct Code2SessionQuery {
-    appid: String,
-    secret: String,
-    js_code: String,
-    grant_type: String,
-}
-
-async fn jscode2session(shared: web::Data<Shared>, query: web::Query<Code2SessionQuery>) -> HttpResponse {
-    count(&shared, "jscode2session");
-    let mut state = shared.state();
-    if query.grant_type != "authorization_code" {
-        return wechat_error(40002, "invalid grant_type");
-    }
-    if state.wechat_apps.get(&query.appid) != Some(&query.secret) {
-        return wechat_error(40013, "invalid appid or secret");
-    }
-    match state.login_codes.remove(&query.js_code) {
-        Some((appid, openid, unionid)) if appid == query.appid => {
-            let mut body = json!({ "openid": openid, "session_key": STANDARD.encode(random_token(16)) });
-            if let Some(unionid) = unionid {
-                body["unionid"] = json!(unionid);
-            }
-            HttpResponse::Ok().json(body)
-        }
-        _ => wechat_error(40029, "invalid code"),
-    }
-}
-
-#[derive(Deserialize)]
-struct StableTokenBody {
-    grant_type: String,
-    appid: String,
-    secret: String,
-    #[serde(default)]
-    force_refresh: bool,
-}
-
-async fn stable_token(shared: web::Data<Shared>, body: web::Json<StableTokenBody>) -> HttpResponse {
-    count(&shared, "stable_token");
-    let mut state = shared.state();
-    if body.grant_type != "client_credential" || state.wechat_apps.get(&body.appid) != Some(&body.secret) {
-        return wechat_error(40013, "invalid appid or secret");
-    }
-    // Normal mode returns the live token if there is one; force_refresh replaces it.
-    let live = state.access_tokens.iter().find(|(_, appid)| **appid == body.appid).map(|(t, _)| t.clone());
-    let token = match live {
-        Some(token) if !body.force_refresh => token,
-        _ => {
-            state.access_tokens.retain(|_, appid| *appid != body.appid);
-            let token = random_token(120);
-            state.access_tokens.insert(token.clone(), body.appid.clone());
-            token
-        }
-    };
-    HttpResponse::Ok().json(json!({ "access_token": token, "expires_in": 7200 }))
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    access_token: String,
-}
-
-#[derive(Deserialize)]
-struct PhoneBody {
-    code: String,
-}
-
-async fn get_phone_number(
-    shared: web::Data<Shared>,
-    query: web::Query<TokenQuery>,
-    body: web::Json<PhoneBody>,
-) -> HttpResponse {
-    count(&shared, "getuserphonenumber");
-    let mut state = shared.state();
-    let Some(appid) = state.access_tokens.get(&query.access_token).cloned() else {
-        return wechat_error(40001, "invalid credential, access_token is invalid or not latest");
-    };
-    match state.phone_codes.remove(&body.code) {
-        Some((code_appid, phone)) if code_appid == appid => HttpResponse::Ok().json(json!({
-            "errcode": 0,
-            "errmsg": "ok",
-            "phone_info": {
-                "phoneNumber": phone,
-                "purePhoneNumber": phone,
-                "countryCode": "86",
-                "watermark": { "timestamp": chrono::Utc::now().timestamp(), "appid": appid },
-            }
-        })),
-        _ => wechat_error(40029, "invalid code"),
-    }
-}
-
-/// The RSA2 content: sorted `k=v`, `sign` excluded, raw values.
-fn sign_content(params: &BTreeMap<String, String>) -> String {
-    let pairs: Vec<String> =
-        params.iter().filter(|(k, v)| k.as_str() != "sign" && !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect();
-    pairs.join("&")
-}
-
-fn alipay_answer(shared: &Shared, method_key: &str, body: serde_json::Value) -> HttpResponse {
-    let body_text = body.to_string();
-    let forge = std::mem::take(&mut shared.state().forge_next_alipay_response);
-    let signature = if forge {
-        // Signed by someone who is not Alipay: our client must refuse it.
-        let other = RsaPrivateKey::from_pkcs1_pem(APP_TEST_PRIVATE_KEY).ok();
-        other.map(|k| SigningKey::<Sha256>::new(k).sign(body_text.as_bytes()).to_bytes()).unwrap_or_default()
-    } else {
-        SigningKey::<Sha256>::new(shared.alipay_key.clone()).sign(body_text.as_bytes()).to_bytes()
-    };
-    // Hand-assembled so the signed text appears byte for byte in the answer, as Alipay's does.
-    let text = format!(r#"{{"{method_key}":{body_text},"sign":"{}"}}"#, STANDARD.encode(signature));
-    HttpResponse::Ok().content_type("text/html;charset=utf-8").body(text)
-}
-
-fn alipay_error(shared: &Shared, code: &str, msg: &str, sub_code: &str, sub_msg: &str) -> HttpResponse {
-    alipay_answer(
-        shared,
-        "error_response",
-        json!({ "code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg }),
-    )
-}
-
-async fn alipay_gateway(shared: web::Data<Shared>, form: web::Form<BTreeMap<String, String>>) -> HttpResponse {
-    count(&shared, "gateway");
-    let params = form.into_inner();
-    let get = |k: &str| params.get(k).cloned().unwrap_or_default();
-    let app_key = shared.state().alipay_apps.get(&get("app_id")).cloned();
-    let Some(app_key) = app_key else {
-        return alipay_error(&shared, "40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数");
-    };
-    let verified =
-        STANDARD.decode(get("sign")).ok().and_then(|bytes| Signature::try_from(bytes.as_slice()).ok()).is_some_and(
-            |sig| VerifyingKey::<Sha256>::new(app_key).verify(sign_content(&params).as_bytes(), &sig).is_ok(),
-        );
-    if !verified || get("sign_type") != "RSA2" {
-        return alipay_error(&shared, "40002", "Invalid Arguments", "isv.invalid-signature", "验签出错");
-    }
-    match get("method").as_str() {
-        "alipay.system.oauth.token" => {
-            if get("grant_type") != "authorization_code" {
-                return alipay_error(&shared, "40002", "Invalid Arguments", "isv.grant-type-invalid", "grant_type无效");
-            }
-            let code = shared.state().alipay_codes.remove(&get("code"));
-            match code {
-                Some((app_id, open_id)) if app_id == get("app_id") => alipay_answer(
-                    &shared,
-                    "alipay_system_oauth_token_response",
-                    json!({
-                        "open_id": open_id,
-                        "access_token": format!("authusrB{}", random_token(24)),
-                        "expires_in": 1296000,
-                        "refresh_token": format!("authusrB{}", random_token(24)),
-                        "re_expires_in": 2592000,
-                        "auth_start": chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
-                    }),
-                ),
-                _ => alipay_error(&shared, "40002", "Invalid Arguments", "isv.code-invalid", "授权码code无效"),
-            }
-        }
-        _ => alipay_error(&shared, "40004", "Business Failed", "isv.invalid-method", "不存在的方法名"),
     }
 }
