@@ -4,6 +4,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod routes;
+pub mod sandbox_host;
 pub mod telemetry;
 
 use std::net::TcpListener;

@@ -138,11 +138,39 @@ async fn seed_demo(ctx: &AppContext) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    // The embedded default's outside world: fake WeChat, WeChat Pay and Alipay speaking the real protocols.
+    let fake = if settings.sandbox.enabled && !settings.is_production() {
+        let fake = sandbox::FakeProviders::start_on(&settings.sandbox.listen)
+            .with_context(|| format!("starting the sandbox on {}", settings.sandbox.listen))?;
+        api::sandbox_host::point_at(&mut settings, &fake);
+        Some(fake)
+    } else {
+        None
+    };
     let ctx = AppContext::build(settings).await?;
     if ctx.settings.demo.seed {
         seed_demo(&ctx).await?;
     }
+    if let Some(fake) = &fake {
+        if let Some(merchant_id) = service::demo::merchant_id(&ctx).await? {
+            api::sandbox_host::connect_merchant(&ctx, fake, merchant_id, &api::sandbox_host::DEMO).await?;
+        }
+        tracing::info!(page = %format!("{}/sandbox", fake.base_url()), "sandbox payments: pay or decline orders here");
+    }
+    // Until the job scheduler arrives, the api sweeps pending payments itself (idempotent across replicas).
+    let sweeper = ctx.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            match service::payments::sweep_pending(&sweeper).await {
+                Ok(counts) if counts.checked > 0 => tracing::info!(?counts, "pending payments reconciled"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "pending payment sweep failed"),
+            }
+        }
+    });
     let app = api::Application::from_context(ctx.clone())?;
     let base = format!("http://{}:{}", ctx.settings.server.host, app.port());
     tracing::info!(

@@ -38,6 +38,11 @@ pub fn random_password() -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(14).map(char::from).collect()
 }
 
+/// The demo merchant's id, when it has been seeded.
+pub async fn merchant_id(ctx: &AppContext) -> Result<Option<i64>> {
+    Ok(merchants::Entity::find().filter(merchants::Column::Code.eq(DEMO_CODE)).one(&ctx.db).await?.map(|m| m.id))
+}
+
 /// Seeds the demo merchant unless it exists. `password_for` picks each account's password (random at start-up,
 /// known in tests).
 pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Result<Option<DemoSeed>> {

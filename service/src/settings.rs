@@ -157,8 +157,11 @@ pub struct DemoSettings {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SandboxSettings {
-    /// Offer `/api/mini/v1/sessions/sandbox`: member sign-in without WeChat (development only).
+    /// Offer `/api/mini/v1/sessions/sandbox` (member sign-in without WeChat) and, in `serve`, run the fake WeChat,
+    /// WeChat Pay and Alipay the demo merchant pays through (development only).
     pub enabled: bool,
+    /// Where `serve` runs the fakes, with the pay-or-decline page at `/sandbox`.
+    pub listen: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -211,7 +214,7 @@ impl Default for Settings {
                 code_timeout_secs: 30,
             },
             demo: DemoSettings { seed: true },
-            sandbox: SandboxSettings { enabled: true },
+            sandbox: SandboxSettings { enabled: true, listen: "127.0.0.1:8081".into() },
             log: LogSettings { format: "pretty".into(), filter: "info,sqlx=warn,sea_orm=warn".into() },
         }
     }

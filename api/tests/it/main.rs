@@ -13,6 +13,7 @@ mod members;
 mod mini_auth;
 mod money;
 mod ops;
+mod payments;
 mod staff_auth;
 mod support;
 mod tenancy;

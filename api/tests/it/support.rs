@@ -18,6 +18,8 @@ use service::settings::{Secret, SecuritySettings, Settings};
 pub const WECHAT_APPID: &str = "wx0123456789abcdef";
 pub const WECHAT_SECRET: &str = "0123456789abcdef0123456789abcdef";
 pub const ALIPAY_APPID: &str = "2021000000000001";
+pub const WECHATPAY_MCHID: &str = "1230000109";
+pub const WECHATPAY_APIV3_KEY: &str = "TestApiV3Key00000000000000000000";
 
 pub fn password(role: Role) -> String {
     format!("correct-horse-{}", role.as_str())
@@ -80,8 +82,7 @@ impl TestApp {
         let mut keys = BTreeMap::new();
         keys.insert("t1".to_owned(), random_key());
         settings.security = SecuritySettings { keys, active_key: "t1".into(), index_key: random_key() };
-        settings.wechat.api_base = fake.wechat_base();
-        settings.alipay.gateway = fake.alipay_gateway();
+        api::sandbox_host::point_at(&mut settings, &fake);
         settings.sandbox.enabled = options.sandbox;
         settings.log.filter = "warn".into();
 
@@ -203,22 +204,16 @@ impl TestApp {
     }
 }
 
-/// Gives the demo merchant mini-program credentials that the fakes know.
+/// Gives the demo merchant mini-program and payment credentials that the fakes know.
 async fn configure_channels(ctx: &AppContext, fake: &FakeProviders, merchant_id: i64) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-    use service::vault::Field;
-    fake.register_wechat_app(WECHAT_APPID, WECHAT_SECRET);
-    fake.register_alipay_app(ALIPAY_APPID, sandbox::APP_TEST_PUBLIC_KEY).expect("alipay app");
-    let merchant =
-        entity::merchants::Entity::find_by_id(merchant_id).one(&ctx.db).await.expect("query").expect("merchant");
-    let mut active: entity::merchants::ActiveModel = merchant.into();
-    active.wechat_appid = Set(Some(WECHAT_APPID.into()));
-    active.wechat_secret_sealed = Set(Some(ctx.vault.seal(Field::WechatAppSecret, WECHAT_SECRET)));
-    active.alipay_appid = Set(Some(ALIPAY_APPID.into()));
-    active.alipay_private_key_sealed =
-        Set(Some(ctx.vault.seal(Field::AlipayPrivateKey, sandbox::APP_TEST_PRIVATE_KEY)));
-    active.alipay_public_key = Set(Some(sandbox::ALIPAY_PLATFORM_PUBLIC_KEY.into()));
-    active.update(&ctx.db).await.expect("merchant channels");
+    let ids = api::sandbox_host::SandboxMerchant {
+        wechat_appid: WECHAT_APPID,
+        wechat_secret: WECHAT_SECRET,
+        mchid: WECHATPAY_MCHID,
+        apiv3_key: WECHATPAY_APIV3_KEY,
+        alipay_appid: ALIPAY_APPID,
+    };
+    api::sandbox_host::connect_merchant(ctx, fake, merchant_id, &ids).await.expect("merchant connected to the fakes");
 }
 
 async fn create_postgres_database(server: &str, name: &str) {

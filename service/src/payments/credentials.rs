@@ -305,6 +305,25 @@ pub(crate) async fn store_platform_key(
     Ok(())
 }
 
+/// Trusts a WeChat Pay public key (and optionally a platform certificate beside it) for a merchant: setup for
+/// the sandbox and for tooling; owners go through [`set_wechatpay`].
+pub async fn trust_platform_keys(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    public_key_id: &str,
+    public_key_pem: &str,
+    certificate_pem: Option<&str>,
+) -> Result<()> {
+    signing::parse_public_key(public_key_pem)?;
+    store_platform_key(conn, merchant_id, public_key_id, "public_key", public_key_pem, None).await?;
+    if let Some(pem) = certificate_pem {
+        let cert = crate::wechatpay::parse_certificate(pem)?;
+        let expires = chrono::DateTime::from_timestamp(cert.not_after_unix, 0);
+        store_platform_key(conn, merchant_id, &cert.serial, "certificate", pem, expires).await?;
+    }
+    Ok(())
+}
+
 /// Downloads the merchant's platform certificates (`/v3/certificates`) and trusts the new ones. The answer must
 /// verify with a key already trusted, so a merchant on the public key can add certificates, and one on
 /// certificates can roll them over.

@@ -1,0 +1,403 @@
+//! Payments end to end against the sandbox's WeChat Pay and Alipay: recharges paid in the mini-program, callbacks
+//! that cannot be fooled, exactly-once under duplicates and concurrency, and the query path.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use sandbox::{Delivery, Provider};
+use serde_json::{Value, json};
+
+use service::domain::Role;
+
+use crate::support::{ALIPAY_APPID, TestApp, WECHAT_APPID, WECHATPAY_MCHID};
+
+const STAFF: &str = "/api/staff/v1";
+
+/// The demo's 充3000送800 plan (which also grants 3,000 points).
+async fn big_plan(app: &TestApp, owner: &str) -> i64 {
+    let (status, plans) = app.get(&format!("{STAFF}/recharge-plans"), owner).await;
+    assert_eq!(status, StatusCode::OK, "{plans}");
+    let plans = plans.as_array().expect("plans").clone();
+    plans.iter().find(|p| p["pay_fen"] == 300_000 && p["bonus_fen"] == 80_000).expect("demo plan")["id"]
+        .as_i64()
+        .expect("id")
+}
+
+async fn card(app: &TestApp, owner: &str, member: i64) -> Value {
+    let (status, card) = app.get(&format!("{STAFF}/members/{member}/stored-value"), owner).await;
+    assert_eq!(status, StatusCode::OK, "{card}");
+    card
+}
+
+async fn balance(app: &TestApp, owner: &str, member: i64) -> i64 {
+    card(app, owner, member).await["balance_fen"].as_i64().unwrap_or(0)
+}
+
+async fn start(app: &TestApp, token: &str, provider: &str, plan: i64, key: &str) -> Value {
+    let body = json!({
+        "provider": provider,
+        "store_id": app.seed.store_ids[0],
+        "plan_id": plan,
+        "idempotency_key": key,
+    });
+    let (status, body) = app.post("/api/mini/v1/me/payments/recharges", token, body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn payment(app: &TestApp, token: &str, id: i64) -> Value {
+    let (status, body) = app.get(&format!("/api/mini/v1/me/payments/{id}"), token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn wait_delivered(app: &TestApp) {
+    assert!(app.fake.wait_for_notifications(Duration::from_secs(20)).await, "notifications still in flight");
+}
+
+/// Posts a WeChat Pay notification as given and returns the status and body.
+async fn post_wechatpay(app: &TestApp, headers: &[(String, String)], body: &str) -> (StatusCode, Value) {
+    let mut request = app.client.post(app.url("/callbacks/wechatpay")).body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = request.send().await.expect("sent");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn post_alipay(app: &TestApp, form: &[(String, String)]) -> (StatusCode, String) {
+    let response = app.client.post(app.url("/callbacks/alipay")).form(form).send().await.expect("sent");
+    (response.status(), response.text().await.expect("body"))
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).expect("header")
+}
+
+fn with_header(headers: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| if n.eq_ignore_ascii_case(name) { (n.clone(), value.to_owned()) } else { (n.clone(), v.clone()) })
+        .collect()
+}
+
+/// The transaction resource WeChat Pay would send for a payment, with overrides.
+fn transaction(out_trade_no: &str, total: i64, mchid: &str, appid: &str) -> String {
+    json!({
+        "appid": appid,
+        "mchid": mchid,
+        "out_trade_no": out_trade_no,
+        "transaction_id": format!("4200{}", &out_trade_no[2..]),
+        "trade_type": "JSAPI",
+        "trade_state": "SUCCESS",
+        "trade_state_desc": "支付成功",
+        "bank_type": "OTHERS",
+        "success_time": "2026-11-24T10:00:00+08:00",
+        "payer": { "openid": "o-test" },
+        "amount": { "total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY" },
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_wechat_pay_recharge_credits_the_card_once_however_often_it_is_notified() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let (token, member) = app.member_token("pay-wechat").await;
+    let plan = big_plan(&app, &owner).await;
+    let before = card(&app, &owner, member).await;
+
+    let started = start(&app, &token, "wechatpay", plan, "tap-once-1").await;
+    let params = &started["wechat"];
+    assert_eq!(params["signType"], "RSA");
+    assert!(params["package"].as_str().unwrap().starts_with("prepay_id="), "{started}");
+    // paySign is the merchant key's signature of appId, timeStamp, nonceStr and package: check it as WeChat would.
+    let message = format!(
+        "{WECHAT_APPID}\n{}\n{}\n{}\n",
+        params["timeStamp"].as_str().unwrap(),
+        params["nonceStr"].as_str().unwrap(),
+        params["package"].as_str().unwrap()
+    );
+    let merchant_key = service::signing::parse_public_key(sandbox::WECHATPAY_MERCHANT_PUBLIC_KEY).unwrap();
+    assert!(service::signing::verify(&merchant_key, message.as_bytes(), params["paySign"].as_str().unwrap()));
+
+    let id = started["payment"]["id"].as_i64().unwrap();
+    let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+    assert_eq!(started["payment"]["status"], "pending");
+    assert_eq!(started["payment"]["amount_fen"], 300_000);
+
+    // Tapping again (same key) is the same order; the mini-program saying "paid" changes nothing.
+    let again = start(&app, &token, "wechatpay", plan, "tap-once-1").await;
+    assert_eq!(again["payment"]["id"], id);
+    assert_eq!(payment(&app, &token, id).await["status"], "pending");
+    assert_eq!(card(&app, &owner, member).await, before);
+
+    // The member pays; WeChat Pay notifies three times at once.
+    app.fake
+        .pay(Provider::WechatPay, &out_trade_no, Delivery { duplicates: 3, concurrent: true, ..Delivery::default() })
+        .unwrap();
+    wait_delivered(&app).await;
+    let paid = payment(&app, &token, id).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    assert!(paid["provider_trade_no"].as_str().is_some_and(|t| !t.is_empty()));
+    let after = card(&app, &owner, member).await;
+    assert_eq!(after["principal_fen"].as_i64().unwrap(), before["principal_fen"].as_i64().unwrap_or(0) + 300_000);
+    assert_eq!(after["bonus_fen"].as_i64().unwrap(), before["bonus_fen"].as_i64().unwrap_or(0) + 80_000);
+    let attempts = app.fake.deliveries();
+    assert_eq!(attempts.iter().filter(|a| a.accepted).count(), 3, "every copy acknowledged: {attempts:?}");
+    assert_eq!(app.count("journal_entries WHERE idempotency_key LIKE 'payment:%'").await, 1);
+
+    // The member's points include the plan's bonus points.
+    let (_, points) = app.get("/api/mini/v1/me/points", &token).await;
+    assert!(points["available"].as_i64().unwrap_or(0) >= 3_000, "{points}");
+}
+
+#[tokio::test]
+async fn an_alipay_recharge_settles_by_query_when_the_notification_is_late_and_the_late_one_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let (token, member) = app.member_token("pay-alipay").await;
+    let plan = big_plan(&app, &owner).await;
+    let before = balance(&app, &owner, member).await;
+
+    let started = start(&app, &token, "alipay", plan, "alipay-tap-1").await;
+    assert!(started["alipay_trade_no"].as_str().is_some_and(|t| !t.is_empty()), "{started}");
+    assert!(started["wechat"].is_null());
+    let id = started["payment"]["id"].as_i64().unwrap();
+    let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+
+    // Paid at Alipay, but the notification is held back: asking about the payment queries Alipay and settles it.
+    app.fake.pay(Provider::Alipay, &out_trade_no, Delivery { hold: true, ..Delivery::default() }).unwrap();
+    assert_eq!(payment(&app, &token, id).await["status"], "paid");
+    assert_eq!(balance(&app, &owner, member).await, before + 380_000);
+
+    // The notification arrives after all: acknowledged with `success`, applied nothing.
+    assert_eq!(app.fake.release_held(), 1);
+    wait_delivered(&app).await;
+    let accepted = app.fake.deliveries().iter().filter(|a| a.accepted).count();
+    assert_eq!(accepted, 1);
+    assert_eq!(balance(&app, &owner, member).await, before + 380_000);
+}
+
+#[tokio::test]
+async fn forged_stale_tampered_and_mismatched_wechat_notifications_change_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let (token, member) = app.member_token("pay-forged").await;
+    let plan = big_plan(&app, &owner).await;
+    let before = balance(&app, &owner, member).await;
+    let started = start(&app, &token, "wechatpay", plan, "forged-1").await;
+    let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+    let id = started["payment"]["id"].as_i64().unwrap();
+
+    let genuine = |resource: String| app.fake.wechatpay_notification(WECHATPAY_MCHID, "TRANSACTION.SUCCESS", &resource);
+    let (headers, body) = genuine(transaction(&out_trade_no, 300_000, WECHATPAY_MCHID, WECHAT_APPID)).unwrap();
+    let timestamp: i64 = header(&headers, "Wechatpay-Timestamp").parse().unwrap();
+    let nonce = header(&headers, "Wechatpay-Nonce").to_owned();
+    let resign = |ts: i64| {
+        let signature = app.fake.wechatpay_sign(&format!("{ts}\n{nonce}\n{body}\n"));
+        with_header(&with_header(&headers, "Wechatpay-Timestamp", &ts.to_string()), "Wechatpay-Signature", &signature)
+    };
+    // Signed by someone else: our own merchant key stands in for any key that is not WeChat Pay's.
+    let merchant_key = service::signing::parse_private_key(sandbox::WECHATPAY_MERCHANT_PRIVATE_KEY).unwrap();
+    let forged_signature = service::signing::sign(&merchant_key, &format!("{timestamp}\n{nonce}\n{body}\n"));
+    let tampered_body = {
+        let mut value: Value = serde_json::from_str(&body).unwrap();
+        let ciphertext = value["resource"]["ciphertext"].as_str().unwrap().to_owned();
+        let flipped = if ciphertext.starts_with('A') { "B" } else { "A" };
+        value["resource"]["ciphertext"] = json!(format!("{flipped}{}", &ciphertext[1..]));
+        value.to_string()
+    };
+    let tampered_headers = {
+        let signature = app.fake.wechatpay_sign(&format!("{timestamp}\n{nonce}\n{tampered_body}\n"));
+        with_header(&headers, "Wechatpay-Signature", &signature)
+    };
+
+    let mut cases: Vec<(&str, Vec<(String, String)>, String)> = vec![
+        ("forged signature", with_header(&headers, "Wechatpay-Signature", &forged_signature), body.clone()),
+        (
+            "unknown serial",
+            with_header(&headers, "Wechatpay-Serial", "PUB_KEY_ID_0999999999999999999999999999"),
+            body.clone(),
+        ),
+        ("stale timestamp", resign(timestamp - 600), body.clone()),
+        ("future timestamp", resign(timestamp + 600), body.clone()),
+        ("tampered ciphertext", tampered_headers, tampered_body),
+        ("signature probe", with_header(&headers, "Wechatpay-Signature", "WECHATPAY/SIGNTEST/aGVsbG8="), body.clone()),
+        ("body changed after signing", headers.clone(), body.replace("TRANSACTION.SUCCESS", "TRANSACTION.SUCCESS ")),
+    ];
+    for (what, resource) in [
+        ("wrong amount", transaction(&out_trade_no, 1, WECHATPAY_MCHID, WECHAT_APPID)),
+        ("wrong merchant id", transaction(&out_trade_no, 300_000, "1999999999", WECHAT_APPID)),
+        ("wrong app id", transaction(&out_trade_no, 300_000, WECHATPAY_MCHID, "wx9999999999999999")),
+        ("unknown order", transaction("HY20261124000000999999999999", 300_000, WECHATPAY_MCHID, WECHAT_APPID)),
+    ] {
+        let (h, b) = genuine(resource).unwrap();
+        cases.push((what, h, b));
+    }
+    for (what, headers, body) in &cases {
+        let (status, answer) = post_wechatpay(&app, headers, body).await;
+        assert!(status.is_client_error() || status.is_server_error(), "{what}: answered {status}");
+        assert!(answer["code"].is_string() && answer["message"].is_string(), "{what}: {answer}");
+    }
+    assert_eq!(payment(&app, &token, id).await["status"], "pending");
+    assert_eq!(balance(&app, &owner, member).await, before);
+    // Genuine but not matching what we created: staff see them.
+    let exceptions = app.count("payment_exceptions WHERE kind IN ('amount_mismatch', 'notification_mismatch')").await;
+    assert_eq!(exceptions, 3);
+
+    // The genuine notification, finally: applied.
+    let (status, _) = post_wechatpay(&app, &headers, &body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(balance(&app, &owner, member).await, before + 380_000);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_copies_of_one_notification_settle_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let (token, member) = app.member_token("pay-50").await;
+    let plan = big_plan(&app, &owner).await;
+    let before = balance(&app, &owner, member).await;
+    let started = start(&app, &token, "wechatpay", plan, "fifty-copies").await;
+    let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+    let (headers, body) = app
+        .fake
+        .wechatpay_notification(
+            WECHATPAY_MCHID,
+            "TRANSACTION.SUCCESS",
+            &transaction(&out_trade_no, 300_000, WECHATPAY_MCHID, WECHAT_APPID),
+        )
+        .unwrap();
+    let answers = futures_util::future::join_all((0..50).map(|_| post_wechatpay(&app, &headers, &body))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::NO_CONTENT, "{answer}");
+    }
+    assert_eq!(balance(&app, &owner, member).await, before + 380_000);
+    assert_eq!(app.count("journal_entries WHERE idempotency_key LIKE 'payment:%'").await, 1);
+    assert_eq!(app.count("payments WHERE status = 'paid'").await, 1);
+}
+
+#[tokio::test]
+async fn forged_and_mismatched_alipay_notifications_change_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let (token, member) = app.member_token("ali-forged").await;
+    let plan = big_plan(&app, &owner).await;
+    let before = balance(&app, &owner, member).await;
+    let started = start(&app, &token, "alipay", plan, "ali-forged").await;
+    let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+    let trade_no = started["alipay_trade_no"].as_str().unwrap().to_owned();
+    let fields = |amount: &str, seller: &str| {
+        vec![
+            ("notify_time", "2026-11-24 10:00:00"),
+            ("notify_type", "trade_status_sync"),
+            ("notify_id", "ntf-1"),
+            ("charset", "utf-8"),
+            ("version", "1.0"),
+            ("trade_no", trade_no.as_str()),
+            ("out_trade_no", out_trade_no.as_str()),
+            ("buyer_open_id", "074a-test"),
+            ("seller_id", seller),
+            ("trade_status", "TRADE_SUCCESS"),
+            ("total_amount", amount),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect::<Vec<_>>()
+    };
+    let sign = |fields: Vec<(&str, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        app.fake.alipay_notification_form(ALIPAY_APPID, &borrowed)
+    };
+    let genuine = sign(fields("3000.00", sandbox::ALIPAY_SANDBOX_SELLER_ID));
+    let tampered: Vec<(String, String)> = genuine
+        .iter()
+        .map(|(k, v)| if k == "total_amount" { (k.clone(), "0.01".to_owned()) } else { (k.clone(), v.clone()) })
+        .collect();
+    let cases = vec![
+        ("tampered amount", tampered),
+        ("wrong amount", sign(fields("2999.00", sandbox::ALIPAY_SANDBOX_SELLER_ID))),
+        ("wrong seller", sign(fields("3000.00", "2088999999999999"))),
+        ("unsigned", genuine.iter().filter(|(k, _)| k != "sign").cloned().collect()),
+    ];
+    for (what, form) in cases {
+        let (status, text) = post_alipay(&app, &form).await;
+        assert!(status.is_client_error(), "{what}: {status} {text}");
+        assert_ne!(text, "success", "{what}");
+    }
+    assert_eq!(balance(&app, &owner, member).await, before);
+    let (status, text) = post_alipay(&app, &genuine).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    assert_eq!(balance(&app, &owner, member).await, before + 380_000);
+}
+
+#[tokio::test]
+async fn the_sweep_closes_expired_unpaid_orders_at_the_provider_and_bad_requests_write_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let (token, _) = app.member_token("pay-sweep").await;
+    let plan = big_plan(&app, &owner).await;
+    let started = start(&app, &token, "wechatpay", plan, "sweep-one-1").await;
+    let id = started["payment"]["id"].as_i64().unwrap();
+    let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+
+    // Not yet due: the sweep leaves it alone.
+    assert_eq!(service::payments::sweep_pending(&app.ctx).await.unwrap().checked, 0);
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.ctx.db.get_database_backend();
+        let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => format!(
+                "UPDATE payments SET created_at = '{past}'::timestamptz, expires_at = '{past}'::timestamptz WHERE id = {id}"
+            ),
+            _ => format!("UPDATE payments SET created_at = '{past}', expires_at = '{past}' WHERE id = {id}"),
+        };
+        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+    }
+    let counts = service::payments::sweep_pending(&app.ctx).await.unwrap();
+    assert_eq!((counts.checked, counts.closed, counts.errors), (1, 1, 0), "{counts:?}");
+    assert_eq!(payment(&app, &token, id).await["status"], "closed");
+    let order = app.fake.orders().into_iter().find(|o| o.out_trade_no == out_trade_no).expect("order at WeChat Pay");
+    assert_eq!(order.state, "CLOSED");
+
+    // Bad input: clear errors, no payment written.
+    let payments_before = app.count("payments").await;
+    for (body, status) in [
+        (
+            json!({ "provider": "paypal", "store_id": app.seed.store_ids[0], "plan_id": plan, "idempotency_key": "bad-key-1" }),
+            422,
+        ),
+        (json!({ "provider": "wechatpay", "store_id": 999_999, "plan_id": plan, "idempotency_key": "bad-key-2" }), 404),
+        (
+            json!({ "provider": "wechatpay", "store_id": app.seed.store_ids[0], "amount_fen": -5, "idempotency_key": "bad-key-3" }),
+            422,
+        ),
+        (
+            json!({ "provider": "wechatpay", "store_id": app.seed.store_ids[0], "plan_id": 999_999, "idempotency_key": "bad-key-4" }),
+            404,
+        ),
+        (
+            json!({ "provider": "wechatpay", "store_id": app.seed.store_ids[0], "plan_id": plan, "idempotency_key": "sweep-one-1", "amount_fen": 100 }),
+            422,
+        ),
+    ] {
+        let (got, answer) =
+            app.call(Method::POST, "/api/mini/v1/me/payments/recharges", Some(&token), Some(body)).await;
+        assert_eq!(got.as_u16(), status, "{answer}");
+        assert!(answer["code"].is_string(), "{answer}");
+    }
+    // The same key for a different recharge is refused.
+    let (got, answer) = app
+        .post(
+            "/api/mini/v1/me/payments/recharges",
+            &token,
+            json!({ "provider": "alipay", "store_id": app.seed.store_ids[0], "plan_id": plan, "idempotency_key": "sweep-one-1" }),
+        )
+        .await;
+    assert_eq!(got, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(app.count("payments").await, payments_before);
+}
