@@ -334,7 +334,7 @@ pub struct Refund {
 /// What the payment-code API answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodePayOutcome {
-    Paid(Transaction),
+    Paid(Box<Transaction>),
     /// The customer must confirm in WeChat (a password, say): query until it settles, reverse if it never does.
     UserPaying,
     /// Refused for good (insufficient balance, a used code...): `code` and `message` are WeChat Pay's.
@@ -541,7 +541,7 @@ impl WechatPayClient {
         if answer.status.is_success() {
             let transaction: Transaction = answer.json()?;
             return Ok(match transaction.trade_state.as_str() {
-                "SUCCESS" => CodePayOutcome::Paid(transaction),
+                "SUCCESS" => CodePayOutcome::Paid(Box::new(transaction)),
                 _ => CodePayOutcome::UserPaying,
             });
         }

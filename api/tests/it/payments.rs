@@ -13,6 +13,8 @@ use crate::support::{ALIPAY_APPID, TestApp, WECHAT_APPID, WECHATPAY_MCHID};
 
 const STAFF: &str = "/api/staff/v1";
 
+type Headers = Vec<(String, String)>;
+
 /// The demo's 充3000送800 plan (which also grants 3,000 points).
 async fn big_plan(app: &TestApp, owner: &str) -> i64 {
     let (status, plans) = app.get(&format!("{STAFF}/recharge-plans"), owner).await;
@@ -215,7 +217,7 @@ async fn forged_stale_tampered_and_mismatched_wechat_notifications_change_nothin
         with_header(&headers, "Wechatpay-Signature", &signature)
     };
 
-    let mut cases: Vec<(&str, Vec<(String, String)>, String)> = vec![
+    let mut cases: Vec<(&str, Headers, String)> = vec![
         ("forged signature", with_header(&headers, "Wechatpay-Signature", &forged_signature), body.clone()),
         (
             "unknown serial",
