@@ -19,6 +19,8 @@ pub struct Model {
     pub purpose: String,
     pub bill_id: Option<i64>,
     pub plan_id: Option<i64>,
+    /// A bill paid by code: its other tenders (JSON), settled together with this payment.
+    pub other_tenders: String,
     /// Our order number at the provider, unique everywhere.
     pub out_trade_no: String,
     pub amount_fen: i64,

@@ -82,6 +82,8 @@ impl MigrationTrait for Migration {
                 .col(text(Payments::Purpose))
                 .col(fk_id_null(Payments::BillId))
                 .col(fk_id_null(Payments::PlanId))
+                // A bill paid by code: the bill's other tenders (JSON), settled together with the payment.
+                .col(ColumnDef::new(Payments::OtherTenders).text().not_null().default("[]"))
                 .col(text(Payments::OutTradeNo))
                 .col(amount(Payments::AmountFen))
                 .col(text(Payments::Description))
@@ -234,6 +236,7 @@ enum Payments {
     Purpose,
     BillId,
     PlanId,
+    OtherTenders,
     OutTradeNo,
     AmountFen,
     Description,

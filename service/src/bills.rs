@@ -734,6 +734,9 @@ pub enum TenderKind {
     StoredValue,
     Cash,
     BankCard,
+    /// Taken only through a payment (a payment code at the counter): never named by the cashier directly.
+    WechatPay,
+    Alipay,
 }
 
 impl TenderKind {
@@ -742,6 +745,8 @@ impl TenderKind {
             "stored_value" => Some(TenderKind::StoredValue),
             "cash" => Some(TenderKind::Cash),
             "bank_card" => Some(TenderKind::BankCard),
+            "wechat_pay" => Some(TenderKind::WechatPay),
+            "alipay" => Some(TenderKind::Alipay),
             _ => None,
         }
     }
@@ -751,6 +756,8 @@ impl TenderKind {
             TenderKind::StoredValue => "stored_value",
             TenderKind::Cash => "cash",
             TenderKind::BankCard => "bank_card",
+            TenderKind::WechatPay => "wechat_pay",
+            TenderKind::Alipay => "alipay",
         }
     }
 
@@ -760,7 +767,14 @@ impl TenderKind {
             TenderKind::StoredValue => None,
             TenderKind::Cash => Some(Account::store(store_id, AccountKind::Cash)),
             TenderKind::BankCard => Some(Account::store(store_id, AccountKind::BankCard)),
+            TenderKind::WechatPay => Some(Account::store(store_id, AccountKind::WechatPay)),
+            TenderKind::Alipay => Some(Account::store(store_id, AccountKind::Alipay)),
         }
+    }
+
+    /// WeChat Pay and Alipay: money that came through a provider and goes back through it.
+    pub fn is_external(self) -> bool {
+        matches!(self, TenderKind::WechatPay | TenderKind::Alipay)
     }
 }
 
@@ -777,10 +791,10 @@ fn check_tenders(inputs: &[TenderInput], member: Option<i64>) -> Result<Vec<Chec
     let mut seen = Vec::new();
     let mut out = Vec::with_capacity(inputs.len());
     for tender in inputs {
-        let kind = TenderKind::parse(&tender.kind).ok_or_else(|| {
+        let kind = TenderKind::parse(&tender.kind).filter(|k| !k.is_external()).ok_or_else(|| {
             Error::invalid(
                 "tenders",
-                "kind must be stored_value, cash or bank_card (wallets pay through the payments API)",
+                "kind must be stored_value, cash or bank_card (WeChat Pay and Alipay: scan the customer's payment code)",
             )
         })?;
         if seen.contains(&kind) {
@@ -939,9 +953,22 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
         }
         Err(err) => return Err(err.into()),
     };
-    let written = write_settlement(&txn, principal, row.id, &resolved, &priced, &tenders, now).await?;
+    let written = write_settlement(&txn, By::staff(principal), row.id, &resolved, &priced, &tenders, now).await?;
     txn.commit().await?;
     Ok(written.into_bill(row))
+}
+
+/// Who settles: the cashier, or the cashier who started a payment that completed later.
+#[derive(Clone, Copy, Debug)]
+struct By {
+    merchant_id: i64,
+    staff_id: i64,
+}
+
+impl By {
+    fn staff(principal: &StaffPrincipal) -> Self {
+        Self { merchant_id: principal.merchant_id, staff_id: principal.staff_id }
+    }
 }
 
 /// What a settlement wrote besides the bill row, so the answer needs no second read.
@@ -967,17 +994,17 @@ impl Written {
 /// Writes everything a settlement does on `txn` for the bill row `bill_id` (already marked settled).
 async fn write_settlement(
     txn: &DatabaseTransaction,
-    principal: &StaffPrincipal,
+    by: By,
     bill_id: i64,
     resolved: &Resolved,
     priced: &Priced,
     tenders: &[CheckedTender],
     now: DateTime<Utc>,
 ) -> Result<Written> {
-    let merchant_id = principal.merchant_id;
+    let By { merchant_id, staff_id } = by;
     let store_id = resolved.store_id;
     let member_id = resolved.member_id();
-    let mut draft = Draft::new(merchant_id, "sale", Cause::Staff(principal.staff_id));
+    let mut draft = Draft::new(merchant_id, "sale", Cause::Staff(staff_id));
     draft.store_id = Some(store_id);
     draft.member_id = member_id;
     draft.bill_id = Some(bill_id);
@@ -1020,7 +1047,7 @@ async fn write_settlement(
     // What each line earned the store, for commission: its net, or a count-card session's recognised value.
     let mut bases = Vec::with_capacity(resolved.lines.len());
     let mut revenue: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut stock = StockMoves::new(merchant_id, store_id, "sale", bill_id, principal.staff_id);
+    let mut stock = StockMoves::new(merchant_id, store_id, "sale", bill_id, staff_id);
     for (line, p) in resolved.lines.iter().zip(&priced.lines) {
         let mut recognised = 0;
         let mut detail = json!({});
@@ -1383,9 +1410,117 @@ pub async fn settle_parked(
         // A concurrent twin settled it first: the same tenders are a replay.
         return Box::pin(settle_parked(ctx, principal, bill_id, input)).await;
     };
-    let written = write_settlement(&txn, principal, bill_id, &resolved, &priced, &tenders, now).await?;
+    let written = write_settlement(&txn, By::staff(principal), bill_id, &resolved, &priced, &tenders, now).await?;
     txn.commit().await?;
     Ok(written.into_bill(row))
+}
+
+/// The share of a parked bill a payment code must pay: the total less the other `tenders`, after every check a
+/// settlement makes (so the customer is charged only for a bill that will settle).
+pub(crate) async fn external_share(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    bill_id: i64,
+    tenders: &[TenderInput],
+    kind: TenderKind,
+    member_code: Option<&str>,
+) -> Result<(bills::Model, i64)> {
+    principal.require(Permission::Checkout)?;
+    let row = parked_row(ctx, principal, bill_id).await?;
+    if row.status != "parked" {
+        return Err(Error::Conflict(Conflict::BillState));
+    }
+    let draft: BillDraft = serde_json::from_str(&row.request).map_err(anyhow::Error::from)?;
+    let mut checked = check_tenders(tenders, draft.member_id)?;
+    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, false).await?;
+    let priced = resolved.price(draft.points)?;
+    let others: i64 = checked.iter().map(|t| t.amount).sum();
+    let share = priced.total - others;
+    if share <= 0 {
+        return Err(Error::invalid("tenders", "the other tenders already pay the whole bill"));
+    }
+    checked.push(CheckedTender { kind, amount: share, tendered: share });
+    check_cover(&checked, &resolved, &priced)?;
+    check_confirmation(ctx, &resolved, &checked, member_code, row.member_confirmed_at.is_some())?;
+    Ok((row, share))
+}
+
+/// Holds a parked bill while its customer pays (`parked → paying`): no edit, void or other settlement meanwhile.
+pub(crate) async fn hold_for_payment(conn: &impl ConnectionTrait, bill_id: i64) -> Result<()> {
+    let held = bills::Entity::update_many()
+        .col_expr(bills::Column::Status, Expr::value("paying"))
+        .filter(bills::Column::Id.eq(bill_id))
+        .filter(bills::Column::Status.eq("parked"))
+        .exec(conn)
+        .await?;
+    if held.rows_affected != 1 {
+        return Err(Error::Conflict(Conflict::BillState));
+    }
+    Ok(())
+}
+
+/// The payment did not happen: the bill is parked again for another try or another tender.
+pub(crate) async fn release_payment_hold(conn: &impl ConnectionTrait, bill_id: i64) -> Result<()> {
+    bills::Entity::update_many()
+        .col_expr(bills::Column::Status, Expr::value("parked"))
+        .filter(bills::Column::Id.eq(bill_id))
+        .filter(bills::Column::Status.eq("paying"))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Inside the transaction that marks a payment paid: settles the bill it was held for, with its other tenders
+/// and the paid amount as a WeChat Pay or Alipay tender. Returns the settlement's journal entry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn settle_paid(
+    ctx: &AppContext,
+    txn: &DatabaseTransaction,
+    merchant_id: i64,
+    staff_id: i64,
+    bill_id: i64,
+    tenders: &[TenderInput],
+    kind: TenderKind,
+    paid: i64,
+) -> Result<i64> {
+    let row = bills::Entity::find_by_id(bill_id)
+        .filter(bills::Column::MerchantId.eq(merchant_id))
+        .one(txn)
+        .await?
+        .ok_or(Error::NotFound("bill"))?;
+    if row.status != "paying" {
+        return Err(Error::Conflict(Conflict::BillState));
+    }
+    let draft: BillDraft = serde_json::from_str(&row.request).map_err(anyhow::Error::from)?;
+    let mut checked = check_tenders(tenders, draft.member_id)?;
+    checked.push(CheckedTender { kind, amount: paid, tendered: paid });
+    let resolved = resolve(ctx, txn, merchant_id, &draft, false).await?;
+    let priced = resolved.price(draft.points)?;
+    check_cover(&checked, &resolved, &priced)?;
+    let mut all_tenders = tenders.to_vec();
+    all_tenders.push(TenderInput { kind: kind.as_str().to_owned(), amount_fen: paid, tendered_fen: None });
+    let now = ctx.now();
+    let claimed = bills::Entity::update_many()
+        .col_expr(bills::Column::Status, Expr::value("settled"))
+        .col_expr(bills::Column::Fingerprint, Expr::value(bill_fingerprint(&draft, &all_tenders)))
+        .col_expr(bills::Column::SettledAt, Expr::value(Some(now)))
+        .col_expr(bills::Column::SubtotalFen, Expr::value(priced.subtotal))
+        .col_expr(bills::Column::TotalFen, Expr::value(priced.total))
+        .col_expr(bills::Column::DiscountFen, Expr::value(priced.discount))
+        .col_expr(bills::Column::PointsUsed, Expr::value(priced.points_used))
+        .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
+        .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
+        .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
+        .filter(bills::Column::Id.eq(bill_id))
+        .filter(bills::Column::Status.eq("paying"))
+        .exec(txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(Error::Conflict(Conflict::BillState));
+    }
+    let written =
+        write_settlement(txn, By { merchant_id, staff_id }, bill_id, &resolved, &priced, &checked, now).await?;
+    Ok(written.entry_id)
 }
 
 /// Voids a parked bill: nothing was settled, so nothing moves. Audited.
@@ -1575,7 +1710,7 @@ pub async fn list(
         return Err(Error::NotFound("store"));
     }
     if let Some(status) = status
-        && !["parked", "settled", "voided", "reversed"].contains(&status)
+        && !["parked", "paying", "settled", "voided", "reversed"].contains(&status)
     {
         return Err(Error::invalid("status", "must be parked, settled, voided or reversed"));
     }

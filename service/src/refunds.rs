@@ -364,6 +364,15 @@ async fn run(
         let principal_back = share_of(tender.principal_fen, refunded_after, tender.amount_fen)
             - share_of(tender.principal_fen, tender.refunded_fen, tender.amount_fen);
         let kind = TenderKind::parse(&tender.kind).ok_or(Error::Conflict(Conflict::BillState))?;
+        let external = match kind {
+            TenderKind::WechatPay => Some(crate::payments::Provider::WechatPay),
+            TenderKind::Alipay => Some(crate::payments::Provider::Alipay),
+            _ => None,
+        };
+        if let Some(provider) = external {
+            // The money goes back through the provider, under its own refund number, once this commits.
+            crate::payments::refunds::queue_into(&txn, merchant_id, bill_id, provider, amount, refund_id, &why).await?;
+        }
         let (principal_part, bonus_part) = match (kind.account(store_id), member_id) {
             (Some(account), _) => {
                 draft.credit(account, amount);
@@ -453,6 +462,7 @@ async fn run(
     )
     .await?;
     txn.commit().await?;
+    crate::payments::refunds::submit_for_bill_refund(ctx, refund_id).await;
     let row = bill_refunds::Entity::find_by_id(refund_id).one(&ctx.db).await?.ok_or(Error::NotFound("refund"))?;
     load(ctx, principal, row, false).await
 }

@@ -115,7 +115,7 @@ impl From<BillDraftRequest> for BillDraft {
     }
 }
 
-fn tenders(input: Vec<TenderRequest>) -> Vec<TenderInput> {
+pub(crate) fn tenders(input: Vec<TenderRequest>) -> Vec<TenderInput> {
     input
         .into_iter()
         .map(|t| TenderInput { kind: t.kind, amount_fen: t.amount_fen, tendered_fen: t.tendered_fen })

@@ -21,7 +21,11 @@ pub fn mini_routes(cfg: &mut ServiceConfig) {
 }
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_payments).service(get_wechatpay_settings).service(set_wechatpay_settings);
+    cfg.service(list_payments)
+        .service(get_payment)
+        .service(pay_bill_by_code)
+        .service(get_wechatpay_settings)
+        .service(set_wechatpay_settings);
 }
 
 pub fn callback_routes(cfg: &mut ServiceConfig) {
@@ -181,6 +185,51 @@ async fn list_payments(
 ) -> ApiResult<web::Json<Vec<PaymentDto>>> {
     let rows = service::payments::list(&ctx, &principal, query.status.as_deref(), query.limit.unwrap_or(50)).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// One payment; a pending one is asked about at the provider first (the cashier's "waiting for the customer").
+#[utoipa::path(tag = "payments", params(("id" = i64, Path)), responses((status = 200, body = PaymentDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/payments/{id}")]
+async fn get_payment(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<PaymentDto>> {
+    Ok(web::Json(service::payments::counter::get(&ctx, &principal, id.into_inner()).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PaymentCodeRequest {
+    /// What the scanner read from the customer's WeChat or Alipay payment code.
+    pub auth_code: String,
+    /// The bill's other tenders (stored value, cash, bank card); the code pays the rest.
+    #[serde(default)]
+    pub tenders: Vec<crate::routes::bills::TenderRequest>,
+    /// A fresh member code, when a large stored-value tender needs the member's confirmation.
+    pub member_code: Option<String>,
+    /// The same key returns the same payment (a double scan, a lost answer).
+    pub idempotency_key: String,
+}
+
+/// Pay a parked bill with a customer's payment code. Answers the payment: `paid` (the bill is settled),
+/// `pending` (the customer is confirming in their wallet: poll `GET /payments/{id}`; it is reversed if not
+/// confirmed in time), or an error (the bill stays parked). Anything but a WeChat or Alipay payment code is refused.
+#[utoipa::path(tag = "checkout", params(("id" = i64, Path)), request_body = PaymentCodeRequest, responses((status = 200, body = PaymentDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/bills/{id}/payment-code")]
+async fn pay_bill_by_code(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    id: web::Path<i64>,
+    body: web::Json<PaymentCodeRequest>,
+) -> ApiResult<web::Json<PaymentDto>> {
+    let body = body.into_inner();
+    let input = service::payments::counter::CodePayInput {
+        auth_code: body.auth_code,
+        tenders: crate::routes::bills::tenders(body.tenders),
+        member_code: body.member_code,
+        idempotency_key: body.idempotency_key,
+    };
+    Ok(web::Json(service::payments::counter::pay_bill(&ctx, &principal, id.into_inner(), input).await?.into()))
 }
 
 /// What staff see of the WeChat Pay configuration: never a secret.

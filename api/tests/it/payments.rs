@@ -403,3 +403,176 @@ async fn the_sweep_closes_expired_unpaid_orders_at_the_provider_and_bad_requests
     assert_eq!(got, StatusCode::CONFLICT, "{answer}");
     assert_eq!(app.count("payments").await, payments_before);
 }
+
+/// A parked bill of one ￥88 service at the demo's first store; returns (cashier token, bill id).
+async fn parked_bill(app: &TestApp, key: &str) -> (String, i64) {
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let service =
+        json!({ "category": "剪发", "name": "精剪", "duration_min": 30, "price_fen": 8800, "substances": [] });
+    let (status, item) = app.post(&format!("{STAFF}/services"), &owner, service).await;
+    assert_eq!(status, StatusCode::CREATED, "{item}");
+    let park = json!({
+        "store_id": app.seed.store_ids[0], "park": true, "idempotency_key": key,
+        "lines": [{ "item_id": item["id"] }],
+    });
+    let (status, bill) = app.post(&format!("{STAFF}/bills"), &cashier, park).await;
+    assert!(status.is_success(), "{bill}");
+    assert_eq!(bill["status"], "parked");
+    (cashier, bill["id"].as_i64().unwrap())
+}
+
+async fn pay_by_code(app: &TestApp, cashier: &str, bill: i64, code: &str, key: &str) -> (StatusCode, Value) {
+    app.post(
+        &format!("{STAFF}/bills/{bill}/payment-code"),
+        cashier,
+        json!({ "auth_code": code, "tenders": [], "idempotency_key": key }),
+    )
+    .await
+}
+
+async fn bill(app: &TestApp, cashier: &str, id: i64) -> Value {
+    let (status, bill) = app.get(&format!("{STAFF}/bills/{id}"), cashier).await;
+    assert_eq!(status, StatusCode::OK, "{bill}");
+    bill
+}
+
+#[tokio::test]
+async fn a_wechat_payment_code_settles_the_bill_and_its_refund_goes_back_through_wechat_pay() {
+    let app = TestApp::spawn().await;
+    let (cashier, id) = parked_bill(&app, "code-bill-1").await;
+
+    // Anything but a payment code is refused with a message that says what it is; nothing changes.
+    for (code, says) in
+        [("6901234567892", "barcode"), ("HYAEAAAAAAAAAAAAAAAAAAAAAAAA", "member code"), ("12345", "payment code")]
+    {
+        let (status, answer) = pay_by_code(&app, &cashier, id, code, "code-try-bad").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains(says), "{answer}");
+    }
+    assert_eq!(app.count("payments").await, 0);
+
+    let code = app.fake.wechat_payment_code(sandbox::CodeBehaviour::Pays);
+    let (status, paid) = pay_by_code(&app, &cashier, id, &code, "code-pay-1").await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    assert_eq!(
+        (paid["status"].as_str(), paid["method"].as_str(), paid["amount_fen"].as_i64()),
+        (Some("paid"), Some("code"), Some(8800))
+    );
+    let settled = bill(&app, &cashier, id).await;
+    assert_eq!(settled["status"], "settled");
+    assert_eq!(settled["tenders"][0]["kind"], "wechat_pay");
+    assert_eq!(settled["tenders"][0]["amount_fen"], 8800);
+    let line = settled["lines"][0]["id"].as_i64().unwrap();
+    // The same scan again (a double click) is the same payment; the code itself is used up at WeChat Pay.
+    let (status, again) = pay_by_code(&app, &cashier, id, &code, "code-pay-1").await;
+    assert_eq!((status, &again["id"]), (StatusCode::OK, &paid["id"]));
+
+    // Refund the line: the ledger moves now, the money goes back through WeChat Pay, whose notification closes it.
+    let refund = json!({ "lines": [{ "line_id": line, "quantity": 1 }], "reason": "客户不满意", "idempotency_key": "code-refund-1" });
+    let manager = app.token(Role::Manager).await;
+    let (status, answer) = app.post(&format!("{STAFF}/bills/{id}/refunds"), &manager, refund).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(app.count("payment_refunds").await, 1);
+    wait_delivered(&app).await;
+    assert_eq!(app.count("payment_refunds WHERE status = 'succeeded'").await, 1);
+    let (_, payment) = app.get(&format!("{STAFF}/payments/{}", paid["id"]), &cashier).await;
+    assert_eq!(payment["refunded_fen"], 8800, "{payment}");
+    let refund_notes = app.fake.notifications().into_iter().filter(|n| n.kind.starts_with("REFUND")).count();
+    assert_eq!(refund_notes, 1);
+}
+
+#[tokio::test]
+async fn an_alipay_code_waiting_for_the_customer_settles_when_a_query_finds_it_paid() {
+    let app = TestApp::spawn().await;
+    let (cashier, id) = parked_bill(&app, "code-bill-2").await;
+    let code = app.fake.alipay_payment_code(sandbox::CodeBehaviour::UserPaying { paid_after_queries: Some(2) });
+    let (status, waiting) = pay_by_code(&app, &cashier, id, &code, "code-ali-1").await;
+    assert_eq!(status, StatusCode::OK, "{waiting}");
+    assert_eq!(waiting["status"], "pending");
+    // The bill is held while the customer confirms: it cannot be voided or settled another way meanwhile.
+    assert_eq!(bill(&app, &cashier, id).await["status"], "paying");
+    let (status, _) = app
+        .post(
+            &format!("{STAFF}/bills/{id}/settle"),
+            &cashier,
+            json!({ "tenders": [{ "kind": "cash", "amount_fen": 8800 }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let pid = waiting["id"].as_i64().unwrap();
+    let mut status_seen = String::new();
+    for _ in 0..4 {
+        let (_, payment) = app.get(&format!("{STAFF}/payments/{pid}"), &cashier).await;
+        status_seen = payment["status"].as_str().unwrap().to_owned();
+        if status_seen != "pending" {
+            break;
+        }
+    }
+    assert_eq!(status_seen, "paid");
+    let settled = bill(&app, &cashier, id).await;
+    assert_eq!((settled["status"].as_str(), settled["tenders"][0]["kind"].as_str()), (Some("settled"), Some("alipay")));
+    let line = settled["lines"][0]["id"].as_i64().unwrap();
+
+    // Alipay refunds synchronously.
+    let refund = json!({ "lines": [{ "line_id": line, "quantity": 1 }], "reason": "重复收款", "idempotency_key": "code-refund-2" });
+    let manager = app.token(Role::Manager).await;
+    let (status, answer) = app.post(&format!("{STAFF}/bills/{id}/refunds"), &manager, refund).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(app.count("payment_refunds WHERE status = 'succeeded'").await, 1);
+}
+
+#[tokio::test]
+async fn a_code_never_confirmed_is_reversed_and_a_declined_one_leaves_the_bill_parked() {
+    let app = TestApp::spawn().await;
+    let (cashier, id) = parked_bill(&app, "code-bill-3").await;
+    let entries = app.count("journal_entries").await;
+
+    let declined = app.fake.wechat_payment_code(sandbox::CodeBehaviour::Declined);
+    let (status, answer) = pay_by_code(&app, &cashier, id, &declined, "code-decl-1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["code"], "provider_rejected");
+    assert_eq!(bill(&app, &cashier, id).await["status"], "parked");
+
+    let never = app.fake.wechat_payment_code(sandbox::CodeBehaviour::UserPaying { paid_after_queries: None });
+    let (status, waiting) = pay_by_code(&app, &cashier, id, &never, "code-never-1").await;
+    assert_eq!((status, waiting["status"].as_str()), (StatusCode::OK, Some("pending")), "{waiting}");
+    let pid = waiting["id"].as_i64().unwrap();
+    // Out of time (as if the timeout had passed): the next look reverses it at WeChat Pay and parks the bill.
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.ctx.db.get_database_backend();
+        let past = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+        let cast = if backend == sea_orm::DbBackend::Postgres { "::timestamptz" } else { "" };
+        let sql = format!("UPDATE payments SET expires_at = '{past}'{cast} WHERE id = {pid}");
+        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+    }
+    let (_, payment) = app.get(&format!("{STAFF}/payments/{pid}"), &cashier).await;
+    assert_eq!(payment["status"], "closed", "{payment}");
+    let order =
+        app.fake.orders().into_iter().find(|o| Some(o.out_trade_no.as_str()) == payment["out_trade_no"].as_str());
+    assert_eq!(order.expect("order").state, "REVOKED");
+    assert_eq!(bill(&app, &cashier, id).await["status"], "parked");
+    assert_eq!(app.count("journal_entries").await, entries, "no money moved");
+
+    // Parked again, it can still be paid another way.
+    let (status, settled) = app
+        .post(
+            &format!("{STAFF}/bills/{id}/settle"),
+            &cashier,
+            json!({ "tenders": [{ "kind": "cash", "amount_fen": 8800 }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    // A cashier cannot name a wallet tender directly.
+    let (_, other) = parked_bill(&app, "code-bill-4").await;
+    let (status, answer) = app
+        .post(
+            &format!("{STAFF}/bills/{other}/settle"),
+            &cashier,
+            json!({ "tenders": [{ "kind": "wechat_pay", "amount_fen": 8800 }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+}

@@ -7,8 +7,10 @@
 //! update and change nothing. The client's word ("paid" in the mini-program) is never evidence; only a verified
 //! notification or our own query is.
 
+pub mod counter;
 pub mod credentials;
 pub mod notify;
+pub mod refunds;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -230,6 +232,7 @@ pub async fn start_recharge(ctx: &AppContext, member: &MemberPrincipal, input: R
                 purpose: Set("recharge".to_owned()),
                 bill_id: Set(None),
                 plan_id: Set(terms.plan_id),
+                other_tenders: Set("[]".to_owned()),
                 out_trade_no: Set(new_out_trade_no(now)),
                 amount_fen: Set(terms.pay),
                 description: Set(description.clone()),
@@ -435,15 +438,38 @@ pub(crate) async fn apply_paid(ctx: &AppContext, payment: &payments::Model, paid
         )
         .await?;
     }
-    let mut draft = Draft::new(payment.merchant_id, "recharge", Cause::Job("payments"));
-    draft.idempotency_key = Some(format!("payment:{}", payment.out_trade_no));
     let entry_id = match payment.purpose.as_str() {
         "recharge" => {
             let member_id = payment
                 .member_id
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("recharge payment {} has no member", payment.id)))?;
             let terms = RechargeTerms::as_paid(&txn, payment.merchant_id, payment.plan_id, payment.amount_fen).await?;
+            let mut draft = Draft::new(payment.merchant_id, "recharge", Cause::Job("payments"));
+            draft.idempotency_key = Some(format!("payment:{}", payment.out_trade_no));
             terms.post_paid(&txn, payment.store_id, member_id, provider.account(payment.store_id), draft).await?
+        }
+        "bill" => {
+            let bill_id = payment
+                .bill_id
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("bill payment {} has no bill", payment.id)))?;
+            let tenders: Vec<crate::bills::TenderInput> =
+                serde_json::from_str(&payment.other_tenders).map_err(anyhow::Error::from)?;
+            let kind = match provider {
+                Provider::WechatPay => crate::bills::TenderKind::WechatPay,
+                Provider::Alipay => crate::bills::TenderKind::Alipay,
+            };
+            let staff_id = payment.created_by.unwrap_or_default();
+            crate::bills::settle_paid(
+                ctx,
+                &txn,
+                payment.merchant_id,
+                staff_id,
+                bill_id,
+                &tenders,
+                kind,
+                paid.amount_fen,
+            )
+            .await?
         }
         other => return Err(Error::Internal(anyhow::anyhow!("payment purpose {other} is not applied here"))),
     };
@@ -471,6 +497,26 @@ async fn mark_closed(conn: &impl ConnectionTrait, id: i64) -> Result<bool> {
     Ok(closed.rows_affected == 1)
 }
 
+/// Applies a payment the provider says is paid: code payments through `counter` (which gives the money back if
+/// the bill can no longer settle), the rest directly.
+async fn settle(ctx: &AppContext, payment: &payments::Model, paid: &Paid) -> Result<Applied> {
+    if payment.method == "code" {
+        counter::settle_or_reverse(ctx, payment, paid).await
+    } else {
+        apply_paid(ctx, payment, paid).await
+    }
+}
+
+/// The provider will not take money for this payment any more: close ours, and park its bill again.
+async fn close_here(ctx: &AppContext, payment: &payments::Model) -> Result<()> {
+    if mark_closed(&ctx.db, payment.id).await?
+        && let Some(bill_id) = payment.bill_id
+    {
+        crate::bills::release_payment_hold(&ctx.db, bill_id).await?;
+    }
+    Ok(())
+}
+
 /// What asking the provider about a payment found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Synced {
@@ -495,10 +541,15 @@ pub async fn sync(ctx: &AppContext, payment: &payments::Model) -> Result<Synced>
             match found {
                 Some(tx) if tx.trade_state == "SUCCESS" || tx.trade_state == "REFUND" => {
                     let paid = notify::wechat_paid(&account, payment, &tx)?;
-                    Ok(Synced::Paid(apply_paid(ctx, payment, &paid).await?))
+                    Ok(Synced::Paid(settle(ctx, payment, &paid).await?))
                 }
                 Some(tx) if matches!(tx.trade_state.as_str(), "CLOSED" | "REVOKED" | "PAYERROR") => {
-                    mark_closed(&ctx.db, payment.id).await?;
+                    close_here(ctx, payment).await?;
+                    Ok(Synced::Closed)
+                }
+                _ if expired && payment.method == "code" => {
+                    counter::reverse(ctx, payment).await?;
+                    close_here(ctx, payment).await?;
                     Ok(Synced::Closed)
                 }
                 _ if expired => {
@@ -506,7 +557,7 @@ pub async fn sync(ctx: &AppContext, payment: &payments::Model) -> Result<Synced>
                         Error::ProviderRejected { code, .. } if code == "ORDER_NOT_EXIST" => Ok(()),
                         e => Err(e),
                     })?;
-                    mark_closed(&ctx.db, payment.id).await?;
+                    close_here(ctx, payment).await?;
                     Ok(Synced::Closed)
                 }
                 _ => Ok(Synced::StillPending),
@@ -524,15 +575,20 @@ pub async fn sync(ctx: &AppContext, payment: &payments::Model) -> Result<Synced>
                         amount_fen: amount.get(),
                         payer: trade.buyer_open_id.or(trade.buyer_user_id),
                     };
-                    Ok(Synced::Paid(apply_paid(ctx, payment, &paid).await?))
+                    Ok(Synced::Paid(settle(ctx, payment, &paid).await?))
                 }
                 Some(trade) if trade.trade_status.as_deref() == Some("TRADE_CLOSED") => {
-                    mark_closed(&ctx.db, payment.id).await?;
+                    close_here(ctx, payment).await?;
+                    Ok(Synced::Closed)
+                }
+                _ if expired && payment.method == "code" => {
+                    counter::reverse(ctx, payment).await?;
+                    close_here(ctx, payment).await?;
                     Ok(Synced::Closed)
                 }
                 _ if expired => {
                     ctx.alipay.trade_close(&account.keys(), &payment.out_trade_no).await?;
-                    mark_closed(&ctx.db, payment.id).await?;
+                    close_here(ctx, payment).await?;
                     Ok(Synced::Closed)
                 }
                 _ => Ok(Synced::StillPending),
@@ -588,6 +644,8 @@ pub struct SweepCounts {
     pub paid: u32,
     pub closed: u32,
     pub errors: u32,
+    /// Provider refunds still processing that were submitted again.
+    pub refunds: u32,
 }
 
 /// The reconciliation sweep: every payment pending longer than `payments.query_after_secs` is asked about, and
@@ -614,5 +672,6 @@ pub async fn sweep_pending(ctx: &AppContext) -> Result<SweepCounts> {
             }
         }
     }
+    counts.refunds = refunds::sweep_processing(ctx).await?;
     Ok(counts)
 }

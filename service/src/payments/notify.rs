@@ -108,6 +108,12 @@ pub async fn wechatpay(ctx: &AppContext, headers: &SignatureHeaders, body: &[u8]
                 other => other,
             }
         }
+        "REFUND.SUCCESS" | "REFUND.ABNORMAL" | "REFUND.CLOSED" => {
+            let refund: crate::wechatpay::Refund =
+                serde_json::from_slice(&plaintext).map_err(|_| rejected(Rejection::BadResource))?;
+            super::refunds::notified(ctx, account.merchant_id, &refund).await?;
+            Ok(Applied::Now)
+        }
         _ => Err(Error::NotificationRejected("unsupported_event")),
     }
 }
