@@ -1,4 +1,5 @@
-//! `cargo run --release -p bench -- members`: member look-up at the desk, at scale. (`-- bills`: see `bills.rs`.)
+//! `cargo run --release -p bench -- members`: member look-up at the desk, at scale. (`-- bills`: see `bills.rs`;
+//! `-- notifications`: see `notifications.rs`.)
 //!
 //! 1. Fills a PostgreSQL database with the demo merchant and N members (default 1,000,000), sealed and blind-indexed
 //!    exactly as the api writes them.
@@ -9,6 +10,7 @@
 //!    the ratio.
 
 mod bills;
+mod notifications;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -56,6 +58,19 @@ enum Bench {
         #[arg(long, default_value = "target/release/api")]
         api: PathBuf,
     },
+    /// WeChat Pay notifications verified, decrypted and applied per second (a fresh database each run).
+    Notifications {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        server: String,
+        #[arg(long, default_value = "hy_bench_notify")]
+        database: String,
+        #[arg(long, default_value_t = 5000)]
+        payments: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value = "target/release/api")]
+        api: PathBuf,
+    },
     /// Member look-up by phone and by member code, against pgbench -S.
     Members {
         /// PostgreSQL server URL (the database itself is created).
@@ -88,6 +103,15 @@ fn main() -> anyhow::Result<()> {
             Duration::from_secs(seconds),
             &api,
         )),
+        Bench::Notifications { server, database, payments, concurrency, api } => {
+            runtime.block_on(notifications::bench_notifications(notifications::Options {
+                server: &server,
+                database: &database,
+                payments,
+                concurrency,
+                api: &api,
+            }))
+        }
         Bench::Bills { server, database, members, bills: past, concurrency, sqlite_concurrency, seconds, api } => {
             runtime.block_on(bills::bench_bills(bills::Options {
                 server: &server,
@@ -382,6 +406,7 @@ pub(crate) fn spawn_api(
         .env("HUIYUAN__DATABASE__MAX_CONNECTIONS", max_connections.to_string())
         .env("HUIYUAN__SERVER__PORT", port.to_string())
         .env("HUIYUAN__DEMO__SEED", "false")
+        .env("HUIYUAN__SANDBOX__LISTEN", "127.0.0.1:0")
         .env("HUIYUAN__SECURITY__ACTIVE_KEY", "bench1")
         .env("HUIYUAN__SECURITY__KEYS__BENCH1", security().keys["bench1"].expose())
         .env("HUIYUAN__SECURITY__INDEX_KEY", security().index_key.expose())

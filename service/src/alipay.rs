@@ -128,6 +128,10 @@ struct BillUrl {
     bill_download_url: String,
 }
 
+fn success_code() -> String {
+    "10000".to_owned()
+}
+
 /// A verified answer of any code.
 struct Reply {
     status: ErrorBody,
@@ -146,6 +150,8 @@ impl ErrorBody {
 
 #[derive(Deserialize)]
 struct ErrorBody {
+    /// Absent on some successful answers (`alipay.system.oauth.token`): that is a success.
+    #[serde(default = "success_code")]
     code: String,
     #[serde(default)]
     msg: String,

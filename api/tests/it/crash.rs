@@ -20,6 +20,8 @@ struct Server {
 fn start(dir: &std::path::Path, port: u16, database_url: &Option<String>) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
     command.current_dir(dir).env_remove("RUST_LOG").env("HUIYUAN__LOG__FILTER", "error");
+    // Any free port for the sandbox: tests run servers side by side.
+    command.env("HUIYUAN__SANDBOX__LISTEN", "127.0.0.1:0");
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUIYUAN")) {
         command.env_remove(key);
     }
