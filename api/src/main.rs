@@ -58,6 +58,13 @@ enum Command {
         #[arg(long)]
         merchant_id: Option<i64>,
     },
+    /// Compare WeChat Pay's and Alipay's trade bills of a day with our records; differences go to the
+    /// payment exceptions list.
+    ReconcilePayments {
+        /// The day (YYYY-MM-DD); default yesterday (China time).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -102,6 +109,30 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             anyhow::bail!("{} ledger discrepancies", found.len())
         }
+        Command::ReconcilePayments { date } => {
+            let ctx = AppContext::build(settings).await?;
+            let day = date.unwrap_or_else(yesterday_in_china);
+            let mut failed = 0;
+            for done in service::payments::reconcile::reconcile_day(&ctx, day).await? {
+                match done.outcome {
+                    Ok(counts) => println!(
+                        "merchant {} {}: {} bill rows, {} new exceptions",
+                        done.merchant_id,
+                        done.provider.as_str(),
+                        counts.provider_rows,
+                        counts.exceptions
+                    ),
+                    Err(error) => {
+                        failed += 1;
+                        println!("merchant {} {}: failed: {error}", done.merchant_id, done.provider.as_str());
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} reconciliations failed");
+            }
+            Ok(())
+        }
         Command::SeedDemo => {
             let ctx = AppContext::build(settings).await?;
             seed_demo(&ctx).await
@@ -118,6 +149,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Serve => serve(settings).await,
     }
+}
+
+fn yesterday_in_china() -> chrono::NaiveDate {
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    today.pred_opt().unwrap_or(today)
 }
 
 async fn seed_demo(ctx: &AppContext) -> anyhow::Result<()> {
@@ -158,16 +194,28 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         }
         tracing::info!(page = %format!("{}/sandbox", fake.base_url()), "sandbox payments: pay or decline orders here");
     }
-    // Until the job scheduler arrives, the api sweeps pending payments itself (idempotent across replicas).
+    // Until the job scheduler arrives, the api sweeps pending payments itself every 30 s, and reconciles
+    // yesterday's provider bills once a day after 10:00 China time, when they are ready (both idempotent).
     let sweeper = ctx.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        let mut reconciled: Option<chrono::NaiveDate> = None;
         loop {
             tick.tick().await;
             match service::payments::sweep_pending(&sweeper).await {
-                Ok(counts) if counts.checked > 0 => tracing::info!(?counts, "pending payments reconciled"),
+                Ok(counts) if counts.checked > 0 || counts.refunds > 0 => {
+                    tracing::info!(?counts, "pending payments reconciled")
+                }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "pending payment sweep failed"),
+            }
+            let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
+            let day = yesterday_in_china();
+            if now.time() >= chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap_or_default() && reconciled != Some(day) {
+                reconciled = Some(day);
+                if let Err(error) = service::payments::reconcile::reconcile_day(&sweeper, day).await {
+                    tracing::warn!(%error, "daily reconciliation failed");
+                }
             }
         }
     });

@@ -90,6 +90,8 @@ pub enum Conflict {
     RuleExists,
     /// What the provider says was paid is not what the payment asked for.
     PaymentMismatch,
+    /// Someone resolved it already.
+    AlreadyResolved,
 }
 
 impl Conflict {
@@ -116,6 +118,7 @@ impl Conflict {
             Conflict::LevelInUse => "level_in_use",
             Conflict::RuleExists => "rule_exists",
             Conflict::PaymentMismatch => "payment_mismatch",
+            Conflict::AlreadyResolved => "already_resolved",
         }
     }
 
@@ -142,6 +145,7 @@ impl Conflict {
             Conflict::SkuTaken => "another product has this SKU",
             Conflict::RankTaken => "another member level has this rank",
             Conflict::LevelInUse => "members hold this level; move them to another level first",
+            Conflict::AlreadyResolved => "this was resolved already",
             Conflict::PaymentMismatch => {
                 "the amount paid does not match the payment; it is listed for staff to resolve"
             }

@@ -24,6 +24,8 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_payments)
         .service(get_payment)
         .service(pay_bill_by_code)
+        .service(list_payment_exceptions)
+        .service(resolve_payment_exception)
         .service(get_wechatpay_settings)
         .service(set_wechatpay_settings);
 }
@@ -328,4 +330,77 @@ async fn alipay_callback(
 ) -> ApiResult<HttpResponse> {
     service::payments::notify::alipay(&ctx, &form).await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("success"))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaymentExceptionDto {
+    pub id: i64,
+    pub payment_id: Option<i64>,
+    /// `wechatpay`, `alipay` or `refund`.
+    pub provider: String,
+    /// `missing_here`, `missing_there`, `amount_mismatch`, `refund_missing_here`, `refund_missing_there`,
+    /// `notification_mismatch`, `paid_after_close`, `reversed_unsettleable` or `refund_failed`.
+    pub kind: String,
+    /// The order, refund or notification number it is about.
+    pub reference: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub found_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<i64>,
+    pub resolution: Option<String>,
+}
+
+impl From<service::payments::exceptions::PaymentException> for PaymentExceptionDto {
+    fn from(e: service::payments::exceptions::PaymentException) -> Self {
+        Self {
+            id: e.id,
+            payment_id: e.payment_id,
+            provider: e.provider,
+            kind: e.kind,
+            reference: e.reference,
+            detail: e.detail,
+            found_at: e.found_at,
+            resolved_at: e.resolved_at,
+            resolved_by: e.resolved_by,
+            resolution: e.resolution,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ExceptionsQuery {
+    /// Only those not resolved yet.
+    pub open: Option<bool>,
+}
+
+/// What reconciliation and the callbacks found that does not add up, newest first.
+#[utoipa::path(tag = "payments", params(ExceptionsQuery), responses((status = 200, body = Vec<PaymentExceptionDto>), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/payment-exceptions")]
+async fn list_payment_exceptions(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    query: web::Query<ExceptionsQuery>,
+) -> ApiResult<web::Json<Vec<PaymentExceptionDto>>> {
+    let rows = service::payments::exceptions::list(&ctx, &principal, query.open.unwrap_or(false)).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResolveRequest {
+    /// What was done about it (1–200 characters); audited.
+    pub resolution: String,
+}
+
+/// Mark an exception resolved.
+#[utoipa::path(tag = "payments", params(("id" = i64, Path)), request_body = ResolveRequest, responses((status = 200, body = PaymentExceptionDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/payment-exceptions/{id}/resolve")]
+async fn resolve_payment_exception(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    id: web::Path<i64>,
+    body: web::Json<ResolveRequest>,
+) -> ApiResult<web::Json<PaymentExceptionDto>> {
+    let resolved = service::payments::exceptions::resolve(&ctx, &principal, id.into_inner(), &body.resolution).await?;
+    Ok(web::Json(resolved.into()))
 }

@@ -576,3 +576,73 @@ async fn a_code_never_confirmed_is_reversed_and_a_declined_one_leaves_the_bill_p
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
 }
+
+#[tokio::test]
+async fn the_daily_reconciliation_lists_what_the_bills_disagree_on_and_staff_resolve_it() {
+    use service::payments::Provider as Ours;
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let manager = app.token(Role::Manager).await;
+    let plan = big_plan(&app, &owner).await;
+    let (token, _) = app.member_token("recon-1").await;
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+
+    // Three WeChat Pay recharges: one clean, one whose amount we recorded differently, one paid there but
+    // (its notification held back) not here.
+    let mut orders = Vec::new();
+    for key in ["recon-clean-1", "recon-amount-1", "recon-held-1"] {
+        let started = start(&app, &token, "wechatpay", plan, key).await;
+        orders.push((
+            started["payment"]["id"].as_i64().unwrap(),
+            started["payment"]["out_trade_no"].as_str().unwrap().to_owned(),
+        ));
+    }
+    app.fake.pay(Provider::WechatPay, &orders[0].1, Delivery::default()).unwrap();
+    app.fake.pay(Provider::WechatPay, &orders[1].1, Delivery::default()).unwrap();
+    app.fake.pay(Provider::WechatPay, &orders[2].1, Delivery { hold: true, ..Delivery::default() }).unwrap();
+    wait_delivered(&app).await;
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.ctx.db.get_database_backend();
+        let sql = format!("UPDATE payments SET amount_fen = 299999 WHERE id = {}", orders[1].0);
+        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+    }
+    let merchant = app.seed.merchant_id;
+    let found = service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
+    assert_eq!((found.provider_rows, found.exceptions), (3, 2), "{found:?}");
+
+    // An Alipay payment that agrees: its bill (a zip of GBK CSVs) parses and matches.
+    let started = start(&app, &token, "alipay", plan, "recon-alipay-1").await;
+    app.fake.pay(Provider::Alipay, started["payment"]["out_trade_no"].as_str().unwrap(), Delivery::default()).unwrap();
+    wait_delivered(&app).await;
+    let found = service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::Alipay, today).await.unwrap();
+    assert_eq!((found.provider_rows, found.exceptions), (1, 0), "{found:?}");
+
+    let (status, listed) = app.get(&format!("{STAFF}/payment-exceptions"), &manager).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let kinds: Vec<&str> = listed.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"amount_mismatch") && kinds.contains(&"missing_here"), "{listed}");
+    assert_eq!(kinds.len(), 2, "{listed}");
+    // Running the day again finds the same, adds nothing.
+    service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
+    assert_eq!(app.count("payment_exceptions").await, 2);
+
+    let id = listed[0]["id"].as_i64().unwrap();
+    let path = format!("{STAFF}/payment-exceptions/{id}/resolve");
+    let (status, cashier_try) = app.post(&path, &app.token(Role::Cashier).await, json!({ "resolution": "x" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{cashier_try}");
+    let (status, resolved) = app.post(&path, &manager, json!({ "resolution": "已与微信支付核对，补记" })).await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert!(resolved["resolved_at"].is_string());
+    let (status, _) = app.post(&path, &manager, json!({ "resolution": "again" })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, open) = app.get(&format!("{STAFF}/payment-exceptions?open=true"), &manager).await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    // Put the amount back so the ledger check at the end sees the data as the payments wrote it.
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.ctx.db.get_database_backend();
+        let sql = format!("UPDATE payments SET amount_fen = 300000 WHERE id = {}", orders[1].0);
+        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+    }
+}

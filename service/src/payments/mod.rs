@@ -9,7 +9,9 @@
 
 pub mod counter;
 pub mod credentials;
+pub mod exceptions;
 pub mod notify;
+pub mod reconcile;
 pub mod refunds;
 
 use chrono::{DateTime, Duration, Utc};

@@ -1,0 +1,287 @@
+//! The daily reconciliation: each provider's trade bill for a day against our records of that day.
+//!
+//! WeChat Pay's bill is a CSV (values prefixed with a backtick, amounts in yuan); Alipay's a zip of GBK CSVs whose
+//! `…业务明细.csv` holds one row per payment and refund. Every difference becomes a `payment_exceptions` row, once
+//! per (kind, reference), so running a day again finds the same exceptions and adds none:
+//!
+//! - `missing_here`: the provider took money for an order we do not count as paid;
+//! - `missing_there`: we count a payment the provider's bill does not have;
+//! - `amount_mismatch`: both have it, for different amounts;
+//! - `refund_missing_here` / `refund_missing_there`: the same for refunds.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use entity::{payment_refunds, payments};
+
+use super::{PAID, Provider, credentials, record_exception};
+use crate::domain::Fen;
+use crate::{AppContext, Error, Result};
+
+/// One row of a provider's bill that matters to us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BillRow {
+    Payment { out_trade_no: String, trade_no: String, amount_fen: i64 },
+    Refund { out_refund_no: String, amount_fen: i64 },
+}
+
+fn yuan(text: &str) -> Option<i64> {
+    let text = text.trim().trim_start_matches('-');
+    Fen::parse_yuan(text).ok().map(Fen::get)
+}
+
+/// Splits a CSV line on commas (bills quote nothing) and strips WeChat's backtick and Alipay's tab padding.
+fn cells(line: &str) -> Vec<String> {
+    line.split(',').map(|c| c.trim().trim_start_matches('`').trim().to_owned()).collect()
+}
+
+/// The rows of a bill, by header name.
+fn table<'a>(lines: impl Iterator<Item = &'a str>, first_header: &str) -> Vec<BTreeMap<String, String>> {
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    for line in lines {
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        match &header {
+            None if line.starts_with(first_header) => header = Some(cells(line)),
+            None => {}
+            Some(names) => {
+                let values = cells(line);
+                if values.len() != names.len() {
+                    // The summary block (a different header and width) ends the detail rows.
+                    break;
+                }
+                rows.push(names.iter().cloned().zip(values).collect());
+            }
+        }
+    }
+    rows
+}
+
+/// WeChat Pay's trade bill (`bill_type=ALL`).
+pub fn parse_wechat_bill(text: &str) -> Vec<BillRow> {
+    let get = |row: &BTreeMap<String, String>, name: &str| row.get(name).cloned().unwrap_or_default();
+    table(text.lines(), "交易时间")
+        .into_iter()
+        .filter_map(|row| match get(&row, "交易状态").as_str() {
+            "SUCCESS" => Some(BillRow::Payment {
+                out_trade_no: get(&row, "商户订单号"),
+                trade_no: get(&row, "微信订单号"),
+                amount_fen: yuan(&get(&row, "订单金额")).or_else(|| yuan(&get(&row, "应结订单金额")))?,
+            }),
+            "REFUND" => Some(BillRow::Refund {
+                out_refund_no: get(&row, "商户退款单号"),
+                amount_fen: yuan(&get(&row, "申请退款金额")).or_else(|| yuan(&get(&row, "退款金额")))?,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Alipay's trade bill: the zip as downloaded.
+pub fn parse_alipay_bill(zipped: &[u8]) -> Result<Vec<BillRow>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped))
+        .map_err(|e| Error::unavailable("alipay", anyhow::anyhow!("bill zip: {e}")))?;
+    let mut detail = None;
+    for i in 0..archive.len() {
+        let mut entry =
+            archive.by_index(i).map_err(|e| Error::unavailable("alipay", anyhow::anyhow!("bill zip: {e}")))?;
+        let name = entry.name().to_owned();
+        if name.ends_with("业务明细.csv") || (name.ends_with(".csv") && !name.contains("汇总") && detail.is_none())
+        {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).map_err(|e| Error::unavailable("alipay", e))?;
+            let (text, _, _) = encoding_rs::GBK.decode(&bytes);
+            detail = Some(text.into_owned());
+        }
+    }
+    let text =
+        detail.ok_or_else(|| Error::unavailable("alipay", anyhow::anyhow!("bill zip without the detail file")))?;
+    let get = |row: &BTreeMap<String, String>, name: &str| row.get(name).cloned().unwrap_or_default();
+    Ok(table(text.lines(), "支付宝交易号")
+        .into_iter()
+        .filter_map(|row| match get(&row, "业务类型").as_str() {
+            "交易" => Some(BillRow::Payment {
+                out_trade_no: get(&row, "商户订单号"),
+                trade_no: get(&row, "支付宝交易号"),
+                amount_fen: yuan(&get(&row, "订单金额（元）"))?,
+            }),
+            "退款" => Some(BillRow::Refund {
+                out_refund_no: get(&row, "退款批次号/请求号"),
+                amount_fen: yuan(&get(&row, "订单金额（元）"))?,
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// What one day's comparison found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub provider_rows: usize,
+    pub exceptions: usize,
+}
+
+/// The UTC bounds of a local day in the merchant's zone.
+fn day_bounds(timezone: &str, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let zone: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let start = |d: NaiveDate| {
+        zone.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN)))
+    };
+    (start(day), start(day.succ_opt().unwrap_or(day)))
+}
+
+/// Compares one provider's bill of `day` with our payments and refunds of that day, for one merchant.
+pub async fn compare_day(ctx: &AppContext, merchant_id: i64, provider: Provider, day: NaiveDate) -> Result<DayCounts> {
+    let merchant = crate::merchants::get(ctx, merchant_id).await?;
+    let bill_date = day.format("%Y-%m-%d").to_string();
+    let rows = match provider {
+        Provider::WechatPay => {
+            let account = credentials::wechatpay(ctx, &merchant).await?;
+            match ctx.wechatpay.trade_bill(&account.merchant(), &bill_date).await {
+                Ok(text) => parse_wechat_bill(&text),
+                // No statement: nothing happened that day at WeChat Pay.
+                Err(Error::ProviderRejected { code, .. }) if code == "NO_STATEMENT_EXIST" => Vec::new(),
+                Err(e) => return Err(e),
+            }
+        }
+        Provider::Alipay => {
+            let account = credentials::alipay(ctx, &merchant).await?;
+            let url = ctx.alipay.bill_download_url(&account.keys(), &bill_date).await?;
+            parse_alipay_bill(&ctx.alipay.download(&url).await?)?
+        }
+    };
+    let (from, to) = day_bounds(&merchant.timezone, day);
+    let ours = payments::Entity::find()
+        .filter(payments::Column::MerchantId.eq(merchant_id))
+        .filter(payments::Column::Provider.eq(provider.as_str()))
+        .filter(payments::Column::Status.eq(PAID))
+        .filter(payments::Column::PaidAt.gte(from))
+        .filter(payments::Column::PaidAt.lt(to))
+        .all(&ctx.db)
+        .await?;
+    let our_refunds = payment_refunds::Entity::find()
+        .filter(payment_refunds::Column::MerchantId.eq(merchant_id))
+        .filter(payment_refunds::Column::Status.eq(super::refunds::SUCCEEDED))
+        .filter(payment_refunds::Column::FinishedAt.gte(from))
+        .filter(payment_refunds::Column::FinishedAt.lt(to))
+        .all(&ctx.db)
+        .await?;
+    let provider_name = provider.as_str();
+    let mut exceptions = 0;
+    let mut seen_payments = BTreeMap::new();
+    let mut seen_refunds = BTreeMap::new();
+    for row in &rows {
+        match row {
+            BillRow::Payment { out_trade_no, trade_no, amount_fen } => {
+                seen_payments.insert(out_trade_no.clone(), (trade_no.clone(), *amount_fen));
+            }
+            BillRow::Refund { out_refund_no, amount_fen } => {
+                seen_refunds.insert(out_refund_no.clone(), *amount_fen);
+            }
+        }
+    }
+    let note = |payment_id: Option<i64>, kind: &'static str, reference: String, detail: serde_json::Value| async move {
+        record_exception(&ctx.db, merchant_id, payment_id, provider_name, kind, &reference, detail).await
+    };
+    for payment in &ours {
+        match seen_payments.remove(&payment.out_trade_no) {
+            None => {
+                let detail = json!({ "bill_date": bill_date, "amount_fen": payment.amount_fen });
+                note(Some(payment.id), "missing_there", payment.out_trade_no.clone(), detail).await?;
+                exceptions += 1;
+            }
+            Some((_, amount)) if amount != payment.amount_fen => {
+                let detail = json!({ "bill_date": bill_date, "ours_fen": payment.amount_fen, "theirs_fen": amount });
+                note(Some(payment.id), "amount_mismatch", payment.out_trade_no.clone(), detail).await?;
+                exceptions += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    // Theirs that were not ours as paid that day: paid at a different local day's edge is still ours if we have it
+    // paid at all, so look it up before calling it missing.
+    for (out_trade_no, (trade_no, amount)) in seen_payments {
+        let known = payments::Entity::find()
+            .filter(payments::Column::MerchantId.eq(merchant_id))
+            .filter(payments::Column::OutTradeNo.eq(&out_trade_no))
+            .one(&ctx.db)
+            .await?;
+        match known {
+            Some(payment) if payment.status == PAID && payment.amount_fen == amount => {}
+            other => {
+                let id = other.as_ref().map(|p| p.id);
+                let detail = json!({
+                    "bill_date": bill_date, "out_trade_no": out_trade_no, "amount_fen": amount,
+                    "our_status": other.map(|p| p.status),
+                });
+                note(id, "missing_here", trade_no, detail).await?;
+                exceptions += 1;
+            }
+        }
+    }
+    for refund in &our_refunds {
+        let payment_provider = payments::Entity::find_by_id(refund.payment_id).one(&ctx.db).await?.map(|p| p.provider);
+        if payment_provider.as_deref() != Some(provider_name) {
+            continue;
+        }
+        if seen_refunds.remove(&refund.out_refund_no).is_none() {
+            let detail = json!({ "bill_date": bill_date, "amount_fen": refund.amount_fen });
+            note(Some(refund.payment_id), "refund_missing_there", refund.out_refund_no.clone(), detail).await?;
+            exceptions += 1;
+        }
+    }
+    for (out_refund_no, amount) in seen_refunds {
+        let known = payment_refunds::Entity::find()
+            .filter(payment_refunds::Column::MerchantId.eq(merchant_id))
+            .filter(payment_refunds::Column::OutRefundNo.eq(&out_refund_no))
+            .one(&ctx.db)
+            .await?;
+        if known.is_none_or(|r| r.status != super::refunds::SUCCEEDED) {
+            let detail = json!({ "bill_date": bill_date, "amount_fen": amount });
+            note(None, "refund_missing_here", out_refund_no, detail).await?;
+            exceptions += 1;
+        }
+    }
+    Ok(DayCounts { provider_rows: rows.len(), exceptions })
+}
+
+/// What reconciling one day found for one merchant and provider.
+pub struct Reconciled {
+    pub merchant_id: i64,
+    pub provider: Provider,
+    pub outcome: Result<DayCounts>,
+}
+
+/// Reconciles `day` (each merchant's local day) for every merchant with a WeChat Pay or Alipay account. Safe to run
+/// again: a difference already listed is not listed twice.
+pub async fn reconcile_day(ctx: &AppContext, day: NaiveDate) -> Result<Vec<Reconciled>> {
+    let merchants = entity::merchants::Entity::find().all(&ctx.db).await?;
+    let mut done = Vec::new();
+    for merchant in merchants {
+        let mut providers = Vec::new();
+        if merchant.wechatpay_mchid.is_some() && merchant.wechatpay_private_key_sealed.is_some() {
+            providers.push(Provider::WechatPay);
+        }
+        if merchant.alipay_appid.is_some() && merchant.alipay_private_key_sealed.is_some() {
+            providers.push(Provider::Alipay);
+        }
+        for provider in providers {
+            let outcome = compare_day(ctx, merchant.id, provider, day).await;
+            if let Err(error) = &outcome {
+                tracing::warn!(merchant = merchant.id, provider = provider.as_str(), %error, "reconciliation failed");
+            }
+            done.push(Reconciled { merchant_id: merchant.id, provider, outcome });
+        }
+    }
+    Ok(done)
+}
