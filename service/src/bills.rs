@@ -1361,6 +1361,30 @@ pub async fn update_parked(
     load(&ctx.db, principal.merchant_id, bill_id, false).await
 }
 
+/// The guarded `from → settled` update of a kept bill, with the price as settled: whoever runs it first settles.
+fn claim_for_settlement(
+    bill_id: i64,
+    from: &str,
+    fingerprint: &str,
+    resolved: &Resolved,
+    priced: &Priced,
+    now: DateTime<Utc>,
+) -> sea_orm::UpdateMany<bills::Entity> {
+    bills::Entity::update_many()
+        .col_expr(bills::Column::Status, Expr::value("settled"))
+        .col_expr(bills::Column::Fingerprint, Expr::value(fingerprint))
+        .col_expr(bills::Column::SettledAt, Expr::value(Some(now)))
+        .col_expr(bills::Column::SubtotalFen, Expr::value(priced.subtotal))
+        .col_expr(bills::Column::TotalFen, Expr::value(priced.total))
+        .col_expr(bills::Column::DiscountFen, Expr::value(priced.discount))
+        .col_expr(bills::Column::PointsUsed, Expr::value(priced.points_used))
+        .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
+        .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
+        .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
+        .filter(bills::Column::Id.eq(bill_id))
+        .filter(bills::Column::Status.eq(from))
+}
+
 /// Settles a parked bill with its kept draft. Settling it again with the same tenders returns the settlement;
 /// a voided or otherwise settled bill is refused.
 pub async fn settle_parked(
@@ -1389,19 +1413,8 @@ pub async fn settle_parked(
     check_confirmation(ctx, &resolved, &tenders, input.member_code.as_deref(), row.member_confirmed_at.is_some())?;
     let now = ctx.now();
     let txn = ctx.db.begin().await?;
-    let claimed = bills::Entity::update_many()
-        .col_expr(bills::Column::Status, Expr::value("settled"))
-        .col_expr(bills::Column::Fingerprint, Expr::value(bill_fingerprint(&draft, &input.tenders)))
-        .col_expr(bills::Column::SettledAt, Expr::value(Some(now)))
-        .col_expr(bills::Column::SubtotalFen, Expr::value(priced.subtotal))
-        .col_expr(bills::Column::TotalFen, Expr::value(priced.total))
-        .col_expr(bills::Column::DiscountFen, Expr::value(priced.discount))
-        .col_expr(bills::Column::PointsUsed, Expr::value(priced.points_used))
-        .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
-        .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
-        .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
-        .filter(bills::Column::Id.eq(bill_id))
-        .filter(bills::Column::Status.eq("parked"))
+    let fingerprint = bill_fingerprint(&draft, &input.tenders);
+    let claimed = claim_for_settlement(bill_id, "parked", &fingerprint, &resolved, &priced, now)
         .exec_with_returning(&txn)
         .await?
         .pop();
@@ -1500,21 +1513,8 @@ pub(crate) async fn settle_paid(
     let mut all_tenders = tenders.to_vec();
     all_tenders.push(TenderInput { kind: kind.as_str().to_owned(), amount_fen: paid, tendered_fen: None });
     let now = ctx.now();
-    let claimed = bills::Entity::update_many()
-        .col_expr(bills::Column::Status, Expr::value("settled"))
-        .col_expr(bills::Column::Fingerprint, Expr::value(bill_fingerprint(&draft, &all_tenders)))
-        .col_expr(bills::Column::SettledAt, Expr::value(Some(now)))
-        .col_expr(bills::Column::SubtotalFen, Expr::value(priced.subtotal))
-        .col_expr(bills::Column::TotalFen, Expr::value(priced.total))
-        .col_expr(bills::Column::DiscountFen, Expr::value(priced.discount))
-        .col_expr(bills::Column::PointsUsed, Expr::value(priced.points_used))
-        .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
-        .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
-        .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
-        .filter(bills::Column::Id.eq(bill_id))
-        .filter(bills::Column::Status.eq("paying"))
-        .exec(txn)
-        .await?;
+    let fingerprint = bill_fingerprint(&draft, &all_tenders);
+    let claimed = claim_for_settlement(bill_id, "paying", &fingerprint, &resolved, &priced, now).exec(txn).await?;
     if claimed.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
     }

@@ -528,6 +528,73 @@ pub enum Synced {
     Unchanged,
 }
 
+/// What the provider says about an order.
+enum Found {
+    Paid(Paid),
+    /// Closed, reversed or failed there: it will never be paid.
+    Gone,
+    /// Not paid (yet), or unknown there (an order the payer never opened).
+    Unpaid,
+}
+
+async fn ask_provider(
+    ctx: &AppContext,
+    payment: &payments::Model,
+    merchant: &entity::merchants::Model,
+) -> Result<Found> {
+    match Provider::parse(&payment.provider) {
+        Some(Provider::WechatPay) => {
+            let account = credentials::wechatpay(ctx, merchant).await?;
+            Ok(match ctx.wechatpay.query(&account.merchant(), &payment.out_trade_no).await? {
+                Some(tx) if tx.trade_state == "SUCCESS" || tx.trade_state == "REFUND" => {
+                    Found::Paid(notify::wechat_paid(&account, payment, &tx)?)
+                }
+                Some(tx) if matches!(tx.trade_state.as_str(), "CLOSED" | "REVOKED" | "PAYERROR") => Found::Gone,
+                _ => Found::Unpaid,
+            })
+        }
+        Some(Provider::Alipay) => {
+            let account = credentials::alipay(ctx, merchant).await?;
+            Ok(match ctx.alipay.trade_query(&account.keys(), &payment.out_trade_no).await? {
+                Some(trade) if matches!(trade.trade_status.as_deref(), Some("TRADE_SUCCESS" | "TRADE_FINISHED")) => {
+                    let amount = Fen::parse_yuan(&trade.total_amount)
+                        .map_err(|m| Error::unavailable("alipay", anyhow::anyhow!("total_amount: {m}")))?;
+                    Found::Paid(Paid {
+                        provider_trade_no: trade.trade_no,
+                        amount_fen: amount.get(),
+                        payer: trade.buyer_open_id.or(trade.buyer_user_id),
+                    })
+                }
+                Some(trade) if trade.trade_status.as_deref() == Some("TRADE_CLOSED") => Found::Gone,
+                _ => Found::Unpaid,
+            })
+        }
+        None => Err(Error::Internal(anyhow::anyhow!("payment {} has provider {}", payment.id, payment.provider))),
+    }
+}
+
+/// Makes sure the provider will not take money for an order we give up on: a payment code is reversed (refunded
+/// if it was paid after all), a mini-program order closed.
+async fn give_up(ctx: &AppContext, payment: &payments::Model, merchant: &entity::merchants::Model) -> Result<()> {
+    if payment.method == "code" {
+        return counter::reverse(ctx, payment).await;
+    }
+    match Provider::parse(&payment.provider) {
+        Some(Provider::WechatPay) => {
+            let account = credentials::wechatpay(ctx, merchant).await?;
+            ctx.wechatpay.close(&account.merchant(), &payment.out_trade_no).await.or_else(|e| match e {
+                Error::ProviderRejected { code, .. } if code == "ORDER_NOT_EXIST" => Ok(()),
+                e => Err(e),
+            })
+        }
+        Some(Provider::Alipay) => {
+            let account = credentials::alipay(ctx, merchant).await?;
+            ctx.alipay.trade_close(&account.keys(), &payment.out_trade_no).await
+        }
+        None => Err(Error::Internal(anyhow::anyhow!("payment {} has provider {}", payment.id, payment.provider))),
+    }
+}
+
 /// Asks the provider about a pending payment and acts on the answer: applies it if paid; closes it (at the provider
 /// first) when it has expired unpaid. The answer is authoritative: it came back over a verified channel.
 pub async fn sync(ctx: &AppContext, payment: &payments::Model) -> Result<Synced> {
@@ -535,68 +602,18 @@ pub async fn sync(ctx: &AppContext, payment: &payments::Model) -> Result<Synced>
         return Ok(Synced::Unchanged);
     }
     let merchant = crate::merchants::get(ctx, payment.merchant_id).await?;
-    let expired = Utc::now() >= payment.expires_at;
-    match Provider::parse(&payment.provider) {
-        Some(Provider::WechatPay) => {
-            let account = credentials::wechatpay(ctx, &merchant).await?;
-            let found = ctx.wechatpay.query(&account.merchant(), &payment.out_trade_no).await?;
-            match found {
-                Some(tx) if tx.trade_state == "SUCCESS" || tx.trade_state == "REFUND" => {
-                    let paid = notify::wechat_paid(&account, payment, &tx)?;
-                    Ok(Synced::Paid(settle(ctx, payment, &paid).await?))
-                }
-                Some(tx) if matches!(tx.trade_state.as_str(), "CLOSED" | "REVOKED" | "PAYERROR") => {
-                    close_here(ctx, payment).await?;
-                    Ok(Synced::Closed)
-                }
-                _ if expired && payment.method == "code" => {
-                    counter::reverse(ctx, payment).await?;
-                    close_here(ctx, payment).await?;
-                    Ok(Synced::Closed)
-                }
-                _ if expired => {
-                    ctx.wechatpay.close(&account.merchant(), &payment.out_trade_no).await.or_else(|e| match e {
-                        Error::ProviderRejected { code, .. } if code == "ORDER_NOT_EXIST" => Ok(()),
-                        e => Err(e),
-                    })?;
-                    close_here(ctx, payment).await?;
-                    Ok(Synced::Closed)
-                }
-                _ => Ok(Synced::StillPending),
-            }
+    match ask_provider(ctx, payment, &merchant).await? {
+        Found::Paid(paid) => Ok(Synced::Paid(settle(ctx, payment, &paid).await?)),
+        Found::Gone => {
+            close_here(ctx, payment).await?;
+            Ok(Synced::Closed)
         }
-        Some(Provider::Alipay) => {
-            let account = credentials::alipay(ctx, &merchant).await?;
-            let found = ctx.alipay.trade_query(&account.keys(), &payment.out_trade_no).await?;
-            match found {
-                Some(trade) if matches!(trade.trade_status.as_deref(), Some("TRADE_SUCCESS" | "TRADE_FINISHED")) => {
-                    let amount = Fen::parse_yuan(&trade.total_amount)
-                        .map_err(|m| Error::unavailable("alipay", anyhow::anyhow!("total_amount: {m}")))?;
-                    let paid = Paid {
-                        provider_trade_no: trade.trade_no,
-                        amount_fen: amount.get(),
-                        payer: trade.buyer_open_id.or(trade.buyer_user_id),
-                    };
-                    Ok(Synced::Paid(settle(ctx, payment, &paid).await?))
-                }
-                Some(trade) if trade.trade_status.as_deref() == Some("TRADE_CLOSED") => {
-                    close_here(ctx, payment).await?;
-                    Ok(Synced::Closed)
-                }
-                _ if expired && payment.method == "code" => {
-                    counter::reverse(ctx, payment).await?;
-                    close_here(ctx, payment).await?;
-                    Ok(Synced::Closed)
-                }
-                _ if expired => {
-                    ctx.alipay.trade_close(&account.keys(), &payment.out_trade_no).await?;
-                    close_here(ctx, payment).await?;
-                    Ok(Synced::Closed)
-                }
-                _ => Ok(Synced::StillPending),
-            }
+        Found::Unpaid if Utc::now() >= payment.expires_at => {
+            give_up(ctx, payment, &merchant).await?;
+            close_here(ctx, payment).await?;
+            Ok(Synced::Closed)
         }
-        None => Err(Error::Internal(anyhow::anyhow!("payment {} has provider {}", payment.id, payment.provider))),
+        Found::Unpaid => Ok(Synced::StillPending),
     }
 }
 
