@@ -889,6 +889,19 @@ pub async fn list_plans(ctx: &AppContext, principal: &StaffPrincipal) -> Result<
         .collect())
 }
 
+/// The plans a member can recharge on in the mini-program: the offered ones.
+pub async fn offered_plans(ctx: &AppContext, merchant_id: i64) -> Result<Vec<Plan>> {
+    Ok(recharge_plans::Entity::find()
+        .filter(recharge_plans::Column::MerchantId.eq(merchant_id))
+        .filter(recharge_plans::Column::Active.eq(true))
+        .order_by_asc(recharge_plans::Column::PayFen)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(to_plan)
+        .collect())
+}
+
 fn apply_plan(active: &mut recharge_plans::ActiveModel, input: PlanInput) -> Result<()> {
     if let Some(name) = input.name {
         let name = name.trim();

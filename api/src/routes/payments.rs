@@ -17,7 +17,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Member, Staff};
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
-    cfg.service(start_recharge).service(get_my_payment);
+    cfg.service(list_offered_plans).service(get_my_stored_value).service(start_recharge).service(get_my_payment);
 }
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
@@ -122,6 +122,27 @@ impl From<MiniPayment> for MiniPaymentDto {
             alipay_trade_no: m.alipay_trade_no,
         }
     }
+}
+
+/// The recharge plans on offer (充X送Y), cheapest first.
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<crate::routes::stored_value::RechargePlanDto>)), security(("member_token" = [])))]
+#[get("/recharge-plans")]
+async fn list_offered_plans(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+) -> ApiResult<web::Json<Vec<crate::routes::stored_value::RechargePlanDto>>> {
+    let plans = service::stored_value::offered_plans(&ctx, me.merchant_id).await?;
+    Ok(web::Json(plans.into_iter().map(Into::into).collect()))
+}
+
+/// My stored-value card: principal, bonus, balance and expiry.
+#[utoipa::path(tag = "me", responses((status = 200, body = crate::routes::stored_value::CardDto)), security(("member_token" = [])))]
+#[get("/me/stored-value")]
+async fn get_my_stored_value(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+) -> ApiResult<web::Json<crate::routes::stored_value::CardDto>> {
+    Ok(web::Json(service::stored_value::own(&ctx, me.merchant_id, me.member_id).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -151,6 +151,12 @@ async fn a_wechat_pay_recharge_credits_the_card_once_however_often_it_is_notifie
     assert_eq!(attempts.iter().filter(|a| a.accepted).count(), 3, "every copy acknowledged: {attempts:?}");
     assert_eq!(app.count("journal_entries WHERE idempotency_key LIKE 'payment:%'").await, 1);
 
+    // The member sees the plan on offer and the card credited, in the mini-program.
+    let (_, offered) = app.get("/api/mini/v1/recharge-plans", &token).await;
+    assert!(offered.as_array().unwrap().iter().any(|p| p["id"] == plan), "{offered}");
+    let (_, mine) = app.get("/api/mini/v1/me/stored-value", &token).await;
+    assert_eq!(mine["balance_fen"], after["balance_fen"], "{mine}");
+
     // The member's points include the plan's bonus points.
     let (_, points) = app.get("/api/mini/v1/me/points", &token).await;
     assert!(points["available"].as_i64().unwrap_or(0) >= 3_000, "{points}");
@@ -645,4 +651,53 @@ async fn the_daily_reconciliation_lists_what_the_bills_disagree_on_and_staff_res
         let sql = format!("UPDATE payments SET amount_fen = 300000 WHERE id = {}", orders[1].0);
         app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn platform_certificates_and_the_public_key_verify_side_by_side_and_certificates_refresh() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let (token, member) = app.member_token("pay-cert").await;
+    let plan = big_plan(&app, &owner).await;
+    let before = balance(&app, &owner, member).await;
+
+    // WeChat Pay signs with its platform certificate's serial (a merchant before the public-key migration).
+    app.fake.set_wechatpay_serial_mode(sandbox::SerialMode::PlatformCert);
+    let started = start(&app, &token, "wechatpay", plan, "cert-mode-1").await;
+    app.fake
+        .pay(Provider::WechatPay, started["payment"]["out_trade_no"].as_str().unwrap(), Delivery::default())
+        .unwrap();
+    wait_delivered(&app).await;
+    assert_eq!(balance(&app, &owner, member).await, before + 380_000);
+    let attempts = app.fake.deliveries();
+    assert!(attempts.iter().all(|a| a.accepted), "{attempts:?}");
+
+    // Forget the certificate: answers signed with it are no longer trusted, so nothing can be prepaid...
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.ctx.db.get_database_backend();
+        let sql = format!(
+            "DELETE FROM wechatpay_platform_keys WHERE kind = 'certificate' AND merchant_id = {}",
+            app.seed.merchant_id
+        );
+        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+    }
+    let body = json!({ "provider": "wechatpay", "store_id": app.seed.store_ids[0], "plan_id": plan, "idempotency_key": "cert-mode-2" });
+    let (status, answer) = app.post("/api/mini/v1/me/payments/recharges", &token, body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
+    // ...until the certificates are downloaded again; that answer verifies with the public key still trusted.
+    app.fake.set_wechatpay_serial_mode(sandbox::SerialMode::PublicKeyId);
+    let added = service::payments::credentials::refresh_certificates(&app.ctx, app.seed.merchant_id).await.unwrap();
+    assert_eq!(added, 1);
+    app.fake.set_wechatpay_serial_mode(sandbox::SerialMode::PlatformCert);
+    let (status, answer) = app.post("/api/mini/v1/me/payments/recharges", &token, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // Staff see which serials are trusted, never a secret.
+    let (status, settings) = app.get(&format!("{STAFF}/merchant/wechatpay"), &owner).await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(settings["private_key_set"], true);
+    let text = settings.to_string();
+    assert!(text.contains(sandbox::WECHATPAY_PUBLIC_KEY_ID) && text.contains(sandbox::WECHATPAY_PLATFORM_CERT_SERIAL));
+    assert!(!text.contains("PRIVATE KEY") && !text.contains(crate::support::WECHATPAY_APIV3_KEY));
 }
