@@ -1458,6 +1458,35 @@ pub(crate) async fn external_share(
     Ok((row, share))
 }
 
+/// What a member pays in the mini-program for a bill the store parked for them: all of it. Paying in the app is
+/// the member's confirmation of any stored-value or count-card debit on it.
+pub(crate) async fn member_share(
+    ctx: &AppContext,
+    merchant_id: i64,
+    member_id: i64,
+    bill_id: i64,
+    kind: TenderKind,
+) -> Result<(bills::Model, i64)> {
+    let row = bills::Entity::find_by_id(bill_id)
+        .filter(bills::Column::MerchantId.eq(merchant_id))
+        .filter(bills::Column::MemberId.eq(member_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("bill"))?;
+    if row.status != "parked" {
+        return Err(Error::Conflict(Conflict::BillState));
+    }
+    let draft: BillDraft = serde_json::from_str(&row.request).map_err(anyhow::Error::from)?;
+    let resolved = resolve(ctx, &ctx.db, merchant_id, &draft, false).await?;
+    let priced = resolved.price(draft.points)?;
+    if priced.total <= 0 {
+        return Err(Error::invalid("bill", "this bill has nothing to pay"));
+    }
+    let tenders = [CheckedTender { kind, amount: priced.total, tendered: priced.total }];
+    check_cover(&tenders, &resolved, &priced)?;
+    Ok((row, priced.total))
+}
+
 /// Holds a parked bill while its customer pays (`parked → paying`): no edit, void or other settlement meanwhile.
 pub(crate) async fn hold_for_payment(conn: &impl ConnectionTrait, bill_id: i64) -> Result<()> {
     let held = bills::Entity::update_many()
@@ -1490,7 +1519,7 @@ pub(crate) async fn settle_paid(
     ctx: &AppContext,
     txn: &DatabaseTransaction,
     merchant_id: i64,
-    staff_id: i64,
+    staff_id: Option<i64>,
     bill_id: i64,
     tenders: &[TenderInput],
     kind: TenderKind,
@@ -1518,6 +1547,8 @@ pub(crate) async fn settle_paid(
     if claimed.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
     }
+    // The cashier who took the code, or (a member paying in the app) the one who parked the bill.
+    let staff_id = staff_id.unwrap_or(row.created_by);
     let written =
         write_settlement(txn, By { merchant_id, staff_id }, bill_id, &resolved, &priced, &checked, now).await?;
     Ok(written.entry_id)

@@ -17,7 +17,11 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Member, Staff};
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_offered_plans).service(get_my_stored_value).service(start_recharge).service(get_my_payment);
+    cfg.service(list_offered_plans)
+        .service(get_my_stored_value)
+        .service(start_recharge)
+        .service(pay_my_bill)
+        .service(get_my_payment);
 }
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
@@ -177,6 +181,30 @@ async fn start_recharge(
         idempotency_key: body.idempotency_key,
     };
     Ok(web::Json(service::payments::start_recharge(&ctx, &me, input).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PayBillRequest {
+    /// `wechatpay` or `alipay`.
+    pub provider: String,
+    /// The same key returns the same order (the member tapping twice).
+    pub idempotency_key: String,
+}
+
+/// Pay a bill the store parked for me (see `/me/bills/to-confirm`), in full. The bill is held while I pay and
+/// settles when the provider confirms the payment; if the order expires unpaid it is parked again.
+#[utoipa::path(tag = "me", params(("id" = i64, Path)), request_body = PayBillRequest, responses((status = 200, body = MiniPaymentDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("member_token" = [])))]
+#[post("/me/bills/{id}/payments")]
+async fn pay_my_bill(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    id: web::Path<i64>,
+    body: web::Json<PayBillRequest>,
+) -> ApiResult<web::Json<MiniPaymentDto>> {
+    let payment =
+        service::payments::start_bill_payment(&ctx, &me, id.into_inner(), &body.provider, &body.idempotency_key)
+            .await?;
+    Ok(web::Json(payment.into()))
 }
 
 /// One of my payments. A pending one is checked with the provider first.

@@ -701,3 +701,75 @@ async fn platform_certificates_and_the_public_key_verify_side_by_side_and_certif
     assert!(text.contains(sandbox::WECHATPAY_PUBLIC_KEY_ID) && text.contains(sandbox::WECHATPAY_PLATFORM_CERT_SERIAL));
     assert!(!text.contains("PRIVATE KEY") && !text.contains(crate::support::WECHATPAY_APIV3_KEY));
 }
+
+#[tokio::test]
+async fn a_member_pays_a_parked_bill_in_the_mini_program_and_an_unpaid_one_is_parked_again() {
+    let app = TestApp::spawn().await;
+    let (token, member) = app.member_token("pay-bill").await;
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let service =
+        json!({ "category": "剪发", "name": "精剪", "duration_min": 30, "price_fen": 8800, "substances": [] });
+    let (_, item) = app.post(&format!("{STAFF}/services"), &owner, service).await;
+    let park = |key: &str| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "park": true, "idempotency_key": key, "lines": [{ "item_id": item["id"] }] });
+    let (_, first) = app.post(&format!("{STAFF}/bills"), &cashier, park("member-bill-1")).await;
+    let (_, second) = app.post(&format!("{STAFF}/bills"), &cashier, park("member-bill-2")).await;
+    let (first, second) = (first["id"].as_i64().unwrap(), second["id"].as_i64().unwrap());
+    let (_, to_pay) = app.get("/api/mini/v1/me/bills/to-confirm", &token).await;
+    assert_eq!(to_pay.as_array().unwrap().len(), 2, "{to_pay}");
+    let sv_before = balance(&app, &owner, member).await;
+
+    // Another member cannot pay my bill: it is not found for them.
+    let (stranger, _) = app.member_token("stranger").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/mini/v1/me/bills/{first}/payments"),
+            &stranger,
+            json!({ "provider": "wechatpay", "idempotency_key": "stranger-pay-1" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, started) = app
+        .post(
+            &format!("/api/mini/v1/me/bills/{first}/payments"),
+            &token,
+            json!({ "provider": "wechatpay", "idempotency_key": "bill-pay-001" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["payment"]["amount_fen"], 8800);
+    assert_eq!(bill(&app, &cashier, first).await["status"], "paying");
+    app.fake
+        .pay(Provider::WechatPay, started["payment"]["out_trade_no"].as_str().unwrap(), Delivery::default())
+        .unwrap();
+    wait_delivered(&app).await;
+    let settled = bill(&app, &cashier, first).await;
+    assert_eq!(settled["status"], "settled", "{settled}");
+    assert_eq!(settled["tenders"][0]["kind"], "wechat_pay");
+    assert!(settled["points_earned"].as_i64().unwrap_or(0) > 0, "points follow the payment: {settled}");
+    assert_eq!(balance(&app, &owner, member).await, sv_before, "stored value untouched");
+
+    // The second is started with Alipay and never paid: once expired, the sweep closes it and parks the bill.
+    let (status, started) = app
+        .post(
+            &format!("/api/mini/v1/me/bills/{second}/payments"),
+            &token,
+            json!({ "provider": "alipay", "idempotency_key": "bill-pay-002" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let pid = started["payment"]["id"].as_i64().unwrap();
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.ctx.db.get_database_backend();
+        let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+        let cast = if backend == sea_orm::DbBackend::Postgres { "::timestamptz" } else { "" };
+        let sql =
+            format!("UPDATE payments SET created_at = '{past}'{cast}, expires_at = '{past}'{cast} WHERE id = {pid}");
+        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+    }
+    let counts = service::payments::sweep_pending(&app.ctx).await.unwrap();
+    assert_eq!(counts.closed, 1, "{counts:?}");
+    assert_eq!(bill(&app, &cashier, second).await["status"], "parked");
+}

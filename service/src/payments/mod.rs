@@ -183,22 +183,96 @@ async fn open_store(conn: &impl ConnectionTrait, merchant_id: i64, store_id: i64
 /// Starts a recharge the member pays in the mini-program. Retrying with the same idempotency key returns the same
 /// order (and fresh payment-sheet parameters for it) while it is pending.
 pub async fn start_recharge(ctx: &AppContext, member: &MemberPrincipal, input: RechargeInput) -> Result<MiniPayment> {
-    let provider =
-        Provider::parse(&input.provider).ok_or_else(|| Error::invalid("provider", "must be wechatpay or alipay"))?;
+    let provider = parse_provider(&input.provider)?;
     let key = IdempotencyKey::parse(&input.idempotency_key).map_err(|m| Error::invalid("idempotency_key", m))?;
     let merchant_id = member.merchant_id;
     let terms = RechargeTerms::resolve(&ctx.db, merchant_id, input.plan_id, input.amount_fen).await?;
     open_store(&ctx.db, merchant_id, input.store_id).await?;
     let merchant = crate::merchants::get(ctx, merchant_id).await?;
+    let order = MiniOrder {
+        purpose: "recharge",
+        store_id: input.store_id,
+        bill_id: None,
+        plan_id: terms.plan_id,
+        amount: terms.pay,
+        description: format!("{} {}", merchant.name, terms.memo()),
+    };
+    start_mini(ctx, member, provider, &key, &merchant, order).await
+}
+
+/// Starts the member's payment of a bill the store parked for them (the whole bill, in the mini-program). The bill
+/// is held while they pay; it settles when the provider confirms, and is parked again if the order expires.
+pub async fn start_bill_payment(
+    ctx: &AppContext,
+    member: &MemberPrincipal,
+    bill_id: i64,
+    provider: &str,
+    idempotency_key: &str,
+) -> Result<MiniPayment> {
+    let provider = parse_provider(provider)?;
+    let key = IdempotencyKey::parse(idempotency_key).map_err(|m| Error::invalid("idempotency_key", m))?;
+    let kind = match provider {
+        Provider::WechatPay => crate::bills::TenderKind::WechatPay,
+        Provider::Alipay => crate::bills::TenderKind::Alipay,
+    };
+    let merchant = crate::merchants::get(ctx, member.merchant_id).await?;
+    let existing = payments::Entity::find()
+        .filter(payments::Column::MerchantId.eq(member.merchant_id))
+        .filter(payments::Column::IdempotencyKey.eq(key.as_str()))
+        .one(&ctx.db)
+        .await?;
+    // A retry of a payment that is holding the bill: the bill is `paying` now, so answer from the payment.
+    let (store_id, amount) = match existing.filter(|p| p.bill_id == Some(bill_id)) {
+        Some(payment) => (payment.store_id, payment.amount_fen),
+        None => {
+            let (bill, share) =
+                crate::bills::member_share(ctx, member.merchant_id, member.member_id, bill_id, kind).await?;
+            (bill.store_id, share)
+        }
+    };
+    let order = MiniOrder {
+        purpose: "bill",
+        store_id,
+        bill_id: Some(bill_id),
+        plan_id: None,
+        amount,
+        description: format!("{} 结账 #{bill_id}", merchant.name),
+    };
+    start_mini(ctx, member, provider, &key, &merchant, order).await
+}
+
+fn parse_provider(value: &str) -> Result<Provider> {
+    Provider::parse(value).ok_or_else(|| Error::invalid("provider", "must be wechatpay or alipay"))
+}
+
+/// What a member pays for in the mini-program.
+struct MiniOrder {
+    purpose: &'static str,
+    store_id: i64,
+    bill_id: Option<i64>,
+    plan_id: Option<i64>,
+    amount: i64,
+    description: String,
+}
+
+/// Writes (or finds, for a retry) the payment row, then opens the order at the provider.
+async fn start_mini(
+    ctx: &AppContext,
+    member: &MemberPrincipal,
+    provider: Provider,
+    key: &IdempotencyKey,
+    merchant: &entity::merchants::Model,
+    order: MiniOrder,
+) -> Result<MiniPayment> {
+    let merchant_id = member.merchant_id;
     let payer = payer_id(ctx, member, provider).await?;
-    let description = format!("{} {}", merchant.name, terms.memo());
     // Load the account first: a merchant without one gets `Disabled` before anything is written.
     let wechatpay = match provider {
-        Provider::WechatPay => Some(credentials::wechatpay(ctx, &merchant).await?),
+        Provider::WechatPay => Some(credentials::wechatpay(ctx, merchant).await?),
         Provider::Alipay => None,
     };
     let alipay = match provider {
-        Provider::Alipay => Some(credentials::alipay(ctx, &merchant).await?),
+        Provider::Alipay => Some(credentials::alipay(ctx, merchant).await?),
         Provider::WechatPay => None,
     };
 
@@ -211,10 +285,11 @@ pub async fn start_recharge(ctx: &AppContext, member: &MemberPrincipal, input: R
         Some(row) => {
             let same = row.member_id == Some(member.member_id)
                 && row.provider == provider.as_str()
-                && row.purpose == "recharge"
-                && row.store_id == input.store_id
-                && row.plan_id == terms.plan_id
-                && row.amount_fen == terms.pay;
+                && row.purpose == order.purpose
+                && row.store_id == order.store_id
+                && row.bill_id == order.bill_id
+                && row.plan_id == order.plan_id
+                && row.amount_fen == order.amount;
             if !same {
                 return Err(Error::Conflict(Conflict::IdempotencyKeyReused));
             }
@@ -225,19 +300,23 @@ pub async fn start_recharge(ctx: &AppContext, member: &MemberPrincipal, input: R
         }
         None => {
             let now = Utc::now();
+            let txn = ctx.db.begin().await?;
+            if let Some(bill_id) = order.bill_id {
+                crate::bills::hold_for_payment(&txn, bill_id).await?;
+            }
             let inserted = payments::ActiveModel {
                 merchant_id: Set(merchant_id),
-                store_id: Set(input.store_id),
+                store_id: Set(order.store_id),
                 member_id: Set(Some(member.member_id)),
                 provider: Set(provider.as_str().to_owned()),
                 method: Set("mini".to_owned()),
-                purpose: Set("recharge".to_owned()),
-                bill_id: Set(None),
-                plan_id: Set(terms.plan_id),
+                purpose: Set(order.purpose.to_owned()),
+                bill_id: Set(order.bill_id),
+                plan_id: Set(order.plan_id),
                 other_tenders: Set("[]".to_owned()),
                 out_trade_no: Set(new_out_trade_no(now)),
-                amount_fen: Set(terms.pay),
-                description: Set(description.clone()),
+                amount_fen: Set(order.amount),
+                description: Set(order.description.clone()),
                 status: Set(PENDING.to_owned()),
                 provider_trade_no: Set(None),
                 payer: Set(Some(payer.clone())),
@@ -253,13 +332,17 @@ pub async fn start_recharge(ctx: &AppContext, member: &MemberPrincipal, input: R
                 updated_at: Set(now),
                 ..Default::default()
             }
-            .insert(&ctx.db)
+            .insert(&txn)
             .await;
             match inserted {
-                Ok(row) => row,
-                // A concurrent tap with the same key won the insert: answer as its retry.
+                Ok(row) => {
+                    txn.commit().await?;
+                    row
+                }
+                // A concurrent tap with the same key won the insert: answer as its retry (which finds that row).
                 Err(e) if crate::error::is_unique_violation(&e) => {
-                    return Box::pin(start_recharge(ctx, member, input)).await;
+                    drop(txn);
+                    return Box::pin(start_mini(ctx, member, provider, key, merchant, order)).await;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -324,6 +407,9 @@ pub async fn start_recharge(ctx: &AppContext, member: &MemberPrincipal, input: R
             // Refused by the provider (not merely unreachable): this order can never be paid.
             if matches!(error, Error::ProviderRejected { .. }) {
                 mark_failed(&ctx.db, row.id, &error.to_string()).await?;
+                if let Some(bill_id) = row.bill_id {
+                    crate::bills::release_payment_hold(&ctx.db, bill_id).await?;
+                }
             }
             Err(error)
         }
@@ -460,12 +546,11 @@ pub(crate) async fn apply_paid(ctx: &AppContext, payment: &payments::Model, paid
                 Provider::WechatPay => crate::bills::TenderKind::WechatPay,
                 Provider::Alipay => crate::bills::TenderKind::Alipay,
             };
-            let staff_id = payment.created_by.unwrap_or_default();
             crate::bills::settle_paid(
                 ctx,
                 &txn,
                 payment.merchant_id,
-                staff_id,
+                payment.created_by,
                 bill_id,
                 &tenders,
                 kind,
