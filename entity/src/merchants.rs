@@ -43,8 +43,14 @@ pub struct Model {
     pub wechatpay_private_key_sealed: Option<String>,
     /// The APIv3 key (32 characters), sealed by the vault.
     pub wechatpay_apiv3_key_sealed: Option<String>,
+    /// The APIv2 key (payment codes through the v2 fallback), sealed by the vault.
+    pub wechatpay_v2_key_sealed: Option<String>,
+    /// The merchant API certificate (`apiclient_cert.pem`): the TLS client certificate v2 `reverse` needs.
+    pub wechatpay_cert_pem: Option<String>,
     /// The Alipay account (2088…) notifications must name as the seller.
     pub alipay_seller_id: Option<String>,
+    /// Which API charges payment codes: `v3` (`codepay`) or `v2` (`micropay`, the fallback).
+    pub wechatpay_code_api: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

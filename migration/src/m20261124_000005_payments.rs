@@ -16,12 +16,15 @@ impl MigrationName for Migration {
 }
 
 /// Merchant columns added here, one `ALTER TABLE` each (SQLite alters one column per statement).
-const MERCHANT_COLUMNS: [&str; 5] = [
+const MERCHANT_COLUMNS: [&str; 8] = [
     "wechatpay_mchid",
     "wechatpay_serial",
     "wechatpay_private_key_sealed",
     "wechatpay_apiv3_key_sealed",
+    "wechatpay_v2_key_sealed",
+    "wechatpay_cert_pem",
     "alipay_seller_id",
+    "wechatpay_code_api",
 ];
 
 fn long_text_null(col: &'static str) -> ColumnDef {
@@ -32,7 +35,14 @@ fn long_text_null(col: &'static str) -> ColumnDef {
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for column in MERCHANT_COLUMNS {
-            let def = if column.ends_with("_sealed") { long_text_null(column) } else { text_null(Alias::new(column)) };
+            let def = if column == "wechatpay_code_api" {
+                // Which API charges payment codes: v3 `codepay`, or the v2 `micropay` fallback.
+                ColumnDef::new(Alias::new(column)).string().not_null().default("v3").take()
+            } else if column.ends_with("_sealed") || column.ends_with("_pem") {
+                long_text_null(column)
+            } else {
+                text_null(Alias::new(column))
+            };
             m.alter_table(Table::alter().table(Alias::new("merchants")).add_column(def).take()).await?;
         }
 

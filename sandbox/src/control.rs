@@ -14,12 +14,14 @@ use crate::{Shared, alipay_trade, wechatpay};
 pub enum CodeBehaviour {
     /// Paid at once (small amount, no password): the pay call answers success.
     Pays,
-    /// The payer must enter a password: WeChat Pay answers 202 USERPAYING, Alipay 10003. The order then waits;
+    /// The payer must enter a password: WeChat Pay answers 202 USERPAYING (v2: `err_code` USERPAYING), Alipay
+    /// 10003. The order then waits;
     /// with `Some(n)` the payer finishes while the n-th order query is answered (queries before it still see
     /// USERPAYING / WAIT_BUYER_PAY; `Some(0)` and `Some(1)` both mean "the first query sees it paid"); with `None`
     /// never (until `pay()`, `decline()`, close or reverse).
     UserPaying { paid_after_queries: Option<u32> },
-    /// Payment refused (WeChat Pay: 403 NOT_ENOUGH; Alipay: 40004 ACQ.BUYER_BALANCE_NOT_ENOUGH).
+    /// Payment refused (WeChat Pay: 403 NOT_ENOUGH, v2 `err_code` NOTENOUGH; Alipay: 40004
+    /// ACQ.BUYER_BALANCE_NOT_ENOUGH).
     Declined,
 }
 

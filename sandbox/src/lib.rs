@@ -9,7 +9,8 @@
 //! - [`mini`]: `jscode2session`, `stable_token`, `getuserphonenumber`.
 //! - [`wechatpay`]: `/v3/…` for a direct merchant (JSAPI prepay, payment code, query, close, reverse, refunds,
 //!   certificates, trade bill), every request's `Authorization` checked against the merchant's key, every answer
-//!   signed with the platform key.
+//!   signed with the platform key. [`wechatpay::v2`]: the v2 XML payment-code API (`/pay/micropay`,
+//!   `/pay/orderquery`, `/secapi/pay/reverse`, MD5 / HMAC-SHA256 signed with the APIv2 key) over the same orders.
 //! - [`alipay`] and [`alipay_trade`]: `gateway.do` (`alipay.system.oauth.token`, `alipay.trade.*`, bill URL),
 //!   request signatures checked with the app's public key, answers signed with Alipay's platform key.
 //! - [`notify`]: the signed callbacks (WeChat Pay JSON with an encrypted resource, Alipay signed forms), retried on a
@@ -52,6 +53,7 @@ pub use keys::{
 };
 pub use notify::{Delivery, DeliveryAttempt, Notification, Provider};
 pub use wechatpay::SerialMode;
+pub use wechatpay::v2::wechatpay_v2_sign;
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -152,6 +154,10 @@ impl FakeProviders {
                 .route("/v3/certificates", web::get().to(wechatpay::certificates))
                 .route("/v3/bill/tradebill", web::get().to(wechatpay::tradebill))
                 .route("/v3/billdownload/file", web::get().to(wechatpay::billdownload))
+                // WeChat Pay API v2, payment code only (XML)
+                .route("/pay/micropay", web::post().to(wechatpay::v2::micropay))
+                .route("/pay/orderquery", web::post().to(wechatpay::v2::orderquery))
+                .route("/secapi/pay/reverse", web::post().to(wechatpay::v2::reverse))
                 // Alipay gateway and bill files
                 .route("/gateway.do", web::post().to(alipay::gateway))
                 .route("/downloadBillFile.resource", web::get().to(alipay::bill_download))
@@ -245,6 +251,8 @@ impl FakeProviders {
         self.shared.state().forge_next_alipay_response = true;
     }
 
+    /// How often an endpoint was called: `jscode2session`, `stable_token`, `getuserphonenumber`, `gateway`,
+    /// `pay/micropay`, `pay/orderquery`, `secapi/pay/reverse`.
     pub fn calls(&self, endpoint: &'static str) -> u32 {
         self.shared.state().calls.get(endpoint).copied().unwrap_or(0)
     }
@@ -266,6 +274,15 @@ impl FakeProviders {
             return Err("the APIv3 key must be 32 bytes".into());
         }
         self.shared.state().wechatpay.register(mchid, merchant_serial, key, apiv3_key);
+        Ok(())
+    }
+
+    /// Lets `mchid` call the v2 payment-code API (`/pay/micropay`, `/pay/orderquery`, `/secapi/pay/reverse`)
+    /// with this APIv2 key (32 letters and digits; calling again replaces it). Independent of the v3 registration,
+    /// but the orders are shared: register both to query or bill v2 orders through `/v3`.
+    pub fn set_wechatpay_v2_key(&self, mchid: &str, key: &str) -> Result<(), String> {
+        wechatpay::v2::check_v2_key(key)?;
+        self.shared.state().wechatpay.set_v2_key(mchid, key);
         Ok(())
     }
 

@@ -13,6 +13,9 @@
 //!
 //! Every answer, errors and 204s included, is signed with the platform key, like the real service. Amounts are
 //! integer fen everywhere except in the downloaded bill (yuan).
+//!
+//! [`v2`] adds the v2 XML payment-code API over the same orders and payment codes: `charge_code` and `revoke` are
+//! the one place a code is charged and an order reversed, whichever API asks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +36,8 @@ use crate::keys::{
 use crate::notify::{self, Delivery, Outgoing, Payload, Provider};
 use crate::util::{aes_gcm_encrypt, now_china, random_digits, random_hex, random_token, rfc3339, rsa_sign, rsa_verify};
 use crate::{Shared, bills};
+
+pub mod v2;
 
 /// Which `Wechatpay-Serial` the fake presents. The key is the same either way, so a client configured for both
 /// verification modes (as during WeChat's migration to public keys) works in both.
@@ -157,6 +162,8 @@ pub(crate) struct Book {
     pub(crate) refunds: Vec<Refund>,
     pub(crate) codes: HashMap<String, PaymentCode>,
     bills: HashMap<String, BillFile>,
+    /// mchid → APIv2 key (the v2 XML payment-code API signs with it).
+    v2_keys: HashMap<String, String>,
     pub(crate) serial_mode: SerialMode,
     pub(crate) forge_next: bool,
     pub(crate) refund_delay: Duration,
@@ -171,6 +178,7 @@ impl Default for Book {
             refunds: Vec::new(),
             codes: HashMap::new(),
             bills: HashMap::new(),
+            v2_keys: HashMap::new(),
             serial_mode: SerialMode::default(),
             forge_next: false,
             refund_delay: Duration::from_millis(50),
@@ -704,6 +712,86 @@ fn prepay(shared: &Arc<Shared>, mchid: &str, _req: &HttpRequest, body: &[u8]) ->
     Ok(Answer::ok(json!({ "prepay_id": prepay_id })))
 }
 
+/// The business content of a new payment-code order (v3 codepay or v2 micropay).
+struct CodeOrder<'a> {
+    mchid: &'a str,
+    appid: String,
+    out_trade_no: String,
+    description: String,
+    attach: Option<String>,
+    total: i64,
+    device_id: Option<String>,
+    /// What tells an idempotent retry from a reused `out_trade_no` (API-specific).
+    fingerprint: String,
+}
+
+/// A payment-code order before its code is charged: USERPAYING, no payer yet.
+fn code_order(c: CodeOrder<'_>) -> Order {
+    Order {
+        mchid: c.mchid.to_owned(),
+        appid: c.appid,
+        out_trade_no: c.out_trade_no,
+        description: c.description,
+        attach: c.attach,
+        notify_url: None,
+        time_expire: None,
+        total: c.total,
+        openid: None,
+        trade_type: "MICROPAY",
+        state: TradeState::UserPaying,
+        prepay_id: None,
+        transaction_id: None,
+        success_time: None,
+        created: now_china(),
+        device_id: c.device_id,
+        fingerprint: c.fingerprint,
+        pays_on_query: None,
+        declined: false,
+    }
+}
+
+/// Why a scanned payment code was not charged (the order is then not created).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CodeRefusal {
+    /// Not 18 digits starting `10`–`15`.
+    Malformed,
+    /// Never issued by `wechat_payment_code` (to a real cashier: an expired or made-up code).
+    Unknown,
+    /// Scanned before: codes are single-use.
+    Used,
+}
+
+/// Scans `auth_code` for a fresh `order` (from [`code_order`]): uses the code up and applies its scripted
+/// behaviour: paid at once (SUCCESS), waiting for the password (USERPAYING, paid on the scripted query), or
+/// refused (PAYERROR). Shared by v3 codepay and v2 micropay, so a code behaves the same whichever API charges it.
+fn charge_code(book: &mut Book, auth_code: &str, order: &mut Order) -> Result<(), CodeRefusal> {
+    let valid_format = auth_code.len() == 18
+        && auth_code.bytes().all(|b| b.is_ascii_digit())
+        && matches!(auth_code.get(..2), Some("10" | "11" | "12" | "13" | "14" | "15"));
+    if !valid_format {
+        return Err(CodeRefusal::Malformed);
+    }
+    let code = book.codes.get_mut(auth_code).ok_or(CodeRefusal::Unknown)?;
+    if code.used {
+        return Err(CodeRefusal::Used);
+    }
+    code.used = true;
+    order.openid = Some(code.payer.clone());
+    match code.behaviour {
+        CodeBehaviour::Pays => complete_payment(order, None),
+        CodeBehaviour::UserPaying { paid_after_queries } => {
+            order.state = TradeState::UserPaying;
+            order.pays_on_query = paid_after_queries;
+        }
+        CodeBehaviour::Declined => order.state = TradeState::PayError,
+    }
+    Ok(())
+}
+
+fn not_enough() -> WxError {
+    err(403, "NOT_ENOUGH", "用户账号余额不足，请用户充值或更换支付卡后再支付")
+}
+
 fn user_paying() -> WxError {
     err(202, "USERPAYING", "用户支付中，需要输入密码")
 }
@@ -736,55 +824,20 @@ fn pay_with_code(shared: &Arc<Shared>, mchid: &str, _req: &HttpRequest, body: &[
         return match order.state {
             TradeState::Success | TradeState::Refund => Ok(Answer::ok(transaction_json(order))),
             TradeState::UserPaying => Err(user_paying()),
-            TradeState::PayError => Err(err(403, "NOT_ENOUGH", "用户账号余额不足，请用户充值或更换支付卡后再支付")),
+            TradeState::PayError => Err(not_enough()),
             _ => Err(err(400, "ORDER_CLOSED", "订单已关闭")),
         };
     }
-    let valid_format = auth_code.len() == 18
-        && auth_code.bytes().all(|b| b.is_ascii_digit())
-        && matches!(auth_code.get(..2), Some("10" | "11" | "12" | "13" | "14" | "15"));
-    if !valid_format {
-        return Err(err(400, "PARAM_ERROR", "付款码auth_code格式错误，应为10~15开头的18位数字"));
-    }
-    let Some(code) = book.codes.get_mut(&auth_code).filter(|c| !c.used) else {
-        return Err(err(400, "INVALID_REQUEST", "101 付款码无效，请重新扫码"));
-    };
-    code.used = true;
-    let (behaviour, payer) = (code.behaviour, code.payer.clone());
-    let mut order = Order {
-        mchid: mchid.to_owned(),
-        appid,
-        out_trade_no,
-        description,
-        attach,
-        notify_url: None,
-        time_expire: None,
-        total,
-        openid: Some(payer.clone()),
-        trade_type: "MICROPAY",
-        state: TradeState::UserPaying,
-        prepay_id: None,
-        transaction_id: None,
-        success_time: None,
-        created: now_china(),
-        device_id,
-        fingerprint,
-        pays_on_query: None,
-        declined: false,
-    };
-    let outcome = match behaviour {
-        CodeBehaviour::Pays => {
-            complete_payment(&mut order, Some(payer));
-            Ok(Answer::ok(transaction_json(&order)))
-        }
-        CodeBehaviour::UserPaying { paid_after_queries } => {
-            order.pays_on_query = paid_after_queries;
-            Err(user_paying())
-        }
-        CodeBehaviour::Declined => {
-            order.state = TradeState::PayError;
-            Err(err(403, "NOT_ENOUGH", "用户账号余额不足，请用户充值或更换支付卡后再支付"))
-        }
+    let mut order =
+        code_order(CodeOrder { mchid, appid, out_trade_no, description, attach, total, device_id, fingerprint });
+    charge_code(book, &auth_code, &mut order).map_err(|refusal| match refusal {
+        CodeRefusal::Malformed => err(400, "PARAM_ERROR", "付款码auth_code格式错误，应为10~15开头的18位数字"),
+        CodeRefusal::Unknown | CodeRefusal::Used => err(400, "INVALID_REQUEST", "101 付款码无效，请重新扫码"),
+    })?;
+    let outcome = match order.state {
+        TradeState::Success => Ok(Answer::ok(transaction_json(&order))),
+        TradeState::UserPaying => Err(user_paying()),
+        _ => Err(not_enough()),
     };
     book.orders.push(order);
     outcome
@@ -843,26 +896,48 @@ fn reverse_order(shared: &Arc<Shared>, mchid: &str, req: &HttpRequest, body: &[u
     let mut state = shared.state();
     let book = &mut state.wechatpay;
     let index = book.order_index(mchid, &out_trade_no).ok_or_else(|| err(404, "ORDER_NOT_EXIST", "订单不存在"))?;
-    let answer = Answer::ok(json!({ "appid": appid, "mchid": mchid, "out_trade_no": out_trade_no }));
-    let has_refunds = book.refunds.iter().any(|r| r.mchid == mchid && r.out_trade_no == out_trade_no && !r.internal);
+    revoke(book, index).map_err(|refusal| match refusal {
+        RevokeRefusal::NotCodeOrder => err(400, "INVALID_REQUEST", "仅付款码支付订单可撤销"),
+        RevokeRefusal::Closed => err(400, "ORDER_CLOSED", "订单已关闭，无法撤销"),
+        RevokeRefusal::Refunded => err(400, "INVALID_REQUEST", "订单已发生退款，无法撤销"),
+    })?;
+    Ok(Answer::ok(json!({ "appid": appid, "mchid": mchid, "out_trade_no": out_trade_no })))
+}
+
+/// Why an order cannot be reversed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RevokeRefusal {
+    /// Only payment-code (MICROPAY) orders can be.
+    NotCodeOrder,
+    Closed,
+    /// Refunds went through the refund API: reversing would refund twice.
+    Refunded,
+}
+
+/// Reverses the order at `index` (REVOKED): unpaid, it can no longer be paid; paid, it is refunded in full (a refund
+/// the refund API doesn't show, but the bill does). Reversing a REVOKED order again is fine. Shared by v3 and v2.
+fn revoke(book: &mut Book, index: usize) -> Result<(), RevokeRefusal> {
+    let Some(order) = book.orders.get(index) else { return Err(RevokeRefusal::NotCodeOrder) };
+    let has_refunds =
+        book.refunds.iter().any(|r| r.mchid == order.mchid && r.out_trade_no == order.out_trade_no && !r.internal);
     let order = &mut book.orders[index];
     if order.trade_type != "MICROPAY" {
-        return Err(err(400, "INVALID_REQUEST", "仅付款码支付订单可撤销"));
+        return Err(RevokeRefusal::NotCodeOrder);
     }
     match order.state {
-        TradeState::Revoked => Ok(answer),
-        TradeState::Closed => Err(err(400, "ORDER_CLOSED", "订单已关闭，无法撤销")),
-        TradeState::Refund => Err(err(400, "INVALID_REQUEST", "订单已发生退款，无法撤销")),
-        TradeState::Success if has_refunds => Err(err(400, "INVALID_REQUEST", "订单已发生退款，无法撤销")),
+        TradeState::Revoked => Ok(()),
+        TradeState::Closed => Err(RevokeRefusal::Closed),
+        TradeState::Refund => Err(RevokeRefusal::Refunded),
+        TradeState::Success if has_refunds => Err(RevokeRefusal::Refunded),
         TradeState::Success => {
             order.state = TradeState::Revoked;
             let now = now_china();
             let refund = Refund {
-                mchid: mchid.to_owned(),
+                mchid: order.mchid.clone(),
                 refund_id: format!("503{}", random_digits(26)),
-                out_refund_no: out_trade_no.clone(),
+                out_refund_no: order.out_trade_no.clone(),
                 transaction_id: order.transaction_id.clone().unwrap_or_default(),
-                out_trade_no: out_trade_no.clone(),
+                out_trade_no: order.out_trade_no.clone(),
                 notify_url: None,
                 funds_account: None,
                 total: order.total,
@@ -873,11 +948,11 @@ fn reverse_order(shared: &Arc<Shared>, mchid: &str, req: &HttpRequest, body: &[u
                 internal: true,
             };
             book.refunds.push(refund);
-            Ok(answer)
+            Ok(())
         }
         TradeState::NotPay | TradeState::UserPaying | TradeState::PayError => {
             order.state = TradeState::Revoked;
-            Ok(answer)
+            Ok(())
         }
     }
 }

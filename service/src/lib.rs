@@ -34,6 +34,7 @@ pub mod stores;
 pub mod vault;
 pub mod wechat;
 pub mod wechatpay;
+pub mod wechatpay_v2;
 
 use std::sync::Arc;
 
@@ -55,6 +56,8 @@ pub struct AppContext {
     pub wechat: wechat::WechatClient,
     pub alipay: alipay::AlipayClient,
     pub wechatpay: wechatpay::WechatPayClient,
+    /// WeChat Pay v2, for the payment-code fallback only.
+    pub wechatpay_v2: wechatpay_v2::WechatPayV2Client,
     /// Parsed payment credentials per merchant.
     pub payment_accounts: Arc<payments::credentials::AccountCache>,
     /// Where providers reach us (notification URLs): `server.public_url`, or the bound address once known.
@@ -83,6 +86,7 @@ impl AppContext {
         Ok(Self {
             wechat: wechat::WechatClient::new(http.clone(), settings.wechat.api_base.clone()),
             alipay: alipay::AlipayClient::new(http.clone(), settings.alipay.gateway.clone()),
+            wechatpay_v2: wechatpay_v2::WechatPayV2Client::new(http.clone(), settings.wechatpay.api_base.clone()),
             wechatpay: wechatpay::WechatPayClient::new(http, settings.wechatpay.api_base.clone()),
             public_url: Arc::new(std::sync::OnceLock::new()),
             payment_accounts: Arc::default(),

@@ -41,6 +41,7 @@ pub enum Field {
     AlipayPrivateKey,
     WechatPayPrivateKey,
     WechatPayApiV3Key,
+    WechatPayV2Key,
 }
 
 impl Field {
@@ -55,6 +56,7 @@ impl Field {
             Field::AlipayPrivateKey => b"merchants.alipay_private_key",
             Field::WechatPayPrivateKey => b"merchants.wechatpay_private_key",
             Field::WechatPayApiV3Key => b"merchants.wechatpay_apiv3_key",
+            Field::WechatPayV2Key => b"merchants.wechatpay_v2_key",
         }
     }
 }

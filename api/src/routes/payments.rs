@@ -292,6 +292,10 @@ pub struct WechatPaySettingsDto {
     pub apiv3_key_set: bool,
     /// The serials WeChat Pay may sign with: `PUB_KEY_ID_…` and platform certificate serials.
     pub platform_serials: Vec<String>,
+    /// Which API charges payment codes: `v3` (codepay) or `v2` (micropay, the fallback).
+    pub code_api: String,
+    pub v2_key_set: bool,
+    pub merchant_certificate_set: bool,
 }
 
 impl From<service::payments::credentials::WechatPayStatus> for WechatPaySettingsDto {
@@ -302,6 +306,9 @@ impl From<service::payments::credentials::WechatPayStatus> for WechatPaySettings
             private_key_set: s.private_key_set,
             apiv3_key_set: s.apiv3_key_set,
             platform_serials: s.platform_serials,
+            code_api: s.code_api,
+            v2_key_set: s.v2_key_set,
+            merchant_certificate_set: s.merchant_certificate_set,
         }
     }
 }
@@ -321,6 +328,12 @@ pub struct WechatPaySettingsRequest {
     pub public_key: Option<String>,
     /// A platform certificate (PEM) to trust beside the public key.
     pub platform_certificate: Option<String>,
+    /// `v3` (codepay, the default) or `v2` (micropay, for accounts whose payment codes are v2 only).
+    pub code_api: Option<String>,
+    /// The APIv2 key (32 characters), needed for `v2`.
+    pub v2_key: Option<String>,
+    /// `apiclient_cert.pem`: the TLS client certificate v2 `reverse` needs.
+    pub merchant_certificate: Option<String>,
 }
 
 #[utoipa::path(tag = "merchant", responses((status = 200, body = WechatPaySettingsDto), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
@@ -349,6 +362,9 @@ async fn set_wechatpay_settings(
         public_key_id: body.public_key_id,
         public_key: body.public_key,
         platform_certificate: body.platform_certificate,
+        code_api: body.code_api,
+        v2_key: body.v2_key,
+        merchant_certificate: body.merchant_certificate,
     };
     Ok(web::Json(service::payments::credentials::set_wechatpay(&ctx, &principal, input).await?.into()))
 }

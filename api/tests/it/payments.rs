@@ -773,3 +773,56 @@ async fn a_member_pays_a_parked_bill_in_the_mini_program_and_an_unpaid_one_is_pa
     assert_eq!(counts.closed, 1, "{counts:?}");
     assert_eq!(bill(&app, &cashier, second).await["status"], "parked");
 }
+
+#[tokio::test]
+async fn payment_codes_go_through_the_v2_micropay_fallback_when_the_merchant_says_so() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let v2_key = "SandboxApiV2Key00000000000000000";
+    app.fake.set_wechatpay_v2_key(WECHATPAY_MCHID, v2_key).unwrap();
+    let path = format!("{STAFF}/merchant/wechatpay");
+    let (status, answer) = app.put(&path, &owner, json!({ "code_api": "v2" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the fallback needs its key: {answer}");
+    let (status, answer) = app.put(&path, &owner, json!({ "code_api": "v4" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let (status, settings) = app.put(&path, &owner, json!({ "code_api": "v2", "v2_key": v2_key })).await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!((settings["code_api"].as_str(), settings["v2_key_set"].as_bool()), (Some("v2"), Some(true)));
+    assert!(!settings.to_string().contains(v2_key));
+
+    // Paid at once.
+    let (cashier, id) = parked_bill(&app, "v2-bill-1").await;
+    let code = app.fake.wechat_payment_code(sandbox::CodeBehaviour::Pays);
+    let (status, paid) = pay_by_code(&app, &cashier, id, &code, "v2-pay-0001").await;
+    assert_eq!((status, paid["status"].as_str()), (StatusCode::OK, Some("paid")), "{paid}");
+    assert_eq!(bill(&app, &cashier, id).await["tenders"][0]["kind"], "wechat_pay");
+
+    // Waiting for the password, then paid: the query (v2 orderquery) settles it.
+    let (_, id) = parked_bill(&app, "v2-bill-2").await;
+    let code = app.fake.wechat_payment_code(sandbox::CodeBehaviour::UserPaying { paid_after_queries: Some(1) });
+    let (_, waiting) = pay_by_code(&app, &cashier, id, &code, "v2-pay-0002").await;
+    assert_eq!(waiting["status"], "pending", "{waiting}");
+    let (_, payment) = app.get(&format!("{STAFF}/payments/{}", waiting["id"]), &cashier).await;
+    assert_eq!(payment["status"], "paid", "{payment}");
+    assert_eq!(bill(&app, &cashier, id).await["status"], "settled");
+
+    // Never confirmed: reversed through v2 once out of time, the bill parked again.
+    let (_, id) = parked_bill(&app, "v2-bill-3").await;
+    let code = app.fake.wechat_payment_code(sandbox::CodeBehaviour::UserPaying { paid_after_queries: None });
+    let (_, waiting) = pay_by_code(&app, &cashier, id, &code, "v2-pay-0003").await;
+    let pid = waiting["id"].as_i64().unwrap();
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.ctx.db.get_database_backend();
+        let past = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+        let cast = if backend == sea_orm::DbBackend::Postgres { "::timestamptz" } else { "" };
+        let sql = format!("UPDATE payments SET expires_at = '{past}'{cast} WHERE id = {pid}");
+        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+    }
+    let (_, payment) = app.get(&format!("{STAFF}/payments/{pid}"), &cashier).await;
+    assert_eq!(payment["status"], "closed", "{payment}");
+    let order =
+        app.fake.orders().into_iter().find(|o| Some(o.out_trade_no.as_str()) == payment["out_trade_no"].as_str());
+    assert_eq!(order.expect("order").state, "REVOKED");
+    assert_eq!(bill(&app, &cashier, id).await["status"], "parked");
+}

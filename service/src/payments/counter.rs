@@ -150,7 +150,15 @@ pub async fn pay_bill(
                 auth_code: &auth_code,
                 store_id: &payment.store_id.to_string(),
             };
-            match ctx.wechatpay.codepay(&account.merchant(), &order).await {
+            let charged = match account.v2() {
+                Some(v2) => {
+                    ctx.wechatpay_v2
+                        .micropay(&v2, &payment.description, &payment.out_trade_no, share, &auth_code, order.store_id)
+                        .await
+                }
+                None => ctx.wechatpay.codepay(&account.merchant(), &order).await,
+            };
+            match charged {
                 Ok(CodePayOutcome::Paid(tx)) => super::notify::wechat_paid(account, &payment, &tx).map(Some),
                 Ok(CodePayOutcome::UserPaying) => Ok(None),
                 Ok(CodePayOutcome::Failed { code, message }) => {
@@ -240,7 +248,10 @@ pub(crate) async fn reverse(ctx: &AppContext, payment: &payments::Model) -> Resu
     match Provider::parse(&payment.provider) {
         Some(Provider::WechatPay) => {
             let account = credentials::wechatpay(ctx, &merchant).await?;
-            ctx.wechatpay.reverse(&account.merchant(), &account.appid, &payment.out_trade_no).await
+            match account.v2() {
+                Some(v2) => ctx.wechatpay_v2.reverse(&v2, &payment.out_trade_no).await,
+                None => ctx.wechatpay.reverse(&account.merchant(), &account.appid, &payment.out_trade_no).await,
+            }
         }
         Some(Provider::Alipay) => {
             let account = credentials::alipay(ctx, &merchant).await?;

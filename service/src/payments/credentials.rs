@@ -18,6 +18,7 @@ use crate::domain::Permission;
 use crate::vault::Field;
 use crate::wechatpay::{MerchantCredentials, PlatformKeys};
 use crate::{AppContext, Error, Result, signing};
+use zeroize::Zeroizing;
 
 /// A merchant's WeChat Pay account, ready to sign and verify.
 pub struct WechatPayAccount {
@@ -26,12 +27,37 @@ pub struct WechatPayAccount {
     pub appid: String,
     pub credentials: MerchantCredentials,
     pub platform: PlatformKeys,
+    /// Set when payment codes go through the v2 `micropay` fallback: the APIv2 key and a client carrying the
+    /// merchant API certificate (for `reverse`).
+    pub v2: Option<(Zeroizing<String>, reqwest::Client)>,
 }
 
 impl WechatPayAccount {
     pub fn merchant(&self) -> crate::wechatpay::Merchant<'_> {
         crate::wechatpay::Merchant { credentials: &self.credentials, platform: &self.platform }
     }
+
+    /// The v2 account, when payment codes use the v2 fallback.
+    pub fn v2(&self) -> Option<crate::wechatpay_v2::V2Account<'_>> {
+        self.v2.as_ref().map(|(key, tls_client)| crate::wechatpay_v2::V2Account {
+            appid: &self.appid,
+            mchid: &self.credentials.mchid,
+            key: key.as_str(),
+            sign_type: crate::wechatpay_v2::SignType::HmacSha256,
+            tls_client,
+        })
+    }
+}
+
+/// A client presenting the merchant API certificate (v2 `/secapi/…` calls need it).
+fn tls_client(cert_pem: Option<&str>, key_pem: &str) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
+    if let Some(cert) = cert_pem {
+        let identity = reqwest::Identity::from_pem(format!("{cert}\n{key_pem}").as_bytes())
+            .map_err(|e| anyhow::anyhow!("merchant certificate: {e}"))?;
+        builder = builder.identity(identity);
+    }
+    Ok(builder.build().map_err(|e| anyhow::anyhow!("TLS client: {e}"))?)
 }
 
 /// A merchant's Alipay app, ready to sign and verify.
@@ -93,13 +119,31 @@ pub async fn wechatpay(ctx: &AppContext, merchant: &merchants::Model) -> Result<
         .await?;
     let key_marks: Vec<String> = keys.iter().map(|k| format!("{}:{}", k.serial, k.pem.len())).collect();
     let marks = key_marks.join(",");
-    let print = fingerprint(&[Some(appid), Some(mchid), Some(serial), Some(key), Some(apiv3), Some(&marks)]);
+    let print = fingerprint(&[
+        Some(appid),
+        Some(mchid),
+        Some(serial),
+        Some(key),
+        Some(apiv3),
+        Some(&marks),
+        Some(&merchant.wechatpay_code_api),
+        merchant.wechatpay_v2_key_sealed.as_deref(),
+        merchant.wechatpay_cert_pem.as_deref(),
+    ]);
     if let Some((seen, account)) = ctx.payment_accounts.wechatpay.lock().ok().and_then(|m| m.get(&merchant.id).cloned())
         && seen == print
     {
         return Ok(account);
     }
-    let private_key = signing::parse_private_key(&ctx.vault.open(Field::WechatPayPrivateKey, key)?)?;
+    let private_pem = Zeroizing::new(ctx.vault.open(Field::WechatPayPrivateKey, key)?);
+    let private_key = signing::parse_private_key(&private_pem)?;
+    let v2 = match (merchant.wechatpay_code_api.as_str(), &merchant.wechatpay_v2_key_sealed) {
+        ("v2", Some(sealed)) => Some((
+            Zeroizing::new(ctx.vault.open(Field::WechatPayV2Key, sealed)?),
+            tls_client(merchant.wechatpay_cert_pem.as_deref(), &private_pem)?,
+        )),
+        _ => None,
+    };
     let apiv3_key = ctx.vault.open(Field::WechatPayApiV3Key, apiv3)?;
     let credentials = MerchantCredentials::new(mchid.clone(), serial.clone(), private_key, &apiv3_key)?;
     let mut platform = PlatformKeys::default();
@@ -110,7 +154,8 @@ pub async fn wechatpay(ctx: &AppContext, merchant: &merchants::Model) -> Result<
         };
         platform.add(key.serial.clone(), public_key);
     }
-    let account = Arc::new(WechatPayAccount { merchant_id: merchant.id, appid: appid.clone(), credentials, platform });
+    let account =
+        Arc::new(WechatPayAccount { merchant_id: merchant.id, appid: appid.clone(), credentials, platform, v2 });
     if let Ok(mut cache) = ctx.payment_accounts.wechatpay.lock() {
         cache.insert(merchant.id, (print, account.clone()));
     }
@@ -167,6 +212,12 @@ pub struct WechatPayInput {
     pub public_key: Option<String>,
     /// A platform certificate (PEM) to trust beside the public key.
     pub platform_certificate: Option<String>,
+    /// `v3` (codepay) or `v2` (micropay) for payment codes.
+    pub code_api: Option<String>,
+    /// The APIv2 key (32 characters), for the v2 fallback.
+    pub v2_key: Option<String>,
+    /// The merchant API certificate (`apiclient_cert.pem`), for v2 `reverse`.
+    pub merchant_certificate: Option<String>,
 }
 
 /// What staff may see of the configuration: never a secret, only whether it is set.
@@ -177,6 +228,9 @@ pub struct WechatPayStatus {
     pub apiv3_key_set: bool,
     /// Serials WeChat Pay's messages may name: public key ids and certificate serials.
     pub platform_serials: Vec<String>,
+    pub code_api: String,
+    pub v2_key_set: bool,
+    pub merchant_certificate_set: bool,
 }
 
 pub async fn wechatpay_status(ctx: &AppContext, principal: &StaffPrincipal) -> Result<WechatPayStatus> {
@@ -192,6 +246,9 @@ pub async fn wechatpay_status(ctx: &AppContext, principal: &StaffPrincipal) -> R
         private_key_set: merchant.wechatpay_private_key_sealed.is_some(),
         apiv3_key_set: merchant.wechatpay_apiv3_key_sealed.is_some(),
         platform_serials: keys.into_iter().map(|k| k.serial).collect(),
+        code_api: merchant.wechatpay_code_api,
+        v2_key_set: merchant.wechatpay_v2_key_sealed.is_some(),
+        merchant_certificate_set: merchant.wechatpay_cert_pem.is_some(),
     })
 }
 
@@ -252,6 +309,34 @@ pub async fn set_wechatpay(
         let expires = chrono::DateTime::from_timestamp(cert.not_after_unix, 0);
         new_keys.push((cert.serial, "certificate", pem, expires));
         changed.push("platform_certificate");
+    }
+    if let Some(api) = input.code_api {
+        if api != "v3" && api != "v2" {
+            return Err(Error::invalid("code_api", "must be v3 (codepay) or v2 (micropay)"));
+        }
+        active.wechatpay_code_api = Set(api);
+        changed.push("code_api");
+    }
+    if let Some(key) = input.v2_key {
+        if key.len() != 32 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::invalid("v2_key", "must be the 32-character APIv2 key"));
+        }
+        active.wechatpay_v2_key_sealed = Set(Some(ctx.vault.seal(Field::WechatPayV2Key, &key)));
+        changed.push("v2_key");
+    }
+    if let Some(pem) = input.merchant_certificate {
+        crate::wechatpay::parse_certificate(&pem)
+            .map_err(|_| Error::invalid("merchant_certificate", "not an RSA X.509 certificate (apiclient_cert.pem)"))?;
+        active.wechatpay_cert_pem = Set(Some(pem));
+        changed.push("merchant_certificate");
+    }
+    let switching_to_v2 = matches!(&active.wechatpay_code_api, sea_orm::ActiveValue::Set(api) if api == "v2");
+    let has_v2_key = match &active.wechatpay_v2_key_sealed {
+        sea_orm::ActiveValue::Set(key) | sea_orm::ActiveValue::Unchanged(key) => key.is_some(),
+        sea_orm::ActiveValue::NotSet => false,
+    };
+    if switching_to_v2 && !has_v2_key {
+        return Err(Error::invalid("v2_key", "the v2 fallback needs the APIv2 key"));
     }
     if changed.is_empty() {
         return wechatpay_status(ctx, principal).await;

@@ -630,7 +630,11 @@ async fn ask_provider(
     match Provider::parse(&payment.provider) {
         Some(Provider::WechatPay) => {
             let account = credentials::wechatpay(ctx, merchant).await?;
-            Ok(match ctx.wechatpay.query(&account.merchant(), &payment.out_trade_no).await? {
+            let found = match account.v2().filter(|_| payment.method == "code") {
+                Some(v2) => ctx.wechatpay_v2.query(&v2, &payment.out_trade_no).await?,
+                None => ctx.wechatpay.query(&account.merchant(), &payment.out_trade_no).await?,
+            };
+            Ok(match found {
                 Some(tx) if tx.trade_state == "SUCCESS" || tx.trade_state == "REFUND" => {
                     Found::Paid(notify::wechat_paid(&account, payment, &tx)?)
                 }
