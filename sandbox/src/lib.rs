@@ -164,6 +164,7 @@ impl FakeProviders {
                 // Acting as the payer
                 .route("/sandbox", web::get().to(page::page))
                 .route("/sandbox/orders", web::get().to(page::orders))
+                .route("/sandbox/codes", web::post().to(page::make_code))
                 .route("/sandbox/{provider}/{out_trade_no}/{action}", web::post().to(page::act))
                 .default_service(web::to(wechatpay::not_found))
         })

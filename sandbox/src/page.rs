@@ -1,6 +1,7 @@
 //! The human side of the sandbox: `GET /sandbox` lists the orders waiting for a payer with Pay / Decline buttons
 //! (plain HTML forms), `POST /sandbox/{provider}/{out_trade_no}/{pay|decline}` acts (a form post is redirected
-//! back to the page, a JSON caller gets JSON), and `GET /sandbox/orders` lists every order as JSON.
+//! back to the page, a JSON caller gets JSON), `POST /sandbox/codes` makes a customer's payment code for the
+//! cashier to scan (or type), and `GET /sandbox/orders` lists every order as JSON.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -63,6 +64,60 @@ pub(crate) async fn act(
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
 }
 
+#[derive(serde::Deserialize)]
+pub(crate) struct CodeRequest {
+    /// `wechatpay` or `alipay`.
+    provider: String,
+    /// `pays` (at once), `userpaying` (asks for the password; paid on the second query) or `declined`.
+    behaviour: String,
+}
+
+/// A fresh payment code in a customer's wallet, as the payer would show it.
+pub(crate) async fn make_code(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let parsed: Option<CodeRequest> = serde_json::from_slice(&body).ok().or_else(|| serde_urlencoded_form(&body));
+    let result = parsed.ok_or_else(|| "give provider and behaviour".to_owned()).and_then(|request| {
+        let behaviour = match request.behaviour.as_str() {
+            "pays" => control::CodeBehaviour::Pays,
+            "userpaying" => control::CodeBehaviour::UserPaying { paid_after_queries: Some(2) },
+            "declined" => control::CodeBehaviour::Declined,
+            other => return Err(format!("unknown behaviour {other} (pays, userpaying or declined)")),
+        };
+        match Provider::parse(&request.provider) {
+            Some(Provider::WechatPay) => Ok(control::new_wechat_code(&shared, behaviour)),
+            Some(Provider::Alipay) => Ok(control::new_alipay_code(&shared, behaviour)),
+            None => Err(format!("unknown provider {} (wechatpay or alipay)", request.provider)),
+        }
+    });
+    if wants_json(&req) {
+        return match result {
+            Ok(code) => HttpResponse::Ok().json(json!({ "code": code })),
+            Err(e) => HttpResponse::BadRequest().json(json!({ "error": e })),
+        };
+    }
+    let location = match result {
+        Ok(code) => format!("/sandbox?code={code}"),
+        Err(e) => format!("/sandbox?error={}", urlencoding::encode(&e)),
+    };
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// `provider=…&behaviour=…` from an HTML form.
+fn serde_urlencoded_form(body: &[u8]) -> Option<CodeRequest> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut provider = None;
+    let mut behaviour = None;
+    for pair in text.split('&') {
+        let (k, v) = pair.split_once('=')?;
+        let v = urlencoding::decode(v).ok()?.into_owned();
+        match k {
+            "provider" => provider = Some(v),
+            "behaviour" => behaviour = Some(v),
+            _ => {}
+        }
+    }
+    Some(CodeRequest { provider: provider?, behaviour: behaviour? })
+}
+
 fn provider_label(p: Provider) -> &'static str {
     match p {
         Provider::WechatPay => "微信支付 WeChat Pay",
@@ -87,6 +142,22 @@ pub(crate) async fn page(shared: web::Data<Shared>, req: HttpRequest) -> HttpRes
     ));
     if let Some(error) = error {
         html.push_str(&format!("<p class=\"error\">{}</p>", html_escape(&error)));
+    }
+    let code = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("code").cloned());
+    html.push_str(concat!(
+        "<h2>付款码 Payment code</h2><p>顾客出示的付款码，供收银扫码（或输入）。A code in the customer's wallet, ",
+        "for the cashier to scan or type.</p><form method=\"post\" action=\"/sandbox/codes\">",
+        "<select name=\"provider\"><option value=\"wechatpay\">微信 WeChat</option>",
+        "<option value=\"alipay\">支付宝 Alipay</option></select> ",
+        "<select name=\"behaviour\"><option value=\"pays\">直接支付 pays</option>",
+        "<option value=\"userpaying\">需输入密码 asks for the password</option>",
+        "<option value=\"declined\">余额不足 declined</option></select> ",
+        "<button>生成 Make</button></form>",
+    ));
+    if let Some(code) = code {
+        html.push_str(&format!("<p>付款码 Code: <code style=\"font-size:1.5em\">{}</code></p>", html_escape(&code)));
     }
     html.push_str("<h2>待支付 Waiting for the payer</h2>");
     let pending: Vec<_> = all.iter().filter(|o| o.pending).collect();

@@ -458,7 +458,18 @@ async fn a_wechat_payment_code_settles_the_bill_and_its_refund_goes_back_through
     }
     assert_eq!(app.count("payments").await, 0);
 
-    let code = app.fake.wechat_payment_code(sandbox::CodeBehaviour::Pays);
+    // The code a customer shows, made as a person would make it on the sandbox page.
+    let made: Value = app
+        .client
+        .post(format!("{}/sandbox/codes", app.fake.base_url()))
+        .json(&json!({ "provider": "wechatpay", "behaviour": "pays" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = made["code"].as_str().expect("a code").to_owned();
     let (status, paid) = pay_by_code(&app, &cashier, id, &code, "code-pay-1").await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(
