@@ -58,6 +58,41 @@ enum Command {
         #[arg(long)]
         merchant_id: Option<i64>,
     },
+    /// Set a merchant's WeChat Pay account from the files WeChat Pay issues (secrets are sealed, never printed).
+    ConfigureWechatpay {
+        #[arg(long)]
+        merchant_id: i64,
+        /// 商户号.
+        #[arg(long)]
+        mchid: Option<String>,
+        /// Serial of the merchant API certificate.
+        #[arg(long)]
+        serial: Option<String>,
+        /// `apiclient_key.pem`.
+        #[arg(long)]
+        private_key_file: Option<std::path::PathBuf>,
+        /// A file holding the 32-character APIv3 key.
+        #[arg(long)]
+        apiv3_key_file: Option<std::path::PathBuf>,
+        /// `PUB_KEY_ID_…`, with --public-key-file.
+        #[arg(long)]
+        public_key_id: Option<String>,
+        /// `pub_key.pem`.
+        #[arg(long)]
+        public_key_file: Option<std::path::PathBuf>,
+        /// A platform certificate to trust.
+        #[arg(long)]
+        platform_certificate_file: Option<std::path::PathBuf>,
+        /// `v3` or `v2` for payment codes.
+        #[arg(long)]
+        code_api: Option<String>,
+        /// A file holding the 32-character APIv2 key (the v2 fallback).
+        #[arg(long)]
+        v2_key_file: Option<std::path::PathBuf>,
+        /// `apiclient_cert.pem` (v2 reverse).
+        #[arg(long)]
+        merchant_certificate_file: Option<std::path::PathBuf>,
+    },
     /// Compare WeChat Pay's and Alipay's trade bills of a day with our records; differences go to the
     /// payment exceptions list.
     ReconcilePayments {
@@ -108,6 +143,58 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 println!("{discrepancy}");
             }
             anyhow::bail!("{} ledger discrepancies", found.len())
+        }
+        Command::ConfigureWechatpay {
+            merchant_id,
+            mchid,
+            serial,
+            private_key_file,
+            apiv3_key_file,
+            public_key_id,
+            public_key_file,
+            platform_certificate_file,
+            code_api,
+            v2_key_file,
+            merchant_certificate_file,
+        } => {
+            let read = |path: Option<std::path::PathBuf>| -> anyhow::Result<Option<String>> {
+                path.map(|p| {
+                    std::fs::read_to_string(&p)
+                        .map(|text| text.trim().to_owned())
+                        .with_context(|| format!("reading {}", p.display()))
+                })
+                .transpose()
+            };
+            let input = service::payments::credentials::WechatPayInput {
+                mchid,
+                serial,
+                private_key: read(private_key_file)?,
+                apiv3_key: read(apiv3_key_file)?,
+                public_key_id,
+                public_key: read(public_key_file)?,
+                platform_certificate: read(platform_certificate_file)?,
+                code_api,
+                v2_key: read(v2_key_file)?,
+                merchant_certificate: read(merchant_certificate_file)?,
+            };
+            let ctx = AppContext::build(settings).await?;
+            let status = service::payments::credentials::configure_wechatpay(
+                &ctx,
+                merchant_id,
+                service::audit::Actor::System,
+                input,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "merchant {merchant_id}: mchid {}, private key {}, APIv3 key {}, payment codes via {}, trusted serials: {}",
+                status.mchid.as_deref().unwrap_or("-"),
+                if status.private_key_set { "set" } else { "missing" },
+                if status.apiv3_key_set { "set" } else { "missing" },
+                status.code_api,
+                status.platform_serials.join(", ")
+            );
+            Ok(())
         }
         Command::ReconcilePayments { date } => {
             let ctx = AppContext::build(settings).await?;

@@ -28,6 +28,7 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_payments)
         .service(get_payment)
         .service(pay_bill_by_code)
+        .service(classify_scan)
         .service(list_payment_exceptions)
         .service(resolve_payment_exception)
         .service(get_wechatpay_settings)
@@ -468,4 +469,27 @@ async fn resolve_payment_exception(
 ) -> ApiResult<web::Json<PaymentExceptionDto>> {
     let resolved = service::payments::exceptions::resolve(&ctx, &principal, id.into_inner(), &body.resolution).await?;
     Ok(web::Json(resolved.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ScanRequest {
+    /// What the scanner read.
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScanDto {
+    /// `wechat_pay_code`, `alipay_code`, `member_code` or `product_barcode`.
+    pub kind: String,
+}
+
+/// What a scan is, by its shape: a WeChat or Alipay payment code, a member code, or a product barcode. Anything
+/// else is refused (422) with a message saying so.
+#[utoipa::path(tag = "checkout", request_body = ScanRequest, responses((status = 200, body = ScanDto), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/scans/classify")]
+async fn classify_scan(Staff(_staff): Staff, body: web::Json<ScanRequest>) -> ApiResult<web::Json<ScanDto>> {
+    let kind = service::domain::classify_scan(&body.code).ok_or_else(|| {
+        service::Error::invalid("code", "not a payment code, member code or product barcode: scan again")
+    })?;
+    Ok(web::Json(ScanDto { kind: kind.as_str().to_owned() }))
 }

@@ -62,7 +62,13 @@ fn serve_seeds_once_and_stops_cleanly_on_sigterm() {
     let dir = temp_dir();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let start = |dir: &std::path::Path| {
-        api(dir).args(["--port", &port.to_string()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+        api(dir)
+            .args(["--port", &port.to_string()])
+            .env("HUIYUAN__SANDBOX__LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     };
     // Ready means answering HTTP, not merely bound: the listener exists before the signal handlers do.
     let answers_health = || -> bool {
@@ -110,5 +116,51 @@ fn serve_seeds_once_and_stops_cleanly_on_sigterm() {
     wait_ready();
     let out = stop(&mut second);
     assert!(!out.contains("demo-cashier"), "passwords are printed once: {out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn wechat_pay_credentials_are_configured_from_files_and_never_printed() {
+    let dir = temp_dir();
+    let seeded = api(&dir).arg("seed-demo").output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let key = write("apiclient_key.pem", sandbox::WECHATPAY_MERCHANT_PRIVATE_KEY);
+    let apiv3 = write("apiv3.key", "CliApiV3Key000000000000000000000\n");
+    let public = write("pub_key.pem", sandbox::WECHATPAY_PLATFORM_PUBLIC_KEY);
+    let args = |key_file: &str| {
+        vec![
+            "configure-wechatpay".to_owned(),
+            "--merchant-id".into(),
+            "1".into(),
+            "--mchid".into(),
+            "1230000109".into(),
+            "--serial".into(),
+            sandbox::WECHATPAY_MERCHANT_SERIAL.into(),
+            "--private-key-file".into(),
+            key_file.to_owned(),
+            "--apiv3-key-file".into(),
+            apiv3.clone(),
+            "--public-key-id".into(),
+            sandbox::WECHATPAY_PUBLIC_KEY_ID.into(),
+            "--public-key-file".into(),
+            public.clone(),
+        ]
+    };
+    // A file that is not a key is refused, naming the field; nothing is written.
+    let not_a_key = write("not_a_key.pem", "hello");
+    let refused = api(&dir).args(args(&not_a_key)).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("private_key"));
+
+    let output = api(&dir).args(args(&key)).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(printed.contains("private key set") && printed.contains(sandbox::WECHATPAY_PUBLIC_KEY_ID), "{printed}");
+    assert!(!printed.contains("PRIVATE KEY") && !printed.contains("CliApiV3Key"), "no secret printed: {printed}");
     std::fs::remove_dir_all(&dir).ok();
 }

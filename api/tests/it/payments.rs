@@ -457,6 +457,16 @@ async fn a_wechat_payment_code_settles_the_bill_and_its_refund_goes_back_through
         assert!(answer["message"].as_str().unwrap().contains(says), "{answer}");
     }
     assert_eq!(app.count("payments").await, 0);
+    for (code, kind) in [
+        ("134567890123456789", "wechat_pay_code"),
+        ("2812345678901234", "alipay_code"),
+        ("6901234567892", "product_barcode"),
+    ] {
+        let (status, answer) = app.post(&format!("{STAFF}/scans/classify"), &cashier, json!({ "code": code })).await;
+        assert_eq!((status, answer["kind"].as_str()), (StatusCode::OK, Some(kind)), "{answer}");
+    }
+    let (status, _) = app.post(&format!("{STAFF}/scans/classify"), &cashier, json!({ "code": "hello" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // The code a customer shows, made as a person would make it on the sandbox page.
     let made: Value = app

@@ -235,7 +235,11 @@ pub struct WechatPayStatus {
 
 pub async fn wechatpay_status(ctx: &AppContext, principal: &StaffPrincipal) -> Result<WechatPayStatus> {
     principal.require(Permission::MerchantManage)?;
-    let merchant = crate::merchants::get(ctx, principal.merchant_id).await?;
+    status_of(ctx, principal.merchant_id).await
+}
+
+async fn status_of(ctx: &AppContext, merchant_id: i64) -> Result<WechatPayStatus> {
+    let merchant = crate::merchants::get(ctx, merchant_id).await?;
     let keys = wechatpay_platform_keys::Entity::find()
         .filter(wechatpay_platform_keys::Column::MerchantId.eq(merchant.id))
         .all(&ctx.db)
@@ -259,7 +263,18 @@ pub async fn set_wechatpay(
     input: WechatPayInput,
 ) -> Result<WechatPayStatus> {
     principal.require(Permission::MerchantManage)?;
-    let merchant = crate::merchants::get(ctx, principal.merchant_id).await?;
+    configure_wechatpay(ctx, principal.merchant_id, Actor::Staff(principal.staff_id), input).await
+}
+
+/// Sets a merchant's WeChat Pay credentials: from an owner through the API, or from files through the CLI
+/// (`api configure-wechatpay`). Validated before anything is written; audited without the values.
+pub async fn configure_wechatpay(
+    ctx: &AppContext,
+    merchant_id: i64,
+    actor: Actor,
+    input: WechatPayInput,
+) -> Result<WechatPayStatus> {
+    let merchant = crate::merchants::get(ctx, merchant_id).await?;
     let mut active: merchants::ActiveModel = merchant.clone().into();
     let mut changed = Vec::new();
     if let Some(mchid) = input.mchid {
@@ -339,7 +354,7 @@ pub async fn set_wechatpay(
         return Err(Error::invalid("v2_key", "the v2 fallback needs the APIv2 key"));
     }
     if changed.is_empty() {
-        return wechatpay_status(ctx, principal).await;
+        return status_of(ctx, merchant_id).await;
     }
     let txn = ctx.db.begin().await?;
     active.update(&txn).await?;
@@ -350,7 +365,7 @@ pub async fn set_wechatpay(
         &txn,
         Event {
             merchant_id: Some(merchant.id),
-            actor: Actor::Staff(principal.staff_id),
+            actor,
             action: "merchant.wechatpay_configured",
             target: Some(("merchant", merchant.id)),
             detail: json!({ "changed": changed }),
@@ -359,7 +374,7 @@ pub async fn set_wechatpay(
     )
     .await?;
     txn.commit().await?;
-    wechatpay_status(ctx, principal).await
+    status_of(ctx, merchant_id).await
 }
 
 /// Adds or replaces one platform key of a merchant.
