@@ -28,6 +28,7 @@ pub mod payment_exceptions;
 pub mod payment_refunds;
 pub mod payments;
 pub mod points_lots;
+pub mod print_jobs;
 pub mod product_stock;
 pub mod products;
 pub mod recharge_plans;

@@ -10,6 +10,7 @@ mod m20261123_000002_ledger;
 mod m20261123_000003_checkout;
 mod m20261123_000004_points_rewards;
 mod m20261124_000005_payments;
+mod m20261124_000006_print_jobs;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_checkout::Migration),
             Box::new(m20261123_000004_points_rewards::Migration),
             Box::new(m20261124_000005_payments::Migration),
+            Box::new(m20261124_000006_print_jobs::Migration),
         ]
     }
 }

@@ -1196,6 +1196,7 @@ async fn write_settlement(
         .filter(bills::Column::Id.eq(bill_id))
         .exec(txn)
         .await?;
+    crate::receipts::queue_into(txn, merchant_id, store_id, crate::receipts::ReceiptKind::Bill, bill_id).await?;
     stock.apply(txn).await?;
     store_moves.apply(txn).await?;
     Ok(Written { entry_id, change, lines: line_rows, tenders: tender_rows })

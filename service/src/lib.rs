@@ -24,6 +24,7 @@ pub mod payments;
 pub mod points;
 pub mod pricing;
 pub mod products;
+pub mod receipts;
 pub mod refunds;
 pub mod settings;
 pub mod shared;

@@ -581,7 +581,10 @@ impl RechargeTerms {
             .await?;
         }
         crate::bills::upgrade_member(txn, merchant_id, member_id).await?;
-        ledger::post(txn, &draft).await
+        let entry_id = ledger::post(txn, &draft).await?;
+        crate::receipts::queue_into(txn, merchant_id, store_id, crate::receipts::ReceiptKind::Recharge, entry_id)
+            .await?;
+        Ok(entry_id)
     }
 }
 

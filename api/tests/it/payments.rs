@@ -150,6 +150,8 @@ async fn a_wechat_pay_recharge_credits_the_card_once_however_often_it_is_notifie
     let attempts = app.fake.deliveries();
     assert_eq!(attempts.iter().filter(|a| a.accepted).count(), 3, "every copy acknowledged: {attempts:?}");
     assert_eq!(app.count("journal_entries WHERE idempotency_key LIKE 'payment:%'").await, 1);
+    // Its receipt is queued for the store's printer, once.
+    assert_eq!(app.count("print_jobs WHERE kind = 'recharge_receipt' AND status = 'queued'").await, 1);
 
     // The member sees the plan on offer and the card credited, in the mini-program.
     let (_, offered) = app.get("/api/mini/v1/recharge-plans", &token).await;
@@ -491,6 +493,7 @@ async fn a_wechat_payment_code_settles_the_bill_and_its_refund_goes_back_through
     assert_eq!(settled["tenders"][0]["kind"], "wechat_pay");
     assert_eq!(settled["tenders"][0]["amount_fen"], 8800);
     let line = settled["lines"][0]["id"].as_i64().unwrap();
+    assert_eq!(app.count(&format!("print_jobs WHERE kind = 'bill_receipt' AND subject_id = {id}")).await, 1);
     // The same scan again (a double click) is the same payment; the code itself is used up at WeChat Pay.
     let (status, again) = pay_by_code(&app, &cashier, id, &code, "code-pay-1").await;
     assert_eq!((status, &again["id"]), (StatusCode::OK, &paid["id"]));
