@@ -93,6 +93,11 @@ enum Command {
         #[arg(long)]
         merchant_certificate_file: Option<std::path::PathBuf>,
     },
+    /// Scheduled jobs: `jobs list` shows them and their recent runs, `jobs run <name>` runs one now.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Compare WeChat Pay's and Alipay's trade bills of a day with our records; differences go to the
     /// payment exceptions list.
     ReconcilePayments {
@@ -100,6 +105,14 @@ enum Command {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+}
+
+#[derive(clap::Subcommand)]
+enum JobsAction {
+    /// The jobs, their schedules and the latest runs.
+    List,
+    /// Run a job now (recorded in the run history like a scheduled run).
+    Run { name: String },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -196,6 +209,33 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Jobs { action } => {
+            let ctx = AppContext::build(settings).await?;
+            let scheduler = jobs::Scheduler::new(ctx.clone(), jobs::standard_jobs()?);
+            match action {
+                JobsAction::List => {
+                    for job in scheduler.jobs() {
+                        println!("{:<32} {}  ({})", job.name, job.schedule, job.timezone);
+                    }
+                    for run in jobs::recent_runs(&ctx, 20).await? {
+                        println!(
+                            "{}  {:<32} {:<9} attempt {}  {}",
+                            run.tick_at,
+                            run.job,
+                            run.status,
+                            run.attempt,
+                            run.error.as_deref().unwrap_or(&run.counts)
+                        );
+                    }
+                    Ok(())
+                }
+                JobsAction::Run { name } => {
+                    let run = scheduler.run_now(&name).await?;
+                    println!("{} {}: {}", run.job, run.status, run.error.as_deref().unwrap_or(&run.counts));
+                    if run.status == "succeeded" { Ok(()) } else { anyhow::bail!("{name} did not succeed") }
+                }
+            }
+        }
         Command::ReconcilePayments { date } => {
             let ctx = AppContext::build(settings).await?;
             let day = date.unwrap_or_else(yesterday_in_china);
@@ -281,31 +321,11 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         }
         tracing::info!(page = %format!("{}/sandbox", fake.base_url()), "sandbox payments: pay or decline orders here");
     }
-    // Until the job scheduler arrives, the api sweeps pending payments itself every 30 s, and reconciles
-    // yesterday's provider bills once a day after 10:00 China time, when they are ready (both idempotent).
-    let sweeper = ctx.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
-        let mut reconciled: Option<chrono::NaiveDate> = None;
-        loop {
-            tick.tick().await;
-            match service::payments::sweep_pending(&sweeper).await {
-                Ok(counts) if counts.checked > 0 || counts.refunds > 0 => {
-                    tracing::info!(?counts, "pending payments reconciled")
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "pending payment sweep failed"),
-            }
-            let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
-            let day = yesterday_in_china();
-            if now.time() >= chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap_or_default() && reconciled != Some(day) {
-                reconciled = Some(day);
-                if let Err(error) = service::payments::reconcile::reconcile_day(&sweeper, day).await {
-                    tracing::warn!(%error, "daily reconciliation failed");
-                }
-            }
-        }
-    });
+    // The embedded default hosts the job scheduler (payment sweep, daily reconciliation, certificate refresh).
+    if ctx.settings.jobs.in_process {
+        let scheduler = jobs::Scheduler::new(ctx.clone(), jobs::standard_jobs()?);
+        tokio::spawn(scheduler.run());
+    }
     let app = api::Application::from_context(ctx.clone())?;
     let base = format!("http://{}:{}", ctx.settings.server.host, app.port());
     tracing::info!(

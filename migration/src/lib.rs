@@ -11,6 +11,7 @@ mod m20261123_000003_checkout;
 mod m20261123_000004_points_rewards;
 mod m20261124_000005_payments;
 mod m20261124_000006_print_jobs;
+mod m20261124_000007_job_runs;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_points_rewards::Migration),
             Box::new(m20261124_000005_payments::Migration),
             Box::new(m20261124_000006_print_jobs::Migration),
+            Box::new(m20261124_000007_job_runs::Migration),
         ]
     }
 }

@@ -58,6 +58,7 @@ pub struct Settings {
     pub alipay: AlipaySettings,
     pub wechatpay: WechatPaySettings,
     pub payments: PaymentSettings,
+    pub jobs: JobSettings,
     pub demo: DemoSettings,
     pub sandbox: SandboxSettings,
     pub log: LogSettings,
@@ -150,6 +151,13 @@ pub struct PaymentSettings {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct JobSettings {
+    /// Host the job scheduler in this api process (the embedded default). At scale, set false on the api
+    /// replicas and run `jobs` processes; either way each tick runs once.
+    pub in_process: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DemoSettings {
     /// Seed the demo merchant on first start (development only).
     pub seed: bool,
@@ -213,6 +221,7 @@ impl Default for Settings {
                 code_poll_interval_ms: 5000,
                 code_timeout_secs: 30,
             },
+            jobs: JobSettings { in_process: true },
             demo: DemoSettings { seed: true },
             sandbox: SandboxSettings { enabled: true, listen: "127.0.0.1:8081".into() },
             log: LogSettings { format: "pretty".into(), filter: "info,sqlx=warn,sea_orm=warn".into() },

@@ -5,6 +5,7 @@ pub mod bills;
 pub mod card_products;
 pub mod catalog;
 pub mod commission_rules;
+pub mod jobs;
 pub mod levels;
 pub mod loyalty;
 pub mod members;
@@ -38,7 +39,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(stored_value::routes)
             .configure(bills::routes)
             .configure(loyalty::routes)
-            .configure(payments::staff_routes),
+            .configure(payments::staff_routes)
+            .configure(jobs::routes),
     )
     .service(scope::scope("/api/mini/v1").configure(mini::routes).configure(payments::mini_routes))
     .configure(payments::callback_routes)

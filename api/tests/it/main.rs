@@ -8,6 +8,7 @@ mod checkout;
 mod cli;
 mod crash;
 mod errors;
+mod jobs;
 mod member_code;
 mod members;
 mod mini_auth;

@@ -443,3 +443,30 @@ pub async fn refresh_certificates(ctx: &AppContext, merchant_id: i64) -> Result<
     }
     Ok(added)
 }
+
+/// The daily certificate refresh: every merchant that verifies with platform certificates downloads the current
+/// ones (new certificates appear before old ones expire). Merchants on the public key alone are left alone.
+pub async fn refresh_all_certificates(ctx: &AppContext) -> Result<usize> {
+    let with_certificates: std::collections::BTreeSet<i64> = wechatpay_platform_keys::Entity::find()
+        .filter(wechatpay_platform_keys::Column::Kind.eq("certificate"))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|k| k.merchant_id)
+        .collect();
+    let mut added = 0;
+    let mut failed = 0;
+    for merchant_id in with_certificates {
+        match refresh_certificates(ctx, merchant_id).await {
+            Ok(n) => added += n,
+            Err(error) => {
+                failed += 1;
+                tracing::warn!(merchant = merchant_id, %error, "platform certificate refresh failed");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Error::Internal(anyhow::anyhow!("{failed} certificate refreshes failed")));
+    }
+    Ok(added)
+}

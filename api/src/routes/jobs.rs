@@ -1,0 +1,67 @@
+//! The scheduled jobs' run history, for staff who read the audit log.
+
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use service::AppContext;
+use service::domain::Permission;
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Staff;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_job_runs);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobRunDto {
+    pub job: String,
+    /// The scheduled time the run is for.
+    pub tick_at: DateTime<Utc>,
+    /// `running`, `succeeded`, `retrying` or `failed`.
+    pub status: String,
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What the run did, as the job reports it.
+    #[schema(value_type = Object)]
+    pub counts: serde_json::Value,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct RunsQuery {
+    /// At most 500; default 50.
+    pub limit: Option<u64>,
+}
+
+/// The latest job runs, newest first.
+#[utoipa::path(tag = "ops", params(RunsQuery), responses((status = 200, body = Vec<JobRunDto>), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/jobs/runs")]
+async fn list_job_runs(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    query: web::Query<RunsQuery>,
+) -> ApiResult<web::Json<Vec<JobRunDto>>> {
+    principal.require(Permission::AuditRead)?;
+    let runs = jobs::recent_runs(&ctx, query.limit.unwrap_or(50)).await.map_err(service::Error::Internal)?;
+    Ok(web::Json(
+        runs.into_iter()
+            .map(|run| JobRunDto {
+                job: run.job,
+                tick_at: run.tick_at,
+                status: run.status,
+                attempt: run.attempt,
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+                next_attempt_at: run.next_attempt_at,
+                counts: serde_json::from_str(&run.counts).unwrap_or(serde_json::Value::Null),
+                error: run.error,
+            })
+            .collect(),
+    ))
+}

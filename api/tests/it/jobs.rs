@@ -1,0 +1,105 @@
+//! The job scheduler against the real database (and Redis when configured): each tick once across schedulers,
+//! one catch-up run after downtime, retries with backoff, history for staff, `jobs run`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+use reqwest::StatusCode;
+
+use jobs::{Job, Scheduler};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use service::domain::Role;
+
+use crate::support::TestApp;
+
+/// An hourly job that counts its runs, failing the first `fail_first` of them.
+fn counting_job(name: &'static str, runs: Arc<AtomicU32>, fail_first: u32) -> Job {
+    Job::new(name, "0 0 * * * *", chrono_tz::Asia::Shanghai, move |_, _| {
+        let runs = runs.clone();
+        async move {
+            let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            if n <= fail_first {
+                anyhow::bail!("failing on purpose, run {n}");
+            }
+            Ok(serde_json::json!({ "run": n }))
+        }
+    })
+    .unwrap()
+}
+
+fn next_hour(after: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = after.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap();
+    floor + Duration::hours(1)
+}
+
+async fn runs_of(app: &TestApp, job: &str) -> i64 {
+    app.count(&format!("job_runs WHERE job = '{job}'")).await
+}
+
+#[tokio::test]
+async fn two_schedulers_run_each_tick_once() {
+    let app = TestApp::spawn().await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let one = Scheduler::new(app.ctx.clone(), vec![counting_job("test.once", runs.clone(), 0)]).with_holder("one");
+    let two = Scheduler::new(app.ctx.clone(), vec![counting_job("test.once", runs.clone(), 0)]).with_holder("two");
+    let tick = next_hour(Utc::now());
+    let (a, b) = tokio::join!(one.tick(tick + Duration::seconds(1)), two.tick(tick + Duration::seconds(1)));
+    let ran = a.unwrap().ran.len() + b.unwrap().ran.len();
+    assert_eq!((ran, runs.load(Ordering::SeqCst)), (1, 1));
+    assert_eq!(runs_of(&app, "test.once").await, 1);
+    // The same instant again, from either: nothing more.
+    assert!(one.tick(tick + Duration::seconds(2)).await.unwrap().ran.is_empty());
+    assert!(two.tick(tick + Duration::seconds(2)).await.unwrap().ran.is_empty());
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn after_downtime_a_missed_tick_runs_once_and_failures_are_retried_with_backoff() {
+    let app = TestApp::spawn().await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let scheduler = Scheduler::new(app.ctx.clone(), vec![counting_job("test.flaky", runs.clone(), 1)]);
+    // The first tick's run fails: it is retried after its backoff, not before.
+    let first = next_hour(Utc::now());
+    let pass = scheduler.tick(first + Duration::seconds(1)).await.unwrap();
+    assert_eq!(pass.ran, vec!["test.flaky"]);
+    assert_eq!(app.count("job_runs WHERE job = 'test.flaky' AND status = 'retrying'").await, 1);
+    assert!(scheduler.tick(first + Duration::seconds(5)).await.unwrap().retried.is_empty(), "not before its backoff");
+    let pass = scheduler.tick(first + Duration::seconds(40)).await.unwrap();
+    assert_eq!(pass.retried, vec!["test.flaky"]);
+    assert_eq!(app.count("job_runs WHERE job = 'test.flaky' AND status = 'succeeded' AND attempt = 2").await, 1);
+
+    // Then down for five and a half hours: one run, for the latest tick, not one per missed hour.
+    let pass = scheduler.tick(first + Duration::minutes(330)).await.unwrap();
+    assert_eq!(pass.ran, vec!["test.flaky"]);
+    assert!(scheduler.tick(first + Duration::minutes(331)).await.unwrap().ran.is_empty());
+    assert_eq!(runs_of(&app, "test.flaky").await, 2);
+    let latest = first + Duration::hours(5);
+    let caught_up = entity::job_runs::Entity::find()
+        .filter(entity::job_runs::Column::Job.eq("test.flaky"))
+        .filter(entity::job_runs::Column::TickAt.eq(latest))
+        .one(&app.ctx.db)
+        .await
+        .unwrap();
+    assert!(caught_up.is_some_and(|run| run.status == "succeeded"));
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn jobs_run_now_and_staff_see_the_history() {
+    let app = TestApp::spawn().await;
+    let scheduler = Scheduler::new(app.ctx.clone(), jobs::standard_jobs().unwrap());
+    let run = scheduler.run_now("payments.sweep_pending").await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert!(scheduler.run_now("no.such.job").await.is_err());
+
+    let owner = app.token(Role::Owner).await;
+    let (status, runs) = app.get("/api/staff/v1/jobs/runs", &owner).await;
+    assert_eq!(status, StatusCode::OK, "{runs}");
+    assert_eq!(runs[0]["job"], "payments.sweep_pending");
+    assert_eq!(runs[0]["status"], "succeeded");
+    assert!(runs[0]["counts"]["checked"].is_number(), "{runs}");
+    let cashier = app.token(Role::Cashier).await;
+    let (status, _) = app.get("/api/staff/v1/jobs/runs", &cashier).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
