@@ -11,6 +11,7 @@
 
 mod bills;
 mod notifications;
+mod slots;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -71,6 +72,11 @@ enum Bench {
         #[arg(long, default_value = "target/release/api")]
         api: PathBuf,
     },
+    /// Slot search for a store of 30 staff over 7 days (the pure engine; no database).
+    Slots {
+        #[arg(long, default_value_t = 1000)]
+        searches: usize,
+    },
     /// Member look-up by phone and by member code, against pgbench -S.
     Members {
         /// PostgreSQL server URL (the database itself is created).
@@ -103,6 +109,10 @@ fn main() -> anyhow::Result<()> {
             Duration::from_secs(seconds),
             &api,
         )),
+        Bench::Slots { searches } => {
+            slots::bench_slots(searches.max(1));
+            Ok(())
+        }
         Bench::Notifications { server, database, payments, concurrency, api } => {
             runtime.block_on(notifications::bench_notifications(notifications::Options {
                 server: &server,

@@ -29,6 +29,7 @@ pub mod refunds;
 pub mod settings;
 pub mod shared;
 pub mod signing;
+pub mod slots;
 pub mod staff;
 pub mod stored_value;
 pub mod stores;
