@@ -259,6 +259,16 @@ impl Scheduler {
     }
 }
 
+/// The run history for staff who read the audit log.
+pub async fn runs_for_staff(
+    ctx: &AppContext,
+    principal: &service::auth::StaffPrincipal,
+    limit: u64,
+) -> service::Result<Vec<job_runs::Model>> {
+    principal.require(service::domain::Permission::AuditRead)?;
+    recent_runs(ctx, limit).await.map_err(service::Error::Internal)
+}
+
 /// The latest runs, newest first (the history staff and operators see).
 pub async fn recent_runs(ctx: &AppContext, limit: u64) -> anyhow::Result<Vec<job_runs::Model>> {
     Ok(job_runs::Entity::find().order_by_desc(job_runs::Column::Id).limit(limit.clamp(1, 500)).all(&ctx.db).await?)

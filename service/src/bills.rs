@@ -1340,15 +1340,8 @@ pub async fn update_parked(
     }
     let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, false).await?;
     let priced = resolved.price(draft.points)?;
-    let updated = bills::Entity::update_many()
+    let updated = with_price(bills::Entity::update_many(), &resolved, &priced)
         .col_expr(bills::Column::MemberId, Expr::value(draft.member_id))
-        .col_expr(bills::Column::SubtotalFen, Expr::value(priced.subtotal))
-        .col_expr(bills::Column::TotalFen, Expr::value(priced.total))
-        .col_expr(bills::Column::DiscountFen, Expr::value(priced.discount))
-        .col_expr(bills::Column::PointsUsed, Expr::value(priced.points_used))
-        .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
-        .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
-        .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
         .col_expr(bills::Column::Note, Expr::value(draft.note.trim().to_owned()))
         .col_expr(bills::Column::Request, Expr::value(serde_json::to_string(&draft).map_err(anyhow::Error::from)?))
         .col_expr(bills::Column::MemberConfirmedAt, Expr::value(Option::<DateTime<Utc>>::None))
@@ -1371,10 +1364,21 @@ fn claim_for_settlement(
     priced: &Priced,
     now: DateTime<Utc>,
 ) -> sea_orm::UpdateMany<bills::Entity> {
-    bills::Entity::update_many()
+    with_price(bills::Entity::update_many(), resolved, priced)
         .col_expr(bills::Column::Status, Expr::value("settled"))
         .col_expr(bills::Column::Fingerprint, Expr::value(fingerprint))
         .col_expr(bills::Column::SettledAt, Expr::value(Some(now)))
+        .filter(bills::Column::Id.eq(bill_id))
+        .filter(bills::Column::Status.eq(from))
+}
+
+/// Sets a kept bill's price columns (every step of the price, and the level it was priced at).
+fn with_price(
+    update: sea_orm::UpdateMany<bills::Entity>,
+    resolved: &Resolved,
+    priced: &Priced,
+) -> sea_orm::UpdateMany<bills::Entity> {
+    update
         .col_expr(bills::Column::SubtotalFen, Expr::value(priced.subtotal))
         .col_expr(bills::Column::TotalFen, Expr::value(priced.total))
         .col_expr(bills::Column::DiscountFen, Expr::value(priced.discount))
@@ -1382,8 +1386,6 @@ fn claim_for_settlement(
         .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
         .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
         .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
-        .filter(bills::Column::Id.eq(bill_id))
-        .filter(bills::Column::Status.eq(from))
 }
 
 /// Settles a parked bill with its kept draft. Settling it again with the same tenders returns the settlement;

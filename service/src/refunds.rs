@@ -364,12 +364,7 @@ async fn run(
         let principal_back = share_of(tender.principal_fen, refunded_after, tender.amount_fen)
             - share_of(tender.principal_fen, tender.refunded_fen, tender.amount_fen);
         let kind = TenderKind::parse(&tender.kind).ok_or(Error::Conflict(Conflict::BillState))?;
-        let external = match kind {
-            TenderKind::WechatPay => Some(crate::payments::Provider::WechatPay),
-            TenderKind::Alipay => Some(crate::payments::Provider::Alipay),
-            _ => None,
-        };
-        if let Some(provider) = external {
+        if let Some(provider) = crate::payments::Provider::of_tender(kind) {
             // The money goes back through the provider, under its own refund number, once this commits.
             crate::payments::refunds::queue_into(&txn, merchant_id, bill_id, provider, amount, refund_id, &why).await?;
         }

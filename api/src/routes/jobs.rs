@@ -7,7 +7,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::domain::Permission;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
@@ -47,8 +46,7 @@ async fn list_job_runs(
     Staff(principal): Staff,
     query: web::Query<RunsQuery>,
 ) -> ApiResult<web::Json<Vec<JobRunDto>>> {
-    principal.require(Permission::AuditRead)?;
-    let runs = jobs::recent_runs(&ctx, query.limit.unwrap_or(50)).await.map_err(service::Error::Internal)?;
+    let runs = jobs::runs_for_staff(&ctx, &principal, query.limit.unwrap_or(50)).await?;
     Ok(web::Json(
         runs.into_iter()
             .map(|run| JobRunDto {

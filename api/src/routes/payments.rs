@@ -488,8 +488,6 @@ pub struct ScanDto {
 #[utoipa::path(tag = "checkout", request_body = ScanRequest, responses((status = 200, body = ScanDto), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/scans/classify")]
 async fn classify_scan(Staff(_staff): Staff, body: web::Json<ScanRequest>) -> ApiResult<web::Json<ScanDto>> {
-    let kind = service::domain::classify_scan(&body.code).ok_or_else(|| {
-        service::Error::invalid("code", "not a payment code, member code or product barcode: scan again")
-    })?;
+    let kind = service::payments::counter::classify(&body.code)?;
     Ok(web::Json(ScanDto { kind: kind.as_str().to_owned() }))
 }

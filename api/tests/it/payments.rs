@@ -53,6 +53,21 @@ async fn payment(app: &TestApp, token: &str, id: i64) -> Value {
     body
 }
 
+/// Runs a statement on the test's database (to stage what only time or an outside change would bring).
+async fn execute(app: &TestApp, sql: &str) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = app.ctx.db.get_database_backend();
+    app.ctx.db.execute_raw(Statement::from_string(backend, sql.to_owned())).await.unwrap();
+}
+
+/// Makes a payment's order expire `ago` in the past (and, with `created`, start then too), as if time had passed.
+async fn backdate(app: &TestApp, payment_id: i64, ago: chrono::Duration, created: bool) {
+    let past = (chrono::Utc::now() - ago).to_rfc3339();
+    let cast = if app.ctx.db.get_database_backend() == sea_orm::DbBackend::Postgres { "::timestamptz" } else { "" };
+    let created = if created { format!("created_at = '{past}'{cast}, ") } else { String::new() };
+    execute(app, &format!("UPDATE payments SET {created}expires_at = '{past}'{cast} WHERE id = {payment_id}")).await;
+}
+
 async fn wait_delivered(app: &TestApp) {
     assert!(app.fake.wait_for_notifications(Duration::from_secs(20)).await, "notifications still in flight");
 }
@@ -356,18 +371,7 @@ async fn the_sweep_closes_expired_unpaid_orders_at_the_provider_and_bad_requests
 
     // Not yet due: the sweep leaves it alone.
     assert_eq!(service::payments::sweep_pending(&app.ctx).await.unwrap().checked, 0);
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = app.ctx.db.get_database_backend();
-        let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
-        let sql = match backend {
-            sea_orm::DbBackend::Postgres => format!(
-                "UPDATE payments SET created_at = '{past}'::timestamptz, expires_at = '{past}'::timestamptz WHERE id = {id}"
-            ),
-            _ => format!("UPDATE payments SET created_at = '{past}', expires_at = '{past}' WHERE id = {id}"),
-        };
-        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
-    }
+    backdate(&app, id, chrono::Duration::hours(1), true).await;
     let counts = service::payments::sweep_pending(&app.ctx).await.unwrap();
     assert_eq!((counts.checked, counts.closed, counts.errors), (1, 1, 0), "{counts:?}");
     assert_eq!(payment(&app, &token, id).await["status"], "closed");
@@ -570,14 +574,7 @@ async fn a_code_never_confirmed_is_reversed_and_a_declined_one_leaves_the_bill_p
     assert_eq!((status, waiting["status"].as_str()), (StatusCode::OK, Some("pending")), "{waiting}");
     let pid = waiting["id"].as_i64().unwrap();
     // Out of time (as if the timeout had passed): the next look reverses it at WeChat Pay and parks the bill.
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = app.ctx.db.get_database_backend();
-        let past = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
-        let cast = if backend == sea_orm::DbBackend::Postgres { "::timestamptz" } else { "" };
-        let sql = format!("UPDATE payments SET expires_at = '{past}'{cast} WHERE id = {pid}");
-        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
-    }
+    backdate(&app, pid, chrono::Duration::minutes(5), false).await;
     let (_, payment) = app.get(&format!("{STAFF}/payments/{pid}"), &cashier).await;
     assert_eq!(payment["status"], "closed", "{payment}");
     let order =
@@ -631,12 +628,7 @@ async fn the_daily_reconciliation_lists_what_the_bills_disagree_on_and_staff_res
     app.fake.pay(Provider::WechatPay, &orders[1].1, Delivery::default()).unwrap();
     app.fake.pay(Provider::WechatPay, &orders[2].1, Delivery { hold: true, ..Delivery::default() }).unwrap();
     wait_delivered(&app).await;
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = app.ctx.db.get_database_backend();
-        let sql = format!("UPDATE payments SET amount_fen = 299999 WHERE id = {}", orders[1].0);
-        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
-    }
+    execute(&app, &format!("UPDATE payments SET amount_fen = 299999 WHERE id = {}", orders[1].0)).await;
     let merchant = app.seed.merchant_id;
     let found = service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
     assert_eq!((found.provider_rows, found.exceptions), (3, 2), "{found:?}");
@@ -669,12 +661,7 @@ async fn the_daily_reconciliation_lists_what_the_bills_disagree_on_and_staff_res
     let (_, open) = app.get(&format!("{STAFF}/payment-exceptions?open=true"), &manager).await;
     assert_eq!(open.as_array().unwrap().len(), 1);
     // Put the amount back so the ledger check at the end sees the data as the payments wrote it.
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = app.ctx.db.get_database_backend();
-        let sql = format!("UPDATE payments SET amount_fen = 300000 WHERE id = {}", orders[1].0);
-        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
-    }
+    execute(&app, &format!("UPDATE payments SET amount_fen = 300000 WHERE id = {}", orders[1].0)).await;
 }
 
 #[tokio::test]
@@ -697,15 +684,12 @@ async fn platform_certificates_and_the_public_key_verify_side_by_side_and_certif
     assert!(attempts.iter().all(|a| a.accepted), "{attempts:?}");
 
     // Forget the certificate: answers signed with it are no longer trusted, so nothing can be prepaid...
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = app.ctx.db.get_database_backend();
-        let sql = format!(
-            "DELETE FROM wechatpay_platform_keys WHERE kind = 'certificate' AND merchant_id = {}",
-            app.seed.merchant_id
-        );
-        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
-    }
+    let merchant = app.seed.merchant_id;
+    execute(
+        &app,
+        &format!("DELETE FROM wechatpay_platform_keys WHERE kind = 'certificate' AND merchant_id = {merchant}"),
+    )
+    .await;
     let body = json!({ "provider": "wechatpay", "store_id": app.seed.store_ids[0], "plan_id": plan, "idempotency_key": "cert-mode-2" });
     let (status, answer) = app.post("/api/mini/v1/me/payments/recharges", &token, body.clone()).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
@@ -784,15 +768,7 @@ async fn a_member_pays_a_parked_bill_in_the_mini_program_and_an_unpaid_one_is_pa
         .await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let pid = started["payment"]["id"].as_i64().unwrap();
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = app.ctx.db.get_database_backend();
-        let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
-        let cast = if backend == sea_orm::DbBackend::Postgres { "::timestamptz" } else { "" };
-        let sql =
-            format!("UPDATE payments SET created_at = '{past}'{cast}, expires_at = '{past}'{cast} WHERE id = {pid}");
-        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
-    }
+    backdate(&app, pid, chrono::Duration::hours(1), true).await;
     let counts = service::payments::sweep_pending(&app.ctx).await.unwrap();
     assert_eq!(counts.closed, 1, "{counts:?}");
     assert_eq!(bill(&app, &cashier, second).await["status"], "parked");
@@ -835,14 +811,7 @@ async fn payment_codes_go_through_the_v2_micropay_fallback_when_the_merchant_say
     let code = app.fake.wechat_payment_code(sandbox::CodeBehaviour::UserPaying { paid_after_queries: None });
     let (_, waiting) = pay_by_code(&app, &cashier, id, &code, "v2-pay-0003").await;
     let pid = waiting["id"].as_i64().unwrap();
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = app.ctx.db.get_database_backend();
-        let past = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
-        let cast = if backend == sea_orm::DbBackend::Postgres { "::timestamptz" } else { "" };
-        let sql = format!("UPDATE payments SET expires_at = '{past}'{cast} WHERE id = {pid}");
-        app.ctx.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
-    }
+    backdate(&app, pid, chrono::Duration::minutes(5), false).await;
     let (_, payment) = app.get(&format!("{STAFF}/payments/{pid}"), &cashier).await;
     assert_eq!(payment["status"], "closed", "{payment}");
     let order =

@@ -16,9 +16,9 @@ use serde_json::json;
 use entity::payments;
 
 use super::credentials;
-use super::{Applied, PENDING, Paid, Payment, Provider, apply_paid, mark_failed, record_exception, reload};
+use super::{Applied, PENDING, Paid, Payment, Provider, apply_paid, fail_here, record_exception, reload};
 use crate::auth::StaffPrincipal;
-use crate::bills::{TenderInput, TenderKind};
+use crate::bills::TenderInput;
 use crate::domain::{Fen, IdempotencyKey, Permission, ScanKind, classify_scan};
 use crate::wechatpay::CodePayOutcome;
 use crate::{AppContext, Conflict, Error, Result};
@@ -49,11 +49,10 @@ fn provider_of(auth_code: &str) -> Result<Provider> {
     }
 }
 
-fn tender_kind(provider: Provider) -> TenderKind {
-    match provider {
-        Provider::WechatPay => TenderKind::WechatPay,
-        Provider::Alipay => TenderKind::Alipay,
-    }
+/// What a scan is; anything the counter does not know is refused with a message saying so.
+pub fn classify(code: &str) -> Result<ScanKind> {
+    classify_scan(code)
+        .ok_or_else(|| Error::invalid("code", "not a payment code, member code or product barcode: scan again"))
 }
 
 /// Charges a customer's payment code for a parked bill. Returns the payment: `paid` (the bill is settled),
@@ -86,7 +85,7 @@ pub async fn pay_bill(
         principal,
         bill_id,
         &input.tenders,
-        tender_kind(provider),
+        provider.tender(),
         input.member_code.as_deref(),
     )
     .await?;
@@ -205,8 +204,7 @@ pub async fn pay_bill(
             tokio::spawn(async move { watch(ctx, id).await });
         }
         Err(error) => {
-            mark_failed(&ctx.db, payment.id, &error.to_string()).await?;
-            crate::bills::release_payment_hold(&ctx.db, bill.id).await?;
+            fail_here(&ctx.db, &payment, &error.to_string()).await?;
             return Err(error);
         }
     }
@@ -232,10 +230,7 @@ pub(crate) async fn settle_or_reverse(ctx: &AppContext, payment: &payments::Mode
             )
             .await?;
             if reversed.is_ok() {
-                mark_failed(&ctx.db, payment.id, &format!("reversed: {error}")).await?;
-                if let Some(bill_id) = payment.bill_id {
-                    crate::bills::release_payment_hold(&ctx.db, bill_id).await?;
-                }
+                fail_here(&ctx.db, payment, &format!("reversed: {error}")).await?;
             }
             Err(error)
         }
@@ -292,11 +287,5 @@ pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, payment_id: i64) 
         .await?
         .filter(|row| principal.can_access_store(row.store_id))
         .ok_or(Error::NotFound("payment"))?;
-    if row.status == PENDING {
-        match super::sync(ctx, &row).await {
-            Ok(_) | Err(Error::ProviderUnavailable { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(reload(&ctx.db, row.id).await?.into())
+    super::refreshed(ctx, &row).await
 }

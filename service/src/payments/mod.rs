@@ -55,6 +55,23 @@ impl Provider {
         }
     }
 
+    /// The bill tender its money settles as.
+    pub fn tender(self) -> crate::bills::TenderKind {
+        match self {
+            Provider::WechatPay => crate::bills::TenderKind::WechatPay,
+            Provider::Alipay => crate::bills::TenderKind::Alipay,
+        }
+    }
+
+    /// The provider a wallet tender came through (none for cash, bank card or stored value).
+    pub fn of_tender(kind: crate::bills::TenderKind) -> Option<Self> {
+        match kind {
+            crate::bills::TenderKind::WechatPay => Some(Provider::WechatPay),
+            crate::bills::TenderKind::Alipay => Some(Provider::Alipay),
+            _ => None,
+        }
+    }
+
     /// The store account its takings land in.
     pub fn account(self, store_id: i64) -> Account {
         match self {
@@ -211,10 +228,7 @@ pub async fn start_bill_payment(
 ) -> Result<MiniPayment> {
     let provider = parse_provider(provider)?;
     let key = IdempotencyKey::parse(idempotency_key).map_err(|m| Error::invalid("idempotency_key", m))?;
-    let kind = match provider {
-        Provider::WechatPay => crate::bills::TenderKind::WechatPay,
-        Provider::Alipay => crate::bills::TenderKind::Alipay,
-    };
+    let kind = provider.tender();
     let merchant = crate::merchants::get(ctx, member.merchant_id).await?;
     let existing = payments::Entity::find()
         .filter(payments::Column::MerchantId.eq(member.merchant_id))
@@ -406,10 +420,7 @@ async fn start_mini(
         Err(error) => {
             // Refused by the provider (not merely unreachable): this order can never be paid.
             if matches!(error, Error::ProviderRejected { .. }) {
-                mark_failed(&ctx.db, row.id, &error.to_string()).await?;
-                if let Some(bill_id) = row.bill_id {
-                    crate::bills::release_payment_hold(&ctx.db, bill_id).await?;
-                }
+                fail_here(&ctx.db, &row, &error.to_string()).await?;
             }
             Err(error)
         }
@@ -420,17 +431,23 @@ async fn reload(conn: &impl ConnectionTrait, id: i64) -> Result<payments::Model>
     payments::Entity::find_by_id(id).one(conn).await?.ok_or(Error::NotFound("payment"))
 }
 
-async fn mark_failed(conn: &impl ConnectionTrait, id: i64, failure: &str) -> Result<()> {
+/// The payment will not happen: mark it failed (if still pending) and park its bill again.
+async fn fail_here(conn: &impl ConnectionTrait, payment: &payments::Model, failure: &str) -> Result<()> {
     let now = Utc::now();
-    payments::Entity::update_many()
+    let failed = payments::Entity::update_many()
         .col_expr(payments::Column::Status, Expr::value(FAILED))
         .col_expr(payments::Column::Failure, Expr::value(failure.chars().take(200).collect::<String>()))
         .col_expr(payments::Column::ClosedAt, Expr::value(now))
         .col_expr(payments::Column::UpdatedAt, Expr::value(now))
-        .filter(payments::Column::Id.eq(id))
+        .filter(payments::Column::Id.eq(payment.id))
         .filter(payments::Column::Status.eq(PENDING))
         .exec(conn)
         .await?;
+    if failed.rows_affected == 1
+        && let Some(bill_id) = payment.bill_id
+    {
+        crate::bills::release_payment_hold(conn, bill_id).await?;
+    }
     Ok(())
 }
 
@@ -542,10 +559,7 @@ pub(crate) async fn apply_paid(ctx: &AppContext, payment: &payments::Model, paid
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("bill payment {} has no bill", payment.id)))?;
             let tenders: Vec<crate::bills::TenderInput> =
                 serde_json::from_str(&payment.other_tenders).map_err(anyhow::Error::from)?;
-            let kind = match provider {
-                Provider::WechatPay => crate::bills::TenderKind::WechatPay,
-                Provider::Alipay => crate::bills::TenderKind::Alipay,
-            };
+            let kind = provider.tender();
             crate::bills::settle_paid(
                 ctx,
                 &txn,
@@ -715,11 +729,15 @@ pub async fn get_for_member(ctx: &AppContext, member: &MemberPrincipal, payment_
         .one(&ctx.db)
         .await?
         .ok_or(Error::NotFound("payment"))?;
+    refreshed(ctx, &row).await
+}
+
+/// A payment as it stands, a pending one asked about at the provider first. The provider being away must not hide
+/// the payment: it is then shown as we know it.
+async fn refreshed(ctx: &AppContext, row: &payments::Model) -> Result<Payment> {
     if row.status == PENDING {
-        match sync(ctx, &row).await {
-            Ok(_) => {}
-            // The provider being away must not hide the payment from its owner: show it as we know it.
-            Err(Error::ProviderUnavailable { .. }) => {}
+        match sync(ctx, row).await {
+            Ok(_) | Err(Error::ProviderUnavailable { .. }) => {}
             Err(e) => return Err(e),
         }
     }
