@@ -51,6 +51,8 @@ pub struct Model {
     pub alipay_seller_id: Option<String>,
     /// Which API charges payment codes: `v3` (`codepay`) or `v2` (`micropay`, the fallback).
     pub wechatpay_code_api: String,
+    /// JSON: the subscribe-message template for booking reminders and how its fields are filled.
+    pub booking_reminder_template: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

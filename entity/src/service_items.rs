@@ -15,6 +15,10 @@ pub struct Model {
     /// JSON object level id → price in fen for members of that level.
     pub level_prices: String,
     pub active: bool,
+    pub buffer_min: i32,
+    pub processing_offset_min: Option<i32>,
+    pub processing_min: Option<i32>,
+    pub resource_kind: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

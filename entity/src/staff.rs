@@ -17,6 +17,8 @@ pub struct Model {
     /// True when the staff member works at every store of the merchant, present and future.
     pub all_stores: bool,
     pub active: bool,
+    /// Sealed phone number for SMS reminders.
+    pub phone_sealed: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -12,6 +12,16 @@ pub struct Model {
     /// IANA zone name; business days and reminders are computed in it.
     pub timezone: String,
     pub active: bool,
+    /// Start times are offered on this grid, in minutes from local midnight.
+    pub booking_granularity_min: i32,
+    /// Cancelling closer than this to the start is a late cancellation.
+    pub booking_cutoff_min: i32,
+    pub booking_horizon_days: i32,
+    /// `least_busy`, `rotation` or `usual`.
+    pub booking_anyone_policy: String,
+    /// Minutes before a booking that the member and the staff member are reminded (0: never).
+    pub member_reminder_min: i32,
+    pub staff_reminder_min: i32,
     pub created_at: DateTimeUtc,
 }
 

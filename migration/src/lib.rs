@@ -12,6 +12,7 @@ mod m20261123_000004_points_rewards;
 mod m20261124_000005_payments;
 mod m20261124_000006_print_jobs;
 mod m20261124_000007_job_runs;
+mod m20261125_000008_appointments;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_payments::Migration),
             Box::new(m20261124_000006_print_jobs::Migration),
             Box::new(m20261124_000007_job_runs::Migration),
+            Box::new(m20261125_000008_appointments::Migration),
         ]
     }
 }
