@@ -6,7 +6,8 @@
 //! exercised exactly as against the real hosts. Tests and the embedded default point `wechat.api_base`, the WeChat
 //! Pay base URL and `alipay.gateway` here.
 //!
-//! - [`mini`]: `jscode2session`, `stable_token`, `getuserphonenumber`.
+//! - [`mini`]: `jscode2session`, `stable_token`, `getuserphonenumber`, subscribe messages (`subscribe/send`, with
+//!   one-time subscriptions granted by tests and WeChat's field rules checked).
 //! - [`wechatpay`]: `/v3/…` for a direct merchant (JSAPI prepay, payment code, query, close, reverse, refunds,
 //!   certificates, trade bill), every request's `Authorization` checked against the merchant's key, every answer
 //!   signed with the platform key. [`wechatpay::v2`]: the v2 XML payment-code API (`/pay/micropay`,
@@ -51,6 +52,7 @@ pub use keys::{
     WECHATPAY_PLATFORM_CERT_SERIAL, WECHATPAY_PLATFORM_PRIVATE_KEY, WECHATPAY_PLATFORM_PUBLIC_KEY,
     WECHATPAY_PUBLIC_KEY_ID,
 };
+pub use mini::SentSubscribeMessage;
 pub use notify::{Delivery, DeliveryAttempt, Notification, Provider};
 pub use wechatpay::SerialMode;
 pub use wechatpay::v2::wechatpay_v2_sign;
@@ -65,6 +67,8 @@ pub(crate) struct State {
     phone_codes: HashMap<String, (String, String)>,
     /// Live access tokens → appid.
     access_tokens: HashMap<String, String>,
+    /// One-time subscribe-message grants and the messages sent.
+    subscribe: mini::Subscriptions,
     /// Alipay app id → the app's public key (to verify requests).
     alipay_apps: HashMap<String, RsaPublicKey>,
     /// Single-use auth codes → (app id, open_id).
@@ -139,6 +143,7 @@ impl FakeProviders {
                 .route("/sns/jscode2session", web::get().to(mini::jscode2session))
                 .route("/cgi-bin/stable_token", web::post().to(mini::stable_token))
                 .route("/wxa/business/getuserphonenumber", web::post().to(mini::get_phone_number))
+                .route("/cgi-bin/message/subscribe/send", web::post().to(mini::send_subscribe_message))
                 // WeChat Pay API v3
                 .route("/v3/pay/transactions/jsapi", web::post().to(wechatpay::jsapi))
                 .route("/v3/pay/transactions/codepay", web::post().to(wechatpay::codepay))
@@ -169,6 +174,10 @@ impl FakeProviders {
                 .default_service(web::to(wechatpay::not_found))
         })
         .workers(1)
+        // A client that hangs up mid-request aborts it (actix drops the handler future) instead of the handler
+        // running on for a half-closed connection: a send abandoned during `set_subscribe_delay` then never happens.
+        // Every other handler decides without awaiting, so only that one can notice.
+        .h1_allow_half_closed(false)
         .disable_signals()
         .listen(listener)?
         .run();
@@ -228,6 +237,26 @@ impl FakeProviders {
         self.shared.state().access_tokens.clear();
     }
 
+    // ---- subscribe messages -------------------------------------------------------------------------------
+
+    /// The member `openid` of `appid` accepts one more message of `template_id`, as a tap on "允许" in
+    /// `wx.requestSubscribeMessage` grants (one-time subscriptions add up; each message sent uses one).
+    pub fn grant_subscription(&self, appid: &str, openid: &str, template_id: &str) {
+        let grant = (appid.to_owned(), openid.to_owned(), template_id.to_owned());
+        *self.shared.state().subscribe.grants.entry(grant).or_default() += 1;
+    }
+
+    /// How long `subscribe/send` waits before deciding (default: not at all). A client that gives up meanwhile
+    /// leaves nothing recorded and no subscription used.
+    pub fn set_subscribe_delay(&self, delay: Duration) {
+        self.shared.state().subscribe.delay = delay;
+    }
+
+    /// Every subscribe message WeChat accepted, oldest first.
+    pub fn subscribe_messages(&self) -> Vec<SentSubscribeMessage> {
+        self.shared.state().subscribe.sent.clone()
+    }
+
     pub fn register_alipay_app(&self, app_id: &str, app_public_key_pem: &str) -> Result<(), String> {
         let key = RsaPublicKey::from_public_key_pem(app_public_key_pem).map_err(|e| e.to_string())?;
         self.shared.state().alipay_apps.insert(app_id.to_owned(), key);
@@ -252,8 +281,8 @@ impl FakeProviders {
         self.shared.state().forge_next_alipay_response = true;
     }
 
-    /// How often an endpoint was called: `jscode2session`, `stable_token`, `getuserphonenumber`, `gateway`,
-    /// `pay/micropay`, `pay/orderquery`, `secapi/pay/reverse`.
+    /// How often an endpoint was called: `jscode2session`, `stable_token`, `getuserphonenumber`, `subscribe_send`,
+    /// `gateway`, `pay/micropay`, `pay/orderquery`, `secapi/pay/reverse`.
     pub fn calls(&self, endpoint: &'static str) -> u32 {
         self.shared.state().calls.get(endpoint).copied().unwrap_or(0)
     }
