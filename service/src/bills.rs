@@ -675,15 +675,30 @@ fn quote_lines(resolved: &Resolved, priced: &Priced) -> Vec<Line> {
 
 async fn allergy_matches(ctx: &AppContext, resolved: &Resolved) -> Result<Vec<AllergyMatch>> {
     let Some(member) = &resolved.member else { return Ok(Vec::new()) };
-    if resolved.lines.iter().all(|line| line.substances.is_empty()) {
+    let services: Vec<(i64, &str, &[String])> = resolved
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Service)
+        .map(|l| (l.item_id, l.name.as_str(), l.substances.as_slice()))
+        .collect();
+    matching_allergies(ctx, member.id, &services).await
+}
+
+/// The member's allergy notes that match the substances of these services (`(item id, name, substances)`).
+pub(crate) async fn matching_allergies(
+    ctx: &AppContext,
+    member_id: i64,
+    services: &[(i64, &str, &[String])],
+) -> Result<Vec<AllergyMatch>> {
+    if services.iter().all(|(_, _, substances)| substances.is_empty()) {
         return Ok(Vec::new());
     }
-    let allergies = crate::members::allergies_of(ctx, member.id).await?;
+    let allergies = crate::members::allergies_of(ctx, member_id).await?;
     let mut found = Vec::new();
     for allergy in &allergies {
         let substance = allergy.substance.trim().to_lowercase();
-        for line in resolved.lines.iter().filter(|l| l.kind == LineKind::Service) {
-            if line.substances.iter().any(|s| {
+        for (item_id, name, substances) in services {
+            if substances.iter().any(|s| {
                 let s = s.trim().to_lowercase();
                 !s.is_empty() && (s.contains(&substance) || substance.contains(&s))
             }) {
@@ -691,8 +706,8 @@ async fn allergy_matches(ctx: &AppContext, resolved: &Resolved) -> Result<Vec<Al
                     substance: allergy.substance.clone(),
                     severity: allergy.severity.as_str().to_owned(),
                     note: allergy.note.clone(),
-                    service_item_id: line.item_id,
-                    service_name: line.name.clone(),
+                    service_item_id: *item_id,
+                    service_name: (*name).to_owned(),
                 });
             }
         }

@@ -92,6 +92,12 @@ pub enum Conflict {
     PaymentMismatch,
     /// Someone resolved it already.
     AlreadyResolved,
+    /// The staff member, room or bed is no longer free at that time.
+    SlotTaken,
+    /// The booking is not in a state that allows this (checking in a cancelled booking...).
+    BookingState,
+    /// Too close to the start for members to change the booking themselves.
+    BookingCutoffPassed,
 }
 
 impl Conflict {
@@ -119,6 +125,9 @@ impl Conflict {
             Conflict::RuleExists => "rule_exists",
             Conflict::PaymentMismatch => "payment_mismatch",
             Conflict::AlreadyResolved => "already_resolved",
+            Conflict::SlotTaken => "slot_taken",
+            Conflict::BookingState => "booking_state",
+            Conflict::BookingCutoffPassed => "booking_cutoff_passed",
         }
     }
 
@@ -146,6 +155,11 @@ impl Conflict {
             Conflict::RankTaken => "another member level has this rank",
             Conflict::LevelInUse => "members hold this level; move them to another level first",
             Conflict::AlreadyResolved => "this was resolved already",
+            Conflict::SlotTaken => "that time is no longer free; pick another slot",
+            Conflict::BookingState => "the booking is not in a state that allows this",
+            Conflict::BookingCutoffPassed => {
+                "it is too close to the start to change this booking here; please call the store"
+            }
             Conflict::PaymentMismatch => {
                 "the amount paid does not match the payment; it is listed for staff to resolve"
             }

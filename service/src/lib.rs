@@ -5,6 +5,7 @@ pub mod alipay;
 pub mod audit;
 pub mod auth;
 pub mod bills;
+pub mod booking;
 pub mod card_products;
 pub mod catalog;
 pub mod commission;
@@ -26,13 +27,16 @@ pub mod pricing;
 pub mod products;
 pub mod receipts;
 pub mod refunds;
+pub mod reminders;
 pub mod settings;
 pub mod shared;
 pub mod signing;
 pub mod slots;
+pub mod sms;
 pub mod staff;
 pub mod stored_value;
 pub mod stores;
+pub mod subscribe_fields;
 pub mod vault;
 pub mod wechat;
 pub mod wechatpay;
@@ -60,6 +64,8 @@ pub struct AppContext {
     pub wechatpay: wechatpay::WechatPayClient,
     /// WeChat Pay v2, for the payment-code fallback only.
     pub wechatpay_v2: wechatpay_v2::WechatPayV2Client,
+    /// The SMS channel reminders fall back to (`notifications.sms`).
+    pub sms: Arc<dyn sms::SmsChannel>,
     /// Parsed payment credentials per merchant.
     pub payment_accounts: Arc<payments::credentials::AccountCache>,
     /// Where providers reach us (notification URLs): `server.public_url`, or the bound address once known.
@@ -92,6 +98,7 @@ impl AppContext {
             wechatpay: wechatpay::WechatPayClient::new(http, settings.wechatpay.api_base.clone()),
             public_url: Arc::new(std::sync::OnceLock::new()),
             payment_accounts: Arc::default(),
+            sms: sms::channel(&settings.notifications)?,
             settings: Arc::new(settings),
             db,
             vault: Arc::new(vault),

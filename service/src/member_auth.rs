@@ -239,7 +239,12 @@ pub fn verify_member_code(ctx: &AppContext, input: &str) -> Result<MemberCodeCla
 }
 
 /// An access token for the merchant's mini-program, from the shared cache or `stable_token`.
-async fn access_token(ctx: &AppContext, merchant: &merchants::Model, appid: &str, fresh: bool) -> Result<String> {
+pub(crate) async fn access_token(
+    ctx: &AppContext,
+    merchant: &merchants::Model,
+    appid: &str,
+    fresh: bool,
+) -> Result<String> {
     let key = format!("wechat:access_token:{appid}");
     if !fresh && let Some(token) = ctx.shared.get(&key).await? {
         return Ok(token);

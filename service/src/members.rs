@@ -100,6 +100,18 @@ fn mask_name(name: &str) -> String {
     }
 }
 
+/// How a member is named on a list staff glance at (the day board, a booking): the real name when the viewer may
+/// see it, else masked; the nickname when there is no name.
+pub(crate) fn label(ctx: &AppContext, row: &members::Model, contact: bool) -> Result<String> {
+    let name = ctx.vault.open_opt(Field::MemberName, row.name_sealed.as_deref())?;
+    Ok(match name {
+        Some(name) if contact => name,
+        Some(name) => mask_name(&name),
+        None if !row.nickname.is_empty() => row.nickname.clone(),
+        None => format!("#{}", row.id),
+    })
+}
+
 fn parse_phone(value: &str) -> Result<PhoneNumber> {
     PhoneNumber::parse(value).map_err(|m| Error::invalid("phone", m))
 }

@@ -59,6 +59,7 @@ pub struct Settings {
     pub wechatpay: WechatPaySettings,
     pub payments: PaymentSettings,
     pub jobs: JobSettings,
+    pub notifications: NotificationSettings,
     pub demo: DemoSettings,
     pub sandbox: SandboxSettings,
     pub log: LogSettings,
@@ -158,6 +159,15 @@ pub struct JobSettings {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct NotificationSettings {
+    /// Where SMS goes: `log` (the embedded default: written to the log, nothing leaves the machine).
+    pub sms: String,
+    /// How long a sender holds a message it is sending; after that another sender may take it. Longer than the
+    /// HTTP timeout, so a slow answer is never sent twice.
+    pub claim_secs: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DemoSettings {
     /// Seed the demo merchant on first start (development only).
     pub seed: bool,
@@ -222,6 +232,7 @@ impl Default for Settings {
                 code_timeout_secs: 30,
             },
             jobs: JobSettings { in_process: true },
+            notifications: NotificationSettings { sms: "log".into(), claim_secs: 60 },
             demo: DemoSettings { seed: true },
             sandbox: SandboxSettings { enabled: true, listen: "127.0.0.1:8081".into() },
             log: LogSettings { format: "pretty".into(), filter: "info,sqlx=warn,sea_orm=warn".into() },
@@ -302,6 +313,12 @@ impl Settings {
             if !(base.starts_with("https://") || base.starts_with("http://")) {
                 return Err(format!("{name} must be an http(s) URL"));
             }
+        }
+        if self.notifications.sms != "log" {
+            return Err("notifications.sms must be `log` (the only SMS channel so far)".into());
+        }
+        if !(10..=3600).contains(&self.notifications.claim_secs) && !cfg!(debug_assertions) {
+            return Err("notifications.claim_secs must be 10–3600".into());
         }
         if self.is_production() {
             if self.security.keys.is_empty() || self.security.index_key.is_empty() {

@@ -59,8 +59,19 @@ pub struct Day {
     pub resources: Vec<Resource>,
 }
 
+/// What a sequence starting at a given time asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Demands {
+    /// The staff member's working spans (processing windows left out).
+    pub staff: Vec<Span>,
+    /// Each resource (by index into [`Day::resources`]) and the span it is held.
+    pub resources: Vec<(usize, Span)>,
+    /// From the first start to the last buffer's end.
+    pub whole: Span,
+}
+
 /// The spans a sequence starting at `start` asks of the staff member, and of each resource.
-fn demands(steps: &[Step], start: i64) -> (Vec<Span>, Vec<(usize, Span)>, Span) {
+pub fn demands(steps: &[Step], start: i64) -> Demands {
     let mut staff = Vec::new();
     let mut resources = Vec::new();
     let mut at = start;
@@ -80,11 +91,13 @@ fn demands(steps: &[Step], start: i64) -> (Vec<Span>, Vec<(usize, Span)>, Span) 
         at = with_buffer.end;
     }
     staff.retain(|s| s.start < s.end);
-    (staff, resources, Span::new(start, at))
+    Demands { staff, resources, whole: Span::new(start, at) }
 }
 
-fn fits(day: &Day, steps: &[Step], start: i64) -> bool {
-    let (staff, resources, whole) = demands(steps, start);
+/// Whether the whole sequence fits when started at `start` (no grid): inside one opening window and one shift, clear
+/// of busy time except during processing windows, within every resource's capacity.
+pub fn fits(day: &Day, steps: &[Step], start: i64) -> bool {
+    let Demands { staff, resources, whole } = demands(steps, start);
     if !day.open.iter().any(|open| whole.within(*open)) || !day.shifts.iter().any(|shift| whole.within(*shift)) {
         return false;
     }

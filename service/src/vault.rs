@@ -42,6 +42,7 @@ pub enum Field {
     WechatPayPrivateKey,
     WechatPayApiV3Key,
     WechatPayV2Key,
+    StaffPhone,
 }
 
 impl Field {
@@ -57,6 +58,7 @@ impl Field {
             Field::WechatPayPrivateKey => b"merchants.wechatpay_private_key",
             Field::WechatPayApiV3Key => b"merchants.wechatpay_apiv3_key",
             Field::WechatPayV2Key => b"merchants.wechatpay_v2_key",
+            Field::StaffPhone => b"staff.phone",
         }
     }
 }

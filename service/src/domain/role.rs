@@ -44,6 +44,12 @@ pub enum Permission {
     CommissionRead,
     /// Receive and count product stock.
     StockManage,
+    /// Opening hours, closed days, shifts and their exceptions, skills, rooms and beds, booking settings.
+    ScheduleManage,
+    /// Book, confirm, reschedule and cancel for members, check them in, mark no-shows.
+    BookingManage,
+    /// The day board: every booking of the store (technicians work from it).
+    BookingRead,
 }
 
 impl Role {
@@ -86,6 +92,9 @@ impl Role {
                 LoyaltyManage,
                 CommissionRead,
                 StockManage,
+                ScheduleManage,
+                BookingManage,
+                BookingRead,
             ],
             Role::Manager => &[
                 StoreManage,
@@ -102,10 +111,15 @@ impl Role {
                 Refund,
                 CommissionRead,
                 StockManage,
+                ScheduleManage,
+                BookingManage,
+                BookingRead,
             ],
-            Role::Marketing => &[MemberRead],
-            Role::Cashier => &[MemberRead, MemberWrite, MemberContactRead, Checkout, StockManage],
-            Role::Technician => &[MemberRead],
+            Role::Marketing => &[MemberRead, BookingRead],
+            Role::Cashier => {
+                &[MemberRead, MemberWrite, MemberContactRead, Checkout, StockManage, BookingManage, BookingRead]
+            }
+            Role::Technician => &[MemberRead, BookingRead],
         }
     }
 

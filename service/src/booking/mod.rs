@@ -1,0 +1,9 @@
+//! Appointments: schedules ([`schedules`]), the local calendar of a store ([`calendar`]), slot search over storage
+//! ([`availability`]), the booking lifecycle ([`bookings`]) and the day board ([`board`]). The slot arithmetic itself
+//! is pure and lives in [`crate::slots`].
+
+pub mod availability;
+pub mod board;
+pub mod bookings;
+pub mod calendar;
+pub mod schedules;
