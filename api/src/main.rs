@@ -211,10 +211,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Jobs { action } => {
             let ctx = AppContext::build(settings).await?;
-            let scheduler = jobs::Scheduler::new(ctx.clone(), jobs::standard_jobs()?);
+            let scheduler = jobs::standard_scheduler(ctx.clone())?;
             match action {
                 JobsAction::List => {
-                    for job in scheduler.jobs() {
+                    for job in scheduler.jobs().await? {
                         println!("{:<32} {}  ({})", job.name, job.schedule, job.timezone);
                     }
                     for run in jobs::recent_runs(&ctx, 20).await? {
@@ -323,7 +323,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     }
     // The embedded default hosts the job scheduler (payment sweep, daily reconciliation, certificate refresh).
     if ctx.settings.jobs.in_process {
-        let scheduler = jobs::Scheduler::new(ctx.clone(), jobs::standard_jobs()?);
+        let scheduler = jobs::standard_scheduler(ctx.clone())?;
         tokio::spawn(scheduler.run());
     }
     let app = api::Application::from_context(ctx.clone())?;

@@ -29,6 +29,8 @@ use utoipa_actix_web::AppExt;
         (name = "points", description = "Points (积分) in lots with expiry"),
         (name = "count cards", description = "Count cards (次卡/疗程卡) members hold"),
         (name = "commission", description = "Staff commission (提成): rules and statements"),
+        (name = "schedules", description = "Opening hours, closed days, shifts and leave, skills, rooms and beds, reminders"),
+        (name = "bookings", description = "Appointments: slots, booking, check-in, the day board"),
         (name = "member sessions", description = "Mini-program sign-in"),
         (name = "me", description = "The member's own data"),
         (name = "ops", description = "Health, readiness, metrics"),

@@ -8,6 +8,9 @@
 //!   With Redis configured, a lease on the tick is taken first, so processes do not even race for the row.
 //! - A failed run is retried with backoff (`retrying`, with its next attempt time) up to [`MAX_ATTEMPTS`], then
 //!   left `failed`. Every run is history: start, end, outcome, counts, error.
+//! - A [`ZonedJob`] runs in each time zone the stores are in, as `name@Zone` (`bookings.close_day@Asia/Shanghai`),
+//!   so "03:00" is 03:00 where the store is. The zones are read on every pass: a store opened in a new zone gets
+//!   its jobs without a restart.
 //! - The api hosts a scheduler in the embedded default (`jobs.in_process`); at scale, `jobs` processes do.
 
 use std::future::Future;
@@ -31,11 +34,12 @@ pub type Counts = serde_json::Value;
 
 type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<Counts>> + Send>>;
 type JobBody = Arc<dyn Fn(AppContext, DateTime<Utc>) -> JobFuture + Send + Sync>;
+type ZonedBody = Arc<dyn Fn(AppContext, DateTime<Utc>, chrono_tz::Tz) -> JobFuture + Send + Sync>;
 
 /// A named job. Its body gets the context and the tick it runs for, and must be idempotent.
 #[derive(Clone)]
 pub struct Job {
-    pub name: &'static str,
+    pub name: String,
     pub schedule: cron::Schedule,
     pub timezone: chrono_tz::Tz,
     body: JobBody,
@@ -43,11 +47,17 @@ pub struct Job {
 
 impl Job {
     /// `schedule` is a cron expression with seconds: `"0 */5 * * * *"` is every five minutes.
-    pub fn new<F, Fut>(name: &'static str, schedule: &str, timezone: chrono_tz::Tz, body: F) -> anyhow::Result<Self>
+    pub fn new<F, Fut>(
+        name: impl Into<String>,
+        schedule: &str,
+        timezone: chrono_tz::Tz,
+        body: F,
+    ) -> anyhow::Result<Self>
     where
         F: Fn(AppContext, DateTime<Utc>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<Counts>> + Send + 'static,
     {
+        let name = name.into();
         let schedule = cron::Schedule::from_str(schedule).map_err(|e| anyhow::anyhow!("job {name}: {e}"))?;
         Ok(Self { name, schedule, timezone, body: Arc::new(move |ctx, tick| Box::pin(body(ctx, tick))) })
     }
@@ -57,6 +67,54 @@ impl Job {
         let start = after.with_timezone(&self.timezone);
         self.schedule.after(&start).take_while(|t| t.with_timezone(&Utc) <= now).last().map(|t| t.with_timezone(&Utc))
     }
+}
+
+/// A job that runs in every store time zone; its body also gets the zone.
+#[derive(Clone)]
+pub struct ZonedJob {
+    pub name: &'static str,
+    pub schedule: cron::Schedule,
+    body: ZonedBody,
+}
+
+impl ZonedJob {
+    pub fn new<F, Fut>(name: &'static str, schedule: &str, body: F) -> anyhow::Result<Self>
+    where
+        F: Fn(AppContext, DateTime<Utc>, chrono_tz::Tz) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<Counts>> + Send + 'static,
+    {
+        let schedule = cron::Schedule::from_str(schedule).map_err(|e| anyhow::anyhow!("job {name}: {e}"))?;
+        Ok(Self { name, schedule, body: Arc::new(move |ctx, tick, zone| Box::pin(body(ctx, tick, zone))) })
+    }
+
+    /// The job in one zone, named `name@Zone`.
+    pub fn in_zone(&self, zone: chrono_tz::Tz) -> Job {
+        let body = self.body.clone();
+        Job {
+            name: format!("{}@{}", self.name, zone.name()),
+            schedule: self.schedule.clone(),
+            timezone: zone,
+            body: Arc::new(move |ctx, tick| body(ctx, tick, zone)),
+        }
+    }
+}
+
+/// The scheduler with every job the product runs.
+pub fn standard_scheduler(ctx: AppContext) -> anyhow::Result<Scheduler> {
+    Ok(Scheduler::new(ctx, standard_jobs()?).with_zoned(zoned_jobs()?))
+}
+
+/// The jobs that run in each store time zone.
+pub fn zoned_jobs() -> anyhow::Result<Vec<ZonedJob>> {
+    Ok(vec![
+        // After midnight, live bookings of the day that ended are no-shows (counted against the member).
+        ZonedJob::new("bookings.close_day", "0 0 3 * * *", |ctx, tick, zone| async move {
+            let today = tick.with_timezone(&zone).date_naive();
+            let day = today.pred_opt().unwrap_or(today);
+            let (stores, no_shows) = service::booking::bookings::close_day_in_zone(&ctx, zone.name(), day).await?;
+            Ok(serde_json::json!({ "day": day.to_string(), "stores": stores, "no_shows": no_shows }))
+        })?,
+    ])
 }
 
 /// The jobs the product runs.
@@ -82,6 +140,15 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
             }
             Ok(serde_json::json!({ "day": day.to_string(), "reconciled": done.len(), "exceptions": exceptions }))
         })?,
+        // Reminders fall due to the minute; the outbox makes a crash neither lose nor repeat one.
+        Job::new("reminders.send", "0 * * * * *", china, |ctx, tick| async move {
+            let decided = service::reminders::enqueue_due(&ctx, tick).await?;
+            let delivered = service::reminders::deliver_due(&ctx, ctx.now(), 500).await?;
+            Ok(serde_json::json!({
+                "queued": decided.queued, "skipped": decided.skipped, "refused": decided.failed,
+                "sent": delivered.sent, "failed": delivered.failed, "retrying": delivered.retrying,
+            }))
+        })?,
         Job::new("payments.refresh_certificates", "0 0 4 * * *", china, |ctx, _| async move {
             let added = service::payments::credentials::refresh_all_certificates(&ctx).await?;
             Ok(serde_json::json!({ "certificates_added": added }))
@@ -93,6 +160,7 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
 pub struct Scheduler {
     ctx: AppContext,
     jobs: Vec<Job>,
+    zoned: Vec<ZonedJob>,
     /// Who claims ticks: host and process, for the history.
     holder: String,
     /// Ticks before this are not caught up on a job's very first run.
@@ -102,14 +170,19 @@ pub struct Scheduler {
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pass {
-    pub ran: Vec<&'static str>,
-    pub retried: Vec<&'static str>,
+    pub ran: Vec<String>,
+    pub retried: Vec<String>,
 }
 
 impl Scheduler {
     pub fn new(ctx: AppContext, jobs: Vec<Job>) -> Self {
         let holder = format!("{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()), std::process::id());
-        Self { ctx, jobs, holder, started: Utc::now() }
+        Self { ctx, jobs, zoned: Vec::new(), holder, started: Utc::now() }
+    }
+
+    pub fn with_zoned(mut self, zoned: Vec<ZonedJob>) -> Self {
+        self.zoned = zoned;
+        self
     }
 
     pub fn with_holder(mut self, holder: impl Into<String>) -> Self {
@@ -117,8 +190,17 @@ impl Scheduler {
         self
     }
 
-    pub fn jobs(&self) -> &[Job] {
-        &self.jobs
+    /// Every job as of now: the plain ones, and each zoned one in every zone the stores are in.
+    pub async fn jobs(&self) -> anyhow::Result<Vec<Job>> {
+        let mut jobs = self.jobs.clone();
+        if !self.zoned.is_empty() {
+            for zone in service::booking::bookings::store_zones(&self.ctx.db).await? {
+                // Store zones are validated when written; an unknown one would have no local day to run in.
+                let Ok(zone) = zone.parse::<chrono_tz::Tz>() else { continue };
+                jobs.extend(self.zoned.iter().map(|z| z.in_zone(zone)));
+            }
+        }
+        Ok(jobs)
     }
 
     /// Runs forever: a pass every second.
@@ -136,9 +218,10 @@ impl Scheduler {
     /// One pass at `now`: each job's due tick, claimed and run; retries that are due.
     pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<Pass> {
         let mut pass = Pass::default();
-        for job in &self.jobs {
+        let jobs = self.jobs().await?;
+        for job in &jobs {
             let last = job_runs::Entity::find()
-                .filter(job_runs::Column::Job.eq(job.name))
+                .filter(job_runs::Column::Job.eq(&job.name))
                 .order_by_desc(job_runs::Column::TickAt)
                 .one(&self.ctx.db)
                 .await?
@@ -147,7 +230,7 @@ impl Scheduler {
             let Some(due) = job.due(after, now) else { continue };
             if self.claim(job, due, now).await? {
                 self.execute(job, due, 1, now).await?;
-                pass.ran.push(job.name);
+                pass.ran.push(job.name.clone());
             }
         }
         for run in job_runs::Entity::find()
@@ -157,7 +240,7 @@ impl Scheduler {
             .all(&self.ctx.db)
             .await?
         {
-            let Some(job) = self.jobs.iter().find(|j| j.name == run.job) else { continue };
+            let Some(job) = jobs.iter().find(|j| j.name == run.job) else { continue };
             // Guarded: one process takes the retry.
             let taken = job_runs::Entity::update_many()
                 .col_expr(job_runs::Column::Status, Expr::value("running"))
@@ -169,7 +252,7 @@ impl Scheduler {
                 .await?;
             if taken.rows_affected == 1 {
                 self.execute(job, run.tick_at, run.attempt + 1, now).await?;
-                pass.retried.push(job.name);
+                pass.retried.push(job.name.clone());
             }
         }
         Ok(pass)
@@ -184,7 +267,7 @@ impl Scheduler {
             }
         }
         let inserted = job_runs::ActiveModel {
-            job: Set(job.name.to_owned()),
+            job: Set(job.name.clone()),
             tick_at: Set(tick),
             status: Set("running".to_owned()),
             attempt: Set(1),
@@ -211,7 +294,7 @@ impl Scheduler {
         let outcome = (job.body)(self.ctx.clone(), tick).await;
         let mut update = job_runs::Entity::update_many()
             .col_expr(job_runs::Column::FinishedAt, Expr::value(Utc::now()))
-            .filter(job_runs::Column::Job.eq(job.name))
+            .filter(job_runs::Column::Job.eq(&job.name))
             .filter(job_runs::Column::TickAt.eq(tick));
         update = match &outcome {
             Ok(counts) => update
@@ -219,7 +302,7 @@ impl Scheduler {
                 .col_expr(job_runs::Column::Counts, Expr::value(counts.to_string()))
                 .col_expr(job_runs::Column::Error, Expr::value(Option::<String>::None)),
             Err(error) => {
-                tracing::warn!(job = job.name, attempt, %error, "job run failed");
+                tracing::warn!(job = %job.name, attempt, %error, "job run failed");
                 let text: String = format!("{error:#}").chars().take(500).collect();
                 if attempt < MAX_ATTEMPTS {
                     // 30 s, 2 min, 8 min.
@@ -241,8 +324,9 @@ impl Scheduler {
 
     /// `jobs run <name>`: runs a job now, outside its schedule, recorded like any run (its tick is now).
     pub async fn run_now(&self, name: &str) -> anyhow::Result<job_runs::Model> {
-        let job = self.jobs.iter().find(|j| j.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.jobs.iter().map(|j| j.name).collect();
+        let jobs = self.jobs().await?;
+        let job = jobs.iter().find(|j| j.name == name).ok_or_else(|| {
+            let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
             anyhow::anyhow!("no job named {name}; jobs: {}", names.join(", "))
         })?;
         let now = Utc::now();

@@ -12,11 +12,11 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let ctx = service::AppContext::build(settings).await?;
-        let scheduler = jobs::Scheduler::new(ctx.clone(), jobs::standard_jobs()?);
+        let scheduler = jobs::standard_scheduler(ctx.clone())?;
         let args: Vec<String> = std::env::args().skip(1).collect();
         match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
             [] => {
-                tracing::info!(jobs = scheduler.jobs().len(), "scheduler running");
+                tracing::info!(jobs = scheduler.jobs().await?.len(), "scheduler running");
                 scheduler.run().await;
                 Ok(())
             }
@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
                 if run.status == "succeeded" { Ok(()) } else { anyhow::bail!("{name} did not succeed") }
             }
             ["list"] => {
-                for job in scheduler.jobs() {
+                for job in scheduler.jobs().await? {
                     println!("{:<32} {} ({})", job.name, job.schedule, job.timezone);
                 }
                 for run in jobs::recent_runs(&ctx, 20).await? {

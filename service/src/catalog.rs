@@ -23,6 +23,13 @@ pub struct ServiceItem {
     /// Member level id → what a member of that level pays instead of `price` (no level discount on top).
     pub level_prices: BTreeMap<i64, i64>,
     pub active: bool,
+    /// Minutes the staff member needs after the service (clean-up) before the next client.
+    pub buffer_min: i32,
+    /// A stretch inside the service (colour developing) when its staff member may take another client:
+    /// (minutes from the start, length).
+    pub processing: Option<(i32, i32)>,
+    /// The kind of room or bed the service needs (`massage_bed`), if any.
+    pub resource_kind: Option<String>,
 }
 
 #[derive(Default)]
@@ -35,6 +42,11 @@ pub struct ServiceInput {
     /// Replaces the per-level prices; an empty map removes them.
     pub level_prices: Option<BTreeMap<i64, i64>>,
     pub active: Option<bool>,
+    pub buffer_min: Option<i32>,
+    /// `(offset, length)` of the processing window; a length of 0 removes it.
+    pub processing: Option<(i32, i32)>,
+    /// An empty string removes the need for a resource.
+    pub resource_kind: Option<String>,
 }
 
 fn to_item(row: service_items::Model) -> ServiceItem {
@@ -51,6 +63,9 @@ fn to_item(row: service_items::Model) -> ServiceItem {
             .filter_map(|(level, price)| level.parse().ok().map(|level| (level, price)))
             .collect(),
         active: row.active,
+        buffer_min: row.buffer_min,
+        processing: row.processing_offset_min.zip(row.processing_min),
+        resource_kind: row.resource_kind,
     }
 }
 
@@ -123,6 +138,40 @@ fn apply(active: &mut service_items::ActiveModel, input: ServiceInput) -> Result
     if let Some(flag) = input.active {
         active.active = Set(flag);
     }
+    if let Some(minutes) = input.buffer_min {
+        if !(0..=120).contains(&minutes) {
+            return Err(Error::invalid("buffer_min", "must be 0–120 minutes"));
+        }
+        active.buffer_min = Set(minutes);
+    }
+    match input.processing {
+        Some((_, 0)) => {
+            active.processing_offset_min = Set(None);
+            active.processing_min = Set(None);
+        }
+        Some((offset, length)) => {
+            active.processing_offset_min = Set(Some(offset));
+            active.processing_min = Set(Some(length));
+        }
+        None => {}
+    }
+    // The window must lie inside the service, whichever of the two changed.
+    let duration = active.duration_min.try_as_ref().copied().unwrap_or(0);
+    let offset = active.processing_offset_min.try_as_ref().copied().flatten();
+    let length = active.processing_min.try_as_ref().copied().flatten();
+    if let (Some(offset), Some(length)) = (offset, length) {
+        if offset < 5 || length < 5 || offset + length > duration - 5 {
+            return Err(Error::invalid(
+                "processing",
+                "the window must start at least 5 minutes in and end at least 5 minutes before the service ends",
+            ));
+        }
+    }
+    match input.resource_kind.as_deref() {
+        Some("") => active.resource_kind = Set(None),
+        Some(kind) => active.resource_kind = Set(Some(crate::booking::schedules::resource_kind(kind)?)),
+        None => {}
+    }
     Ok(())
 }
 
@@ -149,6 +198,10 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Service
         substances: Set("[]".to_owned()),
         level_prices: Set("{}".to_owned()),
         active: Set(true),
+        buffer_min: Set(0),
+        processing_offset_min: Set(None),
+        processing_min: Set(None),
+        resource_kind: Set(None),
         created_at: Set(ctx.now()),
         ..Default::default()
     };

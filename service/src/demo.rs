@@ -21,6 +21,8 @@ use crate::vault::Field;
 use crate::{AppContext, Result};
 
 pub const DEMO_CODE: &str = "demo";
+/// The subscribe-message template the demo reminds members with (the sandbox accepts any id).
+pub const DEMO_REMINDER_TEMPLATE: &str = "demo-booking-reminder";
 
 pub struct DemoAccount {
     pub username: String,
@@ -56,6 +58,8 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
         ("demo-marketing", "陈市场", Role::Marketing, None),
         ("demo-cashier", "王前台", Role::Cashier, Some(0)),
         ("demo-tech", "Tony 老师", Role::Technician, Some(0)),
+        ("demo-tech2", "Amy 老师", Role::Technician, Some(0)),
+        ("demo-tech3", "小美", Role::Technician, Some(1)),
     ];
     let mut hashed = Vec::new();
     for (username, _, role, _) in &accounts {
@@ -90,6 +94,7 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
         store_ids.push(store.id);
     }
     let mut seeded = Vec::new();
+    let mut staff_ids = std::collections::BTreeMap::new();
     for ((username, display, role, store), (_, password, hash)) in accounts.iter().zip(hashed) {
         let username_parsed = Username::parse(username).map_err(|m| crate::Error::invalid("username", m))?;
         let row = insert_staff(
@@ -114,6 +119,7 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
             .insert(&txn)
             .await?;
         }
+        staff_ids.insert(*username, row.id);
         seeded.push(DemoAccount { username: username.to_string(), password, role: *role });
     }
 
@@ -167,6 +173,7 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
         service_ids.insert(name, item.id);
     }
     seed_retail(&txn, merchant.id, &store_ids, &service_ids).await?;
+    seed_booking(&txn, merchant.id, &store_ids, &staff_ids, &service_ids).await?;
 
     let people = [
         ("张丽", "13800000001", "female", (1990, 3, 12), &["VIP", "烫发客"][..], 1),
@@ -319,6 +326,138 @@ async fn seed_retail(
         "percent",
         &tiers(&[(0, 500)]),
     )
+    .await?;
+    Ok(())
+}
+
+/// Booking at the demo stores: open 10:00–21:00 every day; Tony (off on Wednesdays) and Amy at 人民广场店, 小美 at
+/// 徐家汇店, with their skills; colour and perm develop while the stylist takes someone else; massage and facials
+/// need a bed; members are reminded by a subscribe message two hours before.
+async fn seed_booking(
+    txn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_ids: &[i64],
+    staff_ids: &std::collections::BTreeMap<&str, i64>,
+    service_ids: &std::collections::BTreeMap<&str, i64>,
+) -> Result<()> {
+    let id = |map: &std::collections::BTreeMap<&str, i64>, key: &str| {
+        map.get(key).copied().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("demo seed lacks {key}")))
+    };
+    for store_id in store_ids {
+        for weekday in 1..=7 {
+            entity::store_hours::ActiveModel {
+                merchant_id: Set(merchant_id),
+                store_id: Set(*store_id),
+                weekday: Set(weekday),
+                opens_min: Set(10 * 60),
+                closes_min: Set(21 * 60),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    let rosters: [(&str, usize, &[i32], (i32, i32), &[&str]); 3] = [
+        ("demo-tech", 0, &[1, 2, 4, 5, 6, 7], (10 * 60, 19 * 60), &["洗剪吹", "烫发", "染发", "头皮护理"]),
+        (
+            "demo-tech2",
+            0,
+            &[1, 2, 3, 4, 5, 6, 7],
+            (12 * 60, 21 * 60),
+            &["洗剪吹", "染发", "头皮护理", "面部清洁", "肩颈按摩"],
+        ),
+        (
+            "demo-tech3",
+            1,
+            &[1, 2, 3, 4, 5, 6, 7],
+            (10 * 60, 21 * 60),
+            &["洗剪吹", "烫发", "染发", "头皮护理", "面部清洁", "肩颈按摩"],
+        ),
+    ];
+    for (username, store, weekdays, (from_min, to_min), skills) in rosters {
+        let staff_id = id(staff_ids, username)?;
+        for weekday in weekdays {
+            entity::staff_shifts::ActiveModel {
+                merchant_id: Set(merchant_id),
+                staff_id: Set(staff_id),
+                store_id: Set(store_ids[store]),
+                weekday: Set(*weekday),
+                starts_min: Set(from_min),
+                ends_min: Set(to_min),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+        }
+        for skill in skills {
+            entity::staff_skills::ActiveModel {
+                staff_id: Set(staff_id),
+                service_item_id: Set(id(service_ids, skill)?),
+                merchant_id: Set(merchant_id),
+                price_fen: Set(None),
+                duration_min: Set(None),
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    // (service, clean-up minutes, processing window, resource kind)
+    let booking_rules: [(&str, i32, Option<(i32, i32)>, Option<&str>); 4] = [
+        ("烫发", 10, Some((45, 60)), None),
+        ("染发", 10, Some((30, 45)), None),
+        ("面部清洁", 10, None, Some("facial_bed")),
+        ("肩颈按摩", 5, None, Some("massage_bed")),
+    ];
+    for (name, buffer, processing, resource) in booking_rules {
+        service_items::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(id(service_ids, name)?),
+            buffer_min: Set(buffer),
+            processing_offset_min: Set(processing.map(|(offset, _)| offset)),
+            processing_min: Set(processing.map(|(_, length)| length)),
+            resource_kind: Set(resource.map(str::to_owned)),
+            ..Default::default()
+        }
+        .update(txn)
+        .await?;
+    }
+    for (store, name, kind, capacity) in [
+        (0, "按摩床", "massage_bed", 1),
+        (0, "美容床", "facial_bed", 1),
+        (1, "按摩床", "massage_bed", 2),
+        (1, "美容床", "facial_bed", 1),
+    ] {
+        entity::resources::ActiveModel {
+            merchant_id: Set(merchant_id),
+            store_id: Set(store_ids[store]),
+            name: Set(name.to_owned()),
+            kind: Set(kind.to_owned()),
+            capacity: Set(capacity),
+            active: Set(true),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+    let template = crate::reminders::ReminderTemplate {
+        template_id: DEMO_REMINDER_TEMPLATE.to_owned(),
+        page: Some("pages/bookings/detail".to_owned()),
+        fields: [
+            ("thing1", "services"),
+            ("time2", "starts_at"),
+            ("thing3", "store"),
+            ("thing4", "staff"),
+            ("thing5", "note"),
+        ]
+        .into_iter()
+        .map(|(key, source)| (key.to_owned(), source.to_owned()))
+        .collect(),
+    };
+    merchants::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(merchant_id),
+        booking_reminder_template: Set(Some(serde_json::to_string(&template).map_err(anyhow::Error::from)?)),
+        ..Default::default()
+    }
+    .update(txn)
     .await?;
     Ok(())
 }

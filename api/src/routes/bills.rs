@@ -307,6 +307,18 @@ pub struct AllergyMatchDto {
     pub service_name: String,
 }
 
+impl From<service::bills::AllergyMatch> for AllergyMatchDto {
+    fn from(a: service::bills::AllergyMatch) -> Self {
+        Self {
+            substance: a.substance,
+            severity: a.severity,
+            note: a.note,
+            service_item_id: a.service_item_id,
+            service_name: a.service_name,
+        }
+    }
+}
+
 /// What a bill will cost and why. Rounding: half up to the fen per line; bill-wide amounts (points offset,
 /// points earned) spread over lines by largest remainder.
 #[derive(Serialize, ToSchema)]
@@ -354,17 +366,7 @@ impl From<Quote> for QuoteDto {
             points_max: q.points_max,
             level_id: q.level.as_ref().map(|(id, _)| *id),
             level_name: q.level.map(|(_, name)| name),
-            allergies: q
-                .allergies
-                .into_iter()
-                .map(|a| AllergyMatchDto {
-                    substance: a.substance,
-                    severity: a.severity,
-                    note: a.note,
-                    service_item_id: a.service_item_id,
-                    service_name: a.service_name,
-                })
-                .collect(),
+            allergies: q.allergies.into_iter().map(AllergyMatchDto::from).collect(),
             confirm_threshold_fen: q.confirm_threshold_fen,
         }
     }

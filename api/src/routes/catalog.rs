@@ -29,6 +29,20 @@ pub struct ServiceItemDto {
     #[schema(value_type = BTreeMap<String, i64>)]
     pub level_prices: BTreeMap<i64, i64>,
     pub active: bool,
+    /// Minutes the staff member needs after the service before the next client.
+    pub buffer_min: i32,
+    /// A stretch inside the service (a colour developing) when its staff member may take another client.
+    pub processing: Option<ProcessingWindow>,
+    /// The kind of room or bed the service needs (`massage_bed`).
+    pub resource_kind: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy)]
+pub struct ProcessingWindow {
+    /// Minutes from the start of the service.
+    pub offset_min: i32,
+    /// Length in minutes; 0 in a request removes the window.
+    pub length_min: i32,
 }
 
 impl From<ServiceItem> for ServiceItemDto {
@@ -42,6 +56,9 @@ impl From<ServiceItem> for ServiceItemDto {
             substances: s.substances,
             level_prices: s.level_prices,
             active: s.active,
+            buffer_min: s.buffer_min,
+            processing: s.processing.map(|(offset_min, length_min)| ProcessingWindow { offset_min, length_min }),
+            resource_kind: s.resource_kind,
         }
     }
 }
@@ -59,6 +76,12 @@ pub struct ServiceItemRequest {
     #[schema(value_type = Option<BTreeMap<String, i64>>)]
     pub level_prices: Option<BTreeMap<i64, i64>>,
     pub active: Option<bool>,
+    /// 0–120 minutes.
+    pub buffer_min: Option<i32>,
+    /// Starts at least 5 minutes in and ends at least 5 minutes before the service ends.
+    pub processing: Option<ProcessingWindow>,
+    /// 1–40 of a-z, 0-9 and _; `""` removes it.
+    pub resource_kind: Option<String>,
 }
 
 /// A JSON object keyed by level ids. A key that is not a number is a shape error (422), not malformed JSON.
@@ -87,6 +110,9 @@ impl From<ServiceItemRequest> for ServiceInput {
             substances: r.substances,
             level_prices: r.level_prices,
             active: r.active,
+            buffer_min: r.buffer_min,
+            processing: r.processing.map(|w| (w.offset_min, w.length_min)),
+            resource_kind: r.resource_kind,
         }
     }
 }

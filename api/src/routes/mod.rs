@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bills;
+pub mod bookings;
 pub mod card_products;
 pub mod catalog;
 pub mod commission_rules;
@@ -14,6 +15,7 @@ pub mod mini;
 pub mod ops;
 pub mod payments;
 pub mod products;
+pub mod schedules;
 pub mod staff;
 pub mod staff_auth;
 pub mod stored_value;
@@ -40,9 +42,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(bills::routes)
             .configure(loyalty::routes)
             .configure(payments::staff_routes)
+            .configure(schedules::routes)
+            .configure(bookings::staff_routes)
             .configure(jobs::routes),
     )
-    .service(scope::scope("/api/mini/v1").configure(mini::routes).configure(payments::mini_routes))
+    .service(
+        scope::scope("/api/mini/v1")
+            .configure(mini::routes)
+            .configure(payments::mini_routes)
+            .configure(bookings::mini_routes),
+    )
     .configure(payments::callback_routes)
     .configure(ops::routes);
 }

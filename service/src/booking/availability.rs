@@ -69,6 +69,14 @@ pub async fn services(conn: &impl ConnectionTrait, merchant_id: i64, ids: &[i64]
         .collect()
 }
 
+impl Candidate {
+    /// When the client leaves, starting at `start`: the end of the last service, before its clean-up.
+    pub fn client_end(&self, start: i64) -> i64 {
+        let whole = slots::demands(&self.steps, start).whole;
+        whole.end - self.steps.last().map_or(0, |s| s.buffer)
+    }
+}
+
 impl Availability {
     /// Loads what constrains `staff_filter` (or every staff member of the store who can do all `services`) over
     /// `window`, a UTC span on the minute axis. Holds of `ignore_booking` are left out (a booking being moved).
@@ -432,10 +440,9 @@ pub fn search(
         for (start, free) in by_start {
             let (ordered, rule) = if chosen { (free, "chosen") } else { ranking.order(availability, *date, free) };
             let Some(first) = ordered.first() else { continue };
-            let whole = slots::demands(&first.steps, start).whole;
             found.push(Slot {
                 starts_at: calendar::from_minutes(start),
-                ends_at: calendar::from_minutes(whole.end),
+                ends_at: calendar::from_minutes(first.client_end(start)),
                 staff_id: first.staff.id,
                 staff_name: first.staff.display_name.clone(),
                 assigned_by: rule,

@@ -349,10 +349,6 @@ async fn place(
 }
 
 /// The end the member sees: the last service's end (its clean-up is the staff member's).
-fn client_end(candidate: &Candidate, start: i64) -> i64 {
-    let whole = slots::demands(&candidate.steps, start).whole;
-    whole.end - candidate.steps.last().map_or(0, |s| s.buffer)
-}
 
 /// Locks the store row: every change to a store's bookings is serialised by it (PostgreSQL `FOR UPDATE`; SQLite
 /// writes are serial anyway).
@@ -438,7 +434,7 @@ pub async fn book(ctx: &AppContext, booker: Booker<'_>, input: BookInput) -> Res
         member_id: Set(member_id),
         staff_id: Set(candidate.staff.id),
         starts_at: Set(input.starts_at),
-        ends_at: Set(calendar::from_minutes(client_end(candidate, start))),
+        ends_at: Set(calendar::from_minutes(candidate.client_end(start))),
         status: Set(if source == "desk" { "confirmed" } else { "booked" }.to_owned()),
         source: Set(source.to_owned()),
         assigned_by: Set(assigned_by.to_owned()),
@@ -583,7 +579,7 @@ pub async fn reschedule(
     place(&txn, &availability, row.id, candidate, start).await?;
     let mut active: bookings::ActiveModel = row.clone().into();
     active.starts_at = Set(starts_at);
-    active.ends_at = Set(calendar::from_minutes(client_end(candidate, start)));
+    active.ends_at = Set(calendar::from_minutes(candidate.client_end(start)));
     active.staff_id = Set(staff_id);
     if staff_id != row.staff_id {
         active.assigned_by = Set("chosen".to_owned());
@@ -795,6 +791,29 @@ pub async fn close_day(ctx: &AppContext, store: &stores::Model, day: NaiveDate) 
     booking_holds::Entity::delete_many().filter(booking_holds::Column::BookingId.is_in(ids.clone())).exec(&txn).await?;
     txn.commit().await?;
     Ok(u64::try_from(ids.len()).unwrap_or(0))
+}
+
+/// The nightly close for every store in `timezone`: `day` is the local day that has ended. Returns the stores
+/// closed and the no-shows marked.
+pub async fn close_day_in_zone(ctx: &AppContext, timezone: &str, day: NaiveDate) -> Result<(u64, u64)> {
+    let stores = stores::Entity::find().filter(stores::Column::Timezone.eq(timezone)).all(&ctx.db).await?;
+    let mut no_shows = 0;
+    for store in &stores {
+        no_shows += close_day(ctx, store, day).await?;
+    }
+    Ok((u64::try_from(stores.len()).unwrap_or(0), no_shows))
+}
+
+/// The distinct time zones of the stores: the zones store-local jobs run in.
+pub async fn store_zones(conn: &impl ConnectionTrait) -> Result<Vec<String>> {
+    Ok(stores::Entity::find()
+        .select_only()
+        .column(stores::Column::Timezone)
+        .distinct()
+        .order_by_asc(stores::Column::Timezone)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
