@@ -11,7 +11,7 @@ async fn sign_in_returns_a_token_with_the_roles_permissions() {
     let (status, me) = app.get("/api/staff/v1/me", &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "technician");
-    assert_eq!(me["permissions"], json!(["member_read"]));
+    assert_eq!(me["permissions"], json!(["member_read", "booking_read"]));
     assert_eq!(me["all_stores"], false);
     assert_eq!(me["store_ids"], json!([app.seed.store_ids[0]]));
     // The session is stored hashed: the token itself is nowhere in the database.

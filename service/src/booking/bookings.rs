@@ -398,6 +398,14 @@ pub async fn book(ctx: &AppContext, booker: Booker<'_>, input: BookInput) -> Res
         return Err(Error::invalid("starts_at", format!("bookings open {} days ahead", store.booking_horizon_days)));
     }
     let start = calendar::minutes(input.starts_at);
+    if input.starts_at.timestamp() % 60 != 0 {
+        return Err(Error::invalid("starts_at", "must be a whole minute"));
+    }
+    // Members book what slot search offers; the desk may squeeze a client in between.
+    let granularity = i64::from(store.booking_granularity_min.max(5));
+    if matches!(booker, Booker::Member(_)) && (start - calendar.day(date).start) % granularity != 0 {
+        return Err(Error::invalid("starts_at", format!("starts fall every {granularity} minutes; search for slots")));
+    }
 
     let txn = ctx.db.begin().await?;
     lock_store(&txn, store.id).await?;
