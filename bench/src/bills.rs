@@ -94,7 +94,7 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn context(url: &str) -> anyhow::Result<service::AppContext> {
+pub(crate) async fn context(url: &str) -> anyhow::Result<service::AppContext> {
     let mut settings = Settings::default();
     settings.database.url = Secret::new(url.to_owned());
     settings.security = security();

@@ -1,5 +1,5 @@
 //! `cargo run --release -p bench -- members`: member look-up at the desk, at scale. (`-- bills`: see `bills.rs`;
-//! `-- notifications`: see `notifications.rs`.)
+//! `-- notifications`: see `notifications.rs`; `-- bookings`: see `bookings.rs`.)
 //!
 //! 1. Fills a PostgreSQL database with the demo merchant and N members (default 1,000,000), sealed and blind-indexed
 //!    exactly as the api writes them.
@@ -10,6 +10,7 @@
 //!    the ratio.
 
 mod bills;
+mod bookings;
 mod notifications;
 mod slots;
 
@@ -72,6 +73,23 @@ enum Bench {
         #[arg(long, default_value = "target/release/api")]
         api: PathBuf,
     },
+    /// Slot search and booking through the API for a store of 30 staff over 7 days, on PostgreSQL.
+    Bookings {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        server: String,
+        #[arg(long, default_value = "hy_bench_bookings")]
+        database: String,
+        /// Searches per kind of search.
+        #[arg(long, default_value_t = 300)]
+        searches: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds of booking load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "target/release/api")]
+        api: PathBuf,
+    },
     /// Slot search for a store of 30 staff over 7 days (the pure engine; no database).
     Slots {
         #[arg(long, default_value_t = 1000)]
@@ -109,6 +127,16 @@ fn main() -> anyhow::Result<()> {
             Duration::from_secs(seconds),
             &api,
         )),
+        Bench::Bookings { server, database, searches, concurrency, seconds, api } => {
+            runtime.block_on(bookings::bench_bookings(bookings::Options {
+                server: &server,
+                database: &database,
+                searches: searches.max(1),
+                concurrency,
+                duration: Duration::from_secs(seconds),
+                api: &api,
+            }))
+        }
         Bench::Slots { searches } => {
             slots::bench_slots(searches.max(1));
             Ok(())

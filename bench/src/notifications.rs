@@ -140,7 +140,7 @@ async fn send_all(
 }
 
 #[expect(clippy::as_conversions, reason = "figures for printing")]
-fn rate(count: usize, elapsed: Duration) -> f64 {
+pub(crate) fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 

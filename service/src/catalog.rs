@@ -159,13 +159,13 @@ fn apply(active: &mut service_items::ActiveModel, input: ServiceInput) -> Result
     let duration = active.duration_min.try_as_ref().copied().unwrap_or(0);
     let offset = active.processing_offset_min.try_as_ref().copied().flatten();
     let length = active.processing_min.try_as_ref().copied().flatten();
-    if let (Some(offset), Some(length)) = (offset, length) {
-        if offset < 5 || length < 5 || offset + length > duration - 5 {
-            return Err(Error::invalid(
-                "processing",
-                "the window must start at least 5 minutes in and end at least 5 minutes before the service ends",
-            ));
-        }
+    if let (Some(offset), Some(length)) = (offset, length)
+        && (offset < 5 || length < 5 || offset + length > duration - 5)
+    {
+        return Err(Error::invalid(
+            "processing",
+            "the window must start at least 5 minutes in and end at least 5 minutes before the service ends",
+        ));
     }
     match input.resource_kind.as_deref() {
         Some("") => active.resource_kind = Set(None),

@@ -357,7 +357,9 @@ async fn seed_booking(
             .await?;
         }
     }
-    let rosters: [(&str, usize, &[i32], (i32, i32), &[&str]); 3] = [
+    // (account, store, weekdays, shift, skills)
+    type Roster<'a> = (&'a str, usize, &'a [i32], (i32, i32), &'a [&'a str]);
+    let rosters: [Roster; 3] = [
         ("demo-tech", 0, &[1, 2, 4, 5, 6, 7], (10 * 60, 19 * 60), &["洗剪吹", "烫发", "染发", "头皮护理"]),
         (
             "demo-tech2",
@@ -402,7 +404,8 @@ async fn seed_booking(
         }
     }
     // (service, clean-up minutes, processing window, resource kind)
-    let booking_rules: [(&str, i32, Option<(i32, i32)>, Option<&str>); 4] = [
+    type Rule<'a> = (&'a str, i32, Option<(i32, i32)>, Option<&'a str>);
+    let booking_rules: [Rule; 4] = [
         ("烫发", 10, Some((45, 60)), None),
         ("染发", 10, Some((30, 45)), None),
         ("面部清洁", 10, None, Some("facial_bed")),

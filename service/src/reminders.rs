@@ -319,7 +319,7 @@ async fn facts(ctx: &AppContext, store: &stores::Model, booking: &bookings::Mode
 
 /// A new outbox row (`status` pending, skipped or failed), with the subscription it consumes if any, in one
 /// transaction. `None` when another process wrote it first.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one row of the outbox, column by column")]
 async fn write(
     ctx: &AppContext,
     booking: &bookings::Model,

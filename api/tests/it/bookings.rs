@@ -735,7 +735,7 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
     let ctx = &app.ctx;
     // WeChat members: one whose acceptance WeChat never saw (43101), one with a template field WeChat would refuse.
     let mut booked = Vec::new();
-    for (i, openid) in ["o-refused", "o-no-sub"].iter().enumerate() {
+    for (i, openid) in (0_u32..).zip(["o-refused", "o-no-sub"]) {
         let code = app.fake.wechat_login_code(WECHAT_APPID, openid, None);
         let session = ok(app
             .call(
@@ -755,7 +755,7 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
                 )
                 .await);
         }
-        let at = salon.at(0, 12, i as u32 * 15);
+        let at = salon.at(0, 12, i * 15);
         let b = ok(app.post(&format!("{MINI}/me/bookings"), &token, booking(&salon, salon.cut, at, None)).await);
         booked.push(b["id"].as_i64().unwrap());
     }

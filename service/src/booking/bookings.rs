@@ -348,8 +348,6 @@ async fn place(
     Ok(())
 }
 
-/// The end the member sees: the last service's end (its clean-up is the staff member's).
-
 /// Locks the store row: every change to a store's bookings is serialised by it (PostgreSQL `FOR UPDATE`; SQLite
 /// writes are serial anyway).
 async fn lock_store(txn: &DatabaseTransaction, store_id: i64) -> Result<stores::Model> {
