@@ -1,8 +1,7 @@
 //! Demo data for the embedded default: a salon brand with two stores, one account per role, a dozen members and a
 //! service menu, recharge plans and some stored value, levels with discounts, retail products in stock, count-card
 //! products and commission rules, opening hours, shifts, skills, beds and a reminder template for booking, so a
-//! newcomer sees a working system in one command. Seeded once; a second run
-//! changes nothing.
+//! newcomer sees a working system in one command. Seeded once; a second run changes nothing.
 
 use chrono::NaiveDate;
 use rand::Rng;
