@@ -266,6 +266,11 @@ impl Availability {
             .sum()
     }
 
+    /// Booked minutes on `date` of every candidate: what "least busy" compares, computed once per day searched.
+    pub fn booked_minutes_on(&self, date: NaiveDate) -> HashMap<i64, i64> {
+        self.candidates.iter().map(|c| (c.staff.id, self.booked_minutes(c.staff.id, date))).collect()
+    }
+
     /// Everything constraining one staff member on `date`, for the slot arithmetic.
     pub fn day(&self, staff_id: i64, date: NaiveDate) -> Day {
         let (shifts, leave) = self.shifts(staff_id, date);
@@ -390,11 +395,10 @@ impl Ranking {
     /// Orders the free candidates at one start, best first, and names the rule that put the first there.
     pub fn order<'a>(
         &self,
-        availability: &Availability,
-        date: NaiveDate,
+        booked: &HashMap<i64, i64>,
         mut free: Vec<&'a Candidate>,
     ) -> (Vec<&'a Candidate>, &'static str) {
-        let least_busy = |c: &&Candidate| (availability.booked_minutes(c.staff.id, date), c.staff.id);
+        let least_busy = |c: &&Candidate| (booked.get(&c.staff.id).copied().unwrap_or(0), c.staff.id);
         match self.policy {
             AnyonePolicy::LeastBusy => {
                 free.sort_by_key(least_busy);
@@ -431,6 +435,7 @@ pub fn search(
 ) -> Vec<Slot> {
     let mut found = Vec::new();
     for date in dates {
+        let booked = if chosen { HashMap::new() } else { availability.booked_minutes_on(*date) };
         let mut by_start: BTreeMap<i64, Vec<&Candidate>> = BTreeMap::new();
         for candidate in &availability.candidates {
             for start in availability.free_starts(candidate, *date, not_before) {
@@ -438,7 +443,7 @@ pub fn search(
             }
         }
         for (start, free) in by_start {
-            let (ordered, rule) = if chosen { (free, "chosen") } else { ranking.order(availability, *date, free) };
+            let (ordered, rule) = if chosen { (free, "chosen") } else { ranking.order(&booked, free) };
             let Some(first) = ordered.first() else { continue };
             found.push(Slot {
                 starts_at: calendar::from_minutes(start),

@@ -427,7 +427,7 @@ pub async fn book(ctx: &AppContext, booker: Booker<'_>, input: BookInput) -> Res
         (fitting.first().copied(), "chosen")
     } else {
         let ranking = Ranking::load(&txn, &store, Some(member_id)).await?;
-        let (ordered, rule) = ranking.order(&availability, date, fitting);
+        let (ordered, rule) = ranking.order(&availability.booked_minutes_on(date), fitting);
         (ordered.first().copied(), rule)
     };
     let Some(candidate) = chosen else {
