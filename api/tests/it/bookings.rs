@@ -607,7 +607,7 @@ async fn cancelling_late_and_not_coming_count_against_the_member() {
     let (member, member_id) = app.member_token("flaky").await;
     // Within the two-hour cutoff: a late cancellation; the member can no longer move it.
     let soon = ok(app
-        .post(&format!("{MINI}/me/bookings"), &member, booking(&salon, salon.cut, salon.at(0, 12, 0), None))
+        .post(&format!("{MINI}/me/bookings"), &member, booking(&salon, salon.cut, salon.at(0, 11, 45), None))
         .await);
     let soon_id = soon["id"].as_i64().unwrap();
     assert_error(
@@ -732,6 +732,9 @@ async fn allergies_show_at_booking_and_check_in() {
 async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
     let app = TestApp::spawn().await;
     let salon = salon(&app).await;
+    // It is 10:xx at the salon: remind five hours ahead, so every booking from 12:00 on is due now.
+    let early = json!({ "member_reminder_min": 300 });
+    ok(app.patch(&format!("{STAFF}/stores/{}/booking-settings", salon.store), &salon.owner, early).await);
     let ctx = &app.ctx;
     // WeChat members: one whose acceptance WeChat never saw (43101), one with a template field WeChat would refuse.
     let mut booked = Vec::new();
@@ -796,9 +799,6 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
     assert!(app.fake.subscribe_messages().is_empty());
 
     // A template whose field WeChat would refuse: recorded as a field-rule failure, nothing sent.
-    // (Reminded five hours ahead, so a booking at 14:00 is due now.)
-    let settings = json!({ "member_reminder_min": 300 });
-    ok(app.patch(&format!("{STAFF}/stores/{}/booking-settings", salon.store), &salon.owner, settings).await);
     let bad = json!({ "template_id": service::demo::DEMO_REMINDER_TEMPLATE, "fields": { "number1": "services" } });
     ok(app.put(&format!("{STAFF}/merchant/booking-reminder"), &salon.owner, bad).await);
     let code = app.fake.wechat_login_code(WECHAT_APPID, "o-field", None);
@@ -845,6 +845,9 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
 async fn a_reminder_run_killed_mid_send_sends_each_message_once() {
     let app = TestApp::spawn().await;
     let salon = salon(&app).await;
+    // It is 10:xx at the salon: remind five hours ahead, so every booking from 12:00 on is due now.
+    let early = json!({ "member_reminder_min": 300 });
+    ok(app.patch(&format!("{STAFF}/stores/{}/booking-settings", salon.store), &salon.owner, early).await);
     let ctx = app.ctx.clone();
     let mut ids = Vec::new();
     for i in 0..3u32 {
