@@ -16,6 +16,8 @@
 //!   request signatures checked with the app's public key, answers signed with Alipay's platform key.
 //! - [`notify`]: the signed callbacks (WeChat Pay JSON with an encrypted resource, Alipay signed forms), retried on a
 //!   compressed schedule, optionally duplicated, delayed or held back.
+//! - [`printer`]: a LAN receipt printer (TCP 9100) that records what it prints and answers status queries, and a
+//!   decoder from ESC/POS back to readable lines.
 //! - [`control`] and [`page`]: acting as the payer, from tests (`pay`, `decline`, scripted payment codes) or from a
 //!   browser (`GET /sandbox`).
 //!
@@ -41,6 +43,7 @@ mod keys;
 pub mod mini;
 pub mod notify;
 pub mod page;
+pub mod printer;
 mod util;
 pub mod wechatpay;
 
