@@ -8,14 +8,24 @@ pub struct Model {
     pub id: i64,
     pub merchant_id: i64,
     pub store_id: i64,
-    /// `bill_receipt` or `recharge_receipt`.
+    /// `bill_receipt`, `recharge_receipt` or `test_page`.
     pub kind: String,
     /// The bill id, or the recharge's journal entry id.
     pub subject_id: i64,
-    /// `queued`, `printed`, `held` or `failed`.
+    /// `queued`, `sent` (a bridge spooled it), `printed`, `held` or `failed`.
     pub status: String,
     pub created_at: DateTimeUtc,
     pub printed_at: Option<DateTimeUtc>,
+    /// The printer it was routed to (when a bridge took it).
+    pub printer_id: Option<i64>,
+    /// 0 for the first print; a reprint is the next copy.
+    pub copy: i32,
+    /// `paper_out`, `cover_open` or `offline`: why the printer holds it.
+    pub hold_reason: Option<String>,
+    /// When a bridge spooled it.
+    pub received_at: Option<DateTimeUtc>,
+    /// Who asked for it (a reprint or a test page).
+    pub requested_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261124_000005_payments;
 mod m20261124_000006_print_jobs;
 mod m20261124_000007_job_runs;
 mod m20261125_000008_appointments;
+mod m20261126_000009_store_bridge;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_print_jobs::Migration),
             Box::new(m20261124_000007_job_runs::Migration),
             Box::new(m20261125_000008_appointments::Migration),
+            Box::new(m20261126_000009_store_bridge::Migration),
         ]
     }
 }

@@ -970,6 +970,8 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
     };
     let written = write_settlement(&txn, By::staff(principal), row.id, &resolved, &priced, &tenders, now).await?;
     txn.commit().await?;
+    // The receipt is queued: wake the store's bridge now rather than at its next look.
+    crate::bridge::announce(ctx, row.store_id).await;
     Ok(written.into_bill(row))
 }
 
@@ -1443,6 +1445,7 @@ pub async fn settle_parked(
     };
     let written = write_settlement(&txn, By::staff(principal), bill_id, &resolved, &priced, &tenders, now).await?;
     txn.commit().await?;
+    crate::bridge::announce(ctx, row.store_id).await;
     Ok(written.into_bill(row))
 }
 
@@ -1786,6 +1789,7 @@ pub struct Receipt {
     pub store_name: String,
     pub bill: Bill,
     pub cashier: String,
+    /// How the member is named on paper: the masked real name, else the nickname.
     pub member_nickname: Option<String>,
     /// Balances after the bill: stored value, points available, and each count card used or sold.
     pub stored_value_fen: Option<i64>,
@@ -1795,12 +1799,17 @@ pub struct Receipt {
 
 pub async fn receipt(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64) -> Result<Receipt> {
     let bill = get(ctx, principal, bill_id).await?;
+    receipt_of(ctx, principal.merchant_id, bill).await
+}
+
+/// The receipt of a bill already read in its merchant's scope (the printer's queue reads it without a principal).
+pub(crate) async fn receipt_of(ctx: &AppContext, merchant_id: i64, bill: Bill) -> Result<Receipt> {
     let store = stores::Entity::find_by_id(bill.store_id).one(&ctx.db).await?.ok_or(Error::NotFound("store"))?;
     let cashier = staff::Entity::find_by_id(bill.created_by).one(&ctx.db).await?.map(|s| s.display_name);
     let (nickname, stored, points, cards) = match bill.member_id {
         Some(member_id) => {
-            let member = crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
-            let card = stored_value::own(ctx, principal.merchant_id, member_id).await?;
+            let member = crate::members::row(&ctx.db, merchant_id, member_id).await?;
+            let card = stored_value::own(ctx, merchant_id, member_id).await?;
             let points = crate::points::available(&ctx.db, member_id, ctx.now()).await?;
             let card_ids: BTreeSet<i64> = bill
                 .lines
@@ -1808,12 +1817,12 @@ pub async fn receipt(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64)
                 .filter_map(|l| l.count_card_id.or_else(|| l.detail.get("count_card_id").and_then(|v| v.as_i64())))
                 .collect();
             let mut cards = Vec::new();
-            for card in crate::count_cards::own(ctx, principal.merchant_id, member_id).await? {
+            for card in crate::count_cards::own(ctx, merchant_id, member_id).await? {
                 if card_ids.contains(&card.id) {
                     cards.push((card.name, card.sessions_left));
                 }
             }
-            (Some(member.nickname), Some(card.balance()), Some(points), cards)
+            (Some(crate::members::label(ctx, &member, false)?), Some(card.balance()), Some(points), cards)
         }
         None => (None, None, None, Vec::new()),
     };

@@ -1,12 +1,17 @@
 //! Receipts queued for the store's printer, in the transaction of what they print (an outbox): a settlement queues
-//! its bill receipt, a recharge its recharge receipt. Printing them is the store bridge's job.
+//! its bill receipt, a recharge its recharge receipt. What a receipt says ([`bill_ticket`]) and the bytes a queued
+//! job prints ([`render`]) are decided here; getting them to the printer is the store bridge's job.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use entity::print_jobs;
+use entity::{journal_entries, print_jobs, stores};
 
-use crate::Result;
+use crate::bills::Receipt;
+use crate::booking::calendar::Calendar;
+use crate::domain::Fen;
+use crate::escpos::{Profile, Ticket};
+use crate::{AppContext, Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReceiptKind {
@@ -39,10 +44,144 @@ pub(crate) async fn queue_into(
         status: Set("queued".to_owned()),
         created_at: Set(Utc::now()),
         printed_at: Set(None),
+        printer_id: Set(None),
+        copy: Set(0),
+        hold_reason: Set(None),
+        received_at: Set(None),
+        requested_by: Set(None),
         ..Default::default()
     })
-    .on_conflict_do_nothing_on([print_jobs::Column::Kind, print_jobs::Column::SubjectId])
+    .on_conflict_do_nothing_on([print_jobs::Column::Kind, print_jobs::Column::SubjectId, print_jobs::Column::Copy])
     .exec(conn)
     .await?;
     Ok(())
+}
+
+fn tender_label(kind: &str) -> &str {
+    match kind {
+        "stored_value" => "储值卡",
+        "cash" => "现金",
+        "bank_card" => "银行卡",
+        "wechat_pay" => "微信支付",
+        "alipay" => "支付宝",
+        "points" => "积分",
+        "count_card" => "次卡",
+        other => other,
+    }
+}
+
+/// The customer's copy of a settled bill. Opens the cash drawer when the bill took cash.
+pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
+    let bill = &receipt.bill;
+    let at = bill.settled_at.unwrap_or(bill.created_at).with_timezone(&calendar.tz);
+    let mut ticket = Ticket::new()
+        .title(&receipt.store_name)
+        .centered("消费小票")
+        .rule()
+        .row("单号", bill.id.to_string())
+        .row("时间", at.format("%Y-%m-%d %H:%M").to_string())
+        .row("收银", &receipt.cashier);
+    if let Some(nickname) = &receipt.member_nickname {
+        ticket = ticket.row("会员", nickname);
+    }
+    ticket = ticket.rule();
+    for line in &bill.lines {
+        let name = if line.quantity > 1 { format!("{} x{}", line.name, line.quantity) } else { line.name.clone() };
+        let price = if line.count_card_id.is_some() && line.kind == "service" {
+            "次卡".to_owned()
+        } else if line.points_redeemed > 0 {
+            format!("{}积分", line.points_redeemed)
+        } else {
+            Fen::new(line.amount).to_string()
+        };
+        ticket = ticket.row(name, price);
+    }
+    ticket = ticket.rule().row("合计", Fen::new(bill.subtotal).to_string());
+    if bill.discount > 0 {
+        ticket = ticket.row("会员折扣", format!("-{}", Fen::new(bill.discount)));
+    }
+    if bill.points_offset > 0 {
+        ticket = ticket.row(format!("积分抵扣({})", bill.points_used), format!("-{}", Fen::new(bill.points_offset)));
+    }
+    ticket = ticket.bold_row("实收", Fen::new(bill.total).to_string());
+    for tender in &bill.tenders {
+        ticket = ticket.row(tender_label(&tender.kind), Fen::new(tender.amount).to_string());
+        if tender.change > 0 {
+            ticket = ticket
+                .row("  收现", Fen::new(tender.tendered).to_string())
+                .row("  找零", Fen::new(tender.change).to_string());
+        }
+    }
+    if receipt.stored_value_fen.is_some() || receipt.points_available.is_some() || !receipt.count_cards.is_empty() {
+        ticket = ticket.rule();
+    }
+    if let Some(balance) = receipt.stored_value_fen {
+        ticket = ticket.row("储值余额", Fen::new(balance).to_string());
+    }
+    if let Some(points) = receipt.points_available {
+        if bill.points_earned > 0 {
+            ticket = ticket.row("本次积分", format!("+{}", bill.points_earned));
+        }
+        ticket = ticket.row("可用积分", points.to_string());
+    }
+    for (name, left) in &receipt.count_cards {
+        ticket = ticket.row(name, format!("剩余{left}次"));
+    }
+    ticket = ticket.feed().centered("谢谢惠顾，欢迎再次光临").qr(format!("HY-BILL-{}", bill.id));
+    if bill.tenders.iter().any(|t| t.kind == "cash") {
+        ticket = ticket.drawer();
+    }
+    ticket
+}
+
+/// A test page: what a printer is and that Chinese, money and QR codes come out right.
+pub fn test_page(store_name: &str, printer_name: &str, job_id: i64, profile: Profile) -> Ticket {
+    Ticket::new()
+        .title("打印测试")
+        .centered(store_name)
+        .rule()
+        .row("作业", job_id.to_string())
+        .row("打印机", printer_name)
+        .row("纸宽", format!("{} mm", profile.paper.mm()))
+        .row("二维码", if profile.native_qr { "原生" } else { "图像" })
+        .row("金额", Fen::new(12_345).to_string())
+        .line("中文：会员 储值 次卡 积分 提成 交班")
+        .qr("HY-TEST")
+}
+
+/// The bytes a queued job prints on a printer of `profile`.
+pub async fn render(
+    ctx: &AppContext,
+    job: &print_jobs::Model,
+    profile: Profile,
+    printer_name: &str,
+) -> Result<Vec<u8>> {
+    let store = stores::Entity::find_by_id(job.store_id).one(&ctx.db).await?.ok_or(Error::NotFound("store"))?;
+    let calendar = Calendar::new(&store.timezone);
+    let ticket = match job.kind.as_str() {
+        "bill_receipt" => {
+            let bill = crate::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
+            let receipt = crate::bills::receipt_of(ctx, job.merchant_id, bill).await?;
+            bill_ticket(&receipt, &calendar)
+        }
+        "recharge_receipt" => {
+            let entry = journal_entries::Entity::find_by_id(job.subject_id)
+                .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
+                .one(&ctx.db)
+                .await?
+                .ok_or(Error::NotFound("recharge"))?;
+            Ticket::new()
+                .title(&store.name)
+                .centered("充值凭证")
+                .rule()
+                .row("单号", format!("R{}", entry.id))
+                .row("时间", entry.created_at.with_timezone(&calendar.tz).format("%Y-%m-%d %H:%M").to_string())
+                .line(&entry.memo)
+                .feed()
+                .centered("谢谢惠顾")
+        }
+        "test_page" => test_page(&store.name, printer_name, job.id, profile),
+        other => return Err(Error::Internal(anyhow::anyhow!("no layout for print job kind {other}"))),
+    };
+    Ok(ticket.render(profile))
 }
