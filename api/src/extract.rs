@@ -59,6 +59,24 @@ impl FromRequest for Member {
     }
 }
 
+/// A store bridge (`Authorization: Bearer hyd_…`).
+pub struct Bridge(pub service::bridge::BridgePrincipal);
+
+impl FromRequest for Bridge {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let ctx = context(req);
+        Box::pin(async move {
+            let ctx = ctx?;
+            let token = token.ok_or(service::Error::Unauthenticated)?;
+            Ok(Bridge(service::bridge::authenticate(&ctx, &token).await?))
+        })
+    }
+}
+
 /// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when `server.behind_proxy` says a trusted
 /// proxy sets it (otherwise anyone could pick their own rate-limit bucket).
 pub struct ClientIp(pub Option<String>);

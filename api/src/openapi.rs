@@ -31,6 +31,7 @@ use utoipa_actix_web::AppExt;
         (name = "commission", description = "Staff commission (提成): rules and statements"),
         (name = "schedules", description = "Opening hours, closed days, shifts and leave, skills, rooms and beds, reminders"),
         (name = "bookings", description = "Appointments: slots, booking, check-in, the day board"),
+        (name = "store bridge", description = "Store PCs: bridge devices, printers, the print queue, the counter's scans"),
         (name = "member sessions", description = "Mini-program sign-in"),
         (name = "me", description = "The member's own data"),
         (name = "ops", description = "Health, readiness, metrics"),
@@ -43,7 +44,7 @@ struct BearerSchemes;
 impl Modify for BearerSchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        for (name, format) in [("staff_token", "hys_…"), ("member_token", "hym_…")] {
+        for (name, format) in [("staff_token", "hys_…"), ("member_token", "hym_…"), ("device_token", "hyd_…")] {
             components.add_security_scheme(
                 name,
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format(format).build()),

@@ -500,6 +500,7 @@ pub struct ReceiptCardDto {
 pub struct ReceiptDto {
     pub store_name: String,
     pub cashier: String,
+    /// How the member is named on paper: the masked real name (张*), else the nickname.
     pub member_nickname: Option<String>,
     /// Balances after the bill.
     pub stored_value_fen: Option<i64>,

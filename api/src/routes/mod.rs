@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bills;
 pub mod bookings;
+pub mod bridge;
 pub mod card_products;
 pub mod catalog;
 pub mod commission_rules;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(payments::staff_routes)
             .configure(schedules::routes)
             .configure(bookings::staff_routes)
+            .configure(bridge::staff_routes)
             .configure(jobs::routes),
     )
     .service(
@@ -53,5 +55,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(bookings::mini_routes),
     )
     .configure(payments::callback_routes)
+    .configure(bridge::bridge_routes)
     .configure(ops::routes);
 }

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+};
 use serde_json::{Value, json};
 
 use service::domain::Role;
@@ -888,7 +890,19 @@ async fn a_reminder_run_killed_mid_send_sends_each_message_once() {
         let ctx = ctx.clone();
         async move { service::reminders::deliver_due(&ctx, now, 100).await }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    // Killed once the first message is claimed and on its way (WeChat holds the answer for 3 s).
+    for _ in 0..100 {
+        let sending = entity::notification_outbox::Entity::find()
+            .filter(entity::notification_outbox::Column::Status.eq("sending"))
+            .count(&ctx.db)
+            .await
+            .unwrap();
+        if sending == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     run.abort();
     assert!(run.await.unwrap_err().is_cancelled());
     app.fake.set_subscribe_delay(std::time::Duration::ZERO);

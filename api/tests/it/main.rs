@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod bookings;
+mod bridge;
 mod catalog_config;
 mod checkout;
 mod cli;

@@ -1,0 +1,365 @@
+//! The store bridge end to end: the real api, the real bridge (in its own runtime, so killing it kills all of it),
+//! fake LAN printers that record bytes, and a TCP proxy between bridge and api that can cut the connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use sandbox::printer::{FakePrinter, Sensors, decode};
+use serde_json::{Value, json};
+
+use sea_orm::EntityTrait;
+use service::domain::Role;
+use service::escpos::{Paper, Profile};
+
+use crate::support::{TestApp, assert_error};
+
+const STAFF: &str = "/api/staff/v1";
+
+#[track_caller]
+fn ok(answer: (StatusCode, Value)) -> Value {
+    assert!(answer.0.is_success(), "{} {}", answer.0, answer.1);
+    answer.1
+}
+
+/// A bridge running in a runtime of its own: `kill` stops every task of it at once, as a killed process would.
+struct BridgeProcess {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl BridgeProcess {
+    fn start(api_url: &str, token: &str, spool: &Path, scanner: Option<String>) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let config = printer_bridge::Config {
+            api_url: api_url.to_owned(),
+            token: token.to_owned(),
+            spool_dir: spool.to_path_buf(),
+            scanner,
+            log_file: None,
+        };
+        runtime.spawn(async move {
+            let _ = printer_bridge::run(config).await;
+        });
+        Self { runtime: Some(runtime) }
+    }
+
+    fn kill(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for BridgeProcess {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A TCP proxy standing for the network between store and cloud: `cut` drops every connection through it, and the
+/// upstream can be changed (another api process on the same database).
+struct Proxy {
+    address: String,
+    upstream: Arc<Mutex<String>>,
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = Arc::new(Mutex::new(upstream.trim_start_matches("http://").to_owned()));
+        let connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (target, tasks) = (upstream.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.lock().unwrap().clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(task);
+            }
+        });
+        Self { address, upstream, connections }
+    }
+
+    fn cut(&self) {
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    fn point_at(&self, upstream: &str) {
+        *self.upstream.lock().unwrap() = upstream.trim_start_matches("http://").to_owned();
+    }
+}
+
+fn spool_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("hy-spool-{:016x}", rand::random::<u64>()))
+}
+
+async fn add_printer(app: &TestApp, owner: &str, store: i64, printer: &FakePrinter, extra: Value) -> i64 {
+    let mut body = json!({ "name": "前台", "address": printer.address, "paper_mm": 58 });
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    ok(app.post(&format!("{STAFF}/stores/{store}/printers"), owner, body).await)["id"].as_i64().unwrap()
+}
+
+async fn add_device(app: &TestApp, owner: &str, store: i64) -> (i64, String) {
+    let device =
+        ok(app.post(&format!("{STAFF}/stores/{store}/bridge-devices"), owner, json!({ "name": "前台电脑" })).await);
+    (device["device"]["id"].as_i64().unwrap(), device["token"].as_str().unwrap().to_owned())
+}
+
+/// Waits up to 20 s for the store's jobs to satisfy `done`.
+async fn wait_for_jobs(app: &TestApp, token: &str, store: i64, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    for _ in 0..200 {
+        let jobs = ok(app.get(&format!("{STAFF}/stores/{store}/print-jobs"), token).await);
+        let jobs = jobs.as_array().unwrap().clone();
+        if done(&jobs) {
+            return jobs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("print jobs never got there: {:?}", ok(app.get(&format!("{STAFF}/stores/{store}/print-jobs"), token).await));
+}
+
+fn all_printed(jobs: &[Value], count: usize) -> bool {
+    jobs.len() == count && jobs.iter().all(|j| j["status"] == "printed")
+}
+
+#[tokio::test]
+async fn a_settled_bill_prints_a_gbk_receipt_through_the_running_bridge() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let store = app.seed.store_ids[0];
+    let printer = FakePrinter::start().await.unwrap();
+    add_printer(&app, &owner, store, &printer, json!({ "drawer": true, "native_qr": true, "kinds": ["bill_receipt"] }))
+        .await;
+    let (device, token) = add_device(&app, &owner, store).await;
+    let spool = spool_dir();
+    let bridge = BridgeProcess::start(&app.address, &token, &spool, None);
+
+    // 张丽 (VIP) has a wash and blow-dry and pays cash with a ￥100 note.
+    let (_, member) = app.post(&format!("{STAFF}/members/lookup"), &cashier, json!({ "query": "13800000001" })).await;
+    let (_, services) = app.get(&format!("{STAFF}/services"), &cashier).await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap()["id"].clone();
+    let lines = json!([{ "kind": "service", "item_id": wash }]);
+    let preview = ok(app
+        .post(
+            &format!("{STAFF}/bills/preview"),
+            &cashier,
+            json!({ "store_id": store, "member_id": member["id"], "lines": lines }),
+        )
+        .await);
+    let total = preview["total_fen"].as_i64().unwrap();
+    let bill = json!({
+        "store_id": store, "member_id": member["id"], "lines": lines, "idempotency_key": "print-bill-0001",
+        "tenders": [{ "kind": "cash", "amount_fen": total, "tendered_fen": 10_000 }],
+    });
+    ok(app.post(&format!("{STAFF}/bills"), &cashier, bill).await);
+
+    let jobs = wait_for_jobs(&app, &cashier, store, |jobs| all_printed(jobs, 1)).await;
+    assert_eq!(jobs[0]["kind"], "bill_receipt");
+    let tickets = printer.tickets();
+    assert_eq!(tickets.len(), 1, "printed once");
+    let text = tickets[0].clone();
+    assert!(!text.windows(2).any(|w| w == [0xC2, 0xA5]), "never a UTF-8 ¥");
+    assert!(text.windows(2).any(|w| w == [0xA3, 0xA4]), "the full-width ￥ in GBK");
+    let lines: Vec<String> = decode(&text)
+        .into_iter()
+        .map(|line| match line.split_once("  ") {
+            Some((label, _)) if label.starts_with("时间") => "时间  [local time]".to_owned(),
+            _ => line,
+        })
+        .collect();
+    insta::assert_snapshot!("bill_receipt_58mm", lines.join("\n"));
+    // The same receipt for an 80 mm printer without native QR codes (drawn as an image), no drawer.
+    let job = entity::print_jobs::Entity::find_by_id(jobs[0]["id"].as_i64().unwrap())
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let wide = Profile { paper: Paper::Mm80, native_qr: false, drawer: false };
+    let bytes = service::receipts::render(&app.ctx, &job, wide, "后台").await.unwrap();
+    let lines: Vec<String> = decode(&bytes)
+        .into_iter()
+        .map(|line| if line.starts_with("时间") { "时间  [local time]".to_owned() } else { line })
+        .collect();
+    insta::assert_snapshot!("bill_receipt_80mm_raster", lines.join("\n"));
+
+    // Staff see the device online, with its printer's state.
+    let devices = ok(app.get(&format!("{STAFF}/stores/{store}/bridge-devices"), &owner).await);
+    assert_eq!((devices[0]["id"].as_i64(), devices[0]["online"].as_bool()), (Some(device), Some(true)));
+    // Reprinting is explicit: a new copy, printed once more.
+    let reprint = ok(app.post(&format!("{STAFF}/print-jobs/{}/reprint", jobs[0]["id"]), &cashier, json!({})).await);
+    assert_eq!(reprint["copy"], 1);
+    wait_for_jobs(&app, &cashier, store, |jobs| all_printed(jobs, 2)).await;
+    assert_eq!(printer.tickets().len(), 2);
+    bridge.kill();
+    std::fs::remove_dir_all(&spool).ok();
+}
+
+#[tokio::test]
+async fn a_bridge_killed_between_receiving_and_printing_prints_once_after_restart() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let printer = FakePrinter::start().await.unwrap();
+    printer.set_sensors(Sensors { paper_out: true, cover_open: false });
+    let printer_id = add_printer(&app, &owner, store, &printer, json!({})).await;
+    let (_, token) = add_device(&app, &owner, store).await;
+    let spool = spool_dir();
+    let bridge = BridgeProcess::start(&app.address, &token, &spool, None);
+    ok(app.post(&format!("{STAFF}/printers/{printer_id}/test-page"), &owner, json!({})).await);
+    // Spooled, then held: the printer is out of paper, and staff see why.
+    let jobs = wait_for_jobs(&app, &owner, store, |jobs| jobs.first().is_some_and(|j| j["status"] == "held")).await;
+    assert_eq!(jobs[0]["hold_reason"], "paper_out");
+    let printers = ok(app.get(&format!("{STAFF}/stores/{store}/printers"), &owner).await);
+    let _ = printers; // states arrive with the next heartbeat; the job says why already
+    bridge.kill();
+    // Paper in; the bridge starts again from its spool (and the api sends the job again): printed once.
+    printer.set_sensors(Sensors::default());
+    let bridge = BridgeProcess::start(&app.address, &token, &spool, None);
+    wait_for_jobs(&app, &owner, store, |jobs| all_printed(jobs, 1)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(printer.tickets().len(), 1, "{:?}", printer.tickets().iter().map(|t| decode(t)).collect::<Vec<_>>());
+    assert!(decode(&printer.tickets()[0]).iter().any(|l| l.contains("打印测试")));
+    bridge.kill();
+    std::fs::remove_dir_all(&spool).ok();
+}
+
+/// The job ids printed, in printing order (each test page names its job).
+fn printed_ids(printer: &FakePrinter) -> Vec<i64> {
+    printer
+        .tickets()
+        .iter()
+        .filter_map(|t| decode(t).iter().find_map(|l| l.strip_prefix("作业").map(|rest| rest.trim().parse().unwrap())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_of_100_jobs_prints_once_each_in_order_through_dropped_connections_and_an_api_restart() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let printer = FakePrinter::start().await.unwrap();
+    // A slow printer, so the burst is still going when the network drops.
+    printer.set_delay(Duration::from_millis(20));
+    let printer_id = add_printer(&app, &owner, store, &printer, json!({ "native_qr": false })).await;
+    let (_, token) = add_device(&app, &owner, store).await;
+    let proxy = Proxy::start(&app.address).await;
+    let spool = spool_dir();
+    let bridge = BridgeProcess::start(&proxy.address, &token, &spool, None);
+    let mut expected = Vec::new();
+    for _ in 0..100 {
+        let job = ok(app.post(&format!("{STAFF}/printers/{printer_id}/test-page"), &owner, json!({})).await);
+        expected.push(job["id"].as_i64().unwrap());
+    }
+    // Cut the network twice while printing...
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        proxy.cut();
+    }
+    // ... then "restart" the api: a second api process on the same database takes over.
+    let second = api::Application::from_context(app.ctx.clone()).unwrap();
+    let second_address = format!("http://127.0.0.1:{}", second.port());
+    tokio::spawn(second.run_until_stopped());
+    proxy.point_at(&second_address);
+    proxy.cut();
+    wait_for_jobs(&app, &owner, store, |jobs| all_printed(jobs, 100)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(printed_ids(&printer), expected, "each job once, in order");
+    bridge.kill();
+    std::fs::remove_dir_all(&spool).ok();
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let (device, token) = add_device(&app, &owner, store).await;
+    let connect = |token: String| {
+        let app = &app;
+        async move {
+            let response =
+                app.client.get(app.url("/bridge/v1/connect")).bearer_auth(token).send().await.expect("request");
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // A valid token without a WebSocket upgrade: told to upgrade. Revoked: refused.
+    assert_error(&connect(token.clone()).await, StatusCode::BAD_REQUEST, "not_a_websocket");
+    let revoked = ok(app.post(&format!("{STAFF}/bridge-devices/{device}/revoke"), &owner, json!({})).await);
+    assert!(revoked["revoked_at"].is_string());
+    assert_error(&connect(token).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(&connect("hyd_not-a-token".to_owned()).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    // Only managers register devices; the token is never shown again.
+    let cashier = app.token(Role::Cashier).await;
+    assert_error(
+        &app.post(&format!("{STAFF}/stores/{store}/bridge-devices"), &cashier, json!({ "name": "x" })).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let listed = ok(app.get(&format!("{STAFF}/stores/{store}/bridge-devices"), &owner).await);
+    assert!(listed[0].get("token").is_none() && listed[0]["token_hint"].as_str().unwrap().len() == 4);
+}
+
+/// Reads server-sent events until one arrives or `wait` passes.
+async fn next_scan(response: &mut reqwest::Response, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut buffer = String::new();
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk()).await.ok()?.ok()??;
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(data) = buffer.lines().find_map(|l| l.strip_prefix("data: ")) {
+            return serde_json::from_str(data).ok();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scan_reaches_the_cashier_at_that_counter_and_no_other_store() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let (here, there) = (app.seed.store_ids[0], app.seed.store_ids[1]);
+    let (counter, token) = add_device(&app, &owner, here).await;
+    let (elsewhere, _) = add_device(&app, &owner, there).await;
+    let watch = |device: i64, token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&format!("{STAFF}/bridge-devices/{device}/scans")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mut at_counter = watch(counter, cashier.clone()).await;
+    assert_eq!(at_counter.status(), StatusCode::OK);
+    let mut at_other_store = watch(elsewhere, owner.clone()).await;
+    // The cashier works at the first store only: the other store's counter is not theirs to watch.
+    assert_eq!(watch(elsewhere, cashier.clone()).await.status(), StatusCode::NOT_FOUND);
+    // Wait for both streams to open before scanning.
+    assert!(next_scan(&mut at_counter, Duration::from_millis(300)).await.is_none());
+
+    let scans = spool_dir().with_extension("scans");
+    std::fs::write(&scans, "134567890123456789\n").unwrap();
+    let spool = spool_dir();
+    let bridge = BridgeProcess::start(&app.address, &token, &spool, Some(scans.display().to_string()));
+    let scan = next_scan(&mut at_counter, Duration::from_secs(10)).await.expect("the scan arrives");
+    assert_eq!((scan["kind"].as_str(), scan["code"].as_str()), (Some("wechat_pay_code"), Some("134567890123456789")));
+    assert_eq!(scan["device_id"], counter);
+    assert!(next_scan(&mut at_other_store, Duration::from_secs(1)).await.is_none(), "no other store's counter");
+    bridge.kill();
+    std::fs::remove_dir_all(&spool).ok();
+    std::fs::remove_file(&scans).ok();
+}

@@ -1,0 +1,411 @@
+//! The store bridge: a small daemon on a store PC that connects out to the api over a WebSocket, prints the jobs it
+//! is sent on the store's LAN printers (raw TCP, port 9100) and forwards what the counter's scanner reads.
+//!
+//! - **Nothing lost.** A job is written to the spool (`<spool>/pending/<id>.job`, synced to disk) before its receipt
+//!   is acknowledged, so a bridge killed after that prints it when it starts again, without the api.
+//! - **Nothing twice.** After the printer took every byte, a marker `<spool>/printed/<id>` is written (then the job
+//!   is acknowledged as printed). A job sent again (after a reconnect, or by an api that never heard the
+//!   acknowledgement) finds its marker and is acknowledged, not printed. Reprints are new jobs.
+//! - **In order per printer.** Each printer has one worker taking its jobs in the order they arrived (the api sends
+//!   them oldest first; the spool is replayed by id).
+//! - **Held, not dropped.** Before printing, the worker asks the printer (`DLE EOT 4`, `DLE EOT 2`); out of paper or
+//!   with its cover open, the job waits and the api is told why. An unreachable printer is reported offline and
+//!   retried.
+//! - The connection reconnects with backoff (1 s doubling to 30 s) and sends a heartbeat every 15 s.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use bridge_wire::{FromBridge, PrinterState, PrinterStatus, ToBridge};
+
+/// The configuration file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Config {
+    /// The api's base URL: `https://api.example.com` (`http://…` only on a trusted network).
+    pub api_url: String,
+    /// The device token from the staff console (`hyd_…`).
+    pub token: String,
+    /// Where jobs wait between arriving and printing.
+    #[serde(default = "default_spool")]
+    pub spool_dir: PathBuf,
+    /// Where scans come from: `stdin`, or a path read line by line (a scanner in serial / virtual COM mode).
+    #[serde(default)]
+    pub scanner: Option<String>,
+    /// Log file (rotated daily); standard error when absent.
+    #[serde(default)]
+    pub log_file: Option<PathBuf>,
+}
+
+fn default_spool() -> PathBuf {
+    PathBuf::from("spool")
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let config: Config = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if !config.token.starts_with("hyd_") {
+            anyhow::bail!("token must be the device token from the staff console (hyd_…)");
+        }
+        Ok(config)
+    }
+
+    fn connect_url(&self) -> String {
+        let base = self.api_url.trim_end_matches('/');
+        let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+        format!("{base}/bridge/v1/connect")
+    }
+}
+
+/// A spooled job: everything needed to print it, even with the api out of reach.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Spooled {
+    id: i64,
+    printer_id: i64,
+    address: String,
+    data: String,
+}
+
+struct Spool {
+    pending: PathBuf,
+    printed: PathBuf,
+}
+
+impl Spool {
+    fn open(dir: &Path) -> anyhow::Result<Self> {
+        let spool = Self { pending: dir.join("pending"), printed: dir.join("printed") };
+        std::fs::create_dir_all(&spool.pending)?;
+        std::fs::create_dir_all(&spool.printed)?;
+        Ok(spool)
+    }
+
+    fn is_printed(&self, id: i64) -> bool {
+        self.printed.join(id.to_string()).exists()
+    }
+
+    fn is_pending(&self, id: i64) -> bool {
+        self.pending.join(format!("{id}.job")).exists()
+    }
+
+    /// Writes the job and syncs it (and its directory) before the receipt is acknowledged.
+    fn keep(&self, job: &Spooled) -> anyhow::Result<()> {
+        let tmp = self.pending.join(format!("{}.tmp", job.id));
+        let path = self.pending.join(format!("{}.job", job.id));
+        {
+            let mut file = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut file, &serde_json::to_vec(job)?)?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path)?;
+        sync_dir(&self.pending);
+        Ok(())
+    }
+
+    fn load(&self, id: i64) -> anyhow::Result<Spooled> {
+        Ok(serde_json::from_slice(&std::fs::read(self.pending.join(format!("{id}.job")))?)?)
+    }
+
+    /// The printer took it: mark it printed (synced), then drop the pending copy.
+    fn done(&self, id: i64) -> anyhow::Result<()> {
+        let marker = self.printed.join(id.to_string());
+        std::fs::File::create(&marker)?.sync_all()?;
+        sync_dir(&self.printed);
+        std::fs::remove_file(self.pending.join(format!("{id}.job"))).ok();
+        Ok(())
+    }
+
+    /// Jobs received but not printed, by id.
+    fn waiting(&self) -> Vec<Spooled> {
+        let mut ids: Vec<i64> = std::fs::read_dir(&self.pending)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".job")?.parse().ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort_unstable();
+        ids.into_iter().filter(|id| !self.is_printed(*id)).filter_map(|id| self.load(id).ok()).collect()
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    // Directory sync makes the rename durable on Linux; elsewhere opening a directory may fail, which is harmless.
+    if let Ok(handle) = std::fs::File::open(dir) {
+        handle.sync_all().ok();
+    }
+}
+
+/// What the bridge shares between its connection and its printer workers.
+struct Shared {
+    spool: Spool,
+    /// Messages for the api; dropped while disconnected (the api resends what it has not heard about).
+    outbox: Mutex<Option<mpsc::UnboundedSender<FromBridge>>>,
+    /// Jobs in a worker's queue, so a job sent again is not queued twice.
+    queued: Mutex<HashSet<i64>>,
+    workers: Mutex<HashMap<i64, mpsc::UnboundedSender<i64>>>,
+    states: Mutex<BTreeMap<i64, PrinterState>>,
+    /// Printer id → address, from the api.
+    printers: Mutex<HashMap<i64, String>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    fn tell(&self, message: FromBridge) {
+        if let Some(outbox) = lock(&self.outbox).as_ref() {
+            let _ = outbox.send(message);
+        }
+    }
+
+    /// Hands a spooled job to its printer's worker (starting the worker when needed).
+    fn enqueue(self: &Arc<Self>, job: &Spooled) {
+        if !lock(&self.queued).insert(job.id) {
+            return;
+        }
+        let mut workers = lock(&self.workers);
+        let sender = workers.entry(job.printer_id).or_insert_with(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(worker(self.clone(), job.printer_id, receiver));
+            sender
+        });
+        let _ = sender.send(job.id);
+    }
+}
+
+/// Runs the bridge until the process ends: replays the spool, keeps the connection up, prints, forwards scans.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let spool = Spool::open(&config.spool_dir)?;
+    let shared = Arc::new(Shared {
+        spool,
+        outbox: Mutex::new(None),
+        queued: Mutex::new(HashSet::new()),
+        workers: Mutex::new(HashMap::new()),
+        states: Mutex::new(BTreeMap::new()),
+        printers: Mutex::new(HashMap::new()),
+    });
+    for job in shared.spool.waiting() {
+        tracing::info!(job = job.id, "printing a job spooled before the restart");
+        shared.enqueue(&job);
+    }
+    let (scans_tx, mut scans_rx) = mpsc::unbounded_channel::<String>();
+    if let Some(source) = config.scanner.clone() {
+        tokio::spawn(read_scanner(source, scans_tx));
+    }
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match session(&config, &shared, &mut scans_rx).await {
+            Ok(()) => backoff = Duration::from_secs(1),
+            Err(error) => tracing::warn!(%error, "connection to the api lost"),
+        }
+        *lock(&shared.outbox) = None;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One connection, until it drops.
+async fn session(
+    config: &Config,
+    shared: &Arc<Shared>,
+    scans: &mut mpsc::UnboundedReceiver<String>,
+) -> anyhow::Result<()> {
+    let mut request = config.connect_url().into_client_request()?;
+    request.headers_mut().insert("authorization", format!("Bearer {}", config.token).parse()?);
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.context("connecting")?;
+    tracing::info!("connected to the api");
+    let (mut write, mut read) = socket.split();
+    let (outbox, mut outgoing) = mpsc::unbounded_channel::<FromBridge>();
+    *lock(&shared.outbox) = Some(outbox);
+    shared.tell(FromBridge::Hello {
+        version: bridge_wire::VERSION,
+        bridge: format!("printer-bridge {}", env!("CARGO_PKG_VERSION")),
+    });
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tokio::select! {
+            message = read.next() => {
+                let Some(message) = message else { return Ok(()) };
+                match message? {
+                    Message::Text(text) => match serde_json::from_str::<ToBridge>(text.as_str()) {
+                        Ok(message) => on_message(shared, message),
+                        Err(error) => tracing::info!(%error, "a message from the api we do not understand"),
+                    },
+                    Message::Close(frame) => {
+                        tracing::warn!(?frame, "the api closed the connection");
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+            }
+            Some(message) = outgoing.recv() => {
+                write.send(Message::text(serde_json::to_string(&message)?)).await?;
+            }
+            Some(code) = scans.recv() => {
+                write.send(Message::text(serde_json::to_string(&FromBridge::Scan { code })?)).await?;
+            }
+            _ = heartbeat.tick() => {
+                let printers = lock(&shared.states).iter().map(|(id, state)| PrinterStatus { id: *id, state: *state }).collect();
+                write.send(Message::text(serde_json::to_string(&FromBridge::Heartbeat { printers })?)).await?;
+            }
+        }
+    }
+}
+
+fn on_message(shared: &Arc<Shared>, message: ToBridge) {
+    match message {
+        ToBridge::Printers { printers } => {
+            let mut known = lock(&shared.printers);
+            known.clear();
+            let mut states = lock(&shared.states);
+            for printer in printers {
+                states.entry(printer.id).or_insert(PrinterState::Unknown);
+                known.insert(printer.id, printer.address);
+            }
+        }
+        ToBridge::Job { id, printer_id, data, .. } => {
+            if shared.spool.is_printed(id) {
+                // Printed before (the acknowledgement was lost): say so again, print nothing.
+                shared.tell(FromBridge::Printed { id });
+                return;
+            }
+            if shared.spool.is_pending(id) {
+                shared.tell(FromBridge::Received { id });
+                if let Ok(job) = shared.spool.load(id) {
+                    shared.enqueue(&job);
+                }
+                return;
+            }
+            let Some(address) = lock(&shared.printers).get(&printer_id).cloned() else {
+                tracing::warn!(job = id, printer_id, "a job for a printer we were not told about");
+                return;
+            };
+            let job = Spooled { id, printer_id, address, data };
+            match shared.spool.keep(&job) {
+                Ok(()) => {
+                    shared.tell(FromBridge::Received { id });
+                    shared.enqueue(&job);
+                }
+                Err(error) => tracing::error!(job = id, %error, "could not spool a job; the api will send it again"),
+            }
+        }
+        ToBridge::Forget { id } => {
+            std::fs::remove_file(shared.spool.pending.join(format!("{id}.job"))).ok();
+        }
+    }
+}
+
+/// One printer's jobs, one at a time, in the order they came.
+async fn worker(shared: Arc<Shared>, printer_id: i64, mut jobs: mpsc::UnboundedReceiver<i64>) {
+    while let Some(id) = jobs.recv().await {
+        let Ok(job) = shared.spool.load(id) else {
+            lock(&shared.queued).remove(&id);
+            continue;
+        };
+        let bytes = match base64::engine::general_purpose::STANDARD.decode(&job.data) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::error!(job = id, %error, "job data is not base64; dropped");
+                lock(&shared.queued).remove(&id);
+                continue;
+            }
+        };
+        let mut wait = Duration::from_secs(1);
+        loop {
+            if shared.spool.is_printed(id) {
+                break;
+            }
+            let state = print(&job.address, &bytes).await;
+            lock(&shared.states).insert(printer_id, state);
+            if state == PrinterState::Ok {
+                if let Err(error) = shared.spool.done(id) {
+                    tracing::error!(job = id, %error, "printed, but the spool could not record it");
+                }
+                shared.tell(FromBridge::Printed { id });
+                break;
+            }
+            tracing::warn!(job = id, printer_id, state = state.as_str(), "printer holds the job");
+            shared.tell(FromBridge::Held { id, state });
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+        lock(&shared.queued).remove(&id);
+    }
+}
+
+/// Asks the printer how it is, then writes the job. `Ok` once every byte was written.
+async fn print(address: &str, bytes: &[u8]) -> PrinterState {
+    let connect = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(address)).await;
+    let Ok(Ok(mut stream)) = connect else { return PrinterState::Offline };
+    match status(&mut stream).await {
+        Some(PrinterState::Ok) | None => {}
+        Some(state) => return state,
+    }
+    let written = tokio::time::timeout(Duration::from_secs(20), async {
+        stream.write_all(bytes).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => PrinterState::Ok,
+        _ => PrinterState::Offline,
+    }
+}
+
+/// `DLE EOT 4` (paper) and `DLE EOT 2` (cover). `None` when the printer does not answer status queries.
+async fn status(stream: &mut TcpStream) -> Option<PrinterState> {
+    let paper = ask(stream, 4).await?;
+    if paper & 0x60 == 0x60 {
+        return Some(PrinterState::PaperOut);
+    }
+    let offline = ask(stream, 2).await?;
+    if offline & 0x04 != 0 {
+        return Some(PrinterState::CoverOpen);
+    }
+    Some(PrinterState::Ok)
+}
+
+async fn ask(stream: &mut TcpStream, n: u8) -> Option<u8> {
+    stream.write_all(&[0x10, 0x04, n]).await.ok()?;
+    let mut byte = [0_u8; 1];
+    tokio::time::timeout(Duration::from_millis(500), stream.read_exact(&mut byte)).await.ok()?.ok()?;
+    Some(byte[0])
+}
+
+/// Lines from the scanner: standard input, or a device or file read line by line (serial / virtual COM mode).
+async fn read_scanner(source: String, scans: mpsc::UnboundedSender<String>) {
+    use tokio::io::AsyncBufReadExt;
+    let reader: Box<dyn tokio::io::AsyncRead + Unpin + Send> = if source == "stdin" {
+        Box::new(tokio::io::stdin())
+    } else {
+        match tokio::fs::File::open(&source).await {
+            Ok(file) => Box::new(file),
+            Err(error) => {
+                tracing::error!(%error, source, "cannot open the scanner");
+                return;
+            }
+        }
+    };
+    let mut lines = tokio::io::BufReader::new(reader).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let code = line.trim();
+        if !code.is_empty() && scans.send(code.to_owned()).is_err() {
+            return;
+        }
+    }
+}
