@@ -1,6 +1,6 @@
 //! The store bridge: printers on a store's LAN and where each kind of job goes, the bridge devices that connect out
 //! to us (a token each, shown once), and print jobs that know their printer, their copy (a reprint is a new copy)
-//! and why they are held.
+//! and why they are held; and shift handovers (交班), which print a summary.
 
 use sea_orm_migration::prelude::*;
 
@@ -92,10 +92,32 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(index(col("bridge_devices"), "ux_bridge_devices_token", &["token_hash"], true)).await?;
         m.create_index(index(col("bridge_devices"), "ix_bridge_devices_store", &["store_id"], false)).await?;
+
+        // 交班: a cashier's takings per payment method over their shift, recorded when they hand over.
+        m.create_table(
+            Table::create()
+                .table(col("handovers"))
+                .col(id(col("id")))
+                .col(fk_id(col("merchant_id")))
+                .col(fk_id(col("store_id")))
+                .col(fk_id(col("staff_id")))
+                .col(at(col("from_at")))
+                .col(at(col("to_at")))
+                // JSON: payment method → net fen taken; entry kind → count.
+                .col(ColumnDef::new(col("takings")).text().not_null())
+                .col(ColumnDef::new(col("entries")).text().not_null())
+                .col(amount(col("total_fen")))
+                .col(at(col("created_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(col("handovers"), "ix_handovers_staff", &["store_id", "staff_id", "to_at"], false))
+            .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(col("handovers")).to_owned()).await?;
         m.drop_table(Table::drop().table(col("bridge_devices")).to_owned()).await?;
         m.drop_table(Table::drop().table(col("printers")).to_owned()).await?;
         m.drop_index(Index::drop().name("ux_print_jobs_copy").table(col("print_jobs")).to_owned()).await?;

@@ -387,9 +387,14 @@ async fn ask(stream: &mut TcpStream, n: u8) -> Option<u8> {
     Some(byte[0])
 }
 
-/// Lines from the scanner: standard input, or a device or file read line by line (serial / virtual COM mode).
+/// Lines from the scanner: standard input; `evdev:/dev/input/eventN`, a keyboard-wedge scanner read as Linux input
+/// events; or a device or file read line by line (serial / virtual COM mode).
 async fn read_scanner(source: String, scans: mpsc::UnboundedSender<String>) {
     use tokio::io::AsyncBufReadExt;
+    if let Some(device) = source.strip_prefix("evdev:") {
+        read_key_events(device, scans).await;
+        return;
+    }
     let reader: Box<dyn tokio::io::AsyncRead + Unpin + Send> = if source == "stdin" {
         Box::new(tokio::io::stdin())
     } else {
@@ -407,5 +412,122 @@ async fn read_scanner(source: String, scans: mpsc::UnboundedSender<String>) {
         if !code.is_empty() && scans.send(code.to_owned()).is_err() {
             return;
         }
+    }
+}
+
+/// A keyboard-wedge scanner on Linux: `struct input_event` records (24 bytes on 64-bit: a timeval, type, code,
+/// value) from `/dev/input/eventN`, key presses turned back into the characters typed, one scan per Enter.
+async fn read_key_events(device: &str, scans: mpsc::UnboundedSender<String>) {
+    let mut file = match tokio::fs::File::open(device).await {
+        Ok(file) => file,
+        Err(error) => {
+            tracing::error!(%error, device, "cannot open the scanner's input device");
+            return;
+        }
+    };
+    let mut keys = KeyDecoder::default();
+    let mut record = [0_u8; 24];
+    while file.read_exact(&mut record).await.is_ok() {
+        let kind = u16::from_ne_bytes([record[16], record[17]]);
+        let code = u16::from_ne_bytes([record[18], record[19]]);
+        let value = i32::from_ne_bytes([record[20], record[21], record[22], record[23]]);
+        if kind == 1
+            && let Some(scan) = keys.key(code, value)
+            && scans.send(scan).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Key presses (Linux key codes) back into text: digits, letters (with shift), a few symbols; Enter ends a scan.
+#[derive(Default)]
+pub struct KeyDecoder {
+    shift: bool,
+    line: String,
+}
+
+impl KeyDecoder {
+    /// One `EV_KEY` event: `value` 1 pressed, 0 released, 2 repeated. Returns a scan when Enter is pressed.
+    pub fn key(&mut self, code: u16, value: i32) -> Option<String> {
+        if code == 42 || code == 54 {
+            self.shift = value != 0;
+            return None;
+        }
+        if value != 1 {
+            return None;
+        }
+        if code == 28 || code == 96 {
+            let scan = std::mem::take(&mut self.line);
+            return (!scan.is_empty()).then_some(scan);
+        }
+        const DIGITS: &str = "1234567890";
+        const TOP: &str = "qwertyuiop";
+        const HOME: &str = "asdfghjkl";
+        const BOTTOM: &str = "zxcvbnm";
+        let c = match code {
+            2..=11 => DIGITS.chars().nth(usize::from(code - 2)),
+            16..=25 => TOP.chars().nth(usize::from(code - 16)),
+            30..=38 => HOME.chars().nth(usize::from(code - 30)),
+            44..=50 => BOTTOM.chars().nth(usize::from(code - 44)),
+            71..=73 => "789".chars().nth(usize::from(code - 71)),
+            75..=77 => "456".chars().nth(usize::from(code - 75)),
+            79..=81 => "123".chars().nth(usize::from(code - 79)),
+            82 => Some('0'),
+            12 => Some(if self.shift { '_' } else { '-' }),
+            52 => Some('.'),
+            53 => Some('/'),
+            _ => None,
+        };
+        if let Some(c) = c {
+            self.line.push(if self.shift { c.to_ascii_uppercase() } else { c });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(keys: &mut KeyDecoder, code: u16) -> Option<String> {
+        let scan = keys.key(code, 1);
+        assert_eq!(keys.key(code, 0), None);
+        scan
+    }
+
+    #[test]
+    fn key_presses_become_scans_at_enter() {
+        let mut keys = KeyDecoder::default();
+        // "13" then Enter.
+        assert_eq!(press(&mut keys, 2), None);
+        assert_eq!(press(&mut keys, 4), None);
+        assert_eq!(press(&mut keys, 28), Some("13".to_owned()));
+        // Shift + a, b, then keypad 0 and keypad Enter.
+        keys.key(42, 1);
+        press(&mut keys, 30);
+        keys.key(42, 0);
+        press(&mut keys, 48);
+        press(&mut keys, 82);
+        assert_eq!(press(&mut keys, 96), Some("Ab0".to_owned()));
+        // An empty Enter is no scan; repeats are ignored.
+        assert_eq!(press(&mut keys, 28), None);
+        keys.key(3, 1);
+        keys.key(3, 2);
+        assert_eq!(press(&mut keys, 28), Some("2".to_owned()));
+    }
+
+    #[test]
+    fn the_spool_keeps_jobs_until_printed_and_remembers_them() {
+        let dir = std::env::temp_dir().join(format!("spool-test-{}", std::process::id()));
+        let spool = Spool::open(&dir).unwrap();
+        for id in [3, 1, 2] {
+            spool.keep(&Spooled { id, printer_id: 1, address: "x:9100".into(), data: String::new() }).unwrap();
+        }
+        assert_eq!(spool.waiting().iter().map(|j| j.id).collect::<Vec<_>>(), [1, 2, 3], "by id");
+        spool.done(2).unwrap();
+        assert!(spool.is_printed(2) && !spool.is_pending(2));
+        assert_eq!(spool.waiting().iter().map(|j| j.id).collect::<Vec<_>>(), [1, 3]);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1214,6 +1214,10 @@ async fn write_settlement(
         .exec(txn)
         .await?;
     crate::receipts::queue_into(txn, merchant_id, store_id, crate::receipts::ReceiptKind::Bill, bill_id).await?;
+    if resolved.lines.iter().any(|line| line.count_card.is_some()) {
+        crate::receipts::queue_into(txn, merchant_id, store_id, crate::receipts::ReceiptKind::CountCardSlip, bill_id)
+            .await?;
+    }
     stock.apply(txn).await?;
     store_moves.apply(txn).await?;
     Ok(Written { entry_id, change, lines: line_rows, tenders: tender_rows })

@@ -31,7 +31,8 @@ const ONLINE_WITHIN_SECS: i64 = 45;
 const STALE_AFTER_HOURS: i64 = 24;
 
 /// Job kinds a printer can be given.
-pub const JOB_KINDS: [&str; 3] = ["bill_receipt", "recharge_receipt", "test_page"];
+pub const JOB_KINDS: [&str; 6] =
+    ["bill_receipt", "recharge_receipt", "count_card_slip", "appointment_ticket", "handover_summary", "test_page"];
 
 /// The bridge on the other end of a connection.
 #[derive(Clone, Copy, Debug)]

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod escpos;
+pub mod handover;
 pub mod ledger;
 pub mod levels;
 pub mod member_auth;

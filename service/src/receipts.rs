@@ -17,6 +17,12 @@ use crate::{AppContext, Error, Result};
 pub enum ReceiptKind {
     Bill,
     Recharge,
+    /// The slip a member signs for count-card sessions used.
+    CountCardSlip,
+    /// Printed at check-in for the station: who, what, with whom, allergy warnings.
+    AppointmentTicket,
+    /// 交班: a cashier's takings at handover.
+    Handover,
 }
 
 impl ReceiptKind {
@@ -24,6 +30,9 @@ impl ReceiptKind {
         match self {
             ReceiptKind::Bill => "bill_receipt",
             ReceiptKind::Recharge => "recharge_receipt",
+            ReceiptKind::CountCardSlip => "count_card_slip",
+            ReceiptKind::AppointmentTicket => "appointment_ticket",
+            ReceiptKind::Handover => "handover_summary",
         }
     }
 }
@@ -134,6 +143,100 @@ pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
     ticket
 }
 
+/// The slip for count-card sessions used on a bill, with a line for the member's signature.
+pub fn count_card_slip(receipt: &Receipt, calendar: &Calendar) -> Ticket {
+    let bill = &receipt.bill;
+    let at = bill.settled_at.unwrap_or(bill.created_at).with_timezone(&calendar.tz);
+    let mut ticket = Ticket::new()
+        .title(&receipt.store_name)
+        .centered("次卡消费凭证")
+        .rule()
+        .row("单号", bill.id.to_string())
+        .row("时间", at.format("%Y-%m-%d %H:%M").to_string());
+    if let Some(member) = &receipt.member_nickname {
+        ticket = ticket.row("会员", member);
+    }
+    ticket = ticket.rule();
+    for line in bill.lines.iter().filter(|l| l.count_card_id.is_some() && l.kind == "service") {
+        ticket = ticket.row(&line.name, format!("{}次", line.quantity));
+    }
+    ticket = ticket.rule();
+    for (name, left) in &receipt.count_cards {
+        ticket = ticket.row(name, format!("剩余{left}次"));
+    }
+    ticket.feed().feed().line("会员签字：").feed().rule()
+}
+
+/// The ticket printed at check-in for the station.
+pub fn appointment_ticket(booking: &crate::booking::bookings::Booking) -> Ticket {
+    let calendar = &booking.calendar;
+    let local = |at: chrono::DateTime<Utc>| at.with_timezone(&calendar.tz).format("%H:%M").to_string();
+    let mut ticket = Ticket::new()
+        .title(&booking.store_name)
+        .centered("预约服务单")
+        .rule()
+        .row("预约号", booking.row.id.to_string())
+        .row("日期", booking.row.starts_at.with_timezone(&calendar.tz).format("%Y-%m-%d").to_string())
+        .row("时间", format!("{}-{}", local(booking.row.starts_at), local(booking.row.ends_at)))
+        .row("顾客", booking.member_label.clone().unwrap_or_default())
+        .row("服务人员", &booking.staff_name)
+        .rule();
+    for item in &booking.items {
+        ticket = ticket.row(&item.name, local(item.starts_at));
+    }
+    if !booking.allergies.is_empty() {
+        ticket = ticket.rule().text("!! 过敏提示 !!", crate::escpos::Align::Center, true, false);
+        for allergy in &booking.allergies {
+            ticket = ticket.text(
+                format!("{}：{}（{}）", allergy.service_name, allergy.substance, allergy.severity),
+                crate::escpos::Align::Left,
+                true,
+                false,
+            );
+        }
+    }
+    if !booking.row.note.is_empty() {
+        ticket = ticket.rule().line(format!("备注：{}", booking.row.note));
+    }
+    ticket
+}
+
+fn method_label(kind: &str) -> &str {
+    tender_label(kind)
+}
+
+/// 交班 summary: takings per payment method, what was done, signatures.
+pub fn handover_ticket(store_name: &str, handover: &crate::handover::Handover, calendar: &Calendar) -> Ticket {
+    let local = |at: chrono::DateTime<Utc>| at.with_timezone(&calendar.tz).format("%m-%d %H:%M").to_string();
+    let mut ticket = Ticket::new()
+        .title("交班小结")
+        .centered(store_name)
+        .rule()
+        .row("收银员", &handover.staff_name)
+        .row("开始", local(handover.from))
+        .row("结束", local(handover.to))
+        .rule();
+    for (method, amount) in &handover.takings {
+        ticket = ticket.row(method_label(method), Fen::new(*amount).to_string());
+    }
+    ticket = ticket.bold_row("合计", Fen::new(handover.total).to_string()).rule();
+    let label = |kind: &str| {
+        match kind {
+            "sale" => "消费",
+            "recharge" => "充值",
+            "refund" => "退款",
+            "card_refund" => "退卡",
+            "reversal" => "反结账",
+            other => other,
+        }
+        .to_owned()
+    };
+    for (kind, count) in &handover.entries {
+        ticket = ticket.row(label(kind), format!("{count}笔"));
+    }
+    ticket.feed().line("交班人签字：").feed().line("接班人签字：").feed()
+}
+
 /// A test page: what a printer is and that Chinese, money and QR codes come out right.
 pub fn test_page(store_name: &str, printer_name: &str, job_id: i64, profile: Profile) -> Ticket {
     Ticket::new()
@@ -179,6 +282,19 @@ pub async fn render(
                 .line(&entry.memo)
                 .feed()
                 .centered("谢谢惠顾")
+        }
+        "count_card_slip" => {
+            let bill = crate::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
+            let receipt = crate::bills::receipt_of(ctx, job.merchant_id, bill).await?;
+            count_card_slip(&receipt, &calendar)
+        }
+        "appointment_ticket" => {
+            let booking = crate::booking::bookings::for_ticket(ctx, job.merchant_id, job.subject_id).await?;
+            appointment_ticket(&booking)
+        }
+        "handover_summary" => {
+            let handover = crate::handover::load(ctx, job.merchant_id, job.subject_id).await?;
+            handover_ticket(&store.name, &handover, &calendar)
         }
         "test_page" => test_page(&store.name, printer_name, job.id, profile),
         other => return Err(Error::Internal(anyhow::anyhow!("no layout for print job kind {other}"))),

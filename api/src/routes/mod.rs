@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod card_products;
 pub mod catalog;
 pub mod commission_rules;
+pub mod handovers;
 pub mod jobs;
 pub mod levels;
 pub mod loyalty;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(schedules::routes)
             .configure(bookings::staff_routes)
             .configure(bridge::staff_routes)
+            .configure(handovers::routes)
             .configure(jobs::routes),
     )
     .service(

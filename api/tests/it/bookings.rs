@@ -714,6 +714,11 @@ async fn allergies_show_at_booking_and_check_in() {
     let id = booked["id"].as_i64().unwrap();
     let arrived = ok(app.post(&format!("{STAFF}/bookings/{id}/check-in"), &salon.owner, json!({})).await);
     assert_eq!(arrived["allergies"][0]["severity"], "severe");
+    // The station's ticket prints at check-in, with the warning in bold.
+    let ticket = crate::bridge::printed_lines(&app, "appointment_ticket", id).await;
+    assert!(ticket.iter().any(|l| l.contains("预约服务单")), "{ticket:?}");
+    assert!(ticket.iter().any(|l| l == "[bold] 预约染发：PPD（severe）"), "{ticket:?}");
+    assert!(ticket.iter().any(|l| l.starts_with("顾客") && l.ends_with("王*")), "{ticket:?}");
     let bill = ok(app.get(&format!("{STAFF}/bills/{}", arrived["bill_id"]), &salon.owner).await);
     assert_eq!(bill["member_id"], member_id);
     // A booking for another day cannot be checked in today.

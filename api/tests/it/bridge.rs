@@ -23,6 +23,70 @@ fn ok(answer: (StatusCode, Value)) -> Value {
     answer.1
 }
 
+/// The lines a queued job of `kind` for `subject` would print on a 58 mm printer.
+pub async fn printed_lines(app: &TestApp, kind: &str, subject: i64) -> Vec<String> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let job = entity::print_jobs::Entity::find()
+        .filter(entity::print_jobs::Column::Kind.eq(kind))
+        .filter(entity::print_jobs::Column::SubjectId.eq(subject))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {kind} job for {subject}"));
+    let narrow = Profile { paper: Paper::Mm58, native_qr: true, drawer: false };
+    decode(&service::receipts::render(&app.ctx, &job, narrow, "前台").await.unwrap())
+}
+
+#[tokio::test]
+async fn handing_over_sums_the_cashiers_takings_per_method_and_prints_them() {
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let manager = app.token(Role::Manager).await;
+    let store = app.seed.store_ids[0];
+    let (_, services) = app.get(&format!("{STAFF}/services"), &cashier).await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap()["id"].clone();
+    for (key, tender) in [("handover-cash-01", "cash"), ("handover-card-01", "bank_card")] {
+        let bill = json!({
+            "store_id": store, "idempotency_key": key, "lines": [{ "kind": "service", "item_id": wash }],
+            "tenders": [{ "kind": tender, "amount_fen": 6_800 }],
+        });
+        ok(app.post(&format!("{STAFF}/bills"), &cashier, bill).await);
+    }
+    let (_, member) = app.post(&format!("{STAFF}/members/lookup"), &cashier, json!({ "query": "13800000003" })).await;
+    let recharge =
+        json!({ "store_id": store, "amount_fen": 50_000, "tender": "cash", "idempotency_key": "handover-rc-01" });
+    ok(app.post(&format!("{STAFF}/members/{}/stored-value/recharges", member["id"]), &cashier, recharge).await);
+    // Another cashier's takings are theirs: the manager's sale does not count.
+    let other = json!({
+        "store_id": store, "idempotency_key": "handover-mgr-01", "lines": [{ "kind": "service", "item_id": wash }],
+        "tenders": [{ "kind": "cash", "amount_fen": 6_800 }],
+    });
+    ok(app.post(&format!("{STAFF}/bills"), &manager, other).await);
+
+    let current = ok(app.get(&format!("{STAFF}/stores/{store}/handovers/current"), &cashier).await);
+    assert_eq!(current["takings"], json!({ "alipay": 0, "bank_card": 6_800, "cash": 56_800, "wechat_pay": 0 }));
+    assert_eq!((current["entries"]["sale"].as_u64(), current["entries"]["recharge"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(current["total_fen"], 63_600);
+    let handed = app.post(&format!("{STAFF}/stores/{store}/handovers"), &cashier, json!({})).await;
+    assert_eq!(handed.0, StatusCode::CREATED, "{}", handed.1);
+    assert_eq!(handed.1["total_fen"], 63_600);
+    let lines = printed_lines(&app, "handover_summary", handed.1["id"].as_i64().unwrap()).await;
+    assert!(lines.iter().any(|l| l.contains("交班小结")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("现金") && l.ends_with("￥568.00")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("[bold] 合计") && l.ends_with("￥636.00")), "{lines:?}");
+    // The next shift starts where this one ended.
+    let next = ok(app.get(&format!("{STAFF}/stores/{store}/handovers/current"), &cashier).await);
+    assert_eq!((next["total_fen"].as_i64(), next["from"].clone()), (Some(0), handed.1["to"].clone()));
+    // The manager sees everyone's handovers; the cashier their own.
+    assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &manager).await).as_array().unwrap().len(), 1);
+    ok(app.post(&format!("{STAFF}/stores/{store}/handovers"), &manager, json!({})).await);
+    assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &cashier).await).as_array().unwrap().len(), 1);
+    assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &manager).await).as_array().unwrap().len(), 2);
+    // Not at a store outside the cashier's scope.
+    let elsewhere = app.get(&format!("{STAFF}/stores/{}/handovers/current", app.seed.store_ids[1]), &cashier).await;
+    assert_error(&elsewhere, StatusCode::NOT_FOUND, "not_found");
+}
+
 /// A bridge running in a runtime of its own: `kill` stops every task of it at once, as a killed process would.
 struct BridgeProcess {
     runtime: Option<tokio::runtime::Runtime>,

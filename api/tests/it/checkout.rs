@@ -306,6 +306,12 @@ async fn count_cards_are_sold_used_transferred_and_refunded_at_their_unit_price(
     assert_eq!(used["total_fen"], 0);
     assert_eq!(used["lines"][0]["recognised_fen"], 333, "{used}");
     assert_eq!(balances(&app).await[&revenue_key], revenue_before + 333);
+    // The member signs a slip for the session used (queued with the receipt); the card sale needed none.
+    let slip = crate::bridge::printed_lines(&app, "count_card_slip", used["id"].as_i64().unwrap()).await;
+    assert!(slip.iter().any(|l| l.contains("次卡消费凭证")), "{slip:?}");
+    assert!(slip.iter().any(|l| l.starts_with("洗吹3次卡") && l.ends_with("剩余2次")), "{slip:?}");
+    assert!(slip.iter().any(|l| l.starts_with("会员签字")), "{slip:?}");
+    assert_eq!(app.count("print_jobs WHERE kind = 'count_card_slip'").await, 1);
     // Not for another member, not for a service the card does not cover.
     assert_error(
         &app.post(&format!("{STAFF}/bills"), &shop.cashier, use_card("cc-use-00002", ben)).await,

@@ -26,6 +26,7 @@ use crate::bills::AllergyMatch;
 use crate::domain::{IdempotencyKey, Permission, fingerprint};
 use crate::error::is_unique_violation;
 use crate::member_auth::MemberPrincipal;
+use crate::receipts::ReceiptKind;
 use crate::slots::{self, Span};
 use crate::{AppContext, Conflict, Error, Result};
 
@@ -735,8 +736,10 @@ pub async fn check_in(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
         };
     }
     crate::reminders::withdraw(&txn, row.id, "arrived").await?;
+    crate::receipts::queue_into(&txn, row.merchant_id, row.store_id, ReceiptKind::AppointmentTicket, row.id).await?;
     audit_booking(&txn, principal, "booking.checked_in", row.id, json!({ "bill_id": bill.id })).await?;
     txn.commit().await?;
+    crate::bridge::announce(ctx, row.store_id).await;
     get(ctx, booker, booking_id).await
 }
 
@@ -848,14 +851,24 @@ pub async fn member_record(conn: &impl ConnectionTrait, member_id: i64) -> Resul
 }
 
 async fn view(ctx: &AppContext, row: bookings::Model, booker: Booker<'_>, duplicate: bool) -> Result<Booking> {
+    let contact = match booker {
+        Booker::Staff(principal) => Some(principal.can(Permission::MemberContactRead)),
+        Booker::Member(_) => None,
+    };
+    build(ctx, row, contact, duplicate).await
+}
+
+/// A booking as staff see it (`contact`: whether the member's name shows unmasked), or as its member sees it
+/// (`None`: no staff notes).
+async fn build(ctx: &AppContext, row: bookings::Model, contact: Option<bool>, duplicate: bool) -> Result<Booking> {
     let items = items_of(&ctx.db, row.id).await?;
     let store = stores::Entity::find_by_id(row.store_id).one(&ctx.db).await?.ok_or(Error::NotFound("store"))?;
     let staff_name =
         staff::Entity::find_by_id(row.staff_id).one(&ctx.db).await?.map(|s| s.display_name).unwrap_or_default();
-    let (allergies, record, member_label) = match booker {
-        Booker::Staff(principal) => {
+    let (allergies, record, member_label) = match contact {
+        Some(contact) => {
             let member = crate::members::row(&ctx.db, row.merchant_id, row.member_id).await?;
-            let label = crate::members::label(ctx, &member, principal.can(Permission::MemberContactRead))?;
+            let label = crate::members::label(ctx, &member, contact)?;
             let services = service_items::Entity::find()
                 .filter(service_items::Column::Id.is_in(items.iter().map(|i| i.service_item_id)))
                 .all(&ctx.db)
@@ -869,7 +882,7 @@ async fn view(ctx: &AppContext, row: bookings::Model, booker: Booker<'_>, duplic
             let allergies = crate::bills::matching_allergies(ctx, row.member_id, &borrowed).await?;
             (allergies, Some(member_record(&ctx.db, row.member_id).await?), Some(label))
         }
-        Booker::Member(_) => (Vec::new(), None, None),
+        None => (Vec::new(), None, None),
     };
     Ok(Booking {
         calendar: Calendar::new(&store.timezone),
@@ -882,6 +895,16 @@ async fn view(ctx: &AppContext, row: bookings::Model, booker: Booker<'_>, duplic
         duplicate,
         row,
     })
+}
+
+/// A booking for its printed ticket: the staff view with the member's name masked (paper lies about).
+pub(crate) async fn for_ticket(ctx: &AppContext, merchant_id: i64, booking_id: i64) -> Result<Booking> {
+    let row = bookings::Entity::find_by_id(booking_id)
+        .filter(bookings::Column::MerchantId.eq(merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("booking"))?;
+    build(ctx, row, Some(false), false).await
 }
 
 /// The member's bookings: upcoming (live, soonest first) or past (newest first).
