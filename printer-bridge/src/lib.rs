@@ -187,8 +187,15 @@ impl Shared {
     }
 }
 
+/// TLS for `wss://` needs a crypto provider chosen once per process.
+fn install_crypto() {
+    // Already installed (by an earlier call, or a host process) is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Runs the bridge until the process ends: replays the spool, keeps the connection up, prints, forwards scans.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    install_crypto();
     let spool = Spool::open(&config.spool_dir)?;
     let shared = Arc::new(Shared {
         spool,
@@ -515,6 +522,30 @@ mod tests {
         keys.key(3, 1);
         keys.key(3, 2);
         assert_eq!(press(&mut keys, 28), Some("2".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn wss_urls_get_a_tls_handshake() {
+        // A listener that hangs up: the client must get as far as starting TLS (a provider is installed), and
+        // fail, not panic.
+        install_crypto();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+        let config = Config {
+            api_url: format!("https://127.0.0.1:{port}"),
+            token: "hyd_x".into(),
+            spool_dir: PathBuf::new(),
+            scanner: None,
+            log_file: None,
+        };
+        assert!(config.connect_url().starts_with("wss://"));
+        let error = tokio_tungstenite::connect_async(config.connect_url()).await.err().unwrap();
+        assert!(!error.to_string().is_empty());
     }
 
     #[test]

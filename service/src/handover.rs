@@ -115,7 +115,8 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64
     principal.require(Permission::Checkout)?;
     let store = crate::stores::get(ctx, principal, store_id).await?;
     let from = shift_start(ctx, principal, &store).await?;
-    let to = ctx.now();
+    // Microseconds, as every backend stores them: the next shift starts exactly where this one ends.
+    let to = chrono::SubsecRound::trunc_subsecs(ctx.now(), 6);
     let (takings, entries) = tally(ctx, principal, store_id, from, to).await?;
     Ok(Handover {
         id: 0,
