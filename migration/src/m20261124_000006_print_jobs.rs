@@ -1,6 +1,6 @@
 //! The print queue, first part: a receipt is queued in the same transaction as the settlement or recharge it
 //! prints (an outbox), so none is lost and none is queued twice. The store bridge that prints them, printers and
-//! routing arrive with the printer-bridge issue.
+//! routing come in `m20261126_000009_store_bridge`.
 
 use sea_orm_migration::prelude::*;
 

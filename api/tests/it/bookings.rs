@@ -119,21 +119,26 @@ async fn slots(app: &TestApp, token: &str, path: &str, query: &str) -> Vec<Value
     ok(app.get(&format!("{path}?{query}"), token).await)["slots"].as_array().unwrap().clone()
 }
 
+/// A member signed in through WeChat (so reminders can reach them), with the subscription answer `accept` for the
+/// demo's reminder template recorded when `subscribe`.
+async fn wechat_member(app: &TestApp, openid: &str, subscribe: bool) -> String {
+    let code = app.fake.wechat_login_code(WECHAT_APPID, openid, None);
+    let body = json!({ "appid": WECHAT_APPID, "code": code });
+    let session = ok(app.call(reqwest::Method::POST, &format!("{MINI}/sessions/wechat"), None, Some(body)).await);
+    let token = session["token"].as_str().unwrap().to_owned();
+    if subscribe {
+        let answers = json!({ "answers": { service::demo::DEMO_REMINDER_TEMPLATE: "accept" } });
+        ok(app.post(&format!("{MINI}/me/subscriptions"), &token, answers).await);
+    }
+    token
+}
+
 #[tokio::test]
 async fn a_member_finds_a_slot_books_is_reminded_and_is_checked_in() {
     let app = TestApp::spawn().await;
     let salon = salon(&app).await;
     let openid = "o-booker-1";
-    let code = app.fake.wechat_login_code(WECHAT_APPID, openid, None);
-    let signed_in = ok(app
-        .call(
-            reqwest::Method::POST,
-            &format!("{MINI}/sessions/wechat"),
-            None,
-            Some(json!({ "appid": WECHAT_APPID, "code": code })),
-        )
-        .await);
-    let member = signed_in["token"].as_str().unwrap().to_owned();
+    let member = wechat_member(&app, openid, false).await;
 
     // Free starts for the stylist tomorrow: every 15 minutes from 08:00 to 21:00 for a 60-minute cut.
     let path = format!("{MINI}/stores/{}/slots", salon.store);
@@ -746,25 +751,7 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
     // WeChat members: one whose acceptance WeChat never saw (43101), one with a template field WeChat would refuse.
     let mut booked = Vec::new();
     for (i, openid) in (0_u32..).zip(["o-refused", "o-no-sub"]) {
-        let code = app.fake.wechat_login_code(WECHAT_APPID, openid, None);
-        let session = ok(app
-            .call(
-                reqwest::Method::POST,
-                &format!("{MINI}/sessions/wechat"),
-                None,
-                Some(json!({ "appid": WECHAT_APPID, "code": code })),
-            )
-            .await);
-        let token = session["token"].as_str().unwrap().to_owned();
-        if i == 0 {
-            ok(app
-                .post(
-                    &format!("{MINI}/me/subscriptions"),
-                    &token,
-                    json!({ "answers": { service::demo::DEMO_REMINDER_TEMPLATE: "accept" } }),
-                )
-                .await);
-        }
+        let token = wechat_member(&app, openid, i == 0).await;
         let at = salon.at(0, 12, i * 15);
         let b = ok(app.post(&format!("{MINI}/me/bookings"), &token, booking(&salon, salon.cut, at, None)).await);
         booked.push(b["id"].as_i64().unwrap());
@@ -808,25 +795,7 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
     // A template whose field WeChat would refuse: recorded as a field-rule failure, nothing sent.
     let bad = json!({ "template_id": service::demo::DEMO_REMINDER_TEMPLATE, "fields": { "number1": "services" } });
     ok(app.put(&format!("{STAFF}/merchant/booking-reminder"), &salon.owner, bad).await);
-    let code = app.fake.wechat_login_code(WECHAT_APPID, "o-field", None);
-    let token = ok(app
-        .call(
-            reqwest::Method::POST,
-            &format!("{MINI}/sessions/wechat"),
-            None,
-            Some(json!({ "appid": WECHAT_APPID, "code": code })),
-        )
-        .await)["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    ok(app
-        .post(
-            &format!("{MINI}/me/subscriptions"),
-            &token,
-            json!({ "answers": { service::demo::DEMO_REMINDER_TEMPLATE: "accept" } }),
-        )
-        .await);
+    let token = wechat_member(&app, "o-field", true).await;
     let b = ok(app
         .post(&format!("{MINI}/me/bookings"), &token, booking(&salon, salon.cut, salon.at(0, 14, 0), None))
         .await);
@@ -859,26 +828,8 @@ async fn a_reminder_run_killed_mid_send_sends_each_message_once() {
     let mut ids = Vec::new();
     for i in 0..3u32 {
         let openid = format!("o-kill-{i}");
-        let code = app.fake.wechat_login_code(WECHAT_APPID, &openid, None);
-        let token = ok(app
-            .call(
-                reqwest::Method::POST,
-                &format!("{MINI}/sessions/wechat"),
-                None,
-                Some(json!({ "appid": WECHAT_APPID, "code": code })),
-            )
-            .await)["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
         app.fake.grant_subscription(WECHAT_APPID, &openid, service::demo::DEMO_REMINDER_TEMPLATE);
-        ok(app
-            .post(
-                &format!("{MINI}/me/subscriptions"),
-                &token,
-                json!({ "answers": { service::demo::DEMO_REMINDER_TEMPLATE: "accept" } }),
-            )
-            .await);
+        let token = wechat_member(&app, &openid, true).await;
         let b = ok(app
             .post(&format!("{MINI}/me/bookings"), &token, booking(&salon, salon.cut, salon.at(0, 12, i * 15), None))
             .await);
