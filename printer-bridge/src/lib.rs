@@ -159,6 +159,8 @@ struct Shared {
     states: Mutex<BTreeMap<i64, PrinterState>>,
     /// Printer id → address, from the api.
     printers: Mutex<HashMap<i64, String>>,
+    /// Addresses of printers that did not answer a status query: not asked again (each query waits 0.5 s).
+    mute: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,6 +168,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    fn new(spool: Spool) -> Self {
+        Self {
+            spool,
+            outbox: Mutex::new(None),
+            queued: Mutex::new(HashSet::new()),
+            workers: Mutex::new(HashMap::new()),
+            states: Mutex::new(BTreeMap::new()),
+            printers: Mutex::new(HashMap::new()),
+            mute: Mutex::new(HashSet::new()),
+        }
+    }
+
     fn tell(&self, message: FromBridge) {
         if let Some(outbox) = lock(&self.outbox).as_ref() {
             let _ = outbox.send(message);
@@ -196,15 +210,7 @@ fn install_crypto() {
 /// Runs the bridge until the process ends: replays the spool, keeps the connection up, prints, forwards scans.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     install_crypto();
-    let spool = Spool::open(&config.spool_dir)?;
-    let shared = Arc::new(Shared {
-        spool,
-        outbox: Mutex::new(None),
-        queued: Mutex::new(HashSet::new()),
-        workers: Mutex::new(HashMap::new()),
-        states: Mutex::new(BTreeMap::new()),
-        printers: Mutex::new(HashMap::new()),
-    });
+    let shared = Arc::new(Shared::new(Spool::open(&config.spool_dir)?));
     for job in shared.spool.waiting() {
         tracing::info!(job = job.id, "printing a job spooled before the restart");
         shared.enqueue(&job);
@@ -336,7 +342,7 @@ async fn worker(shared: Arc<Shared>, printer_id: i64, mut jobs: mpsc::UnboundedR
             if shared.spool.is_printed(id) {
                 break;
             }
-            let state = print(&job.address, &bytes).await;
+            let state = print(&shared, &job.address, &bytes).await;
             lock(&shared.states).insert(printer_id, state);
             if state == PrinterState::Ok {
                 if let Err(error) = shared.spool.done(id) {
@@ -354,13 +360,19 @@ async fn worker(shared: Arc<Shared>, printer_id: i64, mut jobs: mpsc::UnboundedR
     }
 }
 
-/// Asks the printer how it is, then writes the job. `Ok` once every byte was written.
-async fn print(address: &str, bytes: &[u8]) -> PrinterState {
+/// Asks the printer how it is (unless it never answers), then writes the job. `Ok` once every byte was written.
+async fn print(shared: &Shared, address: &str, bytes: &[u8]) -> PrinterState {
     let connect = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(address)).await;
     let Ok(Ok(mut stream)) = connect else { return PrinterState::Offline };
-    match status(&mut stream).await {
-        Some(PrinterState::Ok) | None => {}
-        Some(state) => return state,
+    if !lock(&shared.mute).contains(address) {
+        match status(&mut stream).await {
+            Some(PrinterState::Ok) => {}
+            None => {
+                tracing::info!(address, "printer does not answer status queries; printing without asking");
+                lock(&shared.mute).insert(address.to_owned());
+            }
+            Some(state) => return state,
+        }
     }
     let written = tokio::time::timeout(Duration::from_secs(20), async {
         stream.write_all(bytes).await?;
@@ -546,6 +558,37 @@ mod tests {
         assert!(config.connect_url().starts_with("wss://"));
         let error = tokio_tungstenite::connect_async(config.connect_url()).await.err().unwrap();
         assert!(!error.to_string().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_printer_that_never_answers_status_queries_is_not_asked_again() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let mut bytes = Vec::new();
+                    let _ = socket.read_to_end(&mut bytes).await;
+                    lock(&sink).extend_from_slice(&bytes);
+                });
+            }
+        });
+        let dir = std::env::temp_dir().join(format!("mute-test-{}", std::process::id()));
+        let shared = Shared::new(Spool::open(&dir).unwrap());
+        let first = std::time::Instant::now();
+        assert_eq!(print(&shared, &address, b"one").await, PrinterState::Ok);
+        assert!(first.elapsed() >= Duration::from_millis(500), "it asked and waited once");
+        let second = std::time::Instant::now();
+        assert_eq!(print(&shared, &address, b"two").await, PrinterState::Ok);
+        assert!(second.elapsed() < Duration::from_millis(400), "and not again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let bytes = lock(&received).clone();
+        assert!(bytes.windows(3).any(|w| w == b"one") && bytes.windows(3).any(|w| w == b"two"));
+        assert_eq!(bytes.windows(3).filter(|w| *w == [0x10, 0x04, 0x04]).count(), 1);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use entity::{journal_entries, print_jobs, stores};
+use entity::{journal_entries, journal_lines, ledger_accounts, print_jobs, stores};
 
 use crate::bills::Receipt;
 use crate::booking::calendar::Calendar;
@@ -143,6 +143,68 @@ pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
     ticket
 }
 
+/// A desk or mini-program recharge, from its ledger entry: what was paid and how, the bonus, the card's balance now.
+async fn recharge_ticket(
+    ctx: &AppContext,
+    store: &stores::Model,
+    calendar: &Calendar,
+    job: &print_jobs::Model,
+) -> Result<Ticket> {
+    let entry = journal_entries::Entity::find_by_id(job.subject_id)
+        .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("recharge"))?;
+    let lines = journal_lines::Entity::find().filter(journal_lines::Column::EntryId.eq(entry.id)).all(&ctx.db).await?;
+    let accounts: std::collections::HashMap<i64, String> = ledger_accounts::Entity::find()
+        .filter(ledger_accounts::Column::Id.is_in(lines.iter().map(|l| l.account_id)))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.kind))
+        .collect();
+    // Debit-positive lines: money in is a debit to a tender account; the card's principal and bonus are credited.
+    let (mut principal, mut bonus) = (0, 0);
+    let mut paid: Vec<(String, i64)> = Vec::new();
+    for line in &lines {
+        match accounts.get(&line.account_id).map(String::as_str) {
+            Some("sv_principal") => principal -= line.amount,
+            Some("sv_bonus") => bonus -= line.amount,
+            Some(kind @ ("cash" | "bank_card" | "wechat_pay" | "alipay")) => paid.push((kind.to_owned(), line.amount)),
+            _ => {}
+        }
+    }
+    let mut ticket = Ticket::new()
+        .title(&store.name)
+        .centered("充值凭证")
+        .rule()
+        .row("单号", format!("R{}", entry.id))
+        .row("时间", entry.created_at.with_timezone(&calendar.tz).format("%Y-%m-%d %H:%M").to_string());
+    let member = match entry.member_id {
+        Some(id) => Some(crate::members::row(&ctx.db, job.merchant_id, id).await?),
+        None => None,
+    };
+    if let Some(member) = &member {
+        ticket = ticket.row("会员", crate::members::label(ctx, member, false)?);
+    }
+    ticket = ticket.rule().row("充值", Fen::new(principal).to_string());
+    if bonus > 0 {
+        ticket = ticket.row("赠送", Fen::new(bonus).to_string());
+    }
+    for (kind, amount) in &paid {
+        ticket = ticket.row(tender_label(kind), Fen::new(*amount).to_string());
+    }
+    if let Some(member) = &member {
+        let card = crate::stored_value::own(ctx, job.merchant_id, member.id).await?;
+        ticket = ticket.rule().row("储值余额", Fen::new(card.balance()).to_string());
+    }
+    ticket = ticket.feed().centered("谢谢惠顾");
+    if paid.iter().any(|(kind, _)| kind == "cash") {
+        ticket = ticket.drawer();
+    }
+    Ok(ticket)
+}
+
 /// The slip for count-card sessions used on a bill, with a line for the member's signature.
 pub fn count_card_slip(receipt: &Receipt, calendar: &Calendar) -> Ticket {
     let bill = &receipt.bill;
@@ -267,22 +329,7 @@ pub async fn render(
             let receipt = crate::bills::receipt_of(ctx, job.merchant_id, bill).await?;
             bill_ticket(&receipt, &calendar)
         }
-        "recharge_receipt" => {
-            let entry = journal_entries::Entity::find_by_id(job.subject_id)
-                .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
-                .one(&ctx.db)
-                .await?
-                .ok_or(Error::NotFound("recharge"))?;
-            Ticket::new()
-                .title(&store.name)
-                .centered("充值凭证")
-                .rule()
-                .row("单号", format!("R{}", entry.id))
-                .row("时间", entry.created_at.with_timezone(&calendar.tz).format("%Y-%m-%d %H:%M").to_string())
-                .line(&entry.memo)
-                .feed()
-                .centered("谢谢惠顾")
-        }
+        "recharge_receipt" => recharge_ticket(ctx, &store, &calendar, job).await?,
         "count_card_slip" => {
             let bill = crate::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
             let receipt = crate::bills::receipt_of(ctx, job.merchant_id, bill).await?;

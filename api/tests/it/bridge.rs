@@ -23,7 +23,7 @@ fn ok(answer: (StatusCode, Value)) -> Value {
     answer.1
 }
 
-/// The lines a queued job of `kind` for `subject` would print on a 58 mm printer.
+/// The lines a queued job of `kind` for `subject` would print on a 58 mm printer with a cash drawer.
 pub async fn printed_lines(app: &TestApp, kind: &str, subject: i64) -> Vec<String> {
     use sea_orm::{ColumnTrait, QueryFilter};
     let job = entity::print_jobs::Entity::find()
@@ -33,7 +33,7 @@ pub async fn printed_lines(app: &TestApp, kind: &str, subject: i64) -> Vec<Strin
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("no {kind} job for {subject}"));
-    let narrow = Profile { paper: Paper::Mm58, native_qr: true, drawer: false };
+    let narrow = Profile { paper: Paper::Mm58, native_qr: true, drawer: true };
     decode(&service::receipts::render(&app.ctx, &job, narrow, "前台").await.unwrap())
 }
 
@@ -56,6 +56,21 @@ async fn handing_over_sums_the_cashiers_takings_per_method_and_prints_them() {
     let recharge =
         json!({ "store_id": store, "amount_fen": 50_000, "tender": "cash", "idempotency_key": "handover-rc-01" });
     ok(app.post(&format!("{STAFF}/members/{}/stored-value/recharges", member["id"]), &cashier, recharge).await);
+    let entry = {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        entity::print_jobs::Entity::find()
+            .filter(entity::print_jobs::Column::Kind.eq("recharge_receipt"))
+            .one(&app.ctx.db)
+            .await
+            .unwrap()
+            .expect("the recharge's receipt is queued")
+            .subject_id
+    };
+    let receipt = printed_lines(&app, "recharge_receipt", entry).await;
+    for (label, amount) in [("充值", "￥500.00"), ("现金", "￥500.00"), ("储值余额", "￥500.00")] {
+        assert!(receipt.iter().any(|l| l.starts_with(label) && l.ends_with(amount)), "{label} {amount}: {receipt:?}");
+    }
+    assert!(receipt.iter().any(|l| l == "[drawer]"), "{receipt:?}");
     // Another cashier's takings are theirs: the manager's sale does not count.
     let other = json!({
         "store_id": store, "idempotency_key": "handover-mgr-01", "lines": [{ "kind": "service", "item_id": wash }],
