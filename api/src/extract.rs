@@ -23,21 +23,36 @@ fn context(req: &HttpRequest) -> Result<web::Data<AppContext>, ApiError> {
     req.app_data::<web::Data<AppContext>>().cloned().ok_or_else(ApiError::internal)
 }
 
+type Authenticated<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// The bearer token of `req`, checked by `authenticate` (a service function) and wrapped as the extractor `T`.
+fn authenticated<T, P, Fut>(
+    req: &HttpRequest,
+    authenticate: impl FnOnce(web::Data<AppContext>, String) -> Fut + 'static,
+    wrap: fn(P) -> T,
+) -> Authenticated<T>
+where
+    Fut: Future<Output = service::Result<P>> + 'static,
+    T: 'static,
+    P: 'static,
+{
+    let token = bearer(req);
+    let ctx = context(req);
+    Box::pin(async move {
+        let token = token.ok_or(service::Error::Unauthenticated)?;
+        Ok(wrap(authenticate(ctx?, token).await?))
+    })
+}
+
 /// A signed-in staff member (`Authorization: Bearer hys_…`).
 pub struct Staff(pub StaffPrincipal);
 
 impl FromRequest for Staff {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let ctx = context(req);
-        Box::pin(async move {
-            let ctx = ctx?;
-            let token = token.ok_or(service::Error::Unauthenticated)?;
-            Ok(Staff(service::auth::authenticate(&ctx, &token).await?))
-        })
+        authenticated(req, |ctx, token| async move { service::auth::authenticate(&ctx, &token).await }, Staff)
     }
 }
 
@@ -46,16 +61,10 @@ pub struct Member(pub MemberPrincipal);
 
 impl FromRequest for Member {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let ctx = context(req);
-        Box::pin(async move {
-            let ctx = ctx?;
-            let token = token.ok_or(service::Error::Unauthenticated)?;
-            Ok(Member(service::member_auth::authenticate(&ctx, &token).await?))
-        })
+        authenticated(req, |ctx, token| async move { service::member_auth::authenticate(&ctx, &token).await }, Member)
     }
 }
 
@@ -64,16 +73,10 @@ pub struct Bridge(pub service::bridge::BridgePrincipal);
 
 impl FromRequest for Bridge {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let ctx = context(req);
-        Box::pin(async move {
-            let ctx = ctx?;
-            let token = token.ok_or(service::Error::Unauthenticated)?;
-            Ok(Bridge(service::bridge::authenticate(&ctx, &token).await?))
-        })
+        authenticated(req, |ctx, token| async move { service::bridge::authenticate(&ctx, &token).await }, Bridge)
     }
 }
 

@@ -9,7 +9,7 @@
 //! - A failed run is retried with backoff (`retrying`, with its next attempt time) up to [`MAX_ATTEMPTS`], then
 //!   left `failed`. Every run is history: start, end, outcome, counts, error.
 //! - A [`ZonedJob`] runs in each time zone the stores are in, as `name@Zone` (`bookings.close_day@Asia/Shanghai`),
-//!   so "03:00" is 03:00 where the store is. The zones are read on every pass: a store opened in a new zone gets
+//!   so "03:00" is 03:00 where the store is. The zones are re-read every minute: a store opened in a new zone gets
 //!   its jobs without a restart.
 //! - The api hosts a scheduler in the embedded default (`jobs.in_process`); at scale, `jobs` processes do.
 
@@ -161,6 +161,8 @@ pub struct Scheduler {
     ctx: AppContext,
     jobs: Vec<Job>,
     zoned: Vec<ZonedJob>,
+    /// The stores' zones as last read, and when: re-read once a minute, not on every one-second pass.
+    zones: std::sync::Mutex<Option<(std::time::Instant, Vec<chrono_tz::Tz>)>>,
     /// Who claims ticks: host and process, for the history.
     holder: String,
     /// Ticks before this are not caught up on a job's very first run.
@@ -177,7 +179,7 @@ pub struct Pass {
 impl Scheduler {
     pub fn new(ctx: AppContext, jobs: Vec<Job>) -> Self {
         let holder = format!("{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()), std::process::id());
-        Self { ctx, jobs, zoned: Vec::new(), holder, started: Utc::now() }
+        Self { ctx, jobs, zoned: Vec::new(), zones: std::sync::Mutex::new(None), holder, started: Utc::now() }
     }
 
     pub fn with_zoned(mut self, zoned: Vec<ZonedJob>) -> Self {
@@ -194,13 +196,28 @@ impl Scheduler {
     pub async fn jobs(&self) -> anyhow::Result<Vec<Job>> {
         let mut jobs = self.jobs.clone();
         if !self.zoned.is_empty() {
-            for zone in service::booking::bookings::store_zones(&self.ctx.db).await? {
-                // Store zones are validated when written; an unknown one would have no local day to run in.
-                let Ok(zone) = zone.parse::<chrono_tz::Tz>() else { continue };
+            for zone in self.store_zones().await? {
                 jobs.extend(self.zoned.iter().map(|z| z.in_zone(zone)));
             }
         }
         Ok(jobs)
+    }
+
+    async fn store_zones(&self) -> anyhow::Result<Vec<chrono_tz::Tz>> {
+        let cached = self.zones.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some((read, zones)) = cached
+            && read.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(zones);
+        }
+        // Store zones are validated when written; an unknown one would have no local day to run in.
+        let zones: Vec<chrono_tz::Tz> = service::booking::bookings::store_zones(&self.ctx.db)
+            .await?
+            .into_iter()
+            .filter_map(|zone| zone.parse().ok())
+            .collect();
+        *self.zones.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), zones.clone()));
+        Ok(zones)
     }
 
     /// Runs forever: a pass every second.

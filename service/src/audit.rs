@@ -36,6 +36,28 @@ pub(crate) fn reason(value: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
+/// Appends what a staff member did to `target` (kind, id), on `conn` (the transaction making the change).
+pub(crate) async fn by_staff(
+    conn: &impl ConnectionTrait,
+    principal: &StaffPrincipal,
+    action: &str,
+    target: (&str, i64),
+    detail: Value,
+) -> Result<()> {
+    record(
+        conn,
+        Event {
+            merchant_id: Some(principal.merchant_id),
+            actor: Actor::Staff(principal.staff_id),
+            action,
+            target: Some(target),
+            detail,
+            ip: None,
+        },
+    )
+    .await
+}
+
 /// Appends one event on `conn` (pass the transaction that makes the change, so both commit or neither).
 pub async fn record(conn: &impl ConnectionTrait, event: Event<'_>) -> Result<()> {
     let (actor_kind, actor_id) = match event.actor {

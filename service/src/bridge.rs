@@ -54,27 +54,6 @@ fn device_view(row: bridge_devices::Model, now: DateTime<Utc>) -> Device {
     Device { row, online }
 }
 
-async fn audit(
-    ctx: &AppContext,
-    principal: &StaffPrincipal,
-    action: &'static str,
-    target: (&'static str, i64),
-    detail: serde_json::Value,
-) -> Result<()> {
-    crate::audit::record(
-        &ctx.db,
-        crate::audit::Event {
-            merchant_id: Some(principal.merchant_id),
-            actor: crate::audit::Actor::Staff(principal.staff_id),
-            action,
-            target: Some(target),
-            detail,
-            ip: None,
-        },
-    )
-    .await
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Devices
 
@@ -109,7 +88,14 @@ pub async fn create_device(
     }
     .insert(&ctx.db)
     .await?;
-    audit(ctx, principal, "bridge.device_created", ("bridge_device", row.id), json!({ "store_id": store_id })).await?;
+    crate::audit::by_staff(
+        &ctx.db,
+        principal,
+        "bridge.device_created",
+        ("bridge_device", row.id),
+        json!({ "store_id": store_id }),
+    )
+    .await?;
     Ok((device_view(row, now), token))
 }
 
@@ -150,7 +136,7 @@ pub async fn revoke_device(ctx: &AppContext, principal: &StaffPrincipal, device_
         .filter(bridge_devices::Column::RevokedAt.is_null())
         .exec(&ctx.db)
         .await?;
-    audit(ctx, principal, "bridge.device_revoked", ("bridge_device", row.id), json!({})).await?;
+    crate::audit::by_staff(&ctx.db, principal, "bridge.device_revoked", ("bridge_device", row.id), json!({})).await?;
     let row = own_device(ctx, principal, device_id).await?;
     Ok(device_view(row, now))
 }
@@ -298,7 +284,14 @@ pub async fn create_printer(
     };
     apply(&mut active, input)?;
     let row = active.insert(&ctx.db).await?;
-    audit(ctx, principal, "bridge.printer_added", ("printer", row.id), json!({ "store_id": store_id })).await?;
+    crate::audit::by_staff(
+        &ctx.db,
+        principal,
+        "bridge.printer_added",
+        ("printer", row.id),
+        json!({ "store_id": store_id }),
+    )
+    .await?;
     Ok(printer_view(row))
 }
 
@@ -325,7 +318,7 @@ pub async fn update_printer(
     let mut active = row.into_active_model();
     apply(&mut active, input)?;
     let row = active.update(&ctx.db).await?;
-    audit(ctx, principal, "bridge.printer_changed", ("printer", row.id), json!({})).await?;
+    crate::audit::by_staff(&ctx.db, principal, "bridge.printer_changed", ("printer", row.id), json!({})).await?;
     announce(ctx, row.store_id).await;
     Ok(printer_view(row))
 }
@@ -557,7 +550,8 @@ pub async fn reprint(ctx: &AppContext, principal: &StaffPrincipal, job_id: i64) 
         .ok_or(Error::NotFound("print job"))?;
     let pinned = (job.kind == "test_page").then_some(job.subject_id);
     let copy = insert_copy(ctx, principal, job.store_id, &job.kind, job.subject_id, pinned).await?;
-    audit(ctx, principal, "bridge.reprint", ("print_job", copy.id), json!({ "of": job.id })).await?;
+    crate::audit::by_staff(&ctx.db, principal, "bridge.reprint", ("print_job", copy.id), json!({ "of": job.id }))
+        .await?;
     Ok(copy)
 }
 

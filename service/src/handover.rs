@@ -150,18 +150,8 @@ pub async fn hand_over(ctx: &AppContext, principal: &StaffPrincipal, store_id: i
     .insert(&txn)
     .await?;
     crate::receipts::queue_into(&txn, principal.merchant_id, store_id, ReceiptKind::Handover, row.id).await?;
-    crate::audit::record(
-        &txn,
-        crate::audit::Event {
-            merchant_id: Some(principal.merchant_id),
-            actor: crate::audit::Actor::Staff(principal.staff_id),
-            action: "handover.recorded",
-            target: Some(("handover", row.id)),
-            detail: json!({ "store_id": store_id, "total_fen": summary.total }),
-            ip: None,
-        },
-    )
-    .await?;
+    let detail = json!({ "store_id": store_id, "total_fen": summary.total });
+    crate::audit::by_staff(&txn, principal, "handover.recorded", ("handover", row.id), detail).await?;
     txn.commit().await?;
     crate::bridge::announce(ctx, store_id).await;
     summary.id = row.id;

@@ -263,10 +263,6 @@ pub fn appointment_ticket(booking: &crate::booking::bookings::Booking) -> Ticket
     ticket
 }
 
-fn method_label(kind: &str) -> &str {
-    tender_label(kind)
-}
-
 /// 交班 summary: takings per payment method, what was done, signatures.
 pub fn handover_ticket(store_name: &str, handover: &crate::handover::Handover, calendar: &Calendar) -> Ticket {
     let local = |at: chrono::DateTime<Utc>| at.with_timezone(&calendar.tz).format("%m-%d %H:%M").to_string();
@@ -279,7 +275,7 @@ pub fn handover_ticket(store_name: &str, handover: &crate::handover::Handover, c
         .row("结束", local(handover.to))
         .rule();
     for (method, amount) in &handover.takings {
-        ticket = ticket.row(method_label(method), Fen::new(*amount).to_string());
+        ticket = ticket.row(tender_label(method), Fen::new(*amount).to_string());
     }
     ticket = ticket.bold_row("合计", Fen::new(handover.total).to_string()).rule();
     let label = |kind: &str| {

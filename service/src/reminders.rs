@@ -317,64 +317,96 @@ async fn facts(ctx: &AppContext, store: &stores::Model, booking: &bookings::Mode
     })
 }
 
-/// A new outbox row (`status` pending, skipped or failed), with the subscription it consumes if any, in one
-/// transaction. `None` when another process wrote it first.
-#[expect(clippy::too_many_arguments, reason = "one row of the outbox, column by column")]
-async fn write(
-    ctx: &AppContext,
-    booking: &bookings::Model,
-    key: &str,
-    channel: &str,
-    purpose: &str,
+/// One reminder about to be written: for whom, by which channel, under which dedupe key.
+struct Outgoing<'a> {
+    booking: &'a bookings::Model,
+    key: &'a str,
+    channel: &'static str,
+    purpose: &'static str,
     recipient: String,
-    payload: serde_json::Value,
-    status: &'static str,
-    error: Option<(&str, String)>,
-    subscription: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<Option<&'static str>> {
-    let txn = ctx.db.begin().await?;
-    let inserted = notification_outbox::ActiveModel {
-        merchant_id: Set(booking.merchant_id),
-        channel: Set(channel.to_owned()),
-        purpose: Set(purpose.to_owned()),
-        booking_id: Set(Some(booking.id)),
-        recipient: Set(recipient),
-        dedupe_key: Set(key.to_owned()),
-        payload: Set(payload.to_string()),
-        status: Set(status.to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        claimed_until: Set(None),
-        error_code: Set(error.as_ref().map(|e| e.0.to_owned())),
-        error: Set(error.map(|e| e.1)),
-        created_at: Set(now),
-        sent_at: Set(None),
-        ..Default::default()
+}
+
+impl Outgoing<'_> {
+    /// To be sent, consuming `subscription` (the member's one-time acceptance) if any.
+    async fn pending(
+        self,
+        ctx: &AppContext,
+        payload: serde_json::Value,
+        subscription: Option<i64>,
+    ) -> Result<Option<&'static str>> {
+        self.write(ctx, payload, "pending", None, subscription).await
     }
-    .insert(&txn)
-    .await;
-    let row = match inserted {
-        Ok(row) => row,
-        Err(err) if is_unique_violation(&err) => return Ok(None),
-        Err(err) => return Err(err.into()),
-    };
-    if let Some(subscription) = subscription {
-        let taken = member_subscriptions::Entity::update_many()
-            .col_expr(member_subscriptions::Column::ConsumedAt, Expr::value(Some(now)))
-            .col_expr(member_subscriptions::Column::ConsumedBy, Expr::value(Some(row.id)))
-            .filter(member_subscriptions::Column::Id.eq(subscription))
-            .filter(member_subscriptions::Column::ConsumedAt.is_null())
-            .exec(&txn)
-            .await?;
-        if taken.rows_affected != 1 {
-            // Someone used that acceptance meanwhile: decide again on the next run.
-            txn.rollback().await?;
-            return Ok(None);
+
+    /// Refused before sending (a field WeChat would refuse): recorded, never retried.
+    async fn failed(
+        self,
+        ctx: &AppContext,
+        payload: serde_json::Value,
+        why: (&str, String),
+    ) -> Result<Option<&'static str>> {
+        self.write(ctx, payload, "failed", Some(why), None).await
+    }
+
+    /// Nothing to send it by: recorded, so it is decided once.
+    async fn skipped(self, ctx: &AppContext, why: (&str, String)) -> Result<Option<&'static str>> {
+        self.write(ctx, json!({}), "skipped", Some(why), None).await
+    }
+
+    /// The outbox row, with the subscription it consumes if any, in one transaction. `None` when another process
+    /// wrote it first.
+    async fn write(
+        self,
+        ctx: &AppContext,
+        payload: serde_json::Value,
+        status: &'static str,
+        error: Option<(&str, String)>,
+        subscription: Option<i64>,
+    ) -> Result<Option<&'static str>> {
+        let now = self.now;
+        let txn = ctx.db.begin().await?;
+        let inserted = notification_outbox::ActiveModel {
+            merchant_id: Set(self.booking.merchant_id),
+            channel: Set(self.channel.to_owned()),
+            purpose: Set(self.purpose.to_owned()),
+            booking_id: Set(Some(self.booking.id)),
+            recipient: Set(self.recipient),
+            dedupe_key: Set(self.key.to_owned()),
+            payload: Set(payload.to_string()),
+            status: Set(status.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            claimed_until: Set(None),
+            error_code: Set(error.as_ref().map(|e| e.0.to_owned())),
+            error: Set(error.map(|e| e.1)),
+            created_at: Set(now),
+            sent_at: Set(None),
+            ..Default::default()
         }
+        .insert(&txn)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) if is_unique_violation(&err) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        if let Some(subscription) = subscription {
+            let taken = member_subscriptions::Entity::update_many()
+                .col_expr(member_subscriptions::Column::ConsumedAt, Expr::value(Some(now)))
+                .col_expr(member_subscriptions::Column::ConsumedBy, Expr::value(Some(row.id)))
+                .filter(member_subscriptions::Column::Id.eq(subscription))
+                .filter(member_subscriptions::Column::ConsumedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if taken.rows_affected != 1 {
+                // Someone used that acceptance meanwhile: decide again on the next run.
+                txn.rollback().await?;
+                return Ok(None);
+            }
+        }
+        txn.commit().await?;
+        Ok(Some(status))
     }
-    txn.commit().await?;
-    Ok(Some(status))
 }
 
 async fn remind_member(
@@ -386,7 +418,14 @@ async fn remind_member(
 ) -> Result<Option<&'static str>> {
     let merchant = crate::merchants::get(ctx, booking.merchant_id).await?;
     let facts = facts(ctx, store, booking).await?;
-    let recipient = format!("member:{}", booking.member_id);
+    let outgoing = |channel| Outgoing {
+        booking,
+        key,
+        channel,
+        purpose: "member_reminder",
+        recipient: format!("member:{}", booking.member_id),
+        now,
+    };
     let openid = member_identities::Entity::find()
         .filter(member_identities::Column::MemberId.eq(booking.member_id))
         .filter(member_identities::Column::Provider.eq("wechat"))
@@ -405,43 +444,17 @@ async fn remind_member(
             let data: Vec<(String, String)> =
                 template.fields.iter().map(|(k, source)| (k.clone(), facts.source(source).to_owned())).collect();
             let page = template.page.as_ref().map(|p| p.replace("{booking_id}", &booking.id.to_string()));
+            let wechat = outgoing("wechat_subscribe");
             return match subscribe_fields::fit_all(&data) {
                 Ok(data) => {
                     let payload = json!({
                         "touser": openid, "template_id": template.template_id, "page": page, "data": data,
                     });
-                    write(
-                        ctx,
-                        booking,
-                        key,
-                        "wechat_subscribe",
-                        "member_reminder",
-                        recipient,
-                        payload,
-                        "pending",
-                        None,
-                        Some(subscription.id),
-                        now,
-                    )
-                    .await
+                    wechat.pending(ctx, payload, Some(subscription.id)).await
                 }
                 Err(error) => {
                     let payload = json!({ "template_id": template.template_id });
-                    let why = Some(("field_rule", error.to_string()));
-                    write(
-                        ctx,
-                        booking,
-                        key,
-                        "wechat_subscribe",
-                        "member_reminder",
-                        recipient,
-                        payload,
-                        "failed",
-                        why,
-                        None,
-                        now,
-                    )
-                    .await
+                    wechat.failed(ctx, payload, ("field_rule", error.to_string())).await
                 }
             };
         }
@@ -452,24 +465,10 @@ async fn remind_member(
             "【{}】您预约的{}将于{}开始，服务人员{}，地址：{}。如需改期请提前联系门店。",
             store.name, facts.services, facts.starts_at, facts.staff, facts.address
         );
-        return write(
-            ctx,
-            booking,
-            key,
-            "sms",
-            "member_reminder",
-            recipient,
-            json!({ "text": text }),
-            "pending",
-            None,
-            None,
-            now,
-        )
-        .await;
+        return outgoing("sms").pending(ctx, json!({ "text": text }), None).await;
     }
-    let why = Some(("no_channel", "no subscription accepted and no phone number".to_owned()));
-    write(ctx, booking, key, "wechat_subscribe", "member_reminder", recipient, json!({}), "skipped", why, None, now)
-        .await
+    let why = ("no_channel", "no subscription accepted and no phone number".to_owned());
+    outgoing("wechat_subscribe").skipped(ctx, why).await
 }
 
 async fn remind_staff(
@@ -480,16 +479,20 @@ async fn remind_staff(
     now: DateTime<Utc>,
 ) -> Result<Option<&'static str>> {
     let member = staff::Entity::find_by_id(booking.staff_id).one(&ctx.db).await?;
-    let recipient = format!("staff:{}", booking.staff_id);
+    let sms = Outgoing {
+        booking,
+        key,
+        channel: "sms",
+        purpose: "staff_reminder",
+        recipient: format!("staff:{}", booking.staff_id),
+        now,
+    };
     if member.as_ref().and_then(|s| s.phone_sealed.as_ref()).is_none() {
-        let why = Some(("no_phone", "the staff member has no phone number for reminders".to_owned()));
-        return write(ctx, booking, key, "sms", "staff_reminder", recipient, json!({}), "skipped", why, None, now)
-            .await;
+        return sms.skipped(ctx, ("no_phone", "the staff member has no phone number for reminders".to_owned())).await;
     }
     let facts = facts(ctx, store, booking).await?;
     let text = format!("【{}】{} 预约：{}，{}。", store.name, facts.starts_at, facts.member, facts.services);
-    write(ctx, booking, key, "sms", "staff_reminder", recipient, json!({ "text": text }), "pending", None, None, now)
-        .await
+    sms.pending(ctx, json!({ "text": text }), None).await
 }
 
 /// Withdraws a booking's unsent messages (it was cancelled, moved or checked in) and gives back the subscriptions

@@ -548,15 +548,8 @@ async fn get_day_board(
     id: web::Path<i64>,
     query: web::Query<DayBoardQuery>,
 ) -> ApiResult<web::Json<DayBoardDto>> {
-    let store_id = id.into_inner();
-    let date = match query.date {
-        Some(date) => date,
-        None => {
-            let store = service::stores::get(&ctx, &me, store_id).await?;
-            Calendar::new(&store.timezone).today(ctx.now())
-        }
-    };
-    Ok(web::Json(service::booking::board::day_board(&ctx, &me, store_id, date, query.staff_id).await?.into()))
+    let board = service::booking::board::day_board(&ctx, &me, id.into_inner(), query.date, query.staff_id).await?;
+    Ok(web::Json(board.into()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
+use service::booking::calendar::{clock, parse_clock};
 use service::booking::schedules::{
     BookingSettingsInput, Exception, ExceptionInput, Resource, Schedule, Skill, WeeklyWindow,
 };
@@ -36,24 +37,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(set_booking_reminder);
 }
 
-/// A local time of day as `HH:MM` (`24:00` ends a day).
-fn minutes_of(field: &'static str, text: &str) -> service::Result<i32> {
-    let invalid = || service::Error::invalid(field, "times are HH:MM, 00:00 to 24:00");
-    let (h, m) = text.split_once(':').ok_or_else(invalid)?;
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| invalid())?, m.parse().map_err(|_| invalid())?);
-    if h.to_string().len() > 2 || m.to_string().len() > 2 || !(0..=24).contains(&h) || !(0..60).contains(&m) {
-        return Err(invalid());
-    }
-    if h == 24 && m != 0 {
-        return Err(invalid());
-    }
-    Ok(h * 60 + m)
-}
-
-fn clock(minutes: i32) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
 /// A weekly window: a weekday (1 Monday … 7 Sunday) and local times.
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
 pub struct WeeklyWindowDto {
@@ -76,8 +59,8 @@ fn windows(field: &'static str, dtos: &[WeeklyWindowDto]) -> service::Result<Vec
         .map(|w| {
             Ok(WeeklyWindow {
                 weekday: w.weekday,
-                from_min: minutes_of(field, &w.from)?,
-                to_min: minutes_of(field, &w.to)?,
+                from_min: parse_clock(field, &w.from)?,
+                to_min: parse_clock(field, &w.to)?,
             })
         })
         .collect()
@@ -339,11 +322,7 @@ async fn add_shift_exception(
     body: web::Json<ShiftExceptionRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let window = match (b.from.as_deref(), b.to.as_deref()) {
-        (Some(from), Some(to)) => Some((minutes_of("from", from)?, minutes_of("to", to)?)),
-        (None, None) => None,
-        _ => return Err(service::Error::invalid("to", "give both from and to, or neither").into()),
-    };
+    let window = service::booking::schedules::clock_window(b.from.as_deref(), b.to.as_deref())?;
     let input = ExceptionInput { staff_id: b.staff_id, day: b.date, kind: b.kind, window, note: b.note };
     let exception = service::booking::schedules::add_exception(&ctx, &me, id.into_inner(), input).await?;
     Ok(HttpResponse::Created().json(ShiftExceptionDto::from(exception)))

@@ -32,18 +32,19 @@ pub struct DayBoard {
     pub resources: Vec<(String, i32)>,
 }
 
-/// The board of `date` at the store; one staff member's column when `staff_id` is given. Cancelled bookings are
-/// left off.
+/// The board of `date` (today at the store when absent); one staff member's column when `staff_id` is given.
+/// Cancelled bookings are left off.
 pub async fn day_board(
     ctx: &AppContext,
     principal: &StaffPrincipal,
     store_id: i64,
-    date: NaiveDate,
+    date: Option<NaiveDate>,
     staff_id: Option<i64>,
 ) -> Result<DayBoard> {
     principal.require(Permission::BookingRead)?;
     let store = crate::stores::get(ctx, principal, store_id).await?;
     let calendar = Calendar::new(&store.timezone);
+    let date = date.unwrap_or_else(|| calendar.today(ctx.now()));
     let day = calendar.day(date);
     let availability = Availability::load(&ctx.db, store.clone(), Vec::new(), staff_id, day, None).await?;
     if let Some(id) = staff_id

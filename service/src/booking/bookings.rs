@@ -20,7 +20,7 @@ use entity::{booking_holds, booking_items, bookings, service_items, staff, store
 
 use super::availability::{self, Availability, Candidate, MAX_SEARCH_DAYS, Ranking, Slot};
 use super::calendar::{self, Calendar};
-use crate::audit::{self, Actor, Event};
+use crate::audit;
 use crate::auth::StaffPrincipal;
 use crate::bills::AllergyMatch;
 use crate::domain::{IdempotencyKey, Permission, fingerprint};
@@ -474,31 +474,10 @@ pub async fn book(ctx: &AppContext, booker: Booker<'_>, input: BookInput) -> Res
     };
     place(&txn, &availability, row.id, candidate, start).await?;
     if let Booker::Staff(p) = booker {
-        audit_booking(&txn, p, "booking.created", row.id, json!({ "member_id": member_id })).await?;
+        audit::by_staff(&txn, p, "booking.created", ("booking", row.id), json!({ "member_id": member_id })).await?;
     }
     txn.commit().await?;
     view(ctx, row, booker, false).await
-}
-
-async fn audit_booking(
-    conn: &impl ConnectionTrait,
-    principal: &StaffPrincipal,
-    action: &'static str,
-    booking_id: i64,
-    detail: serde_json::Value,
-) -> Result<()> {
-    audit::record(
-        conn,
-        Event {
-            merchant_id: Some(principal.merchant_id),
-            actor: Actor::Staff(principal.staff_id),
-            action,
-            target: Some(("booking", booking_id)),
-            detail,
-            ip: None,
-        },
-    )
-    .await
 }
 
 /// A booking the caller may see: the member's own, or one in the staff member's stores.
@@ -596,7 +575,14 @@ pub async fn reschedule(
     let updated = active.update(&txn).await?;
     crate::reminders::withdraw(&txn, row.id, "rescheduled").await?;
     if let Booker::Staff(p) = booker {
-        audit_booking(&txn, p, "booking.rescheduled", row.id, json!({ "from": row.starts_at.to_rfc3339() })).await?;
+        audit::by_staff(
+            &txn,
+            p,
+            "booking.rescheduled",
+            ("booking", row.id),
+            json!({ "from": row.starts_at.to_rfc3339() }),
+        )
+        .await?;
     }
     txn.commit().await?;
     view(ctx, updated, booker, false).await
@@ -634,11 +620,11 @@ pub async fn cancel(
     booking_holds::Entity::delete_many().filter(booking_holds::Column::BookingId.eq(row.id)).exec(&txn).await?;
     crate::reminders::withdraw(&txn, row.id, "cancelled").await?;
     if let Booker::Staff(p) = booker {
-        audit_booking(
+        audit::by_staff(
             &txn,
             p,
             "booking.cancelled",
-            row.id,
+            ("booking", row.id),
             json!({ "late": late, "waived": waived, "reason": reason }),
         )
         .await?;
@@ -673,7 +659,7 @@ pub async fn confirm(ctx: &AppContext, principal: &StaffPrincipal, booking_id: i
     let row = find(&ctx.db, booker, booking_id).await?;
     let txn = ctx.db.begin().await?;
     transition(&txn, row.id, &["booked"], "confirmed", bookings::Column::ConfirmedAt, ctx.now()).await?;
-    audit_booking(&txn, principal, "booking.confirmed", row.id, json!({})).await?;
+    audit::by_staff(&txn, principal, "booking.confirmed", ("booking", row.id), json!({})).await?;
     txn.commit().await?;
     get(ctx, booker, booking_id).await
 }
@@ -737,7 +723,7 @@ pub async fn check_in(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
     }
     crate::reminders::withdraw(&txn, row.id, "arrived").await?;
     crate::receipts::queue_into(&txn, row.merchant_id, row.store_id, ReceiptKind::AppointmentTicket, row.id).await?;
-    audit_booking(&txn, principal, "booking.checked_in", row.id, json!({ "bill_id": bill.id })).await?;
+    audit::by_staff(&txn, principal, "booking.checked_in", ("booking", row.id), json!({ "bill_id": bill.id })).await?;
     txn.commit().await?;
     crate::bridge::announce(ctx, row.store_id).await;
     get(ctx, booker, booking_id).await
@@ -749,7 +735,7 @@ pub async fn complete(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
     let row = find(&ctx.db, booker, booking_id).await?;
     let txn = ctx.db.begin().await?;
     transition(&txn, row.id, &["arrived"], "completed", bookings::Column::FinishedAt, ctx.now()).await?;
-    audit_booking(&txn, principal, "booking.completed", row.id, json!({})).await?;
+    audit::by_staff(&txn, principal, "booking.completed", ("booking", row.id), json!({})).await?;
     txn.commit().await?;
     get(ctx, booker, booking_id).await
 }
@@ -767,7 +753,7 @@ pub async fn no_show(ctx: &AppContext, principal: &StaffPrincipal, booking_id: i
     transition(&txn, row.id, &LIVE, "no_show", bookings::Column::FinishedAt, now).await?;
     booking_holds::Entity::delete_many().filter(booking_holds::Column::BookingId.eq(row.id)).exec(&txn).await?;
     crate::reminders::withdraw(&txn, row.id, "no_show").await?;
-    audit_booking(&txn, principal, "booking.no_show", row.id, json!({})).await?;
+    audit::by_staff(&txn, principal, "booking.no_show", ("booking", row.id), json!({})).await?;
     txn.commit().await?;
     get(ctx, booker, booking_id).await
 }

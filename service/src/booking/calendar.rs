@@ -73,6 +73,25 @@ impl Calendar {
     }
 }
 
+/// A local time of day written `HH:MM` (`24:00` ends a day), as minutes from midnight.
+pub fn parse_clock(field: &'static str, text: &str) -> crate::Result<i32> {
+    let invalid = || crate::Error::invalid(field, "times are HH:MM, 00:00 to 24:00");
+    let (h, m) = text.split_once(':').ok_or_else(invalid)?;
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| invalid())?, m.parse().map_err(|_| invalid())?);
+    if h.to_string().len() > 2 || m.to_string().len() > 2 || !(0..=24).contains(&h) || !(0..60).contains(&m) {
+        return Err(invalid());
+    }
+    if h == 24 && m != 0 {
+        return Err(invalid());
+    }
+    Ok(h * 60 + m)
+}
+
+/// Minutes from midnight written `HH:MM`.
+pub fn clock(minutes: i32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// ISO weekday, 1 = Monday.
 pub fn weekday(day: NaiveDate) -> i32 {
     use chrono::Datelike;

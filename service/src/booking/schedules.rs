@@ -14,7 +14,7 @@ use entity::{
     store_hours, stores,
 };
 
-use crate::audit::{self, Actor, Event};
+use crate::audit;
 use crate::auth::StaffPrincipal;
 use crate::domain::Permission;
 use crate::{AppContext, Error, Result};
@@ -157,27 +157,6 @@ pub(crate) async fn staff_at_store(
     if assigned { Ok(member) } else { Err(Error::invalid("staff_id", "this staff member does not work at this store")) }
 }
 
-async fn record(
-    conn: &impl ConnectionTrait,
-    principal: &StaffPrincipal,
-    action: &'static str,
-    target: (&'static str, i64),
-    detail: serde_json::Value,
-) -> Result<()> {
-    audit::record(
-        conn,
-        Event {
-            merchant_id: Some(principal.merchant_id),
-            actor: Actor::Staff(principal.staff_id),
-            action,
-            target: Some(target),
-            detail,
-            ip: None,
-        },
-    )
-    .await
-}
-
 pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<Schedule> {
     principal.require(Permission::BookingRead)?;
     let store = store(ctx, principal, store_id).await?;
@@ -263,7 +242,8 @@ pub async fn set_hours(
         .insert(&txn)
         .await?;
     }
-    record(&txn, principal, "schedule.hours_set", ("store", store_id), json!({ "windows": hours.len() })).await?;
+    audit::by_staff(&txn, principal, "schedule.hours_set", ("store", store_id), json!({ "windows": hours.len() }))
+        .await?;
     txn.commit().await?;
     Ok(hours)
 }
@@ -313,7 +293,7 @@ pub async fn update_settings(
     }
     let txn = ctx.db.begin().await?;
     let store = active.update(&txn).await?;
-    record(&txn, principal, "schedule.booking_settings_updated", ("store", store_id), json!({})).await?;
+    audit::by_staff(&txn, principal, "schedule.booking_settings_updated", ("store", store_id), json!({})).await?;
     txn.commit().await?;
     Ok(store)
 }
@@ -343,7 +323,8 @@ pub async fn add_closure(
     }
     .insert(&txn)
     .await?;
-    record(&txn, principal, "schedule.closure_added", ("store", store_id), json!({ "day": day.to_string() })).await?;
+    audit::by_staff(&txn, principal, "schedule.closure_added", ("store", store_id), json!({ "day": day.to_string() }))
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -360,7 +341,14 @@ pub async fn remove_closure(ctx: &AppContext, principal: &StaffPrincipal, store_
     if removed.rows_affected == 0 {
         return Err(Error::NotFound("closure"));
     }
-    record(&txn, principal, "schedule.closure_removed", ("store", store_id), json!({ "day": day.to_string() })).await?;
+    audit::by_staff(
+        &txn,
+        principal,
+        "schedule.closure_removed",
+        ("store", store_id),
+        json!({ "day": day.to_string() }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -396,9 +384,21 @@ pub async fn set_shifts(
         .insert(&txn)
         .await?;
     }
-    record(&txn, principal, "schedule.shifts_set", ("staff", staff_id), json!({ "store_id": store_id })).await?;
+    audit::by_staff(&txn, principal, "schedule.shifts_set", ("staff", staff_id), json!({ "store_id": store_id }))
+        .await?;
     txn.commit().await?;
     Ok(shifts)
+}
+
+/// The hours of an exception, written `HH:MM`: both or neither (leave without hours is the whole day).
+pub fn clock_window(from: Option<&str>, to: Option<&str>) -> Result<Option<(i32, i32)>> {
+    match (from, to) {
+        (Some(from), Some(to)) => {
+            Ok(Some((super::calendar::parse_clock("from", from)?, super::calendar::parse_clock("to", to)?)))
+        }
+        (None, None) => Ok(None),
+        _ => Err(Error::invalid("to", "give both from and to, or neither")),
+    }
 }
 
 pub struct ExceptionInput {
@@ -440,7 +440,7 @@ pub async fn add_exception(
     }
     .insert(&txn)
     .await?;
-    record(
+    audit::by_staff(
         &txn,
         principal,
         "schedule.exception_added",
@@ -462,7 +462,8 @@ pub async fn remove_exception(ctx: &AppContext, principal: &StaffPrincipal, exce
         .ok_or(Error::NotFound("shift exception"))?;
     let txn = ctx.db.begin().await?;
     staff_shift_exceptions::Entity::delete_by_id(row.id).exec(&txn).await?;
-    record(&txn, principal, "schedule.exception_removed", ("staff", row.staff_id), json!({ "id": row.id })).await?;
+    audit::by_staff(&txn, principal, "schedule.exception_removed", ("staff", row.staff_id), json!({ "id": row.id }))
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -530,7 +531,7 @@ pub async fn set_skills(
         .insert(&txn)
         .await?;
     }
-    record(&txn, principal, "schedule.skills_set", ("staff", staff_id), json!({ "services": ids })).await?;
+    audit::by_staff(&txn, principal, "schedule.skills_set", ("staff", staff_id), json!({ "services": ids })).await?;
     txn.commit().await?;
     Ok(skills.to_vec())
 }
@@ -567,7 +568,8 @@ pub async fn add_resource(
     }
     .insert(&txn)
     .await?;
-    record(&txn, principal, "schedule.resource_added", ("resource", row.id), json!({ "store_id": store_id })).await?;
+    audit::by_staff(&txn, principal, "schedule.resource_added", ("resource", row.id), json!({ "store_id": store_id }))
+        .await?;
     txn.commit().await?;
     Ok(to_resource(row))
 }
@@ -602,7 +604,7 @@ pub async fn update_resource(
     }
     let txn = ctx.db.begin().await?;
     let row = model.update(&txn).await?;
-    record(&txn, principal, "schedule.resource_updated", ("resource", row.id), json!({})).await?;
+    audit::by_staff(&txn, principal, "schedule.resource_updated", ("resource", row.id), json!({})).await?;
     txn.commit().await?;
     Ok(to_resource(row))
 }
