@@ -1203,9 +1203,9 @@ async fn write_settlement(
             upgrade_level(txn, resolved, member).await?;
         }
     }
-    // Last, the rows every cashier of the store shares: its stock, then its ledger accounts, locked only until
-    // commit.
-    let (entry_id, store_moves) = ledger::post_deferred(txn, &draft).await?;
+    // Last, the rows every cashier of the store shares: its stock, then the ledger's balances (the member's, then
+    // the store's), locked only until commit.
+    let (entry_id, balance_moves) = ledger::post_deferred(txn, &draft).await?;
     let change: i64 = tenders.iter().map(|t| t.tendered - t.amount).sum();
     bills::Entity::update_many()
         .col_expr(bills::Column::EntryId, Expr::value(entry_id))
@@ -1219,7 +1219,7 @@ async fn write_settlement(
             .await?;
     }
     stock.apply(txn).await?;
-    store_moves.apply(txn).await?;
+    balance_moves.apply(txn).await?;
     Ok(Written { entry_id, change, lines: line_rows, tenders: tender_rows })
 }
 

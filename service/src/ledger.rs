@@ -270,63 +270,94 @@ impl Draft {
 /// A `floor_zero` account that would go negative fails the whole entry with [`Conflict::InsufficientBalance`];
 /// the caller's transaction must then be dropped (rolled back).
 pub async fn post(txn: &impl ConnectionTrait, draft: &Draft) -> Result<i64> {
-    let (entry, shared) = post_deferred(txn, draft).await?;
-    shared.apply(txn).await?;
+    let (entry, moves) = post_deferred(txn, draft).await?;
+    moves.apply(txn).await?;
     Ok(entry)
 }
 
-/// The balance moves of a posted entry on store accounts (cash, revenue, mirrors), still to be applied. A store's
-/// rows are shared by all its cashiers: apply them as the last thing before commit, so they stay locked as briefly
-/// as possible. Dropping them unapplied leaves the ledger unbalanced for `verify` (never commit without applying).
-#[must_use = "apply the store moves before committing"]
-pub struct SharedMoves {
-    /// (account id, delta), ascending account id.
-    moves: Vec<(i64, i64)>,
+/// The balance moves of a posted entry, still to be applied: apply them as the last thing before commit, so the
+/// rows stay locked as briefly as possible (a store's cash and revenue rows are shared by all its cashiers).
+/// Dropping them unapplied leaves the ledger unbalanced for `verify` (never commit without applying).
+#[must_use = "apply the balance moves before committing"]
+pub struct BalanceMoves {
+    /// Member accounts first, then the store's, each group in ascending id: the one lock order of every
+    /// transaction, so concurrent entries never deadlock.
+    moves: Vec<Move>,
     at: chrono::DateTime<Utc>,
 }
 
-impl SharedMoves {
-    /// Applies the moves. On PostgreSQL: one `SELECT … ORDER BY id FOR NO KEY UPDATE` takes the row locks in id order (no
-    /// deadlocks), then one `UPDATE … FROM (VALUES …)` moves them all; store accounts have no floor to guard. On
-    /// SQLite (one writer, no row locks) one update per account.
+#[derive(Clone, Copy, Debug)]
+struct Move {
+    account_id: i64,
+    /// A store account, shared by every cashier of the store.
+    shared: bool,
+    /// Change of the balance in its natural direction.
+    delta: i64,
+}
+
+impl BalanceMoves {
+    /// Moves every balance with a guarded update: a `floor_zero` account that would go negative fails the whole
+    /// entry with [`Conflict::InsufficientBalance`], and the caller's transaction must then be dropped. The
+    /// database re-checks the guard under the row lock, so no interleaving of requests overdraws an account.
+    ///
+    /// On PostgreSQL one statement: a materialised CTE takes the row locks in the one lock order before the update
+    /// touches any row. NO KEY UPDATE is the lock the update itself takes; plain FOR UPDATE would also wait for
+    /// every transaction whose journal lines reference these accounts (the foreign key's KEY SHARE lock), and
+    /// deadlock with them. On SQLite (one writer, no row locks, no round trips) one update per account.
     pub async fn apply(self, txn: &impl ConnectionTrait) -> Result<()> {
         if self.moves.is_empty() {
             return Ok(());
         }
         let backend = txn.get_database_backend();
-        if backend != sea_orm::DbBackend::Postgres || self.moves.len() == 1 {
-            for (account_id, delta) in self.moves {
-                ledger_accounts::Entity::update_many()
+        if backend != sea_orm::DbBackend::Postgres {
+            for Move { account_id, delta, .. } in self.moves {
+                let updated = ledger_accounts::Entity::update_many()
                     .col_expr(ledger_accounts::Column::Balance, Expr::col(ledger_accounts::Column::Balance).add(delta))
                     .col_expr(ledger_accounts::Column::UpdatedAt, Expr::value(self.at))
                     .filter(ledger_accounts::Column::Id.eq(account_id))
+                    .filter(
+                        Condition::any()
+                            .add(ledger_accounts::Column::FloorZero.eq(false))
+                            .add(Expr::col(ledger_accounts::Column::Balance).add(delta).gte(0)),
+                    )
                     .exec(txn)
                     .await?;
+                if updated.rows_affected != 1 {
+                    return Err(Error::Conflict(Conflict::InsufficientBalance));
+                }
             }
             return Ok(());
         }
-        let ids: Vec<String> = self.moves.iter().map(|(id, _)| id.to_string()).collect();
-        let values: Vec<String> = self.moves.iter().map(|(id, delta)| format!("({id}, {delta})")).collect();
-        // NO KEY UPDATE, the lock the update itself takes: plain FOR UPDATE would also wait for every transaction
-        // whose journal lines reference these accounts (the foreign key's KEY SHARE lock), and deadlock with them.
-        let lock =
-            format!("SELECT id FROM ledger_accounts WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE", ids.join(", "));
-        txn.query_all_raw(Statement::from_string(backend, lock)).await?;
-        let update = format!(
-            "UPDATE ledger_accounts AS a SET balance = a.balance + v.delta, updated_at = $1 \
-             FROM (VALUES {}) AS v(id, delta) WHERE a.id = v.id",
-            values.join(", ")
+        // Parameters, not literals: the statement's text then depends only on how many accounts move, so the
+        // connection prepares it once and reuses the plan.
+        let count = self.moves.len();
+        let ids: Vec<String> = (0..count).map(|k| format!("${}", k + 2)).collect();
+        let values: Vec<String> =
+            (0..count).map(|k| format!("(${}::bigint, ${}::bigint)", k + 2, count + k + 2)).collect();
+        let sql = format!(
+            "WITH locked AS MATERIALIZED (SELECT id FROM ledger_accounts WHERE id IN ({ids}) \
+             ORDER BY store_id IS NOT NULL, id FOR NO KEY UPDATE) \
+             UPDATE ledger_accounts AS a SET balance = a.balance + v.delta, updated_at = $1 \
+             FROM (VALUES {values}) AS v(id, delta) \
+             WHERE a.id = v.id AND (SELECT COUNT(*) FROM locked) = {count} \
+             AND (NOT a.floor_zero OR a.balance + v.delta >= 0)",
+            ids = ids.join(", "),
+            values = values.join(", "),
         );
-        let done = txn.execute_raw(Statement::from_sql_and_values(backend, update, [self.at.into()])).await?;
+        let mut params: Vec<sea_orm::Value> = Vec::with_capacity(2 * count + 1);
+        params.push(self.at.into());
+        params.extend(self.moves.iter().map(|m| sea_orm::Value::from(m.account_id)));
+        params.extend(self.moves.iter().map(|m| sea_orm::Value::from(m.delta)));
+        let done = txn.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
         if usize::try_from(done.rows_affected()).ok() != Some(self.moves.len()) {
-            return Err(Error::Internal(anyhow::anyhow!("store accounts vanished while posting")));
+            return Err(Error::Conflict(Conflict::InsufficientBalance));
         }
         Ok(())
     }
 }
 
-/// Posts `draft` like [`post`] but leaves the store accounts' balance moves to the caller, to apply last.
-pub async fn post_deferred(txn: &impl ConnectionTrait, draft: &Draft) -> Result<(i64, SharedMoves)> {
+/// Posts `draft` like [`post`] but leaves the balance moves to the caller, to apply last.
+pub async fn post_deferred(txn: &impl ConnectionTrait, draft: &Draft) -> Result<(i64, BalanceMoves)> {
     draft.check_balanced()?;
     let lines = draft.merged();
     let accounts = resolve(txn, draft.merchant_id, lines.keys()).await?;
@@ -356,56 +387,25 @@ pub async fn post_deferred(txn: &impl ConnectionTrait, draft: &Draft) -> Result<
     .await?
     .last_insert_id;
 
-    struct Move {
-        account_id: i64,
-        /// A store account, shared by every cashier of the store.
-        shared: bool,
-        delta: i64,
-        amount: i64,
-    }
-    let mut moves: Vec<Move> = lines
-        .iter()
-        .map(|(account, amount)| {
-            let row = &accounts[&account.key()];
-            let delta = if row.debit_normal { *amount } else { -*amount };
-            Move { account_id: row.id, shared: row.store_id.is_some(), delta, amount: *amount }
-        })
-        .collect();
-    journal_lines::Entity::insert_many(moves.iter().map(|m| journal_lines::ActiveModel {
+    journal_lines::Entity::insert_many(lines.iter().map(|(account, amount)| journal_lines::ActiveModel {
         entry_id: Set(entry),
-        account_id: Set(m.account_id),
-        amount: Set(m.amount),
+        account_id: Set(accounts[&account.key()].id),
+        amount: Set(*amount),
         ..Default::default()
     }))
     .exec(txn)
     .await?;
 
-    // Member accounts first, then the store's: a store's cash and revenue rows are shared by every cashier of the
-    // store, so they are locked last and held only until the caller commits (post last). Within each group
-    // ascending ids keep one lock order for every transaction, so concurrent entries never deadlock.
+    let mut moves: Vec<Move> = lines
+        .iter()
+        .map(|(account, amount)| {
+            let row = &accounts[&account.key()];
+            let delta = if row.debit_normal { *amount } else { -*amount };
+            Move { account_id: row.id, shared: row.store_id.is_some(), delta }
+        })
+        .collect();
     moves.sort_by_key(|m| (m.shared, m.account_id));
-    let mut shared = SharedMoves { moves: Vec::new(), at: now };
-    for Move { account_id, delta, shared: is_shared, .. } in moves {
-        if is_shared {
-            shared.moves.push((account_id, delta));
-            continue;
-        }
-        let updated = ledger_accounts::Entity::update_many()
-            .col_expr(ledger_accounts::Column::Balance, Expr::col(ledger_accounts::Column::Balance).add(delta))
-            .col_expr(ledger_accounts::Column::UpdatedAt, Expr::value(now))
-            .filter(ledger_accounts::Column::Id.eq(account_id))
-            .filter(
-                Condition::any()
-                    .add(ledger_accounts::Column::FloorZero.eq(false))
-                    .add(Expr::col(ledger_accounts::Column::Balance).add(delta).gte(0)),
-            )
-            .exec(txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::Conflict(Conflict::InsufficientBalance));
-        }
-    }
-    Ok((entry, shared))
+    Ok((entry, BalanceMoves { moves, at: now }))
 }
 
 /// The rows of `accounts`, created where missing (concurrent creators meet at the unique key).
