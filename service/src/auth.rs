@@ -11,7 +11,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
 use serde_json::json;
 
 use entity::{staff, staff_sessions, staff_stores};
@@ -206,18 +206,22 @@ pub(crate) async fn store_ids(conn: &impl ConnectionTrait, staff_id: i64) -> Res
 }
 
 /// Resolves a presented bearer token to its principal; anything unknown, expired or revoked is `Unauthenticated`.
+/// Every staff request starts here, so the session and its staff member come in one query.
 pub async fn authenticate(ctx: &AppContext, presented: &str) -> Result<StaffPrincipal> {
     let token = SessionToken::parse(SessionToken::STAFF_PREFIX, presented).ok_or(Error::Unauthenticated)?;
-    let session = staff_sessions::Entity::find()
+    let of_staff = staff_sessions::Entity::belongs_to(staff::Entity)
+        .from(staff_sessions::Column::StaffId)
+        .to(staff::Column::Id)
+        .into();
+    let (session, member) = staff_sessions::Entity::find()
+        .join(JoinType::InnerJoin, of_staff)
+        .select_also(staff::Entity)
         .filter(staff_sessions::Column::TokenHash.eq(token.hash()))
         .one(&ctx.db)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    if session.revoked_at.is_some() || session.expires_at <= ctx.now() {
-        return Err(Error::Unauthenticated);
-    }
-    let member = staff::Entity::find_by_id(session.staff_id).one(&ctx.db).await?.ok_or(Error::Unauthenticated)?;
-    if !member.active {
+    let member = member.ok_or(Error::Unauthenticated)?;
+    if session.revoked_at.is_some() || session.expires_at <= ctx.now() || !member.active {
         return Err(Error::Unauthenticated);
     }
     principal_for(ctx, member, session.id).await
