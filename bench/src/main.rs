@@ -59,6 +59,9 @@ enum Bench {
         seconds: u64,
         #[arg(long, default_value = "target/release/api")]
         api: PathBuf,
+        /// The parts to run, of `chain`, `one-store`, `pgbench` and `sqlite`.
+        #[arg(long, value_delimiter = ',', default_value = "chain,one-store,pgbench,sqlite")]
+        phases: Vec<String>,
     },
     /// WeChat Pay notifications verified, decrypted and applied per second (a fresh database each run).
     Notifications {
@@ -150,18 +153,27 @@ fn main() -> anyhow::Result<()> {
                 api: &api,
             }))
         }
-        Bench::Bills { server, database, members, bills: past, concurrency, sqlite_concurrency, seconds, api } => {
-            runtime.block_on(bills::bench_bills(bills::Options {
-                server: &server,
-                database: &database,
-                members,
-                past_bills: past,
-                concurrency,
-                sqlite_concurrency,
-                duration: Duration::from_secs(seconds),
-                api: &api,
-            }))
-        }
+        Bench::Bills {
+            server,
+            database,
+            members,
+            bills: past,
+            concurrency,
+            sqlite_concurrency,
+            seconds,
+            api,
+            phases,
+        } => runtime.block_on(bills::bench_bills(bills::Options {
+            server: &server,
+            database: &database,
+            members,
+            past_bills: past,
+            concurrency,
+            sqlite_concurrency,
+            duration: Duration::from_secs(seconds),
+            api: &api,
+            phases: &phases,
+        })),
     }
 }
 
