@@ -53,6 +53,9 @@ pub struct Model {
     pub wechatpay_code_api: String,
     /// JSON: the subscribe-message template for booking reminders and how its fields are filled.
     pub booking_reminder_template: Option<String>,
+    /// Bumped by every change of the merchant's stores, levels, service items or products, in the same
+    /// transaction: the version of checkout's cached copy of them (`service::reference`).
+    pub config_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261124_000006_print_jobs;
 mod m20261124_000007_job_runs;
 mod m20261125_000008_appointments;
 mod m20261126_000009_store_bridge;
+mod m20261127_000010_config_version;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_job_runs::Migration),
             Box::new(m20261125_000008_appointments::Migration),
             Box::new(m20261126_000009_store_bridge::Migration),
+            Box::new(m20261127_000010_config_version::Migration),
         ]
     }
 }

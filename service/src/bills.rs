@@ -7,6 +7,7 @@
 //! points lots, commission and one balanced journal entry commit together or not at all.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -17,9 +18,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use entity::{
-    bill_lines, bill_tenders, bills, count_cards, members, products, recharge_plans, service_items, staff, stores,
-};
+use entity::{bill_lines, bill_tenders, bills, count_cards, members, merchants, recharge_plans, staff, stores};
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
@@ -32,6 +31,7 @@ use crate::levels::LevelRule;
 use crate::merchants::LoyaltySettings;
 use crate::pricing::{self, LineKind, PointsRule, PriceError, PriceLine, Priced};
 use crate::products::StockMoves;
+use crate::reference::Reference;
 use crate::stored_value::{self, MAX_AMOUNT_FEN};
 use crate::{AppContext, Conflict, Error, Result};
 
@@ -231,6 +231,8 @@ struct ResolvedLine {
 
 struct Resolved {
     store_id: i64,
+    /// The merchant's stores, levels and menu at the version this bill was checked against.
+    reference: Arc<Reference>,
     member: Option<members::Model>,
     level: Option<LevelRule>,
     levels: Vec<LevelRule>,
@@ -277,6 +279,11 @@ impl Resolved {
 
     fn member_id(&self) -> Option<i64> {
         self.member.as_ref().map(|m| m.id)
+    }
+
+    /// The bill's store is one where `principal` may take money now.
+    fn require_open(&self, principal: &StaffPrincipal) -> Result<()> {
+        self.reference.require_open(principal, self.store_id).map(|_| ())
     }
 }
 
@@ -352,34 +359,14 @@ async fn resolve(
         })?),
         None => None,
     };
-    let (settings, split) = crate::merchants::checkout_settings(conn, merchant_id).await?;
+    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+    let (settings, split) = crate::merchants::checkout_settings(&merchant);
+    let reference = ctx.reference.get(conn, &merchant).await?;
     // Every member's bill may upgrade them, so their merchant's levels are needed whenever there is a member.
-    let levels = if member.is_some() { crate::levels::load_rules(conn, merchant_id).await? } else { Vec::new() };
+    let levels = if member.is_some() { reference.levels.clone() } else { Vec::new() };
     let level = member.as_ref().and_then(|m| m.level_id).and_then(|id| levels.iter().find(|l| l.id == id).cloned());
-
-    let ids_of = |kinds: &[&str]| -> Vec<i64> {
-        draft.lines.iter().filter(|l| kinds.contains(&l.kind.as_str())).filter_map(|l| l.item_id).collect()
-    };
-    // One query per kind of thing the draft names, none for kinds it doesn't.
-    let service_ids = ids_of(&["service"]);
-    let services = by_id::<service_items::Entity>(
-        conn,
-        service_items::Column::MerchantId,
-        service_items::Column::Id,
-        merchant_id,
-        service_ids,
-        |row| row.id,
-    )
-    .await?;
-    let product_rows = by_id::<products::Entity>(
-        conn,
-        products::Column::MerchantId,
-        products::Column::Id,
-        merchant_id,
-        ids_of(&["product", "gift"]),
-        |row| row.id,
-    )
-    .await?;
+    let services = &reference.services;
+    let product_rows = &reference.products;
     let card_ids: Vec<i64> = draft.lines.iter().filter_map(|l| l.count_card_id).collect();
     let cards = by_id::<count_cards::Entity>(
         conn,
@@ -617,7 +604,17 @@ async fn resolve(
         }
         _ => 0,
     };
-    Ok(Resolved { store_id: draft.store_id, member, level, levels, settings, split, lines, points_available })
+    Ok(Resolved {
+        store_id: draft.store_id,
+        reference,
+        member,
+        level,
+        levels,
+        settings,
+        split,
+        lines,
+        points_available,
+    })
 }
 
 fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64) -> Vec<Step> {
@@ -719,8 +716,8 @@ pub(crate) async fn matching_allergies(
 /// member's allergy notes that match the services.
 pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, draft: BillDraft) -> Result<Quote> {
     principal.require(Permission::Checkout)?;
-    crate::stores::require_open(&ctx.db, principal, draft.store_id).await?;
     let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, true).await?;
+    resolved.require_open(principal)?;
     let priced = resolved.price(draft.points)?;
     Ok(Quote {
         lines: quote_lines(&resolved, &priced),
@@ -919,15 +916,12 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
     let key = IdempotencyKey::parse(&input.idempotency_key).map_err(|m| Error::invalid("idempotency_key", m))?;
     let merchant_id = principal.merchant_id;
     let fingerprint = bill_fingerprint(&input.draft, &input.tenders);
-    if let Some(bill) = replay(ctx, merchant_id, &key, &fingerprint).await? {
-        return Ok(bill);
-    }
-    crate::stores::require_open(&ctx.db, principal, input.draft.store_id).await?;
-    let tenders = check_tenders(&input.tenders, input.draft.member_id)?;
-    let resolved = resolve(ctx, &ctx.db, merchant_id, &input.draft, false).await?;
-    let priced = resolved.price(input.draft.points)?;
-    check_cover(&tenders, &resolved, &priced)?;
-    check_confirmation(ctx, &resolved, &tenders, input.member_code.as_deref(), false)?;
+    // A retry is answered by the first settlement: found when its insert meets the first bill's key, or when its
+    // checks fail (the store may have closed since). First tries, nearly all of them, skip the look-up.
+    let (tenders, resolved, priced) = match check_settlement(ctx, principal, &input).await {
+        Ok(checked) => checked,
+        Err(err) => return replay(ctx, merchant_id, &key, &fingerprint).await?.ok_or(err),
+    };
 
     let now = ctx.now();
     let txn = ctx.db.begin().await?;
@@ -973,6 +967,21 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
     // The receipt is queued: wake the store's bridge now rather than at its next look.
     crate::bridge::announce(ctx, row.store_id).await;
     Ok(written.into_bill(row))
+}
+
+/// Everything a new bill must pass before its transaction starts: its store, tenders, lines, price and cover.
+async fn check_settlement(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    input: &SettleInput,
+) -> Result<(Vec<CheckedTender>, Resolved, Priced)> {
+    let tenders = check_tenders(&input.tenders, input.draft.member_id)?;
+    let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &input.draft, false).await?;
+    resolved.require_open(principal)?;
+    let priced = resolved.price(input.draft.points)?;
+    check_cover(&tenders, &resolved, &priced)?;
+    check_confirmation(ctx, &resolved, &tenders, input.member_code.as_deref(), false)?;
+    Ok((tenders, resolved, priced))
 }
 
 /// Who settles: the cashier, or the cashier who started a payment that completed later.
@@ -1295,8 +1304,8 @@ pub async fn park(
     if let Some(bill) = replay(ctx, merchant_id, &key, &fingerprint).await? {
         return Ok(bill);
     }
-    crate::stores::require_open(&ctx.db, principal, draft.store_id).await?;
     let resolved = resolve(ctx, &ctx.db, merchant_id, &draft, false).await?;
+    resolved.require_open(principal)?;
     let priced = resolved.price(draft.points)?;
     let now = ctx.now();
     let inserted = bills::Entity::insert(bills::ActiveModel {

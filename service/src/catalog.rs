@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 
 use entity::{member_levels, service_items};
@@ -210,7 +211,11 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Service
     if let Some(prices) = prices {
         active.level_prices = Set(level_prices(&ctx.db, principal.merchant_id, &prices).await?);
     }
-    Ok(to_item(active.insert(&ctx.db).await?))
+    let txn = ctx.db.begin().await?;
+    let item = active.insert(&txn).await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
+    txn.commit().await?;
+    Ok(to_item(item))
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: ServiceInput) -> Result<ServiceItem> {
@@ -226,5 +231,9 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
     if let Some(prices) = prices {
         active.level_prices = Set(level_prices(&ctx.db, principal.merchant_id, &prices).await?);
     }
-    Ok(to_item(active.update(&ctx.db).await?))
+    let txn = ctx.db.begin().await?;
+    let item = active.update(&txn).await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
+    txn.commit().await?;
+    Ok(to_item(item))
 }

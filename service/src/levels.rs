@@ -173,6 +173,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: LevelIn
     let txn = ctx.db.begin().await?;
     let level = active.insert(&txn).await.map_err(rank_taken)?;
     record(&txn, principal, "member_level.created", &level).await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(to_level(level))
 }
@@ -184,6 +185,7 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
     let txn = ctx.db.begin().await?;
     let level = active.update(&txn).await.map_err(rank_taken)?;
     record(&txn, principal, "member_level.updated", &level).await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(to_level(level))
 }
@@ -226,6 +228,7 @@ pub async fn delete(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Re
         }
     })?;
     record(&txn, principal, "member_level.deleted", &level).await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(())
 }

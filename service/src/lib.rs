@@ -29,6 +29,7 @@ pub mod points;
 pub mod pricing;
 pub mod products;
 pub mod receipts;
+pub mod reference;
 pub mod refunds;
 pub mod reminders;
 pub mod settings;
@@ -71,6 +72,8 @@ pub struct AppContext {
     pub sms: Arc<dyn sms::SmsChannel>,
     /// Parsed payment credentials per merchant.
     pub payment_accounts: Arc<payments::credentials::AccountCache>,
+    /// Checkout's copy of each merchant's stores, levels, service items and products.
+    pub reference: Arc<reference::ReferenceCache>,
     /// Where providers reach us (notification URLs): `server.public_url`, or the bound address once known.
     public_url: Arc<std::sync::OnceLock<String>>,
 }
@@ -101,6 +104,7 @@ impl AppContext {
             wechatpay: wechatpay::WechatPayClient::new(http, settings.wechatpay.api_base.clone()),
             public_url: Arc::new(std::sync::OnceLock::new()),
             payment_accounts: Arc::default(),
+            reference: Arc::default(),
             sms: sms::channel(&settings.notifications)?,
             settings: Arc::new(settings),
             db,

@@ -250,18 +250,15 @@ fn to_loyalty(m: &merchants::Model) -> LoyaltySettings {
 }
 
 pub(crate) async fn loyalty_settings(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<LoyaltySettings> {
-    Ok(checkout_settings(conn, merchant_id).await?.0)
+    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+    Ok(to_loyalty(&merchant))
 }
 
-/// What a checkout needs of its merchant, from one read: the loyalty settings and how stored value is split.
-pub(crate) async fn checkout_settings(
-    conn: &impl ConnectionTrait,
-    merchant_id: i64,
-) -> Result<(LoyaltySettings, crate::stored_value::SplitRule)> {
-    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+/// What checkout needs of the merchant row: its loyalty settings and stored-value split rule.
+pub(crate) fn checkout_settings(merchant: &merchants::Model) -> (LoyaltySettings, crate::stored_value::SplitRule) {
     let split = crate::stored_value::SplitRule::parse(&merchant.sv_split_rule)
         .unwrap_or(crate::stored_value::SplitRule::Proportional);
-    Ok((to_loyalty(&merchant), split))
+    (to_loyalty(merchant), split)
 }
 
 /// The merchant's loyalty settings, for any signed-in staff member.

@@ -195,7 +195,11 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Product
         ..Default::default()
     };
     apply(&mut active, input)?;
-    Ok(to_product(active.insert(&ctx.db).await.map_err(sku_taken)?))
+    let txn = ctx.db.begin().await?;
+    let product = active.insert(&txn).await.map_err(sku_taken)?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
+    txn.commit().await?;
+    Ok(to_product(product))
 }
 
 async fn row(conn: &impl ConnectionTrait, merchant_id: i64, id: i64) -> Result<Option<products::Model>> {
@@ -207,7 +211,11 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
     let found = row(&ctx.db, principal.merchant_id, id).await?.ok_or(Error::NotFound("product"))?;
     let mut active: products::ActiveModel = found.into();
     apply(&mut active, input)?;
-    Ok(to_product(active.update(&ctx.db).await.map_err(sku_taken)?))
+    let txn = ctx.db.begin().await?;
+    let product = active.update(&txn).await.map_err(sku_taken)?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
+    txn.commit().await?;
+    Ok(to_product(product))
 }
 
 /// One product's stock at a store.

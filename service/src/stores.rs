@@ -109,6 +109,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: StoreIn
         },
     )
     .await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(store)
 }
@@ -151,6 +152,7 @@ pub async fn update(
         },
     )
     .await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(store)
 }

@@ -941,3 +941,88 @@ async fn a_recharge_plan_grants_its_bonus_points_and_a_refund_takes_them_back() 
     assert_eq!(points_available(&app, &shop, cy).await, 500);
     app.assert_ledger_balanced().await;
 }
+
+/// Each api process keeps its own copy of the merchant's stores, levels and menu for checkout. A change made
+/// through one replica is priced by another at its very next bill: the copy is kept by the merchant's config
+/// version, which every such change bumps.
+#[tokio::test]
+async fn a_change_through_one_replica_is_priced_by_another_at_once() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let replica = app.replica().await;
+    let at_replica = |path: &str, body: Value| {
+        let request = app.client.post(format!("{replica}{STAFF}{path}")).bearer_auth(&shop.cashier).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let bills_before = app.count("bills").await;
+    let gold_member = member(&app, &shop, "13800009001").await;
+    set_level(&app, &shop, gold_member, shop.gold).await;
+    let draft = json!({
+        "store_id": shop.store,
+        "member_id": gold_member,
+        "lines": [{ "kind": "service", "item_id": shop.cut }, { "kind": "product", "item_id": shop.oil }],
+    });
+    // Gold: 90% on services, 95% on 零售. The replica loads its copy here.
+    let (status, quote) = at_replica("/bills/preview", draft.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    assert_eq!(quote["total_fen"], 8800 * 9 / 10 + 6800 * 95 / 100);
+
+    // A new price, a new product price and a new level discount, all through the first process.
+    let patch = |path: String, body: Value| {
+        let app = &app;
+        let owner = shop.owner.clone();
+        async move {
+            let (status, answer) = app.patch(&format!("{STAFF}{path}"), &owner, body).await;
+            assert_eq!(status, StatusCode::OK, "PATCH {path}: {answer}");
+        }
+    };
+    patch(format!("/services/{}", shop.cut), json!({ "price_fen": 10_000 })).await;
+    let (_, quote) = at_replica("/bills/preview", draft.clone()).await;
+    assert_eq!(quote["total_fen"], 10_000 * 9 / 10 + 6800 * 95 / 100, "the replica prices the new service price");
+    patch(format!("/products/{}", shop.oil), json!({ "price_fen": 7000 })).await;
+    patch(format!("/member-levels/{}", shop.gold), json!({ "discount_bp": 8000 })).await;
+    let (_, quote) = at_replica("/bills/preview", draft.clone()).await;
+    assert_eq!(quote["total_fen"], 10_000 * 8 / 10 + 7000 * 95 / 100, "and the new product price and discount");
+
+    // A store closed through the first process takes no more money through the replica.
+    patch(format!("/stores/{}", shop.store), json!({ "active": false })).await;
+    let mut bill = draft.clone();
+    bill["tenders"] = json!([{ "kind": "cash", "amount_fen": 20_000, "tendered_fen": 20_000 }]);
+    bill["idempotency_key"] = json!("replica-closed-store-1");
+    assert_error(&at_replica("/bills", bill).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_eq!(app.count("bills").await, bills_before, "nothing settled");
+}
+
+/// A retry of a settled bill is answered with that bill even when the bill would no longer pass its checks (here:
+/// its store has closed since), and a different bill under the same key is still refused.
+#[tokio::test]
+async fn a_retry_is_answered_by_the_first_settlement_even_after_the_store_closed() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let bills_before = app.count("bills").await;
+    let bill = json!({
+        "store_id": shop.store,
+        "lines": [{ "kind": "service", "item_id": shop.cut }],
+        "tenders": [{ "kind": "cash", "amount_fen": 8800, "tendered_fen": 10_000 }],
+        "idempotency_key": "retry-after-close-1",
+    });
+    let first = created(&app, &shop.cashier, "/bills", bill.clone()).await;
+    let (status, answer) =
+        app.patch(&format!("{STAFF}/stores/{}", shop.store), &shop.owner, json!({ "active": false })).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, again) = app.post(&format!("{STAFF}/bills"), &shop.cashier, bill.clone()).await;
+    assert!(status.is_success(), "{status} {again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["change_fen"], 1200);
+    let mut other = bill.clone();
+    other["tenders"] = json!([{ "kind": "cash", "amount_fen": 8800, "tendered_fen": 8800 }]);
+    assert_error(
+        &app.post(&format!("{STAFF}/bills"), &shop.cashier, other).await,
+        StatusCode::CONFLICT,
+        "idempotency_key_reused",
+    );
+    assert_eq!(app.count("bills").await, bills_before + 1);
+}

@@ -96,6 +96,16 @@ impl TestApp {
         Self { address, client, ctx, seed, fake, database }
     }
 
+    /// Another api process on this test's database, with its own caches and connections, as a second replica is
+    /// at scale. Returns its address.
+    pub async fn replica(&self) -> String {
+        let ctx = AppContext::build((*self.ctx.settings).clone()).await.expect("replica context builds");
+        let replica = api::Application::from_context(ctx).expect("replica builds");
+        let address = format!("http://127.0.0.1:{}", replica.port());
+        tokio::spawn(replica.run_until_stopped());
+        address
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -294,6 +294,7 @@ pub async fn update_settings(
     let txn = ctx.db.begin().await?;
     let store = active.update(&txn).await?;
     audit::by_staff(&txn, principal, "schedule.booking_settings_updated", ("store", store_id), json!({})).await?;
+    crate::reference::changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(store)
 }

@@ -1,0 +1,96 @@
+//! What checkout looks up on every bill and staff change rarely: a merchant's stores, member levels, service items
+//! and products, kept per process.
+//!
+//! A copy is good for one `merchants.config_version`. Every change to those rows bumps the version in the
+//! change's own transaction ([`changed`]), and checkout reads the merchant row on every bill anyway (its settings
+//! must be fresh), so a change made through any replica is seen by every replica at its next bill. No
+//! invalidation messages, no time to live, never a stale price: a copy is loaded after reading the version it is
+//! kept under, so it is never older than that version.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use entity::{merchants, products, service_items, stores};
+
+use crate::auth::StaffPrincipal;
+use crate::levels::LevelRule;
+use crate::{Error, Result};
+
+/// One merchant's checkout reference data at one version.
+#[derive(Debug)]
+pub struct Reference {
+    pub version: i64,
+    pub stores: BTreeMap<i64, stores::Model>,
+    /// Ascending rank.
+    pub levels: Vec<LevelRule>,
+    pub services: BTreeMap<i64, service_items::Model>,
+    pub products: BTreeMap<i64, products::Model>,
+}
+
+impl Reference {
+    /// A store where the principal may take money now: theirs, in their scope, and open. Store ids arrive in
+    /// request bodies, so a wrong one is a field error rather than a missing resource.
+    pub fn require_open(&self, principal: &StaffPrincipal, store_id: i64) -> Result<&stores::Model> {
+        match self.stores.get(&store_id).filter(|_| principal.can_access_store(store_id)) {
+            Some(store) if store.active => Ok(store),
+            Some(_) => Err(Error::invalid("store_id", "this store is closed")),
+            None => Err(Error::invalid("store_id", "no such store")),
+        }
+    }
+}
+
+/// The copies this process holds, by merchant.
+#[derive(Default)]
+pub struct ReferenceCache {
+    by_merchant: Mutex<HashMap<i64, Arc<Reference>>>,
+}
+
+impl ReferenceCache {
+    /// The reference data of `merchant` at its current version: the copy held, or a fresh one.
+    pub(crate) async fn get(&self, conn: &impl ConnectionTrait, merchant: &merchants::Model) -> Result<Arc<Reference>> {
+        if let Some(held) = self.held(merchant.id).filter(|held| held.version == merchant.config_version) {
+            return Ok(held);
+        }
+        let loaded = Arc::new(load(conn, merchant.id, merchant.config_version).await?);
+        let mut map = self.by_merchant.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Two requests may load at once, at different versions: keep the newer.
+        if map.get(&merchant.id).is_none_or(|held| held.version <= loaded.version) {
+            map.insert(merchant.id, Arc::clone(&loaded));
+        }
+        Ok(loaded)
+    }
+
+    fn held(&self, merchant_id: i64) -> Option<Arc<Reference>> {
+        // A panic while holding this lock leaves only whole copies behind; keep serving.
+        self.by_merchant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&merchant_id).cloned()
+    }
+}
+
+async fn load(conn: &impl ConnectionTrait, merchant_id: i64, version: i64) -> Result<Reference> {
+    let stores = stores::Entity::find().filter(stores::Column::MerchantId.eq(merchant_id)).all(conn).await?;
+    let levels = crate::levels::load_rules(conn, merchant_id).await?;
+    let services =
+        service_items::Entity::find().filter(service_items::Column::MerchantId.eq(merchant_id)).all(conn).await?;
+    let products = products::Entity::find().filter(products::Column::MerchantId.eq(merchant_id)).all(conn).await?;
+    Ok(Reference {
+        version,
+        stores: stores.into_iter().map(|row| (row.id, row)).collect(),
+        levels,
+        services: services.into_iter().map(|row| (row.id, row)).collect(),
+        products: products.into_iter().map(|row| (row.id, row)).collect(),
+    })
+}
+
+/// Records that `merchant_id`'s stores, levels, service items or products changed: call it in the transaction
+/// that changes them, so the new version and the change commit together.
+pub(crate) async fn changed(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<()> {
+    merchants::Entity::update_many()
+        .col_expr(merchants::Column::ConfigVersion, Expr::col(merchants::Column::ConfigVersion).add(1))
+        .filter(merchants::Column::Id.eq(merchant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
