@@ -15,6 +15,7 @@ mod m20261124_000007_job_runs;
 mod m20261125_000008_appointments;
 mod m20261126_000009_store_bridge;
 mod m20261127_000010_config_version;
+mod m20261127_000011_journal_lines_unlocked;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_appointments::Migration),
             Box::new(m20261126_000009_store_bridge::Migration),
             Box::new(m20261127_000010_config_version::Migration),
+            Box::new(m20261127_000011_journal_lines_unlocked::Migration),
         ]
     }
 }

@@ -538,6 +538,9 @@ pub enum Discrepancy {
     PointsLots { member_id: i64, account: i64, lots: i64 },
     /// A store's stock on hand differs from the sum of its stock movements.
     Stock { store_id: i64, product_id: i64, on_hand: i64, from_movements: i64 },
+    /// A journal line names an account that does not exist (on PostgreSQL no foreign key checks it; see the
+    /// migration `journal_lines_unlocked`).
+    MissingAccount { line_id: i64, entry_id: i64, account_id: i64 },
 }
 
 impl std::fmt::Display for Discrepancy {
@@ -557,6 +560,9 @@ impl std::fmt::Display for Discrepancy {
             }
             Discrepancy::Stock { store_id, product_id, on_hand, from_movements } => {
                 write!(f, "store {store_id} product {product_id}: {on_hand} on hand, movements say {from_movements}")
+            }
+            Discrepancy::MissingAccount { line_id, entry_id, account_id } => {
+                write!(f, "line {line_id} of entry {entry_id}: no account {account_id}")
             }
         }
     }
@@ -605,6 +611,19 @@ pub async fn verify(db: &sea_orm::DatabaseConnection, merchant_id: Option<i64>) 
             entry_id: row.try_get("", "entry_id")?,
             unit: row.try_get("", "unit")?,
             sum: row.try_get("", "total")?,
+        });
+    }
+
+    let entry_filter = merchant_id.map(|id| format!(" AND e.merchant_id = {id}")).unwrap_or_default();
+    let missing = format!(
+        "SELECT l.id, l.entry_id, l.account_id FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+         LEFT JOIN ledger_accounts a ON a.id = l.account_id WHERE a.id IS NULL{entry_filter} ORDER BY l.id"
+    );
+    for row in txn.query_all_raw(Statement::from_string(backend, missing)).await? {
+        found.push(Discrepancy::MissingAccount {
+            line_id: row.try_get("", "id")?,
+            entry_id: row.try_get("", "entry_id")?,
+            account_id: row.try_get("", "account_id")?,
         });
     }
 

@@ -432,3 +432,38 @@ async fn demo_data_has_plans_and_stored_value_in_the_ledger() {
     assert_eq!((held["principal_fen"].as_i64(), held["bonus_fen"].as_i64()), (Some(300_000), Some(80_000)));
     app.assert_ledger_balanced().await;
 }
+
+/// Journal lines name their accounts. On PostgreSQL no foreign key checks that (it would lock a store's busiest rows
+/// on every line), so accounts can never be deleted, and verify-ledger reports a line whose account is missing. On
+/// SQLite the foreign key stays and refuses such a line outright.
+#[tokio::test]
+async fn accounts_are_never_deleted_and_a_line_without_one_is_reported() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let db = &app.ctx.db;
+    let used = "(SELECT account_id FROM journal_lines ORDER BY id LIMIT 1)";
+    let deleted = db.execute_unprepared(&format!("DELETE FROM ledger_accounts WHERE id = {used}")).await;
+    assert!(deleted.is_err(), "an account with lines was deleted");
+
+    let entry = "(SELECT MIN(id) FROM journal_entries)";
+    let stray = format!(
+        "INSERT INTO journal_lines (entry_id, account_id, amount) VALUES ({entry}, 999999999, 5), ({entry}, 999999998, -5)"
+    );
+    let inserted = db.execute_unprepared(&stray).await;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        assert!(inserted.is_err(), "SQLite's foreign key refuses a line without its account");
+        return;
+    }
+    inserted.expect("PostgreSQL takes the line: nothing but the ledger code checks it");
+    let found = service::ledger::verify(db, None).await.unwrap();
+    let missing: Vec<String> = found
+        .iter()
+        .filter(|d| matches!(d, service::ledger::Discrepancy::MissingAccount { .. }))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(missing.len(), 2, "both stray lines reported: {found:?}");
+    assert!(missing[0].contains("no account 999999999"), "{missing:?}");
+    // Put the ledger back for the check every test ends with.
+    db.execute_unprepared("DELETE FROM journal_lines WHERE account_id IN (999999999, 999999998)").await.unwrap();
+}
