@@ -1157,9 +1157,10 @@ async fn write_settlement(
     let line_ids: Vec<i64> = line_rows.iter().map(|l| l.id).collect();
 
     // Points: spent on the offset, earned on what was paid.
+    let mut expiry = None;
     if let Some(member) = member_id {
         let spent = priced.points_used + priced.points_redeemed;
-        crate::points::spend_into(txn, merchant_id, store_id, member, spent, now, &mut draft).await?;
+        expiry = crate::points::spend_into(txn, merchant_id, store_id, member, spent, now, &mut draft).await?;
         let days = resolved.settings.points_validity_days;
         crate::points::grant_into(
             txn,
@@ -1214,7 +1215,10 @@ async fn write_settlement(
     }
     // Last, the rows every cashier of the store shares: its stock, then the ledger's balances (the member's, then
     // the store's), locked only until commit.
-    let (entry_id, balance_moves) = ledger::post_deferred(txn, &draft).await?;
+    let (entry_id, mut balance_moves) = ledger::post_deferred(txn, &draft).await?;
+    if let Some(expiry) = expiry {
+        balance_moves.merge(expiry);
+    }
     let change: i64 = tenders.iter().map(|t| t.tendered - t.amount).sum();
     bills::Entity::update_many()
         .col_expr(bills::Column::EntryId, Expr::value(entry_id))

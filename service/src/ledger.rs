@@ -296,6 +296,17 @@ struct Move {
 }
 
 impl BalanceMoves {
+    /// Adds the moves of another entry posted in the same transaction, so that one statement applies both, in the
+    /// one lock order.
+    pub fn merge(&mut self, other: BalanceMoves) {
+        let mut merged: BTreeMap<(bool, i64), i64> = BTreeMap::new();
+        for Move { account_id, shared, delta } in self.moves.drain(..).chain(other.moves) {
+            *merged.entry((shared, account_id)).or_default() += delta;
+        }
+        self.moves =
+            merged.into_iter().map(|((shared, account_id), delta)| Move { account_id, shared, delta }).collect();
+    }
+
     /// Moves every balance with a guarded update: a `floor_zero` account that would go negative fails the whole
     /// entry with [`Conflict::InsufficientBalance`], and the caller's transaction must then be dropped. The
     /// database re-checks the guard under the row lock, so no interleaving of requests overdraws an account.

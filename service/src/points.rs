@@ -17,7 +17,7 @@ use entity::points_lots;
 use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
 use crate::domain::{IdempotencyKey, Permission, fingerprint};
-use crate::ledger::{self, Account, AccountKind, Cause, Draft};
+use crate::ledger::{self, Account, AccountKind, BalanceMoves, Cause, Draft};
 use crate::{AppContext, Conflict, Error, Result};
 
 /// At most this many points move in one request.
@@ -101,19 +101,20 @@ async fn take_from_lots(conn: &impl ConnectionTrait, lots: &[points_lots::Model]
     Ok(points - left)
 }
 
-/// Writes off the member's lots that expired by `now`, as one entry caused by the expiry job. Returns the points
-/// written off.
-pub(crate) async fn expire_member(
+/// Writes off the member's lots that expired by `now`, as one entry caused by the expiry job. Its balance moves
+/// are left to the caller, to apply with its own as the last statement of its transaction (the store's points
+/// account is shared by every bill of the store: locking it here, mid-transaction, could deadlock with them).
+async fn expire_member(
     conn: &impl ConnectionTrait,
     merchant_id: i64,
     store_id: i64,
     member_id: i64,
     now: DateTime<Utc>,
-) -> Result<i64> {
+) -> Result<Option<BalanceMoves>> {
     let expired: Vec<points_lots::Model> =
         live_lots(conn, member_id).await?.into_iter().filter(|lot| lot.expires_at <= now).collect();
     if expired.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     let points = take_from_lots(conn, &expired, expired.iter().map(|lot| lot.remaining).sum()).await?;
     let mut draft = Draft::new(merchant_id, "points_expiry", Cause::Job("points-expiry"));
@@ -121,12 +122,14 @@ pub(crate) async fn expire_member(
     draft.member_id = Some(member_id);
     draft.memo = "积分过期".to_owned();
     draft.debit(member_points(member_id), points).credit(issued(store_id), points);
-    ledger::post(conn, &draft).await?;
-    Ok(points)
+    let (_, moves) = ledger::post_deferred(conn, &draft).await?;
+    Ok(Some(moves))
 }
 
 /// Inside a settlement: spends `points` from the member's unexpired lots, earliest expiry first, and adds the
-/// lines to `draft`. Fails with [`Conflict::InsufficientBalance`] when they hold less.
+/// lines to `draft`. Fails with [`Conflict::InsufficientBalance`] when they hold less. Lots that expired are
+/// written off first, in an entry of their own whose balance moves are returned for the caller to merge into its
+/// own ([`BalanceMoves::merge`]).
 pub(crate) async fn spend_into(
     conn: &impl ConnectionTrait,
     merchant_id: i64,
@@ -135,19 +138,19 @@ pub(crate) async fn spend_into(
     points: i64,
     now: DateTime<Utc>,
     draft: &mut Draft,
-) -> Result<()> {
+) -> Result<Option<BalanceMoves>> {
     if points == 0 {
-        return Ok(());
+        return Ok(None);
     }
     lock_lots(conn, member_id).await?;
-    expire_member(conn, merchant_id, store_id, member_id, now).await?;
+    let expiry = expire_member(conn, merchant_id, store_id, member_id, now).await?;
     let lots = live_lots(conn, member_id).await?;
     if lots.iter().map(|lot| lot.remaining).sum::<i64>() < points {
         return Err(Error::Conflict(Conflict::InsufficientBalance));
     }
     take_from_lots(conn, &lots, points).await?;
     draft.debit(member_points(member_id), points).credit(issued(store_id), points);
-    Ok(())
+    Ok(expiry)
 }
 
 /// Inside a settlement or an adjustment: gives the member a new lot of `points` valid for `validity_days`.
@@ -273,14 +276,19 @@ pub async fn adjust(
         draft.idempotency_key = Some(key.as_str().to_owned());
         draft.fingerprint = Some(fingerprint.clone());
         draft.memo = format!("积分调整: {reason}");
-        if input.points > 0 {
+        let expiry = if input.points > 0 {
             let days = settings.points_validity_days;
             grant_into(&txn, merchant_id, store_id, member_id, input.points, "adjust", None, days, now, &mut draft)
                 .await?;
+            None
         } else {
-            spend_into(&txn, merchant_id, store_id, member_id, -input.points, now, &mut draft).await?;
+            spend_into(&txn, merchant_id, store_id, member_id, -input.points, now, &mut draft).await?
+        };
+        let (entry_id, mut moves) = ledger::post_deferred(&txn, &draft).await?;
+        if let Some(expiry) = expiry {
+            moves.merge(expiry);
         }
-        let entry_id = ledger::post(&txn, &draft).await?;
+        moves.apply(&txn).await?;
         audit::record(
             &txn,
             Event {

@@ -1026,3 +1026,99 @@ async fn a_retry_is_answered_by_the_first_settlement_even_after_the_store_closed
     );
     assert_eq!(app.count("bills").await, bills_before + 1);
 }
+
+/// Lots past their expiry are written off when the member next spends points, at checkout or by a negative
+/// adjustment: an entry of its own, whose balance moves are applied together with the spend's as the last statement
+/// (the store's points account is shared by every bill of the store).
+#[tokio::test]
+async fn expired_lots_are_written_off_when_points_are_next_spent() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let cleo = member(&app, &shop, "13900005701").await;
+    let expire_all = || {
+        let sql = format!("UPDATE points_lots SET expires_at = '2020-01-01 00:00:00+00:00' WHERE member_id = {cleo}");
+        let db = app.ctx.db.clone();
+        async move { db.execute_unprepared(&sql).await.unwrap() }
+    };
+    let write_offs = "journal_entries WHERE kind = 'points_expiry'";
+    give_points(&app, &shop, cleo, 300, "exp-old-0001").await;
+    expire_all().await;
+    give_points(&app, &shop, cleo, 200, "exp-new-0001").await;
+    assert_eq!(app.count(write_offs).await, 0, "nothing written off before a spend");
+
+    let bill = json!({
+        "store_id": shop.store, "member_id": cleo, "points": 150, "idempotency_key": "exp-bill-0001",
+        "lines": [{ "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 8650 }],
+    });
+    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    assert_eq!(settled["points_used"], 150);
+    assert_eq!(app.count(write_offs).await, 1, "the expired lot written off with the bill");
+    let points = ok(&app, &shop.cashier, &format!("/members/{cleo}/points")).await;
+    assert_eq!(points["available"], 50 + settled["points_earned"].as_i64().unwrap(), "{points}");
+
+    // Everything expires; a negative adjustment writes it off and then finds nothing to take.
+    expire_all().await;
+    let take = json!({ "store_id": shop.store, "points": -10, "reason": "纠错", "idempotency_key": "exp-take-0001" });
+    assert_error(
+        &app.post(&format!("{STAFF}/members/{cleo}/points/adjustments"), &shop.owner, take).await,
+        StatusCode::CONFLICT,
+        "insufficient_balance",
+    );
+    let take = json!({ "store_id": shop.store, "points": 10, "reason": "补偿", "idempotency_key": "exp-give-0001" });
+    let (status, answer) = app.post(&format!("{STAFF}/members/{cleo}/points/adjustments"), &shop.owner, take).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let take = json!({ "store_id": shop.store, "points": -10, "reason": "纠错", "idempotency_key": "exp-take-0002" });
+    let (status, answer) = app.post(&format!("{STAFF}/members/{cleo}/points/adjustments"), &shop.owner, take).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(app.count(write_offs).await, 2, "the second expiry written off with the adjustment");
+    assert_eq!(answer["available"], 0, "{answer}");
+}
+
+/// Bills that write off expired points and bills that earn points, selling the same product at one store at once:
+/// each takes the store's stock row and its points account in the same order, last, so none deadlocks (on
+/// PostgreSQL a deadlock would be an error answer) and every bill settles.
+#[tokio::test]
+async fn write_offs_and_sales_at_one_store_settle_together() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let receipt = json!({ "product_id": shop.oil, "quantity": 100, "memo": "进货" });
+    created(&app, &shop.owner, &format!("/stores/{}/stock/receipts", shop.store), receipt).await;
+    let mut spenders = Vec::new();
+    for k in 0..8 {
+        let who = member(&app, &shop, &format!("1390000580{k}")).await;
+        give_points(&app, &shop, who, 300, &format!("wo-old-{k:04}")).await;
+        let sql = format!("UPDATE points_lots SET expires_at = '2020-01-01 00:00:00+00:00' WHERE member_id = {who}");
+        app.ctx.db.execute_unprepared(&sql).await.unwrap();
+        give_points(&app, &shop, who, 200, &format!("wo-new-{k:04}")).await;
+        spenders.push(who);
+    }
+    let mut earners = Vec::new();
+    for k in 0..8 {
+        earners.push(member(&app, &shop, &format!("1390000590{k}")).await);
+    }
+    let lines = json!([{ "item_id": shop.cut }, { "kind": "product", "item_id": shop.oil }]);
+    let bills = (0..16).map(|k| {
+        let (app, shop, lines) = (&app, &shop, lines.clone());
+        let (spender, earner) = (spenders[k % 8], earners[k % 8]);
+        async move {
+            let mut bill = json!({ "store_id": shop.store, "lines": lines, "idempotency_key": format!("wo-bill-{k:04}") });
+            if k < 8 {
+                bill["member_id"] = json!(spender);
+                bill["points"] = json!(100);
+                bill["tenders"] = json!([{ "kind": "cash", "amount_fen": 8800 + 6800 - 100 }]);
+            } else {
+                bill["member_id"] = json!(earner);
+                bill["tenders"] = json!([{ "kind": "cash", "amount_fen": 8800 + 6800 }]);
+            }
+            app.post(&format!("{STAFF}/bills"), &shop.cashier, bill).await
+        }
+    });
+    for (status, answer) in futures_util::future::join_all(bills).await {
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    assert_eq!(app.count("journal_entries WHERE kind = 'points_expiry'").await, 8);
+}
