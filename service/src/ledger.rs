@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement,
+    TransactionTrait,
 };
 
 use entity::{journal_entries, journal_lines, ledger_accounts};
@@ -334,7 +335,7 @@ impl BalanceMoves {
                     .exec(txn)
                     .await?;
                 if updated.rows_affected != 1 {
-                    return Err(Error::Conflict(Conflict::InsufficientBalance));
+                    return Err(refused(txn, &[account_id]).await);
                 }
             }
             return Ok(());
@@ -361,9 +362,22 @@ impl BalanceMoves {
         params.extend(self.moves.iter().map(|m| sea_orm::Value::from(m.delta)));
         let done = txn.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
         if usize::try_from(done.rows_affected()).ok() != Some(self.moves.len()) {
-            return Err(Error::Conflict(Conflict::InsufficientBalance));
+            let ids: Vec<i64> = self.moves.iter().map(|m| m.account_id).collect();
+            return Err(refused(txn, &ids).await);
         }
         Ok(())
+    }
+}
+
+/// Why a guarded move changed fewer accounts than it named: a guard refused (a shortfall the caller reports), or an
+/// account is missing, which is a bug (the ledger resolves every account it names, and accounts are never deleted).
+async fn refused(txn: &impl ConnectionTrait, ids: &[i64]) -> Error {
+    let found =
+        ledger_accounts::Entity::find().filter(ledger_accounts::Column::Id.is_in(ids.iter().copied())).count(txn).await;
+    match found {
+        Ok(n) if usize::try_from(n).ok() == Some(ids.len()) => Error::Conflict(Conflict::InsufficientBalance),
+        Ok(_) => Error::Internal(anyhow::anyhow!("an account named by a journal entry does not exist")),
+        Err(err) => err.into(),
     }
 }
 
