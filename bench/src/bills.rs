@@ -235,6 +235,9 @@ async fn ensure_stores(db: &DatabaseConnection, merchant_id: i64, count: usize) 
              VALUES ({m}, 'bench 分店 {k}', '', '', 'Asia/Shanghai', TRUE, NOW())"
         ))
         .await?;
+        // As every change of a merchant's stores does, so a running api's copy of them is reloaded.
+        db.execute_unprepared(&format!("UPDATE merchants SET config_version = config_version + 1 WHERE id = {m}"))
+            .await?;
     }
     db.execute_unprepared(&format!(
         "INSERT INTO staff_stores (staff_id, store_id, merchant_id) \

@@ -28,8 +28,15 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = m.get_connection();
-        db.execute_unprepared("ALTER TABLE journal_lines DROP CONSTRAINT IF EXISTS journal_lines_account_id_fkey")
-            .await?;
+        // The key was created unnamed: find the name PostgreSQL gave it.
+        db.execute_unprepared(
+            "DO $$ DECLARE fk text; BEGIN \
+             SELECT conname INTO fk FROM pg_constraint WHERE contype = 'f' \
+             AND conrelid = 'journal_lines'::regclass AND confrelid = 'ledger_accounts'::regclass; \
+             IF fk IS NOT NULL THEN EXECUTE format('ALTER TABLE journal_lines DROP CONSTRAINT %I', fk); END IF; \
+             END $$",
+        )
+        .await?;
         db.execute_unprepared(
             "CREATE FUNCTION ledger_accounts_are_kept() RETURNS trigger LANGUAGE plpgsql AS $$ \
              BEGIN RAISE EXCEPTION 'ledger accounts are never deleted'; END $$",

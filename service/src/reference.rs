@@ -4,11 +4,14 @@
 //! A copy is good for one `merchants.config_version`. Every change to those rows bumps the version in the
 //! change's own transaction ([`changed`]), and checkout reads the merchant row on every bill anyway (its settings
 //! must be fresh), so a change made through any replica is seen by every replica at its next bill. No
-//! invalidation messages, no time to live, never a stale price: a copy is loaded after reading the version it is
-//! kept under, so it is never older than that version.
+//! invalidation messages and never a stale price: a copy is loaded after reading the version it is kept under, so it
+//! is never older than that version. Copies are also reloaded after a minute, so a change that did not bump the
+//! version (made by a replica still running an older release during a rolling upgrade, or by hand in SQL) is priced
+//! within a minute.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -19,10 +22,14 @@ use crate::auth::StaffPrincipal;
 use crate::levels::LevelRule;
 use crate::{Error, Result};
 
+/// How long a copy is used before it is reloaded even at an unchanged version.
+const MAX_AGE: Duration = Duration::from_secs(60);
+
 /// One merchant's checkout reference data at one version.
 #[derive(Debug)]
 pub struct Reference {
     pub version: i64,
+    loaded_at: Instant,
     pub stores: BTreeMap<i64, stores::Model>,
     /// Ascending rank.
     pub levels: Vec<LevelRule>,
@@ -51,13 +58,16 @@ pub struct ReferenceCache {
 impl ReferenceCache {
     /// The reference data of `merchant` at its current version: the copy held, or a fresh one.
     pub(crate) async fn get(&self, conn: &impl ConnectionTrait, merchant: &merchants::Model) -> Result<Arc<Reference>> {
-        if let Some(held) = self.held(merchant.id).filter(|held| held.version == merchant.config_version) {
+        let fresh =
+            |held: &Arc<Reference>| held.version == merchant.config_version && held.loaded_at.elapsed() < MAX_AGE;
+        if let Some(held) = self.held(merchant.id).filter(fresh) {
             return Ok(held);
         }
         let loaded = Arc::new(load(conn, merchant.id, merchant.config_version).await?);
         let mut map = self.by_merchant.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Two requests may load at once, at different versions: keep the newer.
-        if map.get(&merchant.id).is_none_or(|held| held.version <= loaded.version) {
+        if map.get(&merchant.id).is_none_or(|held| (held.version, held.loaded_at) <= (loaded.version, loaded.loaded_at))
+        {
             map.insert(merchant.id, Arc::clone(&loaded));
         }
         Ok(loaded)
@@ -77,6 +87,7 @@ async fn load(conn: &impl ConnectionTrait, merchant_id: i64, version: i64) -> Re
     let products = products::Entity::find().filter(products::Column::MerchantId.eq(merchant_id)).all(conn).await?;
     Ok(Reference {
         version,
+        loaded_at: Instant::now(),
         stores: stores.into_iter().map(|row| (row.id, row)).collect(),
         levels,
         services: services.into_iter().map(|row| (row.id, row)).collect(),
