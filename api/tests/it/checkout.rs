@@ -1105,7 +1105,8 @@ async fn write_offs_and_sales_at_one_store_settle_together() {
         let (app, shop, lines) = (&app, &shop, lines.clone());
         let (spender, earner) = (spenders[k % 8], earners[k % 8]);
         async move {
-            let mut bill = json!({ "store_id": shop.store, "lines": lines, "idempotency_key": format!("wo-bill-{k:04}") });
+            let mut bill =
+                json!({ "store_id": shop.store, "lines": lines, "idempotency_key": format!("wo-bill-{k:04}") });
             if k < 8 {
                 bill["member_id"] = json!(spender);
                 bill["points"] = json!(100);
