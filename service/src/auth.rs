@@ -11,7 +11,10 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    RelationDef,
+};
 use serde_json::json;
 
 use entity::{staff, staff_sessions, staff_stores};
@@ -179,9 +182,16 @@ pub async fn sign_in(ctx: &AppContext, username: &str, password: &str, ip: Optio
 }
 
 async fn principal_for(ctx: &AppContext, member: staff::Model, session_id: i64) -> Result<StaffPrincipal> {
+    let stores = if member.all_stores { Vec::new() } else { store_ids(&ctx.db, member.id).await? };
+    principal(member, session_id, stores)
+}
+
+/// The principal of `member` signed in as `session_id`; `stores` are the stores they work at (ignored when they work
+/// at all of them).
+fn principal(member: staff::Model, session_id: i64, mut stores: Vec<i64>) -> Result<StaffPrincipal> {
     let role = Role::parse(&member.role).ok_or_else(|| anyhow::anyhow!("staff {} has unknown role", member.id))?;
-    let stores =
-        if member.all_stores { StoreScope::All } else { StoreScope::Only(store_ids(&ctx.db, member.id).await?) };
+    stores.sort_unstable();
+    stores.dedup();
     Ok(StaffPrincipal {
         staff_id: member.id,
         merchant_id: member.merchant_id,
@@ -189,7 +199,7 @@ async fn principal_for(ctx: &AppContext, member: staff::Model, session_id: i64) 
         username: member.username,
         display_name: member.display_name,
         role,
-        stores,
+        stores: if member.all_stores { StoreScope::All } else { StoreScope::Only(stores) },
     })
 }
 
@@ -206,25 +216,47 @@ pub(crate) async fn store_ids(conn: &impl ConnectionTrait, staff_id: i64) -> Res
 }
 
 /// Resolves a presented bearer token to its principal; anything unknown, expired or revoked is `Unauthenticated`.
-/// Every staff request starts here, so the session and its staff member come in one query.
+/// Every staff request starts here, so the session, its staff member and their stores come in one query: a row per
+/// store (one row, without a store, for staff who work at all stores or none yet).
 pub async fn authenticate(ctx: &AppContext, presented: &str) -> Result<StaffPrincipal> {
     let token = SessionToken::parse(SessionToken::STAFF_PREFIX, presented).ok_or(Error::Unauthenticated)?;
     let of_staff = staff_sessions::Entity::belongs_to(staff::Entity)
         .from(staff_sessions::Column::StaffId)
         .to(staff::Column::Id)
         .into();
-    let (session, member) = staff_sessions::Entity::find()
+    let staff_of_store: RelationDef = staff_stores::Entity::belongs_to(staff::Entity)
+        .from(staff_stores::Column::StaffId)
+        .to(staff::Column::Id)
+        .into();
+    let stores_of_staff = staff_of_store.rev();
+    let rows: Vec<(SessionRow, Option<staff::Model>)> = staff_sessions::Entity::find()
         .join(JoinType::InnerJoin, of_staff)
+        .join(JoinType::LeftJoin, stores_of_staff)
         .select_also(staff::Entity)
+        // `select_also` prefixes the session's columns with `A_` (and the staff member's with `B_`): the store id
+        // joins the session's side.
+        .column_as(Expr::col((staff_stores::Entity, staff_stores::Column::StoreId)), "A_store_id")
         .filter(staff_sessions::Column::TokenHash.eq(token.hash()))
-        .one(&ctx.db)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
-    let member = member.ok_or(Error::Unauthenticated)?;
+        .into_model::<SessionRow, staff::Model>()
+        .all(&ctx.db)
+        .await?;
+    let stores: Vec<i64> = rows.iter().filter_map(|(row, _)| row.store_id).collect();
+    let Some((session, Some(member))) = rows.into_iter().next() else {
+        return Err(Error::Unauthenticated);
+    };
     if session.revoked_at.is_some() || session.expires_at <= ctx.now() || !member.active {
         return Err(Error::Unauthenticated);
     }
-    principal_for(ctx, member, session.id).await
+    principal(member, session.id, stores)
+}
+
+/// What authentication reads of a session, with one of its staff member's stores.
+#[derive(FromQueryResult)]
+struct SessionRow {
+    id: i64,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    store_id: Option<i64>,
 }
 
 pub async fn sign_out(ctx: &AppContext, principal: &StaffPrincipal) -> Result<()> {
