@@ -25,6 +25,9 @@ use crate::{Error, Result};
 /// How long a copy is used before it is reloaded even at an unchanged version.
 const MAX_AGE: Duration = Duration::from_secs(60);
 
+/// Past this many merchants held, a new copy first drops the expired ones.
+const EVICT_ABOVE: usize = 256;
+
 /// One merchant's checkout reference data at one version.
 #[derive(Debug)]
 pub struct Reference {
@@ -64,13 +67,23 @@ impl ReferenceCache {
             return Ok(held);
         }
         let loaded = Arc::new(load(conn, merchant.id, merchant.config_version).await?);
-        let mut map = self.by_merchant.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Two requests may load at once, at different versions: keep the newer.
-        if map.get(&merchant.id).is_none_or(|held| (held.version, held.loaded_at) <= (loaded.version, loaded.loaded_at))
-        {
-            map.insert(merchant.id, Arc::clone(&loaded));
-        }
+        self.keep(merchant.id, Arc::clone(&loaded));
         Ok(loaded)
+    }
+
+    /// Keeps `loaded` as the merchant's copy unless a newer one is held (two requests may load at once, at different
+    /// versions).
+    fn keep(&self, merchant_id: i64, loaded: Arc<Reference>) {
+        let mut map = self.by_merchant.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Copies past their age are never used again: drop them, so memory holds only the merchants that checked
+        // out in the last minute, however many a replica serves.
+        if map.len() >= EVICT_ABOVE {
+            map.retain(|_, held| held.loaded_at.elapsed() < MAX_AGE);
+        }
+        let newer = |held: &Arc<Reference>| (held.version, held.loaded_at) > (loaded.version, loaded.loaded_at);
+        if !map.get(&merchant_id).is_some_and(newer) {
+            map.insert(merchant_id, loaded);
+        }
     }
 
     fn held(&self, merchant_id: i64) -> Option<Arc<Reference>> {
@@ -104,4 +117,43 @@ pub(crate) async fn changed(conn: &impl ConnectionTrait, merchant_id: i64) -> Re
         .exec(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(version: i64, age: Duration) -> Arc<Reference> {
+        Arc::new(Reference {
+            version,
+            loaded_at: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
+            stores: BTreeMap::new(),
+            levels: Vec::new(),
+            services: BTreeMap::new(),
+            products: BTreeMap::new(),
+        })
+    }
+
+    #[test]
+    fn the_newer_copy_is_kept() {
+        let cache = ReferenceCache::default();
+        cache.keep(1, copy(5, Duration::ZERO));
+        cache.keep(1, copy(4, Duration::ZERO));
+        assert_eq!(cache.held(1).map(|held| held.version), Some(5));
+        cache.keep(1, copy(6, Duration::ZERO));
+        assert_eq!(cache.held(1).map(|held| held.version), Some(6));
+    }
+
+    #[test]
+    fn expired_copies_are_dropped_once_many_are_held() {
+        let cache = ReferenceCache::default();
+        let merchants = i64::try_from(EVICT_ABOVE).unwrap_or(256);
+        for merchant in 0..merchants {
+            cache.keep(merchant, copy(1, MAX_AGE * 2));
+        }
+        cache.keep(merchants, copy(1, Duration::ZERO));
+        let held = cache.by_merchant.lock().map(|map| map.len()).unwrap_or_default();
+        assert_eq!(held, 1, "only the live copy is left");
+        assert!(cache.held(merchants).is_some());
+    }
 }
