@@ -18,7 +18,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use entity::{bill_lines, bill_tenders, bills, count_cards, members, merchants, recharge_plans, staff, stores};
+use entity::{bill_lines, bill_tenders, bills, count_cards, members, recharge_plans, staff, stores};
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
@@ -235,7 +235,6 @@ struct Resolved {
     reference: Arc<Reference>,
     member: Option<members::Model>,
     level: Option<LevelRule>,
-    levels: Vec<LevelRule>,
     settings: LoyaltySettings,
     split: stored_value::SplitRule,
     lines: Vec<ResolvedLine>,
@@ -359,12 +358,11 @@ async fn resolve(
         })?),
         None => None,
     };
-    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+    let merchant = crate::merchants::row(conn, merchant_id).await?;
     let (settings, split) = crate::merchants::checkout_settings(&merchant);
     let reference = ctx.reference.get(conn, &merchant).await?;
-    // Every member's bill may upgrade them, so their merchant's levels are needed whenever there is a member.
-    let levels = if member.is_some() { reference.levels.clone() } else { Vec::new() };
-    let level = member.as_ref().and_then(|m| m.level_id).and_then(|id| levels.iter().find(|l| l.id == id).cloned());
+    let level =
+        member.as_ref().and_then(|m| m.level_id).and_then(|id| reference.levels.iter().find(|l| l.id == id).cloned());
     let services = &reference.services;
     let product_rows = &reference.products;
     let card_ids: Vec<i64> = draft.lines.iter().filter_map(|l| l.count_card_id).collect();
@@ -604,17 +602,7 @@ async fn resolve(
         }
         _ => 0,
     };
-    Ok(Resolved {
-        store_id: draft.store_id,
-        reference,
-        member,
-        level,
-        levels,
-        settings,
-        split,
-        lines,
-        points_available,
-    })
+    Ok(Resolved { store_id: draft.store_id, reference, member, level, settings, split, lines, points_available })
 }
 
 fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64) -> Vec<Step> {
@@ -1239,7 +1227,7 @@ async fn write_settlement(
 /// Moves the member up to the highest level their cumulative spend or recharge (by the merchant's rule) now
 /// qualifies for. Levels only go down by the downgrade policy.
 async fn upgrade_level(conn: &impl ConnectionTrait, resolved: &Resolved, member: &members::Model) -> Result<()> {
-    set_best_level(conn, &resolved.levels, &resolved.settings, member).await
+    set_best_level(conn, &resolved.reference.levels, &resolved.settings, member).await
 }
 
 async fn set_best_level(

@@ -13,7 +13,12 @@ use crate::vault::Field;
 use crate::{AppContext, Conflict, Error, Result};
 
 pub async fn get(ctx: &AppContext, merchant_id: i64) -> Result<merchants::Model> {
-    merchants::Entity::find_by_id(merchant_id).one(&ctx.db).await?.ok_or(Error::NotFound("merchant"))
+    row(&ctx.db, merchant_id).await
+}
+
+/// The merchant's row, on any connection (a transaction's too).
+pub(crate) async fn row(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<merchants::Model> {
+    merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))
 }
 
 pub struct NewMerchant<'a> {
@@ -250,8 +255,7 @@ fn to_loyalty(m: &merchants::Model) -> LoyaltySettings {
 }
 
 pub(crate) async fn loyalty_settings(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<LoyaltySettings> {
-    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
-    Ok(to_loyalty(&merchant))
+    Ok(to_loyalty(&row(conn, merchant_id).await?))
 }
 
 /// What checkout needs of the merchant row: its loyalty settings and stored-value split rule.

@@ -18,9 +18,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use entity::{merchants, products, service_items, stores};
 
+use crate::Result;
 use crate::auth::StaffPrincipal;
 use crate::levels::LevelRule;
-use crate::{Error, Result};
 
 /// How long a copy is used before it is reloaded even at an unchanged version.
 const MAX_AGE: Duration = Duration::from_secs(60);
@@ -44,11 +44,7 @@ impl Reference {
     /// A store where the principal may take money now: theirs, in their scope, and open. Store ids arrive in
     /// request bodies, so a wrong one is a field error rather than a missing resource.
     pub fn require_open(&self, principal: &StaffPrincipal, store_id: i64) -> Result<&stores::Model> {
-        match self.stores.get(&store_id).filter(|_| principal.can_access_store(store_id)) {
-            Some(store) if store.active => Ok(store),
-            Some(_) => Err(Error::invalid("store_id", "this store is closed")),
-            None => Err(Error::invalid("store_id", "no such store")),
-        }
+        crate::stores::open_for(principal, store_id, self.stores.get(&store_id))
     }
 }
 

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use entity::{journal_entries, journal_lines, members, merchants, recharge_plans, stored_value_cards};
+use entity::{journal_entries, journal_lines, members, recharge_plans, stored_value_cards};
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
@@ -252,7 +252,7 @@ fn require_spendable(card: &stored_value_cards::Model, now: DateTime<Utc>) -> Re
 }
 
 async fn split_rule(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<SplitRule> {
-    let merchant = merchants::Entity::find_by_id(merchant_id).one(conn).await?.ok_or(Error::NotFound("merchant"))?;
+    let merchant = crate::merchants::row(conn, merchant_id).await?;
     Ok(SplitRule::parse(&merchant.sv_split_rule).unwrap_or(SplitRule::Proportional))
 }
 

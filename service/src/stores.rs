@@ -69,7 +69,16 @@ pub(crate) async fn require_open(
     } else {
         None
     };
-    match store {
+    open_for(principal, store_id, store.as_ref()).cloned()
+}
+
+/// The rule of [`require_open`] on a store row already at hand (the principal's merchant's, or none).
+pub(crate) fn open_for<'a>(
+    principal: &StaffPrincipal,
+    store_id: i64,
+    store: Option<&'a stores::Model>,
+) -> Result<&'a stores::Model> {
+    match store.filter(|_| principal.can_access_store(store_id)) {
         Some(store) if store.active => Ok(store),
         Some(_) => Err(Error::invalid("store_id", "this store is closed")),
         None => Err(Error::invalid("store_id", "no such store")),
