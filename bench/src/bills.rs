@@ -9,7 +9,8 @@
 //!    (as pgbench spreads its clients over 10 branches), then all of them at one store (the worst case: every bill
 //!    shares the store's ledger and stock rows). Prints bills/s, p50, p99 and the api's memory for each.
 //! 3. Runs `pgbench` TPC-B with the same client count on the same database and prints the ratio.
-//! 4. The embedded default: a fresh SQLite file, the same bill at 4 concurrent cashiers.
+//! 4. The ceiling: pgbench replays the bill's own SQL, per bill and in batches, without the api (`ceiling.rs`).
+//! 5. The embedded default: a fresh SQLite file, the same bill at 4 concurrent cashiers.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ pub struct Options<'a> {
     pub sqlite_concurrency: usize,
     pub duration: Duration,
     pub api: &'a PathBuf,
-    /// Which parts to run: `chain`, `one-store`, `pgbench`, `sqlite` (all by default).
+    /// Which parts to run: `chain`, `one-store`, `pgbench`, `ceiling`, `sqlite` (all by default).
     pub phases: &'a [String],
 }
 
@@ -83,15 +84,29 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
         println!("{} cashiers at one store:", options.concurrency);
         measure(&options, &url, &bill, &stores[..1], &pool, options.concurrency, 32).await?;
     }
+    let mut tpcb = None;
+    if runs("pgbench") {
+        let tps = crate::run_pgbench(&url, &[], options.concurrency, options.duration).await?;
+        println!("pgbench TPC-B ({} clients): {tps:.0} tps", options.concurrency);
+        if let Some(chain) = chain {
+            println!("ratio settlement {:.2} of pgbench TPC-B", chain / tps);
+        }
+        tpcb = Some(tps);
+    }
+    if runs("ceiling") {
+        let ceiling = crate::ceiling::Ceiling {
+            url: &url,
+            merchant_id,
+            product_id: bill.product,
+            stores: &stores,
+            pool: &pool,
+            concurrency: options.concurrency,
+            duration: options.duration,
+        };
+        crate::ceiling::measure(&ctx.db, &ceiling, tpcb).await?;
+    }
     let found = service::ledger::verify(&ctx.db, Some(merchant_id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("verify-ledger after the run: {} discrepancies", found.len());
-    if runs("pgbench") {
-        let tpcb = crate::run_pgbench(&url, &[], options.concurrency, options.duration).await?;
-        println!("pgbench TPC-B ({} clients): {tpcb:.0} tps", options.concurrency);
-        if let Some(chain) = chain {
-            println!("ratio settlement {:.2} of pgbench TPC-B", chain / tpcb);
-        }
-    }
     if !runs("sqlite") {
         return Ok(());
     }
@@ -114,7 +129,7 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
 /// Vacuums the rows every bill updates (balances, stock, cards, members' totals) before a measurement, as
 /// autovacuum would in any deployment: this machine's PostgreSQL runs with autovacuum off, so without it every run
 /// starts on the dead row versions of all the runs before it and measures slower each time.
-async fn vacuum_hot_rows(db: &DatabaseConnection) -> anyhow::Result<()> {
+pub(crate) async fn vacuum_hot_rows(db: &DatabaseConnection) -> anyhow::Result<()> {
     db.execute_unprepared("VACUUM (ANALYZE) ledger_accounts, product_stock, stored_value_cards, members").await?;
     Ok(())
 }

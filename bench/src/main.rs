@@ -11,6 +11,7 @@
 
 mod bills;
 mod bookings;
+mod ceiling;
 mod notifications;
 mod slots;
 
@@ -59,8 +60,8 @@ enum Bench {
         seconds: u64,
         #[arg(long, default_value = "target/release/api")]
         api: PathBuf,
-        /// The parts to run, of `chain`, `one-store`, `pgbench` and `sqlite`.
-        #[arg(long, value_delimiter = ',', default_value = "chain,one-store,pgbench,sqlite")]
+        /// The parts to run, of `chain`, `one-store`, `pgbench`, `ceiling` and `sqlite`.
+        #[arg(long, value_delimiter = ',', default_value = "chain,one-store,pgbench,ceiling,sqlite")]
         phases: Vec<String>,
     },
     /// WeChat Pay notifications verified, decrypted and applied per second (a fresh database each run).
