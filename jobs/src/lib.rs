@@ -360,14 +360,42 @@ impl Scheduler {
     }
 }
 
+/// A run as a merchant's staff see it: when it ran and how it ended. A job serves every merchant at once, so its
+/// counts and its error text are about all of them and stay with operators (`jobs list`).
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub job: String,
+    pub tick_at: DateTime<Utc>,
+    pub status: String,
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl From<job_runs::Model> for RunSummary {
+    fn from(run: job_runs::Model) -> Self {
+        Self {
+            job: run.job,
+            tick_at: run.tick_at,
+            status: run.status,
+            attempt: run.attempt,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            next_attempt_at: run.next_attempt_at,
+        }
+    }
+}
+
 /// The run history for staff who read the audit log.
 pub async fn runs_for_staff(
     ctx: &AppContext,
     principal: &service::auth::StaffPrincipal,
     limit: u64,
-) -> service::Result<Vec<job_runs::Model>> {
+) -> service::Result<Vec<RunSummary>> {
     principal.require(service::domain::Permission::AuditRead)?;
-    recent_runs(ctx, limit).await.map_err(service::Error::Internal)
+    let runs = recent_runs(ctx, limit).await.map_err(service::Error::Internal)?;
+    Ok(runs.into_iter().map(RunSummary::from).collect())
 }
 
 /// The latest runs, newest first (the history staff and operators see).

@@ -30,7 +30,8 @@ fn main() -> anyhow::Result<()> {
                     println!("{:<32} {} ({})", job.name, job.schedule, job.timezone);
                 }
                 for run in jobs::recent_runs(&ctx, 20).await? {
-                    println!("{} {} {} attempt {} {}", run.tick_at, run.job, run.status, run.attempt, run.counts);
+                    let outcome = run.error.as_deref().unwrap_or(&run.counts);
+                    println!("{} {} {} attempt {} {outcome}", run.tick_at, run.job, run.status, run.attempt);
                 }
                 Ok(())
             }

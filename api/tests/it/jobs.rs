@@ -98,8 +98,34 @@ async fn jobs_run_now_and_staff_see_the_history() {
     assert_eq!(status, StatusCode::OK, "{runs}");
     assert_eq!(runs[0]["job"], "payments.sweep_pending");
     assert_eq!(runs[0]["status"], "succeeded");
-    assert!(runs[0]["counts"]["checked"].is_number(), "{runs}");
+    assert_eq!(runs[0]["attempt"], 1);
+    assert!(runs[0]["finished_at"].is_string(), "{runs}");
     let cashier = app.token(Role::Cashier).await;
     let (status, _) = app.get("/api/staff/v1/jobs/runs", &cashier).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn staff_see_when_jobs_ran_but_not_what_they_counted_or_failed_on_across_merchants() {
+    let app = TestApp::spawn().await;
+    // A job serves every merchant: its counts and errors can be about any of them.
+    let job = Job::new("test.all_merchants", "0 0 * * * *", chrono_tz::Asia::Shanghai, |_, _| async {
+        anyhow::bail!("merchant 4242: WeChat Pay refused refund R-secret")
+    })
+    .unwrap();
+    let scheduler = Scheduler::new(app.ctx.clone(), vec![job]);
+    let run = scheduler.run_now("test.all_merchants").await.unwrap();
+    assert_eq!(run.status, "retrying");
+    assert!(run.error.as_deref().is_some_and(|e| e.contains("R-secret")), "operators keep the error: {run:?}");
+    let kept = jobs::recent_runs(&app.ctx, 10).await.unwrap();
+    assert!(kept.iter().any(|r| r.error.as_deref().is_some_and(|e| e.contains("R-secret"))));
+
+    let owner = app.token(Role::Owner).await;
+    let (status, runs) = app.get("/api/staff/v1/jobs/runs", &owner).await;
+    assert_eq!(status, StatusCode::OK, "{runs}");
+    assert_eq!(runs[0]["job"], "test.all_merchants");
+    assert_eq!(runs[0]["status"], "retrying");
+    assert!(runs[0]["next_attempt_at"].is_string(), "{runs}");
+    assert!(runs[0].get("error").is_none() && runs[0].get("counts").is_none(), "{runs}");
+    assert!(!runs.to_string().contains("R-secret"), "{runs}");
 }
