@@ -84,28 +84,29 @@ async fn prepare(db: &DatabaseConnection, ceiling: &Ceiling<'_>) -> anyhow::Resu
     let error = |e: service::Error| anyhow::anyhow!("{e}");
     db.execute_unprepared("DROP TABLE IF EXISTS bench_pool, bench_store").await?;
 
-    let mut pool = Vec::new();
-    for member_id in ceiling.pool {
-        let accounts = [
-            Account::member(*member_id, AccountKind::SvPrincipal),
-            Account::member(*member_id, AccountKind::SvBonus),
-            Account::member(*member_id, AccountKind::Points),
-        ];
-        let principal = service::ledger::balances(db, merchant_id, &accounts[..1]).await.map_err(error)?[0];
-        if principal < FUNDED_FEN {
-            continue;
-        }
-        let ids = service::ledger::open_accounts(db, merchant_id, &accounts).await.map_err(error)?;
-        pool.push(format!(
-            "({}, {member_id}, {}, {}, '{}', '{}', '{}')",
-            pool.len(),
-            ids[0],
-            ids[2],
-            accounts[0].key(),
-            accounts[1].key(),
-            accounts[2].key()
-        ));
-    }
+    // Two statements for the whole pool: the members' principal balances, then the accounts of the funded ones.
+    let principals: Vec<Account> = ceiling.pool.iter().map(|m| Account::member(*m, AccountKind::SvPrincipal)).collect();
+    let balances = service::ledger::balances(db, merchant_id, &principals).await.map_err(error)?;
+    let funded: Vec<i64> =
+        ceiling.pool.iter().zip(&balances).filter(|(_, b)| **b >= FUNDED_FEN).map(|(m, _)| *m).collect();
+    let kinds = [AccountKind::SvPrincipal, AccountKind::SvBonus, AccountKind::Points];
+    let accounts: Vec<Account> = funded.iter().flat_map(|m| kinds.map(|kind| Account::member(*m, kind))).collect();
+    let ids = service::ledger::open_accounts(db, merchant_id, &accounts).await.map_err(error)?;
+    let mut pool: Vec<String> = funded
+        .iter()
+        .zip(accounts.chunks(kinds.len()).zip(ids.chunks(kinds.len())))
+        .enumerate()
+        .map(|(k, (member_id, (accounts, ids)))| {
+            format!(
+                "({k}, {member_id}, {}, {}, '{}', '{}', '{}')",
+                ids[0],
+                ids[2],
+                accounts[0].key(),
+                accounts[1].key(),
+                accounts[2].key()
+            )
+        })
+        .collect();
     // Every batch needs BATCH distinct members, and the scripts draw batches of consecutive pool rows.
     if pool.len() < 8 * BATCH {
         bail!(
