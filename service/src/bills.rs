@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -24,6 +24,7 @@ use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
 use crate::card_products::CardProduct;
 use crate::commission::{CommissionLine, StaffShare};
+use crate::deferred::{Check, Deferred};
 use crate::domain::{IdempotencyKey, Permission, fingerprint};
 use crate::error::is_unique_violation;
 use crate::ledger::{self, Account, AccountKind, Cause, Draft};
@@ -1201,25 +1202,28 @@ async fn write_settlement(
             upgrade_level(txn, resolved, member).await?;
         }
     }
-    // Last, the rows every cashier of the store shares: its stock, then the ledger's balances (the member's, then
-    // the store's), locked only until commit.
-    let (entry_id, mut balance_moves) = ledger::post_deferred(txn, &draft).await?;
+    // Last, the writes nothing reads back, in one statement on PostgreSQL (`deferred`): the journal lines, the
+    // bill's entry, its receipts and its stock (a row every cashier of the store shares); then the ledger's
+    // balances (the member's, then the store's). Both are locked only until commit.
+    let mut tail = Deferred::new();
+    let (entry_id, mut balance_moves) = ledger::post_into(txn, &draft, &mut tail).await?;
     if let Some(expiry) = expiry {
         balance_moves.merge(expiry);
     }
     let change: i64 = tenders.iter().map(|t| t.tendered - t.amount).sum();
-    bills::Entity::update_many()
+    let link = bills::Entity::update_many()
         .col_expr(bills::Column::EntryId, Expr::value(entry_id))
         .col_expr(bills::Column::ChangeFen, Expr::value(change))
         .filter(bills::Column::Id.eq(bill_id))
-        .exec(txn)
-        .await?;
-    crate::receipts::queue_into(txn, merchant_id, store_id, crate::receipts::ReceiptKind::Bill, bill_id).await?;
+        .into_query();
+    tail.push(link, Check::Any);
+    crate::receipts::queue_deferred(&mut tail, merchant_id, store_id, crate::receipts::ReceiptKind::Bill, bill_id);
     if resolved.lines.iter().any(|line| line.count_card.is_some()) {
-        crate::receipts::queue_into(txn, merchant_id, store_id, crate::receipts::ReceiptKind::CountCardSlip, bill_id)
-            .await?;
+        let slip = crate::receipts::ReceiptKind::CountCardSlip;
+        crate::receipts::queue_deferred(&mut tail, merchant_id, store_id, slip, bill_id);
     }
-    stock.apply(txn).await?;
+    stock.defer(txn, &mut tail).await?;
+    tail.flush(txn).await?;
     balance_moves.apply(txn).await?;
     Ok(Written { entry_id, change, lines: line_rows, tenders: tender_rows })
 }

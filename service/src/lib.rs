@@ -13,6 +13,7 @@ pub mod commission;
 pub mod commission_rules;
 pub mod count_cards;
 pub mod db;
+pub mod deferred;
 pub mod demo;
 pub mod domain;
 pub mod error;

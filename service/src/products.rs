@@ -11,13 +11,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect, QueryTrait, TransactionTrait,
 };
 
 use entity::{product_stock, products, stock_movements, stores};
 
 use crate::auth::StaffPrincipal;
 use crate::catalog::label;
+use crate::deferred::{Check, Deferred};
 use crate::domain::Permission;
 use crate::error::is_unique_violation;
 use crate::stored_value::MAX_AMOUNT_FEN;
@@ -437,37 +438,44 @@ impl StockMoves {
     /// One `stock_movements` insert for all, then one guarded update per product. A sale of a product the store
     /// has no stock row for is out of stock; a return creates the row.
     pub(crate) async fn apply(self, conn: &impl ConnectionTrait) -> Result<()> {
+        let mut deferred = Deferred::new();
+        self.defer(conn, &mut deferred).await?;
+        deferred.flush(conn).await
+    }
+
+    /// [`StockMoves::apply`] as deferred writes. A return's missing stock row is created now.
+    pub(crate) async fn defer(self, conn: &impl ConnectionTrait, deferred: &mut Deferred) -> Result<()> {
         let moves: Vec<(i64, i64)> = self.moves.into_iter().filter(|(_, delta)| *delta != 0).collect();
         if moves.is_empty() {
             return Ok(());
         }
         let now = Utc::now();
-        stock_movements::Entity::insert_many(moves.iter().map(|(product_id, delta)| stock_movements::ActiveModel {
-            merchant_id: Set(self.merchant_id),
-            store_id: Set(self.store_id),
-            product_id: Set(*product_id),
-            delta: Set(*delta),
-            reason: Set(self.reason.to_owned()),
-            memo: Set(String::new()),
-            bill_id: Set(Some(self.bill_id)),
-            staff_id: Set(Some(self.staff_id)),
-            created_at: Set(now),
-            ..Default::default()
-        }))
-        .exec(conn)
-        .await?;
+        let movements = stock_movements::Entity::insert_many(moves.iter().map(|(product_id, delta)| {
+            stock_movements::ActiveModel {
+                merchant_id: Set(self.merchant_id),
+                store_id: Set(self.store_id),
+                product_id: Set(*product_id),
+                delta: Set(*delta),
+                reason: Set(self.reason.to_owned()),
+                memo: Set(String::new()),
+                bill_id: Set(Some(self.bill_id)),
+                staff_id: Set(Some(self.staff_id)),
+                created_at: Set(now),
+                ..Default::default()
+            }
+        }));
+        deferred.push(movements.into_query(), Check::Any);
         for (product_id, delta) in moves {
             if delta > 0 {
                 ensure_stock_row(conn, self.merchant_id, self.store_id, product_id).await?;
             }
-            shift_on_hand(conn, self.merchant_id, self.store_id, product_id, delta, now).await?;
+            push_shift(deferred, self.merchant_id, self.store_id, product_id, delta, now);
         }
         Ok(())
     }
 }
 
-/// The one guarded change of a stock row: `on_hand + delta`, refused with [`Conflict::OutOfStock`] below zero (or
-/// when the store has no row for the product).
+/// The one guarded change of a stock row, on its own: see [`push_shift`].
 async fn shift_on_hand(
     conn: &impl ConnectionTrait,
     merchant_id: i64,
@@ -476,19 +484,30 @@ async fn shift_on_hand(
     delta: i64,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let moved = product_stock::Entity::update_many()
+    let mut deferred = Deferred::new();
+    push_shift(&mut deferred, merchant_id, store_id, product_id, delta, now);
+    deferred.flush(conn).await
+}
+
+/// The one guarded change of a stock row: `on_hand + delta`, refused with [`Conflict::OutOfStock`] below zero (or
+/// when the store has no row for the product).
+fn push_shift(
+    deferred: &mut Deferred,
+    merchant_id: i64,
+    store_id: i64,
+    product_id: i64,
+    delta: i64,
+    now: DateTime<Utc>,
+) {
+    let shift = product_stock::Entity::update_many()
         .col_expr(product_stock::Column::OnHand, Expr::col(product_stock::Column::OnHand).add(delta))
         .col_expr(product_stock::Column::UpdatedAt, Expr::value(now))
         .filter(product_stock::Column::MerchantId.eq(merchant_id))
         .filter(product_stock::Column::StoreId.eq(store_id))
         .filter(product_stock::Column::ProductId.eq(product_id))
         .filter(Expr::col(product_stock::Column::OnHand).add(delta).gte(0))
-        .exec(conn)
-        .await?;
-    if moved.rows_affected == 0 {
-        return Err(Error::Conflict(Conflict::OutOfStock));
-    }
-    Ok(())
+        .into_query();
+    deferred.push(shift, Check::Exactly(1, Conflict::OutOfStock));
 }
 
 /// [`move_stock`], returning the movement it wrote.

@@ -3,12 +3,14 @@
 //! job prints ([`render`]) are decided here; getting them to the printer is the store bridge's job.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait};
 
 use entity::{journal_entries, journal_lines, ledger_accounts, print_jobs, stores};
 
 use crate::bills::Receipt;
 use crate::booking::calendar::Calendar;
+use crate::deferred::{Check, Deferred};
 use crate::domain::Fen;
 use crate::escpos::{Profile, Ticket};
 use crate::{AppContext, Error, Result};
@@ -45,7 +47,20 @@ pub(crate) async fn queue_into(
     kind: ReceiptKind,
     subject_id: i64,
 ) -> Result<()> {
-    print_jobs::Entity::insert(print_jobs::ActiveModel {
+    let mut deferred = Deferred::new();
+    queue_deferred(&mut deferred, merchant_id, store_id, kind, subject_id);
+    deferred.flush(conn).await
+}
+
+/// [`queue_into`] as a deferred write.
+pub(crate) fn queue_deferred(
+    deferred: &mut Deferred,
+    merchant_id: i64,
+    store_id: i64,
+    kind: ReceiptKind,
+    subject_id: i64,
+) {
+    let job = print_jobs::Entity::insert(print_jobs::ActiveModel {
         merchant_id: Set(merchant_id),
         store_id: Set(store_id),
         kind: Set(kind.as_str().to_owned()),
@@ -60,10 +75,12 @@ pub(crate) async fn queue_into(
         requested_by: Set(None),
         ..Default::default()
     })
-    .on_conflict_do_nothing_on([print_jobs::Column::Kind, print_jobs::Column::SubjectId, print_jobs::Column::Copy])
-    .exec(conn)
-    .await?;
-    Ok(())
+    .on_conflict(
+        OnConflict::columns([print_jobs::Column::Kind, print_jobs::Column::SubjectId, print_jobs::Column::Copy])
+            .do_nothing()
+            .to_owned(),
+    );
+    deferred.push(job.into_query(), Check::Any);
 }
 
 fn tender_label(kind: &str) -> &str {
