@@ -1,4 +1,5 @@
--- The same statements as bill-per-statement.sql, sent in two pipelines instead of one round trip each: the card
+-- The bill's statements as the api sent them before its last writes went together (one per table, as
+-- bill-per-statement.sql had them), sent in two pipelines instead of one round trip each: the card
 -- lock and balances, then every write and the commit. A later statement takes the bill's and the journal entry's
 -- ids from currval, so nothing waits for an earlier answer. (sqlx cannot pipeline; this is the ceiling a driver
 -- that can would reach. A real one would also need a refused balance guard to abort the transaction.)

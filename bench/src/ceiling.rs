@@ -6,8 +6,8 @@
 //!
 //! - `bill-per-statement.sql`: the statements the api sends for one bill today, one round trip each (copied from
 //!   the server log; keep it in step when the settlement's statements change);
-//! - `bill-pipelined.sql`: the same statements in two pipelines, as a driver with pipelining could send them (the
-//!   ids a later statement needs come from `currval`);
+//! - `bill-pipelined.sql`: the bill's statements one per table (as before its last writes went together) in two
+//!   pipelines, as a driver with pipelining could send them (the ids a later statement needs come from `currval`);
 //! - `bill-batched.sql`: eight cashiers' bills per transaction, each table written once by a multi-row statement,
 //!   with every bill's own reads (session, member, merchant) still made one by one.
 //!
