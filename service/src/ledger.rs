@@ -316,10 +316,11 @@ impl BalanceMoves {
     /// On PostgreSQL one statement: a materialised CTE takes the row locks in the one lock order before the update
     /// touches any row. NO KEY UPDATE is the lock the update itself takes; plain FOR UPDATE would also wait for
     /// every transaction whose journal lines reference these accounts (the foreign key's KEY SHARE lock), and
-    /// deadlock with them. The CTE must stay materialised: written as a plain sub-select, PostgreSQL re-runs it when
-    /// it re-checks a row a concurrent transaction changed, sees only that row, and the count no longer matches (the
-    /// bench saw about 8% of bills refused that way). It stays a statement of its own for the same care, after a
-    /// caller's [`Deferred`] writes. On SQLite (one writer, no row locks, no round trips) one update per account.
+    /// deadlock with them. The CTE must stay materialised: written as a plain locking sub-select, the bench saw about
+    /// 8% of bills refused with balances to spare, most likely because PostgreSQL re-runs the sub-select when it
+    /// re-checks a row a concurrent transaction changed, sees only that row, and the count no longer matches. So it
+    /// stays a statement of its own, after a caller's [`Deferred`] writes. On SQLite (one writer, no row locks, no
+    /// round trips) one update per account.
     pub async fn apply(self, txn: &impl ConnectionTrait) -> Result<()> {
         if self.moves.is_empty() {
             return Ok(());
