@@ -352,14 +352,11 @@ async fn resolve(
     if draft.note.chars().count() > 200 {
         return Err(Error::invalid("note", "at most 200 characters"));
     }
-    let member = match draft.member_id {
-        Some(member_id) => Some(crate::members::live_row(conn, merchant_id, member_id).await.map_err(|e| match e {
-            Error::NotFound(_) => Error::invalid("member_id", "no such member"),
+    let (member, merchant) =
+        crate::members::live_row_and_merchant(conn, merchant_id, draft.member_id).await.map_err(|e| match e {
+            Error::NotFound("member") => Error::invalid("member_id", "no such member"),
             other => other,
-        })?),
-        None => None,
-    };
-    let merchant = crate::merchants::row(conn, merchant_id).await?;
+        })?;
     let (settings, split) = crate::merchants::checkout_settings(&merchant);
     let reference = ctx.reference.get(conn, &merchant).await?;
     let level =
@@ -1024,6 +1021,17 @@ async fn write_settlement(
     draft.member_id = member_id;
     draft.bill_id = Some(bill_id);
     draft.memo = format!("结账 #{bill_id}");
+    // The writes nothing in this transaction reads back, sent last (below).
+    let mut tail = Deferred::new();
+
+    // The store's accounts this bill posts to are read with the member's balances: one query, not two.
+    draft.expect(tenders.iter().filter_map(|tender| tender.kind.account(store_id)));
+    let earns_revenue =
+        |line: &&ResolvedLine| matches!(line.kind, LineKind::Service | LineKind::Product) && line.count_card.is_none();
+    draft.expect(resolved.lines.iter().filter(earns_revenue).map(|line| Account::revenue(store_id, &line.category)));
+    if let Some(member) = member_id.filter(|_| priced.points_earned > 0) {
+        draft.expect(crate::points::earn_accounts(store_id, member));
+    }
 
     // Money in.
     let mut tender_rows = Vec::with_capacity(tenders.len());
@@ -1150,20 +1158,16 @@ async fn write_settlement(
     if let Some(member) = member_id {
         let spent = priced.points_used + priced.points_redeemed;
         expiry = crate::points::spend_into(txn, merchant_id, store_id, member, spent, now, &mut draft).await?;
-        let days = resolved.settings.points_validity_days;
-        crate::points::grant_into(
-            txn,
+        let lot = crate::points::NewLot {
             merchant_id,
             store_id,
-            member,
-            priced.points_earned,
-            "earn",
-            Some(bill_id),
-            days,
-            now,
-            &mut draft,
-        )
-        .await?;
+            member_id: member,
+            points: priced.points_earned,
+            source: "earn",
+            bill_id: Some(bill_id),
+            validity_days: resolved.settings.points_validity_days,
+        };
+        crate::points::grant_deferred(&mut tail, lot, now, &mut draft);
     }
     // Commission on every line with staff.
     let commission_lines: Vec<CommissionLine<'_>> = resolved
@@ -1202,10 +1206,9 @@ async fn write_settlement(
             upgrade_level(txn, resolved, member).await?;
         }
     }
-    // Last, the writes nothing reads back, in one statement on PostgreSQL (`deferred`): the journal lines, the
-    // bill's entry, its receipts and its stock (a row every cashier of the store shares); then the ledger's
-    // balances (the member's, then the store's). Both are locked only until commit.
-    let mut tail = Deferred::new();
+    // Last, the writes nothing reads back, in one statement on PostgreSQL (`deferred`): the points lot, the
+    // journal lines, the bill's entry, its receipts and its stock (a row every cashier of the store shares); then
+    // the ledger's balances (the member's, then the store's). Both are locked only until commit.
     let (entry_id, mut balance_moves) = ledger::post_into(txn, &draft, &mut tail).await?;
     if let Some(expiry) = expiry {
         balance_moves.merge(expiry);

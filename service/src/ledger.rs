@@ -212,6 +212,11 @@ pub struct Draft {
     pub idempotency_key: Option<String>,
     pub fingerprint: Option<String>,
     lines: Vec<(Account, i64)>,
+    /// Account rows this entry's transaction has read already: posting takes their ids from here instead of
+    /// asking again.
+    known: BTreeMap<String, ledger_accounts::Model>,
+    /// Accounts to read along with the next [`balances_for`].
+    expected: Vec<Account>,
 }
 
 impl Draft {
@@ -227,7 +232,15 @@ impl Draft {
             idempotency_key: None,
             fingerprint: None,
             lines: Vec::new(),
+            known: BTreeMap::new(),
+            expected: Vec::new(),
         }
+    }
+
+    /// Accounts the entry will post to, read with the next [`balances_for`] so that posting needs no query of its
+    /// own for them (a settlement saves a round trip this way).
+    pub fn expect(&mut self, accounts: impl IntoIterator<Item = Account>) {
+        self.expected.extend(accounts);
     }
 
     pub fn debit(&mut self, account: Account, amount: i64) -> &mut Self {
@@ -403,7 +416,7 @@ pub async fn post_into(
 ) -> Result<(i64, BalanceMoves)> {
     draft.check_balanced()?;
     let lines = draft.merged();
-    let accounts = resolve(txn, draft.merchant_id, lines.keys()).await?;
+    let accounts = resolve(txn, draft.merchant_id, lines.keys(), &draft.known).await?;
     let now = Utc::now();
     let entry = journal_entries::Entity::insert(journal_entries::ActiveModel {
         merchant_id: Set(draft.merchant_id),
@@ -451,14 +464,27 @@ pub async fn post_into(
     Ok((entry, BalanceMoves { moves, at: now }))
 }
 
-/// The rows of `accounts`, created where missing (concurrent creators meet at the unique key).
+/// The rows of `accounts`, from `known` or else read, created where missing (concurrent creators meet at the
+/// unique key).
 async fn resolve<'a>(
     conn: &impl ConnectionTrait,
     merchant_id: i64,
     accounts: impl Iterator<Item = &'a Account> + Clone,
+    known: &BTreeMap<String, ledger_accounts::Model>,
 ) -> Result<BTreeMap<String, ledger_accounts::Model>> {
-    let keys: Vec<String> = accounts.clone().map(Account::key).collect();
-    let mut found = find_by_keys(conn, merchant_id, &keys).await?;
+    let mut found = BTreeMap::new();
+    let mut unknown = Vec::new();
+    for key in accounts.clone().map(Account::key) {
+        match known.get(&key) {
+            Some(row) => {
+                found.insert(key, row.clone());
+            }
+            None => unknown.push(key),
+        }
+    }
+    if !unknown.is_empty() {
+        found.extend(find_by_keys(conn, merchant_id, &unknown).await?);
+    }
     let missing: Vec<&Account> = accounts.filter(|account| !found.contains_key(&account.key())).collect();
     if !missing.is_empty() {
         let now = Utc::now();
@@ -509,7 +535,7 @@ async fn find_by_keys(
 
 /// Ensures the accounts exist (so a card can point at them before any value moves) and returns their ids.
 pub async fn open_accounts(conn: &impl ConnectionTrait, merchant_id: i64, accounts: &[Account]) -> Result<Vec<i64>> {
-    let rows = resolve(conn, merchant_id, accounts.iter()).await?;
+    let rows = resolve(conn, merchant_id, accounts.iter(), &BTreeMap::new()).await?;
     Ok(accounts.iter().map(|account| rows[&account.key()].id).collect())
 }
 
@@ -518,6 +544,20 @@ pub async fn balances(conn: &impl ConnectionTrait, merchant_id: i64, accounts: &
     let keys: Vec<String> = accounts.iter().map(Account::key).collect();
     let rows = find_by_keys(conn, merchant_id, &keys).await?;
     Ok(keys.iter().map(|key| rows.get(key).map_or(0, |row| row.balance)).collect())
+}
+
+/// [`balances`] inside `draft`'s transaction, read in one query with the accounts the draft expects; every row
+/// read is kept for posting.
+pub async fn balances_for(conn: &impl ConnectionTrait, draft: &mut Draft, accounts: &[Account]) -> Result<Vec<i64>> {
+    let mut keys: Vec<String> = accounts.iter().map(Account::key).collect();
+    let known = &draft.known;
+    keys.extend(draft.expected.drain(..).map(|account| account.key()).filter(|key| !known.contains_key(key)));
+    keys.sort_unstable();
+    keys.dedup();
+    let rows = find_by_keys(conn, draft.merchant_id, &keys).await?;
+    let balances = accounts.iter().map(|account| rows.get(&account.key()).map_or(0, |row| row.balance)).collect();
+    draft.known.extend(rows);
+    Ok(balances)
 }
 
 /// The entry an idempotency key already made, if any; a different request under the same key is refused.

@@ -9,13 +9,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, TransactionTrait,
+};
 use serde_json::json;
 
 use entity::points_lots;
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::StaffPrincipal;
+use crate::deferred::{Check, Deferred};
 use crate::domain::{IdempotencyKey, Permission, fingerprint};
 use crate::ledger::{self, Account, AccountKind, BalanceMoves, Cause, Draft};
 use crate::{AppContext, Conflict, Error, Result};
@@ -29,6 +32,11 @@ fn member_points(member_id: i64) -> Account {
 
 fn issued(store_id: i64) -> Account {
     Account::store(store_id, AccountKind::PointsIssued)
+}
+
+/// The accounts points earned at `store_id` by `member_id` move between.
+pub(crate) fn earn_accounts(store_id: i64, member_id: i64) -> [Account; 2] {
+    [member_points(member_id), issued(store_id)]
 }
 
 #[derive(Clone, Debug)]
@@ -153,38 +161,47 @@ pub(crate) async fn spend_into(
     Ok(expiry)
 }
 
-/// Inside a settlement or an adjustment: gives the member a new lot of `points` valid for `validity_days`.
-#[allow(clippy::too_many_arguments)]
+/// Inside a settlement or an adjustment: gives the member a new lot of points.
 pub(crate) async fn grant_into(
     conn: &impl ConnectionTrait,
-    merchant_id: i64,
-    store_id: i64,
-    member_id: i64,
-    points: i64,
-    source: &str,
-    bill_id: Option<i64>,
-    validity_days: i32,
+    lot: NewLot<'_>,
     now: DateTime<Utc>,
     draft: &mut Draft,
 ) -> Result<()> {
-    if points == 0 {
-        return Ok(());
+    let mut deferred = Deferred::new();
+    grant_deferred(&mut deferred, lot, now, draft);
+    deferred.flush(conn).await
+}
+
+/// A new lot of `points` for a member, valid for `validity_days`.
+pub(crate) struct NewLot<'a> {
+    pub merchant_id: i64,
+    pub store_id: i64,
+    pub member_id: i64,
+    pub points: i64,
+    pub source: &'a str,
+    pub bill_id: Option<i64>,
+    pub validity_days: i32,
+}
+
+/// [`grant_into`] as a deferred write: nothing in the transaction reads a new lot back.
+pub(crate) fn grant_deferred(deferred: &mut Deferred, lot: NewLot<'_>, now: DateTime<Utc>, draft: &mut Draft) {
+    if lot.points == 0 {
+        return;
     }
-    points_lots::Entity::insert(points_lots::ActiveModel {
-        merchant_id: Set(merchant_id),
-        member_id: Set(member_id),
-        points: Set(points),
-        remaining: Set(points),
-        expires_at: Set(now + Duration::days(i64::from(validity_days))),
-        source: Set(source.to_owned()),
-        bill_id: Set(bill_id),
+    let insert = points_lots::Entity::insert(points_lots::ActiveModel {
+        merchant_id: Set(lot.merchant_id),
+        member_id: Set(lot.member_id),
+        points: Set(lot.points),
+        remaining: Set(lot.points),
+        expires_at: Set(now + Duration::days(i64::from(lot.validity_days))),
+        source: Set(lot.source.to_owned()),
+        bill_id: Set(lot.bill_id),
         created_at: Set(now),
         ..Default::default()
-    })
-    .exec(conn)
-    .await?;
-    draft.debit(issued(store_id), points).credit(member_points(member_id), points);
-    Ok(())
+    });
+    deferred.push(insert.into_query(), Check::Any);
+    draft.debit(issued(lot.store_id), lot.points).credit(member_points(lot.member_id), lot.points);
 }
 
 /// Inside a refund: takes back up to `points` the member earned on `bill_id`, from that bill's lot first and then
@@ -278,8 +295,16 @@ pub async fn adjust(
         draft.memo = format!("积分调整: {reason}");
         let expiry = if input.points > 0 {
             let days = settings.points_validity_days;
-            grant_into(&txn, merchant_id, store_id, member_id, input.points, "adjust", None, days, now, &mut draft)
-                .await?;
+            let lot = NewLot {
+                merchant_id,
+                store_id,
+                member_id,
+                points: input.points,
+                source: "adjust",
+                bill_id: None,
+                validity_days: days,
+            };
+            grant_into(&txn, lot, now, &mut draft).await?;
             None
         } else {
             spend_into(&txn, merchant_id, store_id, member_id, -input.points, now, &mut draft).await?

@@ -405,19 +405,16 @@ async fn run(
     // Points: earned ones taken back (as far as the member still has them), spent ones given back.
     if let Some(member) = member_id {
         crate::points::claw_back_into(&txn, store_id, member, bill_id, points_earned_back, &mut draft).await?;
-        crate::points::grant_into(
-            &txn,
+        let lot = crate::points::NewLot {
             merchant_id,
             store_id,
-            member,
-            points_used_back,
-            "refund",
-            Some(bill_id),
-            settings.points_validity_days,
-            now,
-            &mut draft,
-        )
-        .await?;
+            member_id: member,
+            points: points_used_back,
+            source: "refund",
+            bill_id: Some(bill_id),
+            validity_days: settings.points_validity_days,
+        };
+        crate::points::grant_into(&txn, lot, now, &mut draft).await?;
         members::Entity::update_many()
             .col_expr(members::Column::TotalSpendFen, Expr::col(members::Column::TotalSpendFen).sub(spend_back))
             .filter(members::Column::Id.eq(member))

@@ -284,8 +284,7 @@ pub(crate) async fn debit_into(
         .pop()
         .ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
     require_spendable(&card, Utc::now())?;
-    let balances =
-        ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+    let balances = ledger::balances_for(conn, draft, &[principal_account(member_id), bonus_account(member_id)]).await?;
     let (from_principal, from_bonus) =
         rule.split(amount, balances[0], balances[1]).ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
     draft.debit(principal_account(member_id), from_principal).debit(bonus_account(member_id), from_bonus);
@@ -566,19 +565,16 @@ impl RechargeTerms {
             .await?;
         if self.bonus_points > 0 {
             let days = crate::merchants::loyalty_settings(txn, merchant_id).await?.points_validity_days;
-            crate::points::grant_into(
-                txn,
+            let lot = crate::points::NewLot {
                 merchant_id,
                 store_id,
                 member_id,
-                self.bonus_points,
-                "recharge",
-                None,
-                days,
-                Utc::now(),
-                &mut draft,
-            )
-            .await?;
+                points: self.bonus_points,
+                source: "recharge",
+                bill_id: None,
+                validity_days: days,
+            };
+            crate::points::grant_into(txn, lot, Utc::now(), &mut draft).await?;
         }
         crate::bills::upgrade_member(txn, merchant_id, member_id).await?;
         let entry_id = ledger::post(txn, &draft).await?;
