@@ -39,6 +39,8 @@ pub struct Options<'a> {
     pub api: &'a PathBuf,
     /// Which parts to run: `chain`, `one-store`, `pgbench`, `ceiling`, `sqlite` (all by default).
     pub phases: &'a [String],
+    /// Another api build to compare with `api` in the chain phase, and the turns each gets.
+    pub against: Option<(&'a PathBuf, usize)>,
 }
 
 /// The bill every cashier rings up: two services and one retail product, stored value plus cash with change.
@@ -75,14 +77,19 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     let stores = ensure_stores(&ctx.db, merchant_id, options.concurrency.div_ceil(2)).await?;
     let mut chain = None;
     if runs("chain") {
-        vacuum_hot_rows(&ctx.db).await?;
         println!("{} cashiers over {} stores:", options.concurrency, stores.len());
-        chain = Some(measure(&options, &url, &bill, &stores, &pool, options.concurrency, 32).await?);
+        chain = Some(match options.against {
+            None => {
+                vacuum_hot_rows(&ctx.db).await?;
+                measure(&options, options.api, &url, &bill, &stores, &pool, options.concurrency, 32).await?.rate
+            }
+            Some((other, rounds)) => compare(&ctx.db, &options, other, rounds, &url, &bill, &stores, &pool).await?,
+        });
     }
     if runs("one-store") {
         vacuum_hot_rows(&ctx.db).await?;
         println!("{} cashiers at one store:", options.concurrency);
-        measure(&options, &url, &bill, &stores[..1], &pool, options.concurrency, 32).await?;
+        measure(&options, options.api, &url, &bill, &stores[..1], &pool, options.concurrency, 32).await?;
     }
     let mut tpcb = None;
     if runs("pgbench") {
@@ -121,7 +128,8 @@ pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
     promote(&sqlite.db, seed.merchant_id, &members).await?;
     sqlite.db.close_by_ref().await?;
     println!("embedded default (SQLite, {} demo members):", members.len());
-    measure(&options, &sqlite_url, &bill, &[bill.store_id], &members, options.sqlite_concurrency, 1).await?;
+    measure(&options, options.api, &sqlite_url, &bill, &[bill.store_id], &members, options.sqlite_concurrency, 1)
+        .await?;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }
@@ -274,21 +282,70 @@ async fn ensure_stores(db: &DatabaseConnection, merchant_id: i64, count: usize) 
     Ok(ids)
 }
 
-/// Starts the api on `url`, funds the members' cards, and settles the typical bill at `concurrency` cashiers for
-/// the duration, cashier k at store `stores[k % stores.len()]`. Returns bills/s.
+/// What one measurement found.
+struct Measured {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// The chain phase for two api builds in turns, `rounds` each, on the same database: a run's rate drifts with the
+/// rows the runs before it left (10–20% here, as much as most changes being measured), so only runs side by side
+/// compare. Each run starts from a vacuumed, checkpointed database. Returns `--api`'s mean rate.
+#[expect(clippy::as_conversions, reason = "statistics over counts, not money")]
+#[allow(clippy::too_many_arguments)]
+async fn compare(
+    db: &DatabaseConnection,
+    options: &Options<'_>,
+    other: &PathBuf,
+    rounds: usize,
+    url: &str,
+    bill: &TypicalBill,
+    stores: &[i64],
+    pool: &[i64],
+) -> anyhow::Result<f64> {
+    let builds = [options.api, other];
+    let mut runs: [Vec<Measured>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds.max(1) {
+        for (k, api) in builds.iter().enumerate() {
+            vacuum_hot_rows(db).await?;
+            db.execute_unprepared("CHECKPOINT").await?;
+            println!("round {} of {}, {}:", round + 1, rounds.max(1), api.display());
+            runs[k].push(measure(options, api, url, bill, stores, pool, options.concurrency, 32).await?);
+        }
+    }
+    let mean = |of: &[Measured], pick: fn(&Measured) -> f64| of.iter().map(pick).sum::<f64>() / of.len() as f64;
+    for (api, of) in builds.iter().zip(&runs) {
+        println!(
+            "mean of {} runs, {}: {:>7.0} bills/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+            of.len(),
+            api.display(),
+            mean(of, |m| m.rate),
+            mean(of, |m| m.p50),
+            mean(of, |m| m.p99),
+        );
+    }
+    let (first, second) = (mean(&runs[0], |m| m.rate), mean(&runs[1], |m| m.rate));
+    println!("{} against {}: {:+.1}% bills/s", other.display(), options.api.display(), (second / first - 1.0) * 100.0);
+    Ok(first)
+}
+
+/// Starts `api` on `url`, funds the members' cards, and settles the typical bill at `concurrency` cashiers for
+/// the duration, cashier k at store `stores[k % stores.len()]`.
 #[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
 #[allow(clippy::too_many_arguments)]
 async fn measure(
     options: &Options<'_>,
+    api: &PathBuf,
     url: &str,
     bill: &TypicalBill,
     stores: &[i64],
     members: &[i64],
     concurrency: usize,
     max_connections: u32,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Measured> {
     let port = free_port()?;
-    let mut child = spawn_api(options.api, url, port, max_connections)?;
+    let mut child = spawn_api(api, url, port, max_connections)?;
     let pid = child.id().context("api pid")?;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
@@ -369,7 +426,7 @@ async fn measure(
     let (rss, hwm) = memory_of(pid)?;
     println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
     child.kill().await.ok();
-    Ok(rate)
+    Ok(Measured { rate, p50: pick(0.5), p99: pick(0.99) })
 }
 
 /// Puts the pool's members at the top level already, so no settlement during the run moves one up a level and

@@ -63,6 +63,13 @@ enum Bench {
         /// The parts to run, of `chain`, `one-store`, `pgbench`, `ceiling` and `sqlite`.
         #[arg(long, value_delimiter = ',', default_value = "chain,one-store,pgbench,ceiling,sqlite")]
         phases: Vec<String>,
+        /// A second api build to compare with `--api` in the chain phase: the two take turns on the same database,
+        /// `--rounds` times each, and the means are printed side by side.
+        #[arg(long)]
+        against: Option<PathBuf>,
+        /// Turns each build gets when comparing.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// WeChat Pay notifications verified, decrypted and applied per second (a fresh database each run).
     Notifications {
@@ -164,6 +171,8 @@ fn main() -> anyhow::Result<()> {
             seconds,
             api,
             phases,
+            against,
+            rounds,
         } => runtime.block_on(bills::bench_bills(bills::Options {
             server: &server,
             database: &database,
@@ -174,6 +183,7 @@ fn main() -> anyhow::Result<()> {
             duration: Duration::from_secs(seconds),
             api: &api,
             phases: &phases,
+            against: against.as_ref().map(|b| (b, rounds)),
         })),
     }
 }
