@@ -230,6 +230,14 @@ struct ResolvedLine {
     bonus_points: i64,
 }
 
+impl ResolvedLine {
+    /// Whether the line's net is revenue of its category at settlement (a count-card session's value is recognised
+    /// from the card instead; card sales and recharges are prepaid value, gifts are paid in points).
+    fn earns_revenue(&self) -> bool {
+        matches!(self.kind, LineKind::Service | LineKind::Product) && self.count_card.is_none()
+    }
+}
+
 struct Resolved {
     store_id: i64,
     /// The merchant's stores, levels and menu at the version this bill was checked against.
@@ -1026,9 +1034,8 @@ async fn write_settlement(
 
     // The store's accounts this bill posts to are read with the member's balances: one query, not two.
     draft.expect(tenders.iter().filter_map(|tender| tender.kind.account(store_id)));
-    let earns_revenue =
-        |line: &&ResolvedLine| matches!(line.kind, LineKind::Service | LineKind::Product) && line.count_card.is_none();
-    draft.expect(resolved.lines.iter().filter(earns_revenue).map(|line| Account::revenue(store_id, &line.category)));
+    let revenue_lines = resolved.lines.iter().filter(|line| line.earns_revenue());
+    draft.expect(revenue_lines.map(|line| Account::revenue(store_id, &line.category)));
     if let Some(member) = member_id.filter(|_| priced.points_earned > 0) {
         draft.expect(crate::points::earn_accounts(store_id, member));
     }
@@ -1092,14 +1099,8 @@ async fn write_settlement(
                 )
                 .await?;
             }
-            LineKind::Service => *revenue.entry(line.category.as_str()).or_default() += p.net,
-            LineKind::Product => {
-                *revenue.entry(line.category.as_str()).or_default() += p.net;
-                stock.add(line.item_id, -i64::from(line.quantity));
-            }
-            LineKind::Gift => {
-                stock.add(line.item_id, -i64::from(line.quantity));
-            }
+            LineKind::Service => {}
+            LineKind::Product | LineKind::Gift => stock.add(line.item_id, -i64::from(line.quantity)),
             LineKind::CardSale => {
                 let product = line.card_product.as_ref().ok_or(Error::invalid("lines", "no count-card product"))?;
                 let member = member_id.unwrap_or_default();
@@ -1122,6 +1123,9 @@ async fn write_settlement(
                 stored_value::recharge_into(txn, merchant_id, store_id, member, p.net, bonus, days, &mut draft).await?;
                 detail = json!({ "bonus_fen": bonus });
             }
+        }
+        if line.earns_revenue() {
+            *revenue.entry(line.category.as_str()).or_default() += p.net;
         }
         bases.push(if line.count_card.is_some() { recognised } else { p.net });
         line_rows.push(bill_lines::ActiveModel {

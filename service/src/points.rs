@@ -161,7 +161,8 @@ pub(crate) async fn spend_into(
     Ok(expiry)
 }
 
-/// Inside a settlement or an adjustment: gives the member a new lot of points.
+/// Inside a refund, a recharge or an adjustment: gives the member a new lot of points (a settlement defers it with
+/// [`grant_deferred`]).
 pub(crate) async fn grant_into(
     conn: &impl ConnectionTrait,
     lot: NewLot<'_>,
