@@ -134,6 +134,15 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::Http
     ApiError::bad_request("invalid_query", format!("bad query parameters: {err}")).into()
 }
 
-pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(err: actix_web::error::PathError, req: &actix_web::HttpRequest) -> actix_web::Error {
+    // `PUT /bills/preview` reaches `PUT /bills/{id}` with the id `preview`; the caller meant the literal route,
+    // which does not take PUT.
+    let known = req.app_data::<actix_web::web::Data<std::sync::Arc<crate::openapi::KnownRoutes>>>();
+    if let Some(methods) = known.and_then(|known| known.allowed(req.path()))
+        && !methods.iter().any(|m| m == req.method().as_str())
+    {
+        let response = crate::method_not_allowed(req, &methods);
+        return actix_web::error::InternalError::from_response(err, response).into();
+    }
     ApiError::bad_request("invalid_path", format!("bad path parameter: {err}")).into()
 }

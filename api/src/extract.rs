@@ -8,8 +8,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use service::AppContext;
-use service::auth::StaffPrincipal;
-use service::member_auth::MemberPrincipal;
+use service::foundation::principal::StaffPrincipal;
+use service::members::auth::MemberPrincipal;
 
 use crate::error::ApiError;
 
@@ -52,7 +52,11 @@ impl FromRequest for Staff {
     type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authenticated(req, |ctx, token| async move { service::auth::authenticate(&ctx, &token).await }, Staff)
+        authenticated(
+            req,
+            |ctx, token| async move { service::foundation::auth::authenticate(&ctx, &token).await },
+            Staff,
+        )
     }
 }
 
@@ -64,19 +68,19 @@ impl FromRequest for Member {
     type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authenticated(req, |ctx, token| async move { service::member_auth::authenticate(&ctx, &token).await }, Member)
+        authenticated(req, |ctx, token| async move { service::members::auth::authenticate(&ctx, &token).await }, Member)
     }
 }
 
 /// A store bridge (`Authorization: Bearer hyd_…`).
-pub struct Bridge(pub service::bridge::BridgePrincipal);
+pub struct Bridge(pub service::store::bridge::BridgePrincipal);
 
 impl FromRequest for Bridge {
     type Error = ApiError;
     type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authenticated(req, |ctx, token| async move { service::bridge::authenticate(&ctx, &token).await }, Bridge)
+        authenticated(req, |ctx, token| async move { service::store::bridge::authenticate(&ctx, &token).await }, Bridge)
     }
 }
 

@@ -20,7 +20,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use service::AppContext;
-use service::settings::Settings;
+use service::foundation::settings::Settings;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::KnownRoutes;
@@ -104,20 +104,24 @@ async fn docs_redirect() -> HttpResponse {
 async fn unmatched(req: HttpRequest, known: web::Data<Arc<KnownRoutes>>) -> HttpResponse {
     use actix_web::ResponseError;
     match known.allowed(req.path()) {
-        Some(methods) => {
-            let mut response = ApiError::new(
-                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("{} is not allowed here; use {}", req.method(), methods.join(", ")),
-            )
-            .error_response();
-            if let Ok(value) = HeaderValue::from_str(&methods.join(", ")) {
-                response.headers_mut().insert(header::ALLOW, value);
-            }
-            response
-        }
+        Some(methods) => method_not_allowed(&req, &methods),
         None => ApiError::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such resource").error_response(),
     }
+}
+
+/// 405 with the `Allow` header listing `methods`.
+pub(crate) fn method_not_allowed(req: &HttpRequest, methods: &[String]) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut response = ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed here; use {}", req.method(), methods.join(", ")),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&methods.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 /// Any error response that is not already our JSON envelope (actix's own, e.g. a body too large) becomes one.

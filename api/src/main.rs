@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use service::AppContext;
-use service::settings::{CliOverrides, Settings};
+use service::foundation::settings::{CliOverrides, Settings};
 
 #[derive(Parser)]
 #[command(name = "api", version, about = "Huiyuan: membership, booking and cashier system for service stores")]
@@ -140,13 +140,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let db = service::db::connect(&settings.database).await?;
-            service::db::migrate(&db).await?;
+            let db = service::foundation::db::connect(&settings.database).await?;
+            service::foundation::db::migrate(&db).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::VerifyLedger { merchant_id } => {
-            let db = service::db::connect(&settings.database).await?;
+            let db = service::foundation::db::connect(&settings.database).await?;
             let found = service::ledger::verify(&db, merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             if found.is_empty() {
                 println!("ledger verified: every balance matches its entries and every entry balances");
@@ -194,7 +194,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let status = service::payments::credentials::configure_wechatpay(
                 &ctx,
                 merchant_id,
-                service::audit::Actor::System,
+                service::foundation::audit::Actor::System,
                 input,
             )
             .await
@@ -266,11 +266,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::CreateOwner { merchant_name, merchant_code, username, password, timezone } => {
             let ctx = AppContext::build(settings).await?;
-            let merchant =
-                service::merchants::NewMerchant { name: &merchant_name, code: &merchant_code, timezone: &timezone };
-            let (merchant, owner) = service::merchants::create_with_owner(&ctx, merchant, &username, &password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let merchant = service::foundation::merchants::NewMerchant {
+                name: &merchant_name,
+                code: &merchant_code,
+                timezone: &timezone,
+            };
+            let (merchant, owner) =
+                service::foundation::merchants::create_with_owner(&ctx, merchant, &username, &password)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created merchant {} (id {}) with owner {}", merchant.name, merchant.id, owner.username);
             Ok(())
         }

@@ -57,7 +57,79 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let (_, mut api) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::configure).split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document_shared_errors(&mut api);
     api
+}
+
+/// The errors every operation of a shape can answer, added where the handler's annotation does not already say
+/// more: they come from the extractors and the error layer, not from the handler, so writing them on 162 handlers
+/// would only let them drift. An operation's own entries (a 404 that names what is missing, a 409) win.
+fn document_shared_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    for item in api.paths.paths.values_mut() {
+        let shared_path_params = item.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Path);
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for (method, op) in operations.into_iter().enumerate().filter_map(|(i, op)| op.as_mut().map(|op| (i, op))) {
+            let is_read = method == 0;
+            let params =
+                |op: &Operation, place: ParameterIn| op.parameters.iter().flatten().any(|p| p.parameter_in == place);
+            let token = op.security.as_ref().and_then(|s| serde_json::to_value(s).ok()).map(|s| s.to_string());
+            let mut errors: Vec<(&str, &str)> = Vec::new();
+            if let Some(token) = &token {
+                errors.push((
+                    "401",
+                    "No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`).",
+                ));
+                if !token.contains("member_token") {
+                    errors.push(("403", "The token's role may not do this (`forbidden`)."));
+                }
+            }
+            if shared_path_params || params(op, ParameterIn::Path) {
+                errors.push(("400", "A path parameter of the wrong type (`invalid_path`)."));
+                errors.push(("404", "No such resource for this merchant (`not_found`)."));
+            }
+            if params(op, ParameterIn::Query) {
+                errors.push(("400", "A query parameter of the wrong type (`invalid_query`)."));
+                errors.push(("422", "A query parameter out of its range (`invalid_input`)."));
+            }
+            if op.request_body.is_some() {
+                errors.push(("400", "The body is not JSON (`malformed_json`)."));
+                errors.push(("404", "Something the body names does not exist for this merchant (`not_found`)."));
+                errors.push(("413", "The body is over 256 KiB (`payload_too_large`)."));
+                errors.push(("415", "The body is not `application/json` (`unsupported_media_type`)."));
+                errors.push((
+                    "422",
+                    "The body does not match its schema, has unknown fields, or a value is refused \
+                                     (`invalid_input`).",
+                ));
+            }
+            if token.is_some() && !is_read {
+                errors.push((
+                    "409",
+                    "The resource's state does not allow this now, or an idempotency key was reused \
+                                     for something else (`conflict` and kin).",
+                ));
+            }
+            let mut by_status: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+            for (status, description) in errors {
+                by_status.entry(status).or_default().push(description);
+            }
+            for (status, descriptions) in by_status {
+                let responses = &mut op.responses.responses;
+                if !responses.contains_key(status) {
+                    responses.insert(status.to_owned(), error_response(&descriptions.join(" ")).into());
+                }
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build()
 }
 
 /// The documented routes as (path template, methods): what tells a wrong method (405) from a wrong path (404).
@@ -81,16 +153,23 @@ impl KnownRoutes {
         Self(routes)
     }
 
-    /// The methods allowed on `path`, if any documented route matches it.
+    /// The methods allowed on `path`, if any documented route matches it. A literal segment is more specific than
+    /// a parameter, as a reader sees it: `/bills/preview` is that route, not the bill with id `preview`.
     pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        let mut allowed: Vec<String> = self
+        let matching: Vec<_> = self
             .0
             .iter()
             .filter(|(template, _)| {
                 template.len() == segments.len()
                     && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
             })
+            .collect();
+        let literals = |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
+        let most_specific = matching.iter().map(|(template, _)| literals(template)).max()?;
+        let mut allowed: Vec<String> = matching
+            .iter()
+            .filter(|(template, _)| literals(template) == most_specific)
             .flat_map(|(_, methods)| methods.iter().filter(|m| m.as_str() != "PARAMETERS").cloned())
             .collect();
         allowed.sort();

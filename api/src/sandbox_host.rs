@@ -6,8 +6,8 @@ use sandbox::FakeProviders;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 use service::AppContext;
-use service::settings::Settings;
-use service::vault::Field;
+use service::foundation::settings::Settings;
+use service::foundation::vault::Field;
 
 /// The identities one merchant has at the fake providers.
 pub struct SandboxMerchant<'a> {

@@ -20,7 +20,7 @@ use prometheus_client::registry::Registry;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
-use service::settings::Settings;
+use service::foundation::settings::Settings;
 
 pub fn init_tracing(settings: &Settings) {
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));

@@ -20,8 +20,8 @@ use rand::Rng;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
+use service::foundation::settings::{Secret, Settings};
 use service::ledger::{Account, AccountKind};
-use service::settings::{Secret, Settings};
 
 use crate::{
     CASHIER_PASSWORD, demo_merchant, ensure_database, ensure_members, first_member_id, free_port, memory_of, scalar,

@@ -27,9 +27,9 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value};
 use serde_json::json;
 
 use service::domain::{MemberCode, MemberCodeClaims};
+use service::foundation::settings::{Secret, SecuritySettings, Settings};
+use service::foundation::vault::{Field, Vault};
 use service::members::{NAME_INDEX, PHONE_INDEX};
-use service::settings::{Secret, SecuritySettings, Settings};
-use service::vault::{Field, Vault};
 
 #[derive(Parser)]
 struct Cli {

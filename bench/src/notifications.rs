@@ -86,7 +86,7 @@ fn notification(
     .to_string();
     let timestamp = chrono::Utc::now().timestamp().to_string();
     let header_nonce = random_alnum(32);
-    let signature = service::signing::sign(signer, &format!("{timestamp}\n{header_nonce}\n{body}\n"));
+    let signature = service::integrations::signing::sign(signer, &format!("{timestamp}\n{header_nonce}\n{body}\n"));
     Ok(Signed {
         headers: vec![
             ("Wechatpay-Timestamp", timestamp),
@@ -229,7 +229,7 @@ pub async fn bench_notifications(options: Options<'_>) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let signer = service::signing::parse_private_key(sandbox::WECHATPAY_PLATFORM_PRIVATE_KEY)?;
+    let signer = service::integrations::signing::parse_private_key(sandbox::WECHATPAY_PLATFORM_PRIVATE_KEY)?;
     let cipher = Aes256Gcm::new_from_slice(DEMO.apiv3_key.as_bytes()).map_err(|_| anyhow::anyhow!("APIv3 key"))?;
     let notifications: Vec<Signed> =
         orders.iter().map(|no| notification(&signer, &cipher, no, amount)).collect::<anyhow::Result<_>>()?;

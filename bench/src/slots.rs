@@ -1,10 +1,10 @@
 //! `cargo run --release -p bench -- slots`: slot search for a store of 30 staff over 7 days at a realistic booking
-//! density, with the pure slot engine (`service::slots`): the time one "anyone" search takes, p50 and p99.
+//! density, with the pure slot engine (`service::booking::slots`): the time one "anyone" search takes, p50 and p99.
 
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use service::slots::{Day, Resource, Span, Step, free_starts};
+use service::booking::slots::{Day, Resource, Span, Step, free_starts};
 
 /// A week of one staff member: open 09:00–21:00, a 10:00–19:00 shift on 6 days of 7, and about `density` of the
 /// shift booked with 30–90 minute appointments.

@@ -54,7 +54,7 @@ pub struct Model {
     /// JSON: the subscribe-message template for booking reminders and how its fields are filled.
     pub booking_reminder_template: Option<String>,
     /// Bumped by every change of the merchant's stores, levels, service items or products, in the same
-    /// transaction: the version of checkout's cached copy of them (`service::reference`).
+    /// transaction: the version of checkout's cached copy of them (`service::checkout::reference`).
     pub config_version: i64,
 }
 

@@ -142,8 +142,8 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
         })?,
         // Reminders fall due to the minute; the outbox makes a crash neither lose nor repeat one.
         Job::new("reminders.send", "0 * * * * *", china, |ctx, tick| async move {
-            let decided = service::reminders::enqueue_due(&ctx, tick).await?;
-            let delivered = service::reminders::deliver_due(&ctx, ctx.now(), 500).await?;
+            let decided = service::booking::reminders::enqueue_due(&ctx, tick).await?;
+            let delivered = service::notifications::outbox::deliver_due(&ctx, ctx.now(), 500).await?;
             Ok(serde_json::json!({
                 "queued": decided.queued, "skipped": decided.skipped, "refused": decided.failed,
                 "sent": delivered.sent, "failed": delivered.failed, "retrying": delivered.retrying,
@@ -390,7 +390,7 @@ impl From<job_runs::Model> for RunSummary {
 /// The run history for staff who read the audit log.
 pub async fn runs_for_staff(
     ctx: &AppContext,
-    principal: &service::auth::StaffPrincipal,
+    principal: &service::foundation::principal::StaffPrincipal,
     limit: u64,
 ) -> service::Result<Vec<RunSummary>> {
     principal.require(service::domain::Permission::AuditRead)?;

@@ -6,8 +6,9 @@
 use anyhow::Context;
 
 fn main() -> anyhow::Result<()> {
-    let settings = service::settings::Settings::load(None, &service::settings::CliOverrides::default())
-        .context("loading configuration")?;
+    let settings =
+        service::foundation::settings::Settings::load(None, &service::foundation::settings::CliOverrides::default())
+            .context("loading configuration")?;
     tracing_subscriber::fmt().with_env_filter(settings.log.filter.clone()).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -12,12 +12,12 @@ use sea_orm::{
 
 use entity::{member_allergies, member_levels, member_tags, members, merchants, service_items, staff_stores, stores};
 
-use crate::commission_rules::Tier;
-use crate::domain::{Gender, Password, PersonName, PhoneNumber, Role, Username};
-use crate::levels::LevelRule;
+use crate::commission::rules::Tier;
+use crate::domain::{Fen, Gender, Password, PersonName, PhoneNumber, Role, Username};
+use crate::foundation::merchants::{NewMerchant, NewStaff, insert_staff};
+use crate::foundation::vault::Field;
+use crate::loyalty::levels::LevelRule;
 use crate::members::{NAME_INDEX, PHONE_INDEX};
-use crate::merchants::{NewMerchant, NewStaff, insert_staff};
-use crate::vault::Field;
 use crate::{AppContext, Result};
 
 pub const DEMO_CODE: &str = "demo";
@@ -65,11 +65,11 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
     for (username, _, role, _) in &accounts {
         let password = password_for(*role);
         let parsed = Password::parse(&password).map_err(|m| crate::Error::invalid("password", m))?;
-        hashed.push((username.to_string(), password, crate::auth::hash_password(&parsed).await?));
+        hashed.push((username.to_string(), password, crate::foundation::auth::hash_password(&parsed).await?));
     }
 
     let txn = ctx.db.begin().await?;
-    let merchant = crate::merchants::create(
+    let merchant = crate::foundation::merchants::create(
         ctx,
         &txn,
         NewMerchant { name: "悦己美发 Demo", code: DEMO_CODE, timezone: "Asia/Shanghai" },
@@ -132,12 +132,12 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
             id: 0,
             name: name.to_owned(),
             rank,
-            threshold_fen,
+            threshold_fen: Fen::new(threshold_fen),
             discount_bp,
             category_discounts: overrides.iter().map(|(category, bp)| ((*category).to_owned(), *bp)).collect(),
             points_multiplier_pct,
         };
-        level_ids.push(crate::levels::seed(&txn, merchant.id, level).await?);
+        level_ids.push(crate::loyalty::levels::seed(&txn, merchant.id, level).await?);
     }
     let base_level = member_levels::Entity::find()
         .filter(member_levels::Column::MerchantId.eq(merchant.id))
@@ -240,7 +240,8 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
         }
         // Members tagged VIP bought the ￥3000 plan at their home store, so stored value shows up at once.
         if tags.contains(&"VIP") {
-            crate::stored_value::seed_recharge(&txn, merchant.id, store_ids[i % 2], member.id, 300_000, 80_000).await?;
+            crate::cards::stored_value::seed_recharge(&txn, merchant.id, store_ids[i % 2], member.id, 300_000, 80_000)
+                .await?;
         }
     }
     for (name, pay, bonus, bonus_points, validity_days) in [
@@ -287,17 +288,26 @@ async fn seed_retail(
         let stock: Vec<(i64, i64)> =
             store_ids.iter().copied().zip(stock).filter(|(_, quantity)| *quantity > 0).collect();
         let product = (sku, barcode, name, category, price, points_price);
-        crate::products::seed_product(conn, merchant_id, product, &stock).await?;
+        crate::store::products::seed_product(conn, merchant_id, product, &stock).await?;
     }
     let id_of = |name: &str| service_ids.get(name).copied().unwrap_or_default();
     let wash_card =
-        crate::card_products::seed(conn, merchant_id, "洗护10次卡", 58_000, 10, Some(365), &[id_of("洗剪吹")]).await?;
-    let facial_course =
-        crate::card_products::seed(conn, merchant_id, "面部清洁 6 次疗程", 79_800, 6, Some(180), &[id_of("面部清洁")])
+        crate::cards::card_products::seed(conn, merchant_id, "洗护10次卡", 58_000, 10, Some(365), &[id_of("洗剪吹")])
             .await?;
-    let tiers =
-        |list: &[(i64, i64)]| -> Vec<Tier> { list.iter().map(|&(from_fen, value)| Tier { from_fen, value }).collect() };
-    crate::commission_rules::seed(
+    let facial_course = crate::cards::card_products::seed(
+        conn,
+        merchant_id,
+        "面部清洁 6 次疗程",
+        79_800,
+        6,
+        Some(180),
+        &[id_of("面部清洁")],
+    )
+    .await?;
+    let tiers = |list: &[(i64, i64)]| -> Vec<Tier> {
+        list.iter().map(|&(from_fen, value)| Tier { from_fen: Fen::new(from_fen), value }).collect()
+    };
+    crate::commission::rules::seed(
         conn,
         merchant_id,
         "service",
@@ -307,7 +317,7 @@ async fn seed_retail(
         &tiers(&[(0, 1_000), (2_000_000, 1_200), (5_000_000, 1_500)]),
     )
     .await?;
-    crate::commission_rules::seed(
+    crate::commission::rules::seed(
         conn,
         merchant_id,
         "card_sale",
@@ -317,7 +327,7 @@ async fn seed_retail(
         &tiers(&[(0, 2_000)]),
     )
     .await?;
-    crate::commission_rules::seed(
+    crate::commission::rules::seed(
         conn,
         merchant_id,
         "card_sale",
@@ -441,7 +451,7 @@ async fn seed_booking(
         .insert(txn)
         .await?;
     }
-    let template = crate::reminders::ReminderTemplate {
+    let template = crate::booking::reminders::ReminderTemplate {
         template_id: DEMO_REMINDER_TEMPLATE.to_owned(),
         page: Some("pages/bookings/detail".to_owned()),
         fields: [

@@ -1,61 +1,35 @@
 //! The domain and its use cases. Everything that decides something lives here; `api` only translates HTTP to
 //! these calls and back. This crate never imports actix-web.
 
-pub mod alipay;
-pub mod audit;
-pub mod auth;
-pub mod bills;
 pub mod booking;
-pub mod bridge;
-pub mod card_products;
-pub mod catalog;
+pub mod cards;
+pub mod checkout;
 pub mod commission;
-pub mod commission_rules;
-pub mod count_cards;
-pub mod db;
-pub mod deferred;
 pub mod demo;
 pub mod domain;
 pub mod error;
-pub mod escpos;
-pub mod handover;
+pub mod foundation;
+pub mod integrations;
 pub mod ledger;
-pub mod levels;
-pub mod member_auth;
+pub mod loyalty;
 pub mod members;
-pub mod merchants;
 pub mod money;
+pub mod notifications;
 pub mod payments;
-pub mod points;
-pub mod pricing;
-pub mod products;
-pub mod receipts;
-pub mod reference;
-pub mod refunds;
-pub mod reminders;
-pub mod settings;
-pub mod shared;
-pub mod signing;
-pub mod slots;
-pub mod sms;
-pub mod staff;
-pub mod stored_value;
-pub mod stores;
-pub mod subscribe_fields;
-pub mod vault;
-pub mod wechat;
-pub mod wechatpay;
-pub mod wechatpay_v2;
+pub mod store;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
+use checkout::reference;
 pub use error::{Conflict, Error, Result};
-use settings::Settings;
-use shared::SharedState;
-use vault::Vault;
+use foundation::db;
+use foundation::settings::Settings;
+use foundation::shared::{self, SharedState};
+use foundation::vault::Vault;
+use integrations::{alipay, sms, wechat, wechatpay, wechatpay_v2};
 
 /// Everything a use case needs, built once at start-up and shared (cheaply cloned) by handlers, jobs and CLI.
 #[derive(Clone)]

@@ -5,8 +5,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
+use service::domain::Page;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -45,11 +46,8 @@ async fn list_audit_log(
     Staff(me): Staff,
     query: web::Query<AuditQuery>,
 ) -> ApiResult<web::Json<Vec<AuditEntryDto>>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::from(service::Error::invalid("limit", "must be 1–200")));
-    }
-    let entries = service::audit::list(&ctx, &me, query.before_id, limit).await?;
+    let page = Page::parse(query.before_id, query.limit, 50)?;
+    let entries = service::foundation::audit::list(&ctx, &me, page).await?;
     Ok(web::Json(
         entries
             .into_iter()

@@ -8,28 +8,30 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::bills::{
+use service::checkout::bills::{
     self, Bill, BillDraft, LineInput, Quote, Receipt, SettleInput, SettleParkedInput, StaffInput, TenderInput,
 };
-use service::refunds::{self, Refund, RefundInput, RefundLineInput};
+use service::checkout::refunds::{self, Refund, RefundInput, RefundLineInput};
+use service::domain::{BillStatus, Fen, LineKind, Page, Points, TenderKind};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(preview)
-        .service(create)
-        .service(list)
+    cfg.service(preview_bill)
+        .service(create_bill)
+        .service(list_bills)
         .service(get_bill)
-        .service(update_parked)
-        .service(settle_parked)
-        .service(void)
-        .service(receipt)
-        .service(refund)
-        .service(reverse);
+        .service(update_parked_bill)
+        .service(settle_parked_bill)
+        .service(void_bill)
+        .service(get_bill_receipt)
+        .service(refund_bill)
+        .service(reverse_bill);
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StaffShareRequest {
     pub staff_id: i64,
     /// Basis points of the line (all staff on a line together: 10000). Leave out on every staff member to share
@@ -38,11 +40,12 @@ pub struct StaffShareRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BillLineRequest {
     /// `service` (default), `product`, `gift` (a product redeemable for points, paid with them), `card_sale` (sell
     /// a count card) or `recharge`.
     #[serde(default = "service_kind")]
-    pub kind: String,
+    pub kind: LineKind,
     /// The service item, product (also for a gift), count-card product or recharge plan.
     #[serde(alias = "service_item_id")]
     pub item_id: Option<i64>,
@@ -55,11 +58,11 @@ pub struct BillLineRequest {
     /// Services: pay with this count card's sessions instead of money.
     pub count_card_id: Option<i64>,
     /// Recharges without a plan: the amount in fen.
-    pub amount_fen: Option<i64>,
+    pub amount_fen: Option<Fen>,
 }
 
-fn service_kind() -> String {
-    "service".to_owned()
+fn service_kind() -> LineKind {
+    LineKind::Service
 }
 
 fn one() -> i32 {
@@ -67,23 +70,25 @@ fn one() -> i32 {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TenderRequest {
     /// `stored_value`, `cash` or `bank_card`.
-    pub kind: String,
-    pub amount_fen: i64,
+    pub kind: TenderKind,
+    pub amount_fen: Fen,
     /// Cash only: what the customer handed over; the difference is given back as change.
-    pub tendered_fen: Option<i64>,
+    pub tendered_fen: Option<Fen>,
 }
 
 /// A bill's content before tenders.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BillDraftRequest {
     pub store_id: i64,
     pub member_id: Option<i64>,
     pub lines: Vec<BillLineRequest>,
     /// Points to use as an offset (抵现); 0 by default.
     #[serde(default)]
-    pub points: i64,
+    pub points: Points,
     #[serde(default)]
     pub note: String,
 }
@@ -123,12 +128,13 @@ pub(crate) fn tenders(input: Vec<TenderRequest>) -> Vec<TenderInput> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBillRequest {
     pub store_id: i64,
     pub member_id: Option<i64>,
     pub lines: Vec<BillLineRequest>,
     #[serde(default)]
-    pub points: i64,
+    pub points: Points,
     #[serde(default)]
     pub note: String,
     /// Must add up to the bill's total exactly. Leave empty when parking.
@@ -147,28 +153,28 @@ pub struct CreateBillRequest {
 pub struct BillLineDto {
     pub id: i64,
     /// `service`, `product`, `gift`, `card_sale` or `recharge`.
-    pub kind: String,
+    pub kind: LineKind,
     pub item_id: i64,
     pub name: String,
     pub category: String,
     pub quantity: i32,
-    pub unit_price_fen: i64,
+    pub unit_price_fen: Fen,
     /// Unit price × quantity.
-    pub amount_fen: i64,
-    pub discount_fen: i64,
-    pub points_offset_fen: i64,
+    pub amount_fen: Fen,
+    pub discount_fen: Fen,
+    pub points_offset_fen: Fen,
     /// What tenders paid for this line.
-    pub net_fen: i64,
+    pub net_fen: Fen,
     pub count_card_id: Option<i64>,
     /// Revenue recognised from the count card for these sessions.
-    pub recognised_fen: i64,
+    pub recognised_fen: Fen,
     /// Earned on what was paid, plus a recharge plan's bonus points.
-    pub points_earned: i64,
+    pub points_earned: Points,
     /// Gifts: the points the line cost.
-    pub points_redeemed: i64,
+    pub points_redeemed: Points,
     pub staff: Vec<StaffShareDto>,
     pub refunded_quantity: i32,
-    pub refunded_fen: i64,
+    pub refunded_fen: Fen,
     /// What the line created: `{"count_card_id": ..}` for a card sale, `{"bonus_fen": ..}` for a recharge.
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
@@ -182,14 +188,14 @@ pub struct StaffShareDto {
 
 #[derive(Serialize, ToSchema)]
 pub struct TenderDto {
-    pub kind: String,
-    pub amount_fen: i64,
-    pub tendered_fen: i64,
-    pub change_fen: i64,
+    pub kind: TenderKind,
+    pub amount_fen: Fen,
+    pub tendered_fen: Fen,
+    pub change_fen: Fen,
     /// Stored value: the part taken from principal and from bonus.
-    pub principal_fen: i64,
-    pub bonus_fen: i64,
-    pub refunded_fen: i64,
+    pub principal_fen: Fen,
+    pub bonus_fen: Fen,
+    pub refunded_fen: Fen,
 }
 
 /// A bill with everything its receipt shows.
@@ -199,15 +205,15 @@ pub struct BillDto {
     pub store_id: i64,
     pub member_id: Option<i64>,
     /// `parked`, `settled`, `voided` or `reversed`.
-    pub status: String,
-    pub subtotal_fen: i64,
-    pub discount_fen: i64,
-    pub points_used: i64,
-    pub points_offset_fen: i64,
-    pub total_fen: i64,
-    pub change_fen: i64,
-    pub points_earned: i64,
-    pub refunded_fen: i64,
+    pub status: BillStatus,
+    pub subtotal_fen: Fen,
+    pub discount_fen: Fen,
+    pub points_used: Points,
+    pub points_offset_fen: Fen,
+    pub total_fen: Fen,
+    pub change_fen: Fen,
+    pub points_earned: Points,
+    pub refunded_fen: Fen,
     pub level_id: Option<i64>,
     pub note: String,
     pub lines: Vec<BillLineDto>,
@@ -294,7 +300,7 @@ pub struct PriceStepDto {
     /// `subtotal`, `level_discount`, `coupon`, `points_offset` or `total`.
     pub step: String,
     /// Signed: discounts are negative.
-    pub amount_fen: i64,
+    pub amount_fen: Fen,
     pub explanation: String,
 }
 
@@ -307,8 +313,8 @@ pub struct AllergyMatchDto {
     pub service_name: String,
 }
 
-impl From<service::bills::AllergyMatch> for AllergyMatchDto {
-    fn from(a: service::bills::AllergyMatch) -> Self {
+impl From<service::members::allergies::AllergyMatch> for AllergyMatchDto {
+    fn from(a: service::members::allergies::AllergyMatch) -> Self {
         Self {
             substance: a.substance,
             severity: a.severity,
@@ -325,24 +331,24 @@ impl From<service::bills::AllergyMatch> for AllergyMatchDto {
 pub struct QuoteDto {
     pub lines: Vec<BillLineDto>,
     pub steps: Vec<PriceStepDto>,
-    pub subtotal_fen: i64,
-    pub discount_fen: i64,
-    pub coupon_fen: i64,
+    pub subtotal_fen: Fen,
+    pub discount_fen: Fen,
+    pub coupon_fen: Fen,
     /// Points used for the offset.
-    pub points_used: i64,
-    pub points_offset_fen: i64,
+    pub points_used: Points,
+    pub points_offset_fen: Fen,
     /// Points the gift lines cost (taken before the offset).
-    pub points_redeemed: i64,
-    pub total_fen: i64,
-    pub points_earned: i64,
-    pub points_available: i64,
+    pub points_redeemed: Points,
+    pub total_fen: Fen,
+    pub points_earned: Points,
+    pub points_available: Points,
     /// The most points this bill can use.
-    pub points_max: i64,
+    pub points_max: Points,
     pub level_id: Option<i64>,
     pub level_name: Option<String>,
     /// The member's allergy notes that match the services' substances: tell the technician.
     pub allergies: Vec<AllergyMatchDto>,
-    pub confirm_threshold_fen: Option<i64>,
+    pub confirm_threshold_fen: Option<Fen>,
 }
 
 impl From<Quote> for QuoteDto {
@@ -375,7 +381,7 @@ impl From<Quote> for QuoteDto {
 /// Price a bill without writing anything: every step explained, points available, allergy matches.
 #[utoipa::path(tag = "checkout", request_body = BillDraftRequest, responses((status = 200, body = QuoteDto), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bills/preview")]
-async fn preview(
+async fn preview_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     body: web::Json<BillDraftRequest>,
@@ -388,7 +394,7 @@ async fn preview(
 /// was seen before.
 #[utoipa::path(tag = "checkout", request_body = CreateBillRequest, responses((status = 201, body = BillDto), (status = 200, body = BillDto, description = "replayed"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bills")]
-async fn create(
+async fn create_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     body: web::Json<CreateBillRequest>,
@@ -416,24 +422,27 @@ async fn create(
 pub struct BillQuery {
     pub store_id: i64,
     /// `parked` lists the bills to resume.
-    pub status: Option<String>,
+    pub status: Option<BillStatus>,
     pub before_id: Option<i64>,
-    /// 1–100, default 20.
+    /// 1–200, default 20.
     pub limit: Option<u64>,
 }
 
+/// A store's bills, newest first; `status=parked` lists the bills to resume.
 #[utoipa::path(tag = "checkout", params(BillQuery), responses((status = 200, body = Vec<BillDto>), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/bills")]
-async fn list(
+async fn list_bills(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     q: web::Query<BillQuery>,
 ) -> ApiResult<web::Json<Vec<BillDto>>> {
     let q = q.into_inner();
-    let found = bills::list(&ctx, &me, q.store_id, q.status.as_deref(), q.before_id, q.limit.unwrap_or(20)).await?;
+    let page = Page::parse(q.before_id, q.limit, 20)?;
+    let found = bills::list(&ctx, &me, q.store_id, q.status, page).await?;
     Ok(web::Json(found.into_iter().map(BillDto::from).collect()))
 }
 
+/// One bill with its lines, tenders and commission shares.
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), responses((status = 200, body = BillDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/bills/{id}")]
 async fn get_bill(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<BillDto>> {
@@ -443,7 +452,7 @@ async fn get_bill(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i6
 /// Replace a parked bill's content (resuming with changes).
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), request_body = BillDraftRequest, responses((status = 200, body = BillDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[put("/bills/{id}")]
-async fn update_parked(
+async fn update_parked_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -453,6 +462,7 @@ async fn update_parked(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SettleParkedRequest {
     pub tenders: Vec<TenderRequest>,
     pub member_code: Option<String>,
@@ -461,7 +471,7 @@ pub struct SettleParkedRequest {
 /// Settle a parked bill. Repeating it with the same tenders returns the settlement.
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), request_body = SettleParkedRequest, responses((status = 200, body = BillDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bills/{id}/settle")]
-async fn settle_parked(
+async fn settle_parked_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -473,6 +483,7 @@ async fn settle_parked(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     pub reason: String,
 }
@@ -480,7 +491,7 @@ pub struct ReasonRequest {
 /// Void a parked bill (nothing was settled, nothing moves). Audited.
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), request_body = ReasonRequest, responses((status = 200, body = BillDto), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bills/{id}/void")]
-async fn void(
+async fn void_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -503,8 +514,8 @@ pub struct ReceiptDto {
     /// How the member is named on paper: the masked real name (张*), else the nickname.
     pub member_nickname: Option<String>,
     /// Balances after the bill.
-    pub stored_value_fen: Option<i64>,
-    pub points_available: Option<i64>,
+    pub stored_value_fen: Option<Fen>,
+    pub points_available: Option<Points>,
     pub count_cards: Vec<ReceiptCardDto>,
     pub bill: BillDto,
 }
@@ -527,19 +538,26 @@ impl From<Receipt> for ReceiptDto {
     }
 }
 
+/// The receipt of a settled bill: the bill and the balances it left, as printed.
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), responses((status = 200, body = ReceiptDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/bills/{id}/receipt")]
-async fn receipt(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<ReceiptDto>> {
+async fn get_bill_receipt(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<ReceiptDto>> {
     Ok(web::Json(bills::receipt(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefundLineRequest {
     pub line_id: i64,
     pub quantity: i32,
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     pub lines: Vec<RefundLineRequest>,
     pub reason: String,
@@ -547,6 +565,7 @@ pub struct RefundRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReverseRequest {
     pub reason: String,
     pub idempotency_key: String,
@@ -555,16 +574,16 @@ pub struct ReverseRequest {
 #[derive(Serialize, ToSchema)]
 pub struct RefundTenderDto {
     pub kind: String,
-    pub amount_fen: i64,
-    pub principal_fen: i64,
-    pub bonus_fen: i64,
+    pub amount_fen: Fen,
+    pub principal_fen: Fen,
+    pub bonus_fen: Fen,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct RefundLineDto {
     pub line_id: i64,
     pub quantity: i32,
-    pub amount_fen: i64,
+    pub amount_fen: Fen,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -574,7 +593,7 @@ pub struct RefundDto {
     /// `refund` or `reversal`.
     pub kind: String,
     /// Money paid back.
-    pub amount_fen: i64,
+    pub amount_fen: Fen,
     pub reason: String,
     pub tenders: Vec<RefundTenderDto>,
     pub lines: Vec<RefundLineDto>,
@@ -617,7 +636,7 @@ impl From<Refund> for RefundDto {
 /// Refund some units of some lines; every effect goes back in proportion. Audited.
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), request_body = RefundRequest, responses((status = 201, body = RefundDto), (status = 200, body = RefundDto, description = "replayed"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bills/{id}/refunds")]
-async fn refund(
+async fn refund_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -636,7 +655,7 @@ async fn refund(
 /// Reverse a settled bill (反结账): refund everything left and mark it reversed. Audited.
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), request_body = ReverseRequest, responses((status = 201, body = RefundDto), (status = 200, body = RefundDto, description = "replayed"), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bills/{id}/reverse")]
-async fn reverse(
+async fn reverse_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,

@@ -10,9 +10,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use service::AppContext;
 use service::booking::availability::Slot;
 use service::booking::board::DayBoard;
-use service::booking::bookings::{self, BookInput, Booker, Booking, SearchInput, SlotSearch};
+use service::booking::bookings::{self, BookInput, Booker, Booking};
 use service::booking::calendar::{self, Calendar};
-use service::slots::Span;
+use service::booking::search::{self, SearchInput, SlotSearch};
+use service::booking::slots::Span;
+use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Member, Staff};
@@ -27,7 +29,7 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
         .service(cancel_booking)
         .service(check_in_booking)
         .service(complete_booking)
-        .service(mark_no_show)
+        .service(mark_booking_no_show)
         .service(get_day_board)
         .service(list_notifications);
 }
@@ -131,7 +133,7 @@ async fn search_slots(
     query: web::Query<SlotQuery>,
 ) -> ApiResult<web::Json<SlotsDto>> {
     let input = query.input(id.into_inner())?;
-    Ok(web::Json(bookings::search_for_staff(&ctx, &me, input).await?.into()))
+    Ok(web::Json(search::search_for_staff(&ctx, &me, input).await?.into()))
 }
 
 /// Free start times at a store, within the store's booking horizon.
@@ -144,7 +146,7 @@ async fn search_my_slots(
     query: web::Query<SlotQuery>,
 ) -> ApiResult<web::Json<SlotsDto>> {
     let input = query.input(id.into_inner())?;
-    Ok(web::Json(bookings::search_for_member(&ctx, &me, input).await?.into()))
+    Ok(web::Json(search::search_for_member(&ctx, &me, input).await?.into()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ async fn search_my_slots(
 pub struct BookedServiceDto {
     pub service_item_id: i64,
     pub name: String,
-    pub price_fen: i64,
+    pub price_fen: Fen,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
 }
@@ -230,7 +232,7 @@ impl From<Booking> for BookingDto {
                 .map(|i| BookedServiceDto {
                     service_item_id: i.service_item_id,
                     name: i.name,
-                    price_fen: i.price_fen,
+                    price_fen: Fen::new(i.price_fen),
                     starts_at: i.starts_at,
                     ends_at: i.ends_at,
                 })
@@ -257,6 +259,7 @@ fn booked(booking: Booking) -> HttpResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     pub store_id: i64,
     /// Staff bookings: the member it is for.
@@ -310,6 +313,7 @@ async fn create_my_booking(
     Ok(booked(bookings::book(&ctx, Booker::Member(&me), body.into_inner().input()).await?))
 }
 
+/// One booking with its services, technician and status.
 #[utoipa::path(tag = "bookings", params(("id" = i64, Path)), responses((status = 200, body = BookingDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/bookings/{id}")]
 async fn get_booking(
@@ -326,6 +330,7 @@ pub struct MyBookingsQuery {
     pub upcoming: Option<bool>,
 }
 
+/// The signed-in member's bookings, upcoming first.
 #[utoipa::path(tag = "me", params(MyBookingsQuery), responses((status = 200, body = Vec<BookingDto>)), security(("member_token" = [])))]
 #[get("/me/bookings")]
 async fn list_my_bookings(
@@ -337,6 +342,7 @@ async fn list_my_bookings(
     Ok(web::Json(found.into_iter().map(BookingDto::from).collect()))
 }
 
+/// One of the signed-in member's bookings.
 #[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 200, body = BookingDto), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
 #[get("/me/bookings/{id}")]
 async fn get_my_booking(
@@ -348,12 +354,14 @@ async fn get_my_booking(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RescheduleRequest {
     pub starts_at: DateTime<Utc>,
     /// Staff only: move it to another staff member.
     pub staff_id: Option<i64>,
 }
 
+/// Moves a booking to another time (and technician), if that slot is free.
 #[utoipa::path(tag = "bookings", params(("id" = i64, Path)), request_body = RescheduleRequest, responses((status = 200, body = BookingDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bookings/{id}/reschedule")]
 async fn reschedule_booking(
@@ -384,6 +392,7 @@ async fn reschedule_my_booking(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     #[serde(default)]
     pub reason: String,
@@ -392,6 +401,7 @@ pub struct CancelRequest {
     pub waive_late: bool,
 }
 
+/// Cancels a booking; a late cancellation is recorded as such.
 #[utoipa::path(tag = "bookings", params(("id" = i64, Path)), request_body = CancelRequest, responses((status = 200, body = BookingDto), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bookings/{id}/cancel")]
 async fn cancel_booking(
@@ -417,6 +427,7 @@ async fn cancel_my_booking(
     Ok(web::Json(bookings::cancel(&ctx, Booker::Member(&me), id.into_inner(), &b.reason, false).await?.into()))
 }
 
+/// Confirms a requested booking.
 #[utoipa::path(tag = "bookings", params(("id" = i64, Path)), responses((status = 200, body = BookingDto), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bookings/{id}/confirm")]
 async fn confirm_booking(
@@ -439,6 +450,7 @@ async fn check_in_booking(
     Ok(web::Json(bookings::check_in(&ctx, &me, id.into_inner()).await?.into()))
 }
 
+/// Marks a checked-in booking as done.
 #[utoipa::path(tag = "bookings", params(("id" = i64, Path)), responses((status = 200, body = BookingDto), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bookings/{id}/complete")]
 async fn complete_booking(
@@ -452,7 +464,7 @@ async fn complete_booking(
 /// The member did not come (counted against them); only once the booking has started.
 #[utoipa::path(tag = "bookings", params(("id" = i64, Path)), responses((status = 200, body = BookingDto), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bookings/{id}/no-show")]
-async fn mark_no_show(
+async fn mark_booking_no_show(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -608,7 +620,7 @@ async fn list_notifications(
     Staff(me): Staff,
     query: web::Query<NotificationQuery>,
 ) -> ApiResult<web::Json<Vec<NotificationDto>>> {
-    let found = service::reminders::list(&ctx, &me, query.booking_id).await?;
+    let found = service::notifications::outbox::list(&ctx, &me, query.booking_id).await?;
     Ok(web::Json(found.into_iter().map(NotificationDto::from).collect()))
 }
 
@@ -627,7 +639,7 @@ async fn list_subscription_templates(
     ctx: web::Data<AppContext>,
     Member(me): Member,
 ) -> ApiResult<web::Json<Vec<SubscriptionTemplateDto>>> {
-    let found = service::reminders::templates(&ctx, me.merchant_id).await?;
+    let found = service::booking::reminders::templates(&ctx, me.merchant_id).await?;
     Ok(web::Json(
         found
             .into_iter()
@@ -637,6 +649,7 @@ async fn list_subscription_templates(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SubscriptionAnswers {
     /// What `wx.requestSubscribeMessage` answered: template id → `accept`, `reject`, `ban` or `filter`.
     pub answers: std::collections::BTreeMap<String, String>,
@@ -657,7 +670,7 @@ async fn record_my_subscriptions(
     Member(me): Member,
     body: web::Json<SubscriptionAnswers>,
 ) -> ApiResult<web::Json<Vec<OpenSubscriptionDto>>> {
-    let open = service::reminders::record_answers(&ctx, &me, &body.answers).await?;
+    let open = service::booking::reminders::record_answers(&ctx, &me, &body.answers).await?;
     Ok(web::Json(
         open.into_iter().map(|(template_id, remaining)| OpenSubscriptionDto { template_id, remaining }).collect(),
     ))

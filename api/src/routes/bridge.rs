@@ -13,26 +13,26 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use bridge_wire::{FromBridge, ToBridge};
 use service::AppContext;
-use service::bridge::{BridgePrincipal, Device, Printer, PrinterInput};
+use service::store::bridge::{BridgePrincipal, Device, Printer, PrinterInput};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Bridge, Staff};
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
-    cfg.service(create_device)
-        .service(list_devices)
-        .service(revoke_device)
+    cfg.service(create_bridge_device)
+        .service(list_bridge_devices)
+        .service(revoke_bridge_device)
         .service(list_printers)
         .service(create_printer)
         .service(update_printer)
         .service(print_test_page)
         .service(list_print_jobs)
-        .service(reprint_job)
-        .service(watch_scans);
+        .service(reprint_print_job)
+        .service(watch_bridge_scans);
 }
 
 pub fn bridge_routes(cfg: &mut ServiceConfig) {
-    cfg.service(connect);
+    cfg.service(connect_bridge);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -71,6 +71,7 @@ impl From<Device> for DeviceDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeviceRequest {
     /// What staff call it: 前台电脑.
     pub name: String,
@@ -86,37 +87,37 @@ pub struct NewDeviceDto {
 /// Registers a store bridge; the token is shown once (managers).
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), request_body = DeviceRequest, responses((status = 201, body = NewDeviceDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/stores/{id}/bridge-devices")]
-async fn create_device(
+async fn create_bridge_device(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
     body: web::Json<DeviceRequest>,
 ) -> ApiResult<HttpResponse> {
-    let (device, token) = service::bridge::create_device(&ctx, &me, id.into_inner(), &body.name).await?;
+    let (device, token) = service::store::bridge::create_device(&ctx, &me, id.into_inner(), &body.name).await?;
     Ok(HttpResponse::Created().json(NewDeviceDto { device: device.into(), token: token.expose().to_owned() }))
 }
 
 /// A store's bridges and whether each is online.
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), responses((status = 200, body = Vec<DeviceDto>), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/stores/{id}/bridge-devices")]
-async fn list_devices(
+async fn list_bridge_devices(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<Vec<DeviceDto>>> {
-    let devices = service::bridge::list_devices(&ctx, &me, id.into_inner()).await?;
+    let devices = service::store::bridge::list_devices(&ctx, &me, id.into_inner()).await?;
     Ok(web::Json(devices.into_iter().map(DeviceDto::from).collect()))
 }
 
 /// Revokes a bridge's token: it is disconnected and refused from now on.
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), responses((status = 200, body = DeviceDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/bridge-devices/{id}/revoke")]
-async fn revoke_device(
+async fn revoke_bridge_device(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<DeviceDto>> {
-    Ok(web::Json(service::bridge::revoke_device(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(service::store::bridge::revoke_device(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ impl From<Printer> for PrinterDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PrinterRequest {
     pub name: Option<String>,
     pub address: Option<String>,
@@ -186,6 +188,7 @@ impl From<PrinterRequest> for PrinterInput {
     }
 }
 
+/// A store's printers and the bridge each is attached to.
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), responses((status = 200, body = Vec<PrinterDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/stores/{id}/printers")]
 async fn list_printers(
@@ -193,7 +196,7 @@ async fn list_printers(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<Vec<PrinterDto>>> {
-    let printers = service::bridge::list_printers(&ctx, &me, id.into_inner()).await?;
+    let printers = service::store::bridge::list_printers(&ctx, &me, id.into_inner()).await?;
     Ok(web::Json(printers.into_iter().map(PrinterDto::from).collect()))
 }
 
@@ -206,10 +209,11 @@ async fn create_printer(
     id: web::Path<i64>,
     body: web::Json<PrinterRequest>,
 ) -> ApiResult<HttpResponse> {
-    let printer = service::bridge::create_printer(&ctx, &me, id.into_inner(), body.into_inner().into()).await?;
+    let printer = service::store::bridge::create_printer(&ctx, &me, id.into_inner(), body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(PrinterDto::from(printer)))
 }
 
+/// Changes a printer: its name, address, paper width, what it prints, its cash drawer, or takes it out of use.
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), request_body = PrinterRequest, responses((status = 200, body = PrinterDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/printers/{id}")]
 async fn update_printer(
@@ -218,7 +222,9 @@ async fn update_printer(
     id: web::Path<i64>,
     body: web::Json<PrinterRequest>,
 ) -> ApiResult<web::Json<PrinterDto>> {
-    Ok(web::Json(service::bridge::update_printer(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
+    Ok(web::Json(
+        service::store::bridge::update_printer(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -276,22 +282,27 @@ async fn list_print_jobs(
     id: web::Path<i64>,
     query: web::Query<PrintJobQuery>,
 ) -> ApiResult<web::Json<Vec<PrintJobDto>>> {
-    let jobs = service::bridge::list_jobs(&ctx, &me, id.into_inner(), query.status.as_deref()).await?;
+    let jobs = service::store::bridge::list_jobs(&ctx, &me, id.into_inner(), query.status.as_deref()).await?;
     Ok(web::Json(jobs.into_iter().map(PrintJobDto::from).collect()))
 }
 
 /// Prints a job's receipt again, as a new copy.
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), responses((status = 201, body = PrintJobDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/print-jobs/{id}/reprint")]
-async fn reprint_job(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let job = service::bridge::reprint(&ctx, &me, id.into_inner()).await?;
+async fn reprint_print_job(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let job = service::store::bridge::reprint(&ctx, &me, id.into_inner()).await?;
     Ok(HttpResponse::Created().json(PrintJobDto::from(job)))
 }
 
+/// Queues a test page on a printer.
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), responses((status = 201, body = PrintJobDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/printers/{id}/test-page")]
 async fn print_test_page(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let job = service::bridge::test_page(&ctx, &me, id.into_inner()).await?;
+    let job = service::store::bridge::test_page(&ctx, &me, id.into_inner()).await?;
     Ok(HttpResponse::Created().json(PrintJobDto::from(job)))
 }
 
@@ -303,8 +314,12 @@ async fn print_test_page(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::
 /// `unknown`.
 #[utoipa::path(tag = "store bridge", params(("id" = i64, Path)), responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/bridge-devices/{id}/scans")]
-async fn watch_scans(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let receiver = service::bridge::watch_scans(&ctx, &me, id.into_inner()).await?;
+async fn watch_bridge_scans(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let receiver = service::store::bridge::watch_scans(&ctx, &me, id.into_inner()).await?;
     let events = futures_util::stream::unfold(receiver, |mut receiver| async move {
         let message = receiver.recv().await?;
         let event = web::Bytes::from(format!("event: scan\ndata: {message}\n\n"));
@@ -331,7 +346,7 @@ const SILENT_LIMIT: Duration = Duration::from_secs(60);
 /// jobs to the bridge; hello, received, printed, held, heartbeat and scan from it.
 #[utoipa::path(tag = "store bridge", responses((status = 101, description = "switching to the bridge protocol"), (status = 401, body = ErrorBody)), security(("device_token" = [])))]
 #[get("/bridge/v1/connect")]
-async fn connect(
+async fn connect_bridge(
     ctx: web::Data<AppContext>,
     Bridge(bridge): Bridge,
     req: HttpRequest,
@@ -357,7 +372,7 @@ async fn serve(
     mut stream: actix_ws::MessageStream,
 ) {
     let ctx = ctx.as_ref();
-    let mut wake = match ctx.shared.subscribe(&service::bridge::channel(bridge.store_id)).await {
+    let mut wake = match ctx.shared.subscribe(&service::store::print_queue::channel(bridge.store_id)).await {
         Ok(receiver) => Some(receiver),
         Err(error) => {
             tracing::warn!(%error, "bridge connection without wake-ups; polling only");
@@ -415,7 +430,7 @@ async fn serve(
                     break Some("silent");
                 }
                 // A revoked device is cut off within a tick.
-                if !service::bridge::still_valid(ctx, &bridge).await.unwrap_or(true) {
+                if !service::store::bridge::still_valid(ctx, &bridge).await.unwrap_or(true) {
                     break Some("revoked");
                 }
             }
@@ -435,7 +450,7 @@ async fn push(
     printers: &mut Vec<bridge_wire::Printer>,
     sent: &mut HashMap<i64, Instant>,
 ) -> bool {
-    match service::bridge::printers_for(ctx, bridge).await {
+    match service::store::bridge::printers_for(ctx, bridge).await {
         Ok(now) if now != *printers => {
             if !send(session, &ToBridge::Printers { printers: now.clone() }).await {
                 return false;
@@ -446,7 +461,7 @@ async fn push(
         Err(error) => tracing::warn!(%error, "bridge: reading printers"),
     }
     let recent: HashSet<i64> = sent.iter().filter(|(_, at)| at.elapsed() < RESEND_AFTER).map(|(id, _)| *id).collect();
-    match service::bridge::outstanding(ctx, bridge, &recent, 100).await {
+    match service::store::bridge::outstanding(ctx, bridge, &recent, 100).await {
         Ok(jobs) => {
             for job in jobs {
                 if let ToBridge::Job { id, .. } = &job {
@@ -464,11 +479,13 @@ async fn push(
 
 async fn handle(ctx: &AppContext, bridge: &BridgePrincipal, message: FromBridge) -> service::Result<()> {
     match message {
-        FromBridge::Hello { bridge: version, .. } => service::bridge::heartbeat(ctx, bridge, Some(&version), &[]).await,
-        FromBridge::Received { id } => service::bridge::received(ctx, bridge, id).await,
-        FromBridge::Printed { id } => service::bridge::printed(ctx, bridge, id).await,
-        FromBridge::Held { id, state } => service::bridge::held(ctx, bridge, id, state).await,
-        FromBridge::Heartbeat { printers } => service::bridge::heartbeat(ctx, bridge, None, &printers).await,
-        FromBridge::Scan { code } => service::bridge::scanned(ctx, bridge, &code).await.map(|_| ()),
+        FromBridge::Hello { bridge: version, .. } => {
+            service::store::bridge::heartbeat(ctx, bridge, Some(&version), &[]).await
+        }
+        FromBridge::Received { id } => service::store::bridge::received(ctx, bridge, id).await,
+        FromBridge::Printed { id } => service::store::bridge::printed(ctx, bridge, id).await,
+        FromBridge::Held { id, state } => service::store::bridge::held(ctx, bridge, id, state).await,
+        FromBridge::Heartbeat { printers } => service::store::bridge::heartbeat(ctx, bridge, None, &printers).await,
+        FromBridge::Scan { code } => service::store::bridge::scanned(ctx, bridge, &code).await.map(|_| ()),
     }
 }

@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::card_products::{self, CardProduct, CardProductInput};
+use service::cards::card_products::{self, CardProduct, CardProductInput};
+use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
@@ -21,7 +22,7 @@ pub struct CardProductDto {
     #[schema(example = "洗护10次卡")]
     pub name: String,
     /// Price of the card in fen.
-    pub price_fen: i64,
+    pub price_fen: Fen,
     /// Sessions a card holds.
     pub sessions: i32,
     /// A sold card is valid for this many days; null: no expiry.
@@ -46,11 +47,12 @@ impl From<CardProduct> for CardProductDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CardProductRequest {
     /// 1–40 characters.
     pub name: Option<String>,
     /// 1 to 100,000,000 fen.
-    pub price_fen: Option<i64>,
+    pub price_fen: Option<Fen>,
     /// 1–1000.
     pub sessions: Option<i32>,
     /// 1–3650, or null for no expiry.
@@ -82,6 +84,7 @@ async fn list_card_products(ctx: web::Data<AppContext>, Staff(me): Staff) -> Api
     Ok(web::Json(card_products::list(&ctx, &me).await?.into_iter().map(CardProductDto::from).collect()))
 }
 
+/// Adds a count-card product (sessions of services for a price, valid for a period).
 #[utoipa::path(tag = "catalog", request_body = CardProductRequest, responses((status = 201, body = CardProductDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/card-products")]
 async fn create_card_product(

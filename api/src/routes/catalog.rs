@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::catalog::{ServiceInput, ServiceItem};
+use service::domain::Fen;
+use service::foundation::catalog::{ServiceInput, ServiceItem};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
@@ -22,7 +23,7 @@ pub struct ServiceItemDto {
     pub name: String,
     pub duration_min: i32,
     /// Price in fen.
-    pub price_fen: i64,
+    pub price_fen: Fen,
     /// Substances the service uses, matched against allergy notes.
     pub substances: Vec<String>,
     /// Member level id → price in fen for members of that level (instead of the level's discount).
@@ -38,6 +39,7 @@ pub struct ServiceItemDto {
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Copy)]
+#[serde(deny_unknown_fields)]
 pub struct ProcessingWindow {
     /// Minutes from the start of the service.
     pub offset_min: i32,
@@ -52,7 +54,7 @@ impl From<ServiceItem> for ServiceItemDto {
             category: s.category,
             name: s.name,
             duration_min: s.duration_min,
-            price_fen: s.price.get(),
+            price_fen: s.price,
             substances: s.substances,
             level_prices: s.level_prices,
             active: s.active,
@@ -64,11 +66,12 @@ impl From<ServiceItem> for ServiceItemDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceItemRequest {
     pub category: Option<String>,
     pub name: Option<String>,
     pub duration_min: Option<i32>,
-    pub price_fen: Option<i64>,
+    pub price_fen: Option<Fen>,
     pub substances: Option<Vec<String>>,
     /// Member level id → price in fen (0 to 100,000,000) for members of that level. Replaces the whole map; `{}`
     /// removes them.
@@ -121,10 +124,11 @@ impl From<ServiceItemRequest> for ServiceInput {
 #[utoipa::path(tag = "catalog", responses((status = 200, body = Vec<ServiceItemDto>)), security(("staff_token" = [])))]
 #[get("/services")]
 async fn list_services(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<Vec<ServiceItemDto>>> {
-    let items = service::catalog::list(&ctx, me.merchant_id, false).await?;
+    let items = service::foundation::catalog::list(&ctx, me.merchant_id, false).await?;
     Ok(web::Json(items.into_iter().map(ServiceItemDto::from).collect()))
 }
 
+/// Adds a service item to the menu.
 #[utoipa::path(tag = "catalog", request_body = ServiceItemRequest, responses((status = 201, body = ServiceItemDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/services")]
 async fn create_service(
@@ -132,10 +136,11 @@ async fn create_service(
     Staff(me): Staff,
     body: web::Json<ServiceItemRequest>,
 ) -> ApiResult<HttpResponse> {
-    let item = service::catalog::create(&ctx, &me, body.into_inner().into()).await?;
+    let item = service::foundation::catalog::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(ServiceItemDto::from(item)))
 }
 
+/// Changes a service item: its name, category, price, duration, level prices or whether it is offered.
 #[utoipa::path(tag = "catalog", params(("id" = i64, Path)), request_body = ServiceItemRequest, responses((status = 200, body = ServiceItemDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/services/{id}")]
 async fn update_service(
@@ -144,5 +149,7 @@ async fn update_service(
     id: web::Path<i64>,
     body: web::Json<ServiceItemRequest>,
 ) -> ApiResult<web::Json<ServiceItemDto>> {
-    Ok(web::Json(service::catalog::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
+    Ok(web::Json(
+        service::foundation::catalog::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into(),
+    ))
 }

@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::commission_rules::{self, RuleInput, RuleView, Tier};
+use service::commission::rules::{self, RuleInput, RuleView, Tier};
+use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
@@ -17,9 +18,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 /// From `from_fen` of the staff member's sales this month on, the rule pays `value`.
 #[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TierDto {
     /// Monthly sales in fen at which this tier starts; the first tier starts at 0, then strictly ascending.
-    pub from_fen: i64,
+    pub from_fen: Fen,
     /// Basis points of the line's net amount (`percent`, 0–10000) or fen per unit (`fixed`, 0–100,000,000).
     pub value: i64,
 }
@@ -56,6 +58,7 @@ impl From<RuleView> for CommissionRuleDto {
 /// A rule for an item, a category (not both), or every line of its kind. Settlement uses the most specific active
 /// rule; a second active rule for the same thing is refused (409 `rule_exists`).
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommissionRuleRequest {
     pub line_kind: Option<String>,
     /// A service item (`service`), product (`product`) or count-card product (`card_sale`); not for `recharge`.
@@ -95,7 +98,7 @@ async fn list_commission_rules(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
 ) -> ApiResult<web::Json<Vec<CommissionRuleDto>>> {
-    Ok(web::Json(commission_rules::list(&ctx, &me).await?.into_iter().map(CommissionRuleDto::from).collect()))
+    Ok(web::Json(rules::list(&ctx, &me).await?.into_iter().map(CommissionRuleDto::from).collect()))
 }
 
 /// Add a rule (audited).
@@ -106,7 +109,7 @@ async fn create_commission_rule(
     Staff(me): Staff,
     body: web::Json<CommissionRuleRequest>,
 ) -> ApiResult<HttpResponse> {
-    let rule = commission_rules::create(&ctx, &me, body.into_inner().into()).await?;
+    let rule = rules::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(CommissionRuleDto::from(rule)))
 }
 
@@ -119,5 +122,5 @@ async fn update_commission_rule(
     id: web::Path<i64>,
     body: web::Json<CommissionRuleRequest>,
 ) -> ApiResult<web::Json<CommissionRuleDto>> {
-    Ok(web::Json(commission_rules::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
+    Ok(web::Json(rules::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }

@@ -9,13 +9,14 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::handover::Handover;
+use service::domain::Fen;
+use service::store::handover::Handover;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(preview_handover).service(hand_over).service(list_handovers);
+    cfg.service(preview_handover).service(create_handover).service(list_handovers);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -31,7 +32,7 @@ pub struct HandoverDto {
     pub takings: BTreeMap<String, i64>,
     /// What was done: entry kind (`sale`, `recharge`, `refund`, `card_refund`, …) → how many.
     pub entries: BTreeMap<String, u64>,
-    pub total_fen: i64,
+    pub total_fen: Fen,
 }
 
 impl From<Handover> for HandoverDto {
@@ -45,7 +46,7 @@ impl From<Handover> for HandoverDto {
             to: h.to,
             takings: h.takings,
             entries: h.entries,
-            total_fen: h.total,
+            total_fen: Fen::new(h.total),
         }
     }
 }
@@ -58,14 +59,14 @@ async fn preview_handover(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<HandoverDto>> {
-    Ok(web::Json(service::handover::preview(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(service::store::handover::preview(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 /// Hands over (交班): records my shift so far and prints its summary on the store's printer.
 #[utoipa::path(tag = "checkout", params(("id" = i64, Path)), responses((status = 201, body = HandoverDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/stores/{id}/handovers")]
-async fn hand_over(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let handover = service::handover::hand_over(&ctx, &me, id.into_inner()).await?;
+async fn create_handover(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let handover = service::store::handover::hand_over(&ctx, &me, id.into_inner()).await?;
     Ok(HttpResponse::Created().json(HandoverDto::from(handover)))
 }
 
@@ -77,6 +78,6 @@ async fn list_handovers(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<Vec<HandoverDto>>> {
-    let found = service::handover::list(&ctx, &me, id.into_inner()).await?;
+    let found = service::store::handover::list(&ctx, &me, id.into_inner()).await?;
     Ok(web::Json(found.into_iter().map(HandoverDto::from).collect()))
 }

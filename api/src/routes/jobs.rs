@@ -32,7 +32,7 @@ pub struct JobRunDto {
 
 #[derive(Deserialize, IntoParams)]
 pub struct RunsQuery {
-    /// At most 500; default 50.
+    /// 1–200, default 50.
     pub limit: Option<u64>,
 }
 
@@ -44,7 +44,8 @@ async fn list_job_runs(
     Staff(principal): Staff,
     query: web::Query<RunsQuery>,
 ) -> ApiResult<web::Json<Vec<JobRunDto>>> {
-    let runs = jobs::runs_for_staff(&ctx, &principal, query.limit.unwrap_or(50)).await?;
+    let page = service::domain::Page::parse(None, query.limit, 50)?;
+    let runs = jobs::runs_for_staff(&ctx, &principal, page.limit).await?;
     Ok(web::Json(
         runs.into_iter()
             .map(|run| JobRunDto {

@@ -8,24 +8,29 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::levels::{self, LevelInput};
+use service::domain::Fen;
+use service::loyalty::levels::{self, LevelInput};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 use crate::routes::members::LevelDto;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(create_member_level).service(update_member_level).service(delete_member_level).service(review_levels);
+    cfg.service(create_member_level)
+        .service(update_member_level)
+        .service(delete_member_level)
+        .service(review_member_levels);
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LevelRequest {
     /// 1–40 characters.
     pub name: Option<String>,
     /// 0–1000, unique per merchant (409 `rank_taken` otherwise); higher is better.
     pub rank: Option<i32>,
     /// Cumulative spend or recharge (by the merchant's `level_basis`) that qualifies, 0 to 100,000,000 fen.
-    pub threshold_fen: Option<i64>,
+    pub threshold_fen: Option<Fen>,
     /// What members of the level pay, 1000–10000 basis points of the price (9500 = 95折).
     pub discount_bp: Option<i32>,
     /// Item category → basis points (1000–10000), overriding `discount_bp`; at most 50. Replaces the whole map.
@@ -93,7 +98,7 @@ pub struct LevelReviewDto {
 /// Run the annual downgrade review now: members whose last 365 days no longer reach their level move down.
 #[utoipa::path(tag = "members", responses((status = 200, body = LevelReviewDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/member-levels/review")]
-async fn review_levels(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<LevelReviewDto>> {
+async fn review_member_levels(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<LevelReviewDto>> {
     let done = levels::review(&ctx, &me).await?;
     Ok(web::Json(LevelReviewDto { members_reviewed: done.members_reviewed, moved_down: done.moved_down }))
 }

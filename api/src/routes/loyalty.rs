@@ -8,29 +8,30 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
+use service::cards::count_cards::{self, CountCard};
 use service::commission::{self, Statement};
-use service::count_cards::{self, CountCard};
-use service::points::{self, Points};
+use service::domain::{Fen, Points};
+use service::loyalty::points::{self, MemberPoints};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(get_points)
-        .service(adjust_points)
-        .service(list_cards)
-        .service(get_card)
-        .service(extend_card)
-        .service(transfer_card)
-        .service(refund_card)
-        .service(commission_statement);
+    cfg.service(get_member_points)
+        .service(adjust_member_points)
+        .service(list_member_count_cards)
+        .service(get_count_card)
+        .service(extend_count_card)
+        .service(transfer_count_card)
+        .service(refund_count_card)
+        .service(get_commission_statement);
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct PointsLotDto {
     pub id: i64,
-    pub points: i64,
-    pub remaining: i64,
+    pub points: Points,
+    pub remaining: Points,
     pub expires_at: DateTime<Utc>,
     /// `earn`, `adjust`, `recharge` or `refund`.
     pub source: String,
@@ -42,12 +43,12 @@ pub struct PointsLotDto {
 #[derive(Serialize, ToSchema)]
 pub struct PointsDto {
     pub member_id: i64,
-    pub available: i64,
+    pub available: Points,
     pub lots: Vec<PointsLotDto>,
 }
 
-impl From<Points> for PointsDto {
-    fn from(p: Points) -> Self {
+impl From<MemberPoints> for PointsDto {
+    fn from(p: MemberPoints) -> Self {
         Self {
             member_id: p.member_id,
             available: p.available,
@@ -68,9 +69,10 @@ impl From<Points> for PointsDto {
     }
 }
 
+/// A member's points available and their lots, soonest expiry first.
 #[utoipa::path(tag = "points", params(("id" = i64, Path)), responses((status = 200, body = PointsDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/points")]
-async fn get_points(
+async fn get_member_points(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -79,10 +81,11 @@ async fn get_points(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AdjustPointsRequest {
     pub store_id: i64,
     /// Positive gives, negative takes (earliest-expiring first).
-    pub points: i64,
+    pub points: Points,
     pub reason: String,
     pub idempotency_key: String,
 }
@@ -90,7 +93,7 @@ pub struct AdjustPointsRequest {
 /// Give or take points by hand, with a reason. Audited.
 #[utoipa::path(tag = "points", params(("id" = i64, Path)), request_body = AdjustPointsRequest, responses((status = 200, body = PointsDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/points/adjustments")]
-async fn adjust_points(
+async fn adjust_member_points(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -115,9 +118,9 @@ pub struct CountCardDto {
     pub service_item_ids: Vec<i64>,
     pub sessions_total: i32,
     pub sessions_left: i64,
-    pub price_fen: i64,
+    pub price_fen: Fen,
     /// What refunding the unused sessions pays.
-    pub deferred_fen: i64,
+    pub deferred_fen: Fen,
     /// `active`, `refunded` or `transferred`.
     pub status: String,
     pub expires_at: Option<DateTime<Utc>>,
@@ -142,9 +145,10 @@ impl From<CountCard> for CountCardDto {
     }
 }
 
+/// A member's count cards with the sessions left.
 #[utoipa::path(tag = "count cards", params(("id" = i64, Path)), responses((status = 200, body = Vec<CountCardDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/count-cards")]
-async fn list_cards(
+async fn list_member_count_cards(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -152,9 +156,10 @@ async fn list_cards(
     Ok(web::Json(count_cards::list(&ctx, &me, id.into_inner()).await?.into_iter().map(Into::into).collect()))
 }
 
+/// One count card with its sessions left and expiry.
 #[utoipa::path(tag = "count cards", params(("id" = i64, Path)), responses((status = 200, body = CountCardDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/count-cards/{id}")]
-async fn get_card(
+async fn get_count_card(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -163,6 +168,7 @@ async fn get_card(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExtendCardRequest {
     pub expires_at: DateTime<Utc>,
     pub reason: String,
@@ -171,7 +177,7 @@ pub struct ExtendCardRequest {
 /// Extend a count card's validity. Audited.
 #[utoipa::path(tag = "count cards", params(("id" = i64, Path)), request_body = ExtendCardRequest, responses((status = 200, body = CountCardDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/count-cards/{id}/extend")]
-async fn extend_card(
+async fn extend_count_card(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -181,6 +187,7 @@ async fn extend_card(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransferCardRequest {
     pub to_member_id: i64,
     pub reason: String,
@@ -190,7 +197,7 @@ pub struct TransferCardRequest {
 /// Give what is left on a count card to another member. Returns the new card. Audited.
 #[utoipa::path(tag = "count cards", params(("id" = i64, Path)), request_body = TransferCardRequest, responses((status = 200, body = CountCardDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/count-cards/{id}/transfer")]
-async fn transfer_card(
+async fn transfer_count_card(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -206,6 +213,7 @@ async fn transfer_card(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefundCardRequest {
     pub store_id: i64,
     /// `cash` or `bank_card`.
@@ -217,7 +225,7 @@ pub struct RefundCardRequest {
 /// Refund a count card's unused sessions at its unit price and close it. Audited.
 #[utoipa::path(tag = "count cards", params(("id" = i64, Path)), request_body = RefundCardRequest, responses((status = 200, body = CountCardDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/count-cards/{id}/refund")]
-async fn refund_card(
+async fn refund_count_card(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -251,8 +259,8 @@ pub struct CommissionRowDto {
     pub store_id: i64,
     /// `consume` or `card_sale`.
     pub kind: String,
-    pub basis_fen: i64,
-    pub amount_fen: i64,
+    pub basis_fen: Fen,
+    pub amount_fen: Fen,
     pub created_at: DateTime<Utc>,
 }
 
@@ -261,9 +269,9 @@ pub struct CommissionStatementDto {
     pub staff_id: i64,
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub consume_fen: i64,
-    pub card_sale_fen: i64,
-    pub total_fen: i64,
+    pub consume_fen: Fen,
+    pub card_sale_fen: Fen,
+    pub total_fen: Fen,
     pub rows: Vec<CommissionRowDto>,
 }
 
@@ -298,7 +306,7 @@ impl From<Statement> for CommissionStatementDto {
 /// A staff member's commission for a period: everyone may read their own.
 #[utoipa::path(tag = "commission", params(("id" = i64, Path), PeriodQuery), responses((status = 200, body = CommissionStatementDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/staff/{id}/commission")]
-async fn commission_statement(
+async fn get_commission_statement(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,

@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::domain::{Gender, Severity};
+use service::domain::{Fen, Gender, Severity};
 use service::members::{Allergy, Level, MemberInput, MemberQuery, MemberView};
 
 use crate::error::{ApiResult, ErrorBody};
@@ -36,7 +36,7 @@ pub struct LevelDto {
     /// Higher is better; the default level has rank 0.
     pub rank: i32,
     /// Cumulative spend or recharge (by the merchant's `level_basis`) that qualifies, in fen.
-    pub threshold_fen: i64,
+    pub threshold_fen: Fen,
     /// What members of the level pay, in basis points of the price (9000 = 9折).
     pub discount_bp: i32,
     /// Item category → basis points, overriding `discount_bp`.
@@ -88,7 +88,7 @@ pub struct MemberDto {
     pub birthday: Option<NaiveDate>,
     pub level: Option<LevelDto>,
     pub tags: Vec<String>,
-    pub total_spend_fen: i64,
+    pub total_spend_fen: Fen,
     pub home_store_id: Option<i64>,
     #[schema(value_type = Object)]
     pub preferences: serde_json::Value,
@@ -140,8 +140,8 @@ pub struct MemberSearch {
     pub tag: Option<String>,
     /// 1–12.
     pub birthday_month: Option<i32>,
-    pub min_spend_fen: Option<i64>,
-    pub max_spend_fen: Option<i64>,
+    pub min_spend_fen: Option<Fen>,
+    pub max_spend_fen: Option<Fen>,
     pub cursor: Option<String>,
     /// 1–100, default 20.
     pub limit: Option<u64>,
@@ -179,6 +179,7 @@ async fn list_members(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MemberRequest {
     pub phone: Option<String>,
     pub name: Option<String>,
@@ -226,6 +227,7 @@ async fn create_member(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LookupRequest {
     /// A scanned member code (`HY…`) or a typed phone number.
     pub query: String,
@@ -247,6 +249,7 @@ async fn lookup_member(
     Ok(web::Json(service::members::lookup(&ctx, &me, &body.query).await?.into()))
 }
 
+/// One member's profile, level and tags.
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), responses((status = 200, body = MemberDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}")]
 async fn get_member(
@@ -257,6 +260,7 @@ async fn get_member(
     Ok(web::Json(service::members::get(&ctx, &me, id.into_inner()).await?.into()))
 }
 
+/// Changes a member's profile, level or home store.
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), request_body = MemberRequest, responses((status = 200, body = MemberDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/members/{id}")]
 async fn update_member(
@@ -270,6 +274,7 @@ async fn update_member(
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TagsBody {
     pub tags: Vec<String>,
 }
@@ -283,7 +288,7 @@ async fn replace_member_tags(
     id: web::Path<i64>,
     body: web::Json<TagsBody>,
 ) -> ApiResult<web::Json<TagsBody>> {
-    let tags = service::members::set_tags(&ctx, &me, id.into_inner(), body.into_inner().tags).await?;
+    let tags = service::members::notes::set_tags(&ctx, &me, id.into_inner(), body.into_inner().tags).await?;
     Ok(web::Json(TagsBody { tags }))
 }
 
@@ -295,17 +300,19 @@ pub struct NoteDto {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<service::members::Note> for NoteDto {
-    fn from(n: service::members::Note) -> Self {
+impl From<service::members::notes::Note> for NoteDto {
+    fn from(n: service::members::notes::Note) -> Self {
         Self { id: n.id, staff_id: n.staff_id, body: n.body, created_at: n.created_at }
     }
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     pub body: String,
 }
 
+/// The staff notes on a member, newest first.
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), responses((status = 200, body = Vec<NoteDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/notes")]
 async fn list_member_notes(
@@ -314,10 +321,11 @@ async fn list_member_notes(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<Vec<NoteDto>>> {
     Ok(web::Json(
-        service::members::list_notes(&ctx, &me, id.into_inner()).await?.into_iter().map(NoteDto::from).collect(),
+        service::members::notes::list_notes(&ctx, &me, id.into_inner()).await?.into_iter().map(NoteDto::from).collect(),
     ))
 }
 
+/// Adds a staff note to a member.
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), request_body = NoteRequest, responses((status = 201, body = NoteDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/notes")]
 async fn create_member_note(
@@ -326,11 +334,12 @@ async fn create_member_note(
     id: web::Path<i64>,
     body: web::Json<NoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    let note = service::members::add_note(&ctx, &me, id.into_inner(), &body.body).await?;
+    let note = service::members::notes::add_note(&ctx, &me, id.into_inner(), &body.body).await?;
     Ok(HttpResponse::Created().json(NoteDto::from(note)))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AllergyRequest {
     pub substance: String,
     pub severity: Severity,
@@ -346,12 +355,19 @@ async fn create_member_allergy(
     id: web::Path<i64>,
     body: web::Json<AllergyRequest>,
 ) -> ApiResult<HttpResponse> {
-    let allergy =
-        service::members::add_allergy(&ctx, &me, id.into_inner(), &body.substance, body.severity, body.note.as_deref())
-            .await?;
+    let allergy = service::members::allergies::add_allergy(
+        &ctx,
+        &me,
+        id.into_inner(),
+        &body.substance,
+        body.severity,
+        body.note.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(AllergyDto::from(allergy)))
 }
 
+/// Removes an allergy from a member.
 #[utoipa::path(tag = "members", params(("id" = i64, Path), ("allergy_id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[delete("/members/{id}/allergies/{allergy_id}")]
 async fn delete_member_allergy(
@@ -360,7 +376,7 @@ async fn delete_member_allergy(
     path: web::Path<(i64, i64)>,
 ) -> ApiResult<HttpResponse> {
     let (member_id, allergy_id) = path.into_inner();
-    service::members::remove_allergy(&ctx, &me, member_id, allergy_id).await?;
+    service::members::allergies::remove_allergy(&ctx, &me, member_id, allergy_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -372,17 +388,18 @@ async fn export_member(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<serde_json::Value>> {
-    Ok(web::Json(service::members::export_by_staff(&ctx, &me, id.into_inner()).await?))
+    Ok(web::Json(service::members::privacy::export_by_staff(&ctx, &me, id.into_inner()).await?))
 }
 
 /// Erase the member's personal data on their request; money records stay.
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/anonymise")]
 async fn anonymise_member(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    service::members::anonymise_by_staff(&ctx, &me, id.into_inner()).await?;
+    service::members::privacy::anonymise_by_staff(&ctx, &me, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The merchant's member levels, lowest first.
 #[utoipa::path(tag = "members", responses((status = 200, body = Vec<LevelDto>)), security(("staff_token" = [])))]
 #[get("/member-levels")]
 async fn list_member_levels(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<Vec<LevelDto>>> {

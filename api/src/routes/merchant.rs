@@ -4,13 +4,14 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::merchants::{ChannelSettings, LoyaltyInput, LoyaltySettings};
+use service::domain::Fen;
+use service::foundation::merchants::{ChannelSettings, LoyaltyInput, LoyaltySettings};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(get_merchant).service(update_merchant).service(get_loyalty).service(update_loyalty);
+    cfg.service(get_merchant).service(update_merchant).service(get_loyalty_settings).service(update_loyalty_settings);
 }
 
 /// The merchant (brand). Secrets are never returned, only whether they are configured.
@@ -46,6 +47,7 @@ impl From<entity::merchants::Model> for MerchantDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateMerchantRequest {
     pub name: Option<String>,
     pub timezone: Option<String>,
@@ -61,10 +63,11 @@ pub struct UpdateMerchantRequest {
     pub sv_split_rule: Option<String>,
 }
 
+/// The signed-in staff member's merchant and its settings.
 #[utoipa::path(tag = "merchant", responses((status = 200, body = MerchantDto)), security(("staff_token" = [])))]
 #[get("/merchant")]
 async fn get_merchant(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<MerchantDto>> {
-    Ok(web::Json(service::merchants::get(&ctx, me.merchant_id).await?.into()))
+    Ok(web::Json(service::foundation::merchants::get(&ctx, me.merchant_id).await?.into()))
 }
 
 /// Rename the brand or configure its mini-program credentials (owners).
@@ -86,7 +89,7 @@ async fn update_merchant(
         alipay_public_key: b.alipay_public_key,
         sv_split_rule: b.sv_split_rule,
     };
-    Ok(web::Json(service::merchants::update(&ctx, &me, input).await?.into()))
+    Ok(web::Json(service::foundation::merchants::update(&ctx, &me, input).await?.into()))
 }
 
 /// How the merchant runs points, levels and member confirmation.
@@ -107,7 +110,7 @@ pub struct LoyaltySettingsDto {
     #[schema(example = "never")]
     pub level_downgrade: String,
     /// Stored-value or count-card debits above this (fen) need the member's confirmation; null: never.
-    pub confirm_threshold_fen: Option<i64>,
+    pub confirm_threshold_fen: Option<Fen>,
 }
 
 impl From<LoyaltySettings> for LoyaltySettingsDto {
@@ -126,6 +129,7 @@ impl From<LoyaltySettings> for LoyaltySettingsDto {
 
 /// Fields left out stay as they are.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateLoyaltyRequest {
     /// 0–100.
     pub points_per_yuan: Option<i32>,
@@ -145,16 +149,20 @@ pub struct UpdateLoyaltyRequest {
     pub confirm_threshold_fen: Option<Option<i64>>,
 }
 
+/// The merchant's points rule: how points are earned, offset and expire.
 #[utoipa::path(tag = "merchant", responses((status = 200, body = LoyaltySettingsDto)), security(("staff_token" = [])))]
 #[get("/merchant/loyalty")]
-async fn get_loyalty(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<LoyaltySettingsDto>> {
-    Ok(web::Json(service::merchants::loyalty(&ctx, &me).await?.into()))
+async fn get_loyalty_settings(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+) -> ApiResult<web::Json<LoyaltySettingsDto>> {
+    Ok(web::Json(service::foundation::merchants::loyalty(&ctx, &me).await?.into()))
 }
 
 /// Change the points, level and confirmation settings (owners; audited).
 #[utoipa::path(tag = "merchant", request_body = UpdateLoyaltyRequest, responses((status = 200, body = LoyaltySettingsDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/merchant/loyalty")]
-async fn update_loyalty(
+async fn update_loyalty_settings(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     body: web::Json<UpdateLoyaltyRequest>,
@@ -169,5 +177,5 @@ async fn update_loyalty(
         level_downgrade: b.level_downgrade,
         confirm_threshold_fen: b.confirm_threshold_fen,
     };
-    Ok(web::Json(service::merchants::update_loyalty(&ctx, &me, input).await?.into()))
+    Ok(web::Json(service::foundation::merchants::update_loyalty(&ctx, &me, input).await?.into()))
 }

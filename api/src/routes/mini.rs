@@ -7,10 +7,10 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::audit::Actor;
 use service::domain::Gender;
-use service::member_auth::MemberSignedIn;
+use service::foundation::audit::Actor;
 use service::members::MemberInput;
+use service::members::auth::MemberSignedIn;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Member;
@@ -32,11 +32,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(export_my_data)
         .service(request_my_deletion)
         .service(list_open_stores)
-        .service(list_menu)
+        .service(list_menu_services)
         .service(get_my_points)
         .service(list_my_count_cards)
-        .service(list_bills_to_confirm)
-        .service(confirm_bill);
+        .service(list_my_bills_to_confirm)
+        .service(confirm_my_bill);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -63,6 +63,7 @@ impl From<MemberSignedIn> for MemberSessionResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WechatSignIn {
     /// The mini-program's appid (identifies the merchant).
     pub appid: String,
@@ -77,10 +78,11 @@ async fn create_wechat_session(
     ctx: web::Data<AppContext>,
     body: web::Json<WechatSignIn>,
 ) -> ApiResult<web::Json<MemberSessionResponse>> {
-    Ok(web::Json(service::member_auth::sign_in_wechat(&ctx, &body.appid, &body.code).await?.into()))
+    Ok(web::Json(service::members::auth::sign_in_wechat(&ctx, &body.appid, &body.code).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AlipaySignIn {
     pub appid: String,
     /// The authCode from `my.getAuthCode`.
@@ -94,10 +96,11 @@ async fn create_alipay_session(
     ctx: web::Data<AppContext>,
     body: web::Json<AlipaySignIn>,
 ) -> ApiResult<web::Json<MemberSessionResponse>> {
-    Ok(web::Json(service::member_auth::sign_in_alipay(&ctx, &body.appid, &body.auth_code).await?.into()))
+    Ok(web::Json(service::members::auth::sign_in_alipay(&ctx, &body.appid, &body.auth_code).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SandboxSignIn {
     pub merchant_id: i64,
     /// Any name: the same name is the same member.
@@ -112,13 +115,14 @@ async fn create_sandbox_session(
     ctx: web::Data<AppContext>,
     body: web::Json<SandboxSignIn>,
 ) -> ApiResult<web::Json<MemberSessionResponse>> {
-    Ok(web::Json(service::member_auth::sign_in_sandbox(&ctx, body.merchant_id, &body.user).await?.into()))
+    Ok(web::Json(service::members::auth::sign_in_sandbox(&ctx, body.merchant_id, &body.user).await?.into()))
 }
 
+/// Signs the member out: the session token stops working.
 #[utoipa::path(tag = "member sessions", responses((status = 204), (status = 401, body = ErrorBody)), security(("member_token" = [])))]
 #[delete("/sessions/current")]
 async fn delete_member_session(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<HttpResponse> {
-    service::member_auth::sign_out(&ctx, &me).await?;
+    service::members::auth::sign_out(&ctx, &me).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -130,6 +134,7 @@ async fn get_my_profile(ctx: web::Data<AppContext>, Member(me): Member) -> ApiRe
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     pub nickname: Option<String>,
     pub name: Option<String>,
@@ -139,6 +144,7 @@ pub struct ProfileRequest {
     pub preferences: Option<serde_json::Value>,
 }
 
+/// Changes the signed-in member's nickname, name, gender, birthday or preferences.
 #[utoipa::path(tag = "me", request_body = ProfileRequest, responses((status = 200, body = MemberDto), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
 #[patch("/me")]
 async fn update_my_profile(
@@ -159,6 +165,7 @@ async fn update_my_profile(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BindPhoneRequest {
     /// The code from a `button open-type="getPhoneNumber"` tap.
     pub code: String,
@@ -173,7 +180,7 @@ async fn bind_my_phone(
     Member(me): Member,
     body: web::Json<BindPhoneRequest>,
 ) -> ApiResult<web::Json<MemberDto>> {
-    let member_id = service::member_auth::bind_phone_wechat(&ctx, &me, &body.code).await?;
+    let member_id = service::members::auth::bind_phone_wechat(&ctx, &me, &body.code).await?;
     Ok(web::Json(service::members::own(&ctx, me.merchant_id, member_id).await?.into()))
 }
 
@@ -191,7 +198,7 @@ pub struct MemberCodeDto {
 #[utoipa::path(tag = "me", responses((status = 200, body = MemberCodeDto), (status = 401, body = ErrorBody)), security(("member_token" = [])))]
 #[get("/me/member-code")]
 async fn get_my_member_code(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<MemberCodeDto>> {
-    let (code, expires_at) = service::member_auth::issue_member_code(&ctx, &me).await?;
+    let (code, expires_at) = service::members::auth::issue_member_code(&ctx, &me).await?;
     Ok(web::Json(MemberCodeDto {
         code: code.as_str().to_owned(),
         expires_at,
@@ -203,14 +210,14 @@ async fn get_my_member_code(ctx: web::Data<AppContext>, Member(me): Member) -> A
 #[utoipa::path(tag = "me", responses((status = 200, body = Object)), security(("member_token" = [])))]
 #[get("/me/export")]
 async fn export_my_data(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<serde_json::Value>> {
-    Ok(web::Json(service::members::export(&ctx, me.merchant_id, me.member_id).await?))
+    Ok(web::Json(service::members::privacy::export(&ctx, me.merchant_id, me.member_id).await?))
 }
 
 /// Delete my personal data. My sessions end; money records are kept anonymously.
 #[utoipa::path(tag = "me", responses((status = 204), (status = 409, body = ErrorBody)), security(("member_token" = [])))]
 #[post("/me/deletion")]
 async fn request_my_deletion(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<HttpResponse> {
-    service::members::anonymise(&ctx, me.merchant_id, me.member_id, Actor::Member(me.member_id)).await?;
+    service::members::privacy::anonymise(&ctx, me.merchant_id, me.member_id, Actor::Member(me.member_id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -218,15 +225,24 @@ async fn request_my_deletion(ctx: web::Data<AppContext>, Member(me): Member) -> 
 #[utoipa::path(tag = "me", responses((status = 200, body = Vec<StoreDto>)), security(("member_token" = [])))]
 #[get("/stores")]
 async fn list_open_stores(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<StoreDto>>> {
-    Ok(web::Json(service::stores::list_open(&ctx, me.merchant_id).await?.into_iter().map(StoreDto::from).collect()))
+    Ok(web::Json(
+        service::foundation::stores::list_open(&ctx, me.merchant_id).await?.into_iter().map(StoreDto::from).collect(),
+    ))
 }
 
 /// The service menu (active items).
 #[utoipa::path(tag = "me", responses((status = 200, body = Vec<ServiceItemDto>)), security(("member_token" = [])))]
 #[get("/services")]
-async fn list_menu(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<ServiceItemDto>>> {
+async fn list_menu_services(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+) -> ApiResult<web::Json<Vec<ServiceItemDto>>> {
     Ok(web::Json(
-        service::catalog::list(&ctx, me.merchant_id, true).await?.into_iter().map(ServiceItemDto::from).collect(),
+        service::foundation::catalog::list(&ctx, me.merchant_id, true)
+            .await?
+            .into_iter()
+            .map(ServiceItemDto::from)
+            .collect(),
     ))
 }
 
@@ -234,7 +250,7 @@ async fn list_menu(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<
 #[utoipa::path(tag = "me", responses((status = 200, body = PointsDto)), security(("member_token" = [])))]
 #[get("/me/points")]
 async fn get_my_points(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<PointsDto>> {
-    Ok(web::Json(service::points::own(&ctx, me.member_id).await?.into()))
+    Ok(web::Json(service::loyalty::points::own(&ctx, me.member_id).await?.into()))
 }
 
 /// My count cards (次卡) and their sessions left.
@@ -244,25 +260,30 @@ async fn list_my_count_cards(
     ctx: web::Data<AppContext>,
     Member(me): Member,
 ) -> ApiResult<web::Json<Vec<CountCardDto>>> {
-    let cards = service::count_cards::own(&ctx, me.merchant_id, me.member_id).await?;
+    let cards = service::cards::count_cards::own(&ctx, me.merchant_id, me.member_id).await?;
     Ok(web::Json(cards.into_iter().map(Into::into).collect()))
 }
 
 /// Bills the store parked for me to confirm (a large stored-value or count-card debit).
 #[utoipa::path(tag = "me", responses((status = 200, body = Vec<BillDto>)), security(("member_token" = [])))]
 #[get("/me/bills/to-confirm")]
-async fn list_bills_to_confirm(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<BillDto>>> {
-    let bills = service::bills::pending_confirmations(&ctx, me.merchant_id, me.member_id).await?;
+async fn list_my_bills_to_confirm(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+) -> ApiResult<web::Json<Vec<BillDto>>> {
+    let bills = service::checkout::bills::pending_confirmations(&ctx, me.merchant_id, me.member_id).await?;
     Ok(web::Json(bills.into_iter().map(Into::into).collect()))
 }
 
 /// Confirm a parked bill of mine: the cashier can then settle it.
 #[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 200, body = BillDto), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
 #[post("/me/bills/{id}/confirm")]
-async fn confirm_bill(
+async fn confirm_my_bill(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<BillDto>> {
-    Ok(web::Json(service::bills::confirm_by_member(&ctx, me.merchant_id, me.member_id, id.into_inner()).await?.into()))
+    Ok(web::Json(
+        service::checkout::bills::confirm_by_member(&ctx, me.merchant_id, me.member_id, id.into_inner()).await?.into(),
+    ))
 }

@@ -13,7 +13,7 @@ use crate::error::ErrorBody;
 use crate::telemetry::Metrics;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(metrics);
+    cfg.service(get_health).service(get_readiness).service(get_metrics);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -32,15 +32,15 @@ pub struct Readiness {
 /// The process is up.
 #[utoipa::path(tag = "ops", responses((status = 200, body = Health)))]
 #[get("/healthz")]
-async fn healthz() -> web::Json<Health> {
+async fn get_health() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
 /// The database and Redis answer.
 #[utoipa::path(tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
 #[get("/readyz")]
-async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
-    let database = service::db::ping(&ctx.db).await;
+async fn get_readiness(ctx: web::Data<AppContext>) -> HttpResponse {
+    let database = service::foundation::db::ping(&ctx.db).await;
     let shared = ctx.shared.ping().await;
     match (database, shared) {
         (Ok(()), Ok(())) => HttpResponse::Ok().json(Readiness {
@@ -59,6 +59,6 @@ async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-async fn metrics(metrics: web::Data<Arc<Metrics>>) -> HttpResponse {
+async fn get_metrics(metrics: web::Data<Arc<Metrics>>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
 }

@@ -10,16 +10,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::payments::{MiniPayment, Payment};
-use service::wechatpay::SignatureHeaders;
+use service::domain::{Fen, Page};
+use service::integrations::wechatpay::SignatureHeaders;
+use service::payments::Payment;
+use service::payments::mini::MiniPayment;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Member, Staff};
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_offered_plans)
+    cfg.service(list_offered_recharge_plans)
         .service(get_my_stored_value)
-        .service(start_recharge)
+        .service(start_my_recharge)
         .service(pay_my_bill)
         .service(get_my_payment);
 }
@@ -36,7 +38,7 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
 }
 
 pub fn callback_routes(cfg: &mut ServiceConfig) {
-    cfg.service(wechatpay_callback).service(alipay_callback);
+    cfg.service(receive_wechatpay_callback).service(receive_alipay_callback);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -53,14 +55,14 @@ pub struct PaymentDto {
     pub bill_id: Option<i64>,
     pub plan_id: Option<i64>,
     pub out_trade_no: String,
-    pub amount_fen: i64,
+    pub amount_fen: Fen,
     pub description: String,
     /// `pending`, `paid`, `closed` or `failed`.
     pub status: String,
     /// The provider's transaction id once paid.
     pub provider_trade_no: Option<String>,
     pub failure: Option<String>,
-    pub refunded_fen: i64,
+    pub refunded_fen: Fen,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -132,11 +134,11 @@ impl From<MiniPayment> for MiniPaymentDto {
 /// The recharge plans on offer (充X送Y), cheapest first.
 #[utoipa::path(tag = "me", responses((status = 200, body = Vec<crate::routes::stored_value::RechargePlanDto>)), security(("member_token" = [])))]
 #[get("/recharge-plans")]
-async fn list_offered_plans(
+async fn list_offered_recharge_plans(
     ctx: web::Data<AppContext>,
     Member(me): Member,
 ) -> ApiResult<web::Json<Vec<crate::routes::stored_value::RechargePlanDto>>> {
-    let plans = service::stored_value::offered_plans(&ctx, me.merchant_id).await?;
+    let plans = service::cards::recharge_plans::offered_plans(&ctx, me.merchant_id).await?;
     Ok(web::Json(plans.into_iter().map(Into::into).collect()))
 }
 
@@ -147,10 +149,11 @@ async fn get_my_stored_value(
     ctx: web::Data<AppContext>,
     Member(me): Member,
 ) -> ApiResult<web::Json<crate::routes::stored_value::CardDto>> {
-    Ok(web::Json(service::stored_value::own(&ctx, me.merchant_id, me.member_id).await?.into()))
+    Ok(web::Json(service::cards::stored_value::own(&ctx, me.merchant_id, me.member_id).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StartRechargeRequest {
     /// `wechatpay` or `alipay`.
     pub provider: String,
@@ -159,7 +162,7 @@ pub struct StartRechargeRequest {
     /// A recharge plan, or
     pub plan_id: Option<i64>,
     /// a plain amount without bonus.
-    pub amount_fen: Option<i64>,
+    pub amount_fen: Option<Fen>,
     /// The same key returns the same order (the member tapping twice).
     pub idempotency_key: String,
 }
@@ -168,23 +171,24 @@ pub struct StartRechargeRequest {
 /// credited when the provider confirms the payment (never on the mini-program's word), then poll the payment.
 #[utoipa::path(tag = "me", request_body = StartRechargeRequest, responses((status = 200, body = MiniPaymentDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
 #[post("/me/payments/recharges")]
-async fn start_recharge(
+async fn start_my_recharge(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     body: web::Json<StartRechargeRequest>,
 ) -> ApiResult<web::Json<MiniPaymentDto>> {
     let body = body.into_inner();
-    let input = service::payments::RechargeInput {
+    let input = service::payments::mini::RechargeInput {
         provider: body.provider,
         store_id: body.store_id,
         plan_id: body.plan_id,
         amount_fen: body.amount_fen,
         idempotency_key: body.idempotency_key,
     };
-    Ok(web::Json(service::payments::start_recharge(&ctx, &me, input).await?.into()))
+    Ok(web::Json(service::payments::mini::start_recharge(&ctx, &me, input).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PayBillRequest {
     /// `wechatpay` or `alipay`.
     pub provider: String,
@@ -203,7 +207,7 @@ async fn pay_my_bill(
     body: web::Json<PayBillRequest>,
 ) -> ApiResult<web::Json<MiniPaymentDto>> {
     let payment =
-        service::payments::start_bill_payment(&ctx, &me, id.into_inner(), &body.provider, &body.idempotency_key)
+        service::payments::mini::start_bill_payment(&ctx, &me, id.into_inner(), &body.provider, &body.idempotency_key)
             .await?;
     Ok(web::Json(payment.into()))
 }
@@ -216,14 +220,14 @@ async fn get_my_payment(
     Member(me): Member,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<PaymentDto>> {
-    Ok(web::Json(service::payments::get_for_member(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(service::payments::mini::get_for_member(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct PaymentsQuery {
     /// `pending`, `paid`, `closed` or `failed`.
     pub status: Option<String>,
-    /// At most 200; default 50.
+    /// 1–200, default 50.
     pub limit: Option<u64>,
 }
 
@@ -235,7 +239,8 @@ async fn list_payments(
     Staff(principal): Staff,
     query: web::Query<PaymentsQuery>,
 ) -> ApiResult<web::Json<Vec<PaymentDto>>> {
-    let rows = service::payments::list(&ctx, &principal, query.status.as_deref(), query.limit.unwrap_or(50)).await?;
+    let page = Page::parse(None, query.limit, 50)?;
+    let rows = service::payments::list(&ctx, &principal, query.status.as_deref(), page.limit).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
 }
 
@@ -251,6 +256,7 @@ async fn get_payment(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentCodeRequest {
     /// What the scanner read from the customer's WeChat or Alipay payment code.
     pub auth_code: String,
@@ -316,6 +322,7 @@ impl From<service::payments::credentials::WechatPayStatus> for WechatPaySettings
 
 /// Every field optional; secrets are write-only.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WechatPaySettingsRequest {
     pub mchid: Option<String>,
     /// The merchant API certificate serial.
@@ -337,6 +344,7 @@ pub struct WechatPaySettingsRequest {
     pub merchant_certificate: Option<String>,
 }
 
+/// The merchant's WeChat Pay account, without its secrets.
 #[utoipa::path(tag = "merchant", responses((status = 200, body = WechatPaySettingsDto), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/merchant/wechatpay")]
 async fn get_wechatpay_settings(
@@ -374,7 +382,7 @@ async fn set_wechatpay_settings(
 /// already applied), otherwise 4xx/5xx with `{code, message}` so WeChat Pay sends it again.
 #[utoipa::path(tag = "callbacks", request_body(content = String, content_type = "application/json"), responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/callbacks/wechatpay")]
-async fn wechatpay_callback(
+async fn receive_wechatpay_callback(
     ctx: web::Data<AppContext>,
     request: HttpRequest,
     body: web::Bytes,
@@ -390,7 +398,7 @@ async fn wechatpay_callback(
 /// apply); anything else makes Alipay send it again.
 #[utoipa::path(tag = "callbacks", request_body(content = String, content_type = "application/x-www-form-urlencoded"), responses((status = 200, content_type = "text/plain", body = String), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/callbacks/alipay")]
-async fn alipay_callback(
+async fn receive_alipay_callback(
     ctx: web::Data<AppContext>,
     form: web::Form<BTreeMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
@@ -453,6 +461,7 @@ async fn list_payment_exceptions(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// What was done about it (1–200 characters); audited.
     pub resolution: String,
@@ -472,6 +481,7 @@ async fn resolve_payment_exception(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ScanRequest {
     /// What the scanner read.
     pub code: String,

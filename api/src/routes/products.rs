@@ -7,7 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::products::{
+use service::domain::{Fen, Page, Points};
+use service::store::products::{
     self, CountInput, Product, ProductInput, ProductQuery, ReceiptInput, StockChange, StockLevel, StockMovement,
 };
 
@@ -36,9 +37,9 @@ pub struct ProductDto {
     pub name: String,
     pub category: String,
     /// Price in fen.
-    pub price_fen: i64,
+    pub price_fen: Fen,
     /// Redeemable for this many points a unit (积分兑换, a `gift` line at checkout); null: not a gift.
-    pub points_price: Option<i64>,
+    pub points_price: Option<Points>,
     pub active: bool,
 }
 
@@ -58,6 +59,7 @@ impl From<Product> for ProductDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProductRequest {
     /// 1–40 characters without spaces, unique per merchant (409 `sku_taken` otherwise).
     pub sku: Option<String>,
@@ -68,7 +70,7 @@ pub struct ProductRequest {
     pub name: Option<String>,
     pub category: Option<String>,
     /// 0 to 100,000,000 fen.
-    pub price_fen: Option<i64>,
+    pub price_fen: Option<Fen>,
     /// 1–100,000,000 points a unit, or null for not a gift.
     #[serde(default, deserialize_with = "crate::extract::explicit_null")]
     #[schema(value_type = Option<i64>)]
@@ -168,6 +170,7 @@ impl From<StockChange> for StockChangeDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StockReceiptRequest {
     pub product_id: i64,
     /// Units received, 1–1,000,000.
@@ -177,6 +180,7 @@ pub struct StockReceiptRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StockCountRequest {
     pub product_id: i64,
     /// Units on the shelf, 0–1,000,000; the difference from the books is recorded as an `adjust` movement.
@@ -207,6 +211,7 @@ async fn list_products(
     Ok(web::Json(found.into_iter().map(ProductDto::from).collect()))
 }
 
+/// Adds a retail product.
 #[utoipa::path(tag = "products", request_body = ProductRequest, responses((status = 201, body = ProductDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/products")]
 async fn create_product(
@@ -218,6 +223,7 @@ async fn create_product(
     Ok(HttpResponse::Created().json(ProductDto::from(product)))
 }
 
+/// Changes a retail product: its name, SKU, barcode, price, points price or whether it is sold.
 #[utoipa::path(tag = "products", params(("id" = i64, Path)), request_body = ProductRequest, responses((status = 200, body = ProductDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/products/{id}")]
 async fn update_product(
@@ -281,7 +287,7 @@ async fn list_stock_movements(
     query: web::Query<MovementQuery>,
 ) -> ApiResult<web::Json<Vec<StockMovementDto>>> {
     let q = query.into_inner();
-    let found =
-        products::movements(&ctx, &me, store_id.into_inner(), q.product_id, q.before_id, q.limit.unwrap_or(50)).await?;
+    let page = Page::parse(q.before_id, q.limit, 50)?;
+    let found = products::movements(&ctx, &me, store_id.into_inner(), q.product_id, page).await?;
     Ok(web::Json(found.into_iter().map(StockMovementDto::from).collect()))
 }

@@ -11,10 +11,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::booking::calendar::{clock, parse_clock};
+use service::booking::reminders::ReminderTemplate;
 use service::booking::schedules::{
     BookingSettingsInput, Exception, ExceptionInput, Resource, Schedule, Skill, WeeklyWindow,
 };
-use service::reminders::ReminderTemplate;
+use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
@@ -23,14 +24,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_schedule)
         .service(set_store_hours)
         .service(update_booking_settings)
-        .service(add_closure)
-        .service(remove_closure)
+        .service(create_store_closure)
+        .service(delete_store_closure)
         .service(set_staff_shifts)
-        .service(add_shift_exception)
-        .service(remove_shift_exception)
+        .service(create_shift_exception)
+        .service(delete_shift_exception)
         .service(get_staff_skills)
         .service(set_staff_skills)
-        .service(add_resource)
+        .service(create_resource)
         .service(update_resource)
         .service(set_staff_notify_phone)
         .service(get_booking_reminder)
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 /// A weekly window: a weekday (1 Monday … 7 Sunday) and local times.
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
 pub struct WeeklyWindowDto {
     pub weekday: i32,
     /// `HH:MM`, local time at the store.
@@ -104,8 +106,12 @@ pub struct ClosureDto {
 #[derive(Serialize, ToSchema)]
 pub struct ShiftDto {
     pub staff_id: i64,
-    #[serde(flatten)]
-    pub window: WeeklyWindowDto,
+    // The window's fields spelled out rather than flattened: a flattened schema that refuses unknown fields
+    // would refuse `staff_id` too.
+    pub weekday: i32,
+    /// `HH:MM`, local time at the store.
+    pub from: String,
+    pub to: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -176,7 +182,10 @@ impl From<Schedule> for ScheduleDto {
             shifts: s
                 .shifts
                 .into_iter()
-                .map(|(staff_id, w)| ShiftDto { staff_id, window: WeeklyWindowDto::from(w) })
+                .map(|(staff_id, w)| {
+                    let WeeklyWindowDto { weekday, from, to } = WeeklyWindowDto::from(w);
+                    ShiftDto { staff_id, weekday, from, to }
+                })
                 .collect(),
             exceptions: s.exceptions.into_iter().map(ShiftExceptionDto::from).collect(),
             resources: s.resources.into_iter().map(ResourceDto::from).collect(),
@@ -196,6 +205,7 @@ async fn get_schedule(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WeekRequest {
     /// The whole week: replaces what was there. Windows on one day must not overlap.
     pub windows: Vec<WeeklyWindowDto>,
@@ -216,6 +226,7 @@ async fn set_store_hours(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BookingSettingsRequest {
     /// 5, 10, 15, 20, 30 or 60.
     pub granularity_min: Option<i32>,
@@ -253,6 +264,7 @@ async fn update_booking_settings(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClosureRequest {
     pub date: NaiveDate,
     #[serde(default)]
@@ -262,7 +274,7 @@ pub struct ClosureRequest {
 /// Closes the store for a day (a holiday, a refit). Existing bookings stay; the day board shows them.
 #[utoipa::path(tag = "schedules", params(("id" = i64, Path)), request_body = ClosureRequest, responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/stores/{id}/closures")]
-async fn add_closure(
+async fn create_store_closure(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -272,9 +284,10 @@ async fn add_closure(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Removes a day the store was to be closed.
 #[utoipa::path(tag = "schedules", params(("id" = i64, Path), ("date" = NaiveDate, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[delete("/stores/{id}/closures/{date}")]
-async fn remove_closure(
+async fn delete_store_closure(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     path: web::Path<(i64, NaiveDate)>,
@@ -300,6 +313,7 @@ async fn set_staff_shifts(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ShiftExceptionRequest {
     pub staff_id: i64,
     pub date: NaiveDate,
@@ -315,7 +329,7 @@ pub struct ShiftExceptionRequest {
 /// Leave or an extra shift on one day (managers).
 #[utoipa::path(tag = "schedules", params(("id" = i64, Path)), request_body = ShiftExceptionRequest, responses((status = 201, body = ShiftExceptionDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/stores/{id}/shift-exceptions")]
-async fn add_shift_exception(
+async fn create_shift_exception(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -328,9 +342,10 @@ async fn add_shift_exception(
     Ok(HttpResponse::Created().json(ShiftExceptionDto::from(exception)))
 }
 
+/// Removes a leave or an extra shift.
 #[utoipa::path(tag = "schedules", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[delete("/shift-exceptions/{id}")]
-async fn remove_shift_exception(
+async fn delete_shift_exception(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -340,10 +355,11 @@ async fn remove_shift_exception(
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SkillDto {
     pub service_item_id: i64,
     /// What this staff member charges instead of the menu price (a senior stylist), in fen.
-    pub price_fen: Option<i64>,
+    pub price_fen: Option<Fen>,
     /// How long this staff member takes instead of the menu duration.
     pub duration_min: Option<i32>,
 }
@@ -367,6 +383,7 @@ async fn get_staff_skills(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SkillsRequest {
     /// The whole list: replaces what was there.
     pub skills: Vec<SkillDto>,
@@ -391,6 +408,7 @@ async fn set_staff_skills(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceRequest {
     pub name: String,
     /// 1–40 of a-z, 0-9 and _; services needing one name the same kind.
@@ -402,7 +420,7 @@ pub struct ResourceRequest {
 /// Adds a room or bed (managers).
 #[utoipa::path(tag = "schedules", params(("id" = i64, Path)), request_body = ResourceRequest, responses((status = 201, body = ResourceDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/stores/{id}/resources")]
-async fn add_resource(
+async fn create_resource(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -415,12 +433,14 @@ async fn add_resource(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceUpdate {
     pub name: Option<String>,
     pub capacity: Option<i32>,
     pub active: Option<bool>,
 }
 
+/// Renames a room or bed, changes its capacity or takes it out of use.
 #[utoipa::path(tag = "schedules", params(("id" = i64, Path)), request_body = ResourceUpdate, responses((status = 200, body = ResourceDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/resources/{id}")]
 async fn update_resource(
@@ -436,6 +456,7 @@ async fn update_resource(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NotifyPhoneRequest {
     /// Mainland mobile number for SMS reminders of the staff member's bookings; null removes it.
     pub phone: Option<String>,
@@ -450,12 +471,13 @@ async fn set_staff_notify_phone(
     id: web::Path<i64>,
     body: web::Json<NotifyPhoneRequest>,
 ) -> ApiResult<HttpResponse> {
-    service::reminders::set_staff_phone(&ctx, &me, id.into_inner(), body.phone.as_deref()).await?;
+    service::booking::reminders::set_staff_phone(&ctx, &me, id.into_inner(), body.phone.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// The WeChat subscribe-message template members are reminded with, and what fills each of its fields.
 #[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReminderTemplateDto {
     /// The template id from the mini-program's subscribe-message settings.
     pub template_id: String,
@@ -472,14 +494,15 @@ impl From<ReminderTemplate> for ReminderTemplateDto {
     }
 }
 
+/// The WeChat subscribe-message template used for booking reminders, if one is set.
 #[utoipa::path(tag = "schedules", responses((status = 200, body = Option<ReminderTemplateDto>)), security(("staff_token" = [])))]
 #[get("/merchant/booking-reminder")]
 async fn get_booking_reminder(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
 ) -> ApiResult<web::Json<Option<ReminderTemplateDto>>> {
-    let merchant = service::merchants::get(&ctx, me.merchant_id).await?;
-    Ok(web::Json(service::reminders::template_of(&merchant).map(ReminderTemplateDto::from)))
+    let merchant = service::foundation::merchants::get(&ctx, me.merchant_id).await?;
+    Ok(web::Json(service::booking::reminders::template_of(&merchant).map(ReminderTemplateDto::from)))
 }
 
 /// Sets the reminder template (owners and managers); null stops WeChat reminders (SMS still goes where it can).
@@ -492,6 +515,6 @@ async fn set_booking_reminder(
 ) -> ApiResult<web::Json<Option<ReminderTemplateDto>>> {
     let template =
         body.into_inner().map(|t| ReminderTemplate { template_id: t.template_id, page: t.page, fields: t.fields });
-    let set = service::reminders::set_template(&ctx, &me, template).await?;
+    let set = service::booking::reminders::set_template(&ctx, &me, template).await?;
     Ok(web::Json(set.map(ReminderTemplateDto::from)))
 }

@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::domain::Role;
-use service::staff::{NewStaffInput, StaffChanges, StaffMember};
+use service::foundation::staff::{NewStaffInput, StaffChanges, StaffMember};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ClientIp, Staff};
@@ -47,6 +47,7 @@ impl From<StaffMember> for StaffDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
     pub username: String,
     pub display_name: String,
@@ -60,6 +61,7 @@ pub struct CreateStaffRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateStaffRequest {
     pub display_name: Option<String>,
     pub role: Option<String>,
@@ -70,6 +72,7 @@ pub struct UpdateStaffRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     pub password: String,
 }
@@ -78,7 +81,7 @@ pub struct ResetPasswordRequest {
 #[utoipa::path(tag = "staff", responses((status = 200, body = Vec<StaffDto>), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/staff")]
 async fn list_staff(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<Vec<StaffDto>>> {
-    Ok(web::Json(service::staff::list(&ctx, &me).await?.into_iter().map(StaffDto::from).collect()))
+    Ok(web::Json(service::foundation::staff::list(&ctx, &me).await?.into_iter().map(StaffDto::from).collect()))
 }
 
 /// Create a staff account (only for roles below mine, in my stores).
@@ -104,14 +107,15 @@ async fn create_staff(
         all_stores: body.all_stores,
         store_ids: body.store_ids,
     };
-    let created = service::staff::create(&ctx, &me, input, ip.0.as_deref()).await?;
+    let created = service::foundation::staff::create(&ctx, &me, input, ip.0.as_deref()).await?;
     Ok(HttpResponse::Created().json(StaffDto::from(created)))
 }
 
+/// One staff member with their role and stores.
 #[utoipa::path(tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/staff/{id}")]
 async fn get_staff(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<StaffDto>> {
-    Ok(web::Json(service::staff::get(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(service::foundation::staff::get(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 /// Change name, role, stores or active flag; role or store changes end the member's sessions.
@@ -138,7 +142,9 @@ async fn update_staff(
         store_ids: body.store_ids,
         active: body.active,
     };
-    Ok(web::Json(service::staff::update(&ctx, &me, id.into_inner(), changes, ip.0.as_deref()).await?.into()))
+    Ok(web::Json(
+        service::foundation::staff::update(&ctx, &me, id.into_inner(), changes, ip.0.as_deref()).await?.into(),
+    ))
 }
 
 /// Set a new password for a staff member I manage; all their sessions end.
@@ -157,6 +163,6 @@ async fn reset_staff_password(
     id: web::Path<i64>,
     body: web::Json<ResetPasswordRequest>,
 ) -> ApiResult<HttpResponse> {
-    service::staff::reset_password(&ctx, &me, id.into_inner(), &body.password, ip.0.as_deref()).await?;
+    service::foundation::staff::reset_password(&ctx, &me, id.into_inner(), &body.password, ip.0.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

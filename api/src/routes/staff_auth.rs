@@ -5,17 +5,21 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::auth::{StaffPrincipal, StoreScope};
 use service::domain::{Permission, Role};
+use service::foundation::principal::{StaffPrincipal, StoreScope};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ClientIp, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(create_session).service(delete_current_session).service(get_me).service(change_my_password);
+    cfg.service(create_staff_session)
+        .service(delete_staff_session)
+        .service(get_current_staff)
+        .service(change_my_password);
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     #[schema(example = "demo-cashier")]
     pub username: String,
@@ -73,12 +77,12 @@ pub struct SignInResponse {
     ),
 )]
 #[post("/sessions")]
-async fn create_session(
+async fn create_staff_session(
     ctx: web::Data<AppContext>,
     ip: ClientIp,
     body: web::Json<SignInRequest>,
 ) -> ApiResult<web::Json<SignInResponse>> {
-    let signed_in = service::auth::sign_in(&ctx, &body.username, &body.password, ip.0.as_deref()).await?;
+    let signed_in = service::foundation::auth::sign_in(&ctx, &body.username, &body.password, ip.0.as_deref()).await?;
     Ok(web::Json(SignInResponse {
         token: signed_in.token.expose().to_owned(),
         expires_at: signed_in.expires_at,
@@ -89,19 +93,20 @@ async fn create_session(
 /// Sign out: the token stops working at once.
 #[utoipa::path(tag = "staff sessions", responses((status = 204), (status = 401, body = ErrorBody)), security(("staff_token" = [])))]
 #[delete("/sessions/current")]
-async fn delete_current_session(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<HttpResponse> {
-    service::auth::sign_out(&ctx, &me).await?;
+async fn delete_staff_session(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<HttpResponse> {
+    service::foundation::auth::sign_out(&ctx, &me).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Who am I, and what may I do.
 #[utoipa::path(tag = "staff sessions", responses((status = 200, body = MeDto), (status = 401, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/me")]
-async fn get_me(Staff(me): Staff) -> web::Json<MeDto> {
+async fn get_current_staff(Staff(me): Staff) -> web::Json<MeDto> {
     web::Json(MeDto::from(&me))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     /// 10–128 characters.
@@ -122,6 +127,13 @@ async fn change_my_password(
     ip: ClientIp,
     body: web::Json<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
-    service::auth::change_own_password(&ctx, &me, &body.current_password, &body.new_password, ip.0.as_deref()).await?;
+    service::foundation::auth::change_own_password(
+        &ctx,
+        &me,
+        &body.current_password,
+        &body.new_password,
+        ip.0.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,22 +7,24 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::stored_value::{self, Card, Movement, Plan, PlanInput};
+use service::cards::recharge_plans::{self, Plan, PlanInput};
+use service::cards::stored_value::{self, Card, Movement};
+use service::domain::{Fen, Page, Points};
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_plans)
-        .service(create_plan)
-        .service(update_plan)
-        .service(get_card)
-        .service(recharge)
-        .service(transfer)
-        .service(refund_card)
-        .service(freeze)
-        .service(unfreeze)
-        .service(statement);
+    cfg.service(list_recharge_plans)
+        .service(create_recharge_plan)
+        .service(update_recharge_plan)
+        .service(get_stored_value)
+        .service(recharge_stored_value)
+        .service(transfer_stored_value)
+        .service(refund_stored_value)
+        .service(freeze_stored_value)
+        .service(unfreeze_stored_value)
+        .service(list_stored_value_entries);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -30,11 +32,11 @@ pub struct RechargePlanDto {
     pub id: i64,
     pub name: String,
     /// What the member pays, in fen.
-    pub pay_fen: i64,
+    pub pay_fen: Fen,
     /// What the store adds on top, in fen.
-    pub bonus_fen: i64,
+    pub bonus_fen: Fen,
     /// Points granted with each recharge (充值送积分), valid for the merchant's points validity.
-    pub bonus_points: i64,
+    pub bonus_points: Points,
     /// A recharge under this plan makes the card valid for this many days (never shorter); null: no expiry.
     pub validity_days: Option<i32>,
     pub active: bool,
@@ -55,12 +57,13 @@ impl From<Plan> for RechargePlanDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RechargePlanRequest {
     pub name: Option<String>,
-    pub pay_fen: Option<i64>,
-    pub bonus_fen: Option<i64>,
+    pub pay_fen: Option<Fen>,
+    pub bonus_fen: Option<Fen>,
     /// 0–100,000,000.
-    pub bonus_points: Option<i64>,
+    pub bonus_points: Option<Points>,
     /// 1–3650, or null for no expiry.
     #[serde(default, deserialize_with = "crate::extract::explicit_null")]
     #[schema(value_type = Option<i32>)]
@@ -88,11 +91,11 @@ pub struct CardDto {
     /// `active`, `frozen` (挂失) or `closed` (退卡).
     pub status: String,
     /// Money the member paid in and has not spent, in fen.
-    pub principal_fen: i64,
+    pub principal_fen: Fen,
     /// Bonus the store added and the member has not spent, in fen.
-    pub bonus_fen: i64,
+    pub bonus_fen: Fen,
     /// principal + bonus.
-    pub balance_fen: i64,
+    pub balance_fen: Fen,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -134,12 +137,13 @@ fn moved(movement: Movement) -> HttpResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RechargeRequest {
     pub store_id: i64,
     /// A recharge plan (充X送Y), or
     pub plan_id: Option<i64>,
     /// a plain amount in fen, without bonus.
-    pub amount_fen: Option<i64>,
+    pub amount_fen: Option<Fen>,
     /// `cash` or `bank_card`.
     pub tender: String,
     /// Chosen by the client, 8–64 characters; retrying with the same key never recharges twice.
@@ -147,21 +151,23 @@ pub struct RechargeRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     pub to_member_id: i64,
-    pub amount_fen: i64,
+    pub amount_fen: Fen,
     pub reason: String,
     pub idempotency_key: String,
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefundCardRequest {
     pub store_id: i64,
     /// How the principal is paid back: `cash` or `bank_card`.
     pub tender: String,
     /// Kept from the principal by the store's refund policy; default 0.
     #[serde(default)]
-    pub fee_fen: i64,
+    pub fee_fen: Fen,
     pub reason: String,
     pub idempotency_key: String,
 }
@@ -174,8 +180,8 @@ pub struct StatementLineDto {
     pub kind: String,
     pub memo: String,
     pub bill_id: Option<i64>,
-    pub principal_delta_fen: i64,
-    pub bonus_delta_fen: i64,
+    pub principal_delta_fen: Fen,
+    pub bonus_delta_fen: Fen,
     pub created_at: DateTime<Utc>,
 }
 
@@ -190,42 +196,52 @@ pub struct StatementQuery {
 /// Recharge plans, cheapest first, inactive ones included.
 #[utoipa::path(tag = "stored value", responses((status = 200, body = Vec<RechargePlanDto>)), security(("staff_token" = [])))]
 #[get("/recharge-plans")]
-async fn list_plans(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<Vec<RechargePlanDto>>> {
-    Ok(web::Json(stored_value::list_plans(&ctx, &me).await?.into_iter().map(Into::into).collect()))
+async fn list_recharge_plans(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+) -> ApiResult<web::Json<Vec<RechargePlanDto>>> {
+    Ok(web::Json(recharge_plans::list_plans(&ctx, &me).await?.into_iter().map(Into::into).collect()))
 }
 
+/// Adds a recharge plan (pay X, get Y bonus and points).
 #[utoipa::path(tag = "stored value", request_body = RechargePlanRequest, responses((status = 201, body = RechargePlanDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/recharge-plans")]
-async fn create_plan(
+async fn create_recharge_plan(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     body: web::Json<RechargePlanRequest>,
 ) -> ApiResult<HttpResponse> {
-    let plan = stored_value::create_plan(&ctx, &me, body.into_inner().into()).await?;
+    let plan = recharge_plans::create_plan(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(RechargePlanDto::from(plan)))
 }
 
+/// Changes a recharge plan or withdraws it.
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path)), request_body = RechargePlanRequest, responses((status = 200, body = RechargePlanDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/recharge-plans/{id}")]
-async fn update_plan(
+async fn update_recharge_plan(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
     body: web::Json<RechargePlanRequest>,
 ) -> ApiResult<web::Json<RechargePlanDto>> {
-    Ok(web::Json(stored_value::update_plan(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
+    Ok(web::Json(recharge_plans::update_plan(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }
 
+/// A member's stored-value card: principal, bonus and status.
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path, description = "member id")), responses((status = 200, body = CardDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/stored-value")]
-async fn get_card(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<CardDto>> {
+async fn get_stored_value(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<CardDto>> {
     Ok(web::Json(stored_value::get(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 /// Recharge at the desk by cash or bank card. 201 when it happened, 200 when the key was seen before.
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path, description = "member id")), request_body = RechargeRequest, responses((status = 201, body = MovementDto), (status = 200, body = MovementDto, description = "replayed"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/stored-value/recharges")]
-async fn recharge(
+async fn recharge_stored_value(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -245,7 +261,7 @@ async fn recharge(
 /// Move value to another member's card; principal and bonus keep their nature (managers; audited).
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path, description = "the giving member")), request_body = TransferRequest, responses((status = 201, body = MovementDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/stored-value/transfers")]
-async fn transfer(
+async fn transfer_stored_value(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -264,7 +280,7 @@ async fn transfer(
 /// 退卡: pay back the remaining principal less the policy fee, void the bonus, close the card (managers; audited).
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path, description = "member id")), request_body = RefundCardRequest, responses((status = 201, body = MovementDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/stored-value/refund")]
-async fn refund_card(
+async fn refund_stored_value(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
@@ -284,31 +300,36 @@ async fn refund_card(
 /// 挂失: stop debits and transfers out until unfrozen.
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path, description = "member id")), responses((status = 200, body = CardDto), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/stored-value/freeze")]
-async fn freeze(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<CardDto>> {
+async fn freeze_stored_value(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<CardDto>> {
     Ok(web::Json(stored_value::set_frozen(&ctx, &me, id.into_inner(), true).await?.into()))
 }
 
 /// Lift a freeze (managers).
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path, description = "member id")), responses((status = 200, body = CardDto), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/members/{id}/stored-value/unfreeze")]
-async fn unfreeze(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<CardDto>> {
+async fn unfreeze_stored_value(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<CardDto>> {
     Ok(web::Json(stored_value::set_frozen(&ctx, &me, id.into_inner(), false).await?.into()))
 }
 
 /// The card's movements, newest first.
 #[utoipa::path(tag = "stored value", params(("id" = i64, Path, description = "member id"), StatementQuery), responses((status = 200, body = Vec<StatementLineDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/stored-value/entries")]
-async fn statement(
+async fn list_stored_value_entries(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
     query: web::Query<StatementQuery>,
 ) -> ApiResult<web::Json<Vec<StatementLineDto>>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::from(service::Error::invalid("limit", "must be 1–200")));
-    }
-    let lines = stored_value::statement(&ctx, &me, id.into_inner(), query.before_id, limit).await?;
+    let page = Page::parse(query.before_id, query.limit, 50)?;
+    let lines = stored_value::statement(&ctx, &me, id.into_inner(), page).await?;
     Ok(web::Json(
         lines
             .into_iter()

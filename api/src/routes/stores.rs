@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::stores::StoreInput;
+use service::foundation::stores::StoreInput;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
@@ -41,6 +41,7 @@ impl From<entity::stores::Model> for StoreDto {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StoreRequest {
     pub name: Option<String>,
     pub address: Option<String>,
@@ -59,7 +60,7 @@ impl From<StoreRequest> for StoreInput {
 #[utoipa::path(tag = "stores", responses((status = 200, body = Vec<StoreDto>)), security(("staff_token" = [])))]
 #[get("/stores")]
 async fn list_stores(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<Vec<StoreDto>>> {
-    Ok(web::Json(service::stores::list(&ctx, &me).await?.into_iter().map(StoreDto::from).collect()))
+    Ok(web::Json(service::foundation::stores::list(&ctx, &me).await?.into_iter().map(StoreDto::from).collect()))
 }
 
 /// Open a new store (owners).
@@ -70,16 +71,18 @@ async fn create_store(
     Staff(me): Staff,
     body: web::Json<StoreRequest>,
 ) -> ApiResult<HttpResponse> {
-    let store = service::stores::create(&ctx, &me, body.into_inner().into()).await?;
+    let store = service::foundation::stores::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(StoreDto::from(store)))
 }
 
+/// One store with its address, phone and time zone.
 #[utoipa::path(tag = "stores", params(("id" = i64, Path)), responses((status = 200, body = StoreDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/stores/{id}")]
 async fn get_store(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<web::Json<StoreDto>> {
-    Ok(web::Json(service::stores::get(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(service::foundation::stores::get(&ctx, &me, id.into_inner()).await?.into()))
 }
 
+/// Changes a store's name, address, phone, time zone or whether it is open for business.
 #[utoipa::path(tag = "stores", params(("id" = i64, Path)), request_body = StoreRequest, responses((status = 200, body = StoreDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/stores/{id}")]
 async fn update_store(
@@ -88,5 +91,7 @@ async fn update_store(
     id: web::Path<i64>,
     body: web::Json<StoreRequest>,
 ) -> ApiResult<web::Json<StoreDto>> {
-    Ok(web::Json(service::stores::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
+    Ok(web::Json(
+        service::foundation::stores::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into(),
+    ))
 }

@@ -766,12 +766,12 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
         backdate_booking(&app, *id, Duration::days(1)).await;
     }
     let now = Utc::now();
-    let decided = service::reminders::enqueue_due(ctx, now).await.unwrap();
+    let decided = service::booking::reminders::enqueue_due(ctx, now).await.unwrap();
     assert_eq!(
         decided.queued, 2,
         "{decided:?}: the refused one and the SMS; the member with no subscription has no phone"
     );
-    let delivered = service::reminders::deliver_due(ctx, now, 100).await.unwrap();
+    let delivered = service::notifications::outbox::deliver_due(ctx, now, 100).await.unwrap();
     assert_eq!((delivered.sent, delivered.failed), (1, 1), "{delivered:?}");
     let outbox = ok(app.get(&format!("{STAFF}/notifications?booking_id={}", booked[0]), &salon.owner).await);
     assert_eq!(
@@ -782,9 +782,10 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
     assert_eq!(outbox[0]["attempts"], 1);
     // No retry storm: later runs leave it alone and write nothing new.
     for minutes in [1, 5, 30] {
-        service::reminders::enqueue_due(ctx, now + Duration::minutes(minutes)).await.unwrap();
-        let again = service::reminders::deliver_due(ctx, now + Duration::minutes(minutes), 100).await.unwrap();
-        assert_eq!(again, service::reminders::Delivered::default());
+        service::booking::reminders::enqueue_due(ctx, now + Duration::minutes(minutes)).await.unwrap();
+        let again =
+            service::notifications::outbox::deliver_due(ctx, now + Duration::minutes(minutes), 100).await.unwrap();
+        assert_eq!(again, service::notifications::outbox::Delivered::default());
     }
     let none = ok(app.get(&format!("{STAFF}/notifications?booking_id={}", booked[1]), &salon.owner).await);
     assert_eq!(none[0]["status"], "skipped", "{none}");
@@ -801,7 +802,7 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
         .await);
     let id = b["id"].as_i64().unwrap();
     backdate_booking(&app, id, Duration::days(1)).await;
-    service::reminders::enqueue_due(ctx, Utc::now()).await.unwrap();
+    service::booking::reminders::enqueue_due(ctx, Utc::now()).await.unwrap();
     let rule = ok(app.get(&format!("{STAFF}/notifications?booking_id={id}"), &salon.owner).await);
     assert_eq!(
         (rule[0]["status"].as_str(), rule[0]["error_code"].as_str()),
@@ -839,37 +840,37 @@ async fn a_reminder_run_killed_mid_send_sends_each_message_once() {
         backdate_booking(&app, *id, Duration::days(1)).await;
     }
     let now = Utc::now();
-    service::reminders::enqueue_due(&ctx, now).await.unwrap();
+    service::booking::reminders::enqueue_due(&ctx, now).await.unwrap();
     // WeChat answers slowly; the run is killed while the first message is in flight.
     app.fake.set_subscribe_delay(std::time::Duration::from_secs(3));
+    let sends_before = app.fake.calls("subscribe_send");
     let run = tokio::spawn({
         let ctx = ctx.clone();
-        async move { service::reminders::deliver_due(&ctx, now, 100).await }
+        async move { service::notifications::outbox::deliver_due(&ctx, now, 100).await }
     });
-    // Killed once the first message is claimed and on its way (WeChat holds the answer for 3 s).
-    for _ in 0..100 {
+    // Killed once the first message is claimed and WeChat has it (and holds the answer for 3 s).
+    for _ in 0..150 {
         let sending = entity::notification_outbox::Entity::find()
             .filter(entity::notification_outbox::Column::Status.eq("sending"))
             .count(&ctx.db)
             .await
             .unwrap();
-        if sending == 1 {
+        if sending == 1 && app.fake.calls("subscribe_send") > sends_before {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     run.abort();
     assert!(run.await.unwrap_err().is_cancelled());
     app.fake.set_subscribe_delay(std::time::Duration::ZERO);
     // A restarted run right away leaves the claimed message alone (its claim has not run out)...
-    let restarted = service::reminders::deliver_due(&ctx, now + Duration::seconds(1), 100).await.unwrap();
+    let restarted = service::notifications::outbox::deliver_due(&ctx, now + Duration::seconds(1), 100).await.unwrap();
     assert_eq!(restarted.sent, 2, "{restarted:?}");
     // ... and sends it once its claim has run out.
     let claim = Duration::seconds(ctx.settings.notifications.claim_secs + 1);
-    let later = service::reminders::deliver_due(&ctx, now + claim, 100).await.unwrap();
+    let later = service::notifications::outbox::deliver_due(&ctx, now + claim, 100).await.unwrap();
     assert_eq!(later.sent, 1, "{later:?}");
-    assert_eq!(service::reminders::deliver_due(&ctx, now + claim * 2, 100).await.unwrap().sent, 0);
+    assert_eq!(service::notifications::outbox::deliver_due(&ctx, now + claim * 2, 100).await.unwrap().sent, 0);
     let mut recipients: Vec<String> = app.fake.subscribe_messages().into_iter().map(|m| m.touser).collect();
     recipients.sort();
     assert_eq!(recipients, ["o-kill-0", "o-kill-1", "o-kill-2"], "each message exactly once");

@@ -139,9 +139,11 @@ async fn killing_the_process_mid_settlement_leaves_whole_bills_or_none() {
 
     // Eight cashiers settle as fast as they can; the process is killed under them.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acknowledged_so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers: Vec<_> = (0..8)
         .map(|worker| {
             let (client, base, token, stop) = (client.clone(), base.clone(), token.clone(), stop.clone());
+            let acknowledged_so_far = acknowledged_so_far.clone();
             tokio::spawn(async move {
                 let mut settled = 0;
                 for n in 0.. {
@@ -155,7 +157,10 @@ async fn killing_the_process_mid_settlement_leaves_whole_bills_or_none() {
                         "idempotency_key": format!("crash-{worker}-{n:06}"),
                     });
                     match client.post(format!("{base}/api/staff/v1/bills")).bearer_auth(&token).json(&body).send().await {
-                        Ok(answer) if answer.status() == StatusCode::CREATED => settled += 1,
+                        Ok(answer) if answer.status() == StatusCode::CREATED => {
+                            settled += 1;
+                            acknowledged_so_far.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         _ => break,
                     }
                 }
@@ -163,7 +168,13 @@ async fn killing_the_process_mid_settlement_leaves_whole_bills_or_none() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed in full flight: once the cashiers have had 40 bills acknowledged and while more are on their way.
+    for _ in 0..600 {
+        if acknowledged_so_far.load(std::sync::atomic::Ordering::Relaxed) >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     Command::new("kill").args(["-KILL", &server.child.id().to_string()]).status().unwrap();
     server.child.wait().unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

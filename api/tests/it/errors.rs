@@ -20,6 +20,21 @@ async fn routing_errors_use_the_envelope() {
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
     );
+    // A literal route is not read as an id of its parameterised neighbour: `PUT /bills/preview` is not the bill
+    // with id "preview", it is a method the preview does not take.
+    let token = app.token(Role::Cashier).await;
+    let response = app
+        .client
+        .put(app.url("/api/staff/v1/bills/preview"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST");
+    // The parameterised route still answers for a real id, and a bad id is still a bad path.
+    assert_error(&app.get("/api/staff/v1/bills/abc", &token).await, StatusCode::BAD_REQUEST, "invalid_path");
 }
 
 #[tokio::test]
@@ -60,6 +75,23 @@ async fn body_query_and_path_errors_write_nothing() {
 
     let wrong_type = app.post("/api/staff/v1/members", &token, json!({ "phone": 13900000000u64 })).await;
     assert_error(&wrong_type, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    // A field the api does not know is refused, not ignored: a client that believes it sent a discount must hear
+    // that nothing took it.
+    let unknown =
+        app.post("/api/staff/v1/members", &token, json!({ "phone": "13900000001", "discount_pct": 50 })).await;
+    assert_error(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert!(unknown.1["message"].as_str().unwrap().contains("discount_pct"), "{}", unknown.1);
+    let bills = app.count("bills").await;
+    let store = app.seed.store_ids[0];
+    let bill = json!({
+        "store_id": store, "lines": [], "tenders": [], "idempotency_key": "unknown-field-1", "discount_pct": 50,
+    });
+    assert_error(
+        &app.post("/api/staff/v1/bills", &token, bill).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    assert_eq!(app.count("bills").await, bills);
 
     let text = app
         .client

@@ -246,3 +246,24 @@ async fn bad_member_input_is_refused_and_writes_nothing() {
     let after = (app.count("members").await, app.count("member_tags").await, app.count("audit_log").await);
     assert_eq!(before, after);
 }
+
+/// A member's home store is changed inside the update's transaction: on SQLite's single pooled connection, a check
+/// that asked the pool for a second connection there answered 500 after the pool's timeout and stalled every other
+/// request meanwhile.
+#[tokio::test]
+async fn moving_a_member_to_another_home_store_answers_at_once() {
+    let app = TestApp::spawn().await;
+    let manager = app.token(Role::Owner).await;
+    let (status, member) = app.post("/api/staff/v1/members", &manager, json!({ "phone": "13900007711" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{member}");
+    let path = format!("/api/staff/v1/members/{}", member["id"]);
+    for store in [app.seed.store_ids[1], app.seed.store_ids[0]] {
+        let started = std::time::Instant::now();
+        let (status, moved) = app.patch(&path, &manager, json!({ "home_store_id": store })).await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        assert_eq!(moved["home_store_id"], store);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
+    }
+    let missing = app.patch(&path, &manager, json!({ "home_store_id": 999_999 })).await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+}

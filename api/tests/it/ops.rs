@@ -53,12 +53,19 @@ async fn docs_page_is_served_offline_and_the_document_is_openapi_3_1() {
     let (status, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
-    // Every operation has an id, a tag and at least one response; every non-public one declares its token.
-    // Callbacks are authenticated by the provider's signature over the body, not by a token.
+    // Every operation has a unique `<verb>_<resource>` id (client generators name functions after it), a summary,
+    // a tag and at least one response; every non-public one declares its token. Callbacks are authenticated by
+    // the provider's signature over the body, not by a token.
     let public = ["/healthz", "/readyz", "/metrics", "/api/staff/v1/sessions", "/api/mini/v1/sessions/", "/callbacks/"];
+    let mut ids = std::collections::BTreeMap::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            if let Some(first) = ids.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} names both {first} and {method} {path}");
+            }
+            assert!(id.contains('_'), "{method} {path}: operationId {id} is not <verb>_<resource>");
+            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has no summary");
             assert!(op["tags"].is_array(), "{method} {path} has no tag");
             assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
             let is_public = public.iter().any(|p| path.starts_with(p)) && !(path.ends_with("/current"));

@@ -137,8 +137,13 @@ async fn a_wechat_pay_recharge_credits_the_card_once_however_often_it_is_notifie
         params["nonceStr"].as_str().unwrap(),
         params["package"].as_str().unwrap()
     );
-    let merchant_key = service::signing::parse_public_key(sandbox::WECHATPAY_MERCHANT_PUBLIC_KEY).unwrap();
-    assert!(service::signing::verify(&merchant_key, message.as_bytes(), params["paySign"].as_str().unwrap()));
+    let merchant_key =
+        service::integrations::signing::parse_public_key(sandbox::WECHATPAY_MERCHANT_PUBLIC_KEY).unwrap();
+    assert!(service::integrations::signing::verify(
+        &merchant_key,
+        message.as_bytes(),
+        params["paySign"].as_str().unwrap()
+    ));
 
     let id = started["payment"]["id"].as_i64().unwrap();
     let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
@@ -226,8 +231,10 @@ async fn forged_stale_tampered_and_mismatched_wechat_notifications_change_nothin
         with_header(&with_header(&headers, "Wechatpay-Timestamp", &ts.to_string()), "Wechatpay-Signature", &signature)
     };
     // Signed by someone else: our own merchant key stands in for any key that is not WeChat Pay's.
-    let merchant_key = service::signing::parse_private_key(sandbox::WECHATPAY_MERCHANT_PRIVATE_KEY).unwrap();
-    let forged_signature = service::signing::sign(&merchant_key, &format!("{timestamp}\n{nonce}\n{body}\n"));
+    let merchant_key =
+        service::integrations::signing::parse_private_key(sandbox::WECHATPAY_MERCHANT_PRIVATE_KEY).unwrap();
+    let forged_signature =
+        service::integrations::signing::sign(&merchant_key, &format!("{timestamp}\n{nonce}\n{body}\n"));
     let tampered_body = {
         let mut value: Value = serde_json::from_str(&body).unwrap();
         let ciphertext = value["resource"]["ciphertext"].as_str().unwrap().to_owned();

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use service::AppContext;
 use service::demo::DemoSeed;
 use service::domain::Role;
-use service::settings::{Secret, SecuritySettings, Settings};
+use service::foundation::settings::{Secret, SecuritySettings, Settings};
 
 pub const WECHAT_APPID: &str = "wx0123456789abcdef";
 pub const WECHAT_SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -71,6 +71,10 @@ impl TestApp {
             None => {
                 let path = settings.data_dir.join("test.db");
                 settings.database.url = Secret::new(format!("sqlite://{}?mode=rwc", path.display()));
+                // A request that takes a second connection inside its own transaction waits for SQLite's single
+                // connection until this runs out: fail such a test in seconds rather than hide the stall. (On
+                // PostgreSQL the pool has more connections, and 200 concurrent bills queue longer than this.)
+                settings.database.acquire_timeout_secs = 3;
                 None
             }
         };
@@ -202,9 +206,13 @@ impl TestApp {
 
     /// A second merchant with its own owner, for cross-tenant tests. Returns (merchant id, owner token).
     pub async fn other_merchant(&self) -> (i64, String) {
-        let (merchant, _) = service::merchants::create_with_owner(
+        let (merchant, _) = service::foundation::merchants::create_with_owner(
             &self.ctx,
-            service::merchants::NewMerchant { name: "Other Salon", code: "other", timezone: "Asia/Shanghai" },
+            service::foundation::merchants::NewMerchant {
+                name: "Other Salon",
+                code: "other",
+                timezone: "Asia/Shanghai",
+            },
             "other-owner",
             "other-owner-password",
         )

@@ -1,5 +1,5 @@
 //! Slot search: everything that constrains a store's staff over some local days, loaded in a handful of queries,
-//! then the pure arithmetic of [`crate::slots`] per staff member and day. The same loading, inside the booking
+//! then the pure arithmetic of [`crate::booking::slots`] per staff member and day. The same loading, inside the booking
 //! transaction, is how a booking checks that its time is still free.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -14,7 +14,7 @@ use entity::{
 
 use super::calendar::{self, Calendar, weekday};
 use super::schedules::AnyonePolicy;
-use crate::slots::{self, Day, Span, Step};
+use crate::booking::slots::{self, Day, Span, Step};
 use crate::{Error, Result};
 
 /// The longest range one search covers.

@@ -9,9 +9,9 @@ use entity::{bookings, resources};
 use super::availability::Availability;
 use super::bookings::{Booker, Booking, get};
 use super::calendar::{self, Calendar};
-use crate::auth::StaffPrincipal;
+use crate::booking::slots::Span;
 use crate::domain::Permission;
-use crate::slots::Span;
+use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Error, Result};
 
 pub struct Column {
@@ -42,7 +42,7 @@ pub async fn day_board(
     staff_id: Option<i64>,
 ) -> Result<DayBoard> {
     principal.require(Permission::BookingRead)?;
-    let store = crate::stores::get(ctx, principal, store_id).await?;
+    let store = crate::foundation::stores::get(ctx, principal, store_id).await?;
     let calendar = Calendar::new(&store.timezone);
     let date = date.unwrap_or_else(|| calendar.today(ctx.now()));
     let day = calendar.day(date);

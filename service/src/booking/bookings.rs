@@ -18,16 +18,17 @@ use serde_json::json;
 
 use entity::{booking_holds, booking_items, bookings, service_items, staff, stores};
 
-use super::availability::{self, Availability, Candidate, MAX_SEARCH_DAYS, Ranking, Slot};
+use super::availability::{self, Availability, Candidate, Ranking};
 use super::calendar::{self, Calendar};
-use crate::audit;
-use crate::auth::StaffPrincipal;
-use crate::bills::AllergyMatch;
-use crate::domain::{IdempotencyKey, Permission, fingerprint};
+use super::search::{explain_missing_staff, open_store};
+use crate::booking::slots::{self};
+use crate::domain::{IdempotencyKey, LineKind, Permission, Points, fingerprint};
 use crate::error::is_unique_violation;
-use crate::member_auth::MemberPrincipal;
-use crate::receipts::ReceiptKind;
-use crate::slots::{self, Span};
+use crate::foundation::audit;
+use crate::foundation::principal::StaffPrincipal;
+use crate::members::allergies::AllergyMatch;
+use crate::members::auth::MemberPrincipal;
+use crate::store::print_queue::JobKind;
 use crate::{AppContext, Conflict, Error, Result};
 
 /// Statuses that still hold time.
@@ -47,23 +48,6 @@ impl Booker<'_> {
             Booker::Staff(p) => p.merchant_id,
         }
     }
-}
-
-pub struct SearchInput {
-    pub store_id: i64,
-    pub service_ids: Vec<i64>,
-    /// First local day; today when absent.
-    pub from: Option<NaiveDate>,
-    /// How many days, 1–14 (7 when absent).
-    pub days: Option<i64>,
-    pub staff_id: Option<i64>,
-    /// Staff searching for a member: their usual staff member counts for the "usual" policy.
-    pub member_id: Option<i64>,
-}
-
-pub struct SlotSearch {
-    pub calendar: Calendar,
-    pub slots: Vec<Slot>,
 }
 
 pub struct BookInput {
@@ -103,107 +87,6 @@ pub struct Booking {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Slot search
-
-async fn open_store(conn: &impl ConnectionTrait, merchant_id: i64, store_id: i64) -> Result<stores::Model> {
-    stores::Entity::find_by_id(store_id)
-        .filter(stores::Column::MerchantId.eq(merchant_id))
-        .filter(stores::Column::Active.eq(true))
-        .one(conn)
-        .await?
-        .ok_or_else(|| Error::invalid("store_id", "no such store"))
-}
-
-/// Why a chosen staff member is not a candidate: not theirs to book, or a service they don't do.
-async fn explain_missing_staff(
-    conn: &impl ConnectionTrait,
-    store: &stores::Model,
-    staff_id: i64,
-    services: &[service_items::Model],
-) -> Error {
-    if let Err(error) = super::schedules::staff_at_store(conn, store.merchant_id, staff_id, store.id).await {
-        return error;
-    }
-    let skills: Vec<i64> = entity::staff_skills::Entity::find()
-        .select_only()
-        .column(entity::staff_skills::Column::ServiceItemId)
-        .filter(entity::staff_skills::Column::StaffId.eq(staff_id))
-        .into_tuple()
-        .all(conn)
-        .await
-        .unwrap_or_default();
-    match services.iter().find(|s| !skills.contains(&s.id)) {
-        Some(service) => Error::invalid("staff_id", format!("this staff member does not do {}", service.name)),
-        None => Error::invalid("staff_id", "this staff member cannot take this booking"),
-    }
-}
-
-/// Dates to search: from `from` (today when absent), `days` of them, inside `[today, today + horizon)`.
-fn dates(
-    calendar: &Calendar,
-    now: DateTime<Utc>,
-    from: Option<NaiveDate>,
-    days: Option<i64>,
-    horizon: i64,
-) -> Result<Vec<NaiveDate>> {
-    let today = calendar.today(now);
-    let days = days.unwrap_or(7);
-    if !(1..=MAX_SEARCH_DAYS).contains(&days) {
-        return Err(Error::invalid("days", format!("must be 1–{MAX_SEARCH_DAYS}")));
-    }
-    let from = from.unwrap_or(today);
-    if from < today {
-        return Err(Error::invalid("from", "must be today or later"));
-    }
-    let last = today + Duration::days(horizon);
-    Ok((0..days).map(|d| from + Duration::days(d)).filter(|d| *d < last).collect())
-}
-
-async fn search(
-    ctx: &AppContext,
-    merchant_id: i64,
-    member_id: Option<i64>,
-    input: SearchInput,
-    horizon_for_staff: bool,
-) -> Result<SlotSearch> {
-    let store = open_store(&ctx.db, merchant_id, input.store_id).await?;
-    let services = availability::services(&ctx.db, merchant_id, &input.service_ids).await?;
-    let calendar = Calendar::new(&store.timezone);
-    let now = ctx.now();
-    let horizon = if horizon_for_staff { 365 } else { i64::from(store.booking_horizon_days) };
-    let dates = dates(&calendar, now, input.from, input.days, horizon)?;
-    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
-        return Ok(SlotSearch { calendar, slots: Vec::new() });
-    };
-    let window = Span::new(calendar.day(*first).start, calendar.day(*last).end);
-    let ranking = Ranking::load(&ctx.db, &store, member_id).await?;
-    let availability =
-        Availability::load(&ctx.db, store.clone(), services.clone(), input.staff_id, window, None).await?;
-    if let Some(staff_id) = input.staff_id
-        && availability.candidates.is_empty()
-    {
-        return Err(explain_missing_staff(&ctx.db, &store, staff_id, &services).await);
-    }
-    let slots =
-        availability::search(&availability, &ranking, &dates, input.staff_id.is_some(), calendar::minutes(now) + 1);
-    Ok(SlotSearch { calendar, slots })
-}
-
-/// Free slots as members see them: the store's horizon, their usual staff member for the "usual" policy.
-pub async fn search_for_member(
-    ctx: &AppContext,
-    principal: &MemberPrincipal,
-    mut input: SearchInput,
-) -> Result<SlotSearch> {
-    input.member_id = None;
-    search(ctx, principal.merchant_id, Some(principal.member_id), input, false).await
-}
-
-pub async fn search_for_staff(ctx: &AppContext, principal: &StaffPrincipal, input: SearchInput) -> Result<SlotSearch> {
-    principal.require(Permission::BookingRead)?;
-    principal.require_store(input.store_id).map_err(|_| Error::invalid("store_id", "no such store"))?;
-    let member = input.member_id;
-    search(ctx, principal.merchant_id, member, input, true).await
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Booking
@@ -573,7 +456,7 @@ pub async fn reschedule(
     active.reschedules = Set(row.reschedules + 1);
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
-    crate::reminders::withdraw(&txn, row.id, "rescheduled").await?;
+    crate::notifications::outbox::withdraw(&txn, row.id, "rescheduled").await?;
     if let Booker::Staff(p) = booker {
         audit::by_staff(
             &txn,
@@ -618,7 +501,7 @@ pub async fn cancel(
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
     booking_holds::Entity::delete_many().filter(booking_holds::Column::BookingId.eq(row.id)).exec(&txn).await?;
-    crate::reminders::withdraw(&txn, row.id, "cancelled").await?;
+    crate::notifications::outbox::withdraw(&txn, row.id, "cancelled").await?;
     if let Booker::Staff(p) = booker {
         audit::by_staff(
             &txn,
@@ -682,24 +565,24 @@ pub async fn check_in(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
         return Err(Error::invalid("booking", "check-in is on the day of the booking"));
     }
     let items = items_of(&ctx.db, row.id).await?;
-    let draft = crate::bills::BillDraft {
+    let draft = crate::checkout::bills::BillDraft {
         store_id: row.store_id,
         member_id: Some(row.member_id),
         lines: items
             .iter()
-            .map(|item| crate::bills::LineInput {
-                kind: "service".to_owned(),
+            .map(|item| crate::checkout::bills::LineInput {
+                kind: LineKind::Service,
                 item_id: Some(item.service_item_id),
                 quantity: 1,
-                staff: vec![crate::bills::StaffInput { staff_id: row.staff_id, share_bp: None }],
+                staff: vec![crate::checkout::bills::StaffInput { staff_id: row.staff_id, share_bp: None }],
                 count_card_id: None,
                 amount_fen: None,
             })
             .collect(),
-        points: 0,
+        points: Points::ZERO,
         note: format!("预约 #{}", row.id),
     };
-    let bill = crate::bills::park(ctx, principal, draft, &format!("booking-{}-check-in", row.id)).await?;
+    let bill = crate::checkout::bills::park(ctx, principal, draft, &format!("booking-{}-check-in", row.id)).await?;
     let now = ctx.now();
     let txn = ctx.db.begin().await?;
     let moved = bookings::Entity::update_many()
@@ -721,11 +604,12 @@ pub async fn check_in(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
             Err(Error::Conflict(Conflict::BookingState))
         };
     }
-    crate::reminders::withdraw(&txn, row.id, "arrived").await?;
-    crate::receipts::queue_into(&txn, row.merchant_id, row.store_id, ReceiptKind::AppointmentTicket, row.id).await?;
+    crate::notifications::outbox::withdraw(&txn, row.id, "arrived").await?;
+    crate::store::print_queue::queue_into(&txn, row.merchant_id, row.store_id, JobKind::AppointmentTicket, row.id)
+        .await?;
     audit::by_staff(&txn, principal, "booking.checked_in", ("booking", row.id), json!({ "bill_id": bill.id })).await?;
     txn.commit().await?;
-    crate::bridge::announce(ctx, row.store_id).await;
+    crate::store::print_queue::announce(ctx, row.store_id).await;
     get(ctx, booker, booking_id).await
 }
 
@@ -752,7 +636,7 @@ pub async fn no_show(ctx: &AppContext, principal: &StaffPrincipal, booking_id: i
     let txn = ctx.db.begin().await?;
     transition(&txn, row.id, &LIVE, "no_show", bookings::Column::FinishedAt, now).await?;
     booking_holds::Entity::delete_many().filter(booking_holds::Column::BookingId.eq(row.id)).exec(&txn).await?;
-    crate::reminders::withdraw(&txn, row.id, "no_show").await?;
+    crate::notifications::outbox::withdraw(&txn, row.id, "no_show").await?;
     audit::by_staff(&txn, principal, "booking.no_show", ("booking", row.id), json!({})).await?;
     txn.commit().await?;
     get(ctx, booker, booking_id).await
@@ -781,7 +665,7 @@ pub async fn close_day(ctx: &AppContext, store: &stores::Model, day: NaiveDate) 
     let now = ctx.now();
     for id in &ids {
         transition(&txn, *id, &LIVE, "no_show", bookings::Column::FinishedAt, now).await?;
-        crate::reminders::withdraw(&txn, *id, "no_show").await?;
+        crate::notifications::outbox::withdraw(&txn, *id, "no_show").await?;
     }
     booking_holds::Entity::delete_many().filter(booking_holds::Column::BookingId.is_in(ids.clone())).exec(&txn).await?;
     txn.commit().await?;
@@ -865,7 +749,7 @@ async fn build(ctx: &AppContext, row: bookings::Model, contact: Option<bool>, du
                 .collect();
             let borrowed: Vec<(i64, &str, &[String])> =
                 substances.iter().map(|(id, name, subs)| (*id, name.as_str(), subs.as_slice())).collect();
-            let allergies = crate::bills::matching_allergies(ctx, row.member_id, &borrowed).await?;
+            let allergies = crate::members::allergies::matching_allergies(ctx, row.member_id, &borrowed).await?;
             (allergies, Some(member_record(&ctx.db, row.member_id).await?), Some(label))
         }
         None => (Vec::new(), None, None),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::slots::Span;
+use crate::booking::slots::Span;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Calendar {

@@ -1,9 +1,12 @@
 //! Appointments: schedules ([`schedules`]), the local calendar of a store ([`calendar`]), slot search over storage
 //! ([`availability`]), the booking lifecycle ([`bookings`]) and the day board ([`board`]). The slot arithmetic itself
-//! is pure and lives in [`crate::slots`].
+//! is pure and lives in [`slots`].
 
 pub mod availability;
 pub mod board;
 pub mod bookings;
 pub mod calendar;
+pub mod reminders;
 pub mod schedules;
+pub mod search;
+pub mod slots;

@@ -14,9 +14,9 @@ use entity::{
     store_hours, stores,
 };
 
-use crate::audit;
-use crate::auth::StaffPrincipal;
-use crate::domain::Permission;
+use crate::domain::{Fen, Permission};
+use crate::foundation::audit;
+use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Error, Result};
 
 /// A local window on one ISO weekday (1 = Monday), minutes from midnight, `from_min < to_min ≤ 1440`.
@@ -82,7 +82,7 @@ pub struct Exception {
 #[derive(Clone, Debug)]
 pub struct Skill {
     pub service_item_id: i64,
-    pub price_fen: Option<i64>,
+    pub price_fen: Option<Fen>,
     pub duration_min: Option<i32>,
 }
 
@@ -134,7 +134,7 @@ fn week(field: &'static str, windows: &[WeeklyWindow]) -> Result<Vec<WeeklyWindo
 
 /// A store of the principal's scope, for schedule work.
 async fn store(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<stores::Model> {
-    crate::stores::get(ctx, principal, store_id).await
+    crate::foundation::stores::get(ctx, principal, store_id).await
 }
 
 /// The staff member, active and working at the store.
@@ -294,7 +294,7 @@ pub async fn update_settings(
     let txn = ctx.db.begin().await?;
     let store = active.update(&txn).await?;
     audit::by_staff(&txn, principal, "schedule.booking_settings_updated", ("store", store_id), json!({})).await?;
-    crate::reference::changed(&txn, principal.merchant_id).await?;
+    crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(store)
 }
@@ -308,7 +308,7 @@ pub async fn add_closure(
 ) -> Result<()> {
     principal.require(Permission::ScheduleManage)?;
     store(ctx, principal, store_id).await?;
-    let reason = crate::catalog::label("reason", reason)?;
+    let reason = crate::domain::label("reason", reason)?;
     let txn = ctx.db.begin().await?;
     store_closures::Entity::delete_many()
         .filter(store_closures::Column::StoreId.eq(store_id))
@@ -478,7 +478,11 @@ pub async fn skills(ctx: &AppContext, principal: &StaffPrincipal, staff_id: i64)
         .all(&ctx.db)
         .await?
         .into_iter()
-        .map(|s| Skill { service_item_id: s.service_item_id, price_fen: s.price_fen, duration_min: s.duration_min })
+        .map(|s| Skill {
+            service_item_id: s.service_item_id,
+            price_fen: s.price_fen.map(Fen::new),
+            duration_min: s.duration_min,
+        })
         .collect())
 }
 
@@ -512,7 +516,7 @@ pub async fn set_skills(
         if !seen.insert(skill.service_item_id) {
             return Err(Error::invalid("skills", "each service once"));
         }
-        if skill.price_fen.is_some_and(|p| !(0..=100_000_000).contains(&p)) {
+        if skill.price_fen.is_some_and(|p| !(Fen::ZERO..=Fen::MAX_AMOUNT).contains(&p)) {
             return Err(Error::invalid("price_fen", "must be 0 to ￥1,000,000 (in fen)"));
         }
         if skill.duration_min.is_some_and(|d| !(5..=600).contains(&d)) {
@@ -526,7 +530,7 @@ pub async fn set_skills(
             staff_id: Set(staff_id),
             service_item_id: Set(skill.service_item_id),
             merchant_id: Set(principal.merchant_id),
-            price_fen: Set(skill.price_fen),
+            price_fen: Set(skill.price_fen.map(|v| v.get())),
             duration_min: Set(skill.duration_min),
         }
         .insert(&txn)
@@ -535,13 +539,6 @@ pub async fn set_skills(
     audit::by_staff(&txn, principal, "schedule.skills_set", ("staff", staff_id), json!({ "services": ids })).await?;
     txn.commit().await?;
     Ok(skills.to_vec())
-}
-
-/// A kind of room or bed: lowercase letters, digits and underscores, 1–40.
-pub(crate) fn resource_kind(value: &str) -> Result<String> {
-    let ok = (1..=40).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok { Ok(value.to_owned()) } else { Err(Error::invalid("kind", "must be 1–40 of a-z, 0-9 and _")) }
 }
 
 pub async fn add_resource(
@@ -561,8 +558,8 @@ pub async fn add_resource(
     let row = resources::ActiveModel {
         merchant_id: Set(principal.merchant_id),
         store_id: Set(store_id),
-        name: Set(crate::catalog::label("name", name)?),
-        kind: Set(resource_kind(kind)?),
+        name: Set(crate::domain::label("name", name)?),
+        kind: Set(crate::foundation::catalog::resource_kind(kind)?),
         capacity: Set(capacity),
         active: Set(true),
         ..Default::default()
@@ -592,7 +589,7 @@ pub async fn update_resource(
         .ok_or(Error::NotFound("resource"))?;
     let mut model: resources::ActiveModel = row.into();
     if let Some(name) = name {
-        model.name = Set(crate::catalog::label("name", &name)?);
+        model.name = Set(crate::domain::label("name", &name)?);
     }
     if let Some(capacity) = capacity {
         if !(1..=100).contains(&capacity) {

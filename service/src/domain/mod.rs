@@ -1,17 +1,30 @@
 //! Newtypes that parse at the edge: once a value has one of these types, it is valid.
 
+mod bill;
+mod booking;
 mod idempotency;
+mod label;
 mod member_code;
 mod money;
+mod page;
 mod person;
 mod role;
 mod scan;
+mod split_rule;
 mod token;
+mod zone;
 
+pub use bill::{BillStatus, LineKind, TenderKind};
+pub use booking::BookingStatus;
 pub use idempotency::{IdempotencyKey, fingerprint};
+pub(crate) use label::label;
 pub use member_code::{MemberCode, MemberCodeClaims, MemberCodeError};
-pub use money::Fen;
+pub(crate) use money::amount;
+pub use money::{Fen, MAX_AMOUNT_FEN, MAX_POINTS, Points};
+pub use page::Page;
 pub use person::{Gender, PersonName, PhoneNumber, Severity, Tag};
 pub use role::{Permission, Role};
 pub use scan::{ScanKind, classify as classify_scan};
+pub use split_rule::SplitRule;
 pub use token::{Password, SessionToken, Username};
+pub use zone::parse_timezone;

@@ -13,14 +13,14 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 
-use entity::payments;
+use entity::{bills, payments};
 
 use super::credentials;
 use super::{Applied, PENDING, Paid, Payment, Provider, apply_paid, fail_here, record_exception, reload};
-use crate::auth::StaffPrincipal;
-use crate::bills::TenderInput;
+use crate::checkout::bills::TenderInput;
 use crate::domain::{Fen, IdempotencyKey, Permission, ScanKind, classify_scan};
-use crate::wechatpay::CodePayOutcome;
+use crate::foundation::principal::StaffPrincipal;
+use crate::integrations::wechatpay::CodePayOutcome;
 use crate::{AppContext, Conflict, Error, Result};
 
 pub struct CodePayInput {
@@ -80,7 +80,7 @@ pub async fn pay_bill(
         }
         return Ok(existing.into());
     }
-    let (bill, share) = crate::bills::external_share(
+    let (bill, share) = crate::checkout::bills::external_share(
         ctx,
         principal,
         bill_id,
@@ -89,108 +89,21 @@ pub async fn pay_bill(
         input.member_code.as_deref(),
     )
     .await?;
-    let merchant = crate::merchants::get(ctx, merchant_id).await?;
+    let merchant = crate::foundation::merchants::get(ctx, merchant_id).await?;
     let (wechatpay, alipay) = match provider {
         Provider::WechatPay => (Some(credentials::wechatpay(ctx, &merchant).await?), None),
         Provider::Alipay => (None, Some(credentials::alipay(ctx, &merchant).await?)),
     };
 
-    let now = Utc::now();
-    let timeout = chrono::Duration::seconds(i64::try_from(ctx.settings.payments.code_timeout_secs).unwrap_or(30));
-    let txn = ctx.db.begin().await?;
-    crate::bills::hold_for_payment(&txn, bill.id).await?;
-    let inserted = payments::ActiveModel {
-        merchant_id: Set(merchant_id),
-        store_id: Set(bill.store_id),
-        member_id: Set(bill.member_id),
-        provider: Set(provider.as_str().to_owned()),
-        method: Set("code".to_owned()),
-        purpose: Set("bill".to_owned()),
-        bill_id: Set(Some(bill.id)),
-        plan_id: Set(None),
-        other_tenders: Set(serde_json::to_string(&input.tenders).map_err(anyhow::Error::from)?),
-        out_trade_no: Set(super::new_out_trade_no(now)),
-        amount_fen: Set(share),
-        description: Set(format!("{} 结账 #{}", merchant.name, bill.id)),
-        status: Set(PENDING.to_owned()),
-        provider_trade_no: Set(None),
-        payer: Set(None),
-        failure: Set(None),
-        idempotency_key: Set(Some(key.as_str().to_owned())),
-        journal_entry_id: Set(None),
-        refunded_fen: Set(0),
-        created_by: Set(Some(principal.staff_id)),
-        created_at: Set(now),
-        expires_at: Set(now + timeout),
-        paid_at: Set(None),
-        closed_at: Set(None),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    let payment = match inserted {
-        Ok(row) => row,
-        Err(e) if crate::error::is_unique_violation(&e) => {
-            drop(txn);
-            return Box::pin(pay_bill(ctx, principal, bill_id, input)).await;
-        }
-        Err(e) => return Err(e.into()),
+    let order =
+        CodeOrder { bill: &bill, share, provider, description: format!("{} 结账 #{}", merchant.name, bill.id) };
+    let Some(payment) = record_code_order(ctx, principal, &key, &input, order).await? else {
+        // A concurrent scan with the same key wrote it first: answer as its retry.
+        return Box::pin(pay_bill(ctx, principal, bill_id, input)).await;
     };
-    txn.commit().await?;
-
     let outcome = match (&wechatpay, &alipay) {
-        (Some(account), _) => {
-            let order = crate::wechatpay::CodePayOrder {
-                appid: &account.appid,
-                description: &payment.description,
-                out_trade_no: &payment.out_trade_no,
-                total: share,
-                auth_code: &auth_code,
-                store_id: &payment.store_id.to_string(),
-            };
-            let charged = match account.v2() {
-                Some(v2) => {
-                    ctx.wechatpay_v2
-                        .micropay(&v2, &payment.description, &payment.out_trade_no, share, &auth_code, order.store_id)
-                        .await
-                }
-                None => ctx.wechatpay.codepay(&account.merchant(), &order).await,
-            };
-            match charged {
-                Ok(CodePayOutcome::Paid(tx)) => super::notify::wechat_paid(account, &payment, &tx).map(Some),
-                Ok(CodePayOutcome::UserPaying) => Ok(None),
-                Ok(CodePayOutcome::Failed { code, message }) => {
-                    Err(Error::ProviderRejected { provider: "wechatpay", code, message })
-                }
-                Err(Error::ProviderUnavailable { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        }
-        (None, Some(account)) => {
-            let order = crate::alipay::TradeOrder {
-                out_trade_no: &payment.out_trade_no,
-                total: Fen::new(share),
-                subject: &payment.description,
-                buyer_open_id: "",
-            };
-            match ctx.alipay.trade_pay(&account.keys(), &order, &auth_code).await {
-                Ok(crate::alipay::TradePayOutcome::Paid(trade)) => match Fen::parse_yuan(&trade.total_amount) {
-                    Ok(amount) => Ok(Some(Paid {
-                        provider_trade_no: trade.trade_no,
-                        amount_fen: amount.get(),
-                        payer: trade.buyer_open_id.or(trade.buyer_user_id),
-                    })),
-                    Err(_) => Ok(None),
-                },
-                Ok(crate::alipay::TradePayOutcome::Waiting) => Ok(None),
-                Ok(crate::alipay::TradePayOutcome::Failed { code, message }) => {
-                    Err(Error::ProviderRejected { provider: "alipay", code, message })
-                }
-                Err(Error::ProviderUnavailable { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        }
+        (Some(account), _) => charge_wechat(ctx, account, &payment, &auth_code).await,
+        (None, Some(account)) => charge_alipay(ctx, account, &payment, &auth_code).await,
         (None, None) => Err(Error::Internal(anyhow::anyhow!("no payment account loaded"))),
     };
     match outcome {
@@ -209,6 +122,136 @@ pub async fn pay_bill(
         }
     }
     Ok(reload(&ctx.db, payment.id).await?.into())
+}
+
+/// What a payment code is charged for: the bill's share left to the wallet.
+struct CodeOrder<'a> {
+    bill: &'a bills::Model,
+    share: i64,
+    provider: Provider,
+    description: String,
+}
+
+/// Holds the bill and writes the payment row before the provider hears of the code. `None` when a concurrent
+/// request with the same key wrote it first.
+async fn record_code_order(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    key: &IdempotencyKey,
+    input: &CodePayInput,
+    order: CodeOrder<'_>,
+) -> Result<Option<payments::Model>> {
+    let CodeOrder { bill, share, provider, description } = order;
+    let now = Utc::now();
+    let timeout = chrono::Duration::seconds(i64::try_from(ctx.settings.payments.code_timeout_secs).unwrap_or(30));
+    let txn = ctx.db.begin().await?;
+    crate::checkout::bills::hold_for_payment(&txn, bill.id).await?;
+    let inserted = payments::ActiveModel {
+        merchant_id: Set(principal.merchant_id),
+        store_id: Set(bill.store_id),
+        member_id: Set(bill.member_id),
+        provider: Set(provider.as_str().to_owned()),
+        method: Set("code".to_owned()),
+        purpose: Set("bill".to_owned()),
+        bill_id: Set(Some(bill.id)),
+        plan_id: Set(None),
+        other_tenders: Set(serde_json::to_string(&input.tenders).map_err(anyhow::Error::from)?),
+        out_trade_no: Set(super::new_out_trade_no(now)),
+        amount_fen: Set(share),
+        description: Set(description),
+        status: Set(PENDING.to_owned()),
+        provider_trade_no: Set(None),
+        payer: Set(None),
+        failure: Set(None),
+        idempotency_key: Set(Some(key.as_str().to_owned())),
+        journal_entry_id: Set(None),
+        refunded_fen: Set(0),
+        created_by: Set(Some(principal.staff_id)),
+        created_at: Set(now),
+        expires_at: Set(now + timeout),
+        paid_at: Set(None),
+        closed_at: Set(None),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    match inserted {
+        Ok(row) => {
+            txn.commit().await?;
+            Ok(Some(row))
+        }
+        Err(e) if crate::error::is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Charges a WeChat payment code (v3 codepay, or the v2 micropay fallback). `Ok(None)`: the customer is still
+/// confirming, or no answer came; the payment is watched.
+async fn charge_wechat(
+    ctx: &AppContext,
+    account: &credentials::WechatPayAccount,
+    payment: &payments::Model,
+    auth_code: &str,
+) -> Result<Option<Paid>> {
+    let share = payment.amount_fen;
+    let order = crate::integrations::wechatpay::CodePayOrder {
+        appid: &account.appid,
+        description: &payment.description,
+        out_trade_no: &payment.out_trade_no,
+        total: share,
+        auth_code,
+        store_id: &payment.store_id.to_string(),
+    };
+    let charged = match account.v2() {
+        Some(v2) => {
+            ctx.wechatpay_v2
+                .micropay(&v2, &payment.description, &payment.out_trade_no, share, auth_code, order.store_id)
+                .await
+        }
+        None => ctx.wechatpay.codepay(&account.merchant(), &order).await,
+    };
+    match charged {
+        Ok(CodePayOutcome::Paid(tx)) => super::notify::wechat_paid(account, payment, &tx).map(Some),
+        Ok(CodePayOutcome::UserPaying) => Ok(None),
+        Ok(CodePayOutcome::Failed { code, message }) => {
+            Err(Error::ProviderRejected { provider: "wechatpay", code, message })
+        }
+        Err(Error::ProviderUnavailable { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Charges an Alipay payment code. `Ok(None)`: the customer is still confirming, or no answer came.
+async fn charge_alipay(
+    ctx: &AppContext,
+    account: &credentials::AlipayAccount,
+    payment: &payments::Model,
+    auth_code: &str,
+) -> Result<Option<Paid>> {
+    use crate::integrations::alipay::TradePayOutcome;
+    let order = crate::integrations::alipay::TradeOrder {
+        out_trade_no: &payment.out_trade_no,
+        total: Fen::new(payment.amount_fen),
+        subject: &payment.description,
+        buyer_open_id: "",
+    };
+    match ctx.alipay.trade_pay(&account.keys(), &order, auth_code).await {
+        Ok(TradePayOutcome::Paid(trade)) => match Fen::parse_yuan(&trade.total_amount) {
+            Ok(amount) => Ok(Some(Paid {
+                provider_trade_no: trade.trade_no,
+                amount_fen: amount,
+                payer: trade.buyer_open_id.or(trade.buyer_user_id),
+            })),
+            Err(_) => Ok(None),
+        },
+        Ok(TradePayOutcome::Waiting) => Ok(None),
+        Ok(TradePayOutcome::Failed { code, message }) => {
+            Err(Error::ProviderRejected { provider: "alipay", code, message })
+        }
+        Err(Error::ProviderUnavailable { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Applies a paid code payment; if its bill can no longer settle (a stored-value tender spent meanwhile, say),
@@ -239,7 +282,7 @@ pub(crate) async fn settle_or_reverse(ctx: &AppContext, payment: &payments::Mode
 
 /// Reverses (撤销) a code payment at its provider: closes it if unpaid, refunds it if paid.
 pub(crate) async fn reverse(ctx: &AppContext, payment: &payments::Model) -> Result<()> {
-    let merchant = crate::merchants::get(ctx, payment.merchant_id).await?;
+    let merchant = crate::foundation::merchants::get(ctx, payment.merchant_id).await?;
     match Provider::parse(&payment.provider) {
         Some(Provider::WechatPay) => {
             let account = credentials::wechatpay(ctx, &merchant).await?;

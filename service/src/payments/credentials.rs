@@ -12,12 +12,13 @@ use serde_json::json;
 
 use entity::{merchants, wechatpay_platform_keys};
 
-use crate::audit::{self, Actor, Event};
-use crate::auth::StaffPrincipal;
 use crate::domain::Permission;
-use crate::vault::Field;
-use crate::wechatpay::{MerchantCredentials, PlatformKeys};
-use crate::{AppContext, Error, Result, signing};
+use crate::foundation::audit::{self, Actor, Event};
+use crate::foundation::principal::StaffPrincipal;
+use crate::foundation::vault::Field;
+use crate::integrations::signing;
+use crate::integrations::wechatpay::{MerchantCredentials, PlatformKeys};
+use crate::{AppContext, Error, Result};
 use zeroize::Zeroizing;
 
 /// A merchant's WeChat Pay account, ready to sign and verify.
@@ -33,17 +34,17 @@ pub struct WechatPayAccount {
 }
 
 impl WechatPayAccount {
-    pub fn merchant(&self) -> crate::wechatpay::Merchant<'_> {
-        crate::wechatpay::Merchant { credentials: &self.credentials, platform: &self.platform }
+    pub fn merchant(&self) -> crate::integrations::wechatpay::Merchant<'_> {
+        crate::integrations::wechatpay::Merchant { credentials: &self.credentials, platform: &self.platform }
     }
 
     /// The v2 account, when payment codes use the v2 fallback.
-    pub fn v2(&self) -> Option<crate::wechatpay_v2::V2Account<'_>> {
-        self.v2.as_ref().map(|(key, tls_client)| crate::wechatpay_v2::V2Account {
+    pub fn v2(&self) -> Option<crate::integrations::wechatpay_v2::V2Account<'_>> {
+        self.v2.as_ref().map(|(key, tls_client)| crate::integrations::wechatpay_v2::V2Account {
             appid: &self.appid,
             mchid: &self.credentials.mchid,
             key: key.as_str(),
-            sign_type: crate::wechatpay_v2::SignType::HmacSha256,
+            sign_type: crate::integrations::wechatpay_v2::SignType::HmacSha256,
             tls_client,
         })
     }
@@ -71,8 +72,8 @@ pub struct AlipayAccount {
 }
 
 impl AlipayAccount {
-    pub fn keys(&self) -> crate::alipay::AppKeys<'_> {
-        crate::alipay::AppKeys {
+    pub fn keys(&self) -> crate::integrations::alipay::AppKeys<'_> {
+        crate::integrations::alipay::AppKeys {
             app_id: &self.app_id,
             private_key: &self.private_key,
             alipay_public_key: &self.alipay_public_key,
@@ -149,7 +150,7 @@ pub async fn wechatpay(ctx: &AppContext, merchant: &merchants::Model) -> Result<
     let mut platform = PlatformKeys::default();
     for key in &keys {
         let public_key = match key.kind.as_str() {
-            "certificate" => crate::wechatpay::parse_certificate(&key.pem)?.public_key,
+            "certificate" => crate::integrations::wechatpay::parse_certificate(&key.pem)?.public_key,
             _ => signing::parse_public_key(&key.pem)?,
         };
         platform.add(key.serial.clone(), public_key);
@@ -239,7 +240,7 @@ pub async fn wechatpay_status(ctx: &AppContext, principal: &StaffPrincipal) -> R
 }
 
 async fn status_of(ctx: &AppContext, merchant_id: i64) -> Result<WechatPayStatus> {
-    let merchant = crate::merchants::get(ctx, merchant_id).await?;
+    let merchant = crate::foundation::merchants::get(ctx, merchant_id).await?;
     let keys = wechatpay_platform_keys::Entity::find()
         .filter(wechatpay_platform_keys::Column::MerchantId.eq(merchant.id))
         .all(&ctx.db)
@@ -274,7 +275,7 @@ pub async fn configure_wechatpay(
     actor: Actor,
     input: WechatPayInput,
 ) -> Result<WechatPayStatus> {
-    let merchant = crate::merchants::get(ctx, merchant_id).await?;
+    let merchant = crate::foundation::merchants::get(ctx, merchant_id).await?;
     let mut active: merchants::ActiveModel = merchant.clone().into();
     let mut changed = Vec::new();
     if let Some(mchid) = input.mchid {
@@ -319,7 +320,7 @@ pub async fn configure_wechatpay(
         _ => return Err(Error::invalid("public_key", "give public_key_id and public_key together")),
     }
     if let Some(pem) = input.platform_certificate {
-        let cert = crate::wechatpay::parse_certificate(&pem)
+        let cert = crate::integrations::wechatpay::parse_certificate(&pem)
             .map_err(|_| Error::invalid("platform_certificate", "not an RSA X.509 certificate (PEM)"))?;
         let expires = chrono::DateTime::from_timestamp(cert.not_after_unix, 0);
         new_keys.push((cert.serial, "certificate", pem, expires));
@@ -340,7 +341,7 @@ pub async fn configure_wechatpay(
         changed.push("v2_key");
     }
     if let Some(pem) = input.merchant_certificate {
-        crate::wechatpay::parse_certificate(&pem)
+        crate::integrations::wechatpay::parse_certificate(&pem)
             .map_err(|_| Error::invalid("merchant_certificate", "not an RSA X.509 certificate (apiclient_cert.pem)"))?;
         active.wechatpay_cert_pem = Set(Some(pem));
         changed.push("merchant_certificate");
@@ -417,7 +418,7 @@ pub async fn trust_platform_keys(
     signing::parse_public_key(public_key_pem)?;
     store_platform_key(conn, merchant_id, public_key_id, "public_key", public_key_pem, None).await?;
     if let Some(pem) = certificate_pem {
-        let cert = crate::wechatpay::parse_certificate(pem)?;
+        let cert = crate::integrations::wechatpay::parse_certificate(pem)?;
         let expires = chrono::DateTime::from_timestamp(cert.not_after_unix, 0);
         store_platform_key(conn, merchant_id, &cert.serial, "certificate", pem, expires).await?;
     }
@@ -428,7 +429,7 @@ pub async fn trust_platform_keys(
 /// verify with a key already trusted, so a merchant on the public key can add certificates, and one on
 /// certificates can roll them over.
 pub async fn refresh_certificates(ctx: &AppContext, merchant_id: i64) -> Result<usize> {
-    let merchant = crate::merchants::get(ctx, merchant_id).await?;
+    let merchant = crate::foundation::merchants::get(ctx, merchant_id).await?;
     let account = wechatpay(ctx, &merchant).await?;
     let certificates = ctx.wechatpay.certificates(&account.merchant()).await?;
     let mut added = 0;
@@ -436,7 +437,7 @@ pub async fn refresh_certificates(ctx: &AppContext, merchant_id: i64) -> Result<
         if account.platform.knows(&serial) {
             continue;
         }
-        let cert = crate::wechatpay::parse_certificate(&pem)?;
+        let cert = crate::integrations::wechatpay::parse_certificate(&pem)?;
         let expires = chrono::DateTime::from_timestamp(cert.not_after_unix, 0);
         store_platform_key(&ctx.db, merchant_id, &serial, "certificate", &pem, expires).await?;
         added += 1;

@@ -8,9 +8,9 @@ use serde_json::json;
 
 use entity::payment_exceptions;
 
-use crate::audit::{self, Actor, Event};
-use crate::auth::StaffPrincipal;
 use crate::domain::Permission;
+use crate::foundation::audit::{self, Actor, Event};
+use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Conflict, Error, Result};
 
 #[derive(Clone, Debug)]

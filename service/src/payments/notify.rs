@@ -11,7 +11,7 @@ use entity::payments;
 use super::credentials::{self, WechatPayAccount};
 use super::{Applied, Paid, apply_paid, record_exception};
 use crate::domain::Fen;
-use crate::wechatpay::{Notification, Rejection, SignatureHeaders, Transaction};
+use crate::integrations::wechatpay::{Notification, Rejection, SignatureHeaders, Transaction};
 use crate::{AppContext, Conflict, Error, Result};
 
 fn rejected(rejection: Rejection) -> Error {
@@ -46,7 +46,7 @@ pub(crate) fn wechat_paid(account: &WechatPayAccount, payment: &payments::Model,
     let transaction_id = tx.transaction_id.clone().filter(|t| !t.is_empty()).ok_or(mismatch("no_transaction_id"))?;
     Ok(Paid {
         provider_trade_no: transaction_id,
-        amount_fen: amount.total,
+        amount_fen: Fen::new(amount.total),
         payer: tx.payer.as_ref().and_then(|p| p.openid.clone()),
     })
 }
@@ -63,7 +63,7 @@ pub async fn wechatpay(ctx: &AppContext, headers: &SignatureHeaders, body: &[u8]
     let mut verified = None;
     let mut last = Rejection::UnknownSerial;
     for merchant_id in candidates {
-        let merchant = crate::merchants::get(ctx, merchant_id).await?;
+        let merchant = crate::foundation::merchants::get(ctx, merchant_id).await?;
         let account = credentials::wechatpay(ctx, &merchant).await?;
         match account.platform.verify(headers, body, now) {
             Ok(()) => {
@@ -109,7 +109,7 @@ pub async fn wechatpay(ctx: &AppContext, headers: &SignatureHeaders, body: &[u8]
             }
         }
         "REFUND.SUCCESS" | "REFUND.ABNORMAL" | "REFUND.CLOSED" => {
-            let refund: crate::wechatpay::Refund =
+            let refund: crate::integrations::wechatpay::Refund =
                 serde_json::from_slice(&plaintext).map_err(|_| rejected(Rejection::BadResource))?;
             super::refunds::notified(ctx, account.merchant_id, &refund).await?;
             Ok(Applied::Now)
@@ -121,13 +121,13 @@ pub async fn wechatpay(ctx: &AppContext, headers: &SignatureHeaders, body: &[u8]
 /// An Alipay notification (`POST /callbacks/alipay`, a form). `Ok` means answer `success`.
 pub async fn alipay(ctx: &AppContext, fields: &BTreeMap<String, String>) -> Result<Option<Applied>> {
     let app_id = fields.get("app_id").ok_or(Error::NotificationRejected("missing_app_id"))?;
-    let merchant = match crate::merchants::by_appid(ctx, "alipay", app_id).await {
+    let merchant = match crate::foundation::merchants::by_appid(ctx, "alipay", app_id).await {
         Ok(merchant) => merchant,
         Err(Error::NotFound(_)) => return Err(Error::NotificationRejected("unknown_app_id")),
         Err(e) => return Err(e),
     };
     let account = credentials::alipay(ctx, &merchant).await?;
-    if !crate::alipay::verify_notification(fields, &account.alipay_public_key) {
+    if !crate::integrations::alipay::verify_notification(fields, &account.alipay_public_key) {
         return Err(rejected(Rejection::BadSignature));
     }
     let field = |name: &'static str| fields.get(name).map(String::as_str).filter(|v| !v.is_empty());
@@ -159,7 +159,7 @@ pub async fn alipay(ctx: &AppContext, fields: &BTreeMap<String, String>) -> Resu
             let Some(trade_no) = field("trade_no") else { return mismatch("no_trade_no").await };
             let paid = Paid {
                 provider_trade_no: trade_no.to_owned(),
-                amount_fen: amount.get(),
+                amount_fen: amount,
                 payer: field("buyer_open_id").or(field("buyer_id")).map(str::to_owned),
             };
             match apply_paid(ctx, &payment, &paid).await {

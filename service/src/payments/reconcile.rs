@@ -142,7 +142,7 @@ fn day_bounds(timezone: &str, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) 
 
 /// Compares one provider's bill of `day` with our payments and refunds of that day, for one merchant.
 pub async fn compare_day(ctx: &AppContext, merchant_id: i64, provider: Provider, day: NaiveDate) -> Result<DayCounts> {
-    let merchant = crate::merchants::get(ctx, merchant_id).await?;
+    let merchant = crate::foundation::merchants::get(ctx, merchant_id).await?;
     let bill_date = day.format("%Y-%m-%d").to_string();
     let rows = match provider {
         Provider::WechatPay => {

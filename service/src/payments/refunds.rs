@@ -129,11 +129,11 @@ pub async fn submit(ctx: &AppContext, refund: &payment_refunds::Model) -> Result
     }
     let payment =
         payments::Entity::find_by_id(refund.payment_id).one(&ctx.db).await?.ok_or(Error::NotFound("payment"))?;
-    let merchant = crate::merchants::get(ctx, payment.merchant_id).await?;
+    let merchant = crate::foundation::merchants::get(ctx, payment.merchant_id).await?;
     match Provider::parse(&payment.provider) {
         Some(Provider::WechatPay) => {
             let account = credentials::wechatpay(ctx, &merchant).await?;
-            let request = crate::wechatpay::RefundRequest {
+            let request = crate::integrations::wechatpay::RefundRequest {
                 out_trade_no: &payment.out_trade_no,
                 out_refund_no: &refund.out_refund_no,
                 reason: &refund.reason,
@@ -196,7 +196,11 @@ pub async fn sweep_processing(ctx: &AppContext) -> Result<u32> {
 }
 
 /// A `REFUND.*` notification's resource, already verified and decrypted.
-pub(crate) async fn notified(ctx: &AppContext, merchant_id: i64, resource: &crate::wechatpay::Refund) -> Result<()> {
+pub(crate) async fn notified(
+    ctx: &AppContext,
+    merchant_id: i64,
+    resource: &crate::integrations::wechatpay::Refund,
+) -> Result<()> {
     let refund = payment_refunds::Entity::find()
         .filter(payment_refunds::Column::MerchantId.eq(merchant_id))
         .filter(payment_refunds::Column::OutRefundNo.eq(&resource.out_refund_no))

@@ -1,0 +1,379 @@
+//! The price of a bill, step by step: pure arithmetic, no database, property-tested.
+//!
+//! 1. **Subtotal**: each line's unit price × quantity. A member of a level with its own price for a service pays
+//!    that price (and no further level discount on the line).
+//! 2. **Level discount**: each service and product line at the member's level rate for its category, rounded half
+//!    up to the fen per line ([`crate::money::apply_bp`]). Count-card sales and recharges are never discounted.
+//! 3. **Coupon**: a slot kept for the campaigns issue; always ￥0 for now.
+//! 4. **Points offset**: `points × 100 ÷ rate` fen rounded down, capped at the discounted service and product
+//!    lines not paid by a count card, spread over them by largest remainder. The points actually used are the
+//!    fewest that buy that offset, so asking for more points than the bill can take uses only what it can.
+//! 5. **Total**: what tenders pay. A service line paid by a count card costs ￥0 here (its sessions pay), and so
+//!    does a gift line (积分兑换): it costs its points price × quantity in points, taken before any offset.
+//!
+//! Points earned: `points_per_yuan × multiplier` per whole yuan of the eligible lines' net (not excluded
+//! categories, not card sales or recharges, not count-card sessions, not gifts), rounded down for the bill and
+//! spread over the lines by largest remainder, so a refund can take back exactly the points of the lines it
+//! refunds; plus each line's fixed bonus points (a recharge plan's 充值送积分).
+
+use crate::domain::{Fen, LineKind, Points};
+use crate::money::{apply_bp, spread};
+
+/// One line as pricing sees it.
+#[derive(Clone, Debug)]
+pub struct PriceLine {
+    pub kind: LineKind,
+    pub unit_price: Fen,
+    pub quantity: i64,
+    /// The level rate for this line in basis points (10000: no discount).
+    pub level_bp: i64,
+    /// Paid by a count card's sessions.
+    pub by_card: bool,
+    /// Its category earns points.
+    pub earns_points: bool,
+    /// Gifts: the points one unit costs.
+    pub points_price: Points,
+    /// Points the line grants whatever is paid (a recharge plan's bonus points).
+    pub bonus_points: Points,
+}
+
+/// Points rules of the merchant and the member's level.
+#[derive(Clone, Copy, Debug)]
+pub struct PointsRule {
+    pub per_yuan: i64,
+    pub multiplier_pct: i64,
+    /// Points per ￥1 of offset; 0 turns redemption off.
+    pub per_yuan_offset: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PricedLine {
+    pub amount: Fen,
+    pub discount: Fen,
+    pub points_offset: Fen,
+    pub net: Fen,
+    pub points_earned: Points,
+    /// Gifts: the points the line costs.
+    pub points_redeemed: Points,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Priced {
+    pub lines: Vec<PricedLine>,
+    pub subtotal: Fen,
+    pub discount: Fen,
+    pub coupon: Fen,
+    /// Points used for the offset.
+    pub points_used: Points,
+    pub points_offset: Fen,
+    /// Points spent on gifts.
+    pub points_redeemed: Points,
+    pub total: Fen,
+    pub points_earned: Points,
+    /// The most points this bill can use (a cashier's "use all" button).
+    pub points_max: Points,
+}
+
+/// Why a price cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PriceError {
+    RedemptionOff,
+    TooManyPoints {
+        max: Points,
+    },
+    /// The gifts cost more points than the member has.
+    GiftsExceedPoints {
+        needed: Points,
+        available: Points,
+    },
+}
+
+fn offset_for(points: i64, per_yuan_offset: i64) -> i64 {
+    if per_yuan_offset <= 0 { 0 } else { points * 100 / per_yuan_offset }
+}
+
+/// The fewest points that buy `offset` fen.
+fn points_for(offset: i64, per_yuan_offset: i64) -> i64 {
+    (offset * per_yuan_offset + 99) / 100
+}
+
+/// Prices `lines` using `points` for the offset (gifts first take their points from `available`). The arithmetic
+/// is in plain integers of each line's unit (fen or points); what it returns is typed.
+pub fn price(lines: &[PriceLine], points: Points, available: Points, rule: PointsRule) -> Result<Priced, PriceError> {
+    let (points, available) = (points.get(), available.get());
+    let gift_points = |line: &PriceLine| line.points_price.get().max(0) * line.quantity;
+    let points_redeemed: i64 = lines.iter().filter(|line| line.kind == LineKind::Gift).map(gift_points).sum();
+    if points_redeemed > available {
+        return Err(PriceError::GiftsExceedPoints {
+            needed: Points::new(points_redeemed),
+            available: Points::new(available),
+        });
+    }
+    let available = available - points_redeemed;
+    // Per line: amount, discount, offset, net (fen); points earned, points redeemed.
+    let mut priced: Vec<[i64; 6]> = lines
+        .iter()
+        .map(|line| {
+            if line.kind == LineKind::Gift {
+                return [0, 0, 0, 0, 0, gift_points(line)];
+            }
+            let amount = line.unit_price.get() * line.quantity;
+            let discount = if line.kind.is_consumption() && !line.by_card {
+                amount - apply_bp(amount, line.level_bp.clamp(0, 10_000))
+            } else {
+                0
+            };
+            let net = if line.by_card { 0 } else { amount - discount };
+            [amount, discount, 0, net, 0, 0]
+        })
+        .collect();
+    const NET: usize = 3;
+
+    let offsettable: Vec<i64> = lines
+        .iter()
+        .zip(&priced)
+        .map(|(line, p)| if line.kind.is_consumption() && !line.by_card { p[NET] } else { 0 })
+        .collect();
+    let room: i64 = offsettable.iter().sum();
+    let points_max = if rule.per_yuan_offset > 0 {
+        points_for(room.min(offset_for(available, rule.per_yuan_offset)), rule.per_yuan_offset)
+    } else {
+        0
+    };
+    let (points_used, points_offset) = if points > 0 {
+        if rule.per_yuan_offset <= 0 {
+            return Err(PriceError::RedemptionOff);
+        }
+        if points > available {
+            return Err(PriceError::TooManyPoints { max: Points::new(points_max) });
+        }
+        let offset = offset_for(points, rule.per_yuan_offset).min(room);
+        (points_for(offset, rule.per_yuan_offset), offset)
+    } else {
+        (0, 0)
+    };
+    for (line, part) in priced.iter_mut().zip(spread(points_offset, &offsettable)) {
+        line[2] = part;
+        line[NET] -= part;
+    }
+
+    let earning: Vec<i64> = lines
+        .iter()
+        .zip(&priced)
+        .map(|(line, p)| if line.kind.is_consumption() && !line.by_card && line.earns_points { p[NET] } else { 0 })
+        .collect();
+    let earn_base: i64 = earning.iter().sum();
+    // Whole yuan × points per yuan × multiplier: bounded by ￥1,000,000 × 100 × 10, far inside i64.
+    let earned = (earn_base / 100) * rule.per_yuan.max(0) * rule.multiplier_pct.max(0) / 100;
+    for ((p, line), part) in priced.iter_mut().zip(lines).zip(spread(earned, &earning)) {
+        p[4] = part + line.bonus_points.get().max(0);
+    }
+    let lines: Vec<PricedLine> = priced
+        .into_iter()
+        .map(|[amount, discount, points_offset, net, points_earned, points_redeemed]| PricedLine {
+            amount: Fen::new(amount),
+            discount: Fen::new(discount),
+            points_offset: Fen::new(points_offset),
+            net: Fen::new(net),
+            points_earned: Points::new(points_earned),
+            points_redeemed: Points::new(points_redeemed),
+        })
+        .collect();
+    Ok(Priced {
+        subtotal: lines.iter().map(|p| p.amount).sum(),
+        discount: lines.iter().map(|p| p.discount).sum(),
+        coupon: Fen::ZERO,
+        points_used: Points::new(points_used),
+        points_offset: Fen::new(points_offset),
+        points_redeemed: Points::new(points_redeemed),
+        total: lines.iter().map(|p| p.net).sum(),
+        points_earned: lines.iter().map(|p| p.points_earned).sum(),
+        points_max: Points::new(points_max),
+        lines,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn pts(points: i64) -> Points {
+        Points::new(points)
+    }
+
+    const RULE: PointsRule = PointsRule { per_yuan: 1, multiplier_pct: 100, per_yuan_offset: 100 };
+
+    fn service(unit_price: i64, level_bp: i64) -> PriceLine {
+        PriceLine {
+            kind: LineKind::Service,
+            unit_price: Fen::new(unit_price),
+            quantity: 1,
+            level_bp,
+            by_card: false,
+            earns_points: true,
+            points_price: Points::ZERO,
+            bonus_points: Points::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_worked_example() {
+        // ￥88 cut and ￥199 colour at 9折, ￥68 shampoo at 95折, 500 points at 100 points per ￥1.
+        let mut shampoo = service(6800, 9500);
+        shampoo.kind = LineKind::Product;
+        let lines = [service(8800, 9000), service(19900, 9000), shampoo];
+        let priced = price(&lines, pts(500), pts(1000), RULE).unwrap();
+        assert_eq!(priced.subtotal.get(), 35_500);
+        assert_eq!(priced.discount.get(), 880 + 1990 + 340);
+        assert_eq!(priced.points_offset.get(), 500);
+        assert_eq!(priced.points_used.get(), 500);
+        assert_eq!(priced.total.get(), 35_500 - 3_210 - 500);
+        assert_eq!(priced.lines.iter().map(|l| l.points_offset.get()).sum::<i64>(), 500);
+        assert_eq!(priced.points_earned.get(), priced.total.get() / 100);
+    }
+
+    #[test]
+    fn count_card_lines_cost_nothing_and_earn_nothing() {
+        let mut by_card = service(8800, 9000);
+        by_card.by_card = true;
+        let priced = price(&[by_card], pts(0), pts(0), RULE).unwrap();
+        assert_eq!((priced.total.get(), priced.discount.get(), priced.points_earned.get()), (0, 0, 0));
+    }
+
+    #[test]
+    fn points_beyond_the_balance_are_refused_and_beyond_the_bill_unused() {
+        let lines = [service(1000, 10_000)];
+        let capped = price(&lines, pts(2000), pts(5000), RULE).unwrap();
+        assert_eq!(
+            (capped.points_used.get(), capped.points_offset.get(), capped.total.get(), capped.points_max.get()),
+            (1000, 1000, 0, 1000)
+        );
+        assert_eq!(price(&lines, pts(600), pts(500), RULE), Err(PriceError::TooManyPoints { max: pts(500) }));
+        let off = PointsRule { per_yuan_offset: 0, ..RULE };
+        assert_eq!(price(&lines, pts(1), pts(500), off), Err(PriceError::RedemptionOff));
+    }
+
+    #[test]
+    fn an_uneven_rate_uses_the_fewest_points() {
+        // 150 points per ￥1: 100 points buy 66 fen, and 99 points are enough for that.
+        let rule = PointsRule { per_yuan_offset: 150, ..RULE };
+        let priced = price(&[service(1000, 10_000)], pts(100), pts(100), rule).unwrap();
+        assert_eq!((priced.points_offset.get(), priced.points_used.get()), (66, 99));
+    }
+
+    #[test]
+    fn gifts_take_their_points_first_and_cost_no_money() {
+        let gift = PriceLine {
+            kind: LineKind::Gift,
+            unit_price: Fen::ZERO,
+            quantity: 2,
+            level_bp: 10_000,
+            by_card: false,
+            earns_points: true,
+            points_price: pts(300),
+            bonus_points: Points::ZERO,
+        };
+        let lines = [service(1000, 10_000), gift];
+        // 1,000 points: 600 go to the two gifts, the other 400 buy ￥4 off the service.
+        let priced = price(&lines, pts(1000), pts(1000), RULE).unwrap_err();
+        assert_eq!(priced, PriceError::TooManyPoints { max: pts(400) });
+        let priced = price(&lines, pts(400), pts(1000), RULE).unwrap();
+        assert_eq!(
+            (priced.points_redeemed.get(), priced.points_used.get(), priced.points_offset.get()),
+            (600, 400, 400)
+        );
+        assert_eq!(
+            (priced.total.get(), priced.lines[1].net.get(), priced.lines[1].points_redeemed.get()),
+            (600, 0, 600)
+        );
+        // Points earned on the ￥6 paid only; the gift earns none.
+        assert_eq!((priced.points_earned.get(), priced.lines[1].points_earned.get()), (6, 0));
+        assert_eq!(
+            price(&lines, pts(0), pts(599), RULE),
+            Err(PriceError::GiftsExceedPoints { needed: pts(600), available: pts(599) })
+        );
+    }
+
+    #[test]
+    fn a_recharge_plan_grants_its_bonus_points() {
+        let recharge = PriceLine {
+            kind: LineKind::Recharge,
+            unit_price: Fen::new(300_000),
+            quantity: 1,
+            level_bp: 10_000,
+            by_card: false,
+            earns_points: false,
+            points_price: Points::ZERO,
+            bonus_points: pts(3_000),
+        };
+        let priced = price(&[service(10_000, 10_000), recharge], Points::ZERO, Points::ZERO, RULE).unwrap();
+        assert_eq!(
+            (priced.points_earned.get(), priced.lines[0].points_earned.get(), priced.lines[1].points_earned.get()),
+            (3_100, 100, 3_000)
+        );
+    }
+
+    fn arb_line() -> impl Strategy<Value = PriceLine> {
+        (0usize..5, 0i64..1_000_000, 1i64..10, 1000i64..=10_000, any::<bool>(), any::<bool>(), 0i64..2_000).prop_map(
+            |(kind, unit_price, quantity, level_bp, by_card, earns_points, points)| {
+                let kind =
+                    [LineKind::Service, LineKind::Product, LineKind::CardSale, LineKind::Recharge, LineKind::Gift]
+                        [kind];
+                PriceLine {
+                    kind,
+                    unit_price: Fen::new(unit_price),
+                    quantity,
+                    level_bp,
+                    by_card: by_card && kind == LineKind::Service,
+                    earns_points,
+                    points_price: pts(if kind == LineKind::Gift { points } else { 0 }),
+                    bonus_points: pts(if kind == LineKind::Recharge { points } else { 0 }),
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn parts_sum_to_the_whole_and_nothing_is_negative(
+            lines in prop::collection::vec(arb_line(), 1..12),
+            points in 0i64..2_000_000,
+            available in 0i64..2_000_000,
+            per_yuan_offset in 1i64..500,
+            multiplier_pct in 0i64..300,
+        ) {
+            let rule = PointsRule { per_yuan: 2, multiplier_pct, per_yuan_offset };
+            match price(&lines, pts(points), pts(available), rule) {
+                Ok(priced) => {
+                    prop_assert_eq!(priced.subtotal.get(), priced.lines.iter().map(|l| l.amount.get()).sum::<i64>());
+                    let by_card: i64 = lines.iter().zip(&priced.lines).filter(|(l, _)| l.by_card).map(|(_, p)| p.amount.get()).sum();
+                    prop_assert_eq!(priced.total.get(), priced.subtotal.get() - by_card - priced.discount.get() - priced.points_offset.get());
+                    prop_assert_eq!(priced.points_offset.get(), priced.lines.iter().map(|l| l.points_offset.get()).sum::<i64>());
+                    prop_assert_eq!(priced.points_earned.get(), priced.lines.iter().map(|l| l.points_earned.get()).sum::<i64>());
+                    let redeemed: i64 = lines.iter().filter(|l| l.kind == LineKind::Gift).map(|l| l.points_price.get() * l.quantity).sum();
+                    prop_assert_eq!(priced.points_redeemed.get(), redeemed);
+                    prop_assert_eq!(priced.points_redeemed.get(), priced.lines.iter().map(|l| l.points_redeemed.get()).sum::<i64>());
+                    prop_assert!(priced.points_used.get() <= points && priced.points_used.get() + priced.points_redeemed.get() <= available);
+                    prop_assert!(priced.points_offset.get() <= offset_for(priced.points_used.get(), per_yuan_offset));
+                    for line in &priced.lines {
+                        prop_assert!(line.discount.get() >= 0 && line.points_offset.get() >= 0 && line.net.get() >= 0 && line.points_earned.get() >= 0);
+                        prop_assert!(line.discount.get() + line.points_offset.get() <= line.amount.get());
+                    }
+                }
+                Err(PriceError::TooManyPoints { max }) => {
+                    let redeemed: i64 = lines.iter().filter(|l| l.kind == LineKind::Gift).map(|l| l.points_price.get() * l.quantity).sum();
+                    prop_assert!(points > available - redeemed && max.get() <= available - redeemed);
+                    let most = price(&lines, max, pts(available), rule);
+                    prop_assert!(most.is_ok());
+                    prop_assert_eq!(most.unwrap().points_used, max);
+                }
+                Err(PriceError::GiftsExceedPoints { needed, available: had }) => {
+                    prop_assert!(needed.get() > had.get() && had.get() == available);
+                }
+                Err(PriceError::RedemptionOff) => prop_assert!(false, "redemption is on"),
+            }
+        }
+    }
+}

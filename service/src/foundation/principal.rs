@@ -1,0 +1,46 @@
+//! Who is acting: a signed-in staff member ([`StaffPrincipal`]), what their role lets them do and which stores they
+//! may touch. `auth` makes one from a session; every staff use case takes one.
+
+use crate::domain::{Permission, Role};
+use crate::{Error, Result};
+
+/// The stores a staff member may act in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreScope {
+    All,
+    Only(Vec<i64>),
+}
+
+/// A signed-in staff member: who they are, for which merchant, and what they may touch.
+#[derive(Clone, Debug)]
+pub struct StaffPrincipal {
+    pub staff_id: i64,
+    pub merchant_id: i64,
+    pub session_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub stores: StoreScope,
+}
+
+impl StaffPrincipal {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.can(permission)
+    }
+
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if self.can(permission) { Ok(()) } else { Err(Error::Forbidden) }
+    }
+
+    pub fn can_access_store(&self, store_id: i64) -> bool {
+        match &self.stores {
+            StoreScope::All => true,
+            StoreScope::Only(ids) => ids.contains(&store_id),
+        }
+    }
+
+    /// Another store is reported as not found, exactly like another merchant's: scope never leaks existence.
+    pub fn require_store(&self, store_id: i64) -> Result<()> {
+        if self.can_access_store(store_id) { Ok(()) } else { Err(Error::NotFound("store")) }
+    }
+}

@@ -1,0 +1,44 @@
+//! SMS, the second reminder channel: a trait so a provider (Aliyun, Tencent Cloud) plugs in by configuration, and
+//! the logging channel of the embedded default, which writes each message to the log with the number masked.
+
+use async_trait::async_trait;
+
+use crate::domain::PhoneNumber;
+use crate::foundation::settings::NotificationSettings;
+
+/// Why a message was not sent: `permanent` ones are not retried (a number the provider refuses, say).
+#[derive(Debug)]
+pub struct SmsError {
+    pub code: String,
+    pub message: String,
+    pub permanent: bool,
+}
+
+#[async_trait]
+pub trait SmsChannel: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn send(&self, to: &PhoneNumber, text: &str) -> Result<(), SmsError>;
+}
+
+/// Logs instead of sending: nothing leaves the machine.
+pub struct LoggingSms;
+
+#[async_trait]
+impl SmsChannel for LoggingSms {
+    fn name(&self) -> &'static str {
+        "log"
+    }
+
+    async fn send(&self, to: &PhoneNumber, text: &str) -> Result<(), SmsError> {
+        tracing::info!(to = %to.masked(), %text, "sms (logging channel)");
+        Ok(())
+    }
+}
+
+/// The configured channel.
+pub fn channel(settings: &NotificationSettings) -> anyhow::Result<std::sync::Arc<dyn SmsChannel>> {
+    match settings.sms.as_str() {
+        "log" => Ok(std::sync::Arc::new(LoggingSms)),
+        other => anyhow::bail!("unknown SMS channel {other}"),
+    }
+}

@@ -1,0 +1,394 @@
+//! Member levels (会员等级): what qualifies (a threshold of cumulative spend or recharge, by the merchant's
+//! `level_basis`), what a member of the level pays (a discount in basis points, overridable per item category) and
+//! how fast they earn points. Every merchant starts with 普通会员 at rank 0; new members get the lowest rank.
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use serde_json::json;
+
+use entity::{member_levels, members, service_items};
+
+use crate::domain::{Fen, Permission, label};
+use crate::error::is_unique_violation;
+use crate::foundation::audit::{self, Actor, Event};
+use crate::foundation::merchants::LoyaltySettings;
+use crate::foundation::principal::StaffPrincipal;
+use crate::{AppContext, Conflict, Error, Result};
+
+/// A level as pricing and points see it.
+#[derive(Clone, Debug)]
+pub struct LevelRule {
+    pub id: i64,
+    pub name: String,
+    pub rank: i32,
+    pub threshold_fen: Fen,
+    pub discount_bp: i32,
+    pub category_discounts: std::collections::BTreeMap<String, i32>,
+    pub points_multiplier_pct: i32,
+}
+
+/// The same thing as staff configure it and see it on a member.
+pub type Level = LevelRule;
+
+pub(crate) fn to_level(row: member_levels::Model) -> Level {
+    LevelRule {
+        id: row.id,
+        name: row.name,
+        rank: row.rank,
+        threshold_fen: Fen::new(row.threshold_fen),
+        discount_bp: row.discount_bp,
+        category_discounts: serde_json::from_str(&row.category_discounts).unwrap_or_default(),
+        points_multiplier_pct: row.points_multiplier_pct,
+    }
+}
+
+/// The merchant's levels, lowest rank first.
+pub(crate) async fn load_rules(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<Vec<LevelRule>> {
+    Ok(member_levels::Entity::find()
+        .filter(member_levels::Column::MerchantId.eq(merchant_id))
+        .order_by_asc(member_levels::Column::Rank)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_level)
+        .collect())
+}
+
+#[derive(Default)]
+pub struct LevelInput {
+    pub name: Option<String>,
+    pub rank: Option<i32>,
+    pub threshold_fen: Option<Fen>,
+    pub discount_bp: Option<i32>,
+    pub category_discounts: Option<BTreeMap<String, i32>>,
+    pub points_multiplier_pct: Option<i32>,
+}
+
+fn discount(field: &'static str, bp: i32) -> Result<i32> {
+    if !(1000..=10_000).contains(&bp) {
+        return Err(Error::invalid(field, "must be 1000–10000 basis points of the price (9000 = 10% off)"));
+    }
+    Ok(bp)
+}
+
+fn apply(active: &mut member_levels::ActiveModel, input: LevelInput) -> Result<()> {
+    if let Some(name) = input.name {
+        active.name = Set(label("name", &name)?);
+    }
+    if let Some(rank) = input.rank {
+        if !(0..=1000).contains(&rank) {
+            return Err(Error::invalid("rank", "must be 0–1000"));
+        }
+        active.rank = Set(rank);
+    }
+    if let Some(threshold) = input.threshold_fen {
+        if !(Fen::ZERO..=Fen::MAX_AMOUNT).contains(&threshold) {
+            return Err(Error::invalid("threshold_fen", "must be 0 to ￥1,000,000 (in fen)"));
+        }
+        active.threshold_fen = Set(threshold.get());
+    }
+    if let Some(bp) = input.discount_bp {
+        active.discount_bp = Set(discount("discount_bp", bp)?);
+    }
+    if let Some(overrides) = input.category_discounts {
+        if overrides.len() > 50 {
+            return Err(Error::invalid("category_discounts", "at most 50 categories"));
+        }
+        let mut cleaned = BTreeMap::new();
+        for (category, bp) in overrides {
+            let category = label("category_discounts", &category)?;
+            cleaned.insert(category, discount("category_discounts", bp)?);
+        }
+        active.category_discounts = Set(serde_json::to_string(&cleaned).map_err(anyhow::Error::from)?);
+    }
+    if let Some(pct) = input.points_multiplier_pct {
+        if !(0..=1000).contains(&pct) {
+            return Err(Error::invalid("points_multiplier_pct", "must be 0–1000 percent (150 = 1.5×)"));
+        }
+        active.points_multiplier_pct = Set(pct);
+    }
+    Ok(())
+}
+
+fn rank_taken(err: sea_orm::DbErr) -> Error {
+    if is_unique_violation(&err) { Error::Conflict(Conflict::RankTaken) } else { err.into() }
+}
+
+async fn level_row(conn: &impl ConnectionTrait, merchant_id: i64, id: i64) -> Result<member_levels::Model> {
+    member_levels::Entity::find_by_id(id)
+        .filter(member_levels::Column::MerchantId.eq(merchant_id))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("member level"))
+}
+
+async fn record(
+    conn: &impl ConnectionTrait,
+    principal: &StaffPrincipal,
+    action: &'static str,
+    level: &member_levels::Model,
+) -> Result<()> {
+    audit::record(
+        conn,
+        Event {
+            merchant_id: Some(principal.merchant_id),
+            actor: Actor::Staff(principal.staff_id),
+            action,
+            target: Some(("member_level", level.id)),
+            detail: json!({
+                "name": level.name,
+                "rank": level.rank,
+                "threshold_fen": level.threshold_fen,
+                "discount_bp": level.discount_bp,
+                "points_multiplier_pct": level.points_multiplier_pct,
+            }),
+            ip: None,
+        },
+    )
+    .await
+}
+
+pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: LevelInput) -> Result<Level> {
+    principal.require(Permission::LoyaltyManage)?;
+    for (field, present) in [("name", input.name.is_some()), ("rank", input.rank.is_some())] {
+        if !present {
+            return Err(Error::invalid(field, "is required"));
+        }
+    }
+    let mut active = member_levels::ActiveModel {
+        merchant_id: Set(principal.merchant_id),
+        threshold_fen: Set(0),
+        discount_bp: Set(10_000),
+        category_discounts: Set("{}".to_owned()),
+        points_multiplier_pct: Set(100),
+        created_at: Set(ctx.now()),
+        ..Default::default()
+    };
+    apply(&mut active, input)?;
+    let txn = ctx.db.begin().await?;
+    let level = active.insert(&txn).await.map_err(rank_taken)?;
+    record(&txn, principal, "member_level.created", &level).await?;
+    crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
+    txn.commit().await?;
+    Ok(to_level(level))
+}
+
+pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: LevelInput) -> Result<Level> {
+    principal.require(Permission::LoyaltyManage)?;
+    let mut active: member_levels::ActiveModel = level_row(&ctx.db, principal.merchant_id, id).await?.into();
+    apply(&mut active, input)?;
+    let txn = ctx.db.begin().await?;
+    let level = active.update(&txn).await.map_err(rank_taken)?;
+    record(&txn, principal, "member_level.updated", &level).await?;
+    crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
+    txn.commit().await?;
+    Ok(to_level(level))
+}
+
+/// Deletes a level no member has, and its prices on the service menu. A level in use is a conflict: move its
+/// members first.
+pub async fn delete(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<()> {
+    principal.require(Permission::LoyaltyManage)?;
+    let txn = ctx.db.begin().await?;
+    let level = level_row(&txn, principal.merchant_id, id).await?;
+    let holders = members::Entity::find()
+        .filter(members::Column::MerchantId.eq(principal.merchant_id))
+        .filter(members::Column::LevelId.eq(id))
+        .count(&txn)
+        .await?;
+    if holders > 0 {
+        return Err(Error::Conflict(Conflict::LevelInUse));
+    }
+    // Per-level prices name the level by id; drop them with it.
+    let key = id.to_string();
+    for item in service_items::Entity::find()
+        .filter(service_items::Column::MerchantId.eq(principal.merchant_id))
+        .all(&txn)
+        .await?
+    {
+        let mut prices: BTreeMap<String, i64> = serde_json::from_str(&item.level_prices).unwrap_or_default();
+        if prices.remove(&key).is_some() {
+            let text = serde_json::to_string(&prices).map_err(anyhow::Error::from)?;
+            let mut active: service_items::ActiveModel = item.into();
+            active.level_prices = Set(text);
+            active.update(&txn).await?;
+        }
+    }
+    member_levels::Entity::delete_by_id(id).exec(&txn).await.map_err(|e| {
+        // A member given the level since we counted: the foreign key refuses the delete.
+        if matches!(e.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))) {
+            Error::Conflict(Conflict::LevelInUse)
+        } else {
+            e.into()
+        }
+    })?;
+    record(&txn, principal, "member_level.deleted", &level).await?;
+    crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Demo data: a level with its discount rules.
+pub(crate) async fn seed(conn: &impl ConnectionTrait, merchant_id: i64, level: LevelRule) -> Result<i64> {
+    let row = member_levels::ActiveModel {
+        merchant_id: Set(merchant_id),
+        name: Set(level.name),
+        rank: Set(level.rank),
+        threshold_fen: Set(level.threshold_fen.get()),
+        discount_bp: Set(level.discount_bp),
+        category_discounts: Set(serde_json::to_string(&level.category_discounts).map_err(anyhow::Error::from)?),
+        points_multiplier_pct: Set(level.points_multiplier_pct),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(row.id)
+}
+
+/// What a downgrade review did.
+#[derive(Clone, Debug)]
+pub struct Review {
+    pub members_reviewed: u64,
+    pub moved_down: u64,
+}
+
+/// Members' spend (or recharge) over the 365 days before `now`, by the merchant's basis: settled bills' lines net of
+/// refunds (recharge lines count as recharge), and recharges at the desk.
+async fn trailing_basis(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    basis: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<BTreeMap<i64, i64>> {
+    use sea_orm::Statement;
+    let backend = conn.get_database_backend();
+    let kinds = if basis == "recharge" { "l.kind = 'recharge'" } else { "l.kind <> 'recharge'" };
+    let mut sums = BTreeMap::new();
+    let bills = format!(
+        "SELECT b.member_id AS member_id, CAST(SUM(l.net_fen - l.refunded_fen) AS BIGINT) AS total \
+         FROM bill_lines l JOIN bills b ON b.id = l.bill_id \
+         WHERE b.merchant_id = $1 AND b.member_id IS NOT NULL AND b.settled_at >= $2 AND {kinds} \
+         GROUP BY b.member_id"
+    );
+    let mut queries = vec![bills];
+    if basis == "recharge" {
+        queries.push(
+            "SELECT e.member_id AS member_id, CAST(-SUM(jl.amount) AS BIGINT) AS total FROM journal_lines jl \
+             JOIN journal_entries e ON e.id = jl.entry_id JOIN ledger_accounts a ON a.id = jl.account_id \
+             WHERE e.merchant_id = $1 AND e.created_at >= $2 AND e.kind = 'recharge' AND a.kind = 'sv_principal' \
+             GROUP BY e.member_id"
+                .to_owned(),
+        );
+    }
+    for sql in queries {
+        let statement = Statement::from_sql_and_values(backend, sql, [merchant_id.into(), since.into()]);
+        for row in conn.query_all_raw(statement).await? {
+            let member_id: i64 = row.try_get("", "member_id")?;
+            let total: i64 = row.try_get("", "total")?;
+            *sums.entry(member_id).or_default() += total;
+        }
+    }
+    Ok(sums)
+}
+
+/// The annual downgrade review (复审): under the `annual` policy, every member whose last 365 days no longer reach
+/// their level's threshold moves down to the highest level they do reach (the lowest level at worst). Levels never
+/// move up here: that happens at once on a qualifying bill or recharge. Audited. The scheduler will run it yearly;
+/// staff may run it now.
+pub async fn review(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Review> {
+    principal.require(Permission::LoyaltyManage)?;
+    let merchant_id = principal.merchant_id;
+    let settings = crate::foundation::merchants::loyalty_settings(&ctx.db, merchant_id).await?;
+    if settings.level_downgrade != "annual" {
+        return Err(Error::invalid(
+            "level_downgrade",
+            "this merchant's levels never go down: set the policy to annual first",
+        ));
+    }
+    let levels = load_rules(&ctx.db, merchant_id).await?;
+    let Some(lowest) = levels.first().cloned() else { return Ok(Review { members_reviewed: 0, moved_down: 0 }) };
+    let txn = ctx.db.begin().await?;
+    let basis =
+        trailing_basis(&txn, merchant_id, &settings.level_basis, ctx.now() - chrono::Duration::days(365)).await?;
+    let holders = members::Entity::find()
+        .filter(members::Column::MerchantId.eq(merchant_id))
+        .filter(members::Column::LevelId.is_not_null())
+        .filter(members::Column::AnonymisedAt.is_null())
+        .all(&txn)
+        .await?;
+    let mut moved_down = 0;
+    for member in &holders {
+        let Some(current) = levels.iter().find(|l| Some(l.id) == member.level_id) else { continue };
+        let reached = basis.get(&member.id).copied().unwrap_or(0);
+        let deserved =
+            levels.iter().filter(|l| l.threshold_fen <= Fen::new(reached)).max_by_key(|l| l.rank).unwrap_or(&lowest);
+        if deserved.rank < current.rank {
+            members::Entity::update_many()
+                .col_expr(members::Column::LevelId, sea_orm::sea_query::Expr::value(deserved.id))
+                .filter(members::Column::Id.eq(member.id))
+                .exec(&txn)
+                .await?;
+            moved_down += 1;
+        }
+    }
+    let reviewed = u64::try_from(holders.len()).unwrap_or(u64::MAX);
+    audit::record(
+        &txn,
+        Event {
+            merchant_id: Some(merchant_id),
+            actor: Actor::Staff(principal.staff_id),
+            action: "member_levels.reviewed",
+            target: None,
+            detail: json!({ "members_reviewed": reviewed, "moved_down": moved_down }),
+            ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Review { members_reviewed: reviewed, moved_down })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rising with the money
+
+/// Moves `member` (as read after the change that may qualify them) up to the highest level their cumulative spend
+/// or recharge, by the merchant's rule, now reaches. Levels only go down by the downgrade policy ([`review`]).
+pub(crate) async fn raise(
+    conn: &impl ConnectionTrait,
+    levels: &[LevelRule],
+    settings: &LoyaltySettings,
+    member: &members::Model,
+) -> Result<()> {
+    let basis = if settings.level_basis == "recharge" { member.total_recharge_fen } else { member.total_spend_fen };
+    let current = levels.iter().find(|l| Some(l.id) == member.level_id).map_or(i32::MIN, |l| l.rank);
+    let best = levels.iter().filter(|l| l.threshold_fen <= Fen::new(basis) && l.rank > current).max_by_key(|l| l.rank);
+    if let Some(level) = best {
+        members::Entity::update_many()
+            .col_expr(members::Column::LevelId, Expr::value(level.id))
+            .filter(members::Column::Id.eq(member.id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// [`raise`] with the merchant's levels and rule read here: after a recharge at the desk.
+pub(crate) async fn raise_member(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<()> {
+    let levels = load_rules(conn, merchant_id).await?;
+    if levels.is_empty() {
+        return Ok(());
+    }
+    let settings = crate::foundation::merchants::loyalty_settings(conn, merchant_id).await?;
+    let member = members::Entity::find_by_id(member_id)
+        .filter(members::Column::MerchantId.eq(merchant_id))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("member"))?;
+    raise(conn, &levels, &settings, &member).await
+}

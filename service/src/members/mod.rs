@@ -1,0 +1,628 @@
+//! Members: the people a merchant serves.
+//!
+//! Phone, real name and allergy notes are sealed by the vault; phone and name are found through blind indexes.
+//! Members belong to the merchant, not to one store: a chain's member is welcome at every store, so every staff
+//! member who may read members sees all of the merchant's. A home store, when set, must be in the writer's scope.
+//! Roles without `MemberContactRead` see phone and name masked.
+
+pub mod allergies;
+pub mod auth;
+pub mod code;
+pub mod notes;
+pub mod privacy;
+
+pub use allergies::Allergy;
+use allergies::open_allergy;
+use notes::{parse_tags, write_tags};
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef, TransactionTrait,
+};
+use serde_json::{Value, json};
+
+use entity::{member_allergies, member_levels, member_tags, members, merchants};
+
+use crate::domain::{Fen, Gender, MemberCode, Permission, PersonName, PhoneNumber, Tag};
+use crate::error::is_unique_violation;
+use crate::foundation::audit::{self, Actor, Event};
+use crate::foundation::principal::StaffPrincipal;
+use crate::foundation::vault::Field;
+use crate::{AppContext, Conflict, Error, Result};
+
+pub const PHONE_INDEX: &str = "member.phone";
+pub const NAME_INDEX: &str = "member.name";
+
+/// A member's level, with its discount and points rules.
+pub use crate::loyalty::levels::Level;
+
+/// A member as one viewer may see them (contact details masked or not).
+#[derive(Clone, Debug)]
+pub struct MemberView {
+    pub id: i64,
+    pub nickname: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub phone_masked: bool,
+    pub gender: Gender,
+    pub birthday: Option<NaiveDate>,
+    pub level: Option<Level>,
+    pub tags: Vec<String>,
+    pub total_spend_fen: Fen,
+    pub home_store_id: Option<i64>,
+    pub preferences: Value,
+    pub allergies: Vec<Allergy>,
+    pub source: String,
+    pub anonymised: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct MemberInput {
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<NaiveDate>,
+    pub home_store_id: Option<i64>,
+    pub level_id: Option<i64>,
+    pub preferences: Option<Value>,
+}
+
+#[derive(Default)]
+pub struct MemberQuery {
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub level_id: Option<i64>,
+    pub tag: Option<String>,
+    pub birthday_month: Option<i32>,
+    pub min_spend_fen: Option<Fen>,
+    pub max_spend_fen: Option<Fen>,
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().clamp(1, 3))),
+        None => String::new(),
+    }
+}
+
+/// How a member is named on a list staff glance at (the day board, a booking): the real name when the viewer may
+/// see it, else masked; the nickname when there is no name.
+pub(crate) fn label(ctx: &AppContext, row: &members::Model, contact: bool) -> Result<String> {
+    let name = ctx.vault.open_opt(Field::MemberName, row.name_sealed.as_deref())?;
+    Ok(match name {
+        Some(name) if contact => name,
+        Some(name) => mask_name(&name),
+        None if !row.nickname.is_empty() => row.nickname.clone(),
+        None => format!("#{}", row.id),
+    })
+}
+
+fn parse_phone(value: &str) -> Result<PhoneNumber> {
+    PhoneNumber::parse(value).map_err(|m| Error::invalid("phone", m))
+}
+
+fn parse_nickname(value: &str) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > 40 || trimmed.chars().any(char::is_control) {
+        return Err(Error::invalid("nickname", "must be at most 40 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn parse_birthday(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate> {
+    if date > today || date.year() < 1900 {
+        return Err(Error::invalid("birthday", "must be a past date after 1900"));
+    }
+    Ok(date)
+}
+
+fn parse_preferences(value: Value) -> Result<String> {
+    if !value.is_object() {
+        return Err(Error::invalid("preferences", "must be a JSON object"));
+    }
+    let text = value.to_string();
+    if text.len() > 4096 {
+        return Err(Error::invalid("preferences", "must be at most 4 KiB"));
+    }
+    Ok(text)
+}
+
+async fn check_level(conn: &impl ConnectionTrait, merchant_id: i64, level_id: i64) -> Result<()> {
+    member_levels::Entity::find_by_id(level_id)
+        .filter(member_levels::Column::MerchantId.eq(merchant_id))
+        .one(conn)
+        .await?
+        .map(|_| ())
+        .ok_or(Error::NotFound("member level"))
+}
+
+async fn default_level(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<Option<i64>> {
+    Ok(member_levels::Entity::find()
+        .filter(member_levels::Column::MerchantId.eq(merchant_id))
+        .order_by_asc(member_levels::Column::Rank)
+        .one(conn)
+        .await?
+        .map(|level| level.id))
+}
+
+async fn check_home_store(conn: &impl ConnectionTrait, principal: &StaffPrincipal, store_id: i64) -> Result<()> {
+    crate::foundation::stores::in_scope(conn, principal, store_id).await.map(|_| ())
+}
+
+/// Builds the view of one member row for a viewer who may or may not see contact details.
+pub(super) async fn view(
+    ctx: &AppContext,
+    row: members::Model,
+    contact: bool,
+    with_details: bool,
+) -> Result<MemberView> {
+    let mut views = views(ctx, vec![row], contact, with_details).await?;
+    views.pop().ok_or(Error::NotFound("member"))
+}
+
+async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, details: bool) -> Result<Vec<MemberView>> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    for tag in member_tags::Entity::find()
+        .filter(member_tags::Column::MemberId.is_in(ids.clone()))
+        .order_by_asc(member_tags::Column::Tag)
+        .all(&ctx.db)
+        .await?
+    {
+        tags.entry(tag.member_id).or_default().push(tag.tag);
+    }
+    let mut allergies: HashMap<i64, Vec<Allergy>> = HashMap::new();
+    if details {
+        for row in member_allergies::Entity::find()
+            .filter(member_allergies::Column::MemberId.is_in(ids.clone()))
+            .order_by_asc(member_allergies::Column::Id)
+            .all(&ctx.db)
+            .await?
+        {
+            allergies.entry(row.member_id).or_default().push(open_allergy(ctx, row)?);
+        }
+    }
+    let level_ids: Vec<i64> = rows.iter().filter_map(|row| row.level_id).collect();
+    let levels: HashMap<i64, Level> = if level_ids.is_empty() {
+        HashMap::new()
+    } else {
+        member_levels::Entity::find()
+            .filter(member_levels::Column::Id.is_in(level_ids))
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, crate::loyalty::levels::to_level(l)))
+            .collect()
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let phone = ctx.vault.open_opt(Field::MemberPhone, row.phone_sealed.as_deref())?;
+        let name = ctx.vault.open_opt(Field::MemberName, row.name_sealed.as_deref())?;
+        let (phone, name) = if contact {
+            (phone, name)
+        } else {
+            (
+                phone.map(|p| PhoneNumber::parse(&p).map(|p| p.masked()).unwrap_or_else(|_| "****".into())),
+                name.map(|n| mask_name(&n)),
+            )
+        };
+        out.push(MemberView {
+            id: row.id,
+            nickname: row.nickname,
+            name,
+            phone,
+            phone_masked: !contact,
+            gender: Gender::from_db(&row.gender),
+            birthday: row.birthday,
+            level: row.level_id.and_then(|id| levels.get(&id).cloned()),
+            tags: tags.remove(&row.id).unwrap_or_default(),
+            total_spend_fen: Fen::new(row.total_spend_fen),
+            home_store_id: row.home_store_id,
+            preferences: serde_json::from_str(&row.preferences).unwrap_or_else(|_| json!({})),
+            allergies: allergies.remove(&row.id).unwrap_or_default(),
+            source: row.source,
+            anonymised: row.anonymised_at.is_some(),
+            created_at: row.created_at,
+        });
+    }
+    Ok(out)
+}
+
+/// The member row of this merchant, or `NotFound` (another merchant's member does not exist for you).
+pub(crate) async fn row(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<members::Model> {
+    members::Entity::find_by_id(member_id)
+        .filter(members::Column::MerchantId.eq(merchant_id))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("member"))
+}
+
+/// A member of the merchant whose data was not deleted.
+pub(crate) async fn live_row(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<members::Model> {
+    let member = row(conn, merchant_id, member_id).await?;
+    live(&member)?;
+    Ok(member)
+}
+
+/// The merchant's row with, when `member_id` is given, that live member's, read together: checkout needs both
+/// before anything else, and one query saves a round trip on every bill.
+pub(crate) async fn live_row_and_merchant(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: Option<i64>,
+) -> Result<(Option<members::Model>, merchants::Model)> {
+    let Some(member_id) = member_id else {
+        return Ok((None, crate::foundation::merchants::row(conn, merchant_id).await?));
+    };
+    let of_merchant: RelationDef = members::Entity::belongs_to(merchants::Entity)
+        .from(members::Column::MerchantId)
+        .to(merchants::Column::Id)
+        .into();
+    let (member, merchant) = members::Entity::find_by_id(member_id)
+        .filter(members::Column::MerchantId.eq(merchant_id))
+        .join(JoinType::InnerJoin, of_merchant)
+        .select_also(merchants::Entity)
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("member"))?;
+    live(&member)?;
+    Ok((Some(member), merchant.ok_or(Error::NotFound("merchant"))?))
+}
+
+pub(crate) fn live(row: &members::Model) -> Result<()> {
+    if row.anonymised_at.is_some() { Err(Error::Conflict(Conflict::MemberAnonymised)) } else { Ok(()) }
+}
+
+/// Fields common to creation by staff and by a first mini-program sign-in.
+pub(crate) struct NewMemberRow {
+    pub merchant_id: i64,
+    pub source: &'static str,
+    pub nickname: String,
+    pub phone: Option<PhoneNumber>,
+}
+
+pub(crate) async fn insert_row(
+    ctx: &AppContext,
+    conn: &impl ConnectionTrait,
+    new: NewMemberRow,
+) -> Result<members::Model> {
+    let now = ctx.now();
+    members::ActiveModel {
+        merchant_id: Set(new.merchant_id),
+        home_store_id: Set(None),
+        nickname: Set(new.nickname),
+        name_sealed: Set(None),
+        name_index: Set(None),
+        phone_sealed: Set(new.phone.as_ref().map(|p| ctx.vault.seal(Field::MemberPhone, p.as_str()))),
+        phone_index: Set(new.phone.as_ref().map(|p| ctx.vault.blind_index(PHONE_INDEX, p.as_str()))),
+        gender: Set(Gender::Unknown.as_str().to_owned()),
+        birthday: Set(None),
+        birth_month: Set(None),
+        level_id: Set(default_level(conn, new.merchant_id).await?),
+        total_spend_fen: Set(0),
+        preferences: Set("{}".to_owned()),
+        source: Set(new.source.to_owned()),
+        anonymised_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { Error::Conflict(Conflict::PhoneTaken) } else { e.into() })
+}
+
+/// Applies profile changes to an active model; shared by staff edits and the member's own edits.
+fn apply_changes(ctx: &AppContext, active: &mut members::ActiveModel, input: MemberInput) -> Result<Vec<&'static str>> {
+    let mut changed = Vec::new();
+    if let Some(phone) = input.phone {
+        let phone = parse_phone(&phone)?;
+        active.phone_sealed = Set(Some(ctx.vault.seal(Field::MemberPhone, phone.as_str())));
+        active.phone_index = Set(Some(ctx.vault.blind_index(PHONE_INDEX, phone.as_str())));
+        changed.push("phone");
+    }
+    if let Some(name) = input.name {
+        let name = PersonName::parse(&name).map_err(|m| Error::invalid("name", m))?;
+        active.name_sealed = Set(Some(ctx.vault.seal(Field::MemberName, name.as_str())));
+        active.name_index = Set(Some(ctx.vault.blind_index(NAME_INDEX, &name.normalised())));
+        changed.push("name");
+    }
+    if let Some(nickname) = input.nickname {
+        active.nickname = Set(parse_nickname(&nickname)?);
+        changed.push("nickname");
+    }
+    if let Some(gender) = input.gender {
+        active.gender = Set(gender.as_str().to_owned());
+        changed.push("gender");
+    }
+    if let Some(birthday) = input.birthday {
+        let birthday = parse_birthday(birthday, ctx.now().date_naive())?;
+        active.birthday = Set(Some(birthday));
+        active.birth_month = Set(i32::try_from(birthday.month()).ok());
+        changed.push("birthday");
+    }
+    if let Some(preferences) = input.preferences {
+        active.preferences = Set(parse_preferences(preferences)?);
+        changed.push("preferences");
+    }
+    Ok(changed)
+}
+
+pub async fn create(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    input: MemberInput,
+    tags: Vec<String>,
+) -> Result<MemberView> {
+    principal.require(Permission::MemberWrite)?;
+    let phone = parse_phone(input.phone.as_deref().ok_or_else(|| Error::invalid("phone", "is required"))?)?;
+    let tags = parse_tags(&tags)?;
+    if let Some(store_id) = input.home_store_id {
+        check_home_store(&ctx.db, principal, store_id).await?;
+    }
+    let txn = ctx.db.begin().await?;
+    if let Some(level_id) = input.level_id {
+        check_level(&txn, principal.merchant_id, level_id).await?;
+    }
+    let row = insert_row(
+        ctx,
+        &txn,
+        NewMemberRow {
+            merchant_id: principal.merchant_id,
+            source: "desk",
+            nickname: String::new(),
+            phone: Some(phone),
+        },
+    )
+    .await?;
+    let mut active: members::ActiveModel = row.into();
+    active.home_store_id = Set(input.home_store_id);
+    if let Some(level_id) = input.level_id {
+        active.level_id = Set(Some(level_id));
+    }
+    apply_changes(ctx, &mut active, MemberInput { phone: None, ..input })?;
+    let row = active.update(&txn).await?;
+    write_tags(&txn, principal.merchant_id, row.id, &tags).await?;
+    audit::record(
+        &txn,
+        Event {
+            merchant_id: Some(principal.merchant_id),
+            actor: Actor::Staff(principal.staff_id),
+            action: "member.created",
+            target: Some(("member", row.id)),
+            detail: json!({ "source": "desk" }),
+            ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    view(ctx, row, principal.can(Permission::MemberContactRead), true).await
+}
+
+pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<MemberView> {
+    principal.require(Permission::MemberRead)?;
+    let row = row(&ctx.db, principal.merchant_id, member_id).await?;
+    view(ctx, row, principal.can(Permission::MemberContactRead), true).await
+}
+
+pub async fn update(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    member_id: i64,
+    input: MemberInput,
+) -> Result<MemberView> {
+    principal.require(Permission::MemberWrite)?;
+    let txn = ctx.db.begin().await?;
+    let current = row(&txn, principal.merchant_id, member_id).await?;
+    live(&current)?;
+    if let Some(store_id) = input.home_store_id {
+        check_home_store(&txn, principal, store_id).await?;
+    }
+    if let Some(level_id) = input.level_id {
+        check_level(&txn, principal.merchant_id, level_id).await?;
+    }
+    let mut active: members::ActiveModel = current.into();
+    if let Some(store_id) = input.home_store_id {
+        active.home_store_id = Set(Some(store_id));
+    }
+    if let Some(level_id) = input.level_id {
+        active.level_id = Set(Some(level_id));
+    }
+    let changed = apply_changes(ctx, &mut active, input)?;
+    active.updated_at = Set(ctx.now());
+    let row = active
+        .update(&txn)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { Error::Conflict(Conflict::PhoneTaken) } else { e.into() })?;
+    audit::record(
+        &txn,
+        Event {
+            merchant_id: Some(principal.merchant_id),
+            actor: Actor::Staff(principal.staff_id),
+            action: "member.updated",
+            target: Some(("member", member_id)),
+            detail: json!({ "changed": changed }),
+            ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    view(ctx, row, principal.can(Permission::MemberContactRead), true).await
+}
+
+fn encode_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("m:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("m:").and_then(|id| id.parse().ok()))
+        .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))
+}
+
+/// Filtered, newest first, cursor-paginated. Phone and name match exactly (through their blind indexes); the name
+/// filter also matches nicknames containing it.
+pub async fn search(ctx: &AppContext, principal: &StaffPrincipal, query: MemberQuery) -> Result<Page<MemberView>> {
+    principal.require(Permission::MemberRead)?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::invalid("limit", "must be 1–100"));
+    }
+    let mut condition = Condition::all().add(members::Column::MerchantId.eq(principal.merchant_id));
+    if let Some(phone) = &query.phone {
+        let phone = parse_phone(phone)?;
+        condition = condition.add(members::Column::PhoneIndex.eq(ctx.vault.blind_index(PHONE_INDEX, phone.as_str())));
+    }
+    if let Some(name) = &query.name {
+        let name = PersonName::parse(name).map_err(|m| Error::invalid("name", m))?;
+        condition = condition.add(
+            Condition::any()
+                .add(members::Column::NameIndex.eq(ctx.vault.blind_index(NAME_INDEX, &name.normalised())))
+                .add(members::Column::Nickname.contains(name.as_str())),
+        );
+    }
+    if let Some(level_id) = query.level_id {
+        condition = condition.add(members::Column::LevelId.eq(level_id));
+    }
+    if let Some(tag) = &query.tag {
+        let tag = Tag::parse(tag).map_err(|m| Error::invalid("tag", m))?;
+        condition = condition.add(
+            members::Column::Id.in_subquery(
+                Query::select()
+                    .column(member_tags::Column::MemberId)
+                    .from(member_tags::Entity)
+                    .and_where(Expr::col(member_tags::Column::MerchantId).eq(principal.merchant_id))
+                    .and_where(Expr::col(member_tags::Column::Tag).eq(tag.as_str()))
+                    .take(),
+            ),
+        );
+    }
+    if let Some(month) = query.birthday_month {
+        if !(1..=12).contains(&month) {
+            return Err(Error::invalid("birthday_month", "must be 1–12"));
+        }
+        condition = condition.add(members::Column::BirthMonth.eq(month));
+    }
+    match (query.min_spend_fen, query.max_spend_fen) {
+        (Some(min), Some(max)) if min > max => {
+            return Err(Error::invalid("min_spend_fen", "must not exceed max_spend_fen"));
+        }
+        (Some(v), _) | (_, Some(v)) if v < Fen::ZERO => return Err(Error::invalid("spend", "must not be negative")),
+        _ => {}
+    }
+    if let Some(min) = query.min_spend_fen {
+        condition = condition.add(members::Column::TotalSpendFen.gte(min));
+    }
+    if let Some(max) = query.max_spend_fen {
+        condition = condition.add(members::Column::TotalSpendFen.lte(max));
+    }
+    if let Some(cursor) = &query.cursor {
+        condition = condition.add(members::Column::Id.lt(decode_cursor(cursor)?));
+    }
+    let mut rows = members::Entity::find()
+        .filter(condition)
+        .order_by_desc(members::Column::Id)
+        .limit(limit + 1)
+        .all(&ctx.db)
+        .await?;
+    let next_cursor = if u64::try_from(rows.len()).unwrap_or(0) > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        rows.last().map(|row| encode_cursor(row.id))
+    } else {
+        None
+    };
+    let items = views(ctx, rows, principal.can(Permission::MemberContactRead), false).await?;
+    Ok(Page { items, next_cursor })
+}
+
+/// The desk's one input box: a scanned member code or a typed phone number opens the member.
+pub async fn lookup(ctx: &AppContext, principal: &StaffPrincipal, input: &str) -> Result<MemberView> {
+    principal.require(Permission::MemberRead)?;
+    let input = input.trim();
+    let row = if MemberCode::looks_like(input) {
+        let claims = crate::members::code::verify_member_code(ctx, input)?;
+        row(&ctx.db, principal.merchant_id, claims.member_id).await?
+    } else {
+        let phone = PhoneNumber::parse(input)
+            .map_err(|_| Error::invalid("query", "scan a member code or type an 11-digit phone number"))?;
+        members::Entity::find()
+            .filter(members::Column::MerchantId.eq(principal.merchant_id))
+            .filter(members::Column::PhoneIndex.eq(ctx.vault.blind_index(PHONE_INDEX, phone.as_str())))
+            .one(&ctx.db)
+            .await?
+            .ok_or(Error::NotFound("member"))?
+    };
+    live(&row)?;
+    view(ctx, row, principal.can(Permission::MemberContactRead), true).await
+}
+
+/// The member's own view: always unmasked (it is their data).
+pub async fn own(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<MemberView> {
+    let row = row(&ctx.db, merchant_id, member_id).await?;
+    view(ctx, row, true, true).await
+}
+
+/// The member edits their own profile (nickname, gender, birthday, preferences; not phone or level).
+pub async fn update_own(ctx: &AppContext, merchant_id: i64, member_id: i64, input: MemberInput) -> Result<MemberView> {
+    if input.phone.is_some() || input.level_id.is_some() || input.home_store_id.is_some() {
+        return Err(Error::invalid("body", "members may change nickname, name, gender, birthday and preferences"));
+    }
+    let txn = ctx.db.begin().await?;
+    let current = row(&txn, merchant_id, member_id).await?;
+    live(&current)?;
+    let mut active: members::ActiveModel = current.into();
+    apply_changes(ctx, &mut active, input)?;
+    active.updated_at = Set(ctx.now());
+    let row = active.update(&txn).await?;
+    txn.commit().await?;
+    view(ctx, row, true, true).await
+}
+
+pub async fn levels(ctx: &AppContext, merchant_id: i64) -> Result<Vec<Level>> {
+    Ok(member_levels::Entity::find()
+        .filter(member_levels::Column::MerchantId.eq(merchant_id))
+        .order_by_asc(member_levels::Column::Rank)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(crate::loyalty::levels::to_level)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_mask_to_first_character() {
+        assert_eq!(mask_name("王小明"), "王**");
+        assert_eq!(mask_name("李"), "李*");
+        assert_eq!(mask_name("Alexander"), "A***");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
+        assert!(decode_cursor("bm90IGEgY3Vyc29y").is_err());
+        assert!(decode_cursor("!!").is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! Shift handover (交班): what a cashier took, per payment method, from the end of their last handover (or the start
+//! of the store's day) until now, read from the ledger so that sales, desk recharges, card refunds and bill refunds
+//! all count, each net of what went back out. Handing over records it and prints the summary.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::json;
+
+use entity::{handovers, journal_entries, journal_lines, ledger_accounts, staff};
+
+use crate::booking::calendar::Calendar;
+use crate::domain::Permission;
+use crate::foundation::principal::StaffPrincipal;
+use crate::store::print_queue::JobKind;
+use crate::{AppContext, Error, Result};
+
+/// The store accounts money is taken into.
+const TAKINGS: [&str; 4] = ["cash", "bank_card", "wechat_pay", "alipay"];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handover {
+    /// 0 while not handed over (a preview).
+    pub id: i64,
+    pub store_id: i64,
+    pub staff_id: i64,
+    pub staff_name: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Payment method → net fen, every method listed.
+    pub takings: BTreeMap<String, i64>,
+    /// Entry kind → how many (`sale`, `recharge`, `refund`, …).
+    pub entries: BTreeMap<String, u64>,
+    pub total: i64,
+}
+
+async fn staff_name(ctx: &AppContext, staff_id: i64) -> Result<String> {
+    Ok(staff::Entity::find_by_id(staff_id).one(&ctx.db).await?.map(|s| s.display_name).unwrap_or_default())
+}
+
+/// Where the cashier's shift began: the end of their last handover at the store, else the start of its day.
+async fn shift_start(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    store: &entity::stores::Model,
+) -> Result<DateTime<Utc>> {
+    let last = handovers::Entity::find()
+        .filter(handovers::Column::StoreId.eq(store.id))
+        .filter(handovers::Column::StaffId.eq(principal.staff_id))
+        .order_by_desc(handovers::Column::ToAt)
+        .one(&ctx.db)
+        .await?;
+    let calendar = Calendar::new(&store.timezone);
+    let day_start = crate::booking::calendar::from_minutes(calendar.day(calendar.today(ctx.now())).start);
+    Ok(match last {
+        Some(last) if last.to_at > day_start => last.to_at,
+        _ => day_start,
+    })
+}
+
+/// What the cashier took at `store_id` in `[from, to)`.
+async fn tally(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    store_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(BTreeMap<String, i64>, BTreeMap<String, u64>)> {
+    let accounts: HashMap<i64, String> = ledger_accounts::Entity::find()
+        .filter(ledger_accounts::Column::MerchantId.eq(principal.merchant_id))
+        .filter(ledger_accounts::Column::StoreId.eq(store_id))
+        .filter(ledger_accounts::Column::Kind.is_in(TAKINGS))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.kind))
+        .collect();
+    let entries: Vec<(i64, String)> = journal_entries::Entity::find()
+        .select_only()
+        .column(journal_entries::Column::Id)
+        .column(journal_entries::Column::Kind)
+        .filter(journal_entries::Column::MerchantId.eq(principal.merchant_id))
+        .filter(journal_entries::Column::StaffId.eq(principal.staff_id))
+        .filter(journal_entries::Column::StoreId.eq(store_id))
+        .filter(journal_entries::Column::CreatedAt.gte(from))
+        .filter(journal_entries::Column::CreatedAt.lt(to))
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let mut takings: BTreeMap<String, i64> = TAKINGS.iter().map(|k| ((*k).to_owned(), 0)).collect();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, kind) in &entries {
+        *counts.entry(kind.clone()).or_default() += 1;
+    }
+    let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
+    for chunk in ids.chunks(500) {
+        let lines = journal_lines::Entity::find()
+            .filter(journal_lines::Column::EntryId.is_in(chunk.to_vec()))
+            .filter(journal_lines::Column::AccountId.is_in(accounts.keys().copied().collect::<Vec<_>>()))
+            .all(&ctx.db)
+            .await?;
+        for line in lines {
+            if let Some(kind) = accounts.get(&line.account_id) {
+                // Tender accounts are assets: money in is a debit (positive).
+                *takings.entry(kind.clone()).or_default() += line.amount;
+            }
+        }
+    }
+    Ok((takings, counts))
+}
+
+/// The cashier's shift so far, not recorded.
+pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<Handover> {
+    principal.require(Permission::Checkout)?;
+    let store = crate::foundation::stores::get(ctx, principal, store_id).await?;
+    let from = shift_start(ctx, principal, &store).await?;
+    // Microseconds, as every backend stores them: the next shift starts exactly where this one ends.
+    let to = chrono::SubsecRound::trunc_subsecs(ctx.now(), 6);
+    let (takings, entries) = tally(ctx, principal, store_id, from, to).await?;
+    Ok(Handover {
+        id: 0,
+        store_id,
+        staff_id: principal.staff_id,
+        staff_name: staff_name(ctx, principal.staff_id).await?,
+        from,
+        to,
+        total: takings.values().sum(),
+        takings,
+        entries,
+    })
+}
+
+/// Hands over: records the shift so far (the next one starts where it ends) and prints its summary.
+pub async fn hand_over(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<Handover> {
+    let mut summary = preview(ctx, principal, store_id).await?;
+    let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
+    let row = handovers::ActiveModel {
+        merchant_id: Set(principal.merchant_id),
+        store_id: Set(store_id),
+        staff_id: Set(principal.staff_id),
+        from_at: Set(summary.from),
+        to_at: Set(summary.to),
+        takings: Set(serde_json::to_string(&summary.takings).map_err(anyhow::Error::from)?),
+        entries: Set(serde_json::to_string(&summary.entries).map_err(anyhow::Error::from)?),
+        total_fen: Set(summary.total),
+        created_at: Set(ctx.now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    crate::store::print_queue::queue_into(&txn, principal.merchant_id, store_id, JobKind::Handover, row.id).await?;
+    let detail = json!({ "store_id": store_id, "total_fen": summary.total });
+    crate::foundation::audit::by_staff(&txn, principal, "handover.recorded", ("handover", row.id), detail).await?;
+    txn.commit().await?;
+    crate::store::print_queue::announce(ctx, store_id).await;
+    summary.id = row.id;
+    Ok(summary)
+}
+
+fn from_row(row: handovers::Model, staff_name: String) -> Handover {
+    Handover {
+        id: row.id,
+        store_id: row.store_id,
+        staff_id: row.staff_id,
+        staff_name,
+        from: row.from_at,
+        to: row.to_at,
+        takings: serde_json::from_str(&row.takings).unwrap_or_default(),
+        entries: serde_json::from_str(&row.entries).unwrap_or_default(),
+        total: row.total_fen,
+    }
+}
+
+/// A recorded handover, for printing.
+pub(crate) async fn load(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<Handover> {
+    let row = handovers::Entity::find_by_id(id)
+        .filter(handovers::Column::MerchantId.eq(merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("handover"))?;
+    let name = staff_name(ctx, row.staff_id).await?;
+    Ok(from_row(row, name))
+}
+
+/// The store's latest handovers: everyone's for managers, a cashier's own otherwise.
+pub async fn list(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<Vec<Handover>> {
+    principal.require(Permission::Checkout)?;
+    crate::foundation::stores::get(ctx, principal, store_id).await?;
+    let mut query = handovers::Entity::find().filter(handovers::Column::StoreId.eq(store_id));
+    if !principal.can(Permission::StoreManage) {
+        query = query.filter(handovers::Column::StaffId.eq(principal.staff_id));
+    }
+    let rows = query.order_by_desc(handovers::Column::Id).limit(50).all(&ctx.db).await?;
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name = match names.get(&row.staff_id) {
+            Some(name) => name.clone(),
+            None => {
+                let name = staff_name(ctx, row.staff_id).await?;
+                names.insert(row.staff_id, name.clone());
+                name
+            }
+        };
+        found.push(from_row(row, name));
+    }
+    Ok(found)
+}

@@ -1,0 +1,297 @@
+//! What each printed job says ([`bill_ticket`], [`count_card_slip`], [`appointment_ticket`], [`handover_ticket`],
+//! [`test_page`]) and the bytes a queued job prints on a given printer ([`render`]), read when the job is printed.
+//! Jobs are queued by what they print, in its transaction ([`crate::store::print_queue`]); getting them to the
+//! printer is the store bridge's job.
+
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use entity::{journal_entries, journal_lines, ledger_accounts, print_jobs, stores};
+
+use crate::booking::calendar::Calendar;
+use crate::checkout::bills::Receipt;
+use crate::domain::{Fen, LineKind, Points, TenderKind};
+use crate::store::escpos::{Profile, Ticket};
+use crate::{AppContext, Error, Result};
+
+fn tender_label(kind: TenderKind) -> &'static str {
+    match kind {
+        TenderKind::StoredValue => "储值卡",
+        TenderKind::Cash => "现金",
+        TenderKind::BankCard => "银行卡",
+        TenderKind::WechatPay => "微信支付",
+        TenderKind::Alipay => "支付宝",
+    }
+}
+
+/// A tender kind as stored in a journal or a handover, in the store's words.
+fn tender_name(value: &str) -> &str {
+    match TenderKind::parse(value) {
+        Some(kind) => tender_label(kind),
+        None => value,
+    }
+}
+
+/// The customer's copy of a settled bill. Opens the cash drawer when the bill took cash.
+pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
+    let bill = &receipt.bill;
+    let at = bill.settled_at.unwrap_or(bill.created_at).with_timezone(&calendar.tz);
+    let mut ticket = Ticket::new()
+        .title(&receipt.store_name)
+        .centered("消费小票")
+        .rule()
+        .row("单号", bill.id.to_string())
+        .row("时间", at.format("%Y-%m-%d %H:%M").to_string())
+        .row("收银", &receipt.cashier);
+    if let Some(nickname) = &receipt.member_nickname {
+        ticket = ticket.row("会员", nickname);
+    }
+    ticket = ticket.rule();
+    for line in &bill.lines {
+        let name = if line.quantity > 1 { format!("{} x{}", line.name, line.quantity) } else { line.name.clone() };
+        let price = if line.count_card_id.is_some() && line.kind == LineKind::Service {
+            "次卡".to_owned()
+        } else if line.points_redeemed > Points::ZERO {
+            format!("{}积分", line.points_redeemed)
+        } else {
+            line.amount.to_string()
+        };
+        ticket = ticket.row(name, price);
+    }
+    ticket = ticket.rule().row("合计", bill.subtotal.to_string());
+    if bill.discount > Fen::ZERO {
+        ticket = ticket.row("会员折扣", format!("-{}", bill.discount));
+    }
+    if bill.points_offset > Fen::ZERO {
+        ticket = ticket.row(format!("积分抵扣({})", bill.points_used), format!("-{}", bill.points_offset));
+    }
+    ticket = ticket.bold_row("实收", bill.total.to_string());
+    for tender in &bill.tenders {
+        ticket = ticket.row(tender_label(tender.kind), tender.amount.to_string());
+        if tender.change > Fen::ZERO {
+            ticket = ticket.row("  收现", tender.tendered.to_string()).row("  找零", tender.change.to_string());
+        }
+    }
+    if receipt.stored_value_fen.is_some() || receipt.points_available.is_some() || !receipt.count_cards.is_empty() {
+        ticket = ticket.rule();
+    }
+    if let Some(balance) = receipt.stored_value_fen {
+        ticket = ticket.row("储值余额", balance.to_string());
+    }
+    if let Some(points) = receipt.points_available {
+        if bill.points_earned > Points::ZERO {
+            ticket = ticket.row("本次积分", format!("+{}", bill.points_earned));
+        }
+        ticket = ticket.row("可用积分", points.to_string());
+    }
+    for (name, left) in &receipt.count_cards {
+        ticket = ticket.row(name, format!("剩余{left}次"));
+    }
+    ticket = ticket.feed().centered("谢谢惠顾，欢迎再次光临").qr(format!("HY-BILL-{}", bill.id));
+    if bill.tenders.iter().any(|t| t.kind == TenderKind::Cash) {
+        ticket = ticket.drawer();
+    }
+    ticket
+}
+
+/// A desk or mini-program recharge, from its ledger entry: what was paid and how, the bonus, the card's balance now.
+async fn recharge_ticket(
+    ctx: &AppContext,
+    store: &stores::Model,
+    calendar: &Calendar,
+    job: &print_jobs::Model,
+) -> Result<Ticket> {
+    let entry = journal_entries::Entity::find_by_id(job.subject_id)
+        .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("recharge"))?;
+    let lines = journal_lines::Entity::find().filter(journal_lines::Column::EntryId.eq(entry.id)).all(&ctx.db).await?;
+    let accounts: std::collections::HashMap<i64, String> = ledger_accounts::Entity::find()
+        .filter(ledger_accounts::Column::Id.is_in(lines.iter().map(|l| l.account_id)))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.kind))
+        .collect();
+    // Debit-positive lines: money in is a debit to a tender account; the card's principal and bonus are credited.
+    let (mut principal, mut bonus) = (0, 0);
+    let mut paid: Vec<(String, i64)> = Vec::new();
+    for line in &lines {
+        match accounts.get(&line.account_id).map(String::as_str) {
+            Some("sv_principal") => principal -= line.amount,
+            Some("sv_bonus") => bonus -= line.amount,
+            Some(kind @ ("cash" | "bank_card" | "wechat_pay" | "alipay")) => paid.push((kind.to_owned(), line.amount)),
+            _ => {}
+        }
+    }
+    let mut ticket = Ticket::new()
+        .title(&store.name)
+        .centered("充值凭证")
+        .rule()
+        .row("单号", format!("R{}", entry.id))
+        .row("时间", entry.created_at.with_timezone(&calendar.tz).format("%Y-%m-%d %H:%M").to_string());
+    let member = match entry.member_id {
+        Some(id) => Some(crate::members::row(&ctx.db, job.merchant_id, id).await?),
+        None => None,
+    };
+    if let Some(member) = &member {
+        ticket = ticket.row("会员", crate::members::label(ctx, member, false)?);
+    }
+    ticket = ticket.rule().row("充值", Fen::new(principal).to_string());
+    if bonus > 0 {
+        ticket = ticket.row("赠送", Fen::new(bonus).to_string());
+    }
+    for (kind, amount) in &paid {
+        ticket = ticket.row(tender_name(kind), Fen::new(*amount).to_string());
+    }
+    if let Some(member) = &member {
+        let card = crate::cards::stored_value::own(ctx, job.merchant_id, member.id).await?;
+        ticket = ticket.rule().row("储值余额", card.balance().to_string());
+    }
+    ticket = ticket.feed().centered("谢谢惠顾");
+    if paid.iter().any(|(kind, _)| kind == "cash") {
+        ticket = ticket.drawer();
+    }
+    Ok(ticket)
+}
+
+/// The slip for count-card sessions used on a bill, with a line for the member's signature.
+pub fn count_card_slip(receipt: &Receipt, calendar: &Calendar) -> Ticket {
+    let bill = &receipt.bill;
+    let at = bill.settled_at.unwrap_or(bill.created_at).with_timezone(&calendar.tz);
+    let mut ticket = Ticket::new()
+        .title(&receipt.store_name)
+        .centered("次卡消费凭证")
+        .rule()
+        .row("单号", bill.id.to_string())
+        .row("时间", at.format("%Y-%m-%d %H:%M").to_string());
+    if let Some(member) = &receipt.member_nickname {
+        ticket = ticket.row("会员", member);
+    }
+    ticket = ticket.rule();
+    for line in bill.lines.iter().filter(|l| l.count_card_id.is_some() && l.kind == LineKind::Service) {
+        ticket = ticket.row(&line.name, format!("{}次", line.quantity));
+    }
+    ticket = ticket.rule();
+    for (name, left) in &receipt.count_cards {
+        ticket = ticket.row(name, format!("剩余{left}次"));
+    }
+    ticket.feed().feed().line("会员签字：").feed().rule()
+}
+
+/// The ticket printed at check-in for the station.
+pub fn appointment_ticket(booking: &crate::booking::bookings::Booking) -> Ticket {
+    let calendar = &booking.calendar;
+    let local = |at: chrono::DateTime<Utc>| at.with_timezone(&calendar.tz).format("%H:%M").to_string();
+    let mut ticket = Ticket::new()
+        .title(&booking.store_name)
+        .centered("预约服务单")
+        .rule()
+        .row("预约号", booking.row.id.to_string())
+        .row("日期", booking.row.starts_at.with_timezone(&calendar.tz).format("%Y-%m-%d").to_string())
+        .row("时间", format!("{}-{}", local(booking.row.starts_at), local(booking.row.ends_at)))
+        .row("顾客", booking.member_label.clone().unwrap_or_default())
+        .row("服务人员", &booking.staff_name)
+        .rule();
+    for item in &booking.items {
+        ticket = ticket.row(&item.name, local(item.starts_at));
+    }
+    if !booking.allergies.is_empty() {
+        ticket = ticket.rule().text("!! 过敏提示 !!", crate::store::escpos::Align::Center, true, false);
+        for allergy in &booking.allergies {
+            ticket = ticket.text(
+                format!("{}：{}（{}）", allergy.service_name, allergy.substance, allergy.severity),
+                crate::store::escpos::Align::Left,
+                true,
+                false,
+            );
+        }
+    }
+    if !booking.row.note.is_empty() {
+        ticket = ticket.rule().line(format!("备注：{}", booking.row.note));
+    }
+    ticket
+}
+
+/// 交班 summary: takings per payment method, what was done, signatures.
+pub fn handover_ticket(store_name: &str, handover: &crate::store::handover::Handover, calendar: &Calendar) -> Ticket {
+    let local = |at: chrono::DateTime<Utc>| at.with_timezone(&calendar.tz).format("%m-%d %H:%M").to_string();
+    let mut ticket = Ticket::new()
+        .title("交班小结")
+        .centered(store_name)
+        .rule()
+        .row("收银员", &handover.staff_name)
+        .row("开始", local(handover.from))
+        .row("结束", local(handover.to))
+        .rule();
+    for (method, amount) in &handover.takings {
+        ticket = ticket.row(tender_name(method), Fen::new(*amount).to_string());
+    }
+    ticket = ticket.bold_row("合计", Fen::new(handover.total).to_string()).rule();
+    let label = |kind: &str| {
+        match kind {
+            "sale" => "消费",
+            "recharge" => "充值",
+            "refund" => "退款",
+            "card_refund" => "退卡",
+            "reversal" => "反结账",
+            other => other,
+        }
+        .to_owned()
+    };
+    for (kind, count) in &handover.entries {
+        ticket = ticket.row(label(kind), format!("{count}笔"));
+    }
+    ticket.feed().line("交班人签字：").feed().line("接班人签字：").feed()
+}
+
+/// A test page: what a printer is and that Chinese, money and QR codes come out right.
+pub fn test_page(store_name: &str, printer_name: &str, job_id: i64, profile: Profile) -> Ticket {
+    Ticket::new()
+        .title("打印测试")
+        .centered(store_name)
+        .rule()
+        .row("作业", job_id.to_string())
+        .row("打印机", printer_name)
+        .row("纸宽", format!("{} mm", profile.paper.mm()))
+        .row("二维码", if profile.native_qr { "原生" } else { "图像" })
+        .row("金额", Fen::new(12_345).to_string())
+        .line("中文：会员 储值 次卡 积分 提成 交班")
+        .qr("HY-TEST")
+}
+
+/// The bytes a queued job prints on a printer of `profile`.
+pub async fn render(
+    ctx: &AppContext,
+    job: &print_jobs::Model,
+    profile: Profile,
+    printer_name: &str,
+) -> Result<Vec<u8>> {
+    let store = stores::Entity::find_by_id(job.store_id).one(&ctx.db).await?.ok_or(Error::NotFound("store"))?;
+    let calendar = Calendar::new(&store.timezone);
+    let ticket = match job.kind.as_str() {
+        "bill_receipt" => {
+            let bill = crate::checkout::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
+            let receipt = crate::checkout::bills::receipt_of(ctx, job.merchant_id, bill).await?;
+            bill_ticket(&receipt, &calendar)
+        }
+        "recharge_receipt" => recharge_ticket(ctx, &store, &calendar, job).await?,
+        "count_card_slip" => {
+            let bill = crate::checkout::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
+            let receipt = crate::checkout::bills::receipt_of(ctx, job.merchant_id, bill).await?;
+            count_card_slip(&receipt, &calendar)
+        }
+        "appointment_ticket" => {
+            let booking = crate::booking::bookings::for_ticket(ctx, job.merchant_id, job.subject_id).await?;
+            appointment_ticket(&booking)
+        }
+        "handover_summary" => {
+            let handover = crate::store::handover::load(ctx, job.merchant_id, job.subject_id).await?;
+            handover_ticket(&store.name, &handover, &calendar)
+        }
+        "test_page" => test_page(&store.name, printer_name, job.id, profile),
+        other => return Err(Error::Internal(anyhow::anyhow!("no layout for print job kind {other}"))),
+    };
+    Ok(ticket.render(profile))
+}
