@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use sea_orm::EntityTrait;
 use service::AppContext;
 use service::foundation::settings::{CliOverrides, Settings};
 
@@ -93,6 +94,10 @@ enum Command {
         #[arg(long)]
         merchant_certificate_file: Option<std::path::PathBuf>,
     },
+    /// Run the job scheduler alone, for deployments whose api replicas do not host it (`jobs.in_process = false`).
+    /// Run one or several: each tick of each job runs once across all of them. Stops on SIGINT or SIGTERM once
+    /// the pass under way has finished.
+    Scheduler,
     /// Scheduled jobs: `jobs list` shows them and their recent runs, `jobs run <name>` runs one now.
     Jobs {
         #[command(subcommand)]
@@ -115,7 +120,7 @@ enum JobsAction {
     Run { name: String },
 }
 
-fn main() -> anyhow::Result<()> {
+fn start() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let overrides = CliOverrides { database_url: cli.database_url.clone(), port: cli.port, host: cli.host.clone() };
     let settings = Settings::load(cli.config.as_deref(), &overrides).context("loading configuration")?;
@@ -131,12 +136,36 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(local.run_until(run(cli.command.unwrap_or(Command::Serve), settings)))
 }
 
+fn main() -> std::process::ExitCode {
+    // An operator reads the error and its causes on one line, not the backtrace anyhow captures when
+    // RUST_BACKTRACE is set.
+    match start() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::CheckConfig => {
             settings.validate().map_err(|m| anyhow::anyhow!("bad configuration: {m}"))?;
-            println!("{settings:#?}");
-            println!("configuration is valid");
+            let effective = toml::to_string_pretty(&settings.redacted()).context("printing the configuration")?;
+            println!("# The effective configuration, secrets redacted.\n{effective}");
+            match settings.dev_keys_file() {
+                Some(path) => println!("# Personal data is sealed with the development keys in {}.", path.display()),
+                None => println!("# Personal data is sealed with the keys configured under [security]."),
+            }
+            println!("# The configuration is valid.");
+            Ok(())
+        }
+        Command::Scheduler => {
+            let ctx = AppContext::build(settings).await?;
+            let scheduler = jobs::standard_scheduler(ctx)?;
+            tracing::info!(jobs = scheduler.jobs().await?.len(), "scheduler running");
+            scheduler.run_until(shutdown_signal()).await;
             Ok(())
         }
         Command::Migrate => {
@@ -147,7 +176,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::VerifyLedger { merchant_id } => {
             let db = service::foundation::db::connect(&settings.database).await?;
+            if let Some(id) = merchant_id
+                && entity::merchants::Entity::find_by_id(id).one(&db).await?.is_none()
+            {
+                anyhow::bail!("there is no merchant with id {id}");
+            }
+            let extent = service::ledger::extent(&db, merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let found = service::ledger::verify(&db, merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let scope = merchant_id.map_or_else(|| "all merchants".to_owned(), |id| format!("merchant {id}"));
+            println!(
+                "checked {scope}: {} accounts, {} journal entries, {} lines, points lots and stock",
+                extent.accounts, extent.entries, extent.lines
+            );
             if found.is_empty() {
                 println!("ledger verified: every balance matches its entries and every entry balances");
                 return Ok(());
@@ -326,10 +366,16 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         tracing::info!(page = %format!("{}/sandbox", fake.base_url()), "sandbox payments: pay or decline orders here");
     }
     // The embedded default hosts the job scheduler (payment sweep, daily reconciliation, certificate refresh).
-    if ctx.settings.jobs.in_process {
+    // It stops with the server, after the pass under way.
+    let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = if ctx.settings.jobs.in_process {
         let scheduler = jobs::standard_scheduler(ctx.clone())?;
-        tokio::spawn(scheduler.run());
-    }
+        Some(tokio::spawn(scheduler.run_until(async move {
+            let _ = scheduler_stopped.await;
+        })))
+    } else {
+        None
+    };
     let app = api::Application::from_context(ctx.clone())?;
     let base = format!("http://{}:{}", ctx.settings.server.host, app.port());
     tracing::info!(
@@ -339,5 +385,39 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         shared_state = ctx.shared.backend(),
         "Huiyuan is listening; sign in with POST /api/staff/v1/sessions {{\"username\", \"password\"}}"
     );
-    app.run_until_stopped().await.context("serving")
+    let served = app.run_until_stopped().await.context("serving");
+    if let Some(scheduler) = scheduler {
+        let _ = stop_scheduler.send(());
+        let grace = std::time::Duration::from_secs(ctx.settings.server.shutdown_timeout_secs);
+        if tokio::time::timeout(grace, scheduler).await.is_err() {
+            tracing::warn!("a job was still running when the shutdown grace ran out");
+        }
+    }
+    served
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM (what service managers send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; stop with SIGINT");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("stopping");
 }

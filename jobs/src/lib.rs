@@ -222,14 +222,26 @@ impl Scheduler {
 
     /// Runs forever: a pass every second.
     pub async fn run(self) {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// A pass every second until `shutdown` resolves. A pass under way is never cut short: a job stopped halfway
+    /// would leave its run `running` and its tick unfinished until a later process retried it.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut interval = tokio::time::interval(Duration::from_secs(1));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tokio::pin!(shutdown);
         loop {
-            interval.tick().await;
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                _ = interval.tick() => {}
+            }
             if let Err(error) = self.tick(Utc::now()).await {
                 tracing::warn!(%error, "scheduler pass failed");
             }
         }
+        tracing::info!("scheduler stopped");
     }
 
     /// One pass at `now`: each job's due tick, claimed and run; retries that are due.

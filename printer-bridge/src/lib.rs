@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -161,6 +162,10 @@ struct Shared {
     printers: Mutex<HashMap<i64, String>>,
     /// Addresses of printers that did not answer a status query: not asked again (each query waits 0.5 s).
     mute: Mutex<HashSet<String>>,
+    /// Shutting down: workers start no new ticket.
+    stopping: AtomicBool,
+    /// Tickets being written to a printer right now, which a shutdown lets finish.
+    printing: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -177,6 +182,8 @@ impl Shared {
             states: Mutex::new(BTreeMap::new()),
             printers: Mutex::new(HashMap::new()),
             mute: Mutex::new(HashSet::new()),
+            stopping: AtomicBool::new(false),
+            printing: AtomicUsize::new(0),
         }
     }
 
@@ -209,6 +216,13 @@ fn install_crypto() {
 
 /// Runs the bridge until the process ends: replays the spool, keeps the connection up, prints, forwards scans.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_until(config, std::future::pending()).await
+}
+
+/// Runs the bridge until `shutdown` resolves. Then it drops the connection, starts no new ticket and lets a ticket
+/// being written finish (up to 10 s), so no half ticket comes out; jobs not printed stay in the spool and print
+/// after the next start.
+pub async fn run_until(config: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     install_crypto();
     let shared = Arc::new(Shared::new(Spool::open(&config.spool_dir)?));
     for job in shared.spool.waiting() {
@@ -219,16 +233,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(source) = config.scanner.clone() {
         tokio::spawn(read_scanner(source, scans_tx));
     }
+    tokio::pin!(shutdown);
     let mut backoff = Duration::from_secs(1);
     loop {
-        match session(&config, &shared, &mut scans_rx).await {
-            Ok(()) => backoff = Duration::from_secs(1),
-            Err(error) => tracing::warn!(%error, "connection to the api lost"),
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            ended = session(&config, &shared, &mut scans_rx) => match ended {
+                Ok(()) => backoff = Duration::from_secs(1),
+                Err(error) => tracing::warn!(%error, "connection to the api lost"),
+            },
         }
         *lock(&shared.outbox) = None;
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(backoff) => {}
+        }
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }
+    *lock(&shared.outbox) = None;
+    shared.stopping.store(true, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while shared.printing.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tracing::info!("bridge stopped");
+    Ok(())
 }
 
 /// One connection, until it drops.
@@ -342,7 +373,14 @@ async fn worker(shared: Arc<Shared>, printer_id: i64, mut jobs: mpsc::UnboundedR
             if shared.spool.is_printed(id) {
                 break;
             }
+            // Checked and counted together, so a shutdown either sees this ticket printing or stops it here.
+            shared.printing.fetch_add(1, Ordering::SeqCst);
+            if shared.stopping.load(Ordering::SeqCst) {
+                shared.printing.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
             let state = print(&shared, &job.address, &bytes).await;
+            shared.printing.fetch_sub(1, Ordering::SeqCst);
             lock(&shared.states).insert(printer_id, state);
             if state == PrinterState::Ok {
                 if let Err(error) = shared.spool.done(id) {

@@ -1,5 +1,5 @@
 //! `printer-bridge [--config FILE]` (default `printer-bridge.toml`): the store bridge daemon. See the crate docs and
-//! the README's "Store bridge" section for installing it as a service.
+//! docs/bridge.md for installing it as a service.
 
 use std::path::PathBuf;
 
@@ -35,5 +35,28 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(printer_bridge::run(config))
+    runtime.block_on(printer_bridge::run_until(config, shutdown_signal()))
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM (what systemd sends on stop).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("stopping");
 }

@@ -129,3 +129,43 @@ async fn staff_see_when_jobs_ran_but_not_what_they_counted_or_failed_on_across_m
     assert!(runs[0].get("error").is_none() && runs[0].get("counts").is_none(), "{runs}");
     assert!(!runs.to_string().contains("R-secret"), "{runs}");
 }
+
+#[tokio::test]
+async fn a_stopped_scheduler_lets_the_run_under_way_finish() {
+    let app = TestApp::spawn().await;
+    let started = Arc::new(AtomicU32::new(0));
+    let finished = Arc::new(AtomicU32::new(0));
+    let slow = {
+        let (started, finished) = (started.clone(), finished.clone());
+        Job::new("test.slow", "* * * * * *", chrono_tz::Asia::Shanghai, move |_, _| {
+            let (started, finished) = (started.clone(), finished.clone());
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                finished.fetch_add(1, Ordering::SeqCst);
+                Ok(serde_json::json!({}))
+            }
+        })
+        .unwrap()
+    };
+    // Asked to stop as soon as the job has started.
+    let shutdown = {
+        let started = started.clone();
+        async move {
+            while started.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let scheduler = Scheduler::new(app.ctx.clone(), vec![slow]);
+    tokio::time::timeout(std::time::Duration::from_secs(20), scheduler.run_until(shutdown))
+        .await
+        .expect("the scheduler stops");
+    assert_eq!((started.load(Ordering::SeqCst), finished.load(Ordering::SeqCst)), (1, 1), "finished, not cut short");
+    let runs = entity::job_runs::Entity::find()
+        .filter(entity::job_runs::Column::Job.eq("test.slow"))
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["succeeded"]);
+}

@@ -258,6 +258,25 @@ pub struct CliOverrides {
 }
 
 impl Settings {
+    /// A copy fit to print: every secret that is set reads `<redacted>` (database and Redis URLs may carry
+    /// passwords; keys are keys).
+    pub fn redacted(&self) -> Settings {
+        let hide = |secret: &Secret| {
+            if secret.is_empty() { Secret::default() } else { Secret::new("<redacted>") }
+        };
+        let mut copy = self.clone();
+        copy.database.url = hide(&self.database.url);
+        copy.redis.url = hide(&self.redis.url);
+        copy.security.index_key = hide(&self.security.index_key);
+        copy.security.keys = self.security.keys.iter().map(|(id, key)| (id.clone(), hide(key))).collect();
+        copy
+    }
+
+    /// The generated development keys file in use, when no keys are configured outside production.
+    pub fn dev_keys_file(&self) -> Option<PathBuf> {
+        (self.security.keys.is_empty() && !self.is_production()).then(|| self.data_dir.join("dev-keys.toml"))
+    }
+
     /// Defaults → `config` (if given, or `huiyuan.toml` if present) → `HUIYUAN__…` env → CLI.
     pub fn load(config: Option<&Path>, cli: &CliOverrides) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));

@@ -656,6 +656,34 @@ impl std::fmt::Display for Discrepancy {
     }
 }
 
+/// What a ledger holds: what `verify` reads through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    pub accounts: u64,
+    pub entries: u64,
+    pub lines: u64,
+}
+
+/// How many accounts, entries and lines the ledger of one merchant (or of all) holds.
+pub async fn extent(db: &sea_orm::DatabaseConnection, merchant_id: Option<i64>) -> Result<Extent> {
+    let accounts = ledger_accounts::Entity::find()
+        .apply_if(merchant_id, |q, id| q.filter(ledger_accounts::Column::MerchantId.eq(id)))
+        .count(db)
+        .await?;
+    let entries = journal_entries::Entity::find()
+        .apply_if(merchant_id, |q, id| q.filter(journal_entries::Column::MerchantId.eq(id)))
+        .count(db)
+        .await?;
+    let backend = db.get_database_backend();
+    let filter = merchant_id.map(|id| format!(" WHERE e.merchant_id = {id}")).unwrap_or_default();
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id{filter}"
+    );
+    let row = db.query_one_raw(Statement::from_string(backend, sql)).await?;
+    let lines = row.map(|row| row.try_get::<i64>("", "n")).transpose()?.unwrap_or(0).unsigned_abs();
+    Ok(Extent { accounts, entries, lines })
+}
+
 /// Recomputes every balance (of one merchant, or all) from the journal and lists every difference. Runs in one
 /// repeatable-read transaction on PostgreSQL so concurrent postings cannot show up as false differences.
 pub async fn verify(db: &sea_orm::DatabaseConnection, merchant_id: Option<i64>) -> Result<Vec<Discrepancy>> {
