@@ -280,17 +280,15 @@ pub(crate) async fn apply_paid(ctx: &AppContext, payment: &payments::Model, paid
             let tenders: Vec<crate::checkout::bills::TenderInput> =
                 serde_json::from_str(&payment.other_tenders).map_err(anyhow::Error::from)?;
             let kind = provider.tender();
-            crate::checkout::bills::settle_paid(
-                ctx,
-                &txn,
-                payment.merchant_id,
-                payment.created_by,
+            let paid_bill = crate::checkout::bills::PaidBill {
+                merchant_id: payment.merchant_id,
                 bill_id,
-                &tenders,
+                staff_id: payment.created_by,
+                tenders: &tenders,
                 kind,
-                paid.amount_fen.get(),
-            )
-            .await?
+                paid: paid.amount_fen,
+            };
+            crate::checkout::bills::settle_paid(ctx, &txn, paid_bill).await?
         }
         other => return Err(Error::Internal(anyhow::anyhow!("payment purpose {other} is not applied here"))),
     };

@@ -26,6 +26,6 @@ pub(crate) use read::load;
 pub use read::{Bill, Line, Tender, get, list};
 pub(crate) use receipt::receipt_of;
 pub use receipt::{Receipt, receipt};
-pub(crate) use settle::settle_paid;
+pub(crate) use settle::{PaidBill, settle_paid};
 pub use settle::{create, settle, settle_parked};
 pub(crate) use tenders::tender_account;

@@ -189,19 +189,23 @@ pub async fn settle_parked(
     written.into_bill(row)
 }
 
+/// A payment made for a held bill: what the bill is settled with.
+pub(crate) struct PaidBill<'a> {
+    pub(crate) merchant_id: i64,
+    pub(crate) bill_id: i64,
+    /// The cashier who took the code; none when the member paid in the app.
+    pub(crate) staff_id: Option<i64>,
+    /// The bill's other tenders, given when the payment started.
+    pub(crate) tenders: &'a [TenderInput],
+    /// WeChat Pay or Alipay.
+    pub(crate) kind: TenderKind,
+    pub(crate) paid: Fen,
+}
+
 /// Inside the transaction that marks a payment paid: settles the bill it was held for, with its other tenders
 /// and the paid amount as a WeChat Pay or Alipay tender. Returns the settlement's journal entry.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn settle_paid(
-    ctx: &AppContext,
-    txn: &DatabaseTransaction,
-    merchant_id: i64,
-    staff_id: Option<i64>,
-    bill_id: i64,
-    tenders: &[TenderInput],
-    kind: TenderKind,
-    paid: i64,
-) -> Result<i64> {
+pub(crate) async fn settle_paid(ctx: &AppContext, txn: &DatabaseTransaction, payment: PaidBill<'_>) -> Result<i64> {
+    let PaidBill { merchant_id, bill_id, staff_id, tenders, kind, paid } = payment;
     let row = bills::Entity::find_by_id(bill_id)
         .filter(bills::Column::MerchantId.eq(merchant_id))
         .one(txn)
@@ -212,12 +216,12 @@ pub(crate) async fn settle_paid(
     }
     let draft: BillDraft = serde_json::from_str(&row.request).map_err(anyhow::Error::from)?;
     let mut checked = check_tenders(tenders, draft.member_id)?;
-    checked.push(CheckedTender::exact(kind, Fen::new(paid)));
+    checked.push(CheckedTender::exact(kind, paid));
     let resolved = resolve(ctx, txn, merchant_id, &draft, false).await?;
     let priced = resolved.price(draft.points)?;
     check_cover(&checked, &resolved, &priced)?;
     let mut all_tenders = tenders.to_vec();
-    all_tenders.push(TenderInput { kind, amount_fen: Fen::new(paid), tendered_fen: None });
+    all_tenders.push(TenderInput { kind, amount_fen: paid, tendered_fen: None });
     let now = ctx.now();
     let fingerprint = bill_fingerprint(&draft, &all_tenders);
     let claimed = claim_for_settlement(bill_id, "paying", &fingerprint, &resolved, &priced, now).exec(txn).await?;
