@@ -16,8 +16,9 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Member;
 use crate::routes::bills::BillDto;
 use crate::routes::catalog::ServiceItemDto;
-use crate::routes::loyalty::{CountCardDto, PointsDto};
+use crate::routes::count_cards::CountCardDto;
 use crate::routes::members::MemberDto;
+use crate::routes::points::PointsDto;
 use crate::routes::stores::StoreDto;
 
 pub fn routes(cfg: &mut ServiceConfig) {

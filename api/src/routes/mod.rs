@@ -6,16 +6,17 @@ pub mod bookings;
 pub mod bridge;
 pub mod card_products;
 pub mod catalog;
-pub mod commission_rules;
+pub mod commission;
+pub mod count_cards;
 pub mod handovers;
 pub mod jobs;
 pub mod levels;
-pub mod loyalty;
 pub mod members;
 pub mod merchant;
 pub mod mini;
 pub mod ops;
 pub mod payments;
+pub mod points;
 pub mod products;
 pub mod schedules;
 pub mod staff;
@@ -39,10 +40,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(products::routes)
             .configure(card_products::routes)
             .configure(levels::routes)
-            .configure(commission_rules::routes)
+            .configure(commission::routes)
             .configure(stored_value::routes)
             .configure(bills::routes)
-            .configure(loyalty::routes)
+            .configure(points::routes)
+            .configure(count_cards::routes)
             .configure(payments::staff_routes)
             .configure(schedules::routes)
             .configure(bookings::staff_routes)

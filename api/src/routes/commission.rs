@@ -1,19 +1,24 @@
-//! Commission rules (提成方案).
+//! Commission (提成): the rules that pay it, and each staff member's statement.
 
 use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::commission::rules::{self, RuleInput, RuleView, Tier};
+use service::commission::{self, Statement};
 use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Staff;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_commission_rules).service(create_commission_rule).service(update_commission_rule);
+    cfg.service(list_commission_rules)
+        .service(create_commission_rule)
+        .service(update_commission_rule)
+        .service(get_commission_statement);
 }
 
 /// From `from_fen` of the staff member's sales this month on, the rule pays `value`.
@@ -123,4 +128,78 @@ async fn update_commission_rule(
     body: web::Json<CommissionRuleRequest>,
 ) -> ApiResult<web::Json<CommissionRuleDto>> {
     Ok(web::Json(rules::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PeriodQuery {
+    /// First day, in the merchant's time zone.
+    pub from: NaiveDate,
+    /// Last day, included.
+    pub to: NaiveDate,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommissionRowDto {
+    pub id: i64,
+    pub bill_id: i64,
+    pub bill_line_id: i64,
+    /// Set on a reversal (negative amounts) caused by a refund.
+    pub refund_id: Option<i64>,
+    pub store_id: i64,
+    /// `consume` or `card_sale`.
+    pub kind: String,
+    pub basis_fen: Fen,
+    pub amount_fen: Fen,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommissionStatementDto {
+    pub staff_id: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub consume_fen: Fen,
+    pub card_sale_fen: Fen,
+    pub total_fen: Fen,
+    pub rows: Vec<CommissionRowDto>,
+}
+
+impl From<Statement> for CommissionStatementDto {
+    fn from(s: Statement) -> Self {
+        Self {
+            staff_id: s.staff_id,
+            from: s.from,
+            to: s.to,
+            consume_fen: s.consume_fen,
+            card_sale_fen: s.card_sale_fen,
+            total_fen: s.total_fen,
+            rows: s
+                .rows
+                .into_iter()
+                .map(|r| CommissionRowDto {
+                    id: r.id,
+                    bill_id: r.bill_id,
+                    bill_line_id: r.bill_line_id,
+                    refund_id: r.refund_id,
+                    store_id: r.store_id,
+                    kind: r.kind,
+                    basis_fen: r.basis_fen,
+                    amount_fen: r.amount_fen,
+                    created_at: r.created_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A staff member's commission for a period: everyone may read their own.
+#[utoipa::path(tag = "commission", params(("id" = i64, Path), PeriodQuery), responses((status = 200, body = CommissionStatementDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/staff/{id}/commission")]
+async fn get_commission_statement(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+    q: web::Query<PeriodQuery>,
+) -> ApiResult<web::Json<CommissionStatementDto>> {
+    Ok(web::Json(commission::statement(&ctx, &me, id.into_inner(), q.from, q.to).await?.into()))
 }
