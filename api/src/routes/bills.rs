@@ -573,7 +573,7 @@ pub struct ReverseRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct RefundTenderDto {
-    pub kind: String,
+    pub kind: TenderKind,
     pub amount_fen: Fen,
     pub principal_fen: Fen,
     pub bonus_fen: Fen,

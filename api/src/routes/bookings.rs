@@ -14,7 +14,7 @@ use service::booking::bookings::{self, BookInput, Booker, Booking};
 use service::booking::calendar::{self, Calendar};
 use service::booking::search::{self, SearchInput, SlotSearch};
 use service::booking::slots::Span;
-use service::domain::Fen;
+use service::domain::{BookingStatus, Fen};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Member, Staff};
@@ -178,8 +178,7 @@ pub struct BookingDto {
     pub member: Option<String>,
     pub staff_id: i64,
     pub staff_name: String,
-    /// `booked`, `confirmed`, `arrived`, `completed`, `cancelled` or `no_show`.
-    pub status: String,
+    pub status: BookingStatus,
     /// `mini` or `desk`.
     pub source: String,
     /// `chosen`, `least_busy`, `rotation` or `usual`.
@@ -219,7 +218,7 @@ impl From<Booking> for BookingDto {
             member: b.member_label,
             staff_id: row.staff_id,
             staff_name: b.staff_name,
-            status: row.status,
+            status: b.status,
             source: row.source,
             assigned_by: row.assigned_by,
             local_starts_at: calendar.local(row.starts_at),

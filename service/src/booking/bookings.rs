@@ -22,7 +22,7 @@ use super::availability::{self, Availability, Candidate, Ranking};
 use super::calendar::{self, Calendar};
 use super::search::{explain_missing_staff, open_store};
 use crate::booking::slots::{self};
-use crate::domain::{IdempotencyKey, LineKind, Permission, Points, fingerprint};
+use crate::domain::{BookingStatus, IdempotencyKey, LineKind, Permission, Points, fingerprint};
 use crate::error::is_unique_violation;
 use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
@@ -72,6 +72,8 @@ pub struct MemberRecord {
 #[derive(Clone, Debug)]
 pub struct Booking {
     pub row: bookings::Model,
+    /// Where it stands (`row.status`, read once and checked).
+    pub status: BookingStatus,
     pub items: Vec<booking_items::Model>,
     pub calendar: Calendar,
     pub store_name: String,
@@ -755,6 +757,7 @@ async fn build(ctx: &AppContext, row: bookings::Model, contact: Option<bool>, du
         None => (Vec::new(), None, None),
     };
     Ok(Booking {
+        status: BookingStatus::stored(&row.status)?,
         calendar: Calendar::new(&store.timezone),
         store_name: store.name,
         staff_name,
@@ -797,4 +800,15 @@ pub async fn mine(ctx: &AppContext, principal: &MemberPrincipal, upcoming: bool)
         found.push(view(ctx, row, Booker::Member(principal), false).await?);
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+
+    #[test]
+    fn live_names_the_live_statuses() {
+        let live: Vec<&str> = BookingStatus::ALL.iter().filter(|s| s.is_live()).map(|s| s.as_str()).collect();
+        assert_eq!(live, LIVE);
+    }
 }

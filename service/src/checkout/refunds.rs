@@ -45,7 +45,7 @@ pub struct RefundInput {
 
 #[derive(Clone, Debug)]
 pub struct RefundTender {
-    pub kind: String,
+    pub kind: TenderKind,
     pub amount: Fen,
     pub principal: Fen,
     pub bonus: Fen,
@@ -122,6 +122,17 @@ async fn load(
         .all(&ctx.db)
         .await?;
     let tenders: Vec<serde_json::Value> = serde_json::from_str(&row.tenders).unwrap_or_default();
+    let tenders = tenders
+        .iter()
+        .map(|t| {
+            Ok(RefundTender {
+                kind: TenderKind::stored(t["kind"].as_str().unwrap_or_default())?,
+                amount: Fen::new(t["amount_fen"].as_i64().unwrap_or_default()),
+                principal: Fen::new(t["principal_fen"].as_i64().unwrap_or_default()),
+                bonus: Fen::new(t["bonus_fen"].as_i64().unwrap_or_default()),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let bill = crate::checkout::bills::load(&ctx.db, principal.merchant_id, row.bill_id, false).await?;
     Ok(Refund {
         id: row.id,
@@ -129,15 +140,7 @@ async fn load(
         kind: row.kind,
         amount: Fen::new(row.amount_fen),
         reason: row.reason,
-        tenders: tenders
-            .iter()
-            .map(|t| RefundTender {
-                kind: t["kind"].as_str().unwrap_or_default().to_owned(),
-                amount: Fen::new(t["amount_fen"].as_i64().unwrap_or_default()),
-                principal: Fen::new(t["principal_fen"].as_i64().unwrap_or_default()),
-                bonus: Fen::new(t["bonus_fen"].as_i64().unwrap_or_default()),
-            })
-            .collect(),
+        tenders,
         lines: lines.into_iter().map(|l| (l.bill_line_id, l.quantity, Fen::new(l.amount_fen))).collect(),
         entry_id: row.entry_id,
         replayed,
