@@ -10,10 +10,8 @@ use serde_json::{Value, json};
 
 use service::domain::Role;
 
-use crate::support::{TestApp, WECHAT_APPID, assert_error};
+use crate::support::{MINI, STAFF, TestApp, WECHAT_APPID, assert_error, ok};
 
-const STAFF: &str = "/api/staff/v1";
-const MINI: &str = "/api/mini/v1";
 const MY_BOOKINGS: &str = "/api/mini/v1/me/bookings";
 
 /// A store set up through the schedule API, in a zone where it is about 10:00 now, so that "today" has hours left
@@ -39,12 +37,6 @@ impl Salon {
         let zone = FixedOffset::east_opt(self.offset * 3600).unwrap();
         (self.today + Duration::days(days)).and_hms_opt(hh, mm, 0).unwrap().and_local_timezone(zone).unwrap().to_utc()
     }
-}
-
-#[track_caller]
-fn ok(answer: (StatusCode, Value)) -> Value {
-    assert!(answer.0.is_success(), "{} {}", answer.0, answer.1);
-    answer.1
 }
 
 fn every_day(from: &str, to: &str) -> Value {

@@ -13,15 +13,7 @@ use sea_orm::EntityTrait;
 use service::domain::Role;
 use service::store::escpos::{Paper, Profile};
 
-use crate::support::{TestApp, assert_error};
-
-const STAFF: &str = "/api/staff/v1";
-
-#[track_caller]
-fn ok(answer: (StatusCode, Value)) -> Value {
-    assert!(answer.0.is_success(), "{} {}", answer.0, answer.1);
-    answer.1
-}
+use crate::support::{STAFF, TestApp, assert_error, ok};
 
 /// The lines a queued job of `kind` for `subject` would print on a 58 mm printer with a cash drawer.
 pub async fn printed_lines(app: &TestApp, kind: &str, subject: i64) -> Vec<String> {

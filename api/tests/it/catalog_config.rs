@@ -7,29 +7,15 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use service::domain::Role;
 
-use crate::support::{TestApp, assert_error};
-
-const STAFF: &str = "/api/staff/v1";
+use crate::support::{STAFF, TestApp, assert_error};
 
 fn path(p: &str) -> String {
     format!("{STAFF}{p}")
 }
 
-async fn created(app: &TestApp, token: &str, p: &str, body: Value) -> Value {
-    let (status, answer) = app.post(&path(p), token, body).await;
-    assert_eq!(status, StatusCode::CREATED, "POST {p}: {answer}");
-    answer
-}
-
-async fn ok(app: &TestApp, token: &str, p: &str) -> Value {
-    let (status, answer) = app.get(&path(p), token).await;
-    assert_eq!(status, StatusCode::OK, "GET {p}: {answer}");
-    answer
-}
-
 /// The id of the demo service called `name`.
 async fn service_id(app: &TestApp, token: &str, name: &str) -> i64 {
-    let services = ok(app, token, "/services").await;
+    let services = app.staff_ok(token, "/services").await;
     services.as_array().unwrap().iter().find(|s| s["name"] == name).expect("demo service")["id"].as_i64().unwrap()
 }
 
@@ -38,7 +24,7 @@ fn ids(list: &Value) -> Vec<i64> {
 }
 
 async fn audit_actions(app: &TestApp, owner: &str) -> Vec<String> {
-    ok(app, owner, "/audit-log?limit=200")
+    app.staff_ok(owner, "/audit-log?limit=200")
         .await
         .as_array()
         .unwrap()
@@ -55,25 +41,25 @@ async fn products_are_created_searched_changed_and_bad_input_writes_nothing() {
     let tech = app.token(Role::Technician).await;
 
     let body = json!({ "sku": "Keratin-01", "barcode": "6901234567892", "name": "角蛋白发膜", "category": "零售", "price_fen": 12_800 });
-    let product = created(&app, &manager, "/products", body).await;
+    let product = app.staff_created(&manager, "/products", body).await;
     let id = product["id"].as_i64().unwrap();
     assert_eq!(product["active"], true);
     assert_eq!(product["barcode"], "6901234567892");
-    let other = created(
-        &app,
-        &manager,
-        "/products",
-        json!({ "sku": "COMB-9", "name": "宽齿梳", "category": "零售", "price_fen": 0 }),
-    )
-    .await;
+    let other = app
+        .staff_created(
+            &manager,
+            "/products",
+            json!({ "sku": "COMB-9", "name": "宽齿梳", "category": "零售", "price_fen": 0 }),
+        )
+        .await;
     assert_eq!(other["barcode"], Value::Null);
 
     // The desk finds products by part of the SKU (any case), the name, or the exact barcode.
-    assert_eq!(ids(&ok(&app, &cashier, "/products?q=keratin").await), vec![id]);
-    assert!(ids(&ok(&app, &cashier, "/products?q=%E5%8F%91%E8%86%9C").await).contains(&id), "发膜");
-    assert_eq!(ids(&ok(&app, &cashier, "/products?barcode=6901234567892").await), vec![id]);
-    assert_eq!(ids(&ok(&app, &cashier, "/products?q=%25").await), Vec::<i64>::new(), "% is not a wildcard");
-    let all = ok(&app, &cashier, "/products").await;
+    assert_eq!(ids(&app.staff_ok(&cashier, "/products?q=keratin").await), vec![id]);
+    assert!(ids(&app.staff_ok(&cashier, "/products?q=%E5%8F%91%E8%86%9C").await).contains(&id), "发膜");
+    assert_eq!(ids(&app.staff_ok(&cashier, "/products?barcode=6901234567892").await), vec![id]);
+    assert_eq!(ids(&app.staff_ok(&cashier, "/products?q=%25").await), Vec::<i64>::new(), "% is not a wildcard");
+    let all = app.staff_ok(&cashier, "/products").await;
     assert!(ids(&all).contains(&id) && ids(&all).contains(&other["id"].as_i64().unwrap()));
     assert_error(
         &app.get(&path("/products?barcode=12"), &cashier).await,
@@ -132,7 +118,7 @@ async fn products_are_created_searched_changed_and_bad_input_writes_nothing() {
     );
     assert_eq!(app.count("products").await, before);
     assert_eq!(
-        ok(&app, &cashier, "/products?q=keratin").await[0]["price_fen"],
+        app.staff_ok(&cashier, "/products?q=keratin").await[0]["price_fen"],
         13_800,
         "the bad PATCH changed nothing"
     );
@@ -155,14 +141,14 @@ async fn products_are_created_searched_changed_and_bad_input_writes_nothing() {
 }
 
 async fn new_product(app: &TestApp, manager: &str, sku: &str) -> i64 {
-    created(app, manager, "/products", json!({ "sku": sku, "name": sku, "category": "零售", "price_fen": 5_000 })).await
-        ["id"]
+    app.staff_created(manager, "/products", json!({ "sku": sku, "name": sku, "category": "零售", "price_fen": 5_000 }))
+        .await["id"]
         .as_i64()
         .unwrap()
 }
 
 async fn on_hand(app: &TestApp, token: &str, store: i64, product: i64) -> i64 {
-    let stock = ok(app, token, &format!("/stores/{store}/stock")).await;
+    let stock = app.staff_ok(token, &format!("/stores/{store}/stock")).await;
     stock.as_array().unwrap().iter().find(|s| s["product_id"] == product).expect("listed")["on_hand"].as_i64().unwrap()
 }
 
@@ -190,64 +176,63 @@ async fn stock_is_received_counted_and_its_movements_listed() {
     let product = new_product(&app, &manager, "SHAMPOO-1").await;
     assert_eq!(on_hand(&app, &cashier, store, product).await, 0, "never moved");
 
-    let received = created(
-        &app,
-        &cashier,
-        &format!("/stores/{store}/stock/receipts"),
-        json!({ "product_id": product, "quantity": 10, "memo": "供应商 A 送货单 0012" }),
-    )
-    .await;
+    let received = app
+        .staff_created(
+            &cashier,
+            &format!("/stores/{store}/stock/receipts"),
+            json!({ "product_id": product, "quantity": 10, "memo": "供应商 A 送货单 0012" }),
+        )
+        .await;
     assert_eq!(received["on_hand"], 10);
     assert_eq!(
         (received["movement"]["delta"].as_i64(), received["movement"]["reason"].as_str()),
         (Some(10), Some("receive"))
     );
-    created(
-        &app,
+    app.staff_created(
         &cashier,
         &format!("/stores/{store}/stock/receipts"),
         json!({ "product_id": product, "quantity": 2 }),
     )
     .await;
-    let counted = created(
-        &app,
-        &cashier,
-        &format!("/stores/{store}/stock/counts"),
-        json!({ "product_id": product, "counted": 7, "memo": "月末盘点" }),
-    )
-    .await;
+    let counted = app
+        .staff_created(
+            &cashier,
+            &format!("/stores/{store}/stock/counts"),
+            json!({ "product_id": product, "counted": 7, "memo": "月末盘点" }),
+        )
+        .await;
     assert_eq!(counted["on_hand"], 7);
     assert_eq!(
         (counted["movement"]["delta"].as_i64(), counted["movement"]["reason"].as_str()),
         (Some(-5), Some("adjust"))
     );
     // A count that agrees with the books is still on record.
-    let agreed = created(
-        &app,
-        &cashier,
-        &format!("/stores/{store}/stock/counts"),
-        json!({ "product_id": product, "counted": 7 }),
-    )
-    .await;
+    let agreed = app
+        .staff_created(
+            &cashier,
+            &format!("/stores/{store}/stock/counts"),
+            json!({ "product_id": product, "counted": 7 }),
+        )
+        .await;
     assert_eq!(agreed["movement"]["delta"], 0);
     assert_eq!(on_hand(&app, &cashier, store, product).await, 7);
     assert_eq!(on_hand(&app, &manager, store, product).await, movement_sum(&app, store, product).await);
 
     // Newest first, for one product, paged.
-    let moves = ok(&app, &cashier, &format!("/stores/{store}/stock/movements?product_id={product}")).await;
+    let moves = app.staff_ok(&cashier, &format!("/stores/{store}/stock/movements?product_id={product}")).await;
     let deltas: Vec<i64> = moves.as_array().unwrap().iter().map(|m| m["delta"].as_i64().unwrap()).collect();
     assert_eq!(deltas, vec![0, -5, 2, 10]);
     assert_eq!(moves[3]["memo"], "供应商 A 送货单 0012");
     assert!(moves[0]["staff_id"].is_i64());
-    let page = ok(
-        &app,
-        &cashier,
-        &format!("/stores/{store}/stock/movements?product_id={product}&limit=2&before_id={}", moves[1]["id"]),
-    )
-    .await;
+    let page = app
+        .staff_ok(
+            &cashier,
+            &format!("/stores/{store}/stock/movements?product_id={product}&limit=2&before_id={}", moves[1]["id"]),
+        )
+        .await;
     assert_eq!(ids(&page), vec![moves[2]["id"].as_i64().unwrap(), moves[3]["id"].as_i64().unwrap()]);
     // The demo's opening stock is there too.
-    let all = ok(&app, &cashier, &format!("/stores/{store}/stock/movements?limit=200")).await;
+    let all = app.staff_ok(&cashier, &format!("/stores/{store}/stock/movements?limit=200")).await;
     assert!(all.as_array().unwrap().iter().any(|m| m["memo"] == "期初库存 (demo)"));
 
     // Bad input writes nothing.
@@ -342,7 +327,8 @@ async fn racing_receipts_and_counts_keep_stock_equal_to_its_movements() {
     let end = on_hand(&app, &manager, store, product).await;
     assert_eq!(end, movement_sum(&app, store, product).await);
     assert!((100..=150).contains(&end) && (end - 100) % 5 == 0, "{end}");
-    let moves = ok(&app, &manager, &format!("/stores/{store}/stock/movements?product_id={product}&limit=200")).await;
+    let moves =
+        app.staff_ok(&manager, &format!("/stores/{store}/stock/movements?product_id={product}&limit=200")).await;
     let moves = moves.as_array().unwrap();
     assert_eq!(moves.len(), 40);
     // Replaying the movements oldest first, every count lands on 100.
@@ -365,7 +351,7 @@ async fn count_card_products_are_configured_and_checked() {
     let [wash, facial] = [service_id(&app, &manager, "洗剪吹").await, service_id(&app, &manager, "面部清洁").await];
 
     let body = json!({ "name": "洗护 + 护理 8 次", "price_fen": 48_000, "sessions": 8, "validity_days": 365, "service_item_ids": [wash, facial, wash] });
-    let card = created(&app, &manager, "/card-products", body).await;
+    let card = app.staff_created(&manager, "/card-products", body).await;
     let id = card["id"].as_i64().unwrap();
     assert_eq!(card["service_item_ids"], json!([wash, facial]), "duplicates dropped, order kept");
     assert_eq!(
@@ -380,18 +366,18 @@ async fn count_card_products_are_configured_and_checked() {
     assert_eq!((changed["validity_days"].clone(), changed["sessions"].as_i64()), (Value::Null, Some(10)));
     assert_eq!(changed["price_fen"], 48_000);
 
-    let listed = ok(&app, &cashier, "/card-products").await;
+    let listed = app.staff_ok(&cashier, "/card-products").await;
     assert!(ids(&listed).contains(&id));
     assert!(listed.as_array().unwrap().iter().any(|c| c["name"] == "洗护10次卡"), "the demo's cards");
 
     let (_, stranger_owner) = app.other_merchant().await;
-    let foreign_service = created(
-        &app,
-        &stranger_owner,
-        "/services",
-        json!({ "category": "x", "name": "x", "duration_min": 30, "price_fen": 100 }),
-    )
-    .await["id"]
+    let foreign_service = app
+        .staff_created(
+            &stranger_owner,
+            "/services",
+            json!({ "category": "x", "name": "x", "duration_min": 30, "price_fen": 100 }),
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
     let before = app.count("card_products").await;
@@ -431,7 +417,7 @@ async fn count_card_products_are_configured_and_checked() {
     );
     assert_eq!(app.count("card_products").await, before);
     assert_eq!(
-        ok(&app, &cashier, "/card-products").await.as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["service_item_ids"],
+        app.staff_ok(&cashier, "/card-products").await.as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["service_item_ids"],
         json!([wash, facial])
     );
 
@@ -451,7 +437,7 @@ async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused()
     let cashier = app.token(Role::Cashier).await;
 
     // The demo's levels come with their rules.
-    let levels = ok(&app, &cashier, "/member-levels").await;
+    let levels = app.staff_ok(&cashier, "/member-levels").await;
     let ranks: Vec<i64> = levels.as_array().unwrap().iter().map(|l| l["rank"].as_i64().unwrap()).collect();
     assert_eq!(ranks, vec![0, 1, 2]);
     assert_eq!(
@@ -462,10 +448,10 @@ async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused()
     assert_eq!(levels[2]["category_discounts"], json!({ "护理": 8_500 }));
 
     let body = json!({ "name": "钻石会员", "rank": 3, "threshold_fen": 2_000_000, "discount_bp": 8_500, "category_discounts": { "美发": 8_000, " 零售 ": 9_500 }, "points_multiplier_pct": 200 });
-    let diamond = created(&app, &owner, "/member-levels", body).await;
+    let diamond = app.staff_created(&owner, "/member-levels", body).await;
     let id = diamond["id"].as_i64().unwrap();
     assert_eq!(diamond["category_discounts"], json!({ "美发": 8_000, "零售": 9_500 }));
-    let plain = created(&app, &owner, "/member-levels", json!({ "name": "体验会员", "rank": 10 })).await;
+    let plain = app.staff_created(&owner, "/member-levels", json!({ "name": "体验会员", "rank": 10 })).await;
     assert_eq!(
         (plain["discount_bp"].as_i64(), plain["threshold_fen"].as_i64(), plain["points_multiplier_pct"].as_i64()),
         (Some(10_000), Some(0), Some(100))
@@ -541,7 +527,7 @@ async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused()
     // A service priced per level.
     let cut = service_id(&app, &manager, "洗剪吹").await;
     let service = |list: Value| list.as_array().unwrap().iter().find(|s| s["id"] == cut).unwrap().clone();
-    assert_eq!(service(ok(&app, &manager, "/services").await)["level_prices"], json!({}));
+    assert_eq!(service(app.staff_ok(&manager, "/services").await)["level_prices"], json!({}));
     let (status, priced) = app
         .patch(
             &path(&format!("/services/{cut}")),
@@ -552,7 +538,7 @@ async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused()
     assert_eq!(status, StatusCode::OK, "{priced}");
     assert_eq!(priced["level_prices"], json!({ id.to_string(): 5_000, plain["id"].to_string(): 6_000 }));
     let (_, stranger_owner) = app.other_merchant().await;
-    let foreign_level = ok(&app, &stranger_owner, "/member-levels").await[0]["id"].as_i64().unwrap();
+    let foreign_level = app.staff_ok(&stranger_owner, "/member-levels").await[0]["id"].as_i64().unwrap();
     for prices in [
         json!({ foreign_level.to_string(): 100 }),
         json!({ id.to_string(): -1 }),
@@ -574,7 +560,11 @@ async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused()
         "invalid_input",
     );
     assert_eq!(app.count("service_items").await, services_before);
-    assert_eq!(service(ok(&app, &manager, "/services").await)["price_fen"], 6_800, "the refused PATCH changed nothing");
+    assert_eq!(
+        service(app.staff_ok(&manager, "/services").await)["price_fen"],
+        6_800,
+        "the refused PATCH changed nothing"
+    );
 
     // A level a member holds stays; an unused one goes, with its prices.
     let (_, member) = app.post(&path("/members"), &cashier, json!({ "phone": "13900007001" })).await;
@@ -592,8 +582,8 @@ async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused()
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    assert!(!ids(&ok(&app, &cashier, "/member-levels").await).contains(&plain["id"].as_i64().unwrap()));
-    assert_eq!(service(ok(&app, &manager, "/services").await)["level_prices"], json!({ id.to_string(): 5_000 }));
+    assert!(!ids(&app.staff_ok(&cashier, "/member-levels").await).contains(&plain["id"].as_i64().unwrap()));
+    assert_eq!(service(app.staff_ok(&manager, "/services").await)["level_prices"], json!({ id.to_string(): 5_000 }));
     // The member sees their level's rules.
     let (_, read) = app.get(&path(&format!("/members/{}", member["id"])), &cashier).await;
     assert_eq!(
@@ -613,7 +603,7 @@ async fn loyalty_settings_are_read_changed_and_audited() {
     let owner = app.token(Role::Owner).await;
     let manager = app.token(Role::Manager).await;
 
-    let settings = ok(&app, &manager, "/merchant/loyalty").await;
+    let settings = app.staff_ok(&manager, "/merchant/loyalty").await;
     assert_eq!(
         settings,
         json!({
@@ -676,7 +666,7 @@ async fn loyalty_settings_are_read_changed_and_audited() {
         StatusCode::FORBIDDEN,
         "forbidden",
     );
-    assert_eq!(ok(&app, &manager, "/merchant/loyalty").await, changed, "nothing changed");
+    assert_eq!(app.staff_ok(&manager, "/merchant/loyalty").await, changed, "nothing changed");
 
     let actions = audit_actions(&app, &owner).await;
     assert_eq!(actions.iter().filter(|a| *a == "merchant.loyalty_updated").count(), 4);
@@ -690,29 +680,28 @@ async fn commission_rules_are_configured_and_checked() {
     let cashier = app.token(Role::Cashier).await;
     let perm = service_id(&app, &manager, "烫发").await;
     let product = new_product(&app, &manager, "RULE-P").await;
-    let card_product = ok(&app, &cashier, "/card-products").await[0]["id"].as_i64().unwrap();
+    let card_product = app.staff_ok(&cashier, "/card-products").await[0]["id"].as_i64().unwrap();
 
     // The demo's rules: 美发 services tiered by monthly sales, and each count card.
-    let demo = ok(&app, &manager, "/commission-rules").await;
+    let demo = app.staff_ok(&manager, "/commission-rules").await;
     assert_eq!(demo.as_array().unwrap().len(), 3);
     assert_eq!(demo[0]["tiers"].as_array().unwrap().len(), 3);
 
     let tiered = json!({ "line_kind": "service", "item_id": perm, "mode": "percent", "tiers": [{ "from_fen": 0, "value": 800 }, { "from_fen": 3_000_000, "value": 1_200 }] });
-    let rule = created(&app, &owner, "/commission-rules", tiered).await;
+    let rule = app.staff_created(&owner, "/commission-rules", tiered).await;
     let id = rule["id"].as_i64().unwrap();
     assert_eq!(
         (rule["item_id"].as_i64(), rule["category"].clone(), rule["active"].as_bool()),
         (Some(perm), Value::Null, Some(true))
     );
-    created(&app, &owner, "/commission-rules", json!({ "line_kind": "product", "item_id": product, "mode": "fixed", "tiers": [{ "from_fen": 0, "value": 500 }] })).await;
-    created(
-        &app,
+    app.staff_created(&owner, "/commission-rules", json!({ "line_kind": "product", "item_id": product, "mode": "fixed", "tiers": [{ "from_fen": 0, "value": 500 }] })).await;
+    app.staff_created(
         &owner,
         "/commission-rules",
         json!({ "line_kind": "recharge", "mode": "percent", "tiers": [{ "from_fen": 0, "value": 100 }] }),
     )
     .await;
-    created(&app, &owner, "/commission-rules", json!({ "line_kind": "product", "category": "零售", "mode": "percent", "tiers": [{ "from_fen": 0, "value": 300 }] })).await;
+    app.staff_created(&owner, "/commission-rules", json!({ "line_kind": "product", "category": "零售", "mode": "percent", "tiers": [{ "from_fen": 0, "value": 300 }] })).await;
 
     // A second active rule for the same thing is refused; deactivated, it no longer counts.
     let same =
@@ -724,7 +713,7 @@ async fn commission_rules_are_configured_and_checked() {
     );
     let (status, off) = app.patch(&path(&format!("/commission-rules/{id}")), &owner, json!({ "active": false })).await;
     assert_eq!((status, off["active"].clone()), (StatusCode::OK, json!(false)));
-    let replacement = created(&app, &owner, "/commission-rules", same).await;
+    let replacement = app.staff_created(&owner, "/commission-rules", same).await;
     assert_error(
         &app.patch(&path(&format!("/commission-rules/{id}")), &owner, json!({ "active": true })).await,
         StatusCode::CONFLICT,
@@ -786,7 +775,7 @@ async fn commission_rules_are_configured_and_checked() {
     assert_eq!(app.count("commission_rules").await, before);
 
     // Managers read everyone's commission, so they see the rules, but only the owner sets them; the desk does neither.
-    assert_eq!(ok(&app, &manager, "/commission-rules").await.as_array().unwrap().len(), 8);
+    assert_eq!(app.staff_ok(&manager, "/commission-rules").await.as_array().unwrap().len(), 8);
     let fine = json!({ "line_kind": "card_sale", "mode": "fixed", "tiers": tier });
     assert_error(
         &app.post(&path("/commission-rules"), &manager, fine.clone()).await,
@@ -809,10 +798,10 @@ async fn another_merchant_neither_sees_nor_changes_our_configuration() {
     let app = TestApp::spawn().await;
     let owner = app.token(Role::Owner).await;
     let store = app.seed.store_ids[0];
-    let product = ok(&app, &owner, "/products").await[0]["id"].as_i64().unwrap();
-    let card = ok(&app, &owner, "/card-products").await[0]["id"].as_i64().unwrap();
-    let level = ok(&app, &owner, "/member-levels").await[1]["id"].as_i64().unwrap();
-    let rule = ok(&app, &owner, "/commission-rules").await[0]["id"].as_i64().unwrap();
+    let product = app.staff_ok(&owner, "/products").await[0]["id"].as_i64().unwrap();
+    let card = app.staff_ok(&owner, "/card-products").await[0]["id"].as_i64().unwrap();
+    let level = app.staff_ok(&owner, "/member-levels").await[1]["id"].as_i64().unwrap();
+    let rule = app.staff_ok(&owner, "/commission-rules").await[0]["id"].as_i64().unwrap();
     let (_, other) = app.other_merchant().await;
 
     let not_found = [
@@ -853,14 +842,14 @@ async fn another_merchant_neither_sees_nor_changes_our_configuration() {
         "invalid_input",
     );
     for p in ["/products", "/card-products", "/commission-rules"] {
-        assert_eq!(ok(&app, &other, p).await, json!([]), "{p}");
+        assert_eq!(app.staff_ok(&other, p).await, json!([]), "{p}");
     }
-    assert_eq!(ok(&app, &other, "/member-levels").await.as_array().unwrap().len(), 1, "their own default level");
-    assert_eq!(ok(&app, &other, &format!("/stores/{}/stock", their_store["id"])).await, json!([]));
+    assert_eq!(app.staff_ok(&other, "/member-levels").await.as_array().unwrap().len(), 1, "their own default level");
+    assert_eq!(app.staff_ok(&other, &format!("/stores/{}/stock", their_store["id"])).await, json!([]));
 
     // Ours are as they were.
-    let ours = ok(&app, &owner, "/products").await;
+    let ours = app.staff_ok(&owner, "/products").await;
     assert_ne!(ours[0]["price_fen"], 1);
-    assert_eq!(ok(&app, &owner, "/commission-rules").await[0]["active"], true);
-    assert_eq!(ok(&app, &owner, "/member-levels").await[1]["discount_bp"], 9_500);
+    assert_eq!(app.staff_ok(&owner, "/commission-rules").await[0]["active"], true);
+    assert_eq!(app.staff_ok(&owner, "/member-levels").await[1]["discount_bp"], 9_500);
 }

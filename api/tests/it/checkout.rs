@@ -9,21 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use service::domain::Role;
 
-use crate::support::{TestApp, assert_error};
-
-const STAFF: &str = "/api/staff/v1";
-
-async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let (status, answer) = app.post(&format!("{STAFF}{path}"), token, body).await;
-    assert!(status == StatusCode::CREATED || status == StatusCode::OK, "POST {path}: {status} {answer}");
-    answer
-}
-
-async fn ok(app: &TestApp, token: &str, path: &str) -> Value {
-    let (status, answer) = app.get(&format!("{STAFF}{path}"), token).await;
-    assert_eq!(status, StatusCode::OK, "GET {path}: {answer}");
-    answer
-}
+use crate::support::{STAFF, TestApp, assert_error};
 
 /// Everything a test bill needs, made through the API.
 struct Shop {
@@ -45,40 +31,40 @@ async fn shop(app: &TestApp) -> Shop {
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
     let service = |category: &str, name: &str, price: i64, substances: Value| json!({ "category": category, "name": name, "duration_min": 30, "price_fen": price, "substances": substances });
-    let cut = created(app, &owner, "/services", service("剪发", "精剪", 8800, json!([]))).await["id"].as_i64().unwrap();
-    let colour = created(app, &owner, "/services", service("染发", "植物染", 19900, json!(["PPD"]))).await["id"]
+    let cut =
+        app.staff_posted(&owner, "/services", service("剪发", "精剪", 8800, json!([]))).await["id"].as_i64().unwrap();
+    let colour = app.staff_posted(&owner, "/services", service("染发", "植物染", 19900, json!(["PPD"]))).await["id"]
         .as_i64()
         .unwrap();
     let wash =
-        created(app, &owner, "/services", service("洗护", "洗吹", 3000, json!([]))).await["id"].as_i64().unwrap();
+        app.staff_posted(&owner, "/services", service("洗护", "洗吹", 3000, json!([]))).await["id"].as_i64().unwrap();
     let product = json!({ "sku": "OIL-001", "barcode": "6901234567892", "name": "护发精油", "category": "零售", "price_fen": 6800 });
-    let oil = created(app, &owner, "/products", product).await["id"].as_i64().unwrap();
-    created(
-        app,
+    let oil = app.staff_posted(&owner, "/products", product).await["id"].as_i64().unwrap();
+    app.staff_posted(
         &owner,
         &format!("/stores/{store}/stock/receipts"),
         json!({ "product_id": oil, "quantity": 10, "memo": "进货" }),
     )
     .await;
     let card = json!({ "name": "洗吹3次卡", "price_fen": 1000, "sessions": 3, "validity_days": 365, "service_item_ids": [wash] });
-    let card_product = created(app, &owner, "/card-products", card).await["id"].as_i64().unwrap();
+    let card_product = app.staff_posted(&owner, "/card-products", card).await["id"].as_i64().unwrap();
     let level = json!({
         "name": "金卡测试", "rank": 50, "threshold_fen": 10_000_000, "discount_bp": 9000,
         "category_discounts": { "零售": 9500 }, "points_multiplier_pct": 200,
     });
-    let gold = created(app, &owner, "/member-levels", level).await["id"].as_i64().unwrap();
+    let gold = app.staff_posted(&owner, "/member-levels", level).await["id"].as_i64().unwrap();
     let staff = |name: &str, role: &str| json!({ "username": name, "display_name": name, "role": role, "password": "stylist-password-1", "all_stores": true });
-    let stylist = created(app, &owner, "/staff", staff("stylist-a", "technician")).await["id"].as_i64().unwrap();
-    let assistant = created(app, &owner, "/staff", staff("stylist-b", "technician")).await["id"].as_i64().unwrap();
+    let stylist = app.staff_posted(&owner, "/staff", staff("stylist-a", "technician")).await["id"].as_i64().unwrap();
+    let assistant = app.staff_posted(&owner, "/staff", staff("stylist-b", "technician")).await["id"].as_i64().unwrap();
     let rule = json!({ "line_kind": "service", "mode": "percent", "tiers": [{ "from_fen": 0, "value": 1000 }] });
-    created(app, &owner, "/commission-rules", rule).await;
+    app.staff_posted(&owner, "/commission-rules", rule).await;
     let card_rule = json!({ "line_kind": "card_sale", "mode": "fixed", "tiers": [{ "from_fen": 0, "value": 50 }] });
-    created(app, &owner, "/commission-rules", card_rule).await;
+    app.staff_posted(&owner, "/commission-rules", card_rule).await;
     Shop { store, owner, cashier, cut, colour, wash, oil, card_product, gold, stylist, assistant }
 }
 
 async fn member(app: &TestApp, shop: &Shop, phone: &str) -> i64 {
-    created(app, &shop.cashier, "/members", json!({ "phone": phone })).await["id"].as_i64().unwrap()
+    app.staff_posted(&shop.cashier, "/members", json!({ "phone": phone })).await["id"].as_i64().unwrap()
 }
 
 async fn set_level(app: &TestApp, shop: &Shop, member: i64, level: i64) {
@@ -89,7 +75,7 @@ async fn set_level(app: &TestApp, shop: &Shop, member: i64, level: i64) {
 
 async fn recharge(app: &TestApp, shop: &Shop, member: i64, fen: i64, key: &str) {
     let body = json!({ "store_id": shop.store, "amount_fen": fen, "tender": "cash", "idempotency_key": key });
-    created(app, &shop.cashier, &format!("/members/{member}/stored-value/recharges"), body).await;
+    app.staff_posted(&shop.cashier, &format!("/members/{member}/stored-value/recharges"), body).await;
 }
 
 async fn give_points(app: &TestApp, shop: &Shop, member: i64, points: i64, key: &str) {
@@ -111,18 +97,20 @@ async fn balances(app: &TestApp) -> BTreeMap<String, i64> {
 }
 
 async fn on_hand(app: &TestApp, shop: &Shop) -> i64 {
-    let stock = ok(app, &shop.owner, &format!("/stores/{}/stock", shop.store)).await;
+    let stock = app.staff_ok(&shop.owner, &format!("/stores/{}/stock", shop.store)).await;
     stock.as_array().unwrap().iter().find(|s| s["product_id"] == shop.oil).map_or(0, |s| s["on_hand"].as_i64().unwrap())
 }
 
 async fn points_available(app: &TestApp, shop: &Shop, member: i64) -> i64 {
-    ok(app, &shop.cashier, &format!("/members/{member}/points")).await["available"].as_i64().unwrap()
+    app.staff_ok(&shop.cashier, &format!("/members/{member}/points")).await["available"].as_i64().unwrap()
 }
 
 async fn commission_total(app: &TestApp, shop: &Shop, staff: i64) -> i64 {
     let today = chrono::Utc::now().date_naive();
     let (from, to) = (today - chrono::Duration::days(1), today + chrono::Duration::days(1));
-    ok(app, &shop.owner, &format!("/staff/{staff}/commission?from={from}&to={to}")).await["total_fen"].as_i64().unwrap()
+    app.staff_ok(&shop.owner, &format!("/staff/{staff}/commission?from={from}&to={to}")).await["total_fen"]
+        .as_i64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -173,7 +161,7 @@ async fn a_bill_of_every_kind_prices_settles_refunds_and_reverses_to_where_it_st
     let before = balances(&app).await;
     let (stock_before, points_before) = (on_hand(&app, &shop).await, points_available(&app, &shop, vip).await);
     let sv_before =
-        ok(&app, &shop.cashier, &format!("/members/{vip}/stored-value")).await["balance_fen"].as_i64().unwrap();
+        app.staff_ok(&shop.cashier, &format!("/members/{vip}/stored-value")).await["balance_fen"].as_i64().unwrap();
 
     // Stored value pays ￥300 (not the recharge), cash the rest from a ￥500 note.
     let mut bill = draft.clone();
@@ -191,12 +179,12 @@ async fn a_bill_of_every_kind_prices_settles_refunds_and_reverses_to_where_it_st
 
     let bill_id = settled["id"].as_i64().unwrap();
     assert_eq!(on_hand(&app, &shop).await, stock_before - 2);
-    let cards = ok(&app, &shop.cashier, &format!("/members/{vip}/count-cards")).await;
+    let cards = app.staff_ok(&shop.cashier, &format!("/members/{vip}/count-cards")).await;
     assert_eq!((cards[0]["sessions_left"].as_i64(), cards[0]["deferred_fen"].as_i64()), (Some(3), Some(1000)));
     let earned = settled["points_earned"].as_i64().unwrap();
     assert_eq!(points_available(&app, &shop, vip).await, points_before - 500 + earned);
     let sv_after =
-        ok(&app, &shop.cashier, &format!("/members/{vip}/stored-value")).await["balance_fen"].as_i64().unwrap();
+        app.staff_ok(&shop.cashier, &format!("/members/{vip}/stored-value")).await["balance_fen"].as_i64().unwrap();
     assert_eq!(sv_after, sv_before - 30_000 + 20_000);
     // Commission: 10 % of each service's net (half up), the colour's basis split 70/30; ￥0.50 fixed on the card.
     let lines = settled["lines"].as_array().unwrap();
@@ -206,8 +194,8 @@ async fn a_bill_of_every_kind_prices_settles_refunds_and_reverses_to_where_it_st
         let (from, to) = (today - chrono::Duration::days(1), today + chrono::Duration::days(1));
         format!("/staff/{staff}/commission?from={from}&to={to}")
     };
-    let stylist = ok(&app, &shop.owner, &statement(shop.stylist)).await;
-    let assistant = ok(&app, &shop.owner, &statement(shop.assistant)).await;
+    let stylist = app.staff_ok(&shop.owner, &statement(shop.stylist)).await;
+    let assistant = app.staff_ok(&shop.owner, &statement(shop.assistant)).await;
     let mut colour_bases = 0;
     for row in stylist["rows"].as_array().unwrap().iter().chain(assistant["rows"].as_array().unwrap()) {
         let (basis, amount) = (row["basis_fen"].as_i64().unwrap(), row["amount_fen"].as_i64().unwrap());
@@ -226,7 +214,7 @@ async fn a_bill_of_every_kind_prices_settles_refunds_and_reverses_to_where_it_st
     let share = assistant_colour["basis_fen"].as_i64().unwrap();
     assert!((colour_net * 3 / 10..=colour_net * 3 / 10 + 1).contains(&share), "{share} of {colour_net}");
     assert_eq!(stylist["rows"].as_array().unwrap().len(), 2);
-    let receipt = ok(&app, &shop.cashier, &format!("/bills/{bill_id}/receipt")).await;
+    let receipt = app.staff_ok(&shop.cashier, &format!("/bills/{bill_id}/receipt")).await;
     assert_eq!(receipt["bill"]["id"], bill_id);
     assert_eq!(receipt["stored_value_fen"], sv_after);
 
@@ -270,7 +258,7 @@ async fn a_bill_of_every_kind_prices_settles_refunds_and_reverses_to_where_it_st
     assert_eq!(points_available(&app, &shop, vip).await, points_before);
     assert_eq!(commission_total(&app, &shop, shop.stylist).await, 0);
     assert_eq!(commission_total(&app, &shop, shop.assistant).await, 0);
-    let cards = ok(&app, &shop.cashier, &format!("/members/{vip}/count-cards")).await;
+    let cards = app.staff_ok(&shop.cashier, &format!("/members/{vip}/count-cards")).await;
     assert_eq!(cards[0]["status"], "refunded");
     let again = json!({ "reason": "again", "idempotency_key": "co-reverse-2" });
     assert_error(
@@ -291,7 +279,7 @@ async fn count_cards_are_sold_used_transferred_and_refunded_at_their_unit_price(
         "lines": [{ "kind": "card_sale", "item_id": shop.card_product }],
         "tenders": [{ "kind": "cash", "amount_fen": 1000 }],
     });
-    let sold = created(&app, &shop.cashier, "/bills", sell).await;
+    let sold = app.staff_posted(&shop.cashier, "/bills", sell).await;
     let card = sold["lines"][0]["detail"]["count_card_id"].as_i64().unwrap();
     let revenue_key = format!("store:{}:revenue:洗护", shop.store);
     let revenue_before = balances(&app).await.get(&revenue_key).copied().unwrap_or(0);
@@ -302,7 +290,7 @@ async fn count_cards_are_sold_used_transferred_and_refunded_at_their_unit_price(
             "lines": [{ "kind": "service", "item_id": shop.wash, "count_card_id": card }], "tenders": [],
         })
     };
-    let used = created(&app, &shop.cashier, "/bills", use_card("cc-use-00001", anna)).await;
+    let used = app.staff_posted(&shop.cashier, "/bills", use_card("cc-use-00001", anna)).await;
     assert_eq!(used["total_fen"], 0);
     assert_eq!(used["lines"][0]["recognised_fen"], 333, "{used}");
     assert_eq!(balances(&app).await[&revenue_key], revenue_before + 333);
@@ -328,12 +316,12 @@ async fn count_cards_are_sold_used_transferred_and_refunded_at_their_unit_price(
 
     // Transfer what is left to Ben; the old card can no longer be used.
     let transfer = json!({ "to_member_id": ben, "reason": "转给家人", "idempotency_key": "cc-transfer-1" });
-    let moved = created(&app, &shop.owner, &format!("/count-cards/{card}/transfer"), transfer.clone()).await;
+    let moved = app.staff_posted(&shop.owner, &format!("/count-cards/{card}/transfer"), transfer.clone()).await;
     assert_eq!(
         (moved["member_id"].as_i64(), moved["sessions_left"].as_i64(), moved["deferred_fen"].as_i64()),
         (Some(ben), Some(2), Some(667))
     );
-    let replay = created(&app, &shop.owner, &format!("/count-cards/{card}/transfer"), transfer).await;
+    let replay = app.staff_posted(&shop.owner, &format!("/count-cards/{card}/transfer"), transfer).await;
     assert_eq!(replay["id"], moved["id"]);
     assert_error(
         &app.post(&format!("{STAFF}/bills"), &shop.cashier, use_card("cc-use-00004", anna)).await,
@@ -344,13 +332,13 @@ async fn count_cards_are_sold_used_transferred_and_refunded_at_their_unit_price(
     // Extend, then refund the two unused sessions: exactly the deferred ￥6.67, by cash.
     let new_card = moved["id"].as_i64().unwrap();
     let later = (chrono::Utc::now() + chrono::Duration::days(800)).to_rfc3339();
-    let extended = created(
-        &app,
-        &shop.owner,
-        &format!("/count-cards/{new_card}/extend"),
-        json!({ "expires_at": later, "reason": "延期" }),
-    )
-    .await;
+    let extended = app
+        .staff_posted(
+            &shop.owner,
+            &format!("/count-cards/{new_card}/extend"),
+            json!({ "expires_at": later, "reason": "延期" }),
+        )
+        .await;
     assert!(extended["expires_at"].as_str().is_some());
     let past = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     assert_error(
@@ -367,7 +355,7 @@ async fn count_cards_are_sold_used_transferred_and_refunded_at_their_unit_price(
     let cash_before = balances(&app).await[&cash_key];
     let refund =
         json!({ "store_id": shop.store, "tender": "cash", "reason": "不想做了", "idempotency_key": "cc-refund-01" });
-    let refunded = created(&app, &shop.owner, &format!("/count-cards/{new_card}/refund"), refund).await;
+    let refunded = app.staff_posted(&shop.owner, &format!("/count-cards/{new_card}/refund"), refund).await;
     assert_eq!(
         (refunded["status"].as_str(), refunded["sessions_left"].as_i64(), refunded["deferred_fen"].as_i64()),
         (Some("refunded"), Some(0), Some(0))
@@ -385,10 +373,10 @@ async fn bills_park_resume_void_and_settle_once() {
         "lines": [{ "kind": "service", "item_id": shop.cut }],
     });
     let entries = app.count("journal_entries").await;
-    let parked = created(&app, &shop.cashier, "/bills", park).await;
+    let parked = app.staff_posted(&shop.cashier, "/bills", park).await;
     assert_eq!(parked["status"], "parked");
     let id = parked["id"].as_i64().unwrap();
-    let listed = ok(&app, &shop.cashier, &format!("/bills?store_id={}&status=parked", shop.store)).await;
+    let listed = app.staff_ok(&shop.cashier, &format!("/bills?store_id={}&status=parked", shop.store)).await;
     assert!(listed.as_array().unwrap().iter().any(|b| b["id"] == id));
     assert_eq!(app.count("journal_entries").await, entries, "a parked bill moves no money");
 
@@ -417,8 +405,9 @@ async fn bills_park_resume_void_and_settle_once() {
 
     // A voided bill cannot be settled.
     let park = json!({ "store_id": shop.store, "park": true, "idempotency_key": "park-000002", "lines": [{ "item_id": shop.cut }] });
-    let second = created(&app, &shop.cashier, "/bills", park).await["id"].as_i64().unwrap();
-    let voided = created(&app, &shop.cashier, &format!("/bills/{second}/void"), json!({ "reason": "客人走了" })).await;
+    let second = app.staff_posted(&shop.cashier, "/bills", park).await["id"].as_i64().unwrap();
+    let voided =
+        app.staff_posted(&shop.cashier, &format!("/bills/{second}/void"), json!({ "reason": "客人走了" })).await;
     assert_eq!(voided["status"], "voided");
     let pay = json!({ "tenders": [{ "kind": "cash", "amount_fen": 8_800 }] });
     assert_error(
@@ -453,11 +442,11 @@ async fn large_debits_wait_for_the_members_confirmation() {
     assert_eq!(app.count("journal_entries").await, entries);
     let (_, code) = app.get("/api/mini/v1/me/member-code", &member_token).await;
     let code = code["code"].as_str().unwrap().to_owned();
-    created(&app, &shop.cashier, "/bills", bill("cf-bill-0002", Some(code))).await;
+    app.staff_posted(&shop.cashier, "/bills", bill("cf-bill-0002", Some(code))).await;
 
     // Or the member confirms a parked bill in the mini-program.
     let park = json!({ "store_id": shop.store, "member_id": member_id, "park": true, "idempotency_key": "cf-park-0001", "lines": [{ "item_id": shop.colour }] });
-    let id = created(&app, &shop.cashier, "/bills", park).await["id"].as_i64().unwrap();
+    let id = app.staff_posted(&shop.cashier, "/bills", park).await["id"].as_i64().unwrap();
     let pay = json!({ "tenders": [{ "kind": "stored_value", "amount_fen": 19_900 }] });
     assert_error(
         &app.post(&format!("{STAFF}/bills/{id}/settle"), &shop.cashier, pay.clone()).await,
@@ -485,8 +474,8 @@ async fn bad_checkout_input_gets_a_clear_error_and_writes_nothing() {
         "lines": [{ "kind": "card_sale", "item_id": shop.card_product }], "tenders": [{ "kind": "cash", "amount_fen": 1000 }],
     });
     let bens_card =
-        created(&app, &shop.cashier, "/bills", sold).await["lines"][0]["detail"]["count_card_id"].as_i64().unwrap();
-    created(&app, &shop.cashier, &format!("/members/{anna}/stored-value/freeze"), json!({})).await;
+        app.staff_posted(&shop.cashier, "/bills", sold).await["lines"][0]["detail"]["count_card_id"].as_i64().unwrap();
+    app.staff_posted(&shop.cashier, &format!("/members/{anna}/stored-value/freeze"), json!({})).await;
 
     let tables = [
         "bills",
@@ -598,7 +587,7 @@ async fn concurrent_refunds_of_one_line_refund_it_once() {
         "store_id": shop.store, "idempotency_key": "cr-bill-0001",
         "lines": [{ "item_id": shop.colour }], "tenders": [{ "kind": "cash", "amount_fen": 19_900 }],
     });
-    let bill = created(&app, &shop.cashier, "/bills", sell).await;
+    let bill = app.staff_posted(&shop.cashier, "/bills", sell).await;
     let (id, line) = (bill["id"].as_i64().unwrap(), bill["lines"][0]["id"].as_i64().unwrap());
     let requests = (0..10).map(|n| {
         let body = json!({ "lines": [{ "line_id": line, "quantity": 1 }], "reason": "并发", "idempotency_key": format!("cr-refund-{n:04}") });
@@ -612,7 +601,7 @@ async fn concurrent_refunds_of_one_line_refund_it_once() {
     for answer in answers.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
         assert_error(answer, StatusCode::CONFLICT, "nothing_to_refund");
     }
-    assert_eq!(ok(&app, &shop.cashier, &format!("/bills/{id}")).await["refunded_fen"], 19_900);
+    assert_eq!(app.staff_ok(&shop.cashier, &format!("/bills/{id}")).await["refunded_fen"], 19_900);
 }
 
 /// Property: whatever the bill (lines, points, mix of tenders) and however it is refunded (any lines, any
@@ -627,8 +616,7 @@ async fn settle_then_refund_everything_in_any_steps_restores_every_balance() {
     set_level(&app, &shop, vip, shop.gold).await;
     recharge(&app, &shop, vip, 1_000_000, "prop-recharge-1").await;
     give_points(&app, &shop, vip, 100_000, "prop-points-01").await;
-    created(
-        &app,
+    app.staff_posted(
         &shop.owner,
         &format!("/stores/{}/stock/receipts", shop.store),
         json!({ "product_id": shop.oil, "quantity": 500, "memo": "进货" }),
@@ -665,7 +653,7 @@ async fn settle_then_refund_everything_in_any_steps_restores_every_balance() {
             })
             .collect();
         let draft = json!({ "store_id": shop.store, "member_id": vip, "points": points, "lines": lines });
-        let quote = created(&app, &shop.cashier, "/bills/preview", draft.clone()).await;
+        let quote = app.staff_posted(&shop.cashier, "/bills/preview", draft.clone()).await;
         let total = quote["total_fen"].as_i64().unwrap();
         let recharges: i64 = quote["lines"]
             .as_array()
@@ -685,7 +673,7 @@ async fn settle_then_refund_everything_in_any_steps_restores_every_balance() {
         let mut bill = draft;
         bill["tenders"] = json!(tenders);
         bill["idempotency_key"] = json!(format!("prop-bill-{round:04}"));
-        let settled = created(&app, &shop.cashier, "/bills", bill).await;
+        let settled = app.staff_posted(&shop.cashier, "/bills", bill).await;
         let id = settled["id"].as_i64().unwrap();
         let settled_lines = settled["lines"].as_array().unwrap().clone();
         let mut left: Vec<i64> = settled_lines.iter().map(|l| l["quantity"].as_i64().unwrap()).collect();
@@ -696,7 +684,7 @@ async fn settle_then_refund_everything_in_any_steps_restores_every_balance() {
                 continue;
             }
             let body = json!({ "lines": [{ "line_id": settled_lines[index]["id"], "quantity": quantity }], "reason": "退", "idempotency_key": format!("prop-refund-{round}-{step}") });
-            let refunded = created(&app, &shop.owner, &format!("/bills/{id}/refunds"), body).await;
+            let refunded = app.staff_posted(&shop.owner, &format!("/bills/{id}/refunds"), body).await;
             assert_eq!(
                 refunded["amount_fen"].as_i64().unwrap(),
                 refunded["tenders"].as_array().unwrap().iter().map(|t| t["amount_fen"].as_i64().unwrap()).sum::<i64>()
@@ -705,7 +693,7 @@ async fn settle_then_refund_everything_in_any_steps_restores_every_balance() {
         }
         if left.iter().any(|l| *l > 0) {
             let body = json!({ "reason": "反结账", "idempotency_key": format!("prop-reverse-{round}") });
-            let reversed = created(&app, &shop.owner, &format!("/bills/{id}/reverse"), body).await;
+            let reversed = app.staff_posted(&shop.owner, &format!("/bills/{id}/reverse"), body).await;
             assert_eq!(reversed["bill"]["refunded_fen"], total);
         }
         let after = balances(&app).await;
@@ -737,17 +725,17 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     let app = TestApp::spawn().await;
     let shop = shop(&app).await;
     let silver = json!({ "name": "银卡测试", "rank": 40, "threshold_fen": 20_000, "discount_bp": 9500, "category_discounts": {}, "points_multiplier_pct": 100 });
-    let silver = created(&app, &shop.owner, "/member-levels", silver).await["id"].as_i64().unwrap();
+    let silver = app.staff_posted(&shop.owner, "/member-levels", silver).await["id"].as_i64().unwrap();
     let level_of = |member: i64| {
         let (app, token) = (&app, shop.cashier.clone());
-        async move { ok(app, &token, &format!("/members/{member}")).await["level"]["id"].as_i64() }
+        async move { app.staff_ok(&token, &format!("/members/{member}")).await["level"]["id"].as_i64() }
     };
     let anna = member(&app, &shop, "13900005401").await;
     let first = json!({ "store_id": shop.store, "member_id": anna, "idempotency_key": "lv-bill-0001", "lines": [{ "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 8800 }] });
-    created(&app, &shop.cashier, "/bills", first).await;
+    app.staff_posted(&shop.cashier, "/bills", first).await;
     assert_ne!(level_of(anna).await, Some(silver), "￥88 does not reach ￥200");
     let second = json!({ "store_id": shop.store, "member_id": anna, "idempotency_key": "lv-bill-0002", "lines": [{ "item_id": shop.colour }], "tenders": [{ "kind": "cash", "amount_fen": 19_900 }] });
-    created(&app, &shop.cashier, "/bills", second).await;
+    app.staff_posted(&shop.cashier, "/bills", second).await;
     assert_eq!(level_of(anna).await, Some(silver), "￥287 of spend reaches 银卡");
 
     // By recharge instead: spend no longer counts, a ￥200 recharge does.
@@ -756,7 +744,7 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     assert_eq!(status, StatusCode::OK);
     let ben = member(&app, &shop, "13900005402").await;
     let spend = json!({ "store_id": shop.store, "member_id": ben, "idempotency_key": "lv-bill-0003", "lines": [{ "item_id": shop.colour }, { "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 28_700 }] });
-    created(&app, &shop.cashier, "/bills", spend).await;
+    app.staff_posted(&shop.cashier, "/bills", spend).await;
     assert_ne!(level_of(ben).await, Some(silver));
     recharge(&app, &shop, ben, 20_000, "lv-recharge-1").await;
     assert_eq!(level_of(ben).await, Some(silver));
@@ -777,13 +765,12 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(level_of(anna).await, Some(silver), "anna's ￥287 still reaches 银卡");
     assert_eq!(level_of(ben).await, Some(silver), "ben's ￥287 of spend reaches 银卡 too: {done}");
-    let bills = ok(&app, &shop.cashier, &format!("/bills?store_id={}&status=settled", shop.store)).await;
+    let bills = app.staff_ok(&shop.cashier, &format!("/bills?store_id={}&status=settled", shop.store)).await;
     let colour_bill =
         bills.as_array().unwrap().iter().find(|b| b["member_id"] == anna && b["total_fen"] == 19_900).unwrap()["id"]
             .as_i64()
             .unwrap();
-    created(
-        &app,
+    app.staff_posted(
         &shop.owner,
         &format!("/bills/{colour_bill}/reverse"),
         json!({ "reason": "退单", "idempotency_key": "lv-reverse-1" }),
@@ -813,9 +800,9 @@ async fn points_are_spent_from_the_earliest_expiring_lot_first() {
         "store_id": shop.store, "member_id": anna, "points": 150, "idempotency_key": "pt-bill-0001",
         "lines": [{ "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 8650 }],
     });
-    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    let settled = app.staff_posted(&shop.cashier, "/bills", bill).await;
     assert_eq!((settled["points_used"].as_i64(), settled["points_offset_fen"].as_i64()), (Some(150), Some(150)));
-    let points = ok(&app, &shop.cashier, &format!("/members/{anna}/points")).await;
+    let points = app.staff_ok(&shop.cashier, &format!("/members/{anna}/points")).await;
     let lots: Vec<(i64, i64)> = points["lots"]
         .as_array()
         .unwrap()
@@ -833,7 +820,7 @@ async fn points_are_spent_from_the_earliest_expiring_lot_first() {
         StatusCode::CONFLICT,
         "insufficient_balance",
     );
-    assert_eq!(ok(&app, &shop.cashier, &format!("/members/{anna}/points")).await["available"], points["available"]);
+    assert_eq!(app.staff_ok(&shop.cashier, &format!("/members/{anna}/points")).await["available"], points["available"]);
 }
 
 #[tokio::test]
@@ -843,11 +830,11 @@ async fn gifts_are_redeemed_for_points_and_refunds_return_them() {
     let bo = member(&app, &shop, "13900005601").await;
     let gift =
         json!({ "sku": "GIFT-COMB", "name": "檀木梳", "category": "礼品", "price_fen": 3800, "points_price": 500 });
-    let comb = created(&app, &shop.owner, "/products", gift).await;
+    let comb = app.staff_posted(&shop.owner, "/products", gift).await;
     assert_eq!(comb["points_price"], 500);
     let comb = comb["id"].as_i64().unwrap();
     let receipt = json!({ "product_id": comb, "quantity": 5, "memo": "礼品入库" });
-    created(&app, &shop.owner, &format!("/stores/{}/stock/receipts", shop.store), receipt).await;
+    app.staff_posted(&shop.owner, &format!("/stores/{}/stock/receipts", shop.store), receipt).await;
     give_points(&app, &shop, bo, 1_200, "gift-pts-0001").await;
     let stock_of = |stock: &Value| {
         stock.as_array().unwrap().iter().find(|s| s["product_id"] == comb).map_or(0, |s| s["on_hand"].as_i64().unwrap())
@@ -856,7 +843,7 @@ async fn gifts_are_redeemed_for_points_and_refunds_return_them() {
     // Two combs cost 1,000 points; the other 200 may still take ￥2 off the cut.
     let lines = json!([{ "item_id": shop.cut }, { "kind": "gift", "item_id": comb, "quantity": 2 }]);
     let preview = json!({ "store_id": shop.store, "member_id": bo, "lines": lines, "points": 200 });
-    let quote = created(&app, &shop.cashier, "/bills/preview", preview).await;
+    let quote = app.staff_posted(&shop.cashier, "/bills/preview", preview).await;
     assert_eq!((quote["points_redeemed"].as_i64(), quote["points_max"].as_i64()), (Some(1_000), Some(200)), "{quote}");
     assert_eq!(quote["total_fen"], 8800 - 200);
     assert_eq!(quote["lines"][1]["net_fen"], 0);
@@ -864,12 +851,12 @@ async fn gifts_are_redeemed_for_points_and_refunds_return_them() {
         "store_id": shop.store, "member_id": bo, "points": 200, "lines": lines, "idempotency_key": "gift-bill-0001",
         "tenders": [{ "kind": "cash", "amount_fen": 8600 }],
     });
-    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    let settled = app.staff_posted(&shop.cashier, "/bills", bill).await;
     assert_eq!(settled["lines"][1]["points_redeemed"], 1_000);
     let earned = settled["points_earned"].as_i64().unwrap();
     assert_eq!(earned, 86, "a gift earns nothing; the ￥86 paid does");
     assert_eq!(points_available(&app, &shop, bo).await, earned);
-    let stock = ok(&app, &shop.owner, &format!("/stores/{}/stock", shop.store)).await;
+    let stock = app.staff_ok(&shop.owner, &format!("/stores/{}/stock", shop.store)).await;
     assert_eq!(stock_of(&stock), 3);
 
     // A gift the member cannot afford is refused and changes nothing.
@@ -896,10 +883,10 @@ async fn gifts_are_redeemed_for_points_and_refunds_return_them() {
     // Returning one comb gives back its 500 points and puts it back in stock; the cut's money and points stay.
     let gift_line = settled["lines"][1]["id"].as_i64().unwrap();
     let refund = json!({ "lines": [{ "line_id": gift_line, "quantity": 1 }], "reason": "礼品退回", "idempotency_key": "gift-ref-0001" });
-    let refunded = created(&app, &shop.owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
+    let refunded = app.staff_posted(&shop.owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
     assert_eq!(refunded["amount_fen"], 0, "{refunded}");
     assert_eq!(points_available(&app, &shop, bo).await, earned + 500);
-    let stock = ok(&app, &shop.owner, &format!("/stores/{}/stock", shop.store)).await;
+    let stock = app.staff_ok(&shop.owner, &format!("/stores/{}/stock", shop.store)).await;
     assert_eq!(stock_of(&stock), 4);
     app.assert_ledger_balanced().await;
 }
@@ -911,7 +898,7 @@ async fn a_recharge_plan_grants_its_bonus_points_and_a_refund_takes_them_back() 
     let cy = member(&app, &shop, "13900005701").await;
     let plan =
         json!({ "name": "充1000送100再送500积分", "pay_fen": 100_000, "bonus_fen": 10_000, "bonus_points": 500 });
-    let plan = created(&app, &shop.owner, "/recharge-plans", plan).await;
+    let plan = app.staff_posted(&shop.owner, "/recharge-plans", plan).await;
     assert_eq!(plan["bonus_points"], 500);
     let plan = plan["id"].as_i64().unwrap();
     let bad = json!({ "name": "x", "pay_fen": 100, "bonus_points": -1 });
@@ -924,7 +911,7 @@ async fn a_recharge_plan_grants_its_bonus_points_and_a_refund_takes_them_back() 
     // At the desk.
     let desk =
         json!({ "store_id": shop.store, "plan_id": plan, "tender": "cash", "idempotency_key": "plan-desk-0001" });
-    created(&app, &shop.cashier, &format!("/members/{cy}/stored-value/recharges"), desk).await;
+    app.staff_posted(&shop.cashier, &format!("/members/{cy}/stored-value/recharges"), desk).await;
     assert_eq!(points_available(&app, &shop, cy).await, 500);
 
     // On a bill, where a refund of the recharge line takes the points back with the money.
@@ -932,12 +919,12 @@ async fn a_recharge_plan_grants_its_bonus_points_and_a_refund_takes_them_back() 
         "store_id": shop.store, "member_id": cy, "idempotency_key": "plan-bill-0001",
         "lines": [{ "kind": "recharge", "item_id": plan }], "tenders": [{ "kind": "cash", "amount_fen": 100_000 }],
     });
-    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    let settled = app.staff_posted(&shop.cashier, "/bills", bill).await;
     assert_eq!(settled["lines"][0]["points_earned"], 500, "{settled}");
     assert_eq!(points_available(&app, &shop, cy).await, 1_000);
     let line = settled["lines"][0]["id"].as_i64().unwrap();
     let refund = json!({ "lines": [{ "line_id": line, "quantity": 1 }], "reason": "顾客反悔", "idempotency_key": "plan-ref-0001" });
-    created(&app, &shop.owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
+    app.staff_posted(&shop.owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
     assert_eq!(points_available(&app, &shop, cy).await, 500);
     app.assert_ledger_balanced().await;
 }
@@ -1009,7 +996,7 @@ async fn a_retry_is_answered_by_the_first_settlement_even_after_the_store_closed
         "tenders": [{ "kind": "cash", "amount_fen": 8800, "tendered_fen": 10_000 }],
         "idempotency_key": "retry-after-close-1",
     });
-    let first = created(&app, &shop.cashier, "/bills", bill.clone()).await;
+    let first = app.staff_posted(&shop.cashier, "/bills", bill.clone()).await;
     let (status, answer) =
         app.patch(&format!("{STAFF}/stores/{}", shop.store), &shop.owner, json!({ "active": false })).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -1052,10 +1039,10 @@ async fn expired_lots_are_written_off_when_points_are_next_spent() {
         "store_id": shop.store, "member_id": cleo, "points": 150, "idempotency_key": "exp-bill-0001",
         "lines": [{ "item_id": shop.cut }], "tenders": [{ "kind": "cash", "amount_fen": 8650 }],
     });
-    let settled = created(&app, &shop.cashier, "/bills", bill).await;
+    let settled = app.staff_posted(&shop.cashier, "/bills", bill).await;
     assert_eq!(settled["points_used"], 150);
     assert_eq!(app.count(write_offs).await, 1, "the expired lot written off with the bill");
-    let points = ok(&app, &shop.cashier, &format!("/members/{cleo}/points")).await;
+    let points = app.staff_ok(&shop.cashier, &format!("/members/{cleo}/points")).await;
     assert_eq!(points["available"], 50 + settled["points_earned"].as_i64().unwrap(), "{points}");
 
     // Everything expires; a negative adjustment writes it off and then finds nothing to take.
@@ -1086,7 +1073,7 @@ async fn write_offs_and_sales_at_one_store_settle_together() {
     let app = TestApp::spawn().await;
     let shop = shop(&app).await;
     let receipt = json!({ "product_id": shop.oil, "quantity": 100, "memo": "进货" });
-    created(&app, &shop.owner, &format!("/stores/{}/stock/receipts", shop.store), receipt).await;
+    app.staff_posted(&shop.owner, &format!("/stores/{}/stock/receipts", shop.store), receipt).await;
     let mut spenders = Vec::new();
     for k in 0..8 {
         let who = member(&app, &shop, &format!("1390000580{k}")).await;

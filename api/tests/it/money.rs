@@ -7,32 +7,6 @@ use service::domain::Role;
 
 use crate::support::{TestApp, assert_error};
 
-async fn new_member(app: &TestApp, token: &str, phone: &str) -> i64 {
-    let (status, member) = app.post("/api/staff/v1/members", token, json!({ "phone": phone })).await;
-    assert_eq!(status, StatusCode::CREATED, "{member}");
-    member["id"].as_i64().unwrap()
-}
-
-async fn new_service(app: &TestApp, manager: &str, category: &str, price_fen: i64) -> i64 {
-    let body = json!({ "category": category, "name": format!("{category} {price_fen}"), "duration_min": 30, "price_fen": price_fen });
-    let (status, item) = app.post("/api/staff/v1/services", manager, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{item}");
-    item["id"].as_i64().unwrap()
-}
-
-async fn new_plan(app: &TestApp, manager: &str, pay_fen: i64, bonus_fen: i64) -> i64 {
-    let body = json!({ "name": format!("充{}送{}", pay_fen / 100, bonus_fen / 100), "pay_fen": pay_fen, "bonus_fen": bonus_fen });
-    let (status, plan) = app.post("/api/staff/v1/recharge-plans", manager, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{plan}");
-    plan["id"].as_i64().unwrap()
-}
-
-async fn card(app: &TestApp, token: &str, member_id: i64) -> Value {
-    let (status, card) = app.get(&format!("/api/staff/v1/members/{member_id}/stored-value"), token).await;
-    assert_eq!(status, StatusCode::OK, "{card}");
-    card
-}
-
 async fn account_balance(app: &TestApp, key: &str) -> i64 {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     entity::ledger_accounts::Entity::find()
@@ -49,8 +23,8 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     let manager = app.token(Role::Manager).await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
-    let member = new_member(&app, &cashier, "13900002001").await;
-    let plan = new_plan(&app, &manager, 100_000, 20_000).await;
+    let member = app.new_member(&cashier, "13900002001").await;
+    let plan = app.new_plan(&manager, 100_000, 20_000).await;
 
     // The demo seed recharged some members already: compare store accounts with where they started.
     let cash_key = format!("store:{store}:cash");
@@ -78,8 +52,8 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     assert_eq!(account_balance(&app, &bonus_key).await, bonus_before + 20_000);
 
     // A ￥300 cut and a ￥88 blow-dry: ￥240 from the card (split 200 principal : 40 bonus), ￥148 cash from ￥200.
-    let cut = new_service(&app, &manager, "hair", 30_000).await;
-    let dry = new_service(&app, &manager, "care", 8_800).await;
+    let cut = app.new_service(&manager, "hair", 30_000).await;
+    let dry = app.new_service(&manager, "care", 8_800).await;
     let bill = json!({
         "store_id": store,
         "member_id": member,
@@ -95,7 +69,7 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     assert_eq!(settled["total_fen"], 38_800);
     assert_eq!(settled["change_fen"], 5_200);
     assert_eq!(settled["lines"].as_array().unwrap().len(), 2);
-    let after = card(&app, &cashier, member).await;
+    let after = app.stored_value(&cashier, member).await;
     assert_eq!(after["principal_fen"], 80_000);
     assert_eq!(after["bonus_fen"], 16_000);
     assert_eq!(account_balance(&app, &format!("store:{store}:revenue:hair")).await, 30_000);
@@ -106,7 +80,7 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     let (status, replayed) = app.post("/api/staff/v1/bills", &cashier, bill).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(replayed["id"], settled["id"]);
-    assert_eq!(card(&app, &cashier, member).await["balance_fen"], 96_000);
+    assert_eq!(app.stored_value(&cashier, member).await["balance_fen"], 96_000);
     assert_eq!(app.count("bills").await, 1);
 
     let (status, read) = app.get(&format!("/api/staff/v1/bills/{}", settled["id"]), &cashier).await;
@@ -134,8 +108,8 @@ async fn bad_settlements_are_refused_and_write_nothing() {
     let manager = app.token(Role::Manager).await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
-    let member = new_member(&app, &cashier, "13900002002").await;
-    let item = new_service(&app, &manager, "hair", 10_000).await;
+    let member = app.new_member(&cashier, "13900002002").await;
+    let item = app.new_service(&manager, "hair", 10_000).await;
     let path = format!("/api/staff/v1/members/{member}/stored-value/recharges");
     let (status, _) = app
         .post(&path, &cashier, json!({ "store_id": store, "amount_fen": 5_000, "tender": "bank_card", "idempotency_key": "recharge-0002" }))
@@ -145,7 +119,7 @@ async fn bad_settlements_are_refused_and_write_nothing() {
     let (_, other_store) = app
         .post("/api/staff/v1/stores", &other_owner, json!({ "name": "Other store", "address": "x", "phone": "021-1" }))
         .await;
-    let stranger = new_member(&app, &other_owner, "13900002003").await;
+    let stranger = app.new_member(&other_owner, "13900002003").await;
     assert!(other_merchant != app.seed.merchant_id);
 
     let bill = |lines: Value, tenders: Value| json!({ "store_id": store, "member_id": member, "lines": lines, "tenders": tenders, "idempotency_key": "bill-bad-0001" });
@@ -234,12 +208,12 @@ async fn bad_settlements_are_refused_and_write_nothing() {
         before,
         (app.count("bills").await, app.count("journal_entries").await, app.count("journal_lines").await)
     );
-    assert_eq!(card(&app, &cashier, member).await["balance_fen"], 5_000);
+    assert_eq!(app.stored_value(&cashier, member).await["balance_fen"], 5_000);
 
     assert_eq!(app.post(&unfreeze, &manager, json!({})).await.0, StatusCode::OK);
     let (status, settled) = app.post("/api/staff/v1/bills", &cashier, sv).await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
-    assert_eq!(card(&app, &cashier, member).await["balance_fen"], 0);
+    assert_eq!(app.stored_value(&cashier, member).await["balance_fen"], 0);
 
     // Bad recharges write nothing either.
     let entries = app.count("journal_entries").await;
@@ -270,9 +244,9 @@ async fn transfer_and_card_refund() {
     let manager = app.token(Role::Manager).await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
-    let giver = new_member(&app, &cashier, "13900002004").await;
-    let taker = new_member(&app, &cashier, "13900002005").await;
-    let plan = new_plan(&app, &manager, 50_000, 10_000).await;
+    let giver = app.new_member(&cashier, "13900002004").await;
+    let taker = app.new_member(&cashier, "13900002005").await;
+    let plan = app.new_plan(&manager, 50_000, 10_000).await;
     let recharge = json!({ "store_id": store, "plan_id": plan, "tender": "cash", "idempotency_key": "recharge-0004" });
     assert_eq!(
         app.post(&format!("/api/staff/v1/members/{giver}/stored-value/recharges"), &cashier, recharge).await.0,
@@ -287,7 +261,7 @@ async fn transfer_and_card_refund() {
     assert_eq!(status, StatusCode::CREATED, "{moved}");
     assert_eq!(moved["card"]["principal_fen"], 40_000);
     assert_eq!(moved["card"]["bonus_fen"], 8_000);
-    let taken = card(&app, &cashier, taker).await;
+    let taken = app.stored_value(&cashier, taker).await;
     assert_eq!((taken["principal_fen"].as_i64(), taken["bonus_fen"].as_i64()), (Some(10_000), Some(2_000)));
     let too_much =
         json!({ "to_member_id": taker, "amount_fen": 48_001, "reason": "x", "idempotency_key": "transfer-0002" });
@@ -337,9 +311,9 @@ async fn concurrent_debits_never_overdraw() {
     let manager = app.token(Role::Manager).await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
-    let member = new_member(&app, &cashier, "13900002006").await;
-    let item = new_service(&app, &manager, "wash", 100).await;
-    let plan = new_plan(&app, &manager, 8_000, 2_000).await;
+    let member = app.new_member(&cashier, "13900002006").await;
+    let item = app.new_service(&manager, "wash", 100).await;
+    let plan = app.new_plan(&manager, 8_000, 2_000).await;
     let recharge = json!({ "store_id": store, "plan_id": plan, "tender": "cash", "idempotency_key": "recharge-0006" });
     assert_eq!(
         app.post(&format!("/api/staff/v1/members/{member}/stored-value/recharges"), &cashier, recharge).await.0,
@@ -364,7 +338,7 @@ async fn concurrent_debits_never_overdraw() {
         assert_eq!(body["code"], "insufficient_balance", "{body}");
     }
     assert_eq!(settled, 100);
-    let after = card(&app, &cashier, member).await;
+    let after = app.stored_value(&cashier, member).await;
     assert_eq!((after["principal_fen"].as_i64(), after["bonus_fen"].as_i64()), (Some(0), Some(0)));
     assert_eq!(app.count("bills").await, 100);
     assert_eq!(account_balance(&app, &format!("store:{store}:revenue:wash")).await, 10_000);
@@ -379,7 +353,7 @@ async fn verify_ledger_reports_a_tampered_balance() {
     let app = TestApp::spawn().await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
-    let member = new_member(&app, &cashier, "13900002007").await;
+    let member = app.new_member(&cashier, "13900002007").await;
     let recharge =
         json!({ "store_id": store, "amount_fen": 10_000, "tender": "cash", "idempotency_key": "recharge-0007" });
     assert_eq!(
@@ -428,7 +402,7 @@ async fn demo_data_has_plans_and_stored_value_in_the_ledger() {
     assert_eq!(names, ["充500送50", "充1000送200", "充3000送800"]);
     let (status, vip) = app.post("/api/staff/v1/members/lookup", &cashier, json!({ "query": "13800000001" })).await;
     assert_eq!(status, StatusCode::OK, "{vip}");
-    let held = card(&app, &cashier, vip["id"].as_i64().unwrap()).await;
+    let held = app.stored_value(&cashier, vip["id"].as_i64().unwrap()).await;
     assert_eq!((held["principal_fen"].as_i64(), held["bonus_fen"].as_i64()), (Some(300_000), Some(80_000)));
     app.assert_ledger_balanced().await;
 }

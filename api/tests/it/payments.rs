@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 
 use service::domain::Role;
 
-use crate::support::{ALIPAY_APPID, TestApp, WECHAT_APPID, WECHATPAY_MCHID};
-
-const STAFF: &str = "/api/staff/v1";
+use crate::support::{ALIPAY_APPID, STAFF, TestApp, WECHAT_APPID, WECHATPAY_MCHID};
 
 type Headers = Vec<(String, String)>;
 
@@ -25,14 +23,8 @@ async fn big_plan(app: &TestApp, owner: &str) -> i64 {
         .expect("id")
 }
 
-async fn card(app: &TestApp, owner: &str, member: i64) -> Value {
-    let (status, card) = app.get(&format!("{STAFF}/members/{member}/stored-value"), owner).await;
-    assert_eq!(status, StatusCode::OK, "{card}");
-    card
-}
-
 async fn balance(app: &TestApp, owner: &str, member: i64) -> i64 {
-    card(app, owner, member).await["balance_fen"].as_i64().unwrap_or(0)
+    app.stored_value(owner, member).await["balance_fen"].as_i64().unwrap_or(0)
 }
 
 async fn start(app: &TestApp, token: &str, provider: &str, plan: i64, key: &str) -> Value {
@@ -124,7 +116,7 @@ async fn a_wechat_pay_recharge_credits_the_card_once_however_often_it_is_notifie
     let owner = app.token(Role::Owner).await;
     let (token, member) = app.member_token("pay-wechat").await;
     let plan = big_plan(&app, &owner).await;
-    let before = card(&app, &owner, member).await;
+    let before = app.stored_value(&owner, member).await;
 
     let started = start(&app, &token, "wechatpay", plan, "tap-once-1").await;
     let params = &started["wechat"];
@@ -154,7 +146,7 @@ async fn a_wechat_pay_recharge_credits_the_card_once_however_often_it_is_notifie
     let again = start(&app, &token, "wechatpay", plan, "tap-once-1").await;
     assert_eq!(again["payment"]["id"], id);
     assert_eq!(payment(&app, &token, id).await["status"], "pending");
-    assert_eq!(card(&app, &owner, member).await, before);
+    assert_eq!(app.stored_value(&owner, member).await, before);
 
     // The member pays; WeChat Pay notifies three times at once.
     app.fake
@@ -164,7 +156,7 @@ async fn a_wechat_pay_recharge_credits_the_card_once_however_often_it_is_notifie
     let paid = payment(&app, &token, id).await;
     assert_eq!(paid["status"], "paid", "{paid}");
     assert!(paid["provider_trade_no"].as_str().is_some_and(|t| !t.is_empty()));
-    let after = card(&app, &owner, member).await;
+    let after = app.stored_value(&owner, member).await;
     assert_eq!(after["principal_fen"].as_i64().unwrap(), before["principal_fen"].as_i64().unwrap_or(0) + 300_000);
     assert_eq!(after["bonus_fen"].as_i64().unwrap(), before["bonus_fen"].as_i64().unwrap_or(0) + 80_000);
     let attempts = app.fake.deliveries();

@@ -295,3 +295,61 @@ pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str
     assert_eq!(answer.1["code"], code, "unexpected code, body {}", answer.1);
     assert!(answer.1["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {}", answer.1);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Factories: what many tests make through the API, made one way.
+
+pub const STAFF: &str = "/api/staff/v1";
+pub const MINI: &str = "/api/mini/v1";
+
+/// The body of a 2xx answer; any other status fails the test, showing the answer.
+#[track_caller]
+pub fn ok(answer: (StatusCode, Value)) -> Value {
+    assert!(answer.0.is_success(), "{} {}", answer.0, answer.1);
+    answer.1
+}
+
+impl TestApp {
+    /// `GET {STAFF}{path}`, which must answer 200.
+    pub async fn staff_ok(&self, token: &str, path: &str) -> Value {
+        let (status, answer) = self.get(&format!("{STAFF}{path}"), token).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {answer}");
+        answer
+    }
+
+    /// `POST {STAFF}{path}`, which must answer 201 Created.
+    pub async fn staff_created(&self, token: &str, path: &str, body: Value) -> Value {
+        let (status, answer) = self.post(&format!("{STAFF}{path}"), token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {answer}");
+        answer
+    }
+
+    /// `POST {STAFF}{path}`, which must answer 201 Created or 200 (an action, or a replay).
+    pub async fn staff_posted(&self, token: &str, path: &str, body: Value) -> Value {
+        let (status, answer) = self.post(&format!("{STAFF}{path}"), token, body).await;
+        assert!(status == StatusCode::CREATED || status == StatusCode::OK, "POST {path}: {status} {answer}");
+        answer
+    }
+
+    /// A member registered at the desk with `phone`.
+    pub async fn new_member(&self, token: &str, phone: &str) -> i64 {
+        self.staff_created(token, "/members", json!({ "phone": phone })).await["id"].as_i64().unwrap()
+    }
+
+    /// A 30-minute service item of `category` at `price_fen`.
+    pub async fn new_service(&self, manager: &str, category: &str, price_fen: i64) -> i64 {
+        let body = json!({ "category": category, "name": format!("{category} {price_fen}"), "duration_min": 30, "price_fen": price_fen });
+        self.staff_created(manager, "/services", body).await["id"].as_i64().unwrap()
+    }
+
+    /// A recharge plan: pay `pay_fen`, get `bonus_fen` on top.
+    pub async fn new_plan(&self, manager: &str, pay_fen: i64, bonus_fen: i64) -> i64 {
+        let body = json!({ "name": format!("充{}送{}", pay_fen / 100, bonus_fen / 100), "pay_fen": pay_fen, "bonus_fen": bonus_fen });
+        self.staff_created(manager, "/recharge-plans", body).await["id"].as_i64().unwrap()
+    }
+
+    /// A member's stored-value card as staff see it.
+    pub async fn stored_value(&self, token: &str, member_id: i64) -> Value {
+        self.staff_ok(token, &format!("/members/{member_id}/stored-value")).await
+    }
+}
