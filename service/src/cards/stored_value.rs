@@ -738,7 +738,7 @@ pub async fn statement(
     let lines = lines.limit(page.limit * 2).all(&ctx.db).await?;
     let mut entry_ids: Vec<i64> = lines.iter().map(|line| line.entry_id).collect();
     entry_ids.dedup();
-    entry_ids.truncate(page.limit as usize);
+    entry_ids.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
     let entries = journal_entries::Entity::find()
         .filter(journal_entries::Column::Id.is_in(entry_ids.clone()))
         .order_by_desc(journal_entries::Column::Id)
