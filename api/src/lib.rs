@@ -84,16 +84,28 @@ impl Application {
         &self.ctx
     }
 
-    /// Serves until SIGINT/SIGTERM (or the server handle stops it), letting in-flight requests finish.
+    /// Serves until SIGINT/SIGTERM (or the server handle stops it), letting in-flight requests finish, then
+    /// closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await?;
-        // Close the pool so SQLite checkpoints its WAL and PostgreSQL sees clean disconnects.
-        if let Err(error) = self.ctx.db.close_by_ref().await {
-            tracing::warn!(%error, "closing the database pool");
-        }
-        tracing::info!("stopped");
+        let ctx = self.ctx.clone();
+        self.serve().await?;
+        close(&ctx).await;
         Ok(())
     }
+
+    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish. The pool stays open for what the caller
+    /// still has to finish (the in-process scheduler's run); the caller closes it with [`close`].
+    pub async fn serve(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Closes the pool so SQLite checkpoints its WAL and PostgreSQL sees clean disconnects.
+pub async fn close(ctx: &AppContext) {
+    if let Err(error) = ctx.db.close_by_ref().await {
+        tracing::warn!(%error, "closing the database pool");
+    }
+    tracing::info!("stopped");
 }
 
 async fn docs_redirect() -> HttpResponse {

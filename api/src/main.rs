@@ -385,7 +385,8 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         shared_state = ctx.shared.backend(),
         "Huiyuan is listening; sign in with POST /api/staff/v1/sessions {{\"username\", \"password\"}}"
     );
-    let served = app.run_until_stopped().await.context("serving");
+    let served = app.serve().await.context("serving");
+    // The scheduler's run under way finishes before the pool closes under it.
     if let Some(scheduler) = scheduler {
         let _ = stop_scheduler.send(());
         let grace = std::time::Duration::from_secs(ctx.settings.server.shutdown_timeout_secs);
@@ -393,6 +394,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             tracing::warn!("a job was still running when the shutdown grace ran out");
         }
     }
+    api::close(&ctx).await;
     served
 }
 

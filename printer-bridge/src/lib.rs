@@ -220,7 +220,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Runs the bridge until `shutdown` resolves. Then it drops the connection, starts no new ticket and lets a ticket
-/// being written finish (up to 10 s), so no half ticket comes out; jobs not printed stay in the spool and print
+/// being written finish (up to 25 s), so no half ticket comes out; jobs not printed stay in the spool and print
 /// after the next start.
 pub async fn run_until(config: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     install_crypto();
@@ -254,7 +254,9 @@ pub async fn run_until(config: Config, shutdown: impl std::future::Future<Output
     }
     *lock(&shared.outbox) = None;
     shared.stopping.store(true, Ordering::SeqCst);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    // Longer than one ticket can take (3 s to connect, 0.5 s to ask, 20 s to write): a ticket cut off here would
+    // come out half, then whole again after the restart.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
     while shared.printing.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -35,7 +35,10 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(printer_bridge::run_until(config, shutdown_signal()))
+    let stopped = runtime.block_on(printer_bridge::run_until(config, shutdown_signal()));
+    // The scanner's reader blocks in a read until the next scan; it must not hold the process open.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    stopped
 }
 
 /// SIGINT (Ctrl-C) or, on Unix, SIGTERM (what systemd sends on stop).
