@@ -411,10 +411,24 @@ async fn bills_park_resume_void_and_settle_once() {
     assert_eq!(voided["status"], "voided");
     let pay = json!({ "tenders": [{ "kind": "cash", "amount_fen": 8_800 }] });
     assert_error(
-        &app.post(&format!("{STAFF}/bills/{second}/settle"), &shop.cashier, pay).await,
+        &app.post(&format!("{STAFF}/bills/{second}/settle"), &shop.cashier, pay.clone()).await,
         StatusCode::CONFLICT,
         "bill_state",
     );
+
+    // Nor can a bill settled at once (never parked, so it keeps no draft) be settled again.
+    let at_once = json!({
+        "store_id": shop.store, "idempotency_key": "at-once-0001", "lines": [{ "item_id": shop.cut }],
+        "tenders": [{ "kind": "cash", "amount_fen": 8_800 }],
+    });
+    let third = app.staff_posted(&shop.cashier, "/bills", at_once).await["id"].as_i64().unwrap();
+    let entries = app.count("journal_entries").await;
+    assert_error(
+        &app.post(&format!("{STAFF}/bills/{third}/settle"), &shop.cashier, pay).await,
+        StatusCode::CONFLICT,
+        "bill_state",
+    );
+    assert_eq!(app.count("journal_entries").await, entries);
 }
 
 #[tokio::test]
@@ -820,6 +834,16 @@ async fn points_are_spent_from_the_earliest_expiring_lot_first() {
         StatusCode::CONFLICT,
         "insufficient_balance",
     );
+    // So is a count no store could hold, either way, however large: i64::MIN has no opposite.
+    for extreme in [i64::MIN, i64::MAX, -100_000_001] {
+        let key = format!("pt-extreme-{}", extreme.unsigned_abs() % 1_000_000);
+        let body = json!({ "store_id": shop.store, "points": extreme, "reason": "纠错", "idempotency_key": key });
+        assert_error(
+            &app.post(&format!("{STAFF}/members/{anna}/points/adjustments"), &shop.owner, body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        );
+    }
     assert_eq!(app.staff_ok(&shop.cashier, &format!("/members/{anna}/points")).await["available"], points["available"]);
 }
 

@@ -107,8 +107,10 @@ impl Points {
         self.0
     }
 
+    /// Saturating: the most negative count reads as the largest, which every limit refuses, instead of
+    /// overflowing.
     pub fn abs(self) -> Points {
-        Points(self.0.abs())
+        Points(self.0.saturating_abs())
     }
 }
 

@@ -153,8 +153,9 @@ pub async fn settle_parked(
     let draft: BillDraft = match row.status.as_str() {
         "parked" => serde_json::from_str(&row.request).map_err(anyhow::Error::from)?,
         "settled" => {
-            let draft: BillDraft = serde_json::from_str(&row.request).map_err(anyhow::Error::from)?;
-            if row.fingerprint == bill_fingerprint(&draft, &input.tenders) {
+            // A bill settled at once keeps no draft: it was never parked, so this cannot be a retry of settling it.
+            let kept = serde_json::from_str::<BillDraft>(&row.request).ok();
+            if kept.is_some_and(|draft| row.fingerprint == bill_fingerprint(&draft, &input.tenders)) {
                 return load(&ctx.db, principal.merchant_id, bill_id, true).await;
             }
             return Err(Error::Conflict(Conflict::BillState));
