@@ -111,3 +111,43 @@ where
 {
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
+
+/// A JSON request body: always a JSON object. serde would also read a struct from an array of its fields in
+/// order (`[{}]` for a one-field struct), which no client means; that, like any mismatch, is the usual 422. Size,
+/// media type and syntax are checked by `web::Json` and its configured error handler.
+pub struct Body<T>(pub T);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Body<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            let shape = |message: String| {
+                ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+            };
+            if !value.is_object() {
+                return Err(shape("the body must be a JSON object".to_owned()).into());
+            }
+            let body = serde_json::from_value(value)
+                .map_err(|e| shape(format!("the body does not match the expected shape: {e}")))?;
+            Ok(Body(body))
+        })
+    }
+}

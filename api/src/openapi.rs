@@ -73,16 +73,18 @@ fn document_shared_errors(api: &mut utoipa::openapi::OpenApi) {
             let is_read = method == 0;
             let params =
                 |op: &Operation, place: ParameterIn| op.parameters.iter().flatten().any(|p| p.parameter_in == place);
-            let token = op.security.as_ref().and_then(|s| serde_json::to_value(s).ok()).map(|s| s.to_string());
+            let token = op.security.as_ref().filter(|s| !s.is_empty());
             let mut errors: Vec<(&str, &str)> = Vec::new();
-            if let Some(token) = &token {
+            if token.is_some() {
                 errors.push((
                     "401",
                     "No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`).",
                 ));
-                if !token.contains("member_token") {
-                    errors.push(("403", "The token's role may not do this (`forbidden`)."));
-                }
+                errors.push((
+                    "403",
+                    "The token's role may not do this (`forbidden`), or the merchant has it turned off \
+                                     (`disabled`).",
+                ));
             }
             if shared_path_params || params(op, ParameterIn::Path) {
                 errors.push(("400", "A path parameter of the wrong type (`invalid_path`)."));
@@ -90,13 +92,14 @@ fn document_shared_errors(api: &mut utoipa::openapi::OpenApi) {
             }
             if params(op, ParameterIn::Query) {
                 errors.push(("400", "A query parameter of the wrong type (`invalid_query`)."));
+                errors.push(("404", "Something the query names does not exist for this merchant (`not_found`)."));
                 errors.push(("422", "A query parameter out of its range (`invalid_input`)."));
             }
             if op.request_body.is_some() {
-                errors.push(("400", "The body is not JSON (`malformed_json`)."));
+                errors.push(("400", "The body cannot be parsed (`malformed_json`)."));
                 errors.push(("404", "Something the body names does not exist for this merchant (`not_found`)."));
-                errors.push(("413", "The body is over 256 KiB (`payload_too_large`)."));
-                errors.push(("415", "The body is not `application/json` (`unsupported_media_type`)."));
+                errors.push(("413", "The body is too large (`payload_too_large`)."));
+                errors.push(("415", "The body is not of the declared media type (`unsupported_media_type`)."));
                 errors.push((
                     "422",
                     "The body does not match its schema, has unknown fields, or a value is refused \
@@ -156,7 +159,8 @@ impl KnownRoutes {
     /// The methods allowed on `path`, if any documented route matches it. A literal segment is more specific than
     /// a parameter, as a reader sees it: `/bills/preview` is that route, not the bill with id `preview`.
     pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
-        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        // A trailing slash is a path of its own (an empty last segment), so it matches no route: 404, not 405.
+        let segments: Vec<&str> = path.split('/').collect();
         let matching: Vec<_> = self
             .0
             .iter()

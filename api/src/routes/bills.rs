@@ -15,7 +15,7 @@ use service::checkout::refunds::{self, Refund, RefundInput, RefundLineInput};
 use service::domain::{BillStatus, Fen, LineKind, Page, Points, TenderKind};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(preview_bill)
@@ -384,7 +384,7 @@ impl From<Quote> for QuoteDto {
 async fn preview_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<BillDraftRequest>,
+    body: Body<BillDraftRequest>,
 ) -> ApiResult<web::Json<QuoteDto>> {
     Ok(web::Json(bills::preview(&ctx, &me, body.into_inner().into()).await?.into()))
 }
@@ -397,7 +397,7 @@ async fn preview_bill(
 async fn create_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<CreateBillRequest>,
+    body: Body<CreateBillRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let draft: BillDraft = BillDraftRequest {
@@ -456,7 +456,7 @@ async fn update_parked_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<BillDraftRequest>,
+    body: Body<BillDraftRequest>,
 ) -> ApiResult<web::Json<BillDto>> {
     Ok(web::Json(bills::update_parked(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }
@@ -475,7 +475,7 @@ async fn settle_parked_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<SettleParkedRequest>,
+    body: Body<SettleParkedRequest>,
 ) -> ApiResult<web::Json<BillDto>> {
     let b = body.into_inner();
     let input = SettleParkedInput { tenders: tenders(b.tenders), member_code: b.member_code };
@@ -495,7 +495,7 @@ async fn void_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ReasonRequest>,
+    body: Body<ReasonRequest>,
 ) -> ApiResult<web::Json<BillDto>> {
     Ok(web::Json(bills::void(&ctx, &me, id.into_inner(), &body.reason).await?.into()))
 }
@@ -640,7 +640,7 @@ async fn refund_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<RefundRequest>,
+    body: Body<RefundRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = RefundInput {
@@ -659,7 +659,7 @@ async fn reverse_bill(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ReverseRequest>,
+    body: Body<ReverseRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let done = refunds::reverse(&ctx, &me, id.into_inner(), &b.reason, &b.idempotency_key).await?;

@@ -17,7 +17,7 @@ use service::booking::slots::Span;
 use service::domain::{BookingStatus, Fen};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Member, Staff};
+use crate::extract::{Body, Member, Staff};
 use crate::routes::bills::AllergyMatchDto;
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
@@ -296,7 +296,7 @@ impl BookingRequest {
 async fn create_booking(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<BookingRequest>,
+    body: Body<BookingRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(booked(bookings::book(&ctx, Booker::Staff(&me), body.into_inner().input()).await?))
 }
@@ -307,7 +307,7 @@ async fn create_booking(
 async fn create_my_booking(
     ctx: web::Data<AppContext>,
     Member(me): Member,
-    body: web::Json<BookingRequest>,
+    body: Body<BookingRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(booked(bookings::book(&ctx, Booker::Member(&me), body.into_inner().input()).await?))
 }
@@ -367,7 +367,7 @@ async fn reschedule_booking(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<RescheduleRequest>,
+    body: Body<RescheduleRequest>,
 ) -> ApiResult<web::Json<BookingDto>> {
     let b = body.into_inner();
     Ok(web::Json(
@@ -382,7 +382,7 @@ async fn reschedule_my_booking(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     id: web::Path<i64>,
-    body: web::Json<RescheduleRequest>,
+    body: Body<RescheduleRequest>,
 ) -> ApiResult<web::Json<BookingDto>> {
     let b = body.into_inner();
     Ok(web::Json(
@@ -407,7 +407,7 @@ async fn cancel_booking(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<CancelRequest>,
+    body: Body<CancelRequest>,
 ) -> ApiResult<web::Json<BookingDto>> {
     let b = body.into_inner();
     Ok(web::Json(bookings::cancel(&ctx, Booker::Staff(&me), id.into_inner(), &b.reason, b.waive_late).await?.into()))
@@ -420,7 +420,7 @@ async fn cancel_my_booking(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     id: web::Path<i64>,
-    body: web::Json<CancelRequest>,
+    body: Body<CancelRequest>,
 ) -> ApiResult<web::Json<BookingDto>> {
     let b = body.into_inner();
     Ok(web::Json(bookings::cancel(&ctx, Booker::Member(&me), id.into_inner(), &b.reason, false).await?.into()))
@@ -667,7 +667,7 @@ pub struct OpenSubscriptionDto {
 async fn record_my_subscriptions(
     ctx: web::Data<AppContext>,
     Member(me): Member,
-    body: web::Json<SubscriptionAnswers>,
+    body: Body<SubscriptionAnswers>,
 ) -> ApiResult<web::Json<Vec<OpenSubscriptionDto>>> {
     let open = service::booking::reminders::record_answers(&ctx, &me, &body.answers).await?;
     Ok(web::Json(

@@ -16,7 +16,7 @@ use service::AppContext;
 use service::store::bridge::{BridgePrincipal, Device, Printer, PrinterInput};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Bridge, Staff};
+use crate::extract::{Body, Bridge, Staff};
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(create_bridge_device)
@@ -91,7 +91,7 @@ async fn create_bridge_device(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<DeviceRequest>,
+    body: Body<DeviceRequest>,
 ) -> ApiResult<HttpResponse> {
     let (device, token) = service::store::bridge::create_device(&ctx, &me, id.into_inner(), &body.name).await?;
     Ok(HttpResponse::Created().json(NewDeviceDto { device: device.into(), token: token.expose().to_owned() }))
@@ -207,7 +207,7 @@ async fn create_printer(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<PrinterRequest>,
+    body: Body<PrinterRequest>,
 ) -> ApiResult<HttpResponse> {
     let printer = service::store::bridge::create_printer(&ctx, &me, id.into_inner(), body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(PrinterDto::from(printer)))
@@ -220,7 +220,7 @@ async fn update_printer(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<PrinterRequest>,
+    body: Body<PrinterRequest>,
 ) -> ApiResult<web::Json<PrinterDto>> {
     Ok(web::Json(
         service::store::bridge::update_printer(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into(),

@@ -10,7 +10,7 @@ use service::cards::card_products::{self, CardProduct, CardProductInput};
 use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_card_products).service(create_card_product).service(update_card_product);
@@ -90,7 +90,7 @@ async fn list_card_products(ctx: web::Data<AppContext>, Staff(me): Staff) -> Api
 async fn create_card_product(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<CardProductRequest>,
+    body: Body<CardProductRequest>,
 ) -> ApiResult<HttpResponse> {
     let product = card_products::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(CardProductDto::from(product)))
@@ -103,7 +103,7 @@ async fn update_card_product(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<CardProductRequest>,
+    body: Body<CardProductRequest>,
 ) -> ApiResult<web::Json<CardProductDto>> {
     Ok(web::Json(card_products::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }

@@ -10,7 +10,7 @@ use service::domain::Fen;
 use service::foundation::catalog::{ServiceInput, ServiceItem};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_services).service(create_service).service(update_service);
@@ -134,7 +134,7 @@ async fn list_services(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResul
 async fn create_service(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<ServiceItemRequest>,
+    body: Body<ServiceItemRequest>,
 ) -> ApiResult<HttpResponse> {
     let item = service::foundation::catalog::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(ServiceItemDto::from(item)))
@@ -147,7 +147,7 @@ async fn update_service(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ServiceItemRequest>,
+    body: Body<ServiceItemRequest>,
 ) -> ApiResult<web::Json<ServiceItemDto>> {
     Ok(web::Json(
         service::foundation::catalog::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into(),

@@ -12,7 +12,7 @@ use service::commission::{self, Statement};
 use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_commission_rules)
@@ -112,7 +112,7 @@ async fn list_commission_rules(
 async fn create_commission_rule(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<CommissionRuleRequest>,
+    body: Body<CommissionRuleRequest>,
 ) -> ApiResult<HttpResponse> {
     let rule = rules::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(CommissionRuleDto::from(rule)))
@@ -125,7 +125,7 @@ async fn update_commission_rule(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<CommissionRuleRequest>,
+    body: Body<CommissionRuleRequest>,
 ) -> ApiResult<web::Json<CommissionRuleDto>> {
     Ok(web::Json(rules::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }

@@ -11,7 +11,7 @@ use service::cards::count_cards::{self, CountCard};
 use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_member_count_cards)
@@ -93,7 +93,7 @@ async fn extend_count_card(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ExtendCardRequest>,
+    body: Body<ExtendCardRequest>,
 ) -> ApiResult<web::Json<CountCardDto>> {
     Ok(web::Json(count_cards::extend(&ctx, &me, id.into_inner(), body.expires_at, &body.reason).await?.into()))
 }
@@ -113,7 +113,7 @@ async fn transfer_count_card(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<TransferCardRequest>,
+    body: Body<TransferCardRequest>,
 ) -> ApiResult<web::Json<CountCardDto>> {
     let b = body.into_inner();
     let input = count_cards::TransferInput {
@@ -141,7 +141,7 @@ async fn refund_count_card(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<RefundCardRequest>,
+    body: Body<RefundCardRequest>,
 ) -> ApiResult<web::Json<CountCardDto>> {
     let b = body.into_inner();
     let input = count_cards::RefundInput {

@@ -12,7 +12,7 @@ use service::domain::Fen;
 use service::loyalty::levels::{self, LevelInput};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 use crate::routes::members::LevelDto;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -58,7 +58,7 @@ impl From<LevelRequest> for LevelInput {
 async fn create_member_level(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<LevelRequest>,
+    body: Body<LevelRequest>,
 ) -> ApiResult<HttpResponse> {
     let level = levels::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(LevelDto::from(level)))
@@ -71,7 +71,7 @@ async fn update_member_level(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<LevelRequest>,
+    body: Body<LevelRequest>,
 ) -> ApiResult<web::Json<LevelDto>> {
     Ok(web::Json(levels::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }

@@ -9,7 +9,7 @@ use service::domain::{Fen, Gender, Severity};
 use service::members::{Allergy, Level, MemberInput, MemberQuery, MemberView};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_members)
@@ -219,7 +219,7 @@ impl MemberRequest {
 async fn create_member(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<MemberRequest>,
+    body: Body<MemberRequest>,
 ) -> ApiResult<HttpResponse> {
     let (input, tags) = body.into_inner().split();
     let member = service::members::create(&ctx, &me, input, tags).await?;
@@ -244,7 +244,7 @@ pub struct LookupRequest {
 async fn lookup_member(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<LookupRequest>,
+    body: Body<LookupRequest>,
 ) -> ApiResult<web::Json<MemberDto>> {
     Ok(web::Json(service::members::lookup(&ctx, &me, &body.query).await?.into()))
 }
@@ -267,7 +267,7 @@ async fn update_member(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<MemberRequest>,
+    body: Body<MemberRequest>,
 ) -> ApiResult<web::Json<MemberDto>> {
     let (input, _) = body.into_inner().split();
     Ok(web::Json(service::members::update(&ctx, &me, id.into_inner(), input).await?.into()))
@@ -286,7 +286,7 @@ async fn replace_member_tags(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<TagsBody>,
+    body: Body<TagsBody>,
 ) -> ApiResult<web::Json<TagsBody>> {
     let tags = service::members::notes::set_tags(&ctx, &me, id.into_inner(), body.into_inner().tags).await?;
     Ok(web::Json(TagsBody { tags }))
@@ -332,7 +332,7 @@ async fn create_member_note(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<NoteRequest>,
+    body: Body<NoteRequest>,
 ) -> ApiResult<HttpResponse> {
     let note = service::members::notes::add_note(&ctx, &me, id.into_inner(), &body.body).await?;
     Ok(HttpResponse::Created().json(NoteDto::from(note)))
@@ -353,7 +353,7 @@ async fn create_member_allergy(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<AllergyRequest>,
+    body: Body<AllergyRequest>,
 ) -> ApiResult<HttpResponse> {
     let allergy = service::members::allergies::add_allergy(
         &ctx,

@@ -8,7 +8,7 @@ use service::domain::Fen;
 use service::foundation::merchants::{ChannelSettings, LoyaltyInput, LoyaltySettings};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_merchant).service(update_merchant).service(get_loyalty_settings).service(update_loyalty_settings);
@@ -76,7 +76,7 @@ async fn get_merchant(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult
 async fn update_merchant(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<UpdateMerchantRequest>,
+    body: Body<UpdateMerchantRequest>,
 ) -> ApiResult<web::Json<MerchantDto>> {
     let b = body.into_inner();
     let input = ChannelSettings {
@@ -165,7 +165,7 @@ async fn get_loyalty_settings(
 async fn update_loyalty_settings(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<UpdateLoyaltyRequest>,
+    body: Body<UpdateLoyaltyRequest>,
 ) -> ApiResult<web::Json<LoyaltySettingsDto>> {
     let b = body.into_inner();
     let input = LoyaltyInput {

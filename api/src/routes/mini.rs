@@ -13,7 +13,7 @@ use service::members::MemberInput;
 use service::members::auth::MemberSignedIn;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Member;
+use crate::extract::{Body, Member};
 use crate::routes::bills::BillDto;
 use crate::routes::catalog::ServiceItemDto;
 use crate::routes::count_cards::CountCardDto;
@@ -77,7 +77,7 @@ pub struct WechatSignIn {
 #[post("/sessions/wechat")]
 async fn create_wechat_session(
     ctx: web::Data<AppContext>,
-    body: web::Json<WechatSignIn>,
+    body: Body<WechatSignIn>,
 ) -> ApiResult<web::Json<MemberSessionResponse>> {
     Ok(web::Json(service::members::auth::sign_in_wechat(&ctx, &body.appid, &body.code).await?.into()))
 }
@@ -95,7 +95,7 @@ pub struct AlipaySignIn {
 #[post("/sessions/alipay")]
 async fn create_alipay_session(
     ctx: web::Data<AppContext>,
-    body: web::Json<AlipaySignIn>,
+    body: Body<AlipaySignIn>,
 ) -> ApiResult<web::Json<MemberSessionResponse>> {
     Ok(web::Json(service::members::auth::sign_in_alipay(&ctx, &body.appid, &body.auth_code).await?.into()))
 }
@@ -114,7 +114,7 @@ pub struct SandboxSignIn {
 #[post("/sessions/sandbox")]
 async fn create_sandbox_session(
     ctx: web::Data<AppContext>,
-    body: web::Json<SandboxSignIn>,
+    body: Body<SandboxSignIn>,
 ) -> ApiResult<web::Json<MemberSessionResponse>> {
     Ok(web::Json(service::members::auth::sign_in_sandbox(&ctx, body.merchant_id, &body.user).await?.into()))
 }
@@ -151,7 +151,7 @@ pub struct ProfileRequest {
 async fn update_my_profile(
     ctx: web::Data<AppContext>,
     Member(me): Member,
-    body: web::Json<ProfileRequest>,
+    body: Body<ProfileRequest>,
 ) -> ApiResult<web::Json<MemberDto>> {
     let b = body.into_inner();
     let input = MemberInput {
@@ -179,7 +179,7 @@ pub struct BindPhoneRequest {
 async fn bind_my_phone(
     ctx: web::Data<AppContext>,
     Member(me): Member,
-    body: web::Json<BindPhoneRequest>,
+    body: Body<BindPhoneRequest>,
 ) -> ApiResult<web::Json<MemberDto>> {
     let member_id = service::members::auth::bind_phone_wechat(&ctx, &me, &body.code).await?;
     Ok(web::Json(service::members::own(&ctx, me.merchant_id, member_id).await?.into()))

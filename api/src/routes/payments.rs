@@ -16,7 +16,7 @@ use service::payments::Payment;
 use service::payments::mini::MiniPayment;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Member, Staff};
+use crate::extract::{Body, Member, Staff};
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_offered_recharge_plans)
@@ -174,7 +174,7 @@ pub struct StartRechargeRequest {
 async fn start_my_recharge(
     ctx: web::Data<AppContext>,
     Member(me): Member,
-    body: web::Json<StartRechargeRequest>,
+    body: Body<StartRechargeRequest>,
 ) -> ApiResult<web::Json<MiniPaymentDto>> {
     let body = body.into_inner();
     let input = service::payments::mini::RechargeInput {
@@ -204,7 +204,7 @@ async fn pay_my_bill(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     id: web::Path<i64>,
-    body: web::Json<PayBillRequest>,
+    body: Body<PayBillRequest>,
 ) -> ApiResult<web::Json<MiniPaymentDto>> {
     let payment =
         service::payments::mini::start_bill_payment(&ctx, &me, id.into_inner(), &body.provider, &body.idempotency_key)
@@ -278,7 +278,7 @@ async fn pay_bill_by_code(
     ctx: web::Data<AppContext>,
     Staff(principal): Staff,
     id: web::Path<i64>,
-    body: web::Json<PaymentCodeRequest>,
+    body: Body<PaymentCodeRequest>,
 ) -> ApiResult<web::Json<PaymentDto>> {
     let body = body.into_inner();
     let input = service::payments::counter::CodePayInput {
@@ -360,7 +360,7 @@ async fn get_wechatpay_settings(
 async fn set_wechatpay_settings(
     ctx: web::Data<AppContext>,
     Staff(principal): Staff,
-    body: web::Json<WechatPaySettingsRequest>,
+    body: Body<WechatPaySettingsRequest>,
 ) -> ApiResult<web::Json<WechatPaySettingsDto>> {
     let body = body.into_inner();
     let input = service::payments::credentials::WechatPayInput {
@@ -474,7 +474,7 @@ async fn resolve_payment_exception(
     ctx: web::Data<AppContext>,
     Staff(principal): Staff,
     id: web::Path<i64>,
-    body: web::Json<ResolveRequest>,
+    body: Body<ResolveRequest>,
 ) -> ApiResult<web::Json<PaymentExceptionDto>> {
     let resolved = service::payments::exceptions::resolve(&ctx, &principal, id.into_inner(), &body.resolution).await?;
     Ok(web::Json(resolved.into()))
@@ -497,7 +497,7 @@ pub struct ScanDto {
 /// else is refused (422) with a message saying so.
 #[utoipa::path(tag = "checkout", request_body = ScanRequest, responses((status = 200, body = ScanDto), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/scans/classify")]
-async fn classify_scan(Staff(_staff): Staff, body: web::Json<ScanRequest>) -> ApiResult<web::Json<ScanDto>> {
+async fn classify_scan(Staff(_staff): Staff, body: Body<ScanRequest>) -> ApiResult<web::Json<ScanDto>> {
     let kind = service::payments::counter::classify(&body.code)?;
     Ok(web::Json(ScanDto { kind: kind.as_str().to_owned() }))
 }

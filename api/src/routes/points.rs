@@ -11,7 +11,7 @@ use service::domain::Points;
 use service::loyalty::points::{self, MemberPoints};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_member_points).service(adjust_member_points);
@@ -87,7 +87,7 @@ async fn adjust_member_points(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<AdjustPointsRequest>,
+    body: Body<AdjustPointsRequest>,
 ) -> ApiResult<web::Json<PointsDto>> {
     let b = body.into_inner();
     let input = points::AdjustInput {

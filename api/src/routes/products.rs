@@ -13,7 +13,7 @@ use service::store::products::{
 };
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_products)
@@ -217,7 +217,7 @@ async fn list_products(
 async fn create_product(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<ProductRequest>,
+    body: Body<ProductRequest>,
 ) -> ApiResult<HttpResponse> {
     let product = products::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(ProductDto::from(product)))
@@ -230,7 +230,7 @@ async fn update_product(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ProductRequest>,
+    body: Body<ProductRequest>,
 ) -> ApiResult<web::Json<ProductDto>> {
     Ok(web::Json(products::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }
@@ -254,7 +254,7 @@ async fn receive_stock(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     store_id: web::Path<i64>,
-    body: web::Json<StockReceiptRequest>,
+    body: Body<StockReceiptRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = ReceiptInput { product_id: b.product_id, quantity: b.quantity, memo: b.memo };
@@ -269,7 +269,7 @@ async fn count_stock(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     store_id: web::Path<i64>,
-    body: web::Json<StockCountRequest>,
+    body: Body<StockCountRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = CountInput { product_id: b.product_id, counted: b.counted, memo: b.memo };

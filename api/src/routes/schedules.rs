@@ -18,7 +18,7 @@ use service::booking::schedules::{
 use service::domain::Fen;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_schedule)
@@ -218,7 +218,7 @@ async fn set_store_hours(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<WeekRequest>,
+    body: Body<WeekRequest>,
 ) -> ApiResult<web::Json<Vec<WeeklyWindowDto>>> {
     let hours = windows("windows", &body.windows)?;
     let set = service::booking::schedules::set_hours(&ctx, &me, id.into_inner(), &hours).await?;
@@ -248,7 +248,7 @@ async fn update_booking_settings(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<BookingSettingsRequest>,
+    body: Body<BookingSettingsRequest>,
 ) -> ApiResult<web::Json<BookingSettingsDto>> {
     let b = body.into_inner();
     let input = BookingSettingsInput {
@@ -278,7 +278,7 @@ async fn create_store_closure(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ClosureRequest>,
+    body: Body<ClosureRequest>,
 ) -> ApiResult<HttpResponse> {
     service::booking::schedules::add_closure(&ctx, &me, id.into_inner(), body.date, &body.reason).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -304,7 +304,7 @@ async fn set_staff_shifts(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     path: web::Path<(i64, i64)>,
-    body: web::Json<WeekRequest>,
+    body: Body<WeekRequest>,
 ) -> ApiResult<web::Json<Vec<WeeklyWindowDto>>> {
     let (store_id, staff_id) = path.into_inner();
     let shifts = windows("windows", &body.windows)?;
@@ -333,7 +333,7 @@ async fn create_shift_exception(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ShiftExceptionRequest>,
+    body: Body<ShiftExceptionRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let window = service::booking::schedules::clock_window(b.from.as_deref(), b.to.as_deref())?;
@@ -396,7 +396,7 @@ async fn set_staff_skills(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<SkillsRequest>,
+    body: Body<SkillsRequest>,
 ) -> ApiResult<web::Json<Vec<SkillDto>>> {
     let skills: Vec<Skill> = body
         .skills
@@ -424,7 +424,7 @@ async fn create_resource(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ResourceRequest>,
+    body: Body<ResourceRequest>,
 ) -> ApiResult<HttpResponse> {
     let resource =
         service::booking::schedules::add_resource(&ctx, &me, id.into_inner(), &body.name, &body.kind, body.capacity)
@@ -447,7 +447,7 @@ async fn update_resource(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<ResourceUpdate>,
+    body: Body<ResourceUpdate>,
 ) -> ApiResult<web::Json<ResourceDto>> {
     let b = body.into_inner();
     let resource =
@@ -469,7 +469,7 @@ async fn set_staff_notify_phone(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<NotifyPhoneRequest>,
+    body: Body<NotifyPhoneRequest>,
 ) -> ApiResult<HttpResponse> {
     service::booking::reminders::set_staff_phone(&ctx, &me, id.into_inner(), body.phone.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -511,7 +511,7 @@ async fn get_booking_reminder(
 async fn set_booking_reminder(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<Option<ReminderTemplateDto>>,
+    body: Body<Option<ReminderTemplateDto>>,
 ) -> ApiResult<web::Json<Option<ReminderTemplateDto>>> {
     let template =
         body.into_inner().map(|t| ReminderTemplate { template_id: t.template_id, page: t.page, fields: t.fields });

@@ -9,7 +9,7 @@ use service::domain::Role;
 use service::foundation::staff::{NewStaffInput, StaffChanges, StaffMember};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ClientIp, Staff};
+use crate::extract::{Body, ClientIp, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_staff)
@@ -96,7 +96,7 @@ async fn create_staff(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     ip: ClientIp,
-    body: web::Json<CreateStaffRequest>,
+    body: Body<CreateStaffRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let input = NewStaffInput {
@@ -132,7 +132,7 @@ async fn update_staff(
     Staff(me): Staff,
     ip: ClientIp,
     id: web::Path<i64>,
-    body: web::Json<UpdateStaffRequest>,
+    body: Body<UpdateStaffRequest>,
 ) -> ApiResult<web::Json<StaffDto>> {
     let body = body.into_inner();
     let changes = StaffChanges {
@@ -161,7 +161,7 @@ async fn reset_staff_password(
     Staff(me): Staff,
     ip: ClientIp,
     id: web::Path<i64>,
-    body: web::Json<ResetPasswordRequest>,
+    body: Body<ResetPasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     service::foundation::staff::reset_password(&ctx, &me, id.into_inner(), &body.password, ip.0.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())

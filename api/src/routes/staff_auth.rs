@@ -9,7 +9,7 @@ use service::domain::{Permission, Role};
 use service::foundation::principal::{StaffPrincipal, StoreScope};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ClientIp, Staff};
+use crate::extract::{Body, ClientIp, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_staff_session)
@@ -80,7 +80,7 @@ pub struct SignInResponse {
 async fn create_staff_session(
     ctx: web::Data<AppContext>,
     ip: ClientIp,
-    body: web::Json<SignInRequest>,
+    body: Body<SignInRequest>,
 ) -> ApiResult<web::Json<SignInResponse>> {
     let signed_in = service::foundation::auth::sign_in(&ctx, &body.username, &body.password, ip.0.as_deref()).await?;
     Ok(web::Json(SignInResponse {
@@ -125,7 +125,7 @@ async fn change_my_password(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     ip: ClientIp,
-    body: web::Json<ChangePasswordRequest>,
+    body: Body<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     service::foundation::auth::change_own_password(
         &ctx,

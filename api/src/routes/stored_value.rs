@@ -12,7 +12,7 @@ use service::cards::stored_value::{self, Card, Movement};
 use service::domain::{Fen, Page, Points};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_recharge_plans)
@@ -209,7 +209,7 @@ async fn list_recharge_plans(
 async fn create_recharge_plan(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<RechargePlanRequest>,
+    body: Body<RechargePlanRequest>,
 ) -> ApiResult<HttpResponse> {
     let plan = recharge_plans::create_plan(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(RechargePlanDto::from(plan)))
@@ -222,7 +222,7 @@ async fn update_recharge_plan(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<RechargePlanRequest>,
+    body: Body<RechargePlanRequest>,
 ) -> ApiResult<web::Json<RechargePlanDto>> {
     Ok(web::Json(recharge_plans::update_plan(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into()))
 }
@@ -245,7 +245,7 @@ async fn recharge_stored_value(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<RechargeRequest>,
+    body: Body<RechargeRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = stored_value::RechargeInput {
@@ -265,7 +265,7 @@ async fn transfer_stored_value(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<TransferRequest>,
+    body: Body<TransferRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = stored_value::TransferInput {
@@ -284,7 +284,7 @@ async fn refund_stored_value(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<RefundCardRequest>,
+    body: Body<RefundCardRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = stored_value::RefundInput {

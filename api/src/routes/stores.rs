@@ -8,7 +8,7 @@ use service::AppContext;
 use service::foundation::stores::StoreInput;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_stores).service(create_store).service(get_store).service(update_store);
@@ -69,7 +69,7 @@ async fn list_stores(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<
 async fn create_store(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
-    body: web::Json<StoreRequest>,
+    body: Body<StoreRequest>,
 ) -> ApiResult<HttpResponse> {
     let store = service::foundation::stores::create(&ctx, &me, body.into_inner().into()).await?;
     Ok(HttpResponse::Created().json(StoreDto::from(store)))
@@ -89,7 +89,7 @@ async fn update_store(
     ctx: web::Data<AppContext>,
     Staff(me): Staff,
     id: web::Path<i64>,
-    body: web::Json<StoreRequest>,
+    body: Body<StoreRequest>,
 ) -> ApiResult<web::Json<StoreDto>> {
     Ok(web::Json(
         service::foundation::stores::update(&ctx, &me, id.into_inner(), body.into_inner().into()).await?.into(),

@@ -35,6 +35,8 @@ async fn routing_errors_use_the_envelope() {
     assert_eq!(response.headers()["allow"], "POST");
     // The parameterised route still answers for a real id, and a bad id is still a bad path.
     assert_error(&app.get("/api/staff/v1/bills/abc", &token).await, StatusCode::BAD_REQUEST, "invalid_path");
+    // A trailing slash names no route at all: not found, not a method of the route without it.
+    assert_error(&app.get("/api/staff/v1/bills/5/", &token).await, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
@@ -79,6 +81,14 @@ async fn body_query_and_path_errors_write_nothing() {
     // that nothing took it.
     let unknown =
         app.post("/api/staff/v1/members", &token, json!({ "phone": "13900000001", "discount_pct": 50 })).await;
+    // A body is an object: serde would read a one-field struct from an array holding that field's value, which
+    // no client means (`{"tags": [...]}` sent as `[[...]]`).
+    let listed = app.get("/api/staff/v1/members?limit=1", &token).await.1;
+    let member = listed["items"][0]["id"].as_i64().unwrap_or_else(|| panic!("a demo member: {listed}"));
+    let before = app.get(&format!("/api/staff/v1/members/{member}"), &token).await.1["tags"].clone();
+    let array = app.put(&format!("/api/staff/v1/members/{member}/tags"), &token, json!([["新标签"]])).await;
+    assert_error(&array, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_eq!(app.get(&format!("/api/staff/v1/members/{member}"), &token).await.1["tags"], before);
     assert_error(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
     assert!(unknown.1["message"].as_str().unwrap().contains("discount_pct"), "{}", unknown.1);
     let bills = app.count("bills").await;
