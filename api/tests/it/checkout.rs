@@ -378,12 +378,26 @@ async fn bills_park_resume_void_and_settle_once() {
     let id = parked["id"].as_i64().unwrap();
     let listed = app.staff_ok(&shop.cashier, &format!("/bills?store_id={}&status=parked", shop.store)).await;
     assert!(listed.as_array().unwrap().iter().any(|b| b["id"] == id));
+    // A cashier resuming it sees what is on it: its lines, priced as settling would price them.
+    let line_items = |bill: &Value| -> Vec<(i64, i64)> {
+        bill["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["item_id"].as_i64().unwrap(), l["amount_fen"].as_i64().unwrap()))
+            .collect()
+    };
+    assert_eq!(line_items(&parked), [(shop.cut, 8_800)], "{parked}");
+    let listed_bill = listed.as_array().unwrap().iter().find(|b| b["id"] == id).unwrap();
+    assert_eq!(line_items(listed_bill), [(shop.cut, 8_800)]);
+    assert_eq!(line_items(&app.staff_ok(&shop.cashier, &format!("/bills/{id}")).await), [(shop.cut, 8_800)]);
     assert_eq!(app.count("journal_entries").await, entries, "a parked bill moves no money");
 
     // Resume with a second line, then settle by cash.
     let edited = json!({ "store_id": shop.store, "lines": [{ "item_id": shop.cut }, { "item_id": shop.wash }] });
     let (status, updated) = app.put(&format!("{STAFF}/bills/{id}"), &shop.cashier, edited).await;
     assert_eq!((status, updated["total_fen"].as_i64()), (StatusCode::OK, Some(11_800)), "{updated}");
+    assert_eq!(line_items(&updated), [(shop.cut, 8_800), (shop.wash, 3_000)], "{updated}");
     assert_eq!(app.count("journal_entries").await, entries, "parking moves no money");
     let pay = json!({ "tenders": [{ "kind": "cash", "amount_fen": 11_800 }] });
     let (status, settled) = app.post(&format!("{STAFF}/bills/{id}/settle"), &shop.cashier, pay.clone()).await;

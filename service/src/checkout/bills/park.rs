@@ -11,7 +11,7 @@ use serde_json::json;
 use entity::bills;
 
 use super::input::{BillDraft, TenderInput};
-use super::read::{Bill, load, parked_row, replay};
+use super::read::{Bill, load, load_shown, parked_row, replay};
 use super::resolve::{Resolved, resolve};
 use super::tenders::{CheckedTender, check_confirmation, check_cover, check_tenders};
 use crate::checkout::pricing::Priced;
@@ -73,7 +73,7 @@ pub async fn park(
     .exec(&ctx.db)
     .await;
     match inserted {
-        Ok(result) => load(&ctx.db, merchant_id, result.last_insert_id, false).await,
+        Ok(result) => load_shown(ctx, merchant_id, result.last_insert_id).await,
         Err(err) if is_unique_violation(&err) => {
             replay(ctx, merchant_id, &key, &fingerprint).await?.ok_or(Error::Database(err))
         }
@@ -107,7 +107,7 @@ pub async fn update_parked(
     if updated.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
     }
-    load(&ctx.db, principal.merchant_id, bill_id, false).await
+    load_shown(ctx, principal.merchant_id, bill_id).await
 }
 
 /// The share of a parked bill a payment code must pay: the total less the other `tenders`, after every check a
@@ -244,7 +244,7 @@ pub async fn pending_confirmations(ctx: &AppContext, merchant_id: i64, member_id
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(load(&ctx.db, merchant_id, row.id, false).await?);
+        out.push(load_shown(ctx, merchant_id, row.id).await?);
     }
     Ok(out)
 }
@@ -262,7 +262,7 @@ pub async fn confirm_by_member(ctx: &AppContext, merchant_id: i64, member_id: i6
     if updated.rows_affected != 1 {
         return Err(Error::NotFound("bill"));
     }
-    load(&ctx.db, merchant_id, bill_id, false).await
+    load_shown(ctx, merchant_id, bill_id).await
 }
 
 /// Sets a kept bill's price columns (every step of the price, and the level it was priced at).

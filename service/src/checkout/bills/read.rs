@@ -7,6 +7,8 @@ use serde_json::json;
 use entity::{bill_lines, bill_tenders, bills};
 
 use super::input::BillDraft;
+use super::preview::quote_lines;
+use super::resolve::resolve;
 use crate::commission::StaffShare;
 use crate::domain::{BillStatus, Fen, IdempotencyKey, LineKind, Page, Permission, Points, TenderKind};
 use crate::foundation::principal::StaffPrincipal;
@@ -169,10 +171,30 @@ pub(super) fn to_bill(
     })
 }
 
+/// A bill as people see it: a parked bill keeps its draft, not lines, until it is settled, so its lines are the
+/// draft priced now (what settling it would charge). A draft that no longer prices (an item withdrawn since) shows
+/// no lines; resuming it says why.
+pub(super) async fn load_shown(ctx: &AppContext, merchant_id: i64, bill_id: i64) -> Result<Bill> {
+    let mut bill = load(&ctx.db, merchant_id, bill_id, false).await?;
+    if let Some(draft) = bill.draft.as_ref().filter(|_| bill.status == BillStatus::Parked && bill.lines.is_empty()) {
+        let priced = async {
+            let resolved = resolve(ctx, &ctx.db, merchant_id, draft, true).await?;
+            let priced = resolved.price(draft.points)?;
+            Ok::<_, Error>(quote_lines(&resolved, &priced))
+        };
+        match priced.await {
+            Ok(lines) => bill.lines = lines,
+            Err(error @ Error::Internal(_)) => return Err(error),
+            Err(error) => tracing::info!(bill_id, %error, "a parked bill's draft no longer prices"),
+        }
+    }
+    Ok(bill)
+}
+
 /// A bill of a store in the principal's scope.
 pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64) -> Result<Bill> {
     principal.require(Permission::Checkout)?;
-    let bill = load(&ctx.db, principal.merchant_id, bill_id, false).await?;
+    let bill = load_shown(ctx, principal.merchant_id, bill_id).await?;
     if !principal.can_access_store(bill.store_id) {
         return Err(Error::NotFound("bill"));
     }
@@ -203,7 +225,7 @@ pub async fn list(
     let rows = query.order_by_desc(bills::Column::Id).limit(page.limit).all(&ctx.db).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(load(&ctx.db, principal.merchant_id, row.id, false).await?);
+        out.push(load_shown(ctx, principal.merchant_id, row.id).await?);
     }
     Ok(out)
 }
