@@ -429,9 +429,15 @@ async fn serve(
                 if heard.elapsed() > SILENT_LIMIT {
                     break Some("silent");
                 }
-                // A revoked device is cut off within a tick.
-                if !service::store::bridge::still_valid(ctx, &bridge).await.unwrap_or(true) {
-                    break Some("revoked");
+                // A revoked device is cut off within a tick; one we cannot check is cut off too (it reconnects,
+                // and is let in again only when its token checks out).
+                match service::store::bridge::still_valid(ctx, &bridge).await {
+                    Ok(true) => {}
+                    Ok(false) => break Some("revoked"),
+                    Err(error) => {
+                        tracing::warn!(%error, "bridge: cannot check the device; closing its connection");
+                        break Some("unverified");
+                    }
                 }
             }
         }

@@ -445,3 +445,36 @@ async fn a_scan_reaches_the_cashier_at_that_counter_and_no_other_store() {
     std::fs::remove_dir_all(&spool).ok();
     std::fs::remove_file(&scans).ok();
 }
+
+#[tokio::test]
+async fn a_bridge_whose_device_cannot_be_checked_is_cut_off() {
+    use futures_util::StreamExt;
+    use sea_orm::{ConnectionTrait, Statement};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let (_, token) = add_device(&app, &owner, store).await;
+    let url = format!("{}/bridge/v1/connect", app.address.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("the device connects");
+    // The check that the device is still registered fails (here: its table is gone for a moment). Fail closed:
+    // the connection is closed, not kept on the assumption that the device is still allowed.
+    let backend = app.ctx.db.get_database_backend();
+    let rename = |from: &str, to: &str| Statement::from_string(backend, format!("ALTER TABLE {from} RENAME TO {to}"));
+    app.ctx.db.execute_raw(rename("bridge_devices", "bridge_devices_away")).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|f| f.reason.to_string()),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await;
+    app.ctx.db.execute_raw(rename("bridge_devices_away", "bridge_devices")).await.unwrap();
+    assert_eq!(closed.expect("the connection is closed within a few ticks").as_deref(), Some("unverified"));
+}
