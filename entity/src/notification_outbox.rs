@@ -17,7 +17,8 @@ pub struct Model {
     pub dedupe_key: String,
     /// JSON: what the channel sends.
     pub payload: String,
-    /// `pending`, `sending`, `sent`, `failed` or `skipped`.
+    /// `pending`, `sending`, `sent`, `logged` (an SMS written to the log channel, reaching no phone), `failed` or
+    /// `skipped`.
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,

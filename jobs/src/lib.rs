@@ -146,7 +146,7 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
             let delivered = service::notifications::outbox::deliver_due(&ctx, ctx.now(), 500).await?;
             Ok(serde_json::json!({
                 "queued": decided.queued, "skipped": decided.skipped, "refused": decided.failed,
-                "sent": delivered.sent, "failed": delivered.failed, "retrying": delivered.retrying,
+                "sent": delivered.sent, "logged": delivered.logged, "failed": delivered.failed, "retrying": delivered.retrying,
             }))
         })?,
         Job::new("payments.refresh_certificates", "0 0 4 * * *", china, |ctx, _| async move {

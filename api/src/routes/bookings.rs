@@ -576,7 +576,8 @@ pub struct NotificationDto {
     pub booking_id: Option<i64>,
     /// `member:<id>` or `staff:<id>`.
     pub recipient: String,
-    /// `pending`, `sending`, `sent`, `failed` or `skipped`.
+    /// `pending`, `sending`, `sent`, `logged` (an SMS written to the log channel, reaching no phone), `failed` or
+    /// `skipped`.
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,

@@ -199,7 +199,7 @@ async fn a_member_finds_a_slot_books_is_reminded_and_is_checked_in() {
         .map(|n| (n["channel"].as_str().unwrap(), n["status"].as_str().unwrap()))
         .collect();
     assert_eq!(statuses.len(), 2, "{outbox}");
-    assert!(statuses.contains(&("wechat_subscribe", "sent")) && statuses.contains(&("sms", "sent")), "{outbox}");
+    assert!(statuses.contains(&("wechat_subscribe", "sent")) && statuses.contains(&("sms", "logged")), "{outbox}");
     // The subscription is used up, and the next run sends nothing again.
     let rerun = scheduler.run_now("reminders.send").await.unwrap();
     assert_eq!(rerun.status, "succeeded");
@@ -764,7 +764,8 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
         "{decided:?}: the refused one and the SMS; the member with no subscription has no phone"
     );
     let delivered = service::notifications::outbox::deliver_due(ctx, now, 100).await.unwrap();
-    assert_eq!((delivered.sent, delivered.failed), (1, 1), "{delivered:?}");
+    // The SMS went to the embedded default's log channel: logged, not sent (no phone got it).
+    assert_eq!((delivered.sent, delivered.logged, delivered.failed), (0, 1, 1), "{delivered:?}");
     let outbox = ok(app.get(&format!("{STAFF}/notifications?booking_id={}", booked[0]), &salon.owner).await);
     assert_eq!(
         (outbox[0]["status"].as_str(), outbox[0]["error_code"].as_str()),
@@ -782,7 +783,7 @@ async fn reminder_refusals_are_recorded_once_and_sms_takes_over() {
     let none = ok(app.get(&format!("{STAFF}/notifications?booking_id={}", booked[1]), &salon.owner).await);
     assert_eq!(none[0]["status"], "skipped", "{none}");
     let sms = ok(app.get(&format!("{STAFF}/notifications?booking_id={}", booked[2]), &salon.owner).await);
-    assert_eq!((sms[0]["channel"].as_str(), sms[0]["status"].as_str()), (Some("sms"), Some("sent")), "{sms}");
+    assert_eq!((sms[0]["channel"].as_str(), sms[0]["status"].as_str()), (Some("sms"), Some("logged")), "{sms}");
     assert!(app.fake.subscribe_messages().is_empty());
 
     // A template whose field WeChat would refuse: recorded as a field-rule failure, nothing sent.

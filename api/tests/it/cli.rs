@@ -31,7 +31,16 @@ fn help_lists_the_subcommands() {
 #[test]
 fn bad_settings_fail_fast_naming_the_setting() {
     let dir = temp_dir();
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let production = [
+        ("HUIYUAN__MODE", "production"),
+        ("HUIYUAN__SECURITY__ACTIVE_KEY", "k1"),
+        ("HUIYUAN__SECURITY__KEYS__K1", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ("HUIYUAN__SECURITY__INDEX_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ("HUIYUAN__DEMO__SEED", "false"),
+        ("HUIYUAN__SANDBOX__ENABLED", "false"),
+    ];
+    let sms_on_the_log = [production.as_slice(), &[("HUIYUAN__DATABASE__URL", "sqlite://prod.db?mode=rwc")]].concat();
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (&[("HUIYUAN__DATABASE__URL", "mysql://localhost/x")], "database.url"),
         (&[("HUIYUAN__AUTH__MEMBER_CODE_TTL_SECS", "600")], "member_code_ttl_secs"),
         (&[("HUIYUAN__MODE", "production")], "security.keys"),
@@ -44,6 +53,8 @@ fn bad_settings_fail_fast_naming_the_setting() {
             ],
             "demo data",
         ),
+        // SMS written to the log would pass for sent in production.
+        (&sms_on_the_log, "notifications.sms_enabled"),
     ];
     for (env, expected) in cases {
         let output = api(&dir).envs(env.iter().copied()).arg("check-config").output().unwrap();
@@ -51,6 +62,9 @@ fn bad_settings_fail_fast_naming_the_setting() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{env:?}: expected `{expected}` in:\n{stderr}");
     }
+    let sms_off = [sms_on_the_log.as_slice(), &[("HUIYUAN__NOTIFICATIONS__SMS_ENABLED", "false")]].concat();
+    let output = api(&dir).envs(sms_off.iter().copied()).arg("check-config").output().unwrap();
+    assert!(output.status.success(), "production without SMS: {}", String::from_utf8_lossy(&output.stderr));
     let output = api(&dir).arg("check-config").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let printed = String::from_utf8_lossy(&output.stdout);

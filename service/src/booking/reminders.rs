@@ -450,7 +450,7 @@ async fn remind_member(
         }
     }
     let member = members::Entity::find_by_id(booking.member_id).one(&ctx.db).await?.ok_or(Error::NotFound("member"))?;
-    if member.phone_sealed.is_some() {
+    if member.phone_sealed.is_some() && ctx.settings.notifications.sms_enabled {
         let text = format!(
             "【{}】您预约的{}将于{}开始，服务人员{}，地址：{}。如需改期请提前联系门店。",
             store.name, facts.services, facts.starts_at, facts.staff, facts.address
@@ -477,6 +477,9 @@ async fn remind_staff(
         recipient: format!("staff:{}", booking.staff_id),
         now,
     };
+    if !ctx.settings.notifications.sms_enabled {
+        return sms.skipped(ctx, ("sms_disabled", "SMS is turned off (notifications.sms_enabled)".to_owned())).await;
+    }
     if member.as_ref().and_then(|s| s.phone_sealed.as_ref()).is_none() {
         return sms.skipped(ctx, ("no_phone", "the staff member has no phone number for reminders".to_owned())).await;
     }

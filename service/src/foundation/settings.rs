@@ -167,6 +167,9 @@ pub struct JobSettings {
 pub struct NotificationSettings {
     /// Where SMS goes: `log` (the embedded default: written to the log, nothing leaves the machine).
     pub sms: String,
+    /// Whether reminders use SMS at all (a staff member's reminder, a member's when WeChat cannot reach them).
+    /// Production refuses it on the `log` channel: a reminder that reaches no phone must not pass as sent.
+    pub sms_enabled: bool,
     /// How long a sender holds a message it is sending; after that another sender may take it. Longer than the
     /// HTTP timeout, so a slow answer is never sent twice.
     pub claim_secs: i64,
@@ -238,7 +241,7 @@ impl Default for Settings {
                 code_timeout_secs: 30,
             },
             jobs: JobSettings { in_process: true },
-            notifications: NotificationSettings { sms: "log".into(), claim_secs: 60 },
+            notifications: NotificationSettings { sms: "log".into(), sms_enabled: true, claim_secs: 60 },
             demo: DemoSettings { seed: true },
             sandbox: SandboxSettings { enabled: true, listen: "127.0.0.1:8081".into() },
             log: LogSettings { format: "pretty".into(), filter: "info,sqlx=warn,sea_orm=warn".into() },
@@ -357,6 +360,11 @@ impl Settings {
             }
             if self.sandbox.enabled {
                 return Err("production mode refuses the sandbox: set sandbox.enabled = false".into());
+            }
+            if self.notifications.sms_enabled && self.notifications.sms == "log" {
+                return Err("production mode refuses SMS through the log channel (no phone would get it): set \
+                            notifications.sms_enabled = false until an SMS provider is configured"
+                    .into());
             }
             if self.uses_sqlite() {
                 tracing::warn!("production mode on SQLite: fine for one store, not for several api replicas");

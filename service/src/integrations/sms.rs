@@ -17,6 +17,11 @@ pub struct SmsError {
 #[async_trait]
 pub trait SmsChannel: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Whether a message this channel takes reaches a phone. The logging channel's do not: they are recorded as
+    /// `logged`, never as `sent`.
+    fn delivers(&self) -> bool {
+        true
+    }
     async fn send(&self, to: &PhoneNumber, text: &str) -> Result<(), SmsError>;
 }
 
@@ -27,6 +32,10 @@ pub struct LoggingSms;
 impl SmsChannel for LoggingSms {
     fn name(&self) -> &'static str {
         "log"
+    }
+
+    fn delivers(&self) -> bool {
+        false
     }
 
     async fn send(&self, to: &PhoneNumber, text: &str) -> Result<(), SmsError> {

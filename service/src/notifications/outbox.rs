@@ -61,12 +61,16 @@ pub async fn withdraw(conn: &impl ConnectionTrait, booking_id: i64, reason: &str
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delivered {
     pub sent: u64,
+    /// Taken by a channel that reaches no phone (the embedded default's SMS log).
+    pub logged: u64,
     pub failed: u64,
     pub retrying: u64,
 }
 
 enum Outcome {
     Sent,
+    /// Written where no recipient reads it (the SMS log channel).
+    Logged,
     /// Refused for good: code and message.
     Refused(String, String),
     /// Could not be sent now.
@@ -116,10 +120,16 @@ pub async fn deliver_due(ctx: &AppContext, now: DateTime<Utc>, limit: u64) -> Re
             .filter(notification_outbox::Column::Id.eq(message.id))
             .filter(notification_outbox::Column::Status.eq("sending"));
         let update = match outcome {
-            Outcome::Sent => {
-                delivered.sent += 1;
+            Outcome::Sent | Outcome::Logged => {
+                let status = if matches!(outcome, Outcome::Logged) {
+                    delivered.logged += 1;
+                    "logged"
+                } else {
+                    delivered.sent += 1;
+                    "sent"
+                };
                 update
-                    .col_expr(notification_outbox::Column::Status, Expr::value("sent"))
+                    .col_expr(notification_outbox::Column::Status, Expr::value(status))
                     .col_expr(notification_outbox::Column::SentAt, Expr::value(Some(ctx.now())))
                     .col_expr(notification_outbox::Column::ErrorCode, Expr::value(Option::<String>::None))
                     .col_expr(notification_outbox::Column::Error, Expr::value(Option::<String>::None))
@@ -223,7 +233,8 @@ async fn send_sms(ctx: &AppContext, message: &notification_outbox::Model) -> Res
         return Ok(Outcome::Refused("no_phone".into(), "the recipient has no phone number".into()));
     };
     Ok(match ctx.sms.send(&phone, &text).await {
-        Ok(()) => Outcome::Sent,
+        Ok(()) if ctx.sms.delivers() => Outcome::Sent,
+        Ok(()) => Outcome::Logged,
         Err(e) if e.permanent => Outcome::Refused(e.code, e.message),
         Err(e) => Outcome::Unavailable(format!("{}: {}", e.code, e.message)),
     })
