@@ -268,10 +268,26 @@ async fn a_settled_bill_prints_a_gbk_receipt_through_the_running_bridge() {
     let devices = ok(app.get(&format!("{STAFF}/stores/{store}/bridge-devices"), &owner).await);
     assert_eq!((devices[0]["id"].as_i64(), devices[0]["online"].as_bool()), (Some(device), Some(true)));
     // Reprinting is explicit: a new copy, printed once more.
-    let reprint = ok(app.post(&format!("{STAFF}/print-jobs/{}/reprint", jobs[0]["id"]), &cashier, json!({})).await);
+    let reprint_path = format!("{STAFF}/print-jobs/{}/reprint", jobs[0]["id"]);
+    let technician = app.token(Role::Technician).await;
+    let refused = app.post(&reprint_path, &technician, json!({})).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
+    let reprint = ok(app.post(&reprint_path, &cashier, json!({})).await);
     assert_eq!(reprint["copy"], 1);
     wait_for_jobs(&app, &cashier, store, |jobs| all_printed(jobs, 2)).await;
-    assert_eq!(printer.tickets().len(), 2);
+    let tickets = printer.tickets();
+    assert_eq!(tickets.len(), 2);
+    // The copy says it is one, and does not open the drawer: a reprint takes no cash. (ESC p kicks the drawer.)
+    let kicks = |bytes: &[u8]| bytes.windows(2).any(|w| w == [0x1B, b'p']);
+    assert!(kicks(&tickets[0]), "the cash sale opened the drawer");
+    assert!(!kicks(&tickets[1]), "the reprint must not open the drawer");
+    let reprinted = decode(&tickets[1]);
+    assert!(reprinted.first().is_some_and(|l| l.contains("重印 / reprint 1")), "{reprinted:?}");
+    assert!(!decode(&tickets[0]).iter().any(|l| l.contains("重印")));
+    // And it is in the audit log, by whom and of which job.
+    let log = ok(app.get(&format!("{STAFF}/audit-log?limit=20"), &owner).await);
+    let entry = log.as_array().unwrap().iter().find(|e| e["action"] == "bridge.reprint").expect("audited");
+    assert_eq!(entry["detail"]["of"], jobs[0]["id"], "{entry}");
     bridge.kill();
     std::fs::remove_dir_all(&spool).ok();
 }

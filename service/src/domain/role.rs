@@ -50,6 +50,8 @@ pub enum Permission {
     BookingManage,
     /// The day board: every booking of the store (technicians work from it).
     BookingRead,
+    /// Print a receipt, slip or ticket again (each reprint is marked, opens no drawer, and is audited).
+    Reprint,
 }
 
 impl Role {
@@ -95,6 +97,7 @@ impl Role {
                 ScheduleManage,
                 BookingManage,
                 BookingRead,
+                Reprint,
             ],
             Role::Manager => &[
                 StoreManage,
@@ -114,11 +117,19 @@ impl Role {
                 ScheduleManage,
                 BookingManage,
                 BookingRead,
+                Reprint,
             ],
             Role::Marketing => &[MemberRead, BookingRead],
-            Role::Cashier => {
-                &[MemberRead, MemberWrite, MemberContactRead, Checkout, StockManage, BookingManage, BookingRead]
-            }
+            Role::Cashier => &[
+                MemberRead,
+                MemberWrite,
+                MemberContactRead,
+                Checkout,
+                StockManage,
+                BookingManage,
+                BookingRead,
+                Reprint,
+            ],
             Role::Technician => &[MemberRead, BookingRead],
         }
     }

@@ -534,7 +534,7 @@ async fn insert_copy(
 
 /// Prints a job's subject again, as a new copy (audited).
 pub async fn reprint(ctx: &AppContext, principal: &StaffPrincipal, job_id: i64) -> Result<print_jobs::Model> {
-    principal.require(Permission::Checkout)?;
+    principal.require(Permission::Reprint)?;
     let job = print_jobs::Entity::find_by_id(job_id)
         .filter(print_jobs::Column::MerchantId.eq(principal.merchant_id))
         .one(&ctx.db)

@@ -138,6 +138,21 @@ impl Ticket {
         self
     }
 
+    /// The same ticket as copy `n` (1 for the first reprint): marked as a reprint at the top and at the end, and
+    /// without the drawer kick (a reprint takes no cash, so it must not open the drawer).
+    pub fn reprint(mut self, n: i32) -> Self {
+        self.blocks.retain(|block| !matches!(block, Block::Drawer));
+        let mark = || Block::Text {
+            text: format!("** 重印 / reprint {n} **"),
+            align: Align::Center,
+            bold: true,
+            double: false,
+        };
+        self.blocks.insert(0, mark());
+        self.blocks.push(mark());
+        self
+    }
+
     /// The bytes for a printer: initialise, the blocks, feed and cut.
     pub fn render(&self, profile: Profile) -> Vec<u8> {
         let mut out = Vec::with_capacity(1024);

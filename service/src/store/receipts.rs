@@ -293,5 +293,6 @@ pub async fn render(
         "test_page" => test_page(&store.name, printer_name, job.id, profile),
         other => return Err(Error::Internal(anyhow::anyhow!("no layout for print job kind {other}"))),
     };
+    let ticket = if job.copy > 0 && job.kind != "test_page" { ticket.reprint(job.copy) } else { ticket };
     Ok(ticket.render(profile))
 }
