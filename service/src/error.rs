@@ -23,6 +23,9 @@ pub enum Error {
     Unauthenticated,
     #[error("your role does not allow this")]
     Forbidden,
+    /// What the action needs, said in the answer so an owner knows what to grant.
+    #[error("your role does not allow this: it needs the `{}` permission", .0.as_str())]
+    Needs(crate::domain::Permission),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("member code is not valid")]

@@ -272,6 +272,7 @@ async fn a_settled_bill_prints_a_gbk_receipt_through_the_running_bridge() {
     let technician = app.token(Role::Technician).await;
     let refused = app.post(&reprint_path, &technician, json!({})).await;
     assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
+    assert!(refused.1["message"].as_str().unwrap().contains("`reprint` permission"), "{}", refused.1);
     let reprint = ok(app.post(&reprint_path, &cashier, json!({})).await);
     assert_eq!(reprint["copy"], 1);
     wait_for_jobs(&app, &cashier, store, |jobs| all_printed(jobs, 2)).await;

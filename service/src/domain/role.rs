@@ -54,6 +54,13 @@ pub enum Permission {
     Reprint,
 }
 
+impl Permission {
+    /// The name clients see (snake_case, as serialized).
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 5] = [Role::Owner, Role::Manager, Role::Marketing, Role::Cashier, Role::Technician];
 

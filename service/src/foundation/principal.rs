@@ -29,7 +29,7 @@ impl StaffPrincipal {
     }
 
     pub fn require(&self, permission: Permission) -> Result<()> {
-        if self.can(permission) { Ok(()) } else { Err(Error::Forbidden) }
+        if self.can(permission) { Ok(()) } else { Err(Error::Needs(permission)) }
     }
 
     pub fn can_access_store(&self, store_id: i64) -> bool {
