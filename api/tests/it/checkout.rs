@@ -1148,3 +1148,25 @@ async fn write_offs_and_sales_at_one_store_settle_together() {
     }
     assert_eq!(app.count("journal_entries WHERE kind = 'points_expiry'").await, 8);
 }
+
+#[tokio::test]
+async fn stored_settings_that_cannot_be_read_stop_a_settlement_instead_of_reading_as_empty() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let bill = |key: &str| {
+        json!({
+            "store_id": shop.store, "idempotency_key": key, "lines": [{ "item_id": shop.cut }],
+            "tenders": [{ "kind": "cash", "amount_fen": 8_800 }],
+        })
+    };
+    app.staff_posted(&shop.cashier, "/bills", bill("unreadable-0001")).await;
+    // The categories that earn no points, damaged in storage: read as "none", every category would earn points.
+    let backend = app.ctx.db.get_database_backend();
+    let damage = "UPDATE merchants SET points_excluded_categories = 'not json'";
+    app.ctx.db.execute_raw(Statement::from_string(backend, damage.to_owned())).await.unwrap();
+    let (bills, entries) = (app.count("bills").await, app.count("journal_entries").await);
+    let (status, answer) = app.post(&format!("{STAFF}/bills"), &shop.cashier, bill("unreadable-0002")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert_eq!((app.count("bills").await, app.count("journal_entries").await), (bills, entries));
+}

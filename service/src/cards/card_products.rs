@@ -27,16 +27,16 @@ pub struct CardProduct {
     pub active: bool,
 }
 
-fn to_card_product(row: card_products::Model) -> CardProduct {
-    CardProduct {
+fn to_card_product(row: card_products::Model) -> Result<CardProduct> {
+    Ok(CardProduct {
         id: row.id,
         name: row.name,
         price_fen: Fen::new(row.price_fen),
         sessions: row.sessions,
         validity_days: row.validity_days,
-        service_item_ids: serde_json::from_str(&row.service_item_ids).unwrap_or_default(),
+        service_item_ids: crate::domain::stored_json("card product services", &row.service_item_ids)?,
         active: row.active,
-    }
+    })
 }
 
 #[derive(Default)]
@@ -122,7 +122,7 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Ca
         .await?
         .into_iter()
         .map(to_card_product)
-        .collect())
+        .collect::<Result<_>>()?)
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: CardProductInput) -> Result<CardProduct> {
@@ -145,7 +145,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: CardPro
         ..Default::default()
     };
     apply(&ctx.db, principal.merchant_id, &mut active, input).await?;
-    Ok(to_card_product(active.insert(&ctx.db).await?))
+    to_card_product(active.insert(&ctx.db).await?)
 }
 
 pub async fn update(
@@ -162,7 +162,7 @@ pub async fn update(
         .ok_or(Error::NotFound("count-card product"))?;
     let mut active: card_products::ActiveModel = row.into();
     apply(&ctx.db, principal.merchant_id, &mut active, input).await?;
-    Ok(to_card_product(active.update(&ctx.db).await?))
+    to_card_product(active.update(&ctx.db).await?)
 }
 
 /// For checkout: an active count-card product of the merchant, or a field error on the bill's lines.
@@ -173,6 +173,7 @@ pub(crate) async fn get_active(conn: &impl ConnectionTrait, merchant_id: i64, id
         .one(conn)
         .await?
         .map(to_card_product)
+        .transpose()?
         .ok_or_else(|| Error::invalid("lines", format!("no count-card product {id}")))
 }
 

@@ -48,8 +48,8 @@ fn deferred(card: &count_cards::Model) -> Account {
     Account::card(card.id, card.member_id, AccountKind::CardDeferred)
 }
 
-fn item_ids(row: &count_cards::Model) -> Vec<i64> {
-    serde_json::from_str(&row.service_item_ids).unwrap_or_default()
+fn item_ids(row: &count_cards::Model) -> Result<Vec<i64>> {
+    crate::domain::stored_json("count card services", &row.service_item_ids)
 }
 
 async fn balances(conn: &impl ConnectionTrait, merchant_id: i64, card: &count_cards::Model) -> Result<(i64, i64)> {
@@ -63,7 +63,7 @@ async fn to_card(conn: &impl ConnectionTrait, merchant_id: i64, row: count_cards
         id: row.id,
         member_id: row.member_id,
         name: row.name.clone(),
-        service_item_ids: item_ids(&row),
+        service_item_ids: item_ids(&row)?,
         sessions_total: row.sessions_total,
         sessions_left: left,
         price_fen: Fen::new(row.price_fen),
@@ -159,7 +159,7 @@ pub(crate) async fn use_into(posting: &mut Posting<'_, impl ConnectionTrait>, ta
         return Err(Error::invalid("lines", format!("count card {card_id} belongs to another member")));
     }
     require_usable(&card, posting.now)?;
-    if !item_ids(&card).contains(&service_item_id) {
+    if !item_ids(&card)?.contains(&service_item_id) {
         return Err(Error::invalid("lines", format!("count card {card_id} does not cover service {service_item_id}")));
     }
     let (left, value) = balances(conn, merchant_id, &card).await?;

@@ -50,20 +50,20 @@ struct StoredTier {
 pub const LINE_KINDS: [&str; 4] = ["service", "product", "card_sale", "recharge"];
 pub const MODES: [&str; 2] = ["percent", "fixed"];
 
-fn to_rule(row: &commission_rules::Model) -> Rule {
-    let tiers: Vec<StoredTier> = serde_json::from_str(&row.tiers).unwrap_or_default();
-    Rule {
+fn to_rule(row: &commission_rules::Model) -> Result<Rule> {
+    let tiers: Vec<StoredTier> = crate::domain::stored_json("commission tiers", &row.tiers)?;
+    Ok(Rule {
         id: row.id,
         line_kind: row.line_kind.clone(),
         item_id: row.item_id,
         category: row.category.clone(),
         mode: row.mode.clone(),
         tiers: tiers.into_iter().map(|t| Tier { from_fen: Fen::new(t.from_fen), value: t.value }).collect(),
-    }
+    })
 }
 
-fn to_view(row: commission_rules::Model) -> RuleView {
-    RuleView { rule: to_rule(&row), active: row.active }
+fn to_view(row: commission_rules::Model) -> Result<RuleView> {
+    Ok(RuleView { rule: to_rule(&row)?, active: row.active })
 }
 
 /// The merchant's active rules, oldest first, for settlement.
@@ -76,7 +76,7 @@ pub(crate) async fn active_rules(conn: &impl ConnectionTrait, merchant_id: i64) 
         .await?
         .iter()
         .map(to_rule)
-        .collect())
+        .collect::<Result<_>>()?)
 }
 
 #[derive(Default)]
@@ -263,7 +263,7 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Ru
         .await?
         .into_iter()
         .map(to_view)
-        .collect())
+        .collect::<Result<_>>()?)
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: RuleInput) -> Result<RuleView> {
@@ -301,7 +301,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: RuleInp
     .await?;
     record(&txn, principal, "commission_rule.created", &row).await?;
     txn.commit().await?;
-    Ok(to_view(row))
+    to_view(row)
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: RuleInput) -> Result<RuleView> {
@@ -313,7 +313,7 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
         .one(&txn)
         .await?
         .ok_or(Error::NotFound("commission rule"))?;
-    let current = to_rule(&row);
+    let current = to_rule(&row)?;
     let candidate = Candidate {
         line_kind: current.line_kind,
         item_id: current.item_id,
@@ -333,7 +333,7 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
     let row = active.update(&txn).await?;
     record(&txn, principal, "commission_rule.updated", &row).await?;
     txn.commit().await?;
-    Ok(to_view(row))
+    to_view(row)
 }
 
 /// Demo data: an active rule.

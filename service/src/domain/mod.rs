@@ -28,3 +28,10 @@ pub use scan::{ScanKind, classify as classify_scan};
 pub use split_rule::SplitRule;
 pub use token::{Password, SessionToken, Username};
 pub use zone::parse_timezone;
+
+/// Reads JSON the service itself stored. Money depends on some of it (commission tiers, level discounts, the
+/// services a card covers, a line's staff shares): unreadable, it fails loudly instead of reading as empty, which
+/// would quietly pay no commission or give no discount.
+pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> crate::Result<T> {
+    serde_json::from_str(text).map_err(|e| crate::Error::Internal(anyhow::anyhow!("stored {what} is unreadable: {e}")))
+}

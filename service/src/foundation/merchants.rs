@@ -243,27 +243,30 @@ pub struct LoyaltySettings {
     pub confirm_threshold_fen: Option<Fen>,
 }
 
-fn to_loyalty(m: &merchants::Model) -> LoyaltySettings {
-    LoyaltySettings {
+fn to_loyalty(m: &merchants::Model) -> Result<LoyaltySettings> {
+    Ok(LoyaltySettings {
         points_per_yuan: m.points_per_yuan,
         points_per_yuan_offset: m.points_per_yuan_offset,
         points_validity_days: m.points_validity_days,
-        points_excluded_categories: serde_json::from_str(&m.points_excluded_categories).unwrap_or_default(),
+        points_excluded_categories: crate::domain::stored_json(
+            "points-excluded categories",
+            &m.points_excluded_categories,
+        )?,
         level_basis: m.level_basis.clone(),
         level_downgrade: m.level_downgrade.clone(),
         confirm_threshold_fen: m.confirm_threshold_fen.map(Fen::new),
-    }
+    })
 }
 
 pub(crate) async fn loyalty_settings(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<LoyaltySettings> {
-    Ok(to_loyalty(&row(conn, merchant_id).await?))
+    to_loyalty(&row(conn, merchant_id).await?)
 }
 
 /// What checkout needs of the merchant row: its loyalty settings and stored-value split rule.
-pub(crate) fn checkout_settings(merchant: &merchants::Model) -> (LoyaltySettings, crate::domain::SplitRule) {
+pub(crate) fn checkout_settings(merchant: &merchants::Model) -> Result<(LoyaltySettings, crate::domain::SplitRule)> {
     let split =
         crate::domain::SplitRule::parse(&merchant.sv_split_rule).unwrap_or(crate::domain::SplitRule::Proportional);
-    (to_loyalty(merchant), split)
+    Ok((to_loyalty(merchant)?, split))
 }
 
 /// The merchant's loyalty settings, for any signed-in staff member.
@@ -357,7 +360,7 @@ pub async fn update_loyalty(
     }
     let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
     let merchant = active.update(&txn).await?;
-    let settings = to_loyalty(&merchant);
+    let settings = to_loyalty(&merchant)?;
     audit::record(
         &txn,
         Event {

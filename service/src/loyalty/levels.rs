@@ -35,16 +35,16 @@ pub struct LevelRule {
 /// The same thing as staff configure it and see it on a member.
 pub type Level = LevelRule;
 
-pub(crate) fn to_level(row: member_levels::Model) -> Level {
-    LevelRule {
+pub(crate) fn to_level(row: member_levels::Model) -> Result<Level> {
+    Ok(LevelRule {
         id: row.id,
         name: row.name,
         rank: row.rank,
         threshold_fen: Fen::new(row.threshold_fen),
         discount_bp: row.discount_bp,
-        category_discounts: serde_json::from_str(&row.category_discounts).unwrap_or_default(),
+        category_discounts: crate::domain::stored_json("level category discounts", &row.category_discounts)?,
         points_multiplier_pct: row.points_multiplier_pct,
-    }
+    })
 }
 
 /// The merchant's levels, lowest rank first.
@@ -56,7 +56,7 @@ pub(crate) async fn load_rules(conn: &impl ConnectionTrait, merchant_id: i64) ->
         .await?
         .into_iter()
         .map(to_level)
-        .collect())
+        .collect::<Result<_>>()?)
 }
 
 #[derive(Default)]
@@ -175,7 +175,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: LevelIn
     record(&txn, principal, "member_level.created", &level).await?;
     crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
-    Ok(to_level(level))
+    to_level(level)
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: LevelInput) -> Result<Level> {
@@ -187,7 +187,7 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
     record(&txn, principal, "member_level.updated", &level).await?;
     crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
-    Ok(to_level(level))
+    to_level(level)
 }
 
 /// Deletes a level no member has, and its prices on the service menu. A level in use is a conflict: move its
@@ -211,7 +211,7 @@ pub async fn delete(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Re
         .all(&txn)
         .await?
     {
-        let mut prices: BTreeMap<String, i64> = serde_json::from_str(&item.level_prices).unwrap_or_default();
+        let mut prices: BTreeMap<String, i64> = crate::domain::stored_json("level prices", &item.level_prices)?;
         if prices.remove(&key).is_some() {
             let text = serde_json::to_string(&prices).map_err(anyhow::Error::from)?;
             let mut active: service_items::ActiveModel = item.into();

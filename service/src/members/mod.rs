@@ -207,8 +207,8 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             .all(&ctx.db)
             .await?
             .into_iter()
-            .map(|l| (l.id, crate::loyalty::levels::to_level(l)))
-            .collect()
+            .map(|l| Ok((l.id, crate::loyalty::levels::to_level(l)?)))
+            .collect::<Result<_>>()?
     };
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -605,7 +605,7 @@ pub async fn levels(ctx: &AppContext, merchant_id: i64) -> Result<Vec<Level>> {
         .await?
         .into_iter()
         .map(crate::loyalty::levels::to_level)
-        .collect())
+        .collect::<Result<_>>()?)
 }
 
 #[cfg(test)]

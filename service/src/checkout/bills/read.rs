@@ -96,7 +96,7 @@ pub(crate) fn to_line(row: bill_lines::Model) -> Result<Line> {
         recognised: Fen::new(row.recognised_fen),
         points_earned: Points::new(row.points_earned),
         points_redeemed: Points::new(row.points_redeemed),
-        staff: serde_json::from_str(&row.staff).unwrap_or_default(),
+        staff: crate::domain::stored_json("a line's staff shares", &row.staff)?,
         refunded_quantity: row.refunded_quantity,
         refunded: Fen::new(row.refunded_fen),
         detail: serde_json::from_str(&row.detail).unwrap_or_else(|_| json!({})),

@@ -124,7 +124,7 @@ pub(super) async fn resolve(
             Error::NotFound("member") => Error::invalid("member_id", "no such member"),
             other => other,
         })?;
-    let (settings, split) = crate::foundation::merchants::checkout_settings(&merchant);
+    let (settings, split) = crate::foundation::merchants::checkout_settings(&merchant)?;
     let reference = ctx.reference.get(conn, &merchant).await?;
     let level =
         member.as_ref().and_then(|m| m.level_id).and_then(|id| reference.levels.iter().find(|l| l.id == id).cloned());
@@ -278,7 +278,7 @@ impl Against<'_> {
                     .get(&card_id)
                     .filter(|card| Some(card.member_id) == self.member.map(|m| m.id))
                     .ok_or_else(|| Error::invalid("lines", format!("no count card {card_id} of this member")))?;
-                let covered: Vec<i64> = serde_json::from_str(&card.service_item_ids).unwrap_or_default();
+                let covered: Vec<i64> = crate::domain::stored_json("count card services", &card.service_item_ids)?;
                 if !covered.contains(&id) {
                     return Err(Error::invalid("lines", format!("count card {card_id} does not cover {}", item.name)));
                 }
