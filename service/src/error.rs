@@ -79,6 +79,8 @@ pub enum Conflict {
     BillState,
     /// A refund asks for more of a line than is left to refund.
     NothingToRefund,
+    /// A handover with nothing taken or done since the last one: not a new shift.
+    NothingToHandOver,
     /// A large stored-value or count-card debit needs the member's confirmation first.
     MemberConfirmationRequired,
     /// The count card is used up, refunded or expired.
@@ -120,6 +122,7 @@ impl Conflict {
             Conflict::OutOfStock => "out_of_stock",
             Conflict::BillState => "bill_state",
             Conflict::NothingToRefund => "nothing_to_refund",
+            Conflict::NothingToHandOver => "nothing_to_hand_over",
             Conflict::MemberConfirmationRequired => "member_confirmation_required",
             Conflict::CountCardUnusable => "count_card_unusable",
             Conflict::SkuTaken => "sku_taken",
@@ -150,6 +153,7 @@ impl Conflict {
             Conflict::OutOfStock => "the store does not have enough of this product on hand",
             Conflict::BillState => "the bill is not in a state that allows this",
             Conflict::NothingToRefund => "the refund asks for more than is left to refund",
+            Conflict::NothingToHandOver => "nothing was taken or done since your last handover",
             Conflict::MemberConfirmationRequired => {
                 "this debit needs the member's confirmation: scan a fresh member code or confirm in the mini-program"
             }

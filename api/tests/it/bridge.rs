@@ -84,6 +84,11 @@ async fn handing_over_sums_the_cashiers_takings_per_method_and_prints_them() {
     // The next shift starts where this one ended.
     let next = ok(app.get(&format!("{STAFF}/stores/{store}/handovers/current"), &cashier).await);
     assert_eq!((next["total_fen"].as_i64(), next["from"].clone()), (Some(0), handed.1["to"].clone()));
+    // Handing over again with nothing since is not a new shift: refused, nothing recorded or printed.
+    let (handovers, jobs) = (app.count("handovers").await, app.count("print_jobs").await);
+    let again = app.post(&format!("{STAFF}/stores/{store}/handovers"), &cashier, json!({})).await;
+    assert_error(&again, StatusCode::CONFLICT, "nothing_to_hand_over");
+    assert_eq!((app.count("handovers").await, app.count("print_jobs").await), (handovers, jobs));
     // The manager sees everyone's handovers; the cashier their own.
     assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &manager).await).as_array().unwrap().len(), 1);
     ok(app.post(&format!("{STAFF}/stores/{store}/handovers"), &manager, json!({})).await);

@@ -134,6 +134,9 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64
 /// Hands over: records the shift so far (the next one starts where it ends) and prints its summary.
 pub async fn hand_over(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<Handover> {
     let mut summary = preview(ctx, principal, store_id).await?;
+    if summary.entries.is_empty() {
+        return Err(Error::Conflict(crate::Conflict::NothingToHandOver));
+    }
     let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
     let row = handovers::ActiveModel {
         merchant_id: Set(principal.merchant_id),
