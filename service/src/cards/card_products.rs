@@ -115,14 +115,14 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Ca
     if !principal.can(Permission::Checkout) && !principal.can(Permission::CatalogManage) {
         return Err(Error::Forbidden);
     }
-    Ok(card_products::Entity::find()
+    card_products::Entity::find()
         .filter(card_products::Column::MerchantId.eq(principal.merchant_id))
         .order_by_asc(card_products::Column::Id)
         .all(&ctx.db)
         .await?
         .into_iter()
         .map(to_card_product)
-        .collect::<Result<_>>()?)
+        .collect()
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: CardProductInput) -> Result<CardProduct> {

@@ -68,7 +68,7 @@ fn to_view(row: commission_rules::Model) -> Result<RuleView> {
 
 /// The merchant's active rules, oldest first, for settlement.
 pub(crate) async fn active_rules(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<Vec<Rule>> {
-    Ok(commission_rules::Entity::find()
+    commission_rules::Entity::find()
         .filter(commission_rules::Column::MerchantId.eq(merchant_id))
         .filter(commission_rules::Column::Active.eq(true))
         .order_by_asc(commission_rules::Column::Id)
@@ -76,7 +76,7 @@ pub(crate) async fn active_rules(conn: &impl ConnectionTrait, merchant_id: i64) 
         .await?
         .iter()
         .map(to_rule)
-        .collect::<Result<_>>()?)
+        .collect()
 }
 
 #[derive(Default)]
@@ -256,14 +256,14 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Ru
     if !principal.can(Permission::LoyaltyManage) && !principal.can(Permission::CommissionRead) {
         return Err(Error::Forbidden);
     }
-    Ok(commission_rules::Entity::find()
+    commission_rules::Entity::find()
         .filter(commission_rules::Column::MerchantId.eq(principal.merchant_id))
         .order_by_asc(commission_rules::Column::Id)
         .all(&ctx.db)
         .await?
         .into_iter()
         .map(to_view)
-        .collect::<Result<_>>()?)
+        .collect()
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: RuleInput) -> Result<RuleView> {

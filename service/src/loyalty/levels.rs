@@ -49,14 +49,14 @@ pub(crate) fn to_level(row: member_levels::Model) -> Result<Level> {
 
 /// The merchant's levels, lowest rank first.
 pub(crate) async fn load_rules(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<Vec<LevelRule>> {
-    Ok(member_levels::Entity::find()
+    member_levels::Entity::find()
         .filter(member_levels::Column::MerchantId.eq(merchant_id))
         .order_by_asc(member_levels::Column::Rank)
         .all(conn)
         .await?
         .into_iter()
         .map(to_level)
-        .collect::<Result<_>>()?)
+        .collect()
 }
 
 #[derive(Default)]

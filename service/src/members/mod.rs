@@ -598,14 +598,14 @@ pub async fn update_own(ctx: &AppContext, merchant_id: i64, member_id: i64, inpu
 }
 
 pub async fn levels(ctx: &AppContext, merchant_id: i64) -> Result<Vec<Level>> {
-    Ok(member_levels::Entity::find()
+    member_levels::Entity::find()
         .filter(member_levels::Column::MerchantId.eq(merchant_id))
         .order_by_asc(member_levels::Column::Rank)
         .all(&ctx.db)
         .await?
         .into_iter()
         .map(crate::loyalty::levels::to_level)
-        .collect::<Result<_>>()?)
+        .collect()
 }
 
 #[cfg(test)]
