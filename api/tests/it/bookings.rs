@@ -874,3 +874,64 @@ async fn a_reminder_run_killed_mid_send_sends_each_message_once() {
         .unwrap();
     assert_eq!(sent.len(), 3);
 }
+
+#[tokio::test]
+async fn anonymising_a_member_cancels_their_bookings_ahead_and_forgets_their_messages() {
+    let app = TestApp::spawn().await;
+    let salon = salon(&app).await;
+    let openid = "o-forget-me";
+    let member = wechat_member(&app, openid, false).await;
+    let (stylist, at) = (salon.stylists[0], salon.at(1, 12, 0));
+    let booked =
+        ok(app.post(&format!("{MINI}/me/bookings"), &member, booking(&salon, salon.cut, at, Some(stylist))).await);
+    let (id, member_id) = (booked["id"].as_i64().unwrap(), booked["member_id"].as_i64().unwrap());
+    // Someone else cannot have that stylist then.
+    let other = wechat_member(&app, "o-next-in-line", false).await;
+    let same = booking(&salon, salon.cut, at, Some(stylist));
+    assert_error(
+        &app.post(&format!("{MINI}/me/bookings"), &other, same.clone()).await,
+        StatusCode::CONFLICT,
+        "slot_taken",
+    );
+    // A reminder waiting to go to them, holding their openid.
+    let now = Utc::now();
+    entity::notification_outbox::ActiveModel {
+        merchant_id: Set(app.seed.merchant_id),
+        channel: Set("wechat_subscribe".into()),
+        purpose: Set("member_reminder".into()),
+        booking_id: Set(Some(id)),
+        recipient: Set(format!("member:{member_id}")),
+        dedupe_key: Set(format!("test-forget-{id}")),
+        payload: Set(json!({ "touser": openid, "template_id": "t", "page": null, "data": [] }).to_string()),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now + Duration::hours(1)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.ctx.db)
+    .await
+    .unwrap();
+
+    let (status, _) = app.post(&format!("{STAFF}/members/{member_id}/anonymise"), &salon.owner, json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The booking ahead is cancelled (not counted as a late cancellation) and its time is free again.
+    let gone = ok(app.get(&format!("{STAFF}/bookings/{id}"), &salon.owner).await);
+    assert_eq!((gone["status"].as_str(), gone["late_cancel"].as_bool()), (Some("cancelled"), Some(false)), "{gone}");
+    assert_eq!(app.post(&format!("{MINI}/me/bookings"), &other, same).await.0, StatusCode::CREATED);
+    // No message keeps their openid, and the one not sent will not be.
+    let messages = entity::notification_outbox::Entity::find()
+        .filter(entity::notification_outbox::Column::Recipient.eq(format!("member:{member_id}")))
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
+    assert!(!messages.is_empty());
+    for message in &messages {
+        assert!(!message.payload.contains(openid), "{message:?}");
+        assert_eq!((message.status.as_str(), message.error_code.as_deref()), ("skipped", Some("member_anonymised")));
+    }
+    // And the anonymisation says what it cancelled.
+    let log = ok(app.get(&format!("{STAFF}/audit-log?limit=10"), &salon.owner).await);
+    let entry = log.as_array().unwrap().iter().find(|e| e["action"] == "member.anonymised").expect("audited");
+    assert_eq!(entry["detail"]["bookings_cancelled"], json!([id]));
+}

@@ -1,15 +1,20 @@
 //! A member's personal-data rights (PIPL): everything held about them as one document, and anonymisation.
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 
-use entity::{member_allergies, member_identities, member_notes, member_sessions, member_tags, members};
+use entity::{
+    booking_holds, bookings, member_allergies, member_identities, member_notes, member_sessions, member_tags, members,
+    notification_outbox,
+};
 
 use super::{live, row, view};
-use crate::domain::{Gender, Permission};
+use crate::domain::{BookingStatus, Gender, Permission};
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::StaffPrincipal;
 pub use crate::loyalty::levels::Level;
@@ -109,6 +114,8 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
         .filter(member_identities::Column::MemberId.eq(member_id))
         .exec(&txn)
         .await?;
+    let cancelled = cancel_future_bookings(&txn, merchant_id, member_id, now).await?;
+    forget_messages(&txn, merchant_id, member_id).await?;
     audit::record(
         &txn,
         Event {
@@ -116,12 +123,68 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
             actor,
             action: "member.anonymised",
             target: Some(("member", member_id)),
-            detail: json!({}),
+            detail: json!({ "bookings_cancelled": cancelled }),
             ip: None,
         },
     )
     .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// The member's bookings still ahead are cancelled (not as a late cancellation), their time freed for others.
+async fn cancel_future_bookings(
+    txn: &DatabaseTransaction,
+    merchant_id: i64,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let live: Vec<&str> = BookingStatus::ALL.iter().filter(|s| s.is_live()).map(|s| s.as_str()).collect();
+    let ids: Vec<i64> = bookings::Entity::find()
+        .select_only()
+        .column(bookings::Column::Id)
+        .filter(bookings::Column::MerchantId.eq(merchant_id))
+        .filter(bookings::Column::MemberId.eq(member_id))
+        .filter(bookings::Column::Status.is_in(live))
+        .filter(bookings::Column::StartsAt.gt(now))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    bookings::Entity::update_many()
+        .col_expr(bookings::Column::Status, Expr::value("cancelled"))
+        .col_expr(bookings::Column::LateCancel, Expr::value(false))
+        .col_expr(bookings::Column::CancelReason, Expr::value(Some("member anonymised")))
+        .col_expr(bookings::Column::FinishedAt, Expr::value(Some(now)))
+        .col_expr(bookings::Column::UpdatedAt, Expr::value(now))
+        .filter(bookings::Column::Id.is_in(ids.clone()))
+        .exec(txn)
+        .await?;
+    booking_holds::Entity::delete_many().filter(booking_holds::Column::BookingId.is_in(ids.clone())).exec(txn).await?;
+    Ok(ids)
+}
+
+/// Messages to the member keep no openid or text about them: what was not sent is withdrawn, and every payload
+/// is emptied (the history of what was sent when stays).
+async fn forget_messages(txn: &DatabaseTransaction, merchant_id: i64, member_id: i64) -> Result<()> {
+    let recipient = format!("member:{member_id}");
+    notification_outbox::Entity::update_many()
+        .col_expr(notification_outbox::Column::Status, Expr::value("skipped"))
+        .col_expr(notification_outbox::Column::ErrorCode, Expr::value(Some("member_anonymised")))
+        .col_expr(notification_outbox::Column::Error, Expr::value(Some("the member asked to be forgotten")))
+        .filter(notification_outbox::Column::MerchantId.eq(merchant_id))
+        .filter(notification_outbox::Column::Recipient.eq(recipient.as_str()))
+        .filter(notification_outbox::Column::Status.eq("pending"))
+        .exec(txn)
+        .await?;
+    notification_outbox::Entity::update_many()
+        .col_expr(notification_outbox::Column::Payload, Expr::value("{}"))
+        .filter(notification_outbox::Column::MerchantId.eq(merchant_id))
+        .filter(notification_outbox::Column::Recipient.eq(recipient.as_str()))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
