@@ -16,6 +16,12 @@ pub struct Model {
     /// JSON object: entry kind (`sale`, `recharge`, `refund`, …) → how many.
     pub entries: String,
     pub total_fen: i64,
+    /// The cash the cashier counted in the drawer at the handover.
+    pub cash_counted_fen: Option<i64>,
+    /// The cash left in the drawer for the next shift (备用金).
+    pub float_fen: Option<i64>,
+    /// Counted minus expected (the float the shift started with plus its cash takings): over when positive.
+    pub over_short_fen: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 

@@ -16,6 +16,7 @@ mod m20261125_000008_appointments;
 mod m20261126_000009_store_bridge;
 mod m20261127_000010_config_version;
 mod m20261127_000011_journal_lines_unlocked;
+mod m20261205_000012_handover_cash;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_store_bridge::Migration),
             Box::new(m20261127_000010_config_version::Migration),
             Box::new(m20261127_000011_journal_lines_unlocked::Migration),
+            Box::new(m20261205_000012_handover_cash::Migration),
         ]
     }
 }

@@ -4,16 +4,16 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::domain::Fen;
-use service::store::handover::Handover;
+use service::store::handover::{Handover, HandoverInput};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(preview_handover).service(create_handover).service(list_handovers);
@@ -33,6 +33,25 @@ pub struct HandoverDto {
     /// What was done: entry kind (`sale`, `recharge`, `refund`, `card_refund`, …) → how many.
     pub entries: BTreeMap<String, u64>,
     pub total_fen: Fen,
+    /// The float the shift started with (what my previous handover today left in the drawer).
+    pub opening_float_fen: Fen,
+    /// What the drawer should hold: the opening float plus the shift's net cash.
+    pub expected_cash_fen: Fen,
+    /// Recorded handovers: the cash counted, the float left for the next shift, and counted − expected (over when
+    /// positive, short when negative). Null in a preview.
+    pub cash_counted_fen: Option<Fen>,
+    pub float_fen: Option<Fen>,
+    pub over_short_fen: Option<Fen>,
+}
+
+/// The cashier's count at the handover.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverRequest {
+    /// The cash counted in the drawer.
+    pub cash_counted_fen: Fen,
+    /// Left in the drawer for the next shift (备用金), at most the cash counted; default 0.
+    pub float_fen: Option<Fen>,
 }
 
 impl From<Handover> for HandoverDto {
@@ -47,6 +66,11 @@ impl From<Handover> for HandoverDto {
             takings: h.takings,
             entries: h.entries,
             total_fen: Fen::new(h.total),
+            opening_float_fen: h.opening_float,
+            expected_cash_fen: h.expected_cash,
+            cash_counted_fen: h.cash_counted,
+            float_fen: h.float,
+            over_short_fen: h.over_short,
         }
     }
 }
@@ -62,11 +86,17 @@ async fn preview_handover(
     Ok(web::Json(service::store::handover::preview(&ctx, &me, id.into_inner()).await?.into()))
 }
 
-/// Hands over (交班): records my shift so far and prints its summary on the store's printer.
-#[utoipa::path(tag = "checkout", params(("id" = i64, Path)), responses((status = 201, body = HandoverDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+/// Hands over (交班): records my shift so far with the cash I counted, and prints its summary with the over/short.
+#[utoipa::path(tag = "checkout", params(("id" = i64, Path)), request_body = HandoverRequest, responses((status = 201, body = HandoverDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Nothing was taken or done since my last handover (`nothing_to_hand_over`)")), security(("staff_token" = [])))]
 #[post("/stores/{id}/handovers")]
-async fn create_handover(ctx: web::Data<AppContext>, Staff(me): Staff, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let handover = service::store::handover::hand_over(&ctx, &me, id.into_inner()).await?;
+async fn create_handover(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+    body: Body<HandoverRequest>,
+) -> ApiResult<HttpResponse> {
+    let input = HandoverInput { cash_counted: body.cash_counted_fen, float: body.float_fen.unwrap_or(Fen::ZERO) };
+    let handover = service::store::handover::hand_over(&ctx, &me, id.into_inner(), input).await?;
     Ok(HttpResponse::Created().json(HandoverDto::from(handover)))
 }
 

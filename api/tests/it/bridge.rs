@@ -74,24 +74,41 @@ async fn handing_over_sums_the_cashiers_takings_per_method_and_prints_them() {
     assert_eq!(current["takings"], json!({ "alipay": 0, "bank_card": 6_800, "cash": 56_800, "wechat_pay": 0 }));
     assert_eq!((current["entries"]["sale"].as_u64(), current["entries"]["recharge"].as_u64()), (Some(2), Some(1)));
     assert_eq!(current["total_fen"], 63_600);
-    let handed = app.post(&format!("{STAFF}/stores/{store}/handovers"), &cashier, json!({})).await;
+    // The cashier counts the drawer: ￥8.00 short of the ￥568.00 cash taken, and leaves ￥200.00 as float. Bad
+    // counts are refused and record nothing.
+    let handovers_path = format!("{STAFF}/stores/{store}/handovers");
+    let hand_over = |body: Value| app.post(&handovers_path, &cashier, body);
+    for bad in [json!({}), json!({ "cash_counted_fen": -1 }), json!({ "cash_counted_fen": 100, "float_fen": 200 })] {
+        assert_error(&hand_over(bad).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    }
+    assert_eq!(app.count("handovers").await, 0);
+    let handed = hand_over(json!({ "cash_counted_fen": 56_000, "float_fen": 20_000 })).await;
     assert_eq!(handed.0, StatusCode::CREATED, "{}", handed.1);
     assert_eq!(handed.1["total_fen"], 63_600);
+    let cash = |h: &Value, key: &str| h[key].as_i64();
+    assert_eq!(
+        (cash(&handed.1, "expected_cash_fen"), cash(&handed.1, "cash_counted_fen"), cash(&handed.1, "over_short_fen")),
+        (Some(56_800), Some(56_000), Some(-800))
+    );
     let lines = printed_lines(&app, "handover_summary", handed.1["id"].as_i64().unwrap()).await;
     assert!(lines.iter().any(|l| l.contains("交班小结")), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("现金") && l.ends_with("￥568.00")), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("[bold] 合计") && l.ends_with("￥636.00")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("实点现金") && l.ends_with("￥560.00")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("[bold] 长短款") && l.ends_with("短款 ￥8.00")), "{lines:?}");
     // The next shift starts where this one ended.
     let next = ok(app.get(&format!("{STAFF}/stores/{store}/handovers/current"), &cashier).await);
     assert_eq!((next["total_fen"].as_i64(), next["from"].clone()), (Some(0), handed.1["to"].clone()));
+    // The next shift starts with the float left in the drawer.
+    assert_eq!((cash(&next, "opening_float_fen"), cash(&next, "expected_cash_fen")), (Some(20_000), Some(20_000)));
     // Handing over again with nothing since is not a new shift: refused, nothing recorded or printed.
     let (handovers, jobs) = (app.count("handovers").await, app.count("print_jobs").await);
-    let again = app.post(&format!("{STAFF}/stores/{store}/handovers"), &cashier, json!({})).await;
+    let again = hand_over(json!({ "cash_counted_fen": 20_000, "float_fen": 20_000 })).await;
     assert_error(&again, StatusCode::CONFLICT, "nothing_to_hand_over");
     assert_eq!((app.count("handovers").await, app.count("print_jobs").await), (handovers, jobs));
     // The manager sees everyone's handovers; the cashier their own.
     assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &manager).await).as_array().unwrap().len(), 1);
-    ok(app.post(&format!("{STAFF}/stores/{store}/handovers"), &manager, json!({})).await);
+    ok(app.post(&format!("{STAFF}/stores/{store}/handovers"), &manager, json!({ "cash_counted_fen": 8_800 })).await);
     assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &cashier).await).as_array().unwrap().len(), 1);
     assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &manager).await).as_array().unwrap().len(), 2);
     // Not at a store outside the cashier's scope.

@@ -11,7 +11,7 @@ use serde_json::json;
 use entity::{handovers, journal_entries, journal_lines, ledger_accounts, staff};
 
 use crate::booking::calendar::Calendar;
-use crate::domain::Permission;
+use crate::domain::{Fen, Permission};
 use crate::foundation::principal::StaffPrincipal;
 use crate::store::print_queue::JobKind;
 use crate::{AppContext, Error, Result};
@@ -33,6 +33,23 @@ pub struct Handover {
     /// Entry kind → how many (`sale`, `recharge`, `refund`, …).
     pub entries: BTreeMap<String, u64>,
     pub total: i64,
+    /// The float the shift started with: what the cashier's previous handover today left in the drawer.
+    pub opening_float: Fen,
+    /// What the drawer should hold: the opening float plus the shift's net cash.
+    pub expected_cash: Fen,
+    /// Recorded handovers: the cash counted, the float left for the next shift, and counted − expected.
+    pub cash_counted: Option<Fen>,
+    pub float: Option<Fen>,
+    pub over_short: Option<Fen>,
+}
+
+/// What the cashier says at the handover.
+#[derive(Clone, Copy, Debug)]
+pub struct HandoverInput {
+    /// The cash counted in the drawer.
+    pub cash_counted: Fen,
+    /// Left in the drawer for the next shift (备用金); the rest goes to the safe.
+    pub float: Fen,
 }
 
 async fn staff_name(ctx: &AppContext, staff_id: i64) -> Result<String> {
@@ -40,11 +57,12 @@ async fn staff_name(ctx: &AppContext, staff_id: i64) -> Result<String> {
 }
 
 /// Where the cashier's shift began: the end of their last handover at the store, else the start of its day.
+/// Where the shift starts (the cashier's last handover today, or the start of the day) and the float it left.
 async fn shift_start(
     ctx: &AppContext,
     principal: &StaffPrincipal,
     store: &entity::stores::Model,
-) -> Result<DateTime<Utc>> {
+) -> Result<(DateTime<Utc>, Fen)> {
     let last = handovers::Entity::find()
         .filter(handovers::Column::StoreId.eq(store.id))
         .filter(handovers::Column::StaffId.eq(principal.staff_id))
@@ -54,8 +72,8 @@ async fn shift_start(
     let calendar = Calendar::new(&store.timezone);
     let day_start = crate::booking::calendar::from_minutes(calendar.day(calendar.today(ctx.now())).start);
     Ok(match last {
-        Some(last) if last.to_at > day_start => last.to_at,
-        _ => day_start,
+        Some(last) if last.to_at > day_start => (last.to_at, Fen::new(last.float_fen.unwrap_or(0))),
+        _ => (day_start, Fen::ZERO),
     })
 }
 
@@ -114,7 +132,7 @@ async fn tally(
 pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<Handover> {
     principal.require(Permission::Checkout)?;
     let store = crate::foundation::stores::get(ctx, principal, store_id).await?;
-    let from = shift_start(ctx, principal, &store).await?;
+    let (from, opening_float) = shift_start(ctx, principal, &store).await?;
     // Microseconds, as every backend stores them: the next shift starts exactly where this one ends.
     let to = chrono::SubsecRound::trunc_subsecs(ctx.now(), 6);
     let (takings, entries) = tally(ctx, principal, store_id, from, to).await?;
@@ -126,17 +144,36 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64
         from,
         to,
         total: takings.values().sum(),
+        opening_float,
+        expected_cash: opening_float + Fen::new(takings.get("cash").copied().unwrap_or(0)),
         takings,
         entries,
+        cash_counted: None,
+        float: None,
+        over_short: None,
     })
 }
 
 /// Hands over: records the shift so far (the next one starts where it ends) and prints its summary.
-pub async fn hand_over(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -> Result<Handover> {
+pub async fn hand_over(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    store_id: i64,
+    input: HandoverInput,
+) -> Result<Handover> {
+    if input.cash_counted < Fen::ZERO || input.cash_counted > Fen::MAX_AMOUNT {
+        return Err(Error::invalid("cash_counted_fen", "must be 0 to ￥1,000,000 (in fen)"));
+    }
+    if input.float < Fen::ZERO || input.float > input.cash_counted {
+        return Err(Error::invalid("float_fen", "must be 0 up to the cash counted"));
+    }
     let mut summary = preview(ctx, principal, store_id).await?;
     if summary.entries.is_empty() {
         return Err(Error::Conflict(crate::Conflict::NothingToHandOver));
     }
+    summary.cash_counted = Some(input.cash_counted);
+    summary.float = Some(input.float);
+    summary.over_short = Some(input.cash_counted - summary.expected_cash);
     let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
     let row = handovers::ActiveModel {
         merchant_id: Set(principal.merchant_id),
@@ -147,13 +184,19 @@ pub async fn hand_over(ctx: &AppContext, principal: &StaffPrincipal, store_id: i
         takings: Set(serde_json::to_string(&summary.takings).map_err(anyhow::Error::from)?),
         entries: Set(serde_json::to_string(&summary.entries).map_err(anyhow::Error::from)?),
         total_fen: Set(summary.total),
+        cash_counted_fen: Set(summary.cash_counted.map(Fen::get)),
+        float_fen: Set(summary.float.map(Fen::get)),
+        over_short_fen: Set(summary.over_short.map(Fen::get)),
         created_at: Set(ctx.now()),
         ..Default::default()
     }
     .insert(&txn)
     .await?;
     crate::store::print_queue::queue_into(&txn, principal.merchant_id, store_id, JobKind::Handover, row.id).await?;
-    let detail = json!({ "store_id": store_id, "total_fen": summary.total });
+    let detail = json!({
+        "store_id": store_id, "total_fen": summary.total, "cash_counted_fen": input.cash_counted,
+        "float_fen": input.float, "over_short_fen": summary.over_short,
+    });
     crate::foundation::audit::by_staff(&txn, principal, "handover.recorded", ("handover", row.id), detail).await?;
     txn.commit().await?;
     crate::store::print_queue::announce(ctx, store_id).await;
@@ -162,6 +205,14 @@ pub async fn hand_over(ctx: &AppContext, principal: &StaffPrincipal, store_id: i
 }
 
 fn from_row(row: handovers::Model, staff_name: String) -> Handover {
+    let takings: BTreeMap<String, i64> = serde_json::from_str(&row.takings).unwrap_or_default();
+    let cash = Fen::new(takings.get("cash").copied().unwrap_or(0));
+    // Counted − over/short gives back what was expected, and expected − cash taken the opening float. Handovers
+    // recorded before cash was counted hold neither.
+    let expected_cash = match (row.cash_counted_fen, row.over_short_fen) {
+        (Some(counted), Some(over_short)) => Fen::new(counted - over_short),
+        _ => cash,
+    };
     Handover {
         id: row.id,
         store_id: row.store_id,
@@ -169,9 +220,14 @@ fn from_row(row: handovers::Model, staff_name: String) -> Handover {
         staff_name,
         from: row.from_at,
         to: row.to_at,
-        takings: serde_json::from_str(&row.takings).unwrap_or_default(),
+        takings,
         entries: serde_json::from_str(&row.entries).unwrap_or_default(),
         total: row.total_fen,
+        opening_float: expected_cash - cash,
+        expected_cash,
+        cash_counted: row.cash_counted_fen.map(Fen::new),
+        float: row.float_fen.map(Fen::new),
+        over_short: row.over_short_fen.map(Fen::new),
     }
 }
 

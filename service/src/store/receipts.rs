@@ -229,6 +229,22 @@ pub fn handover_ticket(store_name: &str, handover: &crate::store::handover::Hand
         ticket = ticket.row(tender_name(method), Fen::new(*amount).to_string());
     }
     ticket = ticket.bold_row("合计", Fen::new(handover.total).to_string()).rule();
+    if let (Some(counted), Some(over_short)) = (handover.cash_counted, handover.over_short) {
+        ticket = ticket
+            .row("上班备用金", handover.opening_float.to_string())
+            .row("应有现金", handover.expected_cash.to_string());
+        ticket = ticket.row("实点现金", counted.to_string());
+        let verdict = match over_short.cmp(&Fen::ZERO) {
+            std::cmp::Ordering::Greater => format!("长款 {over_short}"),
+            std::cmp::Ordering::Less => format!("短款 {}", -over_short),
+            std::cmp::Ordering::Equal => "相符".to_owned(),
+        };
+        ticket = ticket.bold_row("长短款", verdict);
+        if let Some(float) = handover.float {
+            ticket = ticket.row("留备用金", float.to_string());
+        }
+        ticket = ticket.rule();
+    }
     let label = |kind: &str| {
         match kind {
             "sale" => "消费",
