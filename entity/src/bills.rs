@@ -31,8 +31,13 @@ pub struct Model {
     pub note: String,
     /// JSON of the request a parked bill will settle with (lines, points, tenders).
     pub request: String,
-    /// When the member confirmed a large stored-value or count-card debit in the mini-program.
+    /// When the member consented to the bill's stored-value or count-card debit: confirmed in the mini-program, or
+    /// (set at settlement) by a fresh member code.
     pub member_confirmed_at: Option<DateTimeUtc>,
+    /// The digest of the bill the member confirmed in the mini-program (its draft and total as they saw it).
+    pub member_confirmed_digest: Option<String>,
+    /// Stored value and count-card value the settlement took from the member (what the consent threshold counts).
+    pub member_debit_fen: i64,
     /// When it was voided or reversed, and by whom.
     pub closed_at: Option<DateTimeUtc>,
     pub closed_by: Option<i64>,

@@ -23,6 +23,7 @@ pub mod journal_entries;
 pub mod journal_lines;
 pub mod ledger_accounts;
 pub mod member_allergies;
+pub mod member_code_uses;
 pub mod member_identities;
 pub mod member_levels;
 pub mod member_notes;

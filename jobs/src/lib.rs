@@ -149,6 +149,11 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
                 "sent": delivered.sent, "logged": delivered.logged, "failed": delivered.failed, "retrying": delivered.retrying,
             }))
         })?,
+        // A member code is spent once; once it has expired, the record of its use can go.
+        Job::new("members.forget_spent_codes", "0 17 * * * *", china, |ctx, _| async move {
+            let forgotten = service::members::code::forget_expired_uses(&ctx).await?;
+            Ok(serde_json::json!({ "forgotten": forgotten }))
+        })?,
         Job::new("payments.refresh_certificates", "0 0 4 * * *", china, |ctx, _| async move {
             let added = service::payments::credentials::refresh_all_certificates(&ctx).await?;
             Ok(serde_json::json!({ "certificates_added": added }))

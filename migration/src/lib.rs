@@ -17,6 +17,7 @@ mod m20261126_000009_store_bridge;
 mod m20261127_000010_config_version;
 mod m20261127_000011_journal_lines_unlocked;
 mod m20261205_000012_handover_cash;
+mod m20261205_000013_member_consent;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000010_config_version::Migration),
             Box::new(m20261127_000011_journal_lines_unlocked::Migration),
             Box::new(m20261205_000012_handover_cash::Migration),
+            Box::new(m20261205_000013_member_consent::Migration),
         ]
     }
 }

@@ -83,6 +83,10 @@ pub enum Conflict {
     NothingToHandOver,
     /// A large stored-value or count-card debit needs the member's confirmation first.
     MemberConfirmationRequired,
+    /// The member code was spent already (scanned to identify the member, or consent to another bill).
+    MemberCodeUsed,
+    /// The bill is not what the member was shown: it changed after they opened it.
+    BillChanged,
     /// The count card is used up, refunded or expired.
     CountCardUnusable,
     /// Another product of the merchant has this SKU.
@@ -124,6 +128,8 @@ impl Conflict {
             Conflict::NothingToRefund => "nothing_to_refund",
             Conflict::NothingToHandOver => "nothing_to_hand_over",
             Conflict::MemberConfirmationRequired => "member_confirmation_required",
+            Conflict::MemberCodeUsed => "member_code_used",
+            Conflict::BillChanged => "bill_changed",
             Conflict::CountCardUnusable => "count_card_unusable",
             Conflict::SkuTaken => "sku_taken",
             Conflict::RankTaken => "rank_taken",
@@ -157,6 +163,10 @@ impl Conflict {
             Conflict::MemberConfirmationRequired => {
                 "this debit needs the member's confirmation: scan a fresh member code or confirm in the mini-program"
             }
+            Conflict::MemberCodeUsed => {
+                "this member code was already used; ask the member to show a fresh one to confirm this bill"
+            }
+            Conflict::BillChanged => "the bill changed since it was opened; look at it again before confirming",
             Conflict::CountCardUnusable => "this count card has no sessions left, was refunded or has expired",
             Conflict::SkuTaken => "another product has this SKU",
             Conflict::RankTaken => "another member level has this rank",

@@ -223,7 +223,11 @@ pub struct BillDto {
     pub created_by: i64,
     pub created_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
+    /// When the member agreed to its stored-value or count-card debit (in the mini-program, or by a member code).
     pub member_confirmed_at: Option<DateTime<Utc>>,
+    /// A parked bill as it stands now: the member confirms it by this digest, so a bill changed after they opened it
+    /// is not confirmed.
+    pub confirmation_digest: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
     /// True when this idempotency key was seen before: this is the first request's bill.
     pub replayed: bool,
@@ -289,6 +293,7 @@ impl From<Bill> for BillDto {
             created_at: b.created_at,
             settled_at: b.settled_at,
             member_confirmed_at: b.member_confirmed_at,
+            confirmation_digest: b.confirmation_digest,
             closed_at: b.closed_at,
             replayed: b.replayed,
         }

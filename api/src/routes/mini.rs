@@ -276,15 +276,26 @@ async fn list_my_bills_to_confirm(
     Ok(web::Json(bills.into_iter().map(Into::into).collect()))
 }
 
-/// Confirm a parked bill of mine: the cashier can then settle it.
-#[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 200, body = BillDto), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
+/// What the member saw when they confirmed.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBillRequest {
+    /// The bill's `confirmation_digest` as it was shown to me.
+    pub confirmation_digest: String,
+}
+
+/// Confirm a parked bill of mine as I was shown it: the cashier can then settle it once with my stored value or
+/// count cards. If the bill changed since I opened it, nothing is confirmed (`bill_changed`): I look at it again.
+#[utoipa::path(tag = "me", params(("id" = i64, Path)), request_body = ConfirmBillRequest, responses((status = 200, body = BillDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The bill changed since I opened it (`bill_changed`), or is no longer parked (`bill_state`).")), security(("member_token" = [])))]
 #[post("/me/bills/{id}/confirm")]
 async fn confirm_my_bill(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     id: web::Path<i64>,
+    body: Body<ConfirmBillRequest>,
 ) -> ApiResult<web::Json<BillDto>> {
-    Ok(web::Json(
-        service::checkout::bills::confirm_by_member(&ctx, me.merchant_id, me.member_id, id.into_inner()).await?.into(),
-    ))
+    let digest = &body.confirmation_digest;
+    let bill = service::checkout::bills::confirm_by_member(&ctx, me.merchant_id, me.member_id, id.into_inner(), digest)
+        .await?;
+    Ok(web::Json(bill.into()))
 }

@@ -454,39 +454,101 @@ async fn large_debits_wait_for_the_members_confirmation() {
     let (status, settings) =
         app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, json!({ "confirm_threshold_fen": 10_000 })).await;
     assert_eq!(status, StatusCode::OK, "{settings}");
-
-    let bill = |key: &str, code: Option<String>| {
+    let fresh_code = async || {
+        let (_, code) = app.get("/api/mini/v1/me/member-code", &member_token).await;
+        code["code"].as_str().unwrap().to_owned()
+    };
+    let bill = |key: &str, code: Option<&str>| {
         json!({
             "store_id": shop.store, "member_id": member_id, "idempotency_key": key, "member_code": code,
             "lines": [{ "item_id": shop.colour }], "tenders": [{ "kind": "stored_value", "amount_fen": 19_900 }],
         })
     };
-    let entries = app.count("journal_entries").await;
-    assert_error(
-        &app.post(&format!("{STAFF}/bills"), &shop.cashier, bill("cf-bill-0001", None)).await,
-        StatusCode::CONFLICT,
+    let refused = async |answer: (StatusCode, Value), code: &str| {
+        let entries = app.count("journal_entries").await;
+        assert_error(&answer, StatusCode::CONFLICT, code);
+        assert_eq!(app.count("journal_entries").await, entries, "a refused debit writes nothing");
+    };
+    refused(
+        app.post(&format!("{STAFF}/bills"), &shop.cashier, bill("cf-bill-0001", None)).await,
         "member_confirmation_required",
-    );
-    assert_eq!(app.count("journal_entries").await, entries);
-    let (_, code) = app.get("/api/mini/v1/me/member-code", &member_token).await;
-    let code = code["code"].as_str().unwrap().to_owned();
-    app.staff_posted(&shop.cashier, "/bills", bill("cf-bill-0002", Some(code))).await;
+    )
+    .await;
 
-    // Or the member confirms a parked bill in the mini-program.
+    // A code scanned to open the member at the desk is not consent to a debit.
+    let shown = fresh_code().await;
+    let (status, found) = app.post(&format!("{STAFF}/members/lookup"), &shop.cashier, json!({ "query": shown })).await;
+    assert_eq!((status, found["id"].as_i64()), (StatusCode::OK, Some(member_id)), "{found}");
+    let (status, _) = app.post(&format!("{STAFF}/members/lookup"), &shop.cashier, json!({ "query": shown })).await;
+    assert_eq!(status, StatusCode::OK, "opening the member twice with one code is fine");
+    refused(
+        app.post(&format!("{STAFF}/bills"), &shop.cashier, bill("cf-bill-0002", Some(&shown))).await,
+        "member_code_used",
+    )
+    .await;
+
+    // A fresh code is consent to one bill, once.
+    let code = fresh_code().await;
+    app.staff_posted(&shop.cashier, "/bills", bill("cf-bill-0003", Some(&code))).await;
+    refused(
+        app.post(&format!("{STAFF}/bills"), &shop.cashier, bill("cf-bill-0004", Some(&code))).await,
+        "member_code_used",
+    )
+    .await;
+
+    // Or the member confirms a parked bill in the mini-program: the bill as they saw it.
     let park = json!({ "store_id": shop.store, "member_id": member_id, "park": true, "idempotency_key": "cf-park-0001", "lines": [{ "item_id": shop.colour }] });
     let id = app.staff_posted(&shop.cashier, "/bills", park).await["id"].as_i64().unwrap();
-    let pay = json!({ "tenders": [{ "kind": "stored_value", "amount_fen": 19_900 }] });
-    assert_error(
-        &app.post(&format!("{STAFF}/bills/{id}/settle"), &shop.cashier, pay.clone()).await,
-        StatusCode::CONFLICT,
-        "member_confirmation_required",
-    );
-    let (_, waiting) = app.get("/api/mini/v1/me/bills/to-confirm", &member_token).await;
-    assert_eq!(waiting[0]["id"], id);
-    let (status, _) = app.post(&format!("/api/mini/v1/me/bills/{id}/confirm"), &member_token, json!({})).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, settled) = app.post(&format!("{STAFF}/bills/{id}/settle"), &shop.cashier, pay).await;
+    let pay = |fen: i64| json!({ "tenders": [{ "kind": "stored_value", "amount_fen": fen }] });
+    let settle = async |fen: i64| app.post(&format!("{STAFF}/bills/{id}/settle"), &shop.cashier, pay(fen)).await;
+    refused(settle(19_900).await, "member_confirmation_required").await;
+    let to_confirm = async || {
+        let (_, waiting) = app.get("/api/mini/v1/me/bills/to-confirm", &member_token).await;
+        let bill = waiting.as_array().unwrap().iter().find(|b| b["id"] == id).cloned();
+        bill.map(|b| (b["total_fen"].as_i64().unwrap(), json!({ "confirmation_digest": b["confirmation_digest"] })))
+    };
+    let confirm =
+        async |seen: Value| app.post(&format!("/api/mini/v1/me/bills/{id}/confirm"), &member_token, seen).await;
+    let (total, seen) = to_confirm().await.expect("the parked bill waits for the member");
+    assert_eq!(total, 19_900);
+
+    // The cashier raises the bill after the member opened it: what they saw is no longer the bill.
+    let raised = json!({ "store_id": shop.store, "member_id": member_id, "lines": [{ "item_id": shop.colour }, { "item_id": shop.cut }] });
+    let (status, updated) = app.put(&format!("{STAFF}/bills/{id}"), &shop.cashier, raised.clone()).await;
+    assert_eq!((status, updated["total_fen"].as_i64()), (StatusCode::OK, Some(28_700)), "{updated}");
+    assert_error(&confirm(seen.clone()).await, StatusCode::CONFLICT, "bill_changed");
+    refused(settle(28_700).await, "member_confirmation_required").await;
+
+    // Confirmed as it is now, then edited again: the edit voids the confirmation.
+    let (total, seen) = to_confirm().await.expect("the raised bill waits for the member");
+    assert_eq!(total, 28_700);
+    let (status, body) = confirm(seen).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(to_confirm().await.is_none(), "a confirmed bill no longer waits");
+    app.put(&format!("{STAFF}/bills/{id}"), &shop.cashier, raised).await;
+    refused(settle(28_700).await, "member_confirmation_required").await;
+    let (_, seen) = to_confirm().await.expect("the edited bill waits again");
+    assert_eq!(confirm(seen).await.0, StatusCode::OK);
+    let (status, settled) = settle(28_700).await;
     assert_eq!((status, settled["status"].as_str()), (StatusCode::OK, Some("settled")), "{settled}");
+
+    // Small debits add up over the day: the second 6,000 of a 10,000 threshold needs consent.
+    let small = |key: &str, code: Option<&str>| {
+        json!({
+            "store_id": shop.store, "member_id": member_id, "idempotency_key": key, "member_code": code,
+            "lines": [{ "item_id": shop.cut }],
+            "tenders": [{ "kind": "stored_value", "amount_fen": 6_000 }, { "kind": "cash", "amount_fen": 2_800 }],
+        })
+    };
+    app.staff_posted(&shop.cashier, "/bills", small("cf-small-0001", None)).await;
+    refused(
+        app.post(&format!("{STAFF}/bills"), &shop.cashier, small("cf-small-0002", None)).await,
+        "member_confirmation_required",
+    )
+    .await;
+    let code = fresh_code().await;
+    app.staff_posted(&shop.cashier, "/bills", small("cf-small-0003", Some(&code))).await;
+    app.assert_ledger_balanced().await;
 }
 
 #[tokio::test]

@@ -1,6 +1,9 @@
 //! The dynamic member code: shown in the mini-program, scanned at the desk.
 
+use entity::member_code_uses;
+use jobs::Scheduler;
 use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::json;
 use service::domain::{MemberCode, MemberCodeClaims, Role};
 
@@ -78,4 +81,41 @@ async fn an_anonymised_member_has_no_code() {
     let cashier = app.token(Role::Cashier).await;
     let answer = app.post("/api/staff/v1/members/lookup", &cashier, json!({ "query": code["code"] })).await;
     assert_error(&answer, StatusCode::CONFLICT, "member_anonymised");
+}
+
+#[tokio::test]
+async fn a_code_is_spent_once_and_its_use_forgotten_after_it_expires() {
+    let app = TestApp::spawn().await;
+    let (member_token, member_id) = app.member_token("erin").await;
+    let cashier = app.token(Role::Cashier).await;
+    let (_, first) = app.get("/api/mini/v1/me/member-code", &member_token).await;
+    let (_, second) = app.get("/api/mini/v1/me/member-code", &member_token).await;
+    assert_ne!(first["code"], second["code"], "every code shown is a new one");
+    for code in [&first["code"], &second["code"]] {
+        assert_eq!(
+            app.post("/api/staff/v1/members/lookup", &cashier, json!({ "query": code })).await.0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(app.count("member_code_uses").await, 2);
+
+    // A use of a code long expired: its record is forgotten; the live ones are kept.
+    let long_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    member_code_uses::ActiveModel {
+        merchant_id: Set(app.seed.merchant_id),
+        member_id: Set(member_id),
+        code_digest: Set("an-old-code".into()),
+        purpose: Set("identify".into()),
+        used_at: Set(long_ago),
+        expires_at: Set(long_ago + chrono::Duration::minutes(1)),
+        ..Default::default()
+    }
+    .insert(&app.ctx.db)
+    .await
+    .unwrap();
+    let scheduler = Scheduler::new(app.ctx.clone(), jobs::standard_jobs().unwrap());
+    let run = scheduler.run_now("members.forget_spent_codes").await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&run.counts).unwrap(), json!({ "forgotten": 1 }));
+    assert_eq!(app.count("member_code_uses").await, 2);
 }

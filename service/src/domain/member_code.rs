@@ -1,17 +1,19 @@
-//! The dynamic member QR code: `HY` + base32(version · member id · expiry · HMAC), about 39 characters of the QR
+//! The dynamic member QR code: `HY` + base32(version · member id · expiry · nonce · HMAC), 46 characters of the QR
 //! alphanumeric alphabet, so it scans fast and never starts with a digit (payment codes are all digits).
 //!
 //! It proves "this member showed this screen within the last minute": the HMAC binds member and expiry under a
 //! server key, so a code can't be forged or stretched, and after its expiry it is refused (a photo of yesterday's
-//! screen opens nothing).
+//! screen opens nothing). The random nonce makes every issued code distinct, even two issued in the same second, so
+//! a code can be spent once (`members::code::CodeUse`).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 const PREFIX: &str = "HY";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const MAC_LEN: usize = 10;
-const PAYLOAD_LEN: usize = 1 + 8 + 4;
+const NONCE_LEN: usize = 4;
+const PAYLOAD_LEN: usize = 1 + 8 + 4 + NONCE_LEN;
 const RAW_LEN: usize = PAYLOAD_LEN + MAC_LEN;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +45,7 @@ impl MemberCode {
         raw.push(VERSION);
         raw.extend_from_slice(&member_id.to_be_bytes());
         raw.extend_from_slice(&expires_at.to_be_bytes());
+        raw.extend_from_slice(&rand::random::<[u8; NONCE_LEN]>());
         let tag = mac(key, &raw);
         raw.extend_from_slice(&tag[..MAC_LEN]);
         Ok(Self(format!("{PREFIX}{}", base32::encode(&raw))))
@@ -137,7 +140,9 @@ mod tests {
         let claims = MemberCodeClaims { member_id: 42, expires_at: 1_800_000_060 };
         let code = MemberCode::issue(&KEY, claims).unwrap();
         assert!(code.as_str().starts_with("HY"));
-        assert!(code.as_str().len() < 45);
+        assert_eq!(code.as_str().len(), 46);
+        let again = MemberCode::issue(&KEY, claims).unwrap();
+        assert_ne!(code, again, "two codes issued in the same second differ");
         assert_eq!(MemberCode::verify(&KEY, code.as_str(), 1_800_000_000), Ok(claims));
         assert_eq!(MemberCode::verify(&KEY, code.as_str(), 1_800_000_060), Ok(claims));
         assert_eq!(MemberCode::verify(&KEY, code.as_str(), 1_800_000_061), Err(MemberCodeError::Expired));
@@ -159,7 +164,7 @@ mod tests {
         }
 
         #[test]
-        fn any_single_character_change_is_refused(member_id in 1i64..1_000_000_000, pos in 2usize..39, replacement in 0usize..32) {
+        fn any_single_character_change_is_refused(member_id in 1i64..1_000_000_000, pos in 2usize..46, replacement in 0usize..32) {
             let claims = MemberCodeClaims { member_id, expires_at: 2_000_000_000 };
             let code = MemberCode::issue(&KEY, claims).unwrap().as_str().to_owned();
             let mut chars: Vec<char> = code.chars().collect();

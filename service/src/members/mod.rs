@@ -560,7 +560,16 @@ pub async fn lookup(ctx: &AppContext, principal: &StaffPrincipal, input: &str) -
     let input = input.trim();
     let row = if MemberCode::looks_like(input) {
         let claims = crate::members::code::verify_member_code(ctx, input)?;
-        row(&ctx.db, principal.merchant_id, claims.member_id).await?
+        let row = row(&ctx.db, principal.merchant_id, claims.member_id).await?;
+        live(&row)?;
+        // Spent on identifying: this code is no longer consent to a debit (the member shows a fresh one for that).
+        // Scanning it again to open the member is fine.
+        let used = code::CodeUse::new(ctx, principal.merchant_id, input, claims);
+        match used.record(&ctx.db, "identify", None, Some(principal.staff_id)).await {
+            Ok(()) | Err(Error::Conflict(Conflict::MemberCodeUsed)) => {}
+            Err(err) => return Err(err),
+        }
+        row
     } else {
         let phone = PhoneNumber::parse(input)
             .map_err(|_| Error::invalid("query", "scan a member code or type an 11-digit phone number"))?;

@@ -8,6 +8,7 @@
 //! lots, commission and one balanced journal entry commit together or not at all. [`read`] and [`receipt`] give it
 //! back. Refunds and reversal (反结账) are in `checkout::refunds`.
 
+mod consent;
 mod input;
 mod park;
 mod posting;

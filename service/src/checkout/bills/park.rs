@@ -10,10 +10,11 @@ use serde_json::json;
 
 use entity::bills;
 
+use super::consent::{Given, check_consent, confirmation_digest, confirmed_in_app};
 use super::input::{BillDraft, TenderInput};
 use super::read::{Bill, load, load_shown, parked_row, replay};
 use super::resolve::{Resolved, resolve};
-use super::tenders::{CheckedTender, check_confirmation, check_cover, check_tenders};
+use super::tenders::{CheckedTender, check_cover, check_tenders};
 use crate::checkout::pricing::Priced;
 use crate::domain::{Fen, IdempotencyKey, Permission, TenderKind, fingerprint};
 use crate::error::is_unique_violation;
@@ -66,6 +67,8 @@ pub async fn park(
         note: Set(draft.note.trim().to_owned()),
         request: Set(serde_json::to_string(&draft).map_err(anyhow::Error::from)?),
         member_confirmed_at: Set(None),
+        member_confirmed_digest: Set(None),
+        member_debit_fen: Set(0),
         closed_at: Set(None),
         closed_by: Set(None),
         ..Default::default()
@@ -100,6 +103,7 @@ pub async fn update_parked(
         .col_expr(bills::Column::Note, Expr::value(draft.note.trim().to_owned()))
         .col_expr(bills::Column::Request, Expr::value(serde_json::to_string(&draft).map_err(anyhow::Error::from)?))
         .col_expr(bills::Column::MemberConfirmedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(bills::Column::MemberConfirmedDigest, Expr::value(Option::<String>::None))
         .filter(bills::Column::Id.eq(bill_id))
         .filter(bills::Column::Status.eq("parked"))
         .exec(&ctx.db)
@@ -136,7 +140,25 @@ pub(crate) async fn external_share(
     }
     checked.push(CheckedTender::exact(kind, share));
     check_cover(&checked, &resolved, &priced)?;
-    check_confirmation(ctx, &resolved, &checked, member_code, row.member_confirmed_at.is_some())?;
+    let in_app = confirmed_in_app(&row, priced.total);
+    let consent = check_consent(ctx, principal.merchant_id, &resolved, &checked, member_code, in_app).await?;
+    if let Given::Code(_) = consent.given {
+        // The code is spent on this bill now, and the bill keeps when the member agreed, for the settlement that
+        // follows the payment (and for the day's count of debits without consent).
+        let txn = ctx.db.begin().await?;
+        consent.spend(&txn, bill_id, Some(principal.staff_id)).await?;
+        let marked = bills::Entity::update_many()
+            .col_expr(bills::Column::MemberConfirmedAt, Expr::value(Some(ctx.now())))
+            .filter(bills::Column::Id.eq(bill_id))
+            .filter(bills::Column::Status.eq("parked"))
+            .filter(bills::Column::Request.eq(row.request.as_str()))
+            .exec(&txn)
+            .await?;
+        if marked.rows_affected != 1 {
+            return Err(Error::Conflict(Conflict::BillChanged));
+        }
+        txn.commit().await?;
+    }
     Ok((row, share.get()))
 }
 
@@ -237,7 +259,7 @@ pub async fn pending_confirmations(ctx: &AppContext, merchant_id: i64, member_id
         .filter(bills::Column::MerchantId.eq(merchant_id))
         .filter(bills::Column::MemberId.eq(member_id))
         .filter(bills::Column::Status.eq("parked"))
-        .filter(bills::Column::MemberConfirmedAt.is_null())
+        .filter(bills::Column::MemberConfirmedDigest.is_null())
         .order_by_desc(bills::Column::Id)
         .limit(20)
         .all(&ctx.db)
@@ -249,18 +271,39 @@ pub async fn pending_confirmations(ctx: &AppContext, merchant_id: i64, member_id
     Ok(out)
 }
 
-/// The member confirms a parked bill of theirs in the mini-program.
-pub async fn confirm_by_member(ctx: &AppContext, merchant_id: i64, member_id: i64, bill_id: i64) -> Result<Bill> {
-    let updated = bills::Entity::update_many()
-        .col_expr(bills::Column::MemberConfirmedAt, Expr::value(Some(ctx.now())))
-        .filter(bills::Column::Id.eq(bill_id))
+/// The member confirms a parked bill of theirs in the mini-program: the bill as they were shown it, named by its
+/// `confirmation_digest`. A bill changed since they opened it is `bill_changed`, and nothing is confirmed.
+pub async fn confirm_by_member(
+    ctx: &AppContext,
+    merchant_id: i64,
+    member_id: i64,
+    bill_id: i64,
+    digest: &str,
+) -> Result<Bill> {
+    let row = bills::Entity::find_by_id(bill_id)
         .filter(bills::Column::MerchantId.eq(merchant_id))
         .filter(bills::Column::MemberId.eq(member_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("bill"))?;
+    if row.status != "parked" {
+        return Err(Error::Conflict(Conflict::BillState));
+    }
+    if confirmation_digest(row.id, &row.request, Fen::new(row.total_fen)) != digest {
+        return Err(Error::Conflict(Conflict::BillChanged));
+    }
+    // Guarded by the draft and total just compared: an edit landing in between is not confirmed.
+    let updated = bills::Entity::update_many()
+        .col_expr(bills::Column::MemberConfirmedAt, Expr::value(Some(ctx.now())))
+        .col_expr(bills::Column::MemberConfirmedDigest, Expr::value(Some(digest.to_owned())))
+        .filter(bills::Column::Id.eq(bill_id))
         .filter(bills::Column::Status.eq("parked"))
+        .filter(bills::Column::Request.eq(row.request.as_str()))
+        .filter(bills::Column::TotalFen.eq(row.total_fen))
         .exec(&ctx.db)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(Error::NotFound("bill"));
+        return Err(Error::Conflict(Conflict::BillChanged));
     }
     load_shown(ctx, merchant_id, bill_id).await
 }

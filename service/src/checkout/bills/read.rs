@@ -72,6 +72,8 @@ pub struct Bill {
     pub created_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
     pub member_confirmed_at: Option<DateTime<Utc>>,
+    /// A parked bill as it stands now: what the member names when they confirm it in the mini-program.
+    pub confirmation_digest: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
     /// A parked bill's draft, to resume.
     pub draft: Option<BillDraft>,
@@ -165,6 +167,8 @@ pub(super) fn to_bill(
         created_at: row.created_at,
         settled_at: row.settled_at,
         member_confirmed_at: row.member_confirmed_at,
+        confirmation_digest: (row.status == "parked")
+            .then(|| super::consent::confirmation_digest(row.id, &row.request, Fen::new(row.total_fen))),
         closed_at: row.closed_at,
         draft,
         replayed,

@@ -10,12 +10,13 @@ use serde_json::json;
 
 use entity::bills;
 
+use super::consent::{Consent, check_consent, confirmed_in_app, member_debit, record_on};
 use super::input::{BillDraft, SettleInput, SettleParkedInput, TenderInput};
 use super::park::with_price;
 use super::posting::{By, Settlement, write_settlement};
 use super::read::{Bill, load, parked_row, replay};
 use super::resolve::{Resolved, resolve};
-use super::tenders::{CheckedTender, check_confirmation, check_cover, check_tenders};
+use super::tenders::{CheckedTender, check_cover, check_tenders};
 use crate::checkout::pricing::Priced;
 use crate::domain::{Fen, IdempotencyKey, Permission, TenderKind, fingerprint};
 use crate::error::is_unique_violation;
@@ -46,7 +47,7 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
     let fingerprint = bill_fingerprint(&input.draft, &input.tenders);
     // A retry is answered by the first settlement: found when its insert meets the first bill's key, or when its
     // checks fail (the store may have closed since). First tries, nearly all of them, skip the look-up.
-    let (tenders, resolved, priced) = match check_settlement(ctx, principal, &input).await {
+    let (tenders, resolved, priced, consent) = match check_settlement(ctx, principal, &input).await {
         Ok(checked) => checked,
         Err(err) => return replay(ctx, merchant_id, &key, &fingerprint).await?.ok_or(err),
     };
@@ -75,7 +76,9 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
         level_id: Set(resolved.level.as_ref().map(|l| l.id)),
         note: Set(input.draft.note.trim().to_owned()),
         request: Set("{}".to_owned()),
-        member_confirmed_at: Set(None),
+        member_confirmed_at: Set(consent.confirmed_at(None, now)),
+        member_confirmed_digest: Set(None),
+        member_debit_fen: Set(consent.debit.get()),
         closed_at: Set(None),
         closed_by: Set(None),
         ..Default::default()
@@ -90,6 +93,7 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
         }
         Err(err) => return Err(err.into()),
     };
+    consent.spend(&txn, row.id, Some(principal.staff_id)).await?;
     let written = write_settlement(
         &txn,
         Settlement {
@@ -108,19 +112,21 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
     written.into_bill(row)
 }
 
-/// Everything a new bill must pass before its transaction starts: its store, tenders, lines, price and cover.
+/// Everything a new bill must pass before its transaction starts: its store, tenders, lines, price, cover and
+/// the member's consent to a large debit.
 pub(super) async fn check_settlement(
     ctx: &AppContext,
     principal: &StaffPrincipal,
     input: &SettleInput,
-) -> Result<(Vec<CheckedTender>, Resolved, Priced)> {
+) -> Result<(Vec<CheckedTender>, Resolved, Priced, Consent)> {
     let tenders = check_tenders(&input.tenders, input.draft.member_id)?;
     let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &input.draft, false).await?;
     resolved.require_open(principal)?;
     let priced = resolved.price(input.draft.points)?;
     check_cover(&tenders, &resolved, &priced)?;
-    check_confirmation(ctx, &resolved, &tenders, input.member_code.as_deref(), false)?;
-    Ok((tenders, resolved, priced))
+    let consent =
+        check_consent(ctx, principal.merchant_id, &resolved, &tenders, input.member_code.as_deref(), false).await?;
+    Ok((tenders, resolved, priced, consent))
 }
 
 /// The guarded `from → settled` update of a kept bill, with the price as settled: whoever runs it first settles.
@@ -166,11 +172,14 @@ pub async fn settle_parked(
     let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, false).await?;
     let priced = resolved.price(draft.points)?;
     check_cover(&tenders, &resolved, &priced)?;
-    check_confirmation(ctx, &resolved, &tenders, input.member_code.as_deref(), row.member_confirmed_at.is_some())?;
+    let in_app = confirmed_in_app(&row, priced.total);
+    let code = input.member_code.as_deref();
+    let consent = check_consent(ctx, principal.merchant_id, &resolved, &tenders, code, in_app).await?;
     let now = ctx.now();
     let txn = ctx.db.begin().await?;
     let fingerprint = bill_fingerprint(&draft, &input.tenders);
-    let claimed = claim_for_settlement(bill_id, "parked", &fingerprint, &resolved, &priced, now)
+    let claim = claim_for_settlement(bill_id, "parked", &fingerprint, &resolved, &priced, now);
+    let claimed = record_on(claim, consent.debit, consent.confirmed_at(row.member_confirmed_at, now))
         .exec_with_returning(&txn)
         .await?
         .pop();
@@ -179,6 +188,7 @@ pub async fn settle_parked(
         // A concurrent twin settled it first: the same tenders are a replay.
         return Box::pin(settle_parked(ctx, principal, bill_id, input)).await;
     };
+    consent.spend(&txn, bill_id, Some(principal.staff_id)).await?;
     let written = write_settlement(
         &txn,
         Settlement { by: By::staff(principal), bill_id, resolved: &resolved, priced: &priced, tenders: &tenders },
@@ -225,7 +235,9 @@ pub(crate) async fn settle_paid(ctx: &AppContext, txn: &DatabaseTransaction, pay
     all_tenders.push(TenderInput { kind, amount_fen: paid, tendered_fen: None });
     let now = ctx.now();
     let fingerprint = bill_fingerprint(&draft, &all_tenders);
-    let claimed = claim_for_settlement(bill_id, "paying", &fingerprint, &resolved, &priced, now).exec(txn).await?;
+    // The member's consent was checked, and a consenting code spent, when the payment started.
+    let claim = claim_for_settlement(bill_id, "paying", &fingerprint, &resolved, &priced, now);
+    let claimed = record_on(claim, member_debit(&resolved, &checked), row.member_confirmed_at).exec(txn).await?;
     if claimed.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
     }

@@ -1,12 +1,12 @@
-//! Tenders: which kinds a cashier may name, that they pay the total exactly, and when the member must confirm a
-//! stored-value or count-card debit.
+//! Tenders: which kinds a cashier may name, and that they pay the total exactly (the member's consent to a large
+//! debit is `consent`).
 
 use super::input::TenderInput;
 use super::resolve::Resolved;
 use crate::checkout::pricing::Priced;
 use crate::domain::{Fen, LineKind, TenderKind};
 use crate::ledger::{Account, AccountKind};
-use crate::{AppContext, Conflict, Error, Result};
+use crate::{Error, Result};
 
 /// The store account a tender's money lands in (stored value has none: it comes from the member's card).
 pub(crate) fn tender_account(kind: TenderKind, store_id: i64) -> Option<Account> {
@@ -91,41 +91,6 @@ pub(super) fn check_cover(tenders: &[CheckedTender], resolved: &Resolved, priced
     let stored: Fen = tenders.iter().filter(|t| t.kind == TenderKind::StoredValue).map(|t| t.amount).sum();
     if stored > priced.total - recharges {
         return Err(Error::invalid("tenders", "stored value cannot pay for a recharge"));
-    }
-    Ok(())
-}
-
-/// Whether this settlement debits more stored value or count-card value than the merchant lets go unconfirmed.
-pub(super) fn needs_confirmation(resolved: &Resolved, tenders: &[CheckedTender]) -> bool {
-    let Some(threshold) = resolved.settings.confirm_threshold_fen else { return false };
-    let stored: Fen = tenders.iter().filter(|t| t.kind == TenderKind::StoredValue).map(|t| t.amount).sum();
-    let sessions: Fen = resolved
-        .lines
-        .iter()
-        .filter_map(|line| {
-            let card = line.count_card.as_ref()?;
-            let per_session =
-                card.price_fen * i64::from(line.quantity) / i64::from(std::cmp::max(card.sessions_total, 1));
-            Some(Fen::new(per_session))
-        })
-        .sum();
-    stored > threshold || sessions > threshold
-}
-
-pub(super) fn check_confirmation(
-    ctx: &AppContext,
-    resolved: &Resolved,
-    tenders: &[CheckedTender],
-    member_code: Option<&str>,
-    confirmed_in_app: bool,
-) -> Result<()> {
-    if !needs_confirmation(resolved, tenders) || confirmed_in_app {
-        return Ok(());
-    }
-    let Some(code) = member_code else { return Err(Error::Conflict(Conflict::MemberConfirmationRequired)) };
-    let claims = crate::members::code::verify_member_code(ctx, code)?;
-    if Some(claims.member_id) != resolved.member_id() {
-        return Err(Error::invalid("member_code", "this member code belongs to another member"));
     }
     Ok(())
 }
