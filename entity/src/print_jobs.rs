@@ -8,9 +8,10 @@ pub struct Model {
     pub id: i64,
     pub merchant_id: i64,
     pub store_id: i64,
-    /// `bill_receipt`, `recharge_receipt` or `test_page`.
+    /// `bill_receipt`, `recharge_receipt`, `count_card_slip`, `refund_receipt`, `appointment_ticket`,
+    /// `handover_summary` or `test_page`.
     pub kind: String,
-    /// The bill id, or the recharge's journal entry id.
+    /// The bill id, the recharge's journal entry id, the refund's id, the booking id or the handover id.
     pub subject_id: i64,
     /// `queued`, `sent` (a bridge spooled it), `printed`, `held` or `failed`.
     pub status: String,
@@ -26,6 +27,9 @@ pub struct Model {
     pub received_at: Option<DateTimeUtc>,
     /// Who asked for it (a reprint or a test page).
     pub requested_by: Option<i64>,
+    /// JSON: what the slip states that later events change, as of when its subject was written (a reprint copies
+    /// it). None on jobs that state nothing of the kind.
+    pub stated: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -518,7 +518,8 @@ pub struct ReceiptDto {
     pub cashier: String,
     /// How the member is named on paper: the masked real name (张*), else the nickname.
     pub member_nickname: Option<String>,
-    /// Balances after the bill.
+    /// The member's level after the bill, and their balances as the bill left them (not as they are now).
+    pub member_level: Option<String>,
     pub stored_value_fen: Option<Fen>,
     pub points_available: Option<Points>,
     pub count_cards: Vec<ReceiptCardDto>,
@@ -531,6 +532,7 @@ impl From<Receipt> for ReceiptDto {
             store_name: r.store_name,
             cashier: r.cashier,
             member_nickname: r.member_nickname,
+            member_level: r.member_level,
             stored_value_fen: r.stored_value_fen,
             points_available: r.points_available,
             count_cards: r

@@ -136,7 +136,8 @@ pub struct PrinterDto {
     pub native_qr: bool,
     /// A cash drawer hangs off it (kicked when a bill takes cash).
     pub drawer: bool,
-    /// Job kinds routed here (`bill_receipt`, `recharge_receipt`, `test_page`); empty takes the rest.
+    /// Job kinds routed here (`bill_receipt`, `recharge_receipt`, `count_card_slip`, `refund_receipt`,
+    /// `appointment_ticket`, `handover_summary`, `test_page`); empty takes the rest.
     pub kinds: Vec<String>,
     pub active: bool,
     /// `ok`, `paper_out`, `cover_open`, `offline` or `unknown`, as the bridge last saw it.
@@ -234,7 +235,8 @@ async fn update_printer(
 pub struct PrintJobDto {
     pub id: i64,
     pub store_id: i64,
-    /// `bill_receipt`, `recharge_receipt` or `test_page`.
+    /// `bill_receipt`, `recharge_receipt`, `count_card_slip`, `refund_receipt`, `appointment_ticket`,
+    /// `handover_summary` or `test_page`.
     pub kind: String,
     /// The bill, the recharge's ledger entry, or the printer (test page).
     pub subject_id: i64,

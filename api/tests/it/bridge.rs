@@ -517,3 +517,84 @@ async fn a_bridge_whose_device_cannot_be_checked_is_cut_off() {
     app.ctx.db.execute_raw(rename("bridge_devices_away", "bridge_devices")).await.unwrap();
     assert_eq!(closed.expect("the connection is closed within a few ticks").as_deref(), Some("unverified"));
 }
+
+/// The job of `kind` for `subject`, first print or a copy.
+async fn job_of(app: &TestApp, kind: &str, subject: i64, copy: i32) -> entity::print_jobs::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    entity::print_jobs::Entity::find()
+        .filter(entity::print_jobs::Column::Kind.eq(kind))
+        .filter(entity::print_jobs::Column::SubjectId.eq(subject))
+        .filter(entity::print_jobs::Column::Copy.eq(copy))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {kind} job for {subject}, copy {copy}"))
+}
+
+#[tokio::test]
+async fn slips_state_the_member_as_the_sale_left_them_however_late_they_print() {
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let (_, services) = app.get(&format!("{STAFF}/services"), &cashier).await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap()["id"].clone();
+    let member = app.new_member(&cashier, "13900007001").await;
+    let has = |lines: &[String], label: &str, value: &str| {
+        lines.iter().any(|l| l.trim_start_matches("[bold] ").starts_with(label) && l.ends_with(value))
+    };
+
+    // ￥550.00 recharged, then spent on two bills of ￥68.00 before anything prints.
+    let recharge =
+        json!({ "store_id": store, "amount_fen": 55_000, "tender": "cash", "idempotency_key": "stated-rc-01" });
+    ok(app.post(&format!("{STAFF}/members/{member}/stored-value/recharges"), &cashier, recharge).await);
+    let bill = |key: &str| {
+        json!({
+            "store_id": store, "member_id": member, "idempotency_key": key,
+            "lines": [{ "kind": "service", "item_id": wash }], "tenders": [{ "kind": "stored_value", "amount_fen": 6_800 }],
+        })
+    };
+    let first = ok(app.post(&format!("{STAFF}/bills"), &cashier, bill("stated-bill-01")).await)["id"].as_i64().unwrap();
+    let second =
+        ok(app.post(&format!("{STAFF}/bills"), &cashier, bill("stated-bill-02")).await)["id"].as_i64().unwrap();
+    assert_eq!(app.stored_value(&cashier, member).await["balance_fen"], 41_400);
+
+    let recharge_job = {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        entity::print_jobs::Entity::find()
+            .filter(entity::print_jobs::Column::Kind.eq("recharge_receipt"))
+            .one(&app.ctx.db)
+            .await
+            .unwrap()
+            .expect("the recharge's slip is queued")
+    };
+    let slip = printed_lines(&app, "recharge_receipt", recharge_job.subject_id).await;
+    assert!(has(&slip, "储值余额", "￥550.00"), "the recharge slip states the card as the recharge left it: {slip:?}");
+    let level = slip.iter().find(|l| l.starts_with("等级")).expect("the slip states the member's level").clone();
+    let receipt = printed_lines(&app, "bill_receipt", first).await;
+    assert!(has(&receipt, "储值余额", "￥482.00"), "{receipt:?}");
+    assert!(receipt.contains(&level), "{receipt:?}");
+    let answered = ok(app.get(&format!("{STAFF}/bills/{first}/receipt"), &cashier).await);
+    assert_eq!(answered["stored_value_fen"], 48_200, "the receipt as printed: {answered}");
+
+    // A reversal prints its own slip; the member's card is back to ￥482.00 after it.
+    let reverse = json!({ "reason": "开错单", "idempotency_key": "stated-reverse-1" });
+    let reversed = ok(app.post(&format!("{STAFF}/bills/{second}/reverse"), &owner, reverse).await);
+    let refund_id = reversed["id"].as_i64().unwrap();
+    let refund_slip = printed_lines(&app, "refund_receipt", refund_id).await;
+    assert!(refund_slip.iter().any(|l| l.contains("反结账凭证")), "{refund_slip:?}");
+    assert!(has(&refund_slip, "原单", &second.to_string()), "{refund_slip:?}");
+    assert!(has(&refund_slip, "退回储值卡", "￥68.00"), "{refund_slip:?}");
+    assert!(has(&refund_slip, "储值余额", "￥482.00"), "{refund_slip:?}");
+    assert!(refund_slip.iter().any(|l| l.contains("原因：开错单")), "{refund_slip:?}");
+
+    // Spent again; a reprint of the recharge slip still states that moment.
+    ok(app.post(&format!("{STAFF}/bills"), &cashier, bill("stated-bill-03")).await);
+    let reprint = ok(app.post(&format!("{STAFF}/print-jobs/{}/reprint", recharge_job.id), &cashier, json!({})).await);
+    assert_eq!(reprint["copy"], 1);
+    let copy = job_of(&app, "recharge_receipt", recharge_job.subject_id, 1).await;
+    let narrow = Profile { paper: Paper::Mm58, native_qr: true, drawer: true };
+    let copy = decode(&service::store::receipts::render(&app.ctx, &copy, narrow, "前台").await.unwrap());
+    assert!(has(&copy, "储值余额", "￥550.00"), "{copy:?}");
+    assert!(has(&printed_lines(&app, "refund_receipt", refund_id).await, "储值余额", "￥482.00"));
+}

@@ -28,7 +28,7 @@ use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
 use crate::members::allergies::AllergyMatch;
 use crate::members::auth::MemberPrincipal;
-use crate::store::print_queue::JobKind;
+use crate::store::print_queue::{self, JobKind};
 use crate::{AppContext, Conflict, Error, Result};
 
 /// Statuses that still hold time.
@@ -607,11 +607,17 @@ pub async fn check_in(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
         };
     }
     crate::notifications::outbox::withdraw(&txn, row.id, "arrived").await?;
-    crate::store::print_queue::queue_into(&txn, row.merchant_id, row.store_id, JobKind::AppointmentTicket, row.id)
-        .await?;
+    let ticket = print_queue::Job {
+        merchant_id: row.merchant_id,
+        store_id: row.store_id,
+        kind: JobKind::AppointmentTicket,
+        subject_id: row.id,
+        stated: None,
+    };
+    print_queue::queue_into(&txn, ticket).await?;
     audit::by_staff(&txn, principal, "booking.checked_in", ("booking", row.id), json!({ "bill_id": bill.id })).await?;
     txn.commit().await?;
-    crate::store::print_queue::announce(ctx, row.store_id).await;
+    print_queue::announce(ctx, row.store_id).await;
     get(ctx, booker, booking_id).await
 }
 

@@ -74,6 +74,26 @@ async fn to_card(conn: &impl ConnectionTrait, merchant_id: i64, row: count_cards
     })
 }
 
+/// The sessions left on each of `card_ids` as `conn` sees them now, by card name (for a slip).
+pub(crate) async fn sessions_left(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    card_ids: &[i64],
+) -> Result<Vec<(String, i64)>> {
+    let rows = count_cards::Entity::find()
+        .filter(count_cards::Column::MerchantId.eq(merchant_id))
+        .filter(count_cards::Column::Id.is_in(card_ids.iter().copied()))
+        .order_by_asc(count_cards::Column::Id)
+        .all(conn)
+        .await?;
+    let mut left = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (sessions, _) = balances(conn, merchant_id, &row).await?;
+        left.push((row.name, sessions));
+    }
+    Ok(left)
+}
+
 async fn row(conn: &impl ConnectionTrait, merchant_id: i64, card_id: i64) -> Result<count_cards::Model> {
     count_cards::Entity::find_by_id(card_id)
         .filter(count_cards::Column::MerchantId.eq(merchant_id))

@@ -23,7 +23,7 @@ use crate::foundation::principal::StaffPrincipal;
 use crate::ledger::posting::Posting;
 use crate::ledger::{self, Account, AccountKind, Cause, Draft};
 use crate::loyalty::points::NewLot;
-use crate::store::print_queue::JobKind;
+use crate::store::print_queue::{self, Job, JobKind};
 use crate::{AppContext, Conflict, Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,7 +173,8 @@ async fn lock_card(conn: &impl ConnectionTrait, card: &stored_value_cards::Model
         .ok_or(Error::NotFound("stored-value card"))
 }
 
-async fn card_view(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<Card> {
+/// The member's card as `conn` sees it (inside a transaction: after its own moves).
+pub(crate) async fn card_in(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<Card> {
     let row = card_row(conn, merchant_id, member_id).await?;
     let balances =
         ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
@@ -331,12 +332,12 @@ pub(crate) async fn seed_recharge(
 pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Card> {
     principal.require(Permission::MemberRead)?;
     crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
-    card_view(&ctx.db, principal.merchant_id, member_id).await
+    card_in(&ctx.db, principal.merchant_id, member_id).await
 }
 
 /// The member's own card, for the mini-program.
 pub async fn own(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Card> {
-    card_view(&ctx.db, merchant_id, member_id).await
+    card_in(&ctx.db, merchant_id, member_id).await
 }
 
 /// Runs `post` unless the key was seen, and shows the card afterwards.
@@ -353,7 +354,7 @@ where
     Fut: std::future::Future<Output = Result<i64>>,
 {
     let (entry_id, replayed) = ledger::once(&ctx.db, merchant_id, key.as_str(), fingerprint, post).await?;
-    let card = card_view(&ctx.db, merchant_id, member_id).await?;
+    let card = card_in(&ctx.db, merchant_id, member_id).await?;
     Ok(Movement { entry_id, card, replayed })
 }
 
@@ -497,8 +498,8 @@ impl RechargeTerms {
         mut posting: Posting<'_, impl ConnectionTrait>,
         paid_into: Account,
     ) -> Result<i64> {
-        let (conn, merchant_id, store_id, member_id) =
-            (posting.conn, posting.merchant_id(), posting.store_id(), posting.member_id()?);
+        let (conn, merchant_id, store_id, member_id, now) =
+            (posting.conn, posting.merchant_id(), posting.store_id(), posting.member_id()?, posting.now);
         posting.draft.memo = self.memo();
         posting.draft.debit(paid_into, self.pay);
         recharge_into(&mut posting, Fen::new(self.pay), self.bonus, self.validity_days).await?;
@@ -509,7 +510,10 @@ impl RechargeTerms {
         }
         crate::loyalty::levels::raise_member(conn, merchant_id, member_id).await?;
         let entry_id = posting.post().await?;
-        crate::store::print_queue::queue_into(conn, merchant_id, store_id, JobKind::Recharge, entry_id).await?;
+        // The slip states the card as this recharge left it, however late it prints.
+        let stated = crate::cards::statement(conn, merchant_id, member_id, &[], now).await?;
+        let slip = Job { merchant_id, store_id, kind: JobKind::Recharge, subject_id: entry_id, stated: Some(&stated) };
+        print_queue::queue_into(conn, slip).await?;
         Ok(entry_id)
     }
 }
@@ -699,7 +703,7 @@ pub async fn set_frozen(ctx: &AppContext, principal: &StaffPrincipal, member_id:
         .await?;
     }
     txn.commit().await?;
-    card_view(&ctx.db, merchant_id, member_id).await
+    card_in(&ctx.db, merchant_id, member_id).await
 }
 
 /// One line of a member's stored-value statement.

@@ -29,6 +29,7 @@ use crate::ledger::posting::Posting;
 use crate::ledger::{Account, Cause};
 use crate::loyalty::points::{self, NewLot};
 use crate::money::{share_of, spread};
+use crate::store::print_queue::{self, JobKind};
 use crate::store::products::StockMoves;
 use crate::{AppContext, Conflict, Error, Result};
 
@@ -266,6 +267,22 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             .col_expr(bills::Column::ClosedBy, Expr::value(Some(principal.staff_id)));
     }
     update.exec(&txn).await?;
+    // The slip states the member as this refund left them, however late it prints.
+    let stated = match bill.member_id {
+        Some(member_id) => {
+            let cards: Vec<i64> = lines.iter().filter_map(|l| l.count_card_id).collect();
+            Some(crate::cards::statement(&txn, merchant_id, member_id, &cards, now).await?)
+        }
+        None => None,
+    };
+    let slip = print_queue::Job {
+        merchant_id,
+        store_id: bill.store_id,
+        kind: JobKind::Refund,
+        subject_id: refund_id,
+        stated: stated.as_ref(),
+    };
+    print_queue::queue_into(&txn, slip).await?;
     audit::record(
         &txn,
         Event {
@@ -279,6 +296,7 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
     )
     .await?;
     txn.commit().await?;
+    print_queue::announce(ctx, bill.store_id).await;
     crate::payments::refunds::submit_for_bill_refund(ctx, refund_id).await;
     let row = bill_refunds::Entity::find_by_id(refund_id).one(&ctx.db).await?.ok_or(Error::NotFound("refund"))?;
     load(ctx, principal, row, false).await

@@ -327,6 +327,14 @@ impl BalanceMoves {
             merged.into_iter().map(|((shared, account_id), delta)| Move { account_id, shared, delta }).collect();
     }
 
+    /// Splits off the member's moves, to apply before the store's: what the member holds after an entry can then be
+    /// read in its transaction (for a slip true to its moment) before the rows every cashier shares are locked.
+    pub fn split_member(mut self) -> (BalanceMoves, BalanceMoves) {
+        let store = self.moves.split_off(self.moves.partition_point(|m| !m.shared));
+        let at = self.at;
+        (self, BalanceMoves { moves: store, at })
+    }
+
     /// Moves every balance with a guarded update: a `floor_zero` account that would go negative fails the whole
     /// entry with [`Conflict::InsufficientBalance`], and the caller's transaction must then be dropped. The
     /// database re-checks the guard under the row lock, so no interleaving of requests overdraws an account.

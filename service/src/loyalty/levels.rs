@@ -378,6 +378,22 @@ pub(crate) async fn raise(
     Ok(())
 }
 
+/// The name of the member's level as `conn` sees it now (for a slip).
+pub(crate) async fn name_of_member(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+) -> Result<Option<String>> {
+    let member = members::Entity::find_by_id(member_id)
+        .filter(members::Column::MerchantId.eq(merchant_id))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("member"))?;
+    let Some(level_id) = member.level_id else { return Ok(None) };
+    let level = member_levels::Entity::find_by_id(level_id).one(conn).await?;
+    Ok(level.map(|l| l.name))
+}
+
 /// [`raise`] with the merchant's levels and rule read here: after a recharge at the desk.
 pub(crate) async fn raise_member(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<()> {
     let levels = load_rules(conn, merchant_id).await?;

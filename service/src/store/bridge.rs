@@ -499,6 +499,7 @@ async fn insert_copy(
     kind: &str,
     subject_id: i64,
     printer_id: Option<i64>,
+    stated: Option<String>,
 ) -> Result<print_jobs::Model> {
     // Two staff pressing "reprint" at once: one gets the copy number, the other tries the next.
     for _ in 0..5 {
@@ -516,6 +517,7 @@ async fn insert_copy(
             hold_reason: Set(None),
             received_at: Set(None),
             requested_by: Set(Some(principal.staff_id)),
+            stated: Set(stated.clone()),
             ..Default::default()
         }
         .insert(&ctx.db)
@@ -542,7 +544,8 @@ pub async fn reprint(ctx: &AppContext, principal: &StaffPrincipal, job_id: i64) 
         .filter(|j| principal.can_access_store(j.store_id))
         .ok_or(Error::NotFound("print job"))?;
     let pinned = (job.kind == "test_page").then_some(job.subject_id);
-    let copy = insert_copy(ctx, principal, job.store_id, &job.kind, job.subject_id, pinned).await?;
+    // The copy states what the first print stated: a reprint is of that moment, not of now.
+    let copy = insert_copy(ctx, principal, job.store_id, &job.kind, job.subject_id, pinned, job.stated.clone()).await?;
     crate::foundation::audit::by_staff(
         &ctx.db,
         principal,
@@ -558,7 +561,7 @@ pub async fn reprint(ctx: &AppContext, principal: &StaffPrincipal, job_id: i64) 
 pub async fn test_page(ctx: &AppContext, principal: &StaffPrincipal, printer_id: i64) -> Result<print_jobs::Model> {
     principal.require(Permission::Checkout)?;
     let printer = own_printer(ctx, principal, printer_id).await?;
-    insert_copy(ctx, principal, printer.store_id, "test_page", printer.id, Some(printer.id)).await
+    insert_copy(ctx, principal, printer.store_id, "test_page", printer.id, Some(printer.id), None).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------

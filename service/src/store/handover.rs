@@ -13,7 +13,7 @@ use entity::{handovers, journal_entries, journal_lines, ledger_accounts, staff};
 use crate::booking::calendar::Calendar;
 use crate::domain::{Fen, Permission};
 use crate::foundation::principal::StaffPrincipal;
-use crate::store::print_queue::JobKind;
+use crate::store::print_queue::{self, JobKind};
 use crate::{AppContext, Error, Result};
 
 /// The store accounts money is taken into.
@@ -192,7 +192,14 @@ pub async fn hand_over(
     }
     .insert(&txn)
     .await?;
-    crate::store::print_queue::queue_into(&txn, principal.merchant_id, store_id, JobKind::Handover, row.id).await?;
+    let slip = print_queue::Job {
+        merchant_id: principal.merchant_id,
+        store_id,
+        kind: JobKind::Handover,
+        subject_id: row.id,
+        stated: None,
+    };
+    print_queue::queue_into(&txn, slip).await?;
     let detail = json!({
         "store_id": store_id, "total_fen": summary.total, "cash_counted_fen": input.cash_counted,
         "float_fen": input.float, "over_short_fen": summary.over_short,

@@ -1,16 +1,46 @@
 //! The print queue (`print_jobs`), an outbox: what prints is queued in the transaction of what it prints, once
-//! per subject, and the store's bridges are woken to fetch it. What a job says is decided when it is printed
-//! (`store::receipts`); delivering it is the bridge's (`store::bridge`). This module imports no
-//! feature module, so every feature can queue.
+//! per subject, and the store's bridges are woken to fetch it. What later events change (balances, points, sessions
+//! left, the member's level) is captured with the job as [`Stated`], so a slip printed late or again is true to its
+//! moment; the layout is applied when it is printed (`store::receipts`); delivering it is the bridge's
+//! (`store::bridge`). This module imports no feature module, so every feature can queue.
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryTrait};
+use serde::{Deserialize, Serialize};
 
 use entity::print_jobs;
 
+use crate::domain::{Fen, Points};
 use crate::ledger::deferred::{Check, Deferred};
 use crate::{AppContext, Result};
+
+/// What a slip states about the member as of the moment its subject was written (their name is read when printed,
+/// so an anonymised member is not printed by name). A part left out is not printed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stated {
+    /// The member's level after this (a bill or recharge can raise it; a refund can lower it).
+    pub level: Option<String>,
+    pub stored_value: Option<Fen>,
+    pub points_available: Option<Points>,
+    /// The count cards this touched, by name, with the sessions left.
+    pub count_cards: Vec<(String, i64)>,
+}
+
+impl Stated {
+    fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string(self).map_err(anyhow::Error::from)?)
+    }
+
+    /// The statement a job was queued with (none on jobs queued before statements were kept, or of kinds that
+    /// state nothing that changes).
+    pub fn of(job: &print_jobs::Model) -> Result<Option<Stated>> {
+        let Some(text) = &job.stated else { return Ok(None) };
+        let stated = serde_json::from_str(text)
+            .map_err(|e| anyhow::anyhow!("print job {} has a statement that cannot be read: {e}", job.id))?;
+        Ok(Some(stated))
+    }
+}
 
 /// What a print job prints; a printer may be given some kinds only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,17 +53,20 @@ pub enum JobKind {
     AppointmentTicket,
     /// 交班: a cashier's takings at handover.
     Handover,
+    /// A refund, a reversal (反结账) or a card refund (退卡): what went back and how.
+    Refund,
     /// Asked for by staff to try a printer.
     TestPage,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::Bill,
         JobKind::Recharge,
         JobKind::CountCardSlip,
         JobKind::AppointmentTicket,
         JobKind::Handover,
+        JobKind::Refund,
         JobKind::TestPage,
     ];
 
@@ -44,6 +77,7 @@ impl JobKind {
             JobKind::CountCardSlip => "count_card_slip",
             JobKind::AppointmentTicket => "appointment_ticket",
             JobKind::Handover => "handover_summary",
+            JobKind::Refund => "refund_receipt",
             JobKind::TestPage => "test_page",
         }
     }
@@ -57,21 +91,27 @@ impl JobKind {
     }
 }
 
+/// What to print, and where.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Job<'a> {
+    pub(crate) merchant_id: i64,
+    pub(crate) store_id: i64,
+    pub(crate) kind: JobKind,
+    pub(crate) subject_id: i64,
+    pub(crate) stated: Option<&'a Stated>,
+}
+
 /// Queues one job on `conn` (the transaction of what it prints); queuing the same subject again changes nothing.
-pub(crate) async fn queue_into(
-    conn: &impl ConnectionTrait,
-    merchant_id: i64,
-    store_id: i64,
-    kind: JobKind,
-    subject_id: i64,
-) -> Result<()> {
+pub(crate) async fn queue_into(conn: &impl ConnectionTrait, job: Job<'_>) -> Result<()> {
     let mut deferred = Deferred::new();
-    queue_deferred(&mut deferred, merchant_id, store_id, kind, subject_id);
+    queue_deferred(&mut deferred, job)?;
     deferred.flush(conn).await
 }
 
 /// [`queue_into`] as a deferred write.
-pub(crate) fn queue_deferred(deferred: &mut Deferred, merchant_id: i64, store_id: i64, kind: JobKind, subject_id: i64) {
+pub(crate) fn queue_deferred(deferred: &mut Deferred, job: Job<'_>) -> Result<()> {
+    let Job { merchant_id, store_id, kind, subject_id, stated } = job;
+    let stated = stated.map(Stated::to_json).transpose()?;
     let job = print_jobs::Entity::insert(print_jobs::ActiveModel {
         merchant_id: Set(merchant_id),
         store_id: Set(store_id),
@@ -85,6 +125,7 @@ pub(crate) fn queue_deferred(deferred: &mut Deferred, merchant_id: i64, store_id
         hold_reason: Set(None),
         received_at: Set(None),
         requested_by: Set(None),
+        stated: Set(stated),
         ..Default::default()
     })
     .on_conflict(
@@ -93,6 +134,7 @@ pub(crate) fn queue_deferred(deferred: &mut Deferred, merchant_id: i64, store_id
             .to_owned(),
     );
     deferred.push(job.into_query(), Check::Any);
+    Ok(())
 }
 
 /// Wakes the connections of a store's bridges (on any replica) to look for new jobs: call it after the commit

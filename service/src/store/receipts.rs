@@ -1,17 +1,20 @@
 //! What each printed job says ([`bill_ticket`], [`count_card_slip`], [`appointment_ticket`], [`handover_ticket`],
-//! [`test_page`]) and the bytes a queued job prints on a given printer ([`render`]), read when the job is printed.
+//! [`test_page`], and the recharge and refund slips) and the bytes a queued job prints on a given printer
+//! ([`render`]), laid out when the job is printed from what its subject wrote and what the job states
+//! ([`Stated`]: the member's balances and level as of the sale).
 //! Jobs are queued by what they print, in its transaction ([`crate::store::print_queue`]); getting them to the
 //! printer is the store bridge's job.
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use entity::{journal_entries, journal_lines, ledger_accounts, print_jobs, stores};
+use entity::{bill_refunds, journal_entries, journal_lines, ledger_accounts, print_jobs, staff, stores};
 
 use crate::booking::calendar::Calendar;
 use crate::checkout::bills::Receipt;
 use crate::domain::{Fen, LineKind, Points, TenderKind};
 use crate::store::escpos::{Profile, Ticket};
+use crate::store::print_queue::Stated;
 use crate::{AppContext, Error, Result};
 
 fn tender_label(kind: TenderKind) -> &'static str {
@@ -45,6 +48,9 @@ pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
         .row("收银", &receipt.cashier);
     if let Some(nickname) = &receipt.member_nickname {
         ticket = ticket.row("会员", nickname);
+    }
+    if let Some(level) = &receipt.member_level {
+        ticket = ticket.row("等级", level);
     }
     ticket = ticket.rule();
     for line in &bill.lines {
@@ -94,12 +100,14 @@ pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
     ticket
 }
 
-/// A desk or mini-program recharge, from its ledger entry: what was paid and how, the bonus, the card's balance now.
+/// A desk or mini-program recharge, from its ledger entry: what was paid and how, the bonus, and the card as the
+/// recharge left it (`stated`; as it is now for a slip queued before statements were kept).
 async fn recharge_ticket(
     ctx: &AppContext,
     store: &stores::Model,
     calendar: &Calendar,
     job: &print_jobs::Model,
+    stated: Option<Stated>,
 ) -> Result<Ticket> {
     let entry = journal_entries::Entity::find_by_id(job.subject_id)
         .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
@@ -138,6 +146,9 @@ async fn recharge_ticket(
     if let Some(member) = &member {
         ticket = ticket.row("会员", crate::members::label(ctx, member, false)?);
     }
+    if let Some(level) = stated.as_ref().and_then(|s| s.level.as_ref()) {
+        ticket = ticket.row("等级", level);
+    }
     ticket = ticket.rule().row("充值", Fen::new(principal).to_string());
     if bonus > 0 {
         ticket = ticket.row("赠送", Fen::new(bonus).to_string());
@@ -145,12 +156,75 @@ async fn recharge_ticket(
     for (kind, amount) in &paid {
         ticket = ticket.row(tender_name(kind), Fen::new(*amount).to_string());
     }
-    if let Some(member) = &member {
-        let card = crate::cards::stored_value::own(ctx, job.merchant_id, member.id).await?;
-        ticket = ticket.rule().row("储值余额", card.balance().to_string());
+    let balance = match (stated.and_then(|s| s.stored_value), &member) {
+        (Some(balance), _) => Some(balance),
+        (None, Some(member)) => Some(crate::cards::stored_value::own(ctx, job.merchant_id, member.id).await?.balance()),
+        (None, None) => None,
+    };
+    if let Some(balance) = balance {
+        ticket = ticket.rule().row("储值余额", balance.to_string());
     }
     ticket = ticket.feed().centered("谢谢惠顾");
     if paid.iter().any(|(kind, _)| kind == "cash") {
+        ticket = ticket.drawer();
+    }
+    Ok(ticket)
+}
+
+/// A refund or a reversal (反结账) of a bill: what went back, how, why, and the member as it left them.
+async fn refund_ticket(
+    ctx: &AppContext,
+    store: &stores::Model,
+    calendar: &Calendar,
+    job: &print_jobs::Model,
+    stated: Option<Stated>,
+) -> Result<Ticket> {
+    let refund = bill_refunds::Entity::find_by_id(job.subject_id)
+        .filter(bill_refunds::Column::MerchantId.eq(job.merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("refund"))?;
+    let bill = crate::checkout::bills::load(&ctx.db, job.merchant_id, refund.bill_id, false).await?;
+    let by = staff::Entity::find_by_id(refund.created_by).one(&ctx.db).await?.map(|s| s.display_name);
+    let title = if refund.kind == "reversal" { "反结账凭证" } else { "退款凭证" };
+    let mut ticket = Ticket::new()
+        .title(&store.name)
+        .centered(title)
+        .rule()
+        .row("单号", format!("T{}", refund.id))
+        .row("原单", bill.id.to_string())
+        .row("时间", refund.created_at.with_timezone(&calendar.tz).format("%Y-%m-%d %H:%M").to_string())
+        .row("经办", by.unwrap_or_default());
+    if let Some(member_id) = bill.member_id {
+        let member = crate::members::row(&ctx.db, job.merchant_id, member_id).await?;
+        ticket = ticket.row("会员", crate::members::label(ctx, &member, false)?);
+    }
+    ticket = ticket.rule();
+    let tenders: Vec<serde_json::Value> = serde_json::from_str(&refund.tenders)
+        .map_err(|e| anyhow::anyhow!("refund {} has tenders that cannot be read: {e}", refund.id))?;
+    for tender in &tenders {
+        let kind = tender["kind"].as_str().unwrap_or_default();
+        let amount = Fen::new(tender["amount_fen"].as_i64().unwrap_or_default());
+        ticket = ticket.row(format!("退回{}", tender_name(kind)), amount.to_string());
+    }
+    ticket = ticket.bold_row("退款合计", Fen::new(refund.amount_fen).to_string());
+    if !refund.reason.is_empty() {
+        ticket = ticket.line(format!("原因：{}", refund.reason));
+    }
+    if let Some(stated) = stated {
+        ticket = ticket.rule();
+        if let Some(level) = &stated.level {
+            ticket = ticket.row("等级", level);
+        }
+        if let Some(balance) = stated.stored_value {
+            ticket = ticket.row("储值余额", balance.to_string());
+        }
+        if let Some(points) = stated.points_available {
+            ticket = ticket.row("可用积分", points.to_string());
+        }
+    }
+    ticket = ticket.feed().line("经办人签字：").feed().line("顾客签字：").feed();
+    if tenders.iter().any(|t| t["kind"] == "cash") {
         ticket = ticket.drawer();
     }
     Ok(ticket)
@@ -286,16 +360,18 @@ pub async fn render(
 ) -> Result<Vec<u8>> {
     let store = stores::Entity::find_by_id(job.store_id).one(&ctx.db).await?.ok_or(Error::NotFound("store"))?;
     let calendar = Calendar::new(&store.timezone);
+    let stated = Stated::of(job)?;
     let ticket = match job.kind.as_str() {
         "bill_receipt" => {
             let bill = crate::checkout::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
-            let receipt = crate::checkout::bills::receipt_of(ctx, job.merchant_id, bill).await?;
+            let receipt = crate::checkout::bills::receipt_of(ctx, job.merchant_id, bill, stated).await?;
             bill_ticket(&receipt, &calendar)
         }
-        "recharge_receipt" => recharge_ticket(ctx, &store, &calendar, job).await?,
+        "recharge_receipt" => recharge_ticket(ctx, &store, &calendar, job, stated).await?,
+        "refund_receipt" => refund_ticket(ctx, &store, &calendar, job, stated).await?,
         "count_card_slip" => {
             let bill = crate::checkout::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
-            let receipt = crate::checkout::bills::receipt_of(ctx, job.merchant_id, bill).await?;
+            let receipt = crate::checkout::bills::receipt_of(ctx, job.merchant_id, bill, stated).await?;
             count_card_slip(&receipt, &calendar)
         }
         "appointment_ticket" => {

@@ -1,6 +1,7 @@
 //! What a settlement writes, in one transaction, in this order: the tenders (money in), the lines and what each
 //! delivers, points spent and earned, commission, the member's spend and level; and last the writes nothing reads
-//! back and the balance moves, so the rows every cashier of a store shares are locked only until commit.
+//! back, the member's balances with what the receipts state about them, and the store's balances, so the rows every
+//! cashier of a store shares are locked only until commit.
 
 use std::collections::BTreeMap;
 
@@ -96,7 +97,8 @@ pub(super) async fn write_settlement(
     let expiry = move_points(&mut posting, &mut tail, settlement).await?;
     record_commission(&posting, settlement, &delivered).await?;
     add_spend(txn, settlement).await?;
-    let (entry_id, change) = finish(posting, tail, settlement, delivered.stock, expiry).await?;
+    let cards = touched_cards(&delivered.rows);
+    let (entry_id, change) = finish(posting, tail, settlement, delivered.stock, expiry, &cards).await?;
     Ok(Written { entry_id, change, lines: delivered.rows, tenders })
 }
 
@@ -314,18 +316,32 @@ async fn add_spend(txn: &DatabaseTransaction, settlement: Settlement<'_>) -> Res
     Ok(())
 }
 
+/// The count cards a bill used sessions of or sold, by the line that did.
+fn touched_cards(rows: &[bill_lines::Model]) -> Vec<i64> {
+    let sold = |row: &bill_lines::Model| {
+        let detail: serde_json::Value = serde_json::from_str(&row.detail).ok()?;
+        detail.get("count_card_id")?.as_i64()
+    };
+    let mut ids: Vec<i64> = rows.iter().filter_map(|row| row.count_card_id.or_else(|| sold(row))).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// Last, the writes nothing reads back, in one statement on PostgreSQL (`deferred`): the points lot, the journal
-/// lines, the bill's entry, its receipts and its stock (a row every cashier of the store shares); then the ledger's
-/// balances (the member's, then the store's). Both are locked only until commit. Returns the entry and the change.
+/// lines and the bill's entry; the member's balances, and what the receipts state about the member read back from
+/// them; the receipts and the stock (a row every cashier of the store shares); then the store's balances. The
+/// store's rows are locked only until commit. Returns the entry and the change.
 async fn finish(
     posting: Posting<'_, DatabaseTransaction>,
     mut tail: Deferred,
     settlement: Settlement<'_>,
     stock: StockMoves,
     expiry: Option<BalanceMoves>,
+    cards: &[i64],
 ) -> Result<(i64, Fen)> {
-    let (txn, merchant_id, store_id, bill_id) =
-        (posting.conn, posting.merchant_id(), posting.store_id(), settlement.bill_id);
+    let (txn, merchant_id, store_id, bill_id, now) =
+        (posting.conn, posting.merchant_id(), posting.store_id(), settlement.bill_id, posting.now);
     let (entry_id, mut balance_moves) = posting.post_into(&mut tail).await?;
     if let Some(expiry) = expiry {
         balance_moves.merge(expiry);
@@ -337,12 +353,22 @@ async fn finish(
         .filter(bills::Column::Id.eq(bill_id))
         .into_query();
     tail.push(link, Check::Any);
-    print_queue::queue_deferred(&mut tail, merchant_id, store_id, JobKind::Bill, bill_id);
-    if settlement.resolved.lines.iter().any(|line| line.count_card.is_some()) {
-        print_queue::queue_deferred(&mut tail, merchant_id, store_id, JobKind::CountCardSlip, bill_id);
-    }
-    stock.defer(txn, &mut tail).await?;
     tail.flush(txn).await?;
-    balance_moves.apply(txn).await?;
+    let (member_moves, store_moves) = balance_moves.split_member();
+    member_moves.apply(txn).await?;
+    // What the receipts state is what this bill left the member with, however late they print.
+    let stated = match settlement.resolved.member_id() {
+        Some(member_id) => Some(crate::cards::statement(txn, merchant_id, member_id, cards, now).await?),
+        None => None,
+    };
+    let mut last = Deferred::new();
+    let job = |kind| print_queue::Job { merchant_id, store_id, kind, subject_id: bill_id, stated: stated.as_ref() };
+    print_queue::queue_deferred(&mut last, job(JobKind::Bill))?;
+    if settlement.resolved.lines.iter().any(|line| line.count_card.is_some()) {
+        print_queue::queue_deferred(&mut last, job(JobKind::CountCardSlip))?;
+    }
+    stock.defer(txn, &mut last).await?;
+    last.flush(txn).await?;
+    store_moves.apply(txn).await?;
     Ok((entry_id, change))
 }
