@@ -17,6 +17,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(lookup_member)
         .service(get_member)
         .service(update_member)
+        .service(set_member_level)
         .service(replace_member_tags)
         .service(list_member_notes)
         .service(create_member_note)
@@ -187,7 +188,6 @@ pub struct MemberRequest {
     pub gender: Option<Gender>,
     pub birthday: Option<NaiveDate>,
     pub home_store_id: Option<i64>,
-    pub level_id: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
     /// Only on creation; use `PUT /members/{id}/tags` afterwards.
@@ -205,7 +205,6 @@ impl MemberRequest {
                 gender: self.gender,
                 birthday: self.birthday,
                 home_store_id: self.home_store_id,
-                level_id: self.level_id,
                 preferences: self.preferences,
             },
             self.tags,
@@ -260,7 +259,7 @@ async fn get_member(
     Ok(web::Json(service::members::get(&ctx, &me, id.into_inner()).await?.into()))
 }
 
-/// Changes a member's profile, level or home store.
+/// Changes a member's profile or home store (their level: `PUT /members/{id}/level`).
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), request_body = MemberRequest, responses((status = 200, body = MemberDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[patch("/members/{id}")]
 async fn update_member(
@@ -271,6 +270,29 @@ async fn update_member(
 ) -> ApiResult<web::Json<MemberDto>> {
     let (input, _) = body.into_inner().split();
     Ok(web::Json(service::members::update(&ctx, &me, id.into_inner(), input).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelChange {
+    pub level_id: i64,
+    /// Why the level is set by hand (audited with the old and new level).
+    pub reason: String,
+}
+
+/// Set a member's level by hand: needs `member_level_set`; audited with the old and new level and the reason. The
+/// level still follows the money afterwards (a qualifying bill raises it, a refund of what earned it lowers it).
+#[utoipa::path(tag = "members", params(("id" = i64, Path)), request_body = LevelChange, responses((status = 200, body = MemberDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[put("/members/{id}/level")]
+async fn set_member_level(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+    body: Body<LevelChange>,
+) -> ApiResult<web::Json<MemberDto>> {
+    let (id, change) = (id.into_inner(), body.into_inner());
+    service::loyalty::levels::set_by_hand(&ctx, &me, id, change.level_id, &change.reason).await?;
+    Ok(web::Json(service::members::get(&ctx, &me, id).await?.into()))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]

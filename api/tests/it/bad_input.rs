@@ -74,6 +74,8 @@ async fn every_writing_endpoint_refuses_bad_input_without_writing() {
         (Method::PATCH, format!("/api/staff/v1/members/{m}"), json!({ "phone": "12" })),
         (Method::PATCH, format!("/api/staff/v1/members/{m}"), json!({ "phone": "13800000001" })),
         (Method::PATCH, format!("/api/staff/v1/members/{m}"), json!({ "level_id": 987654 })),
+        (Method::PUT, format!("/api/staff/v1/members/{m}/level"), json!({ "level_id": 987654, "reason": "迁移" })),
+        (Method::PUT, format!("/api/staff/v1/members/{m}/level"), json!({ "level_id": 987654 })),
         (Method::PUT, format!("/api/staff/v1/members/{m}/tags"), json!({ "tags": [""] })),
         (Method::PUT, format!("/api/staff/v1/members/{m}/tags"), json!({ "labels": ["VIP"] })),
         (Method::POST, format!("/api/staff/v1/members/{m}/notes"), json!({ "body": "x".repeat(2001) })),

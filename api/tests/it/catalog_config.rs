@@ -568,7 +568,13 @@ async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused()
 
     // A level a member holds stays; an unused one goes, with its prices.
     let (_, member) = app.post(&path("/members"), &cashier, json!({ "phone": "13900007001" })).await;
-    let (status, _) = app.patch(&path(&format!("/members/{}", member["id"])), &owner, json!({ "level_id": id })).await;
+    let (status, _) = app
+        .put(
+            &path(&format!("/members/{}/level", member["id"])),
+            &owner,
+            json!({ "level_id": id, "reason": "老客迁移" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_error(
         &app.delete(&path(&format!("/member-levels/{id}")), &owner).await,

@@ -68,8 +68,9 @@ async fn member(app: &TestApp, shop: &Shop, phone: &str) -> i64 {
 }
 
 async fn set_level(app: &TestApp, shop: &Shop, member: i64, level: i64) {
-    let (status, body) =
-        app.patch(&format!("{STAFF}/members/{member}"), &shop.owner, json!({ "level_id": level })).await;
+    let (status, body) = app
+        .put(&format!("{STAFF}/members/{member}/level"), &shop.owner, json!({ "level_id": level, "reason": "测试" }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -839,7 +840,7 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     recharge(&app, &shop, ben, 20_000, "lv-recharge-1").await;
     assert_eq!(level_of(ben).await, Some(silver));
 
-    // Levels fall only by the annual review, and only below what the last 365 days reach.
+    // The annual review moves levels down to what the last 365 days reach, a level given by hand included.
     let review_path = format!("{STAFF}/member-levels/review");
     let review = || app.post(&review_path, &shop.owner, json!({}));
     assert_error(&review().await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
@@ -855,6 +856,8 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(level_of(anna).await, Some(silver), "anna's ￥287 still reaches 银卡");
     assert_eq!(level_of(ben).await, Some(silver), "ben's ￥287 of spend reaches 银卡 too: {done}");
+    let carl = member(&app, &shop, "13900005403").await;
+    set_level(&app, &shop, carl, silver).await;
     let bills = app.staff_ok(&shop.cashier, &format!("/bills?store_id={}&status=settled", shop.store)).await;
     let colour_bill =
         bills.as_array().unwrap().iter().find(|b| b["member_id"] == anna && b["total_fen"] == 19_900).unwrap()["id"]
@@ -866,11 +869,120 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
         json!({ "reason": "退单", "idempotency_key": "lv-reverse-1" }),
     )
     .await;
-    assert_eq!(level_of(anna).await, Some(silver), "a refund alone does not move a level");
+    assert_ne!(level_of(anna).await, Some(silver), "the reversal took back what earned 银卡");
+    assert_eq!(level_of(carl).await, Some(silver));
     let (status, done) = review().await;
     assert_eq!(status, StatusCode::OK);
-    assert!(done["moved_down"].as_u64().unwrap() >= 1, "{done}");
-    assert_ne!(level_of(anna).await, Some(silver), "￥88 in the last year is below 银卡");
+    assert_eq!(done["moved_down"], 1, "{done}");
+    assert_ne!(level_of(carl).await, Some(silver), "nothing in the last year reaches 银卡");
+    assert_eq!(level_of(ben).await, Some(silver));
+}
+
+/// The level changes audited for `member`, oldest first: (from, to, cause).
+async fn level_changes(app: &TestApp, shop: &Shop, member: i64) -> Vec<(Value, Value, Value)> {
+    let log = app.staff_ok(&shop.owner, "/audit-log?limit=200").await;
+    let mut changes: Vec<(Value, Value, Value)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "member.level_changed" && e["target_id"] == member)
+        .map(|e| (e["detail"]["from"].clone(), e["detail"]["to"].clone(), e["detail"]["cause"].clone()))
+        .collect();
+    changes.reverse();
+    changes
+}
+
+#[tokio::test]
+async fn levels_follow_the_money_back_down_and_a_level_set_by_hand_is_a_managers_audited_call() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let silver = json!({ "name": "银卡测试", "rank": 40, "threshold_fen": 20_000, "discount_bp": 9500, "category_discounts": {}, "points_multiplier_pct": 100 });
+    let silver = app.staff_posted(&shop.owner, "/member-levels", silver).await["id"].as_i64().unwrap();
+    let level_of = |member: i64| {
+        let (app, token) = (&app, shop.cashier.clone());
+        async move { app.staff_ok(&token, &format!("/members/{member}")).await["level"]["name"].clone() }
+    };
+    let bill = |member: i64, key: &str, items: &[i64], paid: i64| {
+        let lines: Vec<Value> = items.iter().map(|id| json!({ "item_id": id })).collect();
+        json!({ "store_id": shop.store, "member_id": member, "idempotency_key": key, "lines": lines, "tenders": [{ "kind": "cash", "amount_fen": paid }] })
+    };
+
+    // A refund of the line that earned 银卡 takes it back, by the merchant's rule: ￥88 is below ￥200.
+    let anna = member(&app, &shop, "13900005501").await;
+    let settled =
+        app.staff_posted(&shop.cashier, "/bills", bill(anna, "lf-bill-0001", &[shop.cut, shop.colour], 28_700)).await;
+    assert_eq!(level_of(anna).await, "银卡测试");
+    let colour_line =
+        settled["lines"].as_array().unwrap().iter().find(|l| l["item_id"] == shop.colour).unwrap()["id"].clone();
+    let refund = json!({ "lines": [{ "line_id": colour_line, "quantity": 1 }], "reason": "染坏了", "idempotency_key": "lf-refund-01" });
+    let refunded = app.staff_posted(&shop.owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
+    assert_eq!(level_of(anna).await, "普通会员");
+    let changes = level_changes(&app, &shop, anna).await;
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!((&changes[0].1, &changes[0].2["bill_id"]), (&json!("银卡测试"), &settled["id"]));
+    assert_eq!((&changes[1].0, &changes[1].1), (&json!("银卡测试"), &json!("普通会员")));
+    assert_eq!(changes[1].2["refund_id"], refunded["id"]);
+
+    // 退卡 lowers the recharge total the level counted: by recharge, ￥200 reaches 银卡 and the card refund undoes it.
+    let (status, _) =
+        app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, json!({ "level_basis": "recharge" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let ben = member(&app, &shop, "13900005502").await;
+    recharge(&app, &shop, ben, 20_000, "lf-recharge-1").await;
+    assert_eq!(level_of(ben).await, "银卡测试");
+    let card_refund = json!({ "store_id": shop.store, "tender": "cash", "fee_fen": 0, "reason": "搬家", "idempotency_key": "lf-card-refund-1" });
+    app.staff_posted(&shop.owner, &format!("/members/{ben}/stored-value/refund"), card_refund).await;
+    assert_eq!(level_of(ben).await, "普通会员");
+    assert!(level_changes(&app, &shop, ben).await[1].2["card_refund_entry_id"].is_i64());
+    recharge(&app, &shop, ben, 10_000, "lf-recharge-2").await;
+    assert_eq!(level_of(ben).await, "普通会员", "￥100 after the refund is all that counts now");
+
+    // By spend, a count card's unused sessions paid back (次卡退卡) no longer count either.
+    let (status, _) =
+        app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, json!({ "level_basis": "spend" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let card = json!({ "name": "烫染3次卡", "price_fen": 30_000, "sessions": 3, "validity_days": 365, "service_item_ids": [shop.colour] });
+    let card_product = app.staff_posted(&shop.owner, "/card-products", card).await["id"].as_i64().unwrap();
+    let carl = member(&app, &shop, "13900005503").await;
+    let sale = json!({ "store_id": shop.store, "member_id": carl, "idempotency_key": "lf-bill-0002", "lines": [{ "kind": "card_sale", "item_id": card_product }], "tenders": [{ "kind": "cash", "amount_fen": 30_000 }] });
+    let sold = app.staff_posted(&shop.cashier, "/bills", sale).await;
+    assert_eq!(level_of(carl).await, "银卡测试");
+    let card_id = sold["lines"][0]["detail"]["count_card_id"].as_i64().unwrap();
+    let refund =
+        json!({ "store_id": shop.store, "tender": "cash", "reason": "不想做了", "idempotency_key": "lf-cc-refund-1" });
+    app.staff_posted(&shop.owner, &format!("/count-cards/{card_id}/refund"), refund).await;
+    assert_eq!(level_of(carl).await, "普通会员");
+
+    // Setting a level by hand: a manager's permission, a reason, and the old and new level in the audit.
+    let dora = member(&app, &shop, "13900005504").await;
+    let by_hand = format!("{STAFF}/members/{dora}/level");
+    let (status, body) = app.put(&by_hand, &shop.cashier, json!({ "level_id": silver, "reason": "老客" })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert!(body["message"].as_str().unwrap().contains("member_level_set"), "{body}");
+    assert_error(
+        &app.put(&by_hand, &shop.owner, json!({ "level_id": silver, "reason": " " })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    assert_error(
+        &app.patch(&format!("{STAFF}/members/{dora}"), &shop.owner, json!({ "level_id": silver })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    assert_eq!(level_of(dora).await, "普通会员", "refused changes changed nothing");
+    let manager = app.token(Role::Manager).await;
+    let (status, body) =
+        app.put(&by_hand, &manager, json!({ "level_id": silver, "reason": "老店迁移的金卡客人" })).await;
+    assert_eq!((status, body["level"]["name"].as_str()), (StatusCode::OK, Some("银卡测试")), "{body}");
+    let changes = level_changes(&app, &shop, dora).await;
+    assert_eq!((&changes[0].0, &changes[0].1), (&json!("普通会员"), &json!("银卡测试")));
+    assert_eq!(changes[0].2, json!({ "by_hand": true, "reason": "老店迁移的金卡客人" }));
+    // A level given by hand was not earned by money, so a refund of what the member spent since leaves it.
+    let spent = app.staff_posted(&shop.cashier, "/bills", bill(dora, "lf-bill-0003", &[shop.cut], 8_360)).await;
+    let back = json!({ "reason": "不满意", "idempotency_key": "lf-reverse-1" });
+    app.staff_posted(&shop.owner, &format!("/bills/{}/reverse", spent["id"]), back).await;
+    assert_eq!(level_of(dora).await, "银卡测试");
+    assert_eq!(level_changes(&app, &shop, dora).await.len(), 1);
 }
 
 #[tokio::test]

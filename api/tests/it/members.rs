@@ -235,6 +235,7 @@ async fn bad_member_input_is_refused_and_writes_nothing() {
         json!({ "phone": "13911110000", "nickname": "n".repeat(41) }),
         json!({ "phone": "13911110000", "tags": (0..31).map(|i| format!("t{i}")).collect::<Vec<_>>() }),
         json!({ "phone": "13911110000", "level_id": foreign_level }),
+        json!({ "phone": "13911110000", "level_id": null }),
         json!({ "phone": "13911110000", "home_store_id": 424242 }),
         json!({ "phone": "13800000001" }),
     ];

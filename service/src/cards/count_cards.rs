@@ -473,6 +473,12 @@ pub async fn refund(
             .filter(count_cards::Column::Id.eq(card_id))
             .exec(&txn)
             .await?;
+        // The sale counted towards the member's spend; what is paid back no longer does.
+        let standing = crate::loyalty::levels::standing(&txn, merchant_id, card.member_id).await?;
+        crate::members::lower_totals(&txn, card.member_id, Fen::new(value), Fen::ZERO).await?;
+        let cause = json!({ "count_card_id": card_id, "entry_id": entry_id });
+        crate::loyalty::levels::follow_return(&txn, merchant_id, standing, Actor::Staff(principal.staff_id), cause)
+            .await?;
         record(
             &txn,
             principal,

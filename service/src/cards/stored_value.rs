@@ -508,7 +508,8 @@ impl RechargeTerms {
             let lot = NewLot { points: self.bonus_points, source: "recharge", validity_days: days };
             crate::loyalty::points::grant_into(&mut posting, lot).await?;
         }
-        crate::loyalty::levels::raise_member(conn, merchant_id, member_id).await?;
+        let cause = json!({ "recharge_fen": self.pay, "bill_id": posting.draft.bill_id });
+        crate::loyalty::levels::raise_member(conn, merchant_id, member_id, cause).await?;
         let entry_id = posting.post().await?;
         // The slip states the card as this recharge left it, however late it prints.
         let stated = crate::cards::statement(conn, merchant_id, member_id, &[], now).await?;
@@ -648,6 +649,12 @@ pub async fn refund_card(
             .credit(Account::store(store_id, AccountKind::Breakage), fee);
         draft.debit(bonus_account(member_id), bonus).credit(Account::store(store_id, AccountKind::BonusExpense), bonus);
         let entry_id = ledger::post(&txn, &draft).await?;
+        // The principal taken back off the card was never really recharged: it no longer counts towards the level.
+        let standing = crate::loyalty::levels::standing(&txn, merchant_id, member_id).await?;
+        crate::members::lower_totals(&txn, member_id, Fen::ZERO, held).await?;
+        let cause = json!({ "card_refund_entry_id": entry_id });
+        crate::loyalty::levels::follow_return(&txn, merchant_id, standing, Actor::Staff(principal.staff_id), cause)
+            .await?;
         let mut active: stored_value_cards::ActiveModel = card.into();
         active.status = Set(CardStatus::Closed.as_str().to_owned());
         active.expires_at = Set(None);

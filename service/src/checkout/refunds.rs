@@ -27,6 +27,7 @@ use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::StaffPrincipal;
 use crate::ledger::posting::Posting;
 use crate::ledger::{Account, Cause};
+use crate::loyalty::levels;
 use crate::loyalty::points::{self, NewLot};
 use crate::money::{share_of, spread};
 use crate::store::print_queue::{self, JobKind};
@@ -241,6 +242,10 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
         .for_member(bill.member_id)
         .for_bill(bill_id)
         .memo(memo);
+    let standing = match bill.member_id {
+        Some(member_id) => Some(levels::standing(&txn, merchant_id, member_id).await?),
+        None => None,
+    };
     let back = return_lines(&mut posting, &bill, &lines, &picks, refund_id, principal.staff_id).await?;
     let amounts = money_back_per_tender(&tenders, &lines, &back)?;
     let refund = ProviderRefund { refund_id, why: &why };
@@ -267,6 +272,10 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             .col_expr(bills::Column::ClosedBy, Expr::value(Some(principal.staff_id)));
     }
     update.exec(&txn).await?;
+    if let Some(before) = standing {
+        let cause = json!({ "bill_id": bill_id, "refund_id": refund_id, "kind": kind });
+        levels::follow_return(&txn, merchant_id, before, Actor::Staff(principal.staff_id), cause).await?;
+    }
     // The slip states the member as this refund left them, however late it prints.
     let stated = match bill.member_id {
         Some(member_id) => {

@@ -28,6 +28,8 @@ pub enum Permission {
     MemberWrite,
     /// See phone numbers and real names unmasked.
     MemberContactRead,
+    /// Set a member's level by hand, with a reason (audited).
+    MemberLevelSet,
     /// Export a member's data and anonymise a member on their request.
     MemberPrivacy,
     CatalogManage,
@@ -93,6 +95,7 @@ impl Role {
                 MemberRead,
                 MemberWrite,
                 MemberContactRead,
+                MemberLevelSet,
                 MemberPrivacy,
                 CatalogManage,
                 Checkout,
@@ -114,6 +117,7 @@ impl Role {
                 MemberRead,
                 MemberWrite,
                 MemberContactRead,
+                MemberLevelSet,
                 MemberPrivacy,
                 CatalogManage,
                 Checkout,

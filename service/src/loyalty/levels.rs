@@ -355,26 +355,146 @@ pub async fn review(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Revi
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Rising with the money
+// Following the money
+
+/// The member's spend or recharge, by the merchant's basis: what levels are earned with.
+fn basis_of(settings: &LoyaltySettings, member: &members::Model) -> Fen {
+    Fen::new(if settings.level_basis == "recharge" { member.total_recharge_fen } else { member.total_spend_fen })
+}
+
+/// The highest level `basis` reaches (the lowest level at worst); `levels` is never empty here.
+fn earned(levels: &[LevelRule], basis: Fen) -> &LevelRule {
+    levels.iter().filter(|l| l.threshold_fen <= basis).max_by_key(|l| l.rank).unwrap_or(&levels[0])
+}
+
+/// Moves the member to `to` and audits the move with both levels and what caused it.
+async fn move_level(
+    conn: &impl ConnectionTrait,
+    member: &members::Model,
+    from: Option<&LevelRule>,
+    to: &LevelRule,
+    actor: Actor,
+    cause: serde_json::Value,
+) -> Result<()> {
+    members::Entity::update_many()
+        .col_expr(members::Column::LevelId, Expr::value(to.id))
+        .filter(members::Column::Id.eq(member.id))
+        .exec(conn)
+        .await?;
+    audit::record(
+        conn,
+        Event {
+            merchant_id: Some(member.merchant_id),
+            actor,
+            action: "member.level_changed",
+            target: Some(("member", member.id)),
+            detail: json!({
+                "from_level_id": from.map(|l| l.id),
+                "from": from.map(|l| l.name.clone()),
+                "to_level_id": to.id,
+                "to": to.name,
+                "cause": cause,
+            }),
+            ip: None,
+        },
+    )
+    .await
+}
 
 /// Moves `member` (as read after the change that may qualify them) up to the highest level their cumulative spend
-/// or recharge, by the merchant's rule, now reaches. Levels only go down by the downgrade policy ([`review`]).
+/// or recharge, by the merchant's rule, now reaches. Audited with `cause`. Levels go down only when money that earned
+/// them is taken back ([`follow_return`]) or by the downgrade policy ([`review`]).
 pub(crate) async fn raise(
     conn: &impl ConnectionTrait,
     levels: &[LevelRule],
     settings: &LoyaltySettings,
     member: &members::Model,
+    cause: serde_json::Value,
 ) -> Result<()> {
-    let basis = if settings.level_basis == "recharge" { member.total_recharge_fen } else { member.total_spend_fen };
-    let current = levels.iter().find(|l| Some(l.id) == member.level_id).map_or(i32::MIN, |l| l.rank);
-    let best = levels.iter().filter(|l| l.threshold_fen <= Fen::new(basis) && l.rank > current).max_by_key(|l| l.rank);
-    if let Some(level) = best {
-        members::Entity::update_many()
-            .col_expr(members::Column::LevelId, Expr::value(level.id))
-            .filter(members::Column::Id.eq(member.id))
-            .exec(conn)
-            .await?;
+    if levels.is_empty() {
+        return Ok(());
     }
+    let current = levels.iter().find(|l| Some(l.id) == member.level_id);
+    let best = earned(levels, basis_of(settings, member));
+    if current.is_none_or(|c| best.rank > c.rank) {
+        move_level(conn, member, current, best, Actor::System, cause).await?;
+    }
+    Ok(())
+}
+
+/// [`raise`] with the merchant's levels and rule read here: after a recharge at the desk.
+pub(crate) async fn raise_member(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+    cause: serde_json::Value,
+) -> Result<()> {
+    let levels = load_rules(conn, merchant_id).await?;
+    let settings = crate::foundation::merchants::loyalty_settings(conn, merchant_id).await?;
+    let member = crate::members::row(conn, merchant_id, member_id).await?;
+    raise(conn, &levels, &settings, &member, cause).await
+}
+
+/// A member's basis before money is taken back from them, to tell afterwards whether that money held their level.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Standing {
+    member_id: i64,
+    basis: Fen,
+}
+
+/// Read before a refund, reversal or 退卡 changes the member's totals.
+pub(crate) async fn standing(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<Standing> {
+    let settings = crate::foundation::merchants::loyalty_settings(conn, merchant_id).await?;
+    let member = crate::members::row(conn, merchant_id, member_id).await?;
+    Ok(Standing { member_id, basis: basis_of(&settings, &member) })
+}
+
+/// After a refund, reversal or 退卡 lowered the member's totals: when the money taken back is what earned their
+/// level (their basis reached it before and no longer does), the level is recomputed by the merchant's rule and the
+/// move audited with `cause`. A level set by hand above what the money earned stays: no returned money earned it.
+pub(crate) async fn follow_return(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    before: Standing,
+    actor: Actor,
+    cause: serde_json::Value,
+) -> Result<()> {
+    let levels = load_rules(conn, merchant_id).await?;
+    if levels.is_empty() {
+        return Ok(());
+    }
+    let settings = crate::foundation::merchants::loyalty_settings(conn, merchant_id).await?;
+    let member = crate::members::row(conn, merchant_id, before.member_id).await?;
+    let Some(current) = levels.iter().find(|l| Some(l.id) == member.level_id) else { return Ok(()) };
+    let (held_by, now_earned) = (earned(&levels, before.basis), earned(&levels, basis_of(&settings, &member)));
+    if current.rank > now_earned.rank && current.rank <= held_by.rank {
+        move_level(conn, &member, Some(current), now_earned, actor, cause).await?;
+    }
+    Ok(())
+}
+
+/// Sets a member's level by hand (a manager's decision: a gift, a correction, a migration from another system).
+/// Audited with the old and new level and the reason. The level then follows the money like any other.
+pub async fn set_by_hand(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    member_id: i64,
+    level_id: i64,
+    reason: &str,
+) -> Result<()> {
+    principal.require(Permission::MemberLevelSet)?;
+    let reason = audit::reason(reason)?;
+    let merchant_id = principal.merchant_id;
+    let txn = ctx.db.begin().await?;
+    let member = crate::members::live_row(&txn, merchant_id, member_id).await?;
+    let levels = load_rules(&txn, merchant_id).await?;
+    let to = levels.iter().find(|l| l.id == level_id).ok_or(Error::NotFound("member level"))?;
+    let from = levels.iter().find(|l| Some(l.id) == member.level_id);
+    if from.map(|l| l.id) != Some(to.id) {
+        let actor = Actor::Staff(principal.staff_id);
+        move_level(&txn, &member, from, to, actor, json!({ "by_hand": true, "reason": reason })).await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 
@@ -392,19 +512,4 @@ pub(crate) async fn name_of_member(
     let Some(level_id) = member.level_id else { return Ok(None) };
     let level = member_levels::Entity::find_by_id(level_id).one(conn).await?;
     Ok(level.map(|l| l.name))
-}
-
-/// [`raise`] with the merchant's levels and rule read here: after a recharge at the desk.
-pub(crate) async fn raise_member(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<()> {
-    let levels = load_rules(conn, merchant_id).await?;
-    if levels.is_empty() {
-        return Ok(());
-    }
-    let settings = crate::foundation::merchants::loyalty_settings(conn, merchant_id).await?;
-    let member = members::Entity::find_by_id(member_id)
-        .filter(members::Column::MerchantId.eq(merchant_id))
-        .one(conn)
-        .await?
-        .ok_or(Error::NotFound("member"))?;
-    raise(conn, &levels, &settings, &member).await
 }

@@ -71,7 +71,6 @@ pub struct MemberInput {
     pub gender: Option<Gender>,
     pub birthday: Option<NaiveDate>,
     pub home_store_id: Option<i64>,
-    pub level_id: Option<i64>,
     pub preferences: Option<Value>,
 }
 
@@ -143,13 +142,25 @@ fn parse_preferences(value: Value) -> Result<String> {
     Ok(text)
 }
 
-async fn check_level(conn: &impl ConnectionTrait, merchant_id: i64, level_id: i64) -> Result<()> {
-    member_levels::Entity::find_by_id(level_id)
-        .filter(member_levels::Column::MerchantId.eq(merchant_id))
-        .one(conn)
-        .await?
-        .map(|_| ())
-        .ok_or(Error::NotFound("member level"))
+/// Takes money paid back out of the member's cumulative spend and recharge (what levels are earned with), never
+/// below zero: a total from before the ledger counted it may be smaller than what is paid back.
+pub(crate) async fn lower_totals(conn: &impl ConnectionTrait, member_id: i64, spend: Fen, recharge: Fen) -> Result<()> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    members::Entity::update_many()
+        .col_expr(members::Column::TotalSpendFen, Expr::col(members::Column::TotalSpendFen).sub(spend.get()))
+        .col_expr(members::Column::TotalRechargeFen, Expr::col(members::Column::TotalRechargeFen).sub(recharge.get()))
+        .filter(members::Column::Id.eq(member_id))
+        .exec(conn)
+        .await?;
+    for column in [members::Column::TotalSpendFen, members::Column::TotalRechargeFen] {
+        members::Entity::update_many()
+            .col_expr(column, Expr::value(0i64))
+            .filter(members::Column::Id.eq(member_id))
+            .filter(column.lt(0))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn default_level(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<Option<i64>> {
@@ -377,9 +388,6 @@ pub async fn create(
         check_home_store(&ctx.db, principal, store_id).await?;
     }
     let txn = ctx.db.begin().await?;
-    if let Some(level_id) = input.level_id {
-        check_level(&txn, principal.merchant_id, level_id).await?;
-    }
     let row = insert_row(
         ctx,
         &txn,
@@ -393,9 +401,6 @@ pub async fn create(
     .await?;
     let mut active: members::ActiveModel = row.into();
     active.home_store_id = Set(input.home_store_id);
-    if let Some(level_id) = input.level_id {
-        active.level_id = Set(Some(level_id));
-    }
     apply_changes(ctx, &mut active, MemberInput { phone: None, ..input })?;
     let row = active.update(&txn).await?;
     write_tags(&txn, principal.merchant_id, row.id, &tags).await?;
@@ -434,15 +439,9 @@ pub async fn update(
     if let Some(store_id) = input.home_store_id {
         check_home_store(&txn, principal, store_id).await?;
     }
-    if let Some(level_id) = input.level_id {
-        check_level(&txn, principal.merchant_id, level_id).await?;
-    }
     let mut active: members::ActiveModel = current.into();
     if let Some(store_id) = input.home_store_id {
         active.home_store_id = Set(Some(store_id));
-    }
-    if let Some(level_id) = input.level_id {
-        active.level_id = Set(Some(level_id));
     }
     let changed = apply_changes(ctx, &mut active, input)?;
     active.updated_at = Set(ctx.now());
@@ -592,7 +591,7 @@ pub async fn own(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<M
 
 /// The member edits their own profile (nickname, gender, birthday, preferences; not phone or level).
 pub async fn update_own(ctx: &AppContext, merchant_id: i64, member_id: i64, input: MemberInput) -> Result<MemberView> {
-    if input.phone.is_some() || input.level_id.is_some() || input.home_store_id.is_some() {
+    if input.phone.is_some() || input.home_store_id.is_some() {
         return Err(Error::invalid("body", "members may change nickname, name, gender, birthday and preferences"));
     }
     let txn = ctx.db.begin().await?;

@@ -311,7 +311,8 @@ async fn add_spend(txn: &DatabaseTransaction, settlement: Settlement<'_>) -> Res
         .await?;
     if let Some(member) = updated.first() {
         let resolved = settlement.resolved;
-        crate::loyalty::levels::raise(txn, &resolved.reference.levels, &resolved.settings, member).await?;
+        let cause = serde_json::json!({ "bill_id": settlement.bill_id });
+        crate::loyalty::levels::raise(txn, &resolved.reference.levels, &resolved.settings, member, cause).await?;
     }
     Ok(())
 }
