@@ -114,6 +114,11 @@ pub fn zoned_jobs() -> anyhow::Result<Vec<ZonedJob>> {
             let (stores, no_shows) = service::booking::bookings::close_day_in_zone(&ctx, zone.name(), day).await?;
             Ok(serde_json::json!({ "day": day.to_string(), "stores": stores, "no_shows": no_shows }))
         })?,
+        // After midnight, points past their expiry are written off, so the morning's points liability is true.
+        ZonedJob::new("points.expire", "0 10 0 * * *", |ctx, tick, zone| async move {
+            let expired = service::loyalty::points::expire_in_zone(&ctx, zone.name(), tick).await?;
+            Ok(serde_json::json!({ "members": expired.members, "points": expired.points }))
+        })?,
     ])
 }
 
@@ -153,6 +158,13 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
         Job::new("members.forget_spent_codes", "0 17 * * * *", china, |ctx, _| async move {
             let forgotten = service::members::code::forget_expired_uses(&ctx).await?;
             Ok(serde_json::json!({ "forgotten": forgotten }))
+        })?,
+        // The yearly level review (复审) of merchants whose levels go down by the `annual` policy.
+        Job::new("levels.review_yearly", "0 0 2 1 1 *", china, |ctx, _| async move {
+            let (merchants, review) = service::loyalty::levels::review_all(&ctx).await?;
+            Ok(serde_json::json!({
+                "merchants": merchants, "members_reviewed": review.members_reviewed, "moved_down": review.moved_down,
+            }))
         })?,
         Job::new("payments.refresh_certificates", "0 0 4 * * *", china, |ctx, _| async move {
             let added = service::payments::credentials::refresh_all_certificates(&ctx).await?;

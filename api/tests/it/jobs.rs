@@ -169,3 +169,101 @@ async fn a_stopped_scheduler_lets_the_run_under_way_finish() {
         .unwrap();
     assert_eq!(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["succeeded"]);
 }
+
+/// The counts a job run recorded.
+fn counts(run: &entity::job_runs::Model) -> serde_json::Value {
+    serde_json::from_str(&run.counts).unwrap()
+}
+
+async fn available(app: &TestApp, token: &str, member: i64) -> serde_json::Value {
+    app.staff_ok(token, &format!("/members/{member}/points")).await["available"].clone()
+}
+
+/// The member's points as the ledger holds them (expired or not).
+async fn ledger_points(app: &TestApp, member: i64) -> i64 {
+    entity::ledger_accounts::Entity::find()
+        .filter(entity::ledger_accounts::Column::Key.eq(format!("member:{member}:points")))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .map_or(0, |row| row.balance)
+}
+
+#[tokio::test]
+async fn the_nightly_expiry_writes_off_expired_points_for_everyone_once() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let give = |member: i64, points: i64, key: &'static str| {
+        let body =
+            serde_json::json!({ "store_id": store, "points": points, "reason": "开业礼", "idempotency_key": key });
+        let (app, owner) = (&app, owner.clone());
+        async move { app.staff_posted(&owner, &format!("/members/{member}/points/adjustments"), body).await }
+    };
+    let new_member = |phone: &'static str| {
+        let (app, owner) = (&app, owner.clone());
+        async move {
+            app.staff_created(&owner, "/members", serde_json::json!({ "phone": phone })).await["id"].as_i64().unwrap()
+        }
+    };
+    let (lapsed, keeper) = (new_member("13900006601").await, new_member("13900006602").await);
+    give(lapsed, 300, "exp-job-0001").await;
+    give(keeper, 200, "exp-job-0002").await;
+    let sql = format!("UPDATE points_lots SET expires_at = '2020-01-01 00:00:00+00:00' WHERE member_id = {lapsed}");
+    app.ctx.db.execute_unprepared(&sql).await.unwrap();
+    assert_eq!(available(&app, &owner, lapsed).await, 0, "expired points are not spendable");
+    assert_eq!(ledger_points(&app, lapsed).await, 300, "but still a liability until written off");
+
+    let scheduler = Scheduler::new(app.ctx.clone(), vec![]).with_zoned(jobs::zoned_jobs().unwrap());
+    let name = "points.expire@Asia/Shanghai";
+    let run = scheduler.run_now(name).await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(counts(&run), serde_json::json!({ "members": 1, "points": 300 }));
+    assert_eq!(ledger_points(&app, lapsed).await, 0, "the liability is true the morning after");
+    assert_eq!(ledger_points(&app, keeper).await, 200);
+    assert_eq!(available(&app, &owner, keeper).await, 200);
+    assert_eq!(app.count(&format!("journal_entries WHERE kind = 'points_expiry' AND member_id = {lapsed}")).await, 1);
+
+    // Run again: nothing left to write off.
+    let again = scheduler.run_now(name).await.unwrap();
+    assert_eq!(counts(&again), serde_json::json!({ "members": 0, "points": 0 }));
+    assert_eq!(app.count("journal_entries WHERE kind = 'points_expiry'").await, 1);
+    assert!(service::ledger::verify(&app.ctx.db, None).await.unwrap().is_empty(), "the ledger agrees with itself");
+}
+
+#[tokio::test]
+async fn the_yearly_review_moves_levels_down_by_the_annual_policy_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let levels = app.staff_ok(&owner, "/member-levels").await;
+    let silver = levels[1]["id"].as_i64().unwrap();
+    let member = app.staff_created(&owner, "/members", serde_json::json!({ "phone": "13900006701" })).await;
+    let member = member["id"].as_i64().unwrap();
+    let set = serde_json::json!({ "level_id": silver, "reason": "老店迁移" });
+    let (status, body) = app.put(&format!("/api/staff/v1/members/{member}/level"), &owner, set).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let level_of = || async { app.staff_ok(&owner, &format!("/members/{member}")).await["level"]["id"].as_i64() };
+
+    let scheduler = Scheduler::new(app.ctx.clone(), jobs::standard_jobs().unwrap());
+    let run = scheduler.run_now("levels.review_yearly").await.unwrap();
+    assert_eq!(counts(&run)["merchants"], 0, "levels never go down under the default policy");
+    assert_eq!(level_of().await, Some(silver));
+
+    let annual = serde_json::json!({ "level_downgrade": "annual" });
+    let (status, _) = app.patch("/api/staff/v1/merchant/loyalty", &owner, annual).await;
+    assert_eq!(status, StatusCode::OK);
+    let run = scheduler.run_now("levels.review_yearly").await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(counts(&run)["merchants"], 1);
+    assert!(counts(&run)["moved_down"].as_u64().unwrap() >= 1, "{}", run.counts);
+    assert_eq!(level_of().await, Some(levels[0]["id"].as_i64().unwrap()), "nothing spent reaches 银卡");
+    let again = scheduler.run_now("levels.review_yearly").await.unwrap();
+    assert_eq!(counts(&again)["moved_down"], 0, "a second run moves nobody");
+    let log = app.staff_ok(&owner, "/audit-log?limit=50").await;
+    let moved =
+        log.as_array().unwrap().iter().find(|e| e["action"] == "member.level_changed" && e["target_id"] == member);
+    assert_eq!(moved.unwrap()["detail"]["cause"], serde_json::json!({ "review": true }));
+    assert_eq!(moved.unwrap()["actor_kind"], "system");
+}

@@ -297,61 +297,90 @@ async fn trailing_basis(
     Ok(sums)
 }
 
+/// Members reviewed per transaction: a review never holds every member's row at once.
+const REVIEW_BATCH: u64 = 500;
+
 /// The annual downgrade review (复审): under the `annual` policy, every member whose last 365 days no longer reach
 /// their level's threshold moves down to the highest level they do reach (the lowest level at worst). Levels never
-/// move up here: that happens at once on a qualifying bill or recharge. Audited. The scheduler will run it yearly;
-/// staff may run it now.
+/// move up here: that happens at once on a qualifying bill or recharge. Each move is audited, and the review as a
+/// whole. The `levels.review_yearly` job runs it every 1 January; staff may run it now.
 pub async fn review(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Review> {
     principal.require(Permission::LoyaltyManage)?;
-    let merchant_id = principal.merchant_id;
-    let settings = crate::foundation::merchants::loyalty_settings(&ctx.db, merchant_id).await?;
+    let settings = crate::foundation::merchants::loyalty_settings(&ctx.db, principal.merchant_id).await?;
     if settings.level_downgrade != "annual" {
         return Err(Error::invalid(
             "level_downgrade",
             "this merchant's levels never go down: set the policy to annual first",
         ));
     }
-    let levels = load_rules(&ctx.db, merchant_id).await?;
-    let Some(lowest) = levels.first().cloned() else { return Ok(Review { members_reviewed: 0, moved_down: 0 }) };
-    let txn = ctx.db.begin().await?;
-    let basis =
-        trailing_basis(&txn, merchant_id, &settings.level_basis, ctx.now() - chrono::Duration::days(365)).await?;
-    let holders = members::Entity::find()
-        .filter(members::Column::MerchantId.eq(merchant_id))
-        .filter(members::Column::LevelId.is_not_null())
-        .filter(members::Column::AnonymisedAt.is_null())
-        .all(&txn)
-        .await?;
-    let mut moved_down = 0;
-    for member in &holders {
-        let Some(current) = levels.iter().find(|l| Some(l.id) == member.level_id) else { continue };
-        let reached = basis.get(&member.id).copied().unwrap_or(0);
-        let deserved =
-            levels.iter().filter(|l| l.threshold_fen <= Fen::new(reached)).max_by_key(|l| l.rank).unwrap_or(&lowest);
-        if deserved.rank < current.rank {
-            members::Entity::update_many()
-                .col_expr(members::Column::LevelId, sea_orm::sea_query::Expr::value(deserved.id))
-                .filter(members::Column::Id.eq(member.id))
-                .exec(&txn)
-                .await?;
-            moved_down += 1;
+    review_merchant(ctx, principal.merchant_id, Actor::Staff(principal.staff_id)).await
+}
+
+/// The yearly job: [`review`] for every merchant whose policy is `annual`. Run twice, the second moves nobody.
+pub async fn review_all(ctx: &AppContext) -> Result<(u64, Review)> {
+    let mut total = Review { members_reviewed: 0, moved_down: 0 };
+    let mut merchants = 0;
+    for merchant in entity::merchants::Entity::find().all(&ctx.db).await? {
+        let settings = crate::foundation::merchants::loyalty_settings(&ctx.db, merchant.id).await?;
+        if settings.level_downgrade != "annual" {
+            continue;
         }
+        let done = review_merchant(ctx, merchant.id, Actor::System).await?;
+        merchants += 1;
+        total.members_reviewed += done.members_reviewed;
+        total.moved_down += done.moved_down;
     }
-    let reviewed = u64::try_from(holders.len()).unwrap_or(u64::MAX);
+    Ok((merchants, total))
+}
+
+async fn review_merchant(ctx: &AppContext, merchant_id: i64, actor: Actor) -> Result<Review> {
+    use sea_orm::QuerySelect;
+    let settings = crate::foundation::merchants::loyalty_settings(&ctx.db, merchant_id).await?;
+    let levels = load_rules(&ctx.db, merchant_id).await?;
+    let mut done = Review { members_reviewed: 0, moved_down: 0 };
+    if levels.is_empty() {
+        return Ok(done);
+    }
+    let since = ctx.now() - chrono::Duration::days(365);
+    let basis = trailing_basis(&ctx.db, merchant_id, &settings.level_basis, since).await?;
+    let mut after = 0_i64;
+    loop {
+        let txn = ctx.db.begin().await?;
+        let holders = members::Entity::find()
+            .filter(members::Column::MerchantId.eq(merchant_id))
+            .filter(members::Column::LevelId.is_not_null())
+            .filter(members::Column::AnonymisedAt.is_null())
+            .filter(members::Column::Id.gt(after))
+            .order_by_asc(members::Column::Id)
+            .limit(REVIEW_BATCH)
+            .all(&txn)
+            .await?;
+        let Some(last) = holders.last() else { break };
+        after = last.id;
+        for member in &holders {
+            let Some(current) = levels.iter().find(|l| Some(l.id) == member.level_id) else { continue };
+            let deserved = earned(&levels, Fen::new(basis.get(&member.id).copied().unwrap_or(0)));
+            if deserved.rank < current.rank {
+                move_level(&txn, member, Some(current), deserved, actor, json!({ "review": true })).await?;
+                done.moved_down += 1;
+            }
+        }
+        done.members_reviewed += u64::try_from(holders.len()).unwrap_or(0);
+        txn.commit().await?;
+    }
     audit::record(
-        &txn,
+        &ctx.db,
         Event {
             merchant_id: Some(merchant_id),
-            actor: Actor::Staff(principal.staff_id),
+            actor,
             action: "member_levels.reviewed",
             target: None,
-            detail: json!({ "members_reviewed": reviewed, "moved_down": moved_down }),
+            detail: json!({ "members_reviewed": done.members_reviewed, "moved_down": done.moved_down }),
             ip: None,
         },
     )
     .await?;
-    txn.commit().await?;
-    Ok(Review { members_reviewed: reviewed, moved_down })
+    Ok(done)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,13 +4,14 @@
 //! A member's points live in two places that always agree (`verify-ledger` checks it): the ledger account
 //! `member:<id>:points`, and lots (`points_lots`), each with its own expiry. Spending takes from the
 //! earliest-expiring lots first; a lot past its expiry is spent by nobody and is written off by [`expire_member`]
-//! (run before every spend, and by the expiry job for everyone). Every movement is a journal entry in the point
+//! (run before every spend, and every night by the expiry job, [`expire_in_zone`], for everyone). Every movement is a journal entry in the point
 //! unit against the store's `points_issued` mirror.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -136,6 +137,69 @@ async fn expire_member(
     draft.debit(member_points(member_id), points).credit(issued(store_id), points);
     let (_, moves) = ledger::post_deferred(conn, &draft).await?;
     Ok(Some(moves))
+}
+
+/// What one run of the expiry job wrote off.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Expired {
+    pub members: u64,
+    pub points: i64,
+}
+
+/// Members looked at per read; each is written off in a transaction of its own.
+const EXPIRY_BATCH: u64 = 500;
+
+/// The expiry job in one time zone: writes off every lot past its expiry at `now` held by members whose points are
+/// kept at a store in `timezone` (their home store, else the merchant's first store, whose `points_issued` mirror
+/// the write-off credits), one member per transaction. So the points liability is true every morning, not only
+/// once a member next spends. A second run finds nothing left to write off.
+pub async fn expire_in_zone(ctx: &AppContext, timezone: &str, now: DateTime<Utc>) -> Result<Expired> {
+    use entity::{members, stores};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let all_stores = stores::Entity::find().order_by_asc(stores::Column::Id).all(&ctx.db).await?;
+    let in_zone: BTreeSet<i64> = all_stores.iter().filter(|s| s.timezone == timezone).map(|s| s.id).collect();
+    if in_zone.is_empty() {
+        return Ok(Expired::default());
+    }
+    let mut first_store: BTreeMap<i64, i64> = BTreeMap::new();
+    for store in &all_stores {
+        first_store.entry(store.merchant_id).or_insert(store.id);
+    }
+    let mut done = Expired::default();
+    let mut after = 0_i64;
+    loop {
+        let holders: Vec<i64> = points_lots::Entity::find()
+            .select_only()
+            .column(points_lots::Column::MemberId)
+            .distinct()
+            .filter(points_lots::Column::Remaining.gt(0))
+            .filter(points_lots::Column::ExpiresAt.lte(now))
+            .filter(points_lots::Column::MemberId.gt(after))
+            .order_by_asc(points_lots::Column::MemberId)
+            .limit(EXPIRY_BATCH)
+            .into_tuple()
+            .all(&ctx.db)
+            .await?;
+        let Some(&last) = holders.last() else { break };
+        after = last;
+        let rows = members::Entity::find().filter(members::Column::Id.is_in(holders)).all(&ctx.db).await?;
+        for member in rows {
+            let kept_at = member.home_store_id.or_else(|| first_store.get(&member.merchant_id).copied());
+            let Some(store_id) = kept_at.filter(|id| in_zone.contains(id)) else { continue };
+            let txn = ctx.db.begin().await?;
+            lock_lots(&txn, member.id).await?;
+            let before: i64 = live_lots(&txn, member.id).await?.iter().map(|lot| lot.remaining).sum();
+            if let Some(moves) = expire_member(&txn, member.merchant_id, store_id, member.id, now).await? {
+                moves.apply(&txn).await?;
+                let after_expiry: i64 = live_lots(&txn, member.id).await?.iter().map(|lot| lot.remaining).sum();
+                done.members += 1;
+                done.points += before - after_expiry;
+            }
+            txn.commit().await?;
+        }
+    }
+    Ok(done)
 }
 
 /// Inside a settlement: spends `points` from the member's unexpired lots, earliest expiry first, and adds the
