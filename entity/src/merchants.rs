@@ -34,6 +34,8 @@ pub struct Model {
     pub level_downgrade: String,
     /// Stored-value or count-card debits above this need the member's confirmation; none turns it off.
     pub confirm_threshold_fen: Option<i64>,
+    /// `never` (value on an expired card stays owed) or `at_expiry` (recognised as breakage when it expires).
+    pub breakage_policy: String,
     pub created_at: DateTimeUtc,
     /// WeChat Pay merchant number (商户号).
     pub wechatpay_mchid: Option<String>,

@@ -119,6 +119,13 @@ pub fn zoned_jobs() -> anyhow::Result<Vec<ZonedJob>> {
             let expired = service::loyalty::points::expire_in_zone(&ctx, zone.name(), tick).await?;
             Ok(serde_json::json!({ "members": expired.members, "points": expired.points }))
         })?,
+        // Then value left on expired cards, by each merchant's breakage policy.
+        ZonedJob::new("cards.recognise_breakage", "0 20 0 * * *", |ctx, tick, zone| async move {
+            let done = service::cards::breakage::recognise_in_zone(&ctx, zone.name(), tick).await?;
+            Ok(serde_json::json!({
+                "stored_value_cards": done.stored_value_cards, "count_cards": done.count_cards, "fen": done.fen,
+            }))
+        })?,
     ])
 }
 

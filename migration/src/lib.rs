@@ -19,6 +19,7 @@ mod m20261127_000011_journal_lines_unlocked;
 mod m20261205_000012_handover_cash;
 mod m20261205_000013_member_consent;
 mod m20261205_000014_print_job_stated;
+mod m20261205_000015_breakage_policy;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_handover_cash::Migration),
             Box::new(m20261205_000013_member_consent::Migration),
             Box::new(m20261205_000014_print_job_stated::Migration),
+            Box::new(m20261205_000015_breakage_policy::Migration),
         ]
     }
 }

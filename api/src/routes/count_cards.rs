@@ -33,7 +33,7 @@ pub struct CountCardDto {
     pub price_fen: Fen,
     /// What refunding the unused sessions pays.
     pub deferred_fen: Fen,
-    /// `active`, `refunded` or `transferred`.
+    /// `active`, `refunded`, `transferred` or `expired` (its value recognised as breakage).
     pub status: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -111,6 +111,10 @@ pub struct LoyaltySettingsDto {
     pub level_downgrade: String,
     /// Stored-value or count-card debits above this (fen) need the member's confirmation; null: never.
     pub confirm_threshold_fen: Option<Fen>,
+    /// What becomes of value left on an expired stored-value or count card: `never` (it stays owed to the member)
+    /// or `at_expiry` (recognised as breakage income by the nightly job).
+    #[schema(example = "never")]
+    pub breakage_policy: String,
 }
 
 impl From<LoyaltySettings> for LoyaltySettingsDto {
@@ -123,6 +127,7 @@ impl From<LoyaltySettings> for LoyaltySettingsDto {
             level_basis: s.level_basis,
             level_downgrade: s.level_downgrade,
             confirm_threshold_fen: s.confirm_threshold_fen,
+            breakage_policy: s.breakage_policy,
         }
     }
 }
@@ -147,6 +152,8 @@ pub struct UpdateLoyaltyRequest {
     #[serde(default, deserialize_with = "crate::extract::explicit_null")]
     #[schema(value_type = Option<i64>)]
     pub confirm_threshold_fen: Option<Option<i64>>,
+    /// `never` or `at_expiry`.
+    pub breakage_policy: Option<String>,
 }
 
 /// The merchant's points rule: how points are earned, offset and expire.
@@ -176,6 +183,7 @@ async fn update_loyalty_settings(
         level_basis: b.level_basis,
         level_downgrade: b.level_downgrade,
         confirm_threshold_fen: b.confirm_threshold_fen,
+        breakage_policy: b.breakage_policy,
     };
     Ok(web::Json(service::foundation::merchants::update_loyalty(&ctx, &me, input).await?.into()))
 }

@@ -615,7 +615,7 @@ async fn loyalty_settings_are_read_changed_and_audited() {
         json!({
             "points_per_yuan": 1, "points_per_yuan_offset": 100, "points_validity_days": 365,
             "points_excluded_categories": [], "level_basis": "spend", "level_downgrade": "never",
-            "confirm_threshold_fen": null,
+            "confirm_threshold_fen": null, "breakage_policy": "never",
         })
     );
     let change = json!({

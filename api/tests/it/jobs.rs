@@ -179,10 +179,10 @@ async fn available(app: &TestApp, token: &str, member: i64) -> serde_json::Value
     app.staff_ok(token, &format!("/members/{member}/points")).await["available"].clone()
 }
 
-/// The member's points as the ledger holds them (expired or not).
-async fn ledger_points(app: &TestApp, member: i64) -> i64 {
+/// An account's balance as the ledger holds it (for points: expired or not).
+async fn account_balance(app: &TestApp, key: &str) -> i64 {
     entity::ledger_accounts::Entity::find()
-        .filter(entity::ledger_accounts::Column::Key.eq(format!("member:{member}:points")))
+        .filter(entity::ledger_accounts::Column::Key.eq(key))
         .one(&app.ctx.db)
         .await
         .unwrap()
@@ -214,15 +214,23 @@ async fn the_nightly_expiry_writes_off_expired_points_for_everyone_once() {
     let sql = format!("UPDATE points_lots SET expires_at = '2020-01-01 00:00:00+00:00' WHERE member_id = {lapsed}");
     app.ctx.db.execute_unprepared(&sql).await.unwrap();
     assert_eq!(available(&app, &owner, lapsed).await, 0, "expired points are not spendable");
-    assert_eq!(ledger_points(&app, lapsed).await, 300, "but still a liability until written off");
+    assert_eq!(
+        account_balance(&app, &format!("member:{lapsed}:points")).await,
+        300,
+        "but still a liability until written off"
+    );
 
     let scheduler = Scheduler::new(app.ctx.clone(), vec![]).with_zoned(jobs::zoned_jobs().unwrap());
     let name = "points.expire@Asia/Shanghai";
     let run = scheduler.run_now(name).await.unwrap();
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
     assert_eq!(counts(&run), serde_json::json!({ "members": 1, "points": 300 }));
-    assert_eq!(ledger_points(&app, lapsed).await, 0, "the liability is true the morning after");
-    assert_eq!(ledger_points(&app, keeper).await, 200);
+    assert_eq!(
+        account_balance(&app, &format!("member:{lapsed}:points")).await,
+        0,
+        "the liability is true the morning after"
+    );
+    assert_eq!(account_balance(&app, &format!("member:{keeper}:points")).await, 200);
     assert_eq!(available(&app, &owner, keeper).await, 200);
     assert_eq!(app.count(&format!("journal_entries WHERE kind = 'points_expiry' AND member_id = {lapsed}")).await, 1);
 
@@ -266,4 +274,54 @@ async fn the_yearly_review_moves_levels_down_by_the_annual_policy_once() {
         log.as_array().unwrap().iter().find(|e| e["action"] == "member.level_changed" && e["target_id"] == member);
     assert_eq!(moved.unwrap()["detail"]["cause"], serde_json::json!({ "review": true }));
     assert_eq!(moved.unwrap()["actor_kind"], "system");
+}
+
+#[tokio::test]
+async fn expired_cards_become_breakage_only_by_the_merchants_policy_and_once() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let ann = app.staff_created(&owner, "/members", serde_json::json!({ "phone": "13900006801" })).await;
+    let ann = ann["id"].as_i64().unwrap();
+    let recharge = serde_json::json!({ "store_id": store, "amount_fen": 10_000, "tender": "cash", "idempotency_key": "brk-recharge-1" });
+    app.staff_posted(&owner, &format!("/members/{ann}/stored-value/recharges"), recharge).await;
+    let service = app.staff_ok(&owner, "/services").await[0]["id"].as_i64().unwrap();
+    let product = serde_json::json!({ "name": "护理5次卡", "price_fen": 50_000, "sessions": 5, "validity_days": 90, "service_item_ids": [service] });
+    let product = app.staff_posted(&owner, "/card-products", product).await["id"].as_i64().unwrap();
+    let sale = serde_json::json!({ "store_id": store, "member_id": ann, "idempotency_key": "brk-bill-0001", "lines": [{ "kind": "card_sale", "item_id": product }], "tenders": [{ "kind": "cash", "amount_fen": 50_000 }] });
+    let sold = app.staff_posted(&owner, "/bills", sale).await;
+    let card = sold["lines"][0]["detail"]["count_card_id"].as_i64().unwrap();
+    for table in ["stored_value_cards", "count_cards"] {
+        let sql = format!("UPDATE {table} SET expires_at = '2020-01-01 00:00:00+00:00' WHERE member_id = {ann}");
+        app.ctx.db.execute_unprepared(&sql).await.unwrap();
+    }
+    let scheduler = Scheduler::new(app.ctx.clone(), vec![]).with_zoned(jobs::zoned_jobs().unwrap());
+    let name = "cards.recognise_breakage@Asia/Shanghai";
+    let run = scheduler.run_now(name).await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(counts(&run)["fen"], 0, "by default expired value stays owed to the member");
+    assert_eq!(account_balance(&app, &format!("member:{ann}:sv_principal")).await, 10_000);
+
+    let policy = serde_json::json!({ "breakage_policy": "at_expiry" });
+    let (status, settings) = app.patch("/api/staff/v1/merchant/loyalty", &owner, policy).await;
+    assert_eq!((status, &settings["breakage_policy"]), (StatusCode::OK, &serde_json::json!("at_expiry")));
+    let bad = serde_json::json!({ "breakage_policy": "whenever" });
+    assert_eq!(app.patch("/api/staff/v1/merchant/loyalty", &owner, bad).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let run = scheduler.run_now(name).await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(counts(&run), serde_json::json!({ "stored_value_cards": 1, "count_cards": 1, "fen": 60_000 }));
+    assert_eq!(account_balance(&app, &format!("store:{store}:breakage")).await, 60_000);
+    assert_eq!(account_balance(&app, &format!("member:{ann}:sv_principal")).await, 0);
+    assert_eq!(account_balance(&app, &format!("card:{card}:deferred")).await, 0);
+    assert_eq!(account_balance(&app, &format!("card:{card}:sessions")).await, 0);
+    let read = app.staff_ok(&owner, &format!("/count-cards/{card}")).await;
+    assert_eq!(read["status"], "expired", "{read}");
+
+    let again = scheduler.run_now(name).await.unwrap();
+    assert_eq!(counts(&again), serde_json::json!({ "stored_value_cards": 0, "count_cards": 0, "fen": 0 }));
+    assert_eq!(app.count("journal_entries WHERE kind = 'card_breakage'").await, 2);
+    assert!(service::ledger::verify(&app.ctx.db, None).await.unwrap().is_empty(), "the ledger agrees with itself");
 }

@@ -34,7 +34,7 @@ pub struct CountCard {
     pub price_fen: Fen,
     /// Value not yet recognised: what refunding the unused sessions would pay.
     pub deferred_fen: Fen,
-    /// `active`, `refunded` or `transferred`.
+    /// `active`, `refunded`, `transferred` or `expired` (its value recognised as breakage).
     pub status: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -492,4 +492,45 @@ pub async fn refund(
     })
     .await?;
     get(ctx, principal, card_id).await
+}
+
+/// The breakage job, for one count card past its expiry under the `at_expiry` policy: the sessions left are
+/// retired and the value not yet recognised becomes breakage income at the store that sold the card; the card is
+/// `expired`. Returns the fen recognised, or `None` when the card is no longer active (done already, or refunded).
+pub(crate) async fn recognise_breakage(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    card_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let card = lock(conn, merchant_id, card_id).await?;
+    if card.status != "active" || card.expires_at.is_none_or(|at| at > now) {
+        return Ok(None);
+    }
+    let (left, value) = balances(conn, merchant_id, &card).await?;
+    let mut draft = Draft::new(merchant_id, "card_breakage", Cause::Job("breakage"));
+    draft.store_id = Some(card.store_id);
+    draft.member_id = Some(card.member_id);
+    draft.memo = format!("次卡过期 {}", card.name);
+    draft.debit(sessions(&card), left).credit(Account::store(card.store_id, AccountKind::SessionsIssued), left);
+    draft.debit(deferred(&card), value).credit(Account::store(card.store_id, AccountKind::Breakage), value);
+    let entry_id = if left > 0 || value > 0 { Some(ledger::post(conn, &draft).await?) } else { None };
+    count_cards::Entity::update_many()
+        .col_expr(count_cards::Column::Status, Expr::value("expired"))
+        .filter(count_cards::Column::Id.eq(card_id))
+        .exec(conn)
+        .await?;
+    audit::record(
+        conn,
+        Event {
+            merchant_id: Some(merchant_id),
+            actor: Actor::System,
+            action: "count_card.expired",
+            target: Some(("count_card", card_id)),
+            detail: json!({ "sessions": left, "breakage_fen": value, "entry_id": entry_id }),
+            ip: None,
+        },
+    )
+    .await?;
+    Ok(Some(value))
 }

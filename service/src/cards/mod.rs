@@ -7,6 +7,7 @@ use sea_orm::ConnectionTrait;
 use crate::Result;
 use crate::store::print_queue::Stated;
 
+pub mod breakage;
 pub mod card_products;
 pub mod count_cards;
 pub mod recharge_plans;

@@ -772,3 +772,48 @@ pub async fn statement(
         })
         .collect())
 }
+
+/// The breakage job, for one stored-value card past its expiry under the `at_expiry` policy: the principal left
+/// becomes breakage income at `store_id` (the store that keeps the member's balances), the bonus is voided (it was
+/// never money) and the card is closed; a later recharge opens it again. Returns the fen recognised, or `None` when
+/// the card is closed already or was extended since it was picked.
+pub(crate) async fn recognise_breakage(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_id: i64,
+    card: &stored_value_cards::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let card = lock_card(conn, card).await?;
+    if CardStatus::parse(&card.status) == CardStatus::Closed || card.expires_at.is_none_or(|at| at > now) {
+        return Ok(None);
+    }
+    let member_id = card.member_id;
+    let balances =
+        ledger::balances(conn, merchant_id, &[principal_account(member_id), bonus_account(member_id)]).await?;
+    let (held, bonus) = (Fen::new(balances[0]), Fen::new(balances[1]));
+    let mut draft = Draft::new(merchant_id, "card_breakage", Cause::Job("breakage"));
+    draft.store_id = Some(store_id);
+    draft.member_id = Some(member_id);
+    draft.memo = "储值过期".to_owned();
+    draft.debit(principal_account(member_id), held).credit(Account::store(store_id, AccountKind::Breakage), held);
+    draft.debit(bonus_account(member_id), bonus).credit(Account::store(store_id, AccountKind::BonusExpense), bonus);
+    let entry_id = if held > Fen::ZERO || bonus > Fen::ZERO { Some(ledger::post(conn, &draft).await?) } else { None };
+    let mut active: stored_value_cards::ActiveModel = card.into();
+    active.status = Set(CardStatus::Closed.as_str().to_owned());
+    active.updated_at = Set(now);
+    active.update(conn).await?;
+    audit::record(
+        conn,
+        Event {
+            merchant_id: Some(merchant_id),
+            actor: Actor::System,
+            action: "stored_value.expired",
+            target: Some(("member", member_id)),
+            detail: json!({ "breakage_fen": held, "bonus_voided_fen": bonus, "entry_id": entry_id }),
+            ip: None,
+        },
+    )
+    .await?;
+    Ok(Some(held.get()))
+}

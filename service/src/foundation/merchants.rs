@@ -241,6 +241,8 @@ pub struct LoyaltySettings {
     pub level_basis: String,
     pub level_downgrade: String,
     pub confirm_threshold_fen: Option<Fen>,
+    /// `never` or `at_expiry`: what becomes of value left on an expired stored-value or count card.
+    pub breakage_policy: String,
 }
 
 fn to_loyalty(m: &merchants::Model) -> Result<LoyaltySettings> {
@@ -255,6 +257,7 @@ fn to_loyalty(m: &merchants::Model) -> Result<LoyaltySettings> {
         level_basis: m.level_basis.clone(),
         level_downgrade: m.level_downgrade.clone(),
         confirm_threshold_fen: m.confirm_threshold_fen.map(Fen::new),
+        breakage_policy: m.breakage_policy.clone(),
     })
 }
 
@@ -285,6 +288,7 @@ pub struct LoyaltyInput {
     pub level_downgrade: Option<String>,
     /// `Some(None)` turns member confirmation off.
     pub confirm_threshold_fen: Option<Option<i64>>,
+    pub breakage_policy: Option<String>,
 }
 
 pub async fn update_loyalty(
@@ -358,6 +362,13 @@ pub async fn update_loyalty(
         active.confirm_threshold_fen = Set(threshold);
         changed.push("confirm_threshold_fen");
     }
+    if let Some(policy) = input.breakage_policy {
+        if !["never", "at_expiry"].contains(&policy.as_str()) {
+            return Err(Error::invalid("breakage_policy", "must be never or at_expiry"));
+        }
+        active.breakage_policy = Set(policy);
+        changed.push("breakage_policy");
+    }
     let txn = sea_orm::TransactionTrait::begin(&ctx.db).await?;
     let merchant = active.update(&txn).await?;
     let settings = to_loyalty(&merchant)?;
@@ -377,6 +388,7 @@ pub async fn update_loyalty(
                 "level_basis": settings.level_basis,
                 "level_downgrade": settings.level_downgrade,
                 "confirm_threshold_fen": settings.confirm_threshold_fen,
+                "breakage_policy": settings.breakage_policy,
             }),
             ip: None,
         },

@@ -178,3 +178,39 @@ pub async fn list_open(ctx: &AppContext, merchant_id: i64) -> Result<Vec<stores:
         .all(&ctx.db)
         .await?)
 }
+
+/// Which store keeps a member's merchant-wide balances (points, stored value) for the nightly jobs that run in
+/// each store's time zone: their home store, else the merchant's first store. Each member is thus in exactly one
+/// zone's run, and its write-offs land on one store's accounts.
+pub(crate) struct Keeping {
+    first_store: std::collections::BTreeMap<i64, i64>,
+    in_zone: std::collections::BTreeSet<i64>,
+}
+
+impl Keeping {
+    pub(crate) async fn in_zone(conn: &impl sea_orm::ConnectionTrait, timezone: &str) -> Result<Keeping> {
+        let all = stores::Entity::find().order_by_asc(stores::Column::Id).all(conn).await?;
+        let mut first_store = std::collections::BTreeMap::new();
+        for store in &all {
+            first_store.entry(store.merchant_id).or_insert(store.id);
+        }
+        let in_zone = all.iter().filter(|s| s.timezone == timezone).map(|s| s.id).collect();
+        Ok(Keeping { first_store, in_zone })
+    }
+
+    /// No store is in the zone: nothing to do there.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.in_zone.is_empty()
+    }
+
+    /// The store that keeps `member`'s balances, when it is in this zone.
+    pub(crate) fn store_of(&self, member: &entity::members::Model) -> Option<i64> {
+        let store = member.home_store_id.or_else(|| self.first_store.get(&member.merchant_id).copied());
+        store.filter(|id| self.in_zone.contains(id))
+    }
+
+    /// `store_id` is in this zone.
+    pub(crate) fn has(&self, store_id: i64) -> bool {
+        self.in_zone.contains(&store_id)
+    }
+}

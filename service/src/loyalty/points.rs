@@ -154,17 +154,11 @@ const EXPIRY_BATCH: u64 = 500;
 /// the write-off credits), one member per transaction. So the points liability is true every morning, not only
 /// once a member next spends. A second run finds nothing left to write off.
 pub async fn expire_in_zone(ctx: &AppContext, timezone: &str, now: DateTime<Utc>) -> Result<Expired> {
-    use entity::{members, stores};
-    use std::collections::{BTreeMap, BTreeSet};
+    use entity::members;
 
-    let all_stores = stores::Entity::find().order_by_asc(stores::Column::Id).all(&ctx.db).await?;
-    let in_zone: BTreeSet<i64> = all_stores.iter().filter(|s| s.timezone == timezone).map(|s| s.id).collect();
-    if in_zone.is_empty() {
+    let keeping = crate::foundation::stores::Keeping::in_zone(&ctx.db, timezone).await?;
+    if keeping.is_empty() {
         return Ok(Expired::default());
-    }
-    let mut first_store: BTreeMap<i64, i64> = BTreeMap::new();
-    for store in &all_stores {
-        first_store.entry(store.merchant_id).or_insert(store.id);
     }
     let mut done = Expired::default();
     let mut after = 0_i64;
@@ -185,8 +179,7 @@ pub async fn expire_in_zone(ctx: &AppContext, timezone: &str, now: DateTime<Utc>
         after = last;
         let rows = members::Entity::find().filter(members::Column::Id.is_in(holders)).all(&ctx.db).await?;
         for member in rows {
-            let kept_at = member.home_store_id.or_else(|| first_store.get(&member.merchant_id).copied());
-            let Some(store_id) = kept_at.filter(|id| in_zone.contains(id)) else { continue };
+            let Some(store_id) = keeping.store_of(&member) else { continue };
             let txn = ctx.db.begin().await?;
             lock_lots(&txn, member.id).await?;
             let before: i64 = live_lots(&txn, member.id).await?.iter().map(|lot| lot.remaining).sum();
