@@ -73,6 +73,8 @@ pub(crate) fn wechat_tradebill(
         let text = |s: &Option<String>| s.clone().unwrap_or_default();
         if kind != WechatBillType::Refund && on_day(paid_at, day) {
             let fee = fee_fen(order.total);
+            let amount =
+                if book.garbled_bill_rows.contains(&order.out_trade_no) { "N/A".to_owned() } else { yuan(order.total) };
             settled += order.total;
             ordered += order.total;
             fees += fee;
@@ -91,7 +93,7 @@ pub(crate) fn wechat_tradebill(
                     "SUCCESS".into(),
                     "OTHERS".into(),
                     "CNY".into(),
-                    yuan(order.total),
+                    amount.clone(),
                     "0.00".into(),
                     "0".into(),
                     "0".into(),
@@ -103,7 +105,7 @@ pub(crate) fn wechat_tradebill(
                     text(&order.attach),
                     fee_text(fee),
                     "0.60%".into(),
-                    yuan(order.total),
+                    amount,
                     "0.00".into(),
                     String::new(),
                 ],

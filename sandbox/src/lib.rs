@@ -324,6 +324,11 @@ impl FakeProviders {
         self.shared.state().wechatpay.serial_mode = mode;
     }
 
+    /// The trade-bill row of `out_trade_no` states its amounts as something that is not yuan (a damaged bill).
+    pub fn garble_bill_row(&self, out_trade_no: &str) {
+        self.shared.state().wechatpay.garbled_bill_rows.insert(out_trade_no.to_owned());
+    }
+
     /// The next `/v3` answer is signed with a key that is not WeChat Pay's.
     pub fn forge_next_wechatpay_response(&self) {
         self.shared.state().wechatpay.forge_next = true;

@@ -168,6 +168,8 @@ pub(crate) struct Book {
     pub(crate) forge_next: bool,
     pub(crate) refund_delay: Duration,
     pub(crate) refund_delivery: Delivery,
+    /// Orders whose trade-bill row carries amounts that are not yuan, as a damaged bill would.
+    pub(crate) garbled_bill_rows: std::collections::HashSet<String>,
 }
 
 impl Default for Book {
@@ -183,6 +185,7 @@ impl Default for Book {
             forge_next: false,
             refund_delay: Duration::from_millis(50),
             refund_delivery: Delivery::default(),
+            garbled_bill_rows: std::collections::HashSet::new(),
         }
     }
 }

@@ -413,7 +413,8 @@ pub struct PaymentExceptionDto {
     /// `wechatpay`, `alipay` or `refund`.
     pub provider: String,
     /// `missing_here`, `missing_there`, `amount_mismatch`, `refund_missing_here`, `refund_missing_there`,
-    /// `notification_mismatch`, `paid_after_close`, `reversed_unsettleable` or `refund_failed`.
+    /// `notification_mismatch`, `paid_after_close`, `reversed_unsettleable`, `refund_failed` or `unreadable_row`
+    /// (a row of the provider's bill that does not parse).
     pub kind: String,
     /// The order, refund or notification number it is about.
     pub reference: String,

@@ -664,6 +664,40 @@ async fn the_daily_reconciliation_lists_what_the_bills_disagree_on_and_staff_res
 }
 
 #[tokio::test]
+async fn a_bill_row_that_does_not_parse_is_listed_as_an_exception_not_dropped() {
+    use service::payments::Provider as Ours;
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let plan = big_plan(&app, &owner).await;
+    let (token, _) = app.member_token("recon-garbled").await;
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let mut out_trade_nos = Vec::new();
+    for key in ["garbled-clean-1", "garbled-row-1"] {
+        let started = start(&app, &token, "wechatpay", plan, key).await;
+        let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+        app.fake.pay(Provider::WechatPay, &out_trade_no, Delivery::default()).unwrap();
+        out_trade_nos.push(out_trade_no);
+    }
+    wait_delivered(&app).await;
+    // The bill states the second payment's amounts as something that is not yuan.
+    app.fake.garble_bill_row(&out_trade_nos[1]);
+
+    let merchant = app.seed.merchant_id;
+    let found = service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
+    assert_eq!((found.provider_rows, found.exceptions), (2, 1), "{found:?}");
+    let (status, listed) = app.get(&format!("{STAFF}/payment-exceptions"), &owner).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "listed once, not also as missing: {listed:?}");
+    assert_eq!(listed[0]["kind"], "unreadable_row");
+    assert!(listed[0]["payment_id"].is_i64(), "{listed:?}");
+    assert!(listed[0]["detail"]["why"].as_str().unwrap().contains("N/A"), "{listed:?}");
+    // The day again: the same exception, not a second.
+    service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
+    assert_eq!(app.count("payment_exceptions").await, 1);
+}
+
+#[tokio::test]
 async fn platform_certificates_and_the_public_key_verify_side_by_side_and_certificates_refresh() {
     let app = TestApp::spawn().await;
     let owner = app.token(Role::Owner).await;

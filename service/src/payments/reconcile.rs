@@ -7,7 +7,9 @@
 //! - `missing_here`: the provider took money for an order we do not count as paid;
 //! - `missing_there`: we count a payment the provider's bill does not have;
 //! - `amount_mismatch`: both have it, for different amounts;
-//! - `refund_missing_here` / `refund_missing_there`: the same for refunds.
+//! - `refund_missing_here` / `refund_missing_there`: the same for refunds;
+//! - `unreadable_row`: a row of the bill we cannot read (an amount that is not yuan, a row of the wrong width). It
+//!   is listed, never dropped: a row we skip could be money we never see.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -25,8 +27,21 @@ use crate::{AppContext, Error, Result};
 /// One row of a provider's bill that matters to us.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BillRow {
-    Payment { out_trade_no: String, trade_no: String, amount_fen: i64 },
-    Refund { out_refund_no: String, amount_fen: i64 },
+    Payment {
+        out_trade_no: String,
+        trade_no: String,
+        amount_fen: i64,
+    },
+    Refund {
+        out_refund_no: String,
+        amount_fen: i64,
+    },
+    /// A row we could not read: `reference` names it (its order number when readable, else its line).
+    Unreadable {
+        reference: String,
+        why: String,
+        line: String,
+    },
 }
 
 fn yuan(text: &str) -> Option<i64> {
@@ -39,11 +54,15 @@ fn cells(line: &str) -> Vec<String> {
     line.split(',').map(|c| c.trim().trim_start_matches('`').trim().to_owned()).collect()
 }
 
-/// The rows of a bill, by header name.
-fn table<'a>(lines: impl Iterator<Item = &'a str>, first_header: &str) -> Vec<BTreeMap<String, String>> {
+/// A detail row by header name, with its raw line; or a line of the wrong width, as an unreadable row.
+type Row = std::result::Result<(BTreeMap<String, String>, String), BillRow>;
+
+/// The detail rows of a bill. WeChat's summary block starts with its own header (`总交易单数,…`); Alipay's lines
+/// around the detail are `#` comments.
+fn table<'a>(lines: impl Iterator<Item = &'a str>, first_header: &str) -> Vec<Row> {
     let mut header: Option<Vec<String>> = None;
     let mut rows = Vec::new();
-    for line in lines {
+    for (number, line) in lines.enumerate() {
         let line = line.trim_end_matches(['\r', '\n']);
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
@@ -51,17 +70,32 @@ fn table<'a>(lines: impl Iterator<Item = &'a str>, first_header: &str) -> Vec<BT
         match &header {
             None if line.starts_with(first_header) => header = Some(cells(line)),
             None => {}
+            Some(_) if line.starts_with("总交易单数") => break,
             Some(names) => {
                 let values = cells(line);
-                if values.len() != names.len() {
-                    // The summary block (a different header and width) ends the detail rows.
-                    break;
+                if values.len() == names.len() {
+                    rows.push(Ok((names.iter().cloned().zip(values).collect(), line.to_owned())));
+                } else {
+                    let why = format!("{} cells where the header has {}", values.len(), names.len());
+                    rows.push(Err(unreadable(format!("line {}", number + 1), why, line)));
                 }
-                rows.push(names.iter().cloned().zip(values).collect());
             }
         }
     }
     rows
+}
+
+fn unreadable(reference: String, why: String, line: &str) -> BillRow {
+    BillRow::Unreadable { reference, why, line: line.chars().take(500).collect() }
+}
+
+/// An amount cell, or the row as unreadable.
+fn amount(row: &BTreeMap<String, String>, line: &str, reference: &str, names: &[&str]) -> Result<i64, BillRow> {
+    let cell = |name: &&str| row.get(*name).map(String::as_str).unwrap_or_default();
+    names.iter().find_map(|name| yuan(cell(name))).ok_or_else(|| {
+        let why = format!("{} is not an amount in yuan: {:?}", names[0], cell(&names[0]));
+        unreadable(reference.to_owned(), why, line)
+    })
 }
 
 /// WeChat Pay's trade bill (`bill_type=ALL`).
@@ -69,17 +103,26 @@ pub fn parse_wechat_bill(text: &str) -> Vec<BillRow> {
     let get = |row: &BTreeMap<String, String>, name: &str| row.get(name).cloned().unwrap_or_default();
     table(text.lines(), "交易时间")
         .into_iter()
-        .filter_map(|row| match get(&row, "交易状态").as_str() {
-            "SUCCESS" => Some(BillRow::Payment {
-                out_trade_no: get(&row, "商户订单号"),
-                trade_no: get(&row, "微信订单号"),
-                amount_fen: yuan(&get(&row, "订单金额")).or_else(|| yuan(&get(&row, "应结订单金额")))?,
-            }),
-            "REFUND" => Some(BillRow::Refund {
-                out_refund_no: get(&row, "商户退款单号"),
-                amount_fen: yuan(&get(&row, "申请退款金额")).or_else(|| yuan(&get(&row, "退款金额")))?,
-            }),
-            _ => None,
+        .filter_map(|row| {
+            let (row, line) = match row {
+                Ok(read) => read,
+                Err(unreadable) => return Some(unreadable),
+            };
+            let read = match get(&row, "交易状态").as_str() {
+                "SUCCESS" => {
+                    let out_trade_no = get(&row, "商户订单号");
+                    amount(&row, &line, &out_trade_no, &["订单金额", "应结订单金额"]).map(|amount_fen| {
+                        BillRow::Payment { out_trade_no, trade_no: get(&row, "微信订单号"), amount_fen }
+                    })
+                }
+                "REFUND" => {
+                    let out_refund_no = get(&row, "商户退款单号");
+                    amount(&row, &line, &out_refund_no, &["申请退款金额", "退款金额"])
+                        .map(|amount_fen| BillRow::Refund { out_refund_no, amount_fen })
+                }
+                _ => return None,
+            };
+            Some(read.unwrap_or_else(|unreadable| unreadable))
         })
         .collect()
 }
@@ -106,17 +149,28 @@ pub fn parse_alipay_bill(zipped: &[u8]) -> Result<Vec<BillRow>> {
     let get = |row: &BTreeMap<String, String>, name: &str| row.get(name).cloned().unwrap_or_default();
     Ok(table(text.lines(), "支付宝交易号")
         .into_iter()
-        .filter_map(|row| match get(&row, "业务类型").as_str() {
-            "交易" => Some(BillRow::Payment {
-                out_trade_no: get(&row, "商户订单号"),
-                trade_no: get(&row, "支付宝交易号"),
-                amount_fen: yuan(&get(&row, "订单金额（元）"))?,
-            }),
-            "退款" => Some(BillRow::Refund {
-                out_refund_no: get(&row, "退款批次号/请求号"),
-                amount_fen: yuan(&get(&row, "订单金额（元）"))?,
-            }),
-            _ => None,
+        .filter_map(|row| {
+            let (row, line) = match row {
+                Ok(read) => read,
+                Err(unreadable) => return Some(unreadable),
+            };
+            let read = match get(&row, "业务类型").as_str() {
+                "交易" => {
+                    let out_trade_no = get(&row, "商户订单号");
+                    amount(&row, &line, &out_trade_no, &["订单金额（元）"]).map(|amount_fen| BillRow::Payment {
+                        out_trade_no,
+                        trade_no: get(&row, "支付宝交易号"),
+                        amount_fen,
+                    })
+                }
+                "退款" => {
+                    let out_refund_no = get(&row, "退款批次号/请求号");
+                    amount(&row, &line, &out_refund_no, &["订单金额（元）"])
+                        .map(|amount_fen| BillRow::Refund { out_refund_no, amount_fen })
+                }
+                _ => return None,
+            };
+            Some(read.unwrap_or_else(|unreadable| unreadable))
         })
         .collect())
 }
@@ -180,8 +234,10 @@ pub async fn compare_day(ctx: &AppContext, merchant_id: i64, provider: Provider,
     let mut exceptions = 0;
     let mut seen_payments = BTreeMap::new();
     let mut seen_refunds = BTreeMap::new();
+    let mut unreadable = Vec::new();
     for row in &rows {
         match row {
+            BillRow::Unreadable { reference, why, line } => unreadable.push((reference, why, line)),
             BillRow::Payment { out_trade_no, trade_no, amount_fen } => {
                 seen_payments.insert(out_trade_no.clone(), (trade_no.clone(), *amount_fen));
             }
@@ -193,7 +249,17 @@ pub async fn compare_day(ctx: &AppContext, merchant_id: i64, provider: Provider,
     let note = |payment_id: Option<i64>, kind: &'static str, reference: String, detail: serde_json::Value| async move {
         record_exception(&ctx.db, merchant_id, payment_id, provider_name, kind, &reference, detail).await
     };
+    for (reference, why, line) in &unreadable {
+        let payment = ours.iter().find(|p| &&p.out_trade_no == reference).map(|p| p.id);
+        let detail = json!({ "bill_date": bill_date, "why": why, "line": line });
+        note(payment, "unreadable_row", format!("{bill_date}:{reference}"), detail).await?;
+        exceptions += 1;
+    }
     for payment in &ours {
+        // Its row is there but unreadable: listed as such above, not also as missing.
+        if unreadable.iter().any(|(reference, ..)| *reference == &payment.out_trade_no) {
+            continue;
+        }
         match seen_payments.remove(&payment.out_trade_no) {
             None => {
                 let detail = json!({ "bill_date": bill_date, "amount_fen": payment.amount_fen });
