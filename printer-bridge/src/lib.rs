@@ -47,11 +47,25 @@ pub struct Config {
     /// Log file (rotated daily); standard error when absent.
     #[serde(default)]
     pub log_file: Option<PathBuf>,
+    /// Seconds a scan read while the api is out of reach may wait to be forwarded. An older one is dropped: a
+    /// wallet's payment code is refreshed within a minute, and a code scanned then must not be charged later.
+    #[serde(default = "default_scan_max_age_secs")]
+    pub scan_max_age_secs: u64,
 }
 
 fn default_spool() -> PathBuf {
     PathBuf::from("spool")
 }
+
+fn default_scan_max_age_secs() -> u64 {
+    20
+}
+
+/// Scans waiting to be forwarded while the api is out of reach; more are dropped (newest first) and logged.
+const SCAN_QUEUE: usize = 8;
+
+/// A scan and when it was read.
+type Scan = (tokio::time::Instant, String);
 
 impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -229,7 +243,7 @@ pub async fn run_until(config: Config, shutdown: impl std::future::Future<Output
         tracing::info!(job = job.id, "printing a job spooled before the restart");
         shared.enqueue(&job);
     }
-    let (scans_tx, mut scans_rx) = mpsc::unbounded_channel::<String>();
+    let (scans_tx, mut scans_rx) = mpsc::channel::<Scan>(SCAN_QUEUE);
     if let Some(source) = config.scanner.clone() {
         tokio::spawn(read_scanner(source, scans_tx));
     }
@@ -265,11 +279,8 @@ pub async fn run_until(config: Config, shutdown: impl std::future::Future<Output
 }
 
 /// One connection, until it drops.
-async fn session(
-    config: &Config,
-    shared: &Arc<Shared>,
-    scans: &mut mpsc::UnboundedReceiver<String>,
-) -> anyhow::Result<()> {
+async fn session(config: &Config, shared: &Arc<Shared>, scans: &mut mpsc::Receiver<Scan>) -> anyhow::Result<()> {
+    let max_age = Duration::from_secs(config.scan_max_age_secs);
     let mut request = config.connect_url().into_client_request()?;
     request.headers_mut().insert("authorization", format!("Bearer {}", config.token).parse()?);
     let (socket, _) = tokio_tungstenite::connect_async(request).await.context("connecting")?;
@@ -301,7 +312,11 @@ async fn session(
             Some(message) = outgoing.recv() => {
                 write.send(Message::text(serde_json::to_string(&message)?)).await?;
             }
-            Some(code) = scans.recv() => {
+            Some((read_at, code)) = scans.recv() => {
+                if read_at.elapsed() > max_age {
+                    tracing::warn!(waited = ?read_at.elapsed(), "a scan read while offline is too old to forward: dropped");
+                    continue;
+                }
                 write.send(Message::text(serde_json::to_string(&FromBridge::Scan { code })?)).await?;
             }
             _ = heartbeat.tick() => {
@@ -448,7 +463,7 @@ async fn ask(stream: &mut TcpStream, n: u8) -> Option<u8> {
 
 /// Lines from the scanner: standard input; `evdev:/dev/input/eventN`, a keyboard-wedge scanner read as Linux input
 /// events; or a device or file read line by line (serial / virtual COM mode).
-async fn read_scanner(source: String, scans: mpsc::UnboundedSender<String>) {
+async fn read_scanner(source: String, scans: mpsc::Sender<Scan>) {
     use tokio::io::AsyncBufReadExt;
     if let Some(device) = source.strip_prefix("evdev:") {
         read_key_events(device, scans).await;
@@ -468,7 +483,7 @@ async fn read_scanner(source: String, scans: mpsc::UnboundedSender<String>) {
     let mut lines = tokio::io::BufReader::new(reader).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let code = line.trim();
-        if !code.is_empty() && scans.send(code.to_owned()).is_err() {
+        if !code.is_empty() && !forward(&scans, code.to_owned()) {
             return;
         }
     }
@@ -476,7 +491,20 @@ async fn read_scanner(source: String, scans: mpsc::UnboundedSender<String>) {
 
 /// A keyboard-wedge scanner on Linux: `struct input_event` records (24 bytes on 64-bit: a timeval, type, code,
 /// value) from `/dev/input/eventN`, key presses turned back into the characters typed, one scan per Enter.
-async fn read_key_events(device: &str, scans: mpsc::UnboundedSender<String>) {
+/// Queues a scan for the connection; `false` once the bridge is gone. A full queue (the api out of reach for a
+/// while) drops the scan rather than pile up codes to charge later.
+fn forward(scans: &mpsc::Sender<Scan>, code: String) -> bool {
+    match scans.try_send((tokio::time::Instant::now(), code)) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!("scans are waiting for the api: this one is dropped");
+            true
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+async fn read_key_events(device: &str, scans: mpsc::Sender<Scan>) {
     let mut file = match tokio::fs::File::open(device).await {
         Ok(file) => file,
         Err(error) => {
@@ -492,7 +520,7 @@ async fn read_key_events(device: &str, scans: mpsc::UnboundedSender<String>) {
         let value = i32::from_ne_bytes([record[20], record[21], record[22], record[23]]);
         if kind == 1
             && let Some(scan) = keys.key(code, value)
-            && scans.send(scan).is_err()
+            && !forward(&scans, scan)
         {
             return;
         }
@@ -594,6 +622,7 @@ mod tests {
             spool_dir: PathBuf::new(),
             scanner: None,
             log_file: None,
+            scan_max_age_secs: 20,
         };
         assert!(config.connect_url().starts_with("wss://"));
         let error = tokio_tungstenite::connect_async(config.connect_url()).await.err().unwrap();

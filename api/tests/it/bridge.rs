@@ -123,14 +123,18 @@ struct BridgeProcess {
 
 impl BridgeProcess {
     fn start(api_url: &str, token: &str, spool: &Path, scanner: Option<String>) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let config = printer_bridge::Config {
+        Self::start_with(printer_bridge::Config {
             api_url: api_url.to_owned(),
             token: token.to_owned(),
             spool_dir: spool.to_path_buf(),
             scanner,
             log_file: None,
-        };
+            scan_max_age_secs: 20,
+        })
+    }
+
+    fn start_with(config: printer_bridge::Config) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         runtime.spawn(async move {
             let _ = printer_bridge::run(config).await;
         });
@@ -483,6 +487,65 @@ async fn a_scan_reaches_the_cashier_at_that_counter_and_no_other_store() {
     bridge.kill();
     std::fs::remove_dir_all(&spool).ok();
     std::fs::remove_file(&scans).ok();
+}
+
+#[tokio::test]
+async fn a_scan_read_while_the_api_is_out_of_reach_is_dropped_when_stale_not_charged_late() {
+    use std::io::Write;
+
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let store = app.seed.store_ids[0];
+    let (counter, token) = add_device(&app, &owner, store).await;
+    let mut at_counter = app
+        .client
+        .get(app.url(&format!("{STAFF}/bridge-devices/{counter}/scans")))
+        .bearer_auth(&cashier)
+        .send()
+        .await
+        .unwrap();
+    assert!(next_scan(&mut at_counter, Duration::from_millis(300)).await.is_none());
+
+    // The store's line to the cloud is down (nothing listens upstream) when the cashier scans a payment code.
+    let proxy = Proxy::start("127.0.0.1:9").await;
+    let scanner = spool_dir().with_extension("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&scanner).status().unwrap().success());
+    let spool = spool_dir();
+    let bridge = BridgeProcess::start_with(printer_bridge::Config {
+        api_url: proxy.address.clone(),
+        token,
+        spool_dir: spool.clone(),
+        scanner: Some(scanner.display().to_string()),
+        log_file: None,
+        scan_max_age_secs: 1,
+    });
+    let path = scanner.clone();
+    let mut scans =
+        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(path)).await.unwrap().unwrap();
+    writeln!(scans, "134567890123456789").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // The line comes back: the bridge reconnects, and the code read 1.5 s ago (older than its 1 s) is not sent.
+    proxy.point_at(&app.address);
+    let mut online = false;
+    for _ in 0..150 {
+        let devices = ok(app.get(&format!("{STAFF}/stores/{store}/bridge-devices"), &owner).await);
+        if devices.as_array().unwrap().iter().any(|d| d["id"] == counter && d["online"] == true) {
+            online = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(online, "the bridge reconnects");
+    assert!(next_scan(&mut at_counter, Duration::from_millis(1500)).await.is_none(), "the stale code is dropped");
+    // A code scanned now goes through at once.
+    writeln!(scans, "134567890123456780").unwrap();
+    let scan = next_scan(&mut at_counter, Duration::from_secs(5)).await.expect("a fresh scan arrives");
+    assert_eq!(scan["code"], "134567890123456780");
+    bridge.kill();
+    std::fs::remove_dir_all(&spool).ok();
+    std::fs::remove_file(&scanner).ok();
 }
 
 #[tokio::test]
