@@ -23,9 +23,11 @@ pub struct Health {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
+    /// `ready`, or `degraded`: Redis does not answer, but the counter still works (sign-in limits are counted per
+    /// process; what travels through Redis, such as a bridge's scans, does not arrive).
     pub status: &'static str,
     pub database: &'static str,
-    /// redis, or in-process when no Redis is configured.
+    /// `redis`, `in-process` when no Redis is configured, or `unavailable`.
     pub shared_state: &'static str,
 }
 
@@ -36,24 +38,28 @@ async fn get_health() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// The database and Redis answer.
+/// Whether the replica can serve: the database answers.
+///
+/// Without the database nothing works (503, so a load balancer takes the replica out); without Redis the counter
+/// still works, so the replica stays in, reported `degraded`.
 #[utoipa::path(tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
 #[get("/readyz")]
 async fn get_readiness(ctx: web::Data<AppContext>) -> HttpResponse {
     let database = service::foundation::db::ping(&ctx.db).await;
     let shared = ctx.shared.ping().await;
-    match (database, shared) {
-        (Ok(()), Ok(())) => HttpResponse::Ok().json(Readiness {
-            status: "ready",
-            database: if ctx.settings.uses_sqlite() { "sqlite" } else { "postgres" },
-            shared_state: ctx.shared.backend(),
-        }),
-        (database, shared) => {
-            tracing::warn!(database = ?database.err(), shared = ?shared.err(), "not ready");
-            HttpResponse::ServiceUnavailable()
-                .json(ErrorBody { code: "not_ready".into(), message: "a dependency does not answer".into() })
-        }
+    if let Err(error) = database {
+        tracing::warn!(%error, shared = ?shared.err(), "not ready: the database does not answer");
+        return HttpResponse::ServiceUnavailable()
+            .json(ErrorBody { code: "not_ready".into(), message: "the database does not answer".into() });
     }
+    if let Err(error) = &shared {
+        tracing::warn!(%error, "degraded: shared state does not answer");
+    }
+    HttpResponse::Ok().json(Readiness {
+        status: if shared.is_ok() { "ready" } else { "degraded" },
+        database: if ctx.settings.uses_sqlite() { "sqlite" } else { "postgres" },
+        shared_state: if shared.is_ok() { ctx.shared.backend() } else { "unavailable" },
+    })
 }
 
 /// Prometheus metrics (text exposition format).

@@ -187,7 +187,7 @@ async fn members_manage_their_own_profile() {
 
 #[tokio::test]
 async fn the_sandbox_sign_in_is_refused_when_disabled() {
-    let app = TestApp::spawn_with(Options { sandbox: false }).await;
+    let app = TestApp::spawn_with(Options { sandbox: false, ..Options::default() }).await;
     let answer = app
         .call(
             Method::POST,

@@ -87,3 +87,84 @@ async fn openapi_document_snapshot() {
 fn service_openapi() -> Value {
     serde_json::to_value(api::openapi::document()).unwrap()
 }
+
+/// A Redis server of the test's own, on a free port, that the test can stop.
+struct PrivateRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (it is installed with Redis)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Self { child, url: format!("redis://127.0.0.1:{port}") }
+    }
+
+    fn stop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn with_redis_stopped_the_counter_goes_on_sign_in_degrades_and_readiness_says_so() {
+    use serde_json::json;
+    use service::domain::Role;
+
+    let mut redis = PrivateRedis::start().await;
+    let app =
+        TestApp::spawn_with(crate::support::Options { redis_url: Some(redis.url.clone()), ..Default::default() }).await;
+    let (status, ready) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (status, ready["status"].as_str(), ready["shared_state"].as_str()),
+        (StatusCode::OK, Some("ready"), Some("redis"))
+    );
+    let cashier = app.token(Role::Cashier).await;
+
+    redis.stop();
+    // The replica can still serve the counter: readiness keeps it in the load balancer, and says what is missing.
+    let (status, ready) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (status, ready["status"].as_str(), ready["shared_state"].as_str()),
+        (StatusCode::OK, Some("degraded"), Some("unavailable")),
+        "{ready}"
+    );
+    // Settlements and reads go on with the sessions staff hold.
+    let service = app.staff_ok(&cashier, "/services").await[0].clone();
+    let bill = json!({ "store_id": app.seed.store_ids[0], "idempotency_key": "no-redis-bill-1", "lines": [{ "item_id": service["id"] }], "tenders": [{ "kind": "cash", "amount_fen": service["price_fen"] }] });
+    app.staff_posted(&cashier, "/bills", bill).await;
+    // Staff can still sign in, and guessing is still limited, counted in this process.
+    let owner = app.token(Role::Owner).await;
+    app.staff_ok(&owner, "/merchant/loyalty").await;
+    let guess = || {
+        app.call(
+            Method::POST,
+            "/api/staff/v1/sessions",
+            None,
+            Some(json!({ "username": "demo-manager", "password": "a wrong guess" })),
+        )
+    };
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(guess().await.0);
+    }
+    assert_eq!(answers[..5], [StatusCode::UNAUTHORIZED; 5], "{answers:?}");
+    assert_eq!(answers[5], StatusCode::TOO_MANY_REQUESTS, "{answers:?}");
+}

@@ -40,11 +40,13 @@ fn random_key() -> Secret {
 
 pub struct Options {
     pub sandbox: bool,
+    /// A Redis of the test's own (one it can stop), instead of `TEST_REDIS_URL`.
+    pub redis_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { sandbox: true }
+        Self { sandbox: true, redis_url: None }
     }
 }
 
@@ -78,7 +80,8 @@ impl TestApp {
                 None
             }
         };
-        if let Some(redis) = std::env::var("TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) {
+        let redis = options.redis_url.clone().or_else(|| std::env::var("TEST_REDIS_URL").ok());
+        if let Some(redis) = redis.filter(|u| !u.is_empty()) {
             settings.redis.url = Secret::new(redis);
             settings.redis.key_prefix = format!("hy-test:{test_id}:");
             settings.redis.pool_size = 8;

@@ -64,7 +64,58 @@ fn decoy_hash() -> &'static str {
     })
 }
 
+/// Where sign-in attempts are counted: the shared state, so that every replica counts together; or, while it does
+/// not answer (Redis down at scale), this process. Each replica then allows its own share of attempts (the
+/// password hash still makes each guess slow), which is better than every member of staff locked out of the
+/// counter while settlements and reads go on without Redis.
+struct Limits<'a> {
+    ctx: &'a AppContext,
+}
+
+impl Limits<'_> {
+    fn local() -> &'static crate::foundation::shared::InProcessShared {
+        static LOCAL: OnceLock<crate::foundation::shared::InProcessShared> = OnceLock::new();
+        LOCAL.get_or_init(Default::default)
+    }
+
+    fn fall_back(error: &anyhow::Error) {
+        tracing::warn!(%error, "shared state does not answer: sign-in attempts are counted in this process");
+    }
+
+    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
+        use crate::foundation::shared::SharedState;
+        match self.ctx.shared.hit(key, window).await {
+            Ok(counted) => Ok(counted),
+            Err(error) => {
+                Self::fall_back(&error);
+                Ok(Self::local().hit(key, window).await?)
+            }
+        }
+    }
+
+    async fn count(&self, key: &str) -> Result<u32> {
+        use crate::foundation::shared::SharedState;
+        let value = match self.ctx.shared.get(key).await {
+            Ok(value) => value,
+            Err(error) => {
+                Self::fall_back(&error);
+                Self::local().get(key).await?
+            }
+        };
+        Ok(value.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0))
+    }
+
+    async fn forget(&self, key: &str) -> Result<()> {
+        use crate::foundation::shared::SharedState;
+        if let Err(error) = self.ctx.shared.delete(key).await {
+            Self::fall_back(&error);
+        }
+        Ok(Self::local().delete(key).await?)
+    }
+}
+
 pub async fn sign_in(ctx: &AppContext, username: &str, password: &str, ip: Option<&str>) -> Result<SignedIn> {
+    let limits = Limits { ctx };
     let auth = &ctx.settings.auth;
     let window = Duration::from_secs(auth.sign_in_window_secs);
     let username = username.trim().to_ascii_lowercase();
@@ -72,13 +123,13 @@ pub async fn sign_in(ctx: &AppContext, username: &str, password: &str, ip: Optio
         return Err(Error::InvalidCredentials);
     }
     if let Some(ip) = ip {
-        let (attempts, left) = ctx.shared.hit(&format!("signin:ip:{ip}"), window).await?;
+        let (attempts, left) = limits.hit(&format!("signin:ip:{ip}"), window).await?;
         if attempts > u64::from(auth.sign_in_attempts_per_ip) {
             return Err(Error::RateLimited { retry_after_secs: left.as_secs().max(1) });
         }
     }
     let failures_key = format!("signin:fail:{username}");
-    let failures = ctx.shared.get(&failures_key).await?.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    let failures = limits.count(&failures_key).await?;
     if failures >= auth.sign_in_failures_per_account {
         return Err(Error::RateLimited { retry_after_secs: auth.sign_in_window_secs });
     }
@@ -89,7 +140,7 @@ pub async fn sign_in(ctx: &AppContext, username: &str, password: &str, ip: Optio
     let member = match found {
         Some(member) if matches && member.active => member,
         other => {
-            ctx.shared.hit(&failures_key, window).await?;
+            limits.hit(&failures_key, window).await?;
             audit::record(
                 &ctx.db,
                 Event {
@@ -109,7 +160,7 @@ pub async fn sign_in(ctx: &AppContext, username: &str, password: &str, ip: Optio
             return Err(Error::InvalidCredentials);
         }
     };
-    ctx.shared.delete(&failures_key).await?;
+    limits.forget(&failures_key).await?;
 
     let token = SessionToken::generate(SessionToken::STAFF_PREFIX);
     let now = ctx.now();
