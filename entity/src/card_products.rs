@@ -1,7 +1,7 @@
 //! A count-card product (次卡/疗程卡) on the menu: N sessions of one or several services for a price.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "card_products")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -1,7 +1,7 @@
 //! A receipt printer on a store's LAN, reached through the store's bridge.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "printers")]
 pub struct Model {
     #[sea_orm(primary_key)]

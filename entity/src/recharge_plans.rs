@@ -1,7 +1,7 @@
 //! A recharge plan (充X送Y): pay `pay_fen`, receive `bonus_fen` on top.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "recharge_plans")]
 pub struct Model {
     #[sea_orm(primary_key)]

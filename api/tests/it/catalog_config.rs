@@ -859,3 +859,107 @@ async fn another_merchant_neither_sees_nor_changes_our_configuration() {
     assert_eq!(app.staff_ok(&owner, "/commission-rules").await[0]["active"], true);
     assert_eq!(app.staff_ok(&owner, "/member-levels").await[1]["discount_bp"], 9_500);
 }
+
+/// The audit entries for `target` (kind and id), oldest first: (action, detail).
+async fn audited(app: &TestApp, owner: &str, kind: &str, id: &Value) -> Vec<(String, Value)> {
+    let log = app.staff_ok(owner, "/audit-log?limit=200").await;
+    let mut entries: Vec<(String, Value)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target_kind"] == kind && &e["target_id"] == id)
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["detail"].clone()))
+        .collect();
+    entries.reverse();
+    entries
+}
+
+#[tokio::test]
+async fn every_price_catalog_bill_and_bridge_change_is_audited_with_what_it_changed() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let store = app.seed.store_ids[0];
+    let actions = |entries: &[(String, Value)]| entries.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>();
+
+    // A service's price change names the old and the new price.
+    let body = json!({ "category": "美发", "name": "审计剪发", "duration_min": 30, "price_fen": 8_800 });
+    let cut = app.staff_created(&owner, "/services", body).await["id"].clone();
+    app.patch(&path(&format!("/services/{cut}")), &owner, json!({ "price_fen": 9_800 })).await;
+    let entries = audited(&app, &owner, "service", &cut).await;
+    assert_eq!(actions(&entries), ["service.created", "service.updated"]);
+    assert_eq!((entries[0].1["name"].clone(), entries[0].1["price_fen"].clone()), (json!("审计剪发"), json!(8_800)));
+    assert_eq!(entries[1].1, json!({ "price_fen": [8_800, 9_800] }));
+
+    let body = json!({ "sku": "AUD-1", "name": "发蜡", "category": "零售", "price_fen": 5_000 });
+    let product = app.staff_created(&owner, "/products", body).await["id"].clone();
+    app.patch(&path(&format!("/products/{product}")), &owner, json!({ "price_fen": 4_500, "name": "定型发蜡" })).await;
+    let entries = audited(&app, &owner, "product", &product).await;
+    assert_eq!(actions(&entries), ["product.created", "product.updated"]);
+    assert_eq!(entries[1].1, json!({ "price_fen": [5_000, 4_500], "name": ["发蜡", "定型发蜡"] }));
+
+    let body = json!({ "name": "审计3次卡", "price_fen": 20_000, "sessions": 3, "service_item_ids": [cut] });
+    let card = app.staff_created(&owner, "/card-products", body).await["id"].clone();
+    app.patch(&path(&format!("/card-products/{card}")), &owner, json!({ "price_fen": 18_000 })).await;
+    let entries = audited(&app, &owner, "card_product", &card).await;
+    assert_eq!(actions(&entries), ["card_product.created", "card_product.updated"]);
+    assert_eq!(entries[1].1, json!({ "price_fen": [20_000, 18_000] }));
+
+    let plan = app
+        .staff_created(&owner, "/recharge-plans", json!({ "name": "充500送50", "pay_fen": 50_000, "bonus_fen": 5_000 }))
+        .await["id"]
+        .clone();
+    app.patch(&path(&format!("/recharge-plans/{plan}")), &owner, json!({ "bonus_fen": 8_000 })).await;
+    let entries = audited(&app, &owner, "recharge_plan", &plan).await;
+    assert_eq!(actions(&entries), ["recharge_plan.created", "recharge_plan.updated"]);
+    assert_eq!(entries[1].1, json!({ "bonus_fen": [5_000, 8_000] }));
+
+    // A parked bill: parked, raised by an edit (old and new total), voided with its reason.
+    let park =
+        json!({ "store_id": store, "park": true, "idempotency_key": "audit-park-1", "lines": [{ "item_id": cut }] });
+    let bill = app.staff_created(&cashier, "/bills", park).await["id"].clone();
+    let edit = json!({ "store_id": store, "lines": [{ "item_id": cut }, { "item_id": cut }] });
+    let (status, _) = app.put(&path(&format!("/bills/{bill}")), &cashier, edit).await;
+    assert_eq!(status, StatusCode::OK);
+    app.staff_posted(&owner, &format!("/bills/{bill}/void"), json!({ "reason": "客人走了" })).await;
+    let entries = audited(&app, &owner, "bill", &bill).await;
+    assert_eq!(actions(&entries), ["bill.parked", "bill.edited", "bill.voided"]);
+    assert_eq!(entries[1].1["total_fen"], json!([9_800, 19_600]));
+    assert_eq!(entries[1].1["lines"], json!([1, 2]));
+
+    // A settled bill refunded in part, then reversed.
+    let receipt = json!({ "product_id": product, "quantity": 2, "memo": "进货" });
+    app.staff_created(&owner, &format!("/stores/{store}/stock/receipts"), receipt).await;
+    let sale = json!({ "store_id": store, "idempotency_key": "audit-sale-1", "lines": [{ "item_id": cut }, { "kind": "product", "item_id": product }], "tenders": [{ "kind": "cash", "amount_fen": 14_300 }] });
+    let settled = app.staff_created(&cashier, "/bills", sale).await;
+    let line = settled["lines"][1]["id"].clone();
+    let refund =
+        json!({ "lines": [{ "line_id": line, "quantity": 1 }], "reason": "退货", "idempotency_key": "audit-refund-1" });
+    let refunded = app.staff_created(&owner, &format!("/bills/{}/refunds", settled["id"]), refund).await;
+    let reverse = json!({ "reason": "收错了", "idempotency_key": "audit-reverse-1" });
+    let reversed = app.staff_created(&owner, &format!("/bills/{}/reverse", settled["id"]), reverse).await;
+    let entries = audited(&app, &owner, "bill", &settled["id"]).await;
+    assert_eq!(actions(&entries), ["bill.refunded", "bill.reversed"]);
+    assert_eq!(
+        (entries[0].1["refund_id"].clone(), entries[0].1["reason"].clone()),
+        (refunded["id"].clone(), json!("退货"))
+    );
+    assert_eq!(entries[1].1["refund_id"], reversed["id"]);
+
+    // The store's bridge and printers, each change with the change itself.
+    let device =
+        app.staff_created(&owner, &format!("/stores/{store}/bridge-devices"), json!({ "name": "前台电脑" })).await;
+    let device = device["device"]["id"].clone();
+    app.staff_posted(&owner, &format!("/bridge-devices/{device}/revoke"), json!({})).await;
+    assert_eq!(
+        actions(&audited(&app, &owner, "bridge_device", &device).await),
+        ["bridge.device_created", "bridge.device_revoked"]
+    );
+    let printer = json!({ "name": "前台", "address": "192.168.1.50:9100", "paper_mm": 58 });
+    let printer = app.staff_created(&owner, &format!("/stores/{store}/printers"), printer).await["id"].clone();
+    app.patch(&path(&format!("/printers/{printer}")), &owner, json!({ "paper_mm": 80, "drawer": true })).await;
+    let entries = audited(&app, &owner, "printer", &printer).await;
+    assert_eq!(actions(&entries), ["bridge.printer_added", "bridge.printer_changed"]);
+    assert_eq!(entries[0].1["address"], "192.168.1.50:9100");
+    assert_eq!(entries[1].1, json!({ "paper_mm": [58, 80], "drawer": [false, true] }));
+}

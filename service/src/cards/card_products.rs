@@ -5,12 +5,14 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 
 use entity::{card_products, service_items};
 
 use crate::domain::{Fen, Permission, label};
+use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Error, Result};
 
@@ -145,7 +147,12 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: CardPro
         ..Default::default()
     };
     apply(&ctx.db, principal.merchant_id, &mut active, input).await?;
-    to_card_product(active.insert(&ctx.db).await?)
+    let txn = ctx.db.begin().await?;
+    let row = active.insert(&txn).await?;
+    let detail = audit::created(&row);
+    audit::by_staff(&txn, principal, "card_product.created", ("card_product", row.id), detail).await?;
+    txn.commit().await?;
+    to_card_product(row)
 }
 
 pub async fn update(
@@ -160,9 +167,15 @@ pub async fn update(
         .one(&ctx.db)
         .await?
         .ok_or(Error::NotFound("count-card product"))?;
+    let before = row.clone();
     let mut active: card_products::ActiveModel = row.into();
     apply(&ctx.db, principal.merchant_id, &mut active, input).await?;
-    to_card_product(active.update(&ctx.db).await?)
+    let txn = ctx.db.begin().await?;
+    let row = active.update(&txn).await?;
+    let detail = audit::changes(&before, &row);
+    audit::by_staff(&txn, principal, "card_product.updated", ("card_product", row.id), detail).await?;
+    txn.commit().await?;
+    to_card_product(row)
 }
 
 /// For checkout: an active count-card product of the merchant, or a field error on the bill's lines.

@@ -2,11 +2,15 @@
 //! members at the desk and in the mini-program.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 
 use entity::recharge_plans;
 
 use crate::domain::{Fen, Permission, Points, amount};
+use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Error, Result};
 
@@ -136,13 +140,24 @@ pub async fn create_plan(ctx: &AppContext, principal: &StaffPrincipal, input: Pl
         ..Default::default()
     };
     apply_plan(&mut active, input)?;
-    Ok(to_plan(active.insert(&ctx.db).await?))
+    let txn = ctx.db.begin().await?;
+    let row = active.insert(&txn).await?;
+    let detail = audit::created(&row);
+    audit::by_staff(&txn, principal, "recharge_plan.created", ("recharge_plan", row.id), detail).await?;
+    txn.commit().await?;
+    Ok(to_plan(row))
 }
 
 pub async fn update_plan(ctx: &AppContext, principal: &StaffPrincipal, plan_id: i64, input: PlanInput) -> Result<Plan> {
     principal.require(Permission::StoredValueManage)?;
-    let mut active: recharge_plans::ActiveModel = plan_row(&ctx.db, principal.merchant_id, plan_id).await?.into();
+    let before = plan_row(&ctx.db, principal.merchant_id, plan_id).await?;
+    let mut active: recharge_plans::ActiveModel = before.clone().into();
     apply_plan(&mut active, input)?;
     active.updated_at = Set(Utc::now());
-    Ok(to_plan(active.update(&ctx.db).await?))
+    let txn = ctx.db.begin().await?;
+    let row = active.update(&txn).await?;
+    let detail = audit::changes(&before, &row);
+    audit::by_staff(&txn, principal, "recharge_plan.updated", ("recharge_plan", row.id), detail).await?;
+    txn.commit().await?;
+    Ok(to_plan(row))
 }

@@ -1,5 +1,8 @@
-//! The audit log: who did what to whom, append-only. Sign-ins (failed ones too) and every change to staff, roles,
-//! permissions and members' personal data land here. Details never hold personal data.
+//! The audit log: who did what to whom, append-only, written in the transaction of the change it records. Sign-ins
+//! (failed ones too); every change to staff, roles, permissions and members' personal data; prices and the catalog
+//! (services, products, count-card products, recharge plans: created, and each change as old and new values);
+//! parked bills (parked, edited, voided), refunds and reversals; levels; the store's bridges and printers and every
+//! reprint. Details never hold personal data.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -116,4 +119,31 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal, page: Page) -> R
             created_at: row.created_at,
         })
         .collect())
+}
+
+/// What a change did to a row, for its audit entry: `{field: [before, after]}` for every field that differs
+/// (timestamps of the change itself left out).
+pub(crate) fn changes<T: serde::Serialize>(before: &T, after: &T) -> Value {
+    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Value::Null;
+    };
+    let mut changed = serde_json::Map::new();
+    for (field, new) in after {
+        let old = before.get(&field).cloned().unwrap_or(Value::Null);
+        if old != new && field != "updated_at" {
+            changed.insert(field, Value::Array(vec![old, new]));
+        }
+    }
+    Value::Object(changed)
+}
+
+/// A row as it was created, for its audit entry (ids and timestamps left out).
+pub(crate) fn created<T: serde::Serialize>(row: &T) -> Value {
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(row) else { return Value::Null };
+    for noise in ["id", "merchant_id", "created_at", "updated_at"] {
+        fields.remove(noise);
+    }
+    Value::Object(fields)
 }

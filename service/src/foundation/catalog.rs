@@ -10,6 +10,7 @@ use sea_orm::{
 use entity::{member_levels, service_items};
 
 use crate::domain::{Fen, Permission, label};
+use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Error, Result};
 
@@ -204,6 +205,8 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Service
     }
     let txn = ctx.db.begin().await?;
     let item = active.insert(&txn).await?;
+    let detail = audit::created(&item);
+    audit::by_staff(&txn, principal, "service.created", ("service", item.id), detail).await?;
     crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(to_item(item))
@@ -216,6 +219,7 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
         .one(&ctx.db)
         .await?
         .ok_or(Error::NotFound("service"))?;
+    let before = row.clone();
     let mut active: service_items::ActiveModel = row.into();
     let prices = input.level_prices.clone();
     apply(&mut active, input)?;
@@ -224,6 +228,8 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
     }
     let txn = ctx.db.begin().await?;
     let item = active.update(&txn).await?;
+    let detail = audit::changes(&before, &item);
+    audit::by_staff(&txn, principal, "service.updated", ("service", item.id), detail).await?;
     crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(to_item(item))

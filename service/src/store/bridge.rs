@@ -10,7 +10,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -70,6 +71,7 @@ pub async fn create_device(
     let token = SessionToken::generate(DEVICE_PREFIX);
     let hint: String = token.expose().chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     let now = ctx.now();
+    let txn = ctx.db.begin().await?;
     let row = bridge_devices::ActiveModel {
         merchant_id: Set(principal.merchant_id),
         store_id: Set(store_id),
@@ -83,16 +85,17 @@ pub async fn create_device(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&ctx.db)
+    .insert(&txn)
     .await?;
     crate::foundation::audit::by_staff(
-        &ctx.db,
+        &txn,
         principal,
         "bridge.device_created",
         ("bridge_device", row.id),
-        json!({ "store_id": store_id }),
+        json!({ "store_id": store_id, "name": row.name }),
     )
     .await?;
+    txn.commit().await?;
     Ok((device_view(row, now), token))
 }
 
@@ -127,20 +130,20 @@ pub async fn revoke_device(ctx: &AppContext, principal: &StaffPrincipal, device_
     principal.require(Permission::StoreManage)?;
     let row = own_device(ctx, principal, device_id).await?;
     let now = ctx.now();
-    bridge_devices::Entity::update_many()
+    let txn = ctx.db.begin().await?;
+    let revoked = bridge_devices::Entity::update_many()
         .col_expr(bridge_devices::Column::RevokedAt, Expr::value(Some(now)))
         .filter(bridge_devices::Column::Id.eq(row.id))
         .filter(bridge_devices::Column::RevokedAt.is_null())
-        .exec(&ctx.db)
+        .exec(&txn)
         .await?;
-    crate::foundation::audit::by_staff(
-        &ctx.db,
-        principal,
-        "bridge.device_revoked",
-        ("bridge_device", row.id),
-        json!({}),
-    )
-    .await?;
+    // Revoking a revoked device changes nothing and records nothing.
+    if revoked.rows_affected == 1 {
+        let detail = json!({ "store_id": row.store_id, "name": row.name });
+        crate::foundation::audit::by_staff(&txn, principal, "bridge.device_revoked", ("bridge_device", row.id), detail)
+            .await?;
+    }
+    txn.commit().await?;
     let row = own_device(ctx, principal, device_id).await?;
     Ok(device_view(row, now))
 }
@@ -287,15 +290,11 @@ pub async fn create_printer(
         ..Default::default()
     };
     apply(&mut active, input)?;
-    let row = active.insert(&ctx.db).await?;
-    crate::foundation::audit::by_staff(
-        &ctx.db,
-        principal,
-        "bridge.printer_added",
-        ("printer", row.id),
-        json!({ "store_id": store_id }),
-    )
-    .await?;
+    let txn = ctx.db.begin().await?;
+    let row = active.insert(&txn).await?;
+    let detail = crate::foundation::audit::created(&row);
+    crate::foundation::audit::by_staff(&txn, principal, "bridge.printer_added", ("printer", row.id), detail).await?;
+    txn.commit().await?;
     Ok(printer_view(row))
 }
 
@@ -318,12 +317,18 @@ pub async fn update_printer(
     input: PrinterInput,
 ) -> Result<Printer> {
     principal.require(Permission::StoreManage)?;
-    let row = own_printer(ctx, principal, printer_id).await?;
-    let mut active = row.into_active_model();
+    let before = own_printer(ctx, principal, printer_id).await?;
+    let mut active = before.clone().into_active_model();
     apply(&mut active, input)?;
-    let row = active.update(&ctx.db).await?;
-    crate::foundation::audit::by_staff(&ctx.db, principal, "bridge.printer_changed", ("printer", row.id), json!({}))
-        .await?;
+    let txn = ctx.db.begin().await?;
+    let row = active.update(&txn).await?;
+    // The printer's reported state is the bridge's, not a change anyone made.
+    let mut detail = crate::foundation::audit::changes(&before, &row);
+    if let Some(fields) = detail.as_object_mut() {
+        fields.retain(|field, _| !["state", "state_at"].contains(&field.as_str()));
+    }
+    crate::foundation::audit::by_staff(&txn, principal, "bridge.printer_changed", ("printer", row.id), detail).await?;
+    txn.commit().await?;
     announce(ctx, row.store_id).await;
     Ok(printer_view(row))
 }
@@ -492,18 +497,23 @@ async fn next_copy(ctx: &AppContext, kind: &str, subject_id: i64) -> Result<i32>
     Ok(copies.map_or(0, |c| c + 1))
 }
 
-async fn insert_copy(
-    ctx: &AppContext,
-    principal: &StaffPrincipal,
+/// A job queued by hand: a reprint of another job's subject (audited) or a test page.
+struct ByHand<'a> {
     store_id: i64,
-    kind: &str,
+    kind: &'a str,
     subject_id: i64,
     printer_id: Option<i64>,
+    /// What the first print stated, for a reprint.
     stated: Option<String>,
-) -> Result<print_jobs::Model> {
+    reprint_of: Option<i64>,
+}
+
+async fn insert_copy(ctx: &AppContext, principal: &StaffPrincipal, job: ByHand<'_>) -> Result<print_jobs::Model> {
+    let ByHand { store_id, kind, subject_id, printer_id, stated, reprint_of } = job;
     // Two staff pressing "reprint" at once: one gets the copy number, the other tries the next.
     for _ in 0..5 {
         let copy = next_copy(ctx, kind, subject_id).await?;
+        let txn = ctx.db.begin().await?;
         let inserted = print_jobs::ActiveModel {
             merchant_id: Set(principal.merchant_id),
             store_id: Set(store_id),
@@ -520,10 +530,22 @@ async fn insert_copy(
             stated: Set(stated.clone()),
             ..Default::default()
         }
-        .insert(&ctx.db)
+        .insert(&txn)
         .await;
         match inserted {
             Ok(row) => {
+                if let Some(original) = reprint_of {
+                    let detail = json!({ "of": original, "kind": kind, "copy": copy });
+                    crate::foundation::audit::by_staff(
+                        &txn,
+                        principal,
+                        "bridge.reprint",
+                        ("print_job", row.id),
+                        detail,
+                    )
+                    .await?;
+                }
+                txn.commit().await?;
                 announce(ctx, store_id).await;
                 return Ok(row);
             }
@@ -545,23 +567,30 @@ pub async fn reprint(ctx: &AppContext, principal: &StaffPrincipal, job_id: i64) 
         .ok_or(Error::NotFound("print job"))?;
     let pinned = (job.kind == "test_page").then_some(job.subject_id);
     // The copy states what the first print stated: a reprint is of that moment, not of now.
-    let copy = insert_copy(ctx, principal, job.store_id, &job.kind, job.subject_id, pinned, job.stated.clone()).await?;
-    crate::foundation::audit::by_staff(
-        &ctx.db,
-        principal,
-        "bridge.reprint",
-        ("print_job", copy.id),
-        json!({ "of": job.id }),
-    )
-    .await?;
-    Ok(copy)
+    let copy = ByHand {
+        store_id: job.store_id,
+        kind: &job.kind,
+        subject_id: job.subject_id,
+        printer_id: pinned,
+        stated: job.stated.clone(),
+        reprint_of: Some(job.id),
+    };
+    insert_copy(ctx, principal, copy).await
 }
 
 /// A test page on one printer.
 pub async fn test_page(ctx: &AppContext, principal: &StaffPrincipal, printer_id: i64) -> Result<print_jobs::Model> {
     principal.require(Permission::Checkout)?;
     let printer = own_printer(ctx, principal, printer_id).await?;
-    insert_copy(ctx, principal, printer.store_id, "test_page", printer.id, Some(printer.id), None).await
+    let page = ByHand {
+        store_id: printer.store_id,
+        kind: "test_page",
+        subject_id: printer.id,
+        printer_id: Some(printer.id),
+        stated: None,
+        reprint_of: None,
+    };
+    insert_copy(ctx, principal, page).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------

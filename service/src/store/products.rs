@@ -196,6 +196,8 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Product
     apply(&mut active, input)?;
     let txn = ctx.db.begin().await?;
     let product = active.insert(&txn).await.map_err(sku_taken)?;
+    let detail = crate::foundation::audit::created(&product);
+    crate::foundation::audit::by_staff(&txn, principal, "product.created", ("product", product.id), detail).await?;
     crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(to_product(product))
@@ -208,10 +210,13 @@ async fn row(conn: &impl ConnectionTrait, merchant_id: i64, id: i64) -> Result<O
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: ProductInput) -> Result<Product> {
     principal.require(Permission::CatalogManage)?;
     let found = row(&ctx.db, principal.merchant_id, id).await?.ok_or(Error::NotFound("product"))?;
+    let before = found.clone();
     let mut active: products::ActiveModel = found.into();
     apply(&mut active, input)?;
     let txn = ctx.db.begin().await?;
     let product = active.update(&txn).await.map_err(sku_taken)?;
+    let detail = crate::foundation::audit::changes(&before, &product);
+    crate::foundation::audit::by_staff(&txn, principal, "product.updated", ("product", product.id), detail).await?;
     crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(to_product(product))

@@ -44,6 +44,7 @@ pub async fn park(
     resolved.require_open(principal)?;
     let priced = resolved.price(draft.points)?;
     let now = ctx.now();
+    let txn = ctx.db.begin().await?;
     let inserted = bills::Entity::insert(bills::ActiveModel {
         merchant_id: Set(merchant_id),
         store_id: Set(draft.store_id),
@@ -73,11 +74,18 @@ pub async fn park(
         closed_by: Set(None),
         ..Default::default()
     })
-    .exec(&ctx.db)
+    .exec(&txn)
     .await;
     match inserted {
-        Ok(result) => load_shown(ctx, merchant_id, result.last_insert_id).await,
+        Ok(result) => {
+            let id = result.last_insert_id;
+            let detail = json!({ "lines": draft.lines.len(), "total_fen": priced.total, "member_id": draft.member_id });
+            audit::by_staff(&txn, principal, "bill.parked", ("bill", id), detail).await?;
+            txn.commit().await?;
+            load_shown(ctx, merchant_id, id).await
+        }
         Err(err) if is_unique_violation(&err) => {
+            drop(txn);
             replay(ctx, merchant_id, &key, &fingerprint).await?.ok_or(Error::Database(err))
         }
         Err(err) => Err(err.into()),
@@ -98,6 +106,8 @@ pub async fn update_parked(
     }
     let resolved = resolve(ctx, &ctx.db, principal.merchant_id, &draft, false).await?;
     let priced = resolved.price(draft.points)?;
+    let before: BillDraft = serde_json::from_str(&row.request).map_err(anyhow::Error::from)?;
+    let txn = ctx.db.begin().await?;
     let updated = with_price(bills::Entity::update_many(), &resolved, &priced)
         .col_expr(bills::Column::MemberId, Expr::value(draft.member_id))
         .col_expr(bills::Column::Note, Expr::value(draft.note.trim().to_owned()))
@@ -106,11 +116,20 @@ pub async fn update_parked(
         .col_expr(bills::Column::MemberConfirmedDigest, Expr::value(Option::<String>::None))
         .filter(bills::Column::Id.eq(bill_id))
         .filter(bills::Column::Status.eq("parked"))
-        .exec(&ctx.db)
+        .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
     }
+    // What the edit changed, so a bill raised after the customer agreed is on the record.
+    let detail = json!({
+        "total_fen": [row.total_fen, priced.total],
+        "lines": [before.lines.len(), draft.lines.len()],
+        "member_id": [before.member_id, draft.member_id],
+        "member_confirmation_voided": row.member_confirmed_at.is_some(),
+    });
+    audit::by_staff(&txn, principal, "bill.edited", ("bill", bill_id), detail).await?;
+    txn.commit().await?;
     load_shown(ctx, principal.merchant_id, bill_id).await
 }
 
