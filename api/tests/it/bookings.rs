@@ -876,6 +876,53 @@ async fn a_reminder_run_killed_mid_send_sends_each_message_once() {
 }
 
 #[tokio::test]
+async fn a_members_export_holds_everything_held_about_them() {
+    let app = TestApp::spawn().await;
+    let salon = salon(&app).await;
+    let owner = &salon.owner;
+    let token = wechat_member(&app, "export-openid", true).await;
+    let member = ok(app.get(&format!("{MINI}/me"), &token).await)["id"].as_i64().unwrap();
+    ok(app.post(MY_BOOKINGS, &token, booking(&salon, salon.cut, salon.at(1, 12, 0), None)).await);
+    let recharge = json!({ "store_id": salon.store, "amount_fen": 20_000, "tender": "cash", "idempotency_key": "export-recharge-1" });
+    ok(app.post(&format!("{STAFF}/members/{member}/stored-value/recharges"), owner, recharge).await);
+    let card = json!({ "name": "剪发3次卡", "price_fen": 30_000, "sessions": 3, "service_item_ids": [salon.cut] });
+    let card = ok(app.post(&format!("{STAFF}/card-products"), owner, card).await)["id"].as_i64().unwrap();
+    let bill = json!({
+        "store_id": salon.store, "member_id": member, "idempotency_key": "export-bill-1",
+        "lines": [{ "item_id": salon.cut }, { "kind": "card_sale", "item_id": card }],
+        "tenders": [{ "kind": "stored_value", "amount_fen": 10_000 }, { "kind": "cash", "amount_fen": 30_000 }],
+    });
+    let settled = ok(app.post(&format!("{STAFF}/bills"), owner, bill).await);
+    let plans = ok(app.get(&format!("{STAFF}/recharge-plans"), owner).await);
+    let plan = plans[0]["id"].as_i64().unwrap();
+    let started =
+        json!({ "provider": "wechatpay", "store_id": salon.store, "plan_id": plan, "idempotency_key": "export-pay-1" });
+    ok(app.post("/api/mini/v1/me/payments/recharges", &token, started).await);
+
+    let export = ok(app.get(&format!("{STAFF}/members/{member}/export"), owner).await);
+    let bills = export["bills"].as_array().unwrap();
+    assert_eq!(bills.len(), 1, "{export}");
+    assert_eq!(
+        (bills[0]["total_fen"].clone(), bills[0]["lines"].as_array().unwrap().len()),
+        (settled["total_fen"].clone(), 2)
+    );
+    assert_eq!(bills[0]["lines"][0]["name"], "预约剪发");
+    assert_eq!(export["bookings"][0]["services"], json!(["预约剪发"]), "{export}");
+    assert_eq!(export["stored_value"]["principal_fen"], 10_000, "{export}");
+    let movements: Vec<&str> =
+        export["stored_value"]["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(movements.len(), 2, "the recharge and the bill: {movements:?}");
+    assert!(export["points_lots"][0]["points"].as_i64().unwrap() > 0, "{export}");
+    assert_eq!(export["count_cards"][0]["sessions_left"], 3, "{export}");
+    assert_eq!(export["payments"][0]["provider"], "wechatpay", "{export}");
+    let consents = &export["consents"]["message_subscriptions"];
+    assert_eq!(consents[0]["template_id"], service::demo::DEMO_REMINDER_TEMPLATE, "{export}");
+    // The member asks for it in the mini-program: the same document.
+    let own = ok(app.get("/api/mini/v1/me/export", &token).await);
+    assert_eq!((own["bills"].clone(), own["payments"].clone()), (export["bills"].clone(), export["payments"].clone()));
+}
+
+#[tokio::test]
 async fn anonymising_a_member_cancels_their_bookings_ahead_and_forgets_their_messages() {
     let app = TestApp::spawn().await;
     let salon = salon(&app).await;

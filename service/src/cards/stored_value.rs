@@ -733,27 +733,41 @@ pub async fn statement(
     page: Page,
 ) -> Result<Vec<StatementLine>> {
     principal.require(Permission::MemberRead)?;
-    let merchant_id = principal.merchant_id;
-    crate::members::row(&ctx.db, merchant_id, member_id).await?;
-    let Some(card) = card_row(&ctx.db, merchant_id, member_id).await? else {
+    crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
+    statement_lines(&ctx.db, principal.merchant_id, member_id, Some(page)).await
+}
+
+/// The card's movements, newest first: one page, or (`None`) every one, for the member's export.
+pub(crate) async fn statement_lines(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+    page: Option<Page>,
+) -> Result<Vec<StatementLine>> {
+    let Some(card) = card_row(conn, merchant_id, member_id).await? else {
         return Ok(Vec::new());
     };
     let accounts = [card.principal_account_id, card.bonus_account_id];
     let mut lines = journal_lines::Entity::find()
         .filter(journal_lines::Column::AccountId.is_in(accounts))
         .order_by_desc(journal_lines::Column::EntryId);
-    if let Some(before) = page.before_id {
+    if let Some(before) = page.and_then(|p| p.before_id) {
         lines = lines.filter(journal_lines::Column::EntryId.lt(before));
     }
-    // At most two lines per entry touch the card, so 2 × limit lines cover `limit` entries.
-    let lines = lines.limit(page.limit * 2).all(&ctx.db).await?;
+    if let Some(page) = page {
+        // At most two lines per entry touch the card, so 2 × limit lines cover `limit` entries.
+        lines = lines.limit(page.limit * 2);
+    }
+    let lines = lines.all(conn).await?;
     let mut entry_ids: Vec<i64> = lines.iter().map(|line| line.entry_id).collect();
     entry_ids.dedup();
-    entry_ids.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+    if let Some(page) = page {
+        entry_ids.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+    }
     let entries = journal_entries::Entity::find()
         .filter(journal_entries::Column::Id.is_in(entry_ids.clone()))
         .order_by_desc(journal_entries::Column::Id)
-        .all(&ctx.db)
+        .all(conn)
         .await?;
     // Member accounts are credit-normal: a credit (negative line) raises the balance.
     let delta = |entry_id: i64, account_id: i64| -> Fen {

@@ -9,8 +9,9 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use entity::{
-    booking_holds, bookings, member_allergies, member_identities, member_notes, member_sessions, member_tags, members,
-    notification_outbox,
+    bill_lines, bills, booking_holds, bookings, member_allergies, member_code_uses, member_identities, member_notes,
+    member_sessions, member_subscriptions, member_tags, members, notification_outbox, payment_refunds, payments,
+    points_lots,
 };
 
 use super::{live, row, view};
@@ -59,7 +60,179 @@ pub async fn export(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resul
         })).collect::<Vec<_>>(),
         "notes": notes,
         "linked_accounts": identities,
+        "bills": bills_of(ctx, merchant_id, member_id).await?,
+        "bookings": bookings_of(ctx, merchant_id, member_id).await?,
+        "stored_value": stored_value_of(ctx, merchant_id, member_id).await?,
+        "points_lots": points_lots_of(ctx, merchant_id, member_id).await?,
+        "count_cards": count_cards_of(ctx, merchant_id, member_id).await?,
+        "payments": payments_of(ctx, merchant_id, member_id).await?,
+        "consents": consents_of(ctx, merchant_id, member_id).await?,
     }))
+}
+
+/// Their bills, each with its lines and what was refunded.
+async fn bills_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    let bills = bills::Entity::find()
+        .filter(bills::Column::MerchantId.eq(merchant_id))
+        .filter(bills::Column::MemberId.eq(member_id))
+        .order_by_asc(bills::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let ids: Vec<i64> = bills.iter().map(|b| b.id).collect();
+    let lines = bill_lines::Entity::find()
+        .filter(bill_lines::Column::BillId.is_in(ids))
+        .order_by_asc(bill_lines::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    Ok(bills
+        .into_iter()
+        .map(|bill| {
+            let lines: Vec<Value> = lines
+                .iter()
+                .filter(|line| line.bill_id == bill.id)
+                .map(|line| {
+                    json!({
+                        "kind": line.kind, "name": line.name, "category": line.category, "quantity": line.quantity,
+                        "unit_price_fen": line.unit_price_fen, "amount_fen": line.amount_fen,
+                        "discount_fen": line.discount_fen, "points_offset_fen": line.points_offset_fen,
+                        "net_fen": line.net_fen, "points_earned": line.points_earned,
+                        "refunded_quantity": line.refunded_quantity, "refunded_fen": line.refunded_fen,
+                    })
+                })
+                .collect();
+            json!({
+                "id": bill.id, "store_id": bill.store_id, "status": bill.status, "total_fen": bill.total_fen,
+                "discount_fen": bill.discount_fen, "points_used": bill.points_used, "points_earned": bill.points_earned,
+                "refunded_fen": bill.refunded_fen, "note": bill.note, "created_at": bill.created_at,
+                "settled_at": bill.settled_at, "member_confirmed_at": bill.member_confirmed_at, "lines": lines,
+            })
+        })
+        .collect())
+}
+
+async fn bookings_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    let rows = bookings::Entity::find()
+        .filter(bookings::Column::MerchantId.eq(merchant_id))
+        .filter(bookings::Column::MemberId.eq(member_id))
+        .order_by_asc(bookings::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for booking in rows {
+        let services: Vec<String> =
+            crate::booking::bookings::items_of(&ctx.db, booking.id).await?.into_iter().map(|i| i.name).collect();
+        out.push(json!({
+            "id": booking.id, "store_id": booking.store_id, "staff_id": booking.staff_id, "services": services,
+            "starts_at": booking.starts_at, "ends_at": booking.ends_at, "status": booking.status,
+            "note": booking.note, "late_cancel": booking.late_cancel, "cancel_reason": booking.cancel_reason,
+            "created_at": booking.created_at,
+        }));
+    }
+    Ok(out)
+}
+
+/// The card's balances and every movement of it.
+async fn stored_value_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Value> {
+    use crate::cards::stored_value;
+    let card = stored_value::card_in(&ctx.db, merchant_id, member_id).await?;
+    let entries: Vec<Value> = stored_value::statement_lines(&ctx.db, merchant_id, member_id, None)
+        .await?
+        .into_iter()
+        .map(|line| {
+            json!({
+                "kind": line.kind, "memo": line.memo, "bill_id": line.bill_id,
+                "principal_fen": line.principal_delta, "bonus_fen": line.bonus_delta, "at": line.created_at,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "status": card.status.as_str(), "principal_fen": card.principal, "bonus_fen": card.bonus,
+        "expires_at": card.expires_at, "entries": entries,
+    }))
+}
+
+/// Every lot of points, spent and expired ones too.
+async fn points_lots_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    Ok(points_lots::Entity::find()
+        .filter(points_lots::Column::MerchantId.eq(merchant_id))
+        .filter(points_lots::Column::MemberId.eq(member_id))
+        .order_by_asc(points_lots::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|lot| {
+            json!({
+                "points": lot.points, "remaining": lot.remaining, "source": lot.source, "bill_id": lot.bill_id,
+                "expires_at": lot.expires_at, "created_at": lot.created_at,
+            })
+        })
+        .collect())
+}
+
+async fn count_cards_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    Ok(crate::cards::count_cards::own(ctx, merchant_id, member_id)
+        .await?
+        .into_iter()
+        .map(|card| {
+            json!({
+                "id": card.id, "name": card.name, "sessions_total": card.sessions_total,
+                "sessions_left": card.sessions_left, "price_fen": card.price_fen, "status": card.status,
+                "expires_at": card.expires_at, "created_at": card.created_at,
+            })
+        })
+        .collect())
+}
+
+/// Their WeChat Pay and Alipay payments, with refunds.
+async fn payments_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    let rows = payments::Entity::find()
+        .filter(payments::Column::MerchantId.eq(merchant_id))
+        .filter(payments::Column::MemberId.eq(member_id))
+        .order_by_asc(payments::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+    let refunds =
+        payment_refunds::Entity::find().filter(payment_refunds::Column::PaymentId.is_in(ids)).all(&ctx.db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|payment| {
+            let refunds: Vec<Value> = refunds
+                .iter()
+                .filter(|r| r.payment_id == payment.id)
+                .map(|r| json!({ "amount_fen": r.amount_fen, "status": r.status, "at": r.created_at }))
+                .collect();
+            json!({
+                "provider": payment.provider, "purpose": payment.purpose, "bill_id": payment.bill_id,
+                "amount_fen": payment.amount_fen, "status": payment.status, "out_trade_no": payment.out_trade_no,
+                "provider_trade_no": payment.provider_trade_no, "paid_at": payment.paid_at,
+                "created_at": payment.created_at, "refunds": refunds,
+            })
+        })
+        .collect())
+}
+
+/// What they agreed to: each message subscription they accepted (and whether it was used), and each member code
+/// they showed at the desk (to be identified, or to consent to a debit).
+async fn consents_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Value> {
+    let subscriptions: Vec<Value> = member_subscriptions::Entity::find()
+        .filter(member_subscriptions::Column::MerchantId.eq(merchant_id))
+        .filter(member_subscriptions::Column::MemberId.eq(member_id))
+        .order_by_asc(member_subscriptions::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|s| json!({ "template_id": s.template_id, "accepted_at": s.accepted_at, "used_at": s.consumed_at }))
+        .collect();
+    let codes: Vec<Value> = member_code_uses::Entity::find()
+        .filter(member_code_uses::Column::MemberId.eq(member_id))
+        .order_by_asc(member_code_uses::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|u| json!({ "use": u.purpose, "bill_id": u.bill_id, "at": u.used_at }))
+        .collect();
+    Ok(json!({ "message_subscriptions": subscriptions, "member_codes_shown": codes }))
 }
 
 /// Staff export on the member's behalf (a request made at the desk).
