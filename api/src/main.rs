@@ -169,8 +169,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let db = service::foundation::db::connect(&settings.database).await?;
-            service::foundation::db::migrate(&db).await?;
+            // Building the context applies the migrations and then seals what they leave for the keys to seal.
+            let mut settings = settings;
+            settings.database.migrate_on_start = true;
+            AppContext::build(settings).await?;
             println!("migrations applied");
             Ok(())
         }

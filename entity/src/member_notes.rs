@@ -9,6 +9,8 @@ pub struct Model {
     pub member_id: i64,
     pub staff_id: i64,
     pub body: String,
+    /// The note, sealed (`body` is plain only in rows written before sealing).
+    pub body_sealed: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -27,6 +27,10 @@ pub struct Model {
     pub total_recharge_fen: i64,
     /// JSON object of free-form preferences (favourite stylist, drink, music...).
     pub preferences: String,
+    /// The full birthday, sealed (`birthday` is plain only in rows written before sealing).
+    pub birthday_sealed: Option<String>,
+    /// Preferences (JSON), sealed (`preferences` is plain only in rows written before sealing).
+    pub preferences_sealed: Option<String>,
     /// `desk`, `wechat`, `alipay` or `sandbox`: where the member record was created.
     pub source: String,
     pub anonymised_at: Option<DateTimeUtc>,

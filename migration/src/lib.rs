@@ -20,6 +20,7 @@ mod m20261205_000012_handover_cash;
 mod m20261205_000013_member_consent;
 mod m20261205_000014_print_job_stated;
 mod m20261205_000015_breakage_policy;
+mod m20261205_000016_sealed_member_details;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_member_consent::Migration),
             Box::new(m20261205_000014_print_job_stated::Migration),
             Box::new(m20261205_000015_breakage_policy::Migration),
+            Box::new(m20261205_000016_sealed_member_details::Migration),
         ]
     }
 }

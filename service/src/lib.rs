@@ -64,7 +64,8 @@ impl AppContext {
         };
         let vault = Vault::from_settings(&security).map_err(|m| anyhow::anyhow!("bad configuration: {m}"))?;
         let db = db::connect(&settings.database).await?;
-        if settings.database.migrate_on_start {
+        let migrate = settings.database.migrate_on_start;
+        if migrate {
             db::migrate(&db).await?;
         }
         let shared = shared::connect(&settings.redis).await.context("connecting to Redis")?;
@@ -72,7 +73,7 @@ impl AppContext {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .context("building the HTTP client")?;
-        Ok(Self {
+        let ctx = Self {
             wechat: wechat::WechatClient::new(http.clone(), settings.wechat.api_base.clone()),
             alipay: alipay::AlipayClient::new(http.clone(), settings.alipay.gateway.clone()),
             wechatpay_v2: wechatpay_v2::WechatPayV2Client::new(http.clone(), settings.wechatpay.api_base.clone()),
@@ -85,7 +86,15 @@ impl AppContext {
             db,
             vault: Arc::new(vault),
             shared,
-        })
+        };
+        if migrate {
+            // The data half of migrations that need the keys, which SQL migrations do not hold.
+            let sealed = members::seal_plain_details(&ctx).await?;
+            if sealed > 0 {
+                tracing::info!(sealed, "sealed member details written in plain before sealing");
+            }
+        }
+        Ok(ctx)
     }
 
     /// Called by the HTTP server once bound: the public URL when none is configured.

@@ -268,3 +268,66 @@ async fn moving_a_member_to_another_home_store_answers_at_once() {
     let missing = app.patch(&path, &manager, json!({ "home_store_id": 999_999 })).await;
     assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn notes_preferences_and_the_full_birthday_are_sealed_at_rest() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let body = json!({ "phone": "13911112222", "birthday": "1990-05-17", "preferences": { "drink": "柠檬水" } });
+    let (status, member) = app.post("/api/staff/v1/members", &cashier, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{member}");
+    let id = member["id"].as_i64().unwrap();
+    let base = format!("/api/staff/v1/members/{id}");
+    assert_eq!(
+        app.post(&format!("{base}/notes"), &cashier, json!({ "body": "怕冷，空调调高" })).await.0,
+        StatusCode::CREATED
+    );
+
+    // At rest: nothing of it in plain, the birth month alone kept for queries.
+    let row = entity::members::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap();
+    assert_eq!((row.birthday, row.preferences.as_str(), row.birth_month), (None, "{}", Some(5)));
+    let sealed = format!("{:?} {:?}", row.birthday_sealed, row.preferences_sealed);
+    assert!(!sealed.contains("1990") && !sealed.contains("柠檬") && !sealed.contains("None"), "{sealed}");
+    let notes = entity::member_notes::Entity::find().all(&app.ctx.db).await.unwrap();
+    let note = notes.iter().find(|n| n.member_id == id).unwrap();
+    assert!(note.body.is_empty() && note.body_sealed.as_deref().is_some_and(|s| !s.contains("空调")), "{note:?}");
+    // Read through the api: opened.
+    let (_, read) = app.get(&base, &cashier).await;
+    assert_eq!(
+        (read["birthday"].as_str(), read["preferences"]["drink"].as_str()),
+        (Some("1990-05-17"), Some("柠檬水"))
+    );
+    let (_, listed) = app.get(&format!("{base}/notes"), &cashier).await;
+    assert_eq!(listed[0]["body"], "怕冷，空调调高");
+    let (_, may) = app.get("/api/staff/v1/members?birthday_month=5&limit=100", &cashier).await;
+    assert!(may["items"].as_array().unwrap().iter().any(|m| m["id"] == id), "{may}");
+
+    // Rows written in plain before sealing are sealed when the next process starts, and read the same.
+    let plain = [
+        format!(
+            "UPDATE members SET birthday = '1985-01-02', birthday_sealed = NULL, preferences = '{{\"towel\":\"热\"}}', preferences_sealed = NULL WHERE id = {id}"
+        ),
+        format!("UPDATE member_notes SET body = '老客，慢慢聊', body_sealed = NULL WHERE member_id = {id}"),
+    ];
+    for sql in plain {
+        app.ctx.db.execute_unprepared(&sql).await.unwrap();
+    }
+    app.replica().await;
+    let row = entity::members::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap();
+    assert_eq!((row.birthday, row.preferences.as_str()), (None, "{}"));
+    assert!(row.birthday_sealed.is_some() && row.preferences_sealed.is_some());
+    let note = entity::member_notes::Entity::find()
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.member_id == id)
+        .unwrap();
+    assert!(note.body.is_empty() && note.body_sealed.is_some(), "{note:?}");
+    let (_, read) = app.get(&base, &cashier).await;
+    assert_eq!((read["birthday"].as_str(), read["preferences"]["towel"].as_str()), (Some("1985-01-02"), Some("热")));
+    let (_, listed) = app.get(&format!("{base}/notes"), &cashier).await;
+    assert_eq!(listed[0]["body"], "老客，慢慢聊");
+}

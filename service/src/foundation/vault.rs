@@ -43,6 +43,9 @@ pub enum Field {
     WechatPayApiV3Key,
     WechatPayV2Key,
     StaffPhone,
+    MemberBirthday,
+    MemberPreferences,
+    MemberNote,
 }
 
 impl Field {
@@ -59,6 +62,9 @@ impl Field {
             Field::WechatPayApiV3Key => b"merchants.wechatpay_apiv3_key",
             Field::WechatPayV2Key => b"merchants.wechatpay_v2_key",
             Field::StaffPhone => b"staff.phone",
+            Field::MemberBirthday => b"members.birthday",
+            Field::MemberPreferences => b"members.preferences",
+            Field::MemberNote => b"member_notes.body",
         }
     }
 }

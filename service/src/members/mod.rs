@@ -233,6 +233,7 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
                 name.map(|n| mask_name(&n)),
             )
         };
+        let (birthday, preferences) = (birthday_of(ctx, &row)?, preferences_of(ctx, &row)?);
         out.push(MemberView {
             id: row.id,
             nickname: row.nickname,
@@ -240,12 +241,12 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             phone,
             phone_masked: !contact,
             gender: Gender::from_db(&row.gender),
-            birthday: row.birthday,
+            birthday,
             level: row.level_id.and_then(|id| levels.get(&id).cloned()),
             tags: tags.remove(&row.id).unwrap_or_default(),
             total_spend_fen: Fen::new(row.total_spend_fen),
             home_store_id: row.home_store_id,
-            preferences: serde_json::from_str(&row.preferences).unwrap_or_else(|_| json!({})),
+            preferences,
             allergies: allergies.remove(&row.id).unwrap_or_default(),
             source: row.source,
             anonymised: row.anonymised_at.is_some(),
@@ -324,10 +325,12 @@ pub(crate) async fn insert_row(
         phone_index: Set(new.phone.as_ref().map(|p| ctx.vault.blind_index(PHONE_INDEX, p.as_str()))),
         gender: Set(Gender::Unknown.as_str().to_owned()),
         birthday: Set(None),
+        birthday_sealed: Set(None),
         birth_month: Set(None),
         level_id: Set(default_level(conn, new.merchant_id).await?),
         total_spend_fen: Set(0),
         preferences: Set("{}".to_owned()),
+        preferences_sealed: Set(None),
         source: Set(new.source.to_owned()),
         anonymised_at: Set(None),
         created_at: Set(now),
@@ -364,15 +367,66 @@ fn apply_changes(ctx: &AppContext, active: &mut members::ActiveModel, input: Mem
     }
     if let Some(birthday) = input.birthday {
         let birthday = parse_birthday(birthday, ctx.now().date_naive())?;
-        active.birthday = Set(Some(birthday));
+        active.birthday_sealed = Set(Some(ctx.vault.seal(Field::MemberBirthday, &birthday.to_string())));
+        active.birthday = Set(None);
         active.birth_month = Set(i32::try_from(birthday.month()).ok());
         changed.push("birthday");
     }
     if let Some(preferences) = input.preferences {
-        active.preferences = Set(parse_preferences(preferences)?);
+        let text = parse_preferences(preferences)?;
+        active.preferences_sealed = Set(Some(ctx.vault.seal(Field::MemberPreferences, &text)));
+        active.preferences = Set("{}".to_owned());
         changed.push("preferences");
     }
     Ok(changed)
+}
+
+/// The full birthday: sealed, or plain in a row written before sealing (sealed at the next start).
+fn birthday_of(ctx: &AppContext, row: &members::Model) -> Result<Option<NaiveDate>> {
+    match ctx.vault.open_opt(Field::MemberBirthday, row.birthday_sealed.as_deref())? {
+        Some(text) => {
+            Ok(Some(text.parse().map_err(|e| Error::Internal(anyhow::anyhow!("sealed birthday is unreadable: {e}")))?))
+        }
+        None => Ok(row.birthday),
+    }
+}
+
+fn preferences_of(ctx: &AppContext, row: &members::Model) -> Result<Value> {
+    let text = ctx.vault.open_opt(Field::MemberPreferences, row.preferences_sealed.as_deref())?;
+    Ok(serde_json::from_str(text.as_deref().unwrap_or(&row.preferences)).unwrap_or_else(|_| json!({})))
+}
+
+/// Seals what rows written before sealing hold in plain (birthdays, preferences, notes) and empties the plain
+/// columns; run at start, in batches. Idempotent: a second run finds nothing plain.
+pub async fn seal_plain_details(ctx: &AppContext) -> Result<u64> {
+    use sea_orm::QuerySelect;
+    let mut sealed = 0;
+    loop {
+        let rows = members::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(members::Column::Birthday.is_not_null())
+                    .add(members::Column::Preferences.ne("{}")),
+            )
+            .limit(500)
+            .all(&ctx.db)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            let (birthday, preferences) = (birthday_of(ctx, &row)?, preferences_of(ctx, &row)?);
+            let mut active: members::ActiveModel = row.into();
+            active.birthday_sealed = Set(birthday.map(|b| ctx.vault.seal(Field::MemberBirthday, &b.to_string())));
+            active.birthday = Set(None);
+            active.preferences_sealed = Set(Some(ctx.vault.seal(Field::MemberPreferences, &preferences.to_string())));
+            active.preferences = Set("{}".to_owned());
+            active.update(&ctx.db).await?;
+            sealed += 1;
+        }
+    }
+    sealed += notes::seal_plain(ctx).await?;
+    Ok(sealed)
 }
 
 pub async fn create(

@@ -11,6 +11,7 @@ use entity::{member_notes, member_tags};
 use super::{live, row};
 use crate::domain::{Permission, Tag};
 use crate::foundation::principal::StaffPrincipal;
+use crate::foundation::vault::Field;
 pub use crate::loyalty::levels::Level;
 use crate::{AppContext, Error, Result};
 
@@ -70,14 +71,46 @@ pub struct Note {
 pub async fn list_notes(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Vec<Note>> {
     principal.require(Permission::MemberRead)?;
     row(&ctx.db, principal.merchant_id, member_id).await?;
-    Ok(member_notes::Entity::find()
+    notes_of(ctx, member_id).await
+}
+
+/// A member's notes, newest first, opened.
+pub(crate) async fn notes_of(ctx: &AppContext, member_id: i64) -> Result<Vec<Note>> {
+    member_notes::Entity::find()
         .filter(member_notes::Column::MemberId.eq(member_id))
         .order_by_desc(member_notes::Column::Id)
         .all(&ctx.db)
         .await?
         .into_iter()
-        .map(|n| Note { id: n.id, staff_id: n.staff_id, body: n.body, created_at: n.created_at })
-        .collect())
+        .map(|n| Ok(Note { id: n.id, staff_id: n.staff_id, body: body_of(ctx, &n)?, created_at: n.created_at }))
+        .collect()
+}
+
+/// The note's text: sealed, or plain in a row written before sealing.
+fn body_of(ctx: &AppContext, note: &member_notes::Model) -> Result<String> {
+    Ok(ctx.vault.open_opt(Field::MemberNote, note.body_sealed.as_deref())?.unwrap_or_else(|| note.body.clone()))
+}
+
+/// Seals notes written before sealing and empties their plain text. Idempotent.
+pub(crate) async fn seal_plain(ctx: &AppContext) -> Result<u64> {
+    use sea_orm::QuerySelect;
+    let mut sealed = 0;
+    loop {
+        let rows =
+            member_notes::Entity::find().filter(member_notes::Column::Body.ne("")).limit(500).all(&ctx.db).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for note in rows {
+            let body = body_of(ctx, &note)?;
+            let mut active: member_notes::ActiveModel = note.into();
+            active.body_sealed = Set(Some(ctx.vault.seal(Field::MemberNote, &body)));
+            active.body = Set(String::new());
+            active.update(&ctx.db).await?;
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
 }
 
 pub async fn add_note(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64, body: &str) -> Result<Note> {
@@ -91,11 +124,12 @@ pub async fn add_note(ctx: &AppContext, principal: &StaffPrincipal, member_id: i
         merchant_id: Set(principal.merchant_id),
         member_id: Set(member_id),
         staff_id: Set(principal.staff_id),
-        body: Set(body.to_owned()),
+        body: Set(String::new()),
+        body_sealed: Set(Some(ctx.vault.seal(Field::MemberNote, body))),
         created_at: Set(ctx.now()),
         ..Default::default()
     }
     .insert(&ctx.db)
     .await?;
-    Ok(Note { id: note.id, staff_id: note.staff_id, body: note.body, created_at: note.created_at })
+    Ok(Note { id: note.id, staff_id: note.staff_id, body: body.to_owned(), created_at: note.created_at })
 }

@@ -25,14 +25,12 @@ use crate::{AppContext, Result};
 pub async fn export(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Value> {
     let row = row(&ctx.db, merchant_id, member_id).await?;
     let member = view(ctx, row, true, true).await?;
-    let notes: Vec<Value> = member_notes::Entity::find()
-        .filter(member_notes::Column::MemberId.eq(member_id))
-        .order_by_asc(member_notes::Column::Id)
-        .all(&ctx.db)
+    let mut notes: Vec<Value> = super::notes::notes_of(ctx, member_id)
         .await?
         .into_iter()
         .map(|n| json!({ "body": n.body, "created_at": n.created_at }))
         .collect();
+    notes.reverse();
     let identities: Vec<Value> = member_identities::Entity::find()
         .filter(member_identities::Column::MemberId.eq(member_id))
         .all(&ctx.db)
@@ -269,8 +267,10 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
     active.phone_index = Set(None);
     active.gender = Set(Gender::Unknown.as_str().to_owned());
     active.birthday = Set(None);
+    active.birthday_sealed = Set(None);
     active.birth_month = Set(None);
     active.preferences = Set("{}".to_owned());
+    active.preferences_sealed = Set(None);
     active.anonymised_at = Set(Some(now));
     active.updated_at = Set(now);
     active.update(&txn).await?;
