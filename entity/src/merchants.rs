@@ -36,6 +36,8 @@ pub struct Model {
     pub confirm_threshold_fen: Option<i64>,
     /// `never` (value on an expired card stays owed) or `at_expiry` (recognised as breakage when it expires).
     pub breakage_policy: String,
+    /// The subscribe-message template of the "points expiring soon" notice (JSON), if any.
+    pub points_expiry_template: Option<String>,
     pub created_at: DateTimeUtc,
     /// WeChat Pay merchant number (商户号).
     pub wechatpay_mchid: Option<String>,

@@ -119,6 +119,11 @@ pub fn zoned_jobs() -> anyhow::Result<Vec<ZonedJob>> {
             let expired = service::loyalty::points::expire_in_zone(&ctx, zone.name(), tick).await?;
             Ok(serde_json::json!({ "members": expired.members, "points": expired.points }))
         })?,
+        // In the morning, members who asked to hear of points about to expire hear of it, once per expiry day.
+        ZonedJob::new("points.notify_expiring", "0 0 10 * * *", |ctx, tick, zone| async move {
+            let done = service::loyalty::expiry_notice::notify_in_zone(&ctx, zone.name(), tick).await?;
+            Ok(serde_json::json!({ "queued": done.queued, "refused": done.refused }))
+        })?,
         // Then value left on expired cards, by each merchant's breakage policy.
         ZonedJob::new("cards.recognise_breakage", "0 20 0 * * *", |ctx, tick, zone| async move {
             let done = service::cards::breakage::recognise_in_zone(&ctx, zone.name(), tick).await?;

@@ -21,6 +21,7 @@ mod m20261205_000013_member_consent;
 mod m20261205_000014_print_job_stated;
 mod m20261205_000015_breakage_policy;
 mod m20261205_000016_sealed_member_details;
+mod m20261205_000017_points_expiry_template;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_print_job_stated::Migration),
             Box::new(m20261205_000015_breakage_policy::Migration),
             Box::new(m20261205_000016_sealed_member_details::Migration),
+            Box::new(m20261205_000017_points_expiry_template::Migration),
         ]
     }
 }

@@ -1,4 +1,4 @@
-use actix_web::{get, patch, web};
+use actix_web::{get, patch, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -9,9 +9,15 @@ use service::foundation::merchants::{ChannelSettings, LoyaltyInput, LoyaltySetti
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Staff};
+use crate::routes::schedules::ReminderTemplateDto;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(get_merchant).service(update_merchant).service(get_loyalty_settings).service(update_loyalty_settings);
+    cfg.service(get_merchant)
+        .service(update_merchant)
+        .service(get_loyalty_settings)
+        .service(update_loyalty_settings)
+        .service(get_points_expiry_notice)
+        .service(set_points_expiry_notice);
 }
 
 /// The merchant (brand). Secrets are never returned, only whether they are configured.
@@ -186,4 +192,30 @@ async fn update_loyalty_settings(
         breakage_policy: b.breakage_policy,
     };
     Ok(web::Json(service::foundation::merchants::update_loyalty(&ctx, &me, input).await?.into()))
+}
+
+/// The WeChat subscribe-message template of the "points expiring soon" notice, if one is set. Its fields are
+/// filled from `points` (expiring), `expires_on`, `available`, `member` or `note`.
+#[utoipa::path(tag = "merchant", responses((status = 200, body = Option<ReminderTemplateDto>)), security(("staff_token" = [])))]
+#[get("/merchant/points-expiry-notice")]
+async fn get_points_expiry_notice(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+) -> ApiResult<web::Json<Option<ReminderTemplateDto>>> {
+    let merchant = service::foundation::merchants::get(&ctx, me.merchant_id).await?;
+    Ok(web::Json(service::booking::reminders::points_template_of(&merchant).map(ReminderTemplateDto::from)))
+}
+
+/// Sets the template of the "points expiring soon" notice (owners); null stops the notice. Members who accept it in
+/// the mini-program hear, 7 days ahead, of points about to expire.
+#[utoipa::path(tag = "merchant", request_body = Option<ReminderTemplateDto>, responses((status = 200, body = Option<ReminderTemplateDto>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[put("/merchant/points-expiry-notice")]
+async fn set_points_expiry_notice(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: Body<Option<ReminderTemplateDto>>,
+) -> ApiResult<web::Json<Option<ReminderTemplateDto>>> {
+    let template = body.into_inner().map(ReminderTemplateDto::into_template);
+    let set = service::booking::reminders::set_points_template(&ctx, &me, template).await?;
+    Ok(web::Json(set.map(ReminderTemplateDto::from)))
 }

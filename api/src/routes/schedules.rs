@@ -488,6 +488,12 @@ pub struct ReminderTemplateDto {
     pub fields: BTreeMap<String, String>,
 }
 
+impl ReminderTemplateDto {
+    pub fn into_template(self) -> ReminderTemplate {
+        ReminderTemplate { template_id: self.template_id, page: self.page, fields: self.fields }
+    }
+}
+
 impl From<ReminderTemplate> for ReminderTemplateDto {
     fn from(t: ReminderTemplate) -> Self {
         Self { template_id: t.template_id, page: t.page, fields: t.fields }
@@ -513,8 +519,7 @@ async fn set_booking_reminder(
     Staff(me): Staff,
     body: Body<Option<ReminderTemplateDto>>,
 ) -> ApiResult<web::Json<Option<ReminderTemplateDto>>> {
-    let template =
-        body.into_inner().map(|t| ReminderTemplate { template_id: t.template_id, page: t.page, fields: t.fields });
+    let template = body.into_inner().map(ReminderTemplateDto::into_template);
     let set = service::booking::reminders::set_template(&ctx, &me, template).await?;
     Ok(web::Json(set.map(ReminderTemplateDto::from)))
 }

@@ -325,3 +325,70 @@ async fn expired_cards_become_breakage_only_by_the_merchants_policy_and_once() {
     assert_eq!(app.count("journal_entries WHERE kind = 'card_breakage'").await, 2);
     assert!(service::ledger::verify(&app.ctx.db, None).await.unwrap().is_empty(), "the ledger agrees with itself");
 }
+
+#[tokio::test]
+async fn members_who_asked_hear_once_of_points_about_to_expire() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let template = serde_json::json!({
+        "template_id": "points-expiring-tpl", "page": "pages/points/index",
+        "fields": { "number1": "points", "thing2": "expires_on", "thing3": "note" },
+    });
+    let (status, set) = app.put("/api/staff/v1/merchant/points-expiry-notice", &owner, template).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let bad = serde_json::json!({ "template_id": "x", "fields": { "thing1": "services" } });
+    assert_eq!(
+        app.put("/api/staff/v1/merchant/points-expiry-notice", &owner, bad).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // Two WeChat members with points expiring in three days: one accepted the notice in the mini-program.
+    let member = |openid: &'static str, accept: bool| {
+        let app = &app;
+        async move {
+            let code = app.fake.wechat_login_code(crate::support::WECHAT_APPID, openid, None);
+            let body = serde_json::json!({ "appid": crate::support::WECHAT_APPID, "code": code });
+            let (_, session) = app.call(reqwest::Method::POST, "/api/mini/v1/sessions/wechat", None, Some(body)).await;
+            let token = session["token"].as_str().unwrap().to_owned();
+            let templates = app.get("/api/mini/v1/subscriptions/templates", &token).await.1;
+            assert!(templates.to_string().contains("points-expiring-tpl"), "{templates}");
+            if accept {
+                app.fake.grant_subscription(crate::support::WECHAT_APPID, openid, "points-expiring-tpl");
+                let answers = serde_json::json!({ "answers": { "points-expiring-tpl": "accept" } });
+                let (status, _) = app.post("/api/mini/v1/me/subscriptions", &token, answers).await;
+                assert_eq!(status, StatusCode::OK);
+            }
+            app.get("/api/mini/v1/me", &token).await.1["id"].as_i64().unwrap()
+        }
+    };
+    let (asked, silent) = (member("openid-points-1", true).await, member("openid-points-2", false).await);
+    let store = app.seed.store_ids[0];
+    for (who, key) in [(asked, "notice-give-1"), (silent, "notice-give-2")] {
+        let body = serde_json::json!({ "store_id": store, "points": 120, "reason": "开业礼", "idempotency_key": key });
+        app.staff_posted(&owner, &format!("/members/{who}/points/adjustments"), body).await;
+    }
+    let soon = (chrono::Utc::now() + Duration::days(3)).format("%Y-%m-%d %H:%M:%S+00:00");
+    let sql = format!("UPDATE points_lots SET expires_at = '{soon}' WHERE member_id IN ({asked}, {silent})");
+    app.ctx.db.execute_unprepared(&sql).await.unwrap();
+
+    let scheduler = jobs::standard_scheduler(app.ctx.clone()).unwrap();
+    let name = "points.notify_expiring@Asia/Shanghai";
+    let run = scheduler.run_now(name).await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(counts(&run), serde_json::json!({ "queued": 1, "refused": 0 }), "only the member who asked");
+    // Run again: the same expiry is not announced twice.
+    assert_eq!(counts(&scheduler.run_now(name).await.unwrap())["queued"], 0);
+    assert_eq!(app.count("notification_outbox WHERE purpose = 'points_expiring'").await, 1);
+
+    // The outbox delivers it as a subscribe message on the merchant's template.
+    let run = scheduler.run_now("reminders.send").await.unwrap();
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    let sent = app.fake.subscribe_messages();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0].touser.as_str(), sent[0].template_id.as_str()), ("openid-points-1", "points-expiring-tpl"));
+    let field = |key: &str| sent[0].data.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(field("number1"), "120");
+    assert!(field("thing3").contains("120积分"), "{:?}", sent[0].data);
+}

@@ -13,7 +13,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -27,11 +26,11 @@ use entity::{
 
 use crate::booking::calendar::Calendar;
 use crate::domain::{Permission, PhoneNumber};
-use crate::error::is_unique_violation;
 use crate::foundation::principal::StaffPrincipal;
 use crate::foundation::vault::Field;
 use crate::integrations::subscribe_fields;
 use crate::members::auth::MemberPrincipal;
+use crate::notifications::outbox::Outgoing;
 use crate::{AppContext, Error, Result};
 
 /// Open acceptances a member may hold per template (WeChat itself does not cap them; we keep it sane).
@@ -50,8 +49,17 @@ pub struct ReminderTemplate {
 
 const SOURCES: [&str; 8] = ["services", "starts_at", "date", "store", "address", "staff", "member", "note"];
 
+/// What fills the "points expiring soon" notice: the points expiring, the day they expire, the points the member
+/// holds, the member, a line of text.
+pub const POINTS_SOURCES: [&str; 5] = ["points", "expires_on", "available", "member", "note"];
+
 pub fn template_of(merchant: &merchants::Model) -> Option<ReminderTemplate> {
     merchant.booking_reminder_template.as_deref().and_then(|t| serde_json::from_str(t).ok())
+}
+
+/// The template of the "points expiring soon" notice, if the merchant set one.
+pub fn points_template_of(merchant: &merchants::Model) -> Option<ReminderTemplate> {
+    merchant.points_expiry_template.as_deref().and_then(|t| serde_json::from_str(t).ok())
 }
 
 /// Sets (or with `None` removes) the merchant's reminder template.
@@ -60,7 +68,32 @@ pub async fn set_template(
     principal: &StaffPrincipal,
     template: Option<ReminderTemplate>,
 ) -> Result<Option<ReminderTemplate>> {
+    save_template(ctx, principal, template, TemplateUse::BookingReminder).await
+}
+
+/// Sets (or with `None` removes) the template of the "points expiring soon" notice.
+pub async fn set_points_template(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    template: Option<ReminderTemplate>,
+) -> Result<Option<ReminderTemplate>> {
+    save_template(ctx, principal, template, TemplateUse::PointsExpiring).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TemplateUse {
+    BookingReminder,
+    PointsExpiring,
+}
+
+async fn save_template(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    template: Option<ReminderTemplate>,
+    use_: TemplateUse,
+) -> Result<Option<ReminderTemplate>> {
     principal.require(Permission::MerchantManage)?;
+    let sources: &[&str] = if use_ == TemplateUse::BookingReminder { &SOURCES } else { &POINTS_SOURCES };
     if let Some(t) = &template {
         let id_ok = (1..=128).contains(&t.template_id.len())
             && t.template_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -77,15 +110,24 @@ pub async fn set_template(
             if subscribe_fields::FieldKind::of_key(key).is_none() {
                 return Err(Error::invalid("fields", format!("{key} is not a subscribe-message field key")));
             }
-            if !SOURCES.contains(&source.as_str()) {
-                return Err(Error::invalid("fields", format!("{source} is not one of {}", SOURCES.join(", "))));
+            if !sources.contains(&source.as_str()) {
+                return Err(Error::invalid("fields", format!("{source} is not one of {}", sources.join(", "))));
             }
         }
     }
     let merchant = crate::foundation::merchants::get(ctx, principal.merchant_id).await?;
     let mut active: merchants::ActiveModel = merchant.into();
-    active.booking_reminder_template =
-        Set(template.as_ref().map(serde_json::to_string).transpose().map_err(anyhow::Error::from)?);
+    let stored = Set(template.as_ref().map(serde_json::to_string).transpose().map_err(anyhow::Error::from)?);
+    let action = match use_ {
+        TemplateUse::BookingReminder => {
+            active.booking_reminder_template = stored;
+            "merchant.reminder_template_set"
+        }
+        TemplateUse::PointsExpiring => {
+            active.points_expiry_template = stored;
+            "merchant.points_expiry_template_set"
+        }
+    };
     let txn = ctx.db.begin().await?;
     active.update(&txn).await?;
     crate::foundation::audit::record(
@@ -93,7 +135,7 @@ pub async fn set_template(
         crate::foundation::audit::Event {
             merchant_id: Some(principal.merchant_id),
             actor: crate::foundation::audit::Actor::Staff(principal.staff_id),
-            action: "merchant.reminder_template_set",
+            action,
             target: Some(("merchant", principal.merchant_id)),
             detail: json!({ "template_id": template.as_ref().map(|t| t.template_id.clone()) }),
             ip: None,
@@ -107,7 +149,14 @@ pub async fn set_template(
 /// The templates the mini-program asks the member to subscribe to (`wx.requestSubscribeMessage`).
 pub async fn templates(ctx: &AppContext, merchant_id: i64) -> Result<Vec<(&'static str, String)>> {
     let merchant = crate::foundation::merchants::get(ctx, merchant_id).await?;
-    Ok(template_of(&merchant).map(|t| vec![("booking_reminder", t.template_id)]).unwrap_or_default())
+    let mut templates = Vec::new();
+    if let Some(t) = template_of(&merchant) {
+        templates.push(("booking_reminder", t.template_id));
+    }
+    if let Some(t) = points_template_of(&merchant) {
+        templates.push(("points_expiring", t.template_id));
+    }
+    Ok(templates)
 }
 
 /// Records what the member answered in `wx.requestSubscribeMessage` (`accept`, `reject`, `ban`, `filter` per
@@ -307,98 +356,6 @@ async fn facts(ctx: &AppContext, store: &stores::Model, booking: &bookings::Mode
     })
 }
 
-/// One reminder about to be written: for whom, by which channel, under which dedupe key.
-struct Outgoing<'a> {
-    booking: &'a bookings::Model,
-    key: &'a str,
-    channel: &'static str,
-    purpose: &'static str,
-    recipient: String,
-    now: DateTime<Utc>,
-}
-
-impl Outgoing<'_> {
-    /// To be sent, consuming `subscription` (the member's one-time acceptance) if any.
-    async fn pending(
-        self,
-        ctx: &AppContext,
-        payload: serde_json::Value,
-        subscription: Option<i64>,
-    ) -> Result<Option<&'static str>> {
-        self.write(ctx, payload, "pending", None, subscription).await
-    }
-
-    /// Refused before sending (a field WeChat would refuse): recorded, never retried.
-    async fn failed(
-        self,
-        ctx: &AppContext,
-        payload: serde_json::Value,
-        why: (&str, String),
-    ) -> Result<Option<&'static str>> {
-        self.write(ctx, payload, "failed", Some(why), None).await
-    }
-
-    /// Nothing to send it by: recorded, so it is decided once.
-    async fn skipped(self, ctx: &AppContext, why: (&str, String)) -> Result<Option<&'static str>> {
-        self.write(ctx, json!({}), "skipped", Some(why), None).await
-    }
-
-    /// The outbox row, with the subscription it consumes if any, in one transaction. `None` when another process
-    /// wrote it first.
-    async fn write(
-        self,
-        ctx: &AppContext,
-        payload: serde_json::Value,
-        status: &'static str,
-        error: Option<(&str, String)>,
-        subscription: Option<i64>,
-    ) -> Result<Option<&'static str>> {
-        let now = self.now;
-        let txn = ctx.db.begin().await?;
-        let inserted = notification_outbox::ActiveModel {
-            merchant_id: Set(self.booking.merchant_id),
-            channel: Set(self.channel.to_owned()),
-            purpose: Set(self.purpose.to_owned()),
-            booking_id: Set(Some(self.booking.id)),
-            recipient: Set(self.recipient),
-            dedupe_key: Set(self.key.to_owned()),
-            payload: Set(payload.to_string()),
-            status: Set(status.to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            claimed_until: Set(None),
-            error_code: Set(error.as_ref().map(|e| e.0.to_owned())),
-            error: Set(error.map(|e| e.1)),
-            created_at: Set(now),
-            sent_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await;
-        let row = match inserted {
-            Ok(row) => row,
-            Err(err) if is_unique_violation(&err) => return Ok(None),
-            Err(err) => return Err(err.into()),
-        };
-        if let Some(subscription) = subscription {
-            let taken = member_subscriptions::Entity::update_many()
-                .col_expr(member_subscriptions::Column::ConsumedAt, Expr::value(Some(now)))
-                .col_expr(member_subscriptions::Column::ConsumedBy, Expr::value(Some(row.id)))
-                .filter(member_subscriptions::Column::Id.eq(subscription))
-                .filter(member_subscriptions::Column::ConsumedAt.is_null())
-                .exec(&txn)
-                .await?;
-            if taken.rows_affected != 1 {
-                // Someone used that acceptance meanwhile: decide again on the next run.
-                txn.rollback().await?;
-                return Ok(None);
-            }
-        }
-        txn.commit().await?;
-        Ok(Some(status))
-    }
-}
-
 async fn remind_member(
     ctx: &AppContext,
     store: &stores::Model,
@@ -409,7 +366,8 @@ async fn remind_member(
     let merchant = crate::foundation::merchants::get(ctx, booking.merchant_id).await?;
     let facts = facts(ctx, store, booking).await?;
     let outgoing = |channel| Outgoing {
-        booking,
+        merchant_id: booking.merchant_id,
+        booking_id: Some(booking.id),
         key,
         channel,
         purpose: "member_reminder",
@@ -470,7 +428,8 @@ async fn remind_staff(
 ) -> Result<Option<&'static str>> {
     let member = staff::Entity::find_by_id(booking.staff_id).one(&ctx.db).await?;
     let sms = Outgoing {
-        booking,
+        merchant_id: booking.merchant_id,
+        booking_id: Some(booking.id),
         key,
         channel: "sms",
         purpose: "staff_reminder",

@@ -13,12 +13,17 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
 use serde::Deserialize;
+use serde_json::json;
 
 use entity::{member_subscriptions, members, notification_outbox, staff};
 
 use crate::domain::{Permission, PhoneNumber};
+use crate::error::is_unique_violation;
 use crate::foundation::principal::StaffPrincipal;
 use crate::foundation::vault::Field;
 use crate::integrations::wechat::SubscribeMessage;
@@ -253,4 +258,97 @@ pub async fn list(
         query = query.filter(notification_outbox::Column::BookingId.eq(id));
     }
     Ok(query.order_by_desc(notification_outbox::Column::Id).limit(200).all(&ctx.db).await?)
+}
+
+/// One message about to be written: for whom, by which channel, under which dedupe key (about a booking, or not).
+pub(crate) struct Outgoing<'a> {
+    pub merchant_id: i64,
+    pub booking_id: Option<i64>,
+    pub key: &'a str,
+    pub channel: &'static str,
+    pub purpose: &'static str,
+    pub recipient: String,
+    pub now: DateTime<Utc>,
+}
+
+impl Outgoing<'_> {
+    /// To be sent, consuming `subscription` (the member's one-time acceptance) if any.
+    pub async fn pending(
+        self,
+        ctx: &AppContext,
+        payload: serde_json::Value,
+        subscription: Option<i64>,
+    ) -> Result<Option<&'static str>> {
+        self.write(ctx, payload, "pending", None, subscription).await
+    }
+
+    /// Refused before sending (a field WeChat would refuse): recorded, never retried.
+    pub async fn failed(
+        self,
+        ctx: &AppContext,
+        payload: serde_json::Value,
+        why: (&str, String),
+    ) -> Result<Option<&'static str>> {
+        self.write(ctx, payload, "failed", Some(why), None).await
+    }
+
+    /// Nothing to send it by: recorded, so it is decided once.
+    pub async fn skipped(self, ctx: &AppContext, why: (&str, String)) -> Result<Option<&'static str>> {
+        self.write(ctx, json!({}), "skipped", Some(why), None).await
+    }
+
+    /// The outbox row, with the subscription it consumes if any, in one transaction. `None` when another process
+    /// wrote it first.
+    async fn write(
+        self,
+        ctx: &AppContext,
+        payload: serde_json::Value,
+        status: &'static str,
+        error: Option<(&str, String)>,
+        subscription: Option<i64>,
+    ) -> Result<Option<&'static str>> {
+        let now = self.now;
+        let txn = ctx.db.begin().await?;
+        let inserted = notification_outbox::ActiveModel {
+            merchant_id: Set(self.merchant_id),
+            channel: Set(self.channel.to_owned()),
+            purpose: Set(self.purpose.to_owned()),
+            booking_id: Set(self.booking_id),
+            recipient: Set(self.recipient),
+            dedupe_key: Set(self.key.to_owned()),
+            payload: Set(payload.to_string()),
+            status: Set(status.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            claimed_until: Set(None),
+            error_code: Set(error.as_ref().map(|e| e.0.to_owned())),
+            error: Set(error.map(|e| e.1)),
+            created_at: Set(now),
+            sent_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) if is_unique_violation(&err) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        if let Some(subscription) = subscription {
+            let taken = member_subscriptions::Entity::update_many()
+                .col_expr(member_subscriptions::Column::ConsumedAt, Expr::value(Some(now)))
+                .col_expr(member_subscriptions::Column::ConsumedBy, Expr::value(Some(row.id)))
+                .filter(member_subscriptions::Column::Id.eq(subscription))
+                .filter(member_subscriptions::Column::ConsumedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if taken.rows_affected != 1 {
+                // Someone used that acceptance meanwhile: decide again on the next run.
+                txn.rollback().await?;
+                return Ok(None);
+            }
+        }
+        txn.commit().await?;
+        Ok(Some(status))
+    }
 }
