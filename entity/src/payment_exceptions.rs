@@ -16,6 +16,8 @@ pub struct Model {
     pub resolved_at: Option<DateTimeUtc>,
     pub resolved_by: Option<i64>,
     pub resolution: Option<String>,
+    /// The store of the payment it is about; none when it is about no payment we know.
+    pub store_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

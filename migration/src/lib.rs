@@ -22,6 +22,7 @@ mod m20261205_000014_print_job_stated;
 mod m20261205_000015_breakage_policy;
 mod m20261205_000016_sealed_member_details;
 mod m20261205_000017_points_expiry_template;
+mod m20261205_000018_payment_exception_store;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_breakage_policy::Migration),
             Box::new(m20261205_000016_sealed_member_details::Migration),
             Box::new(m20261205_000017_points_expiry_template::Migration),
+            Box::new(m20261205_000018_payment_exception_store::Migration),
         ]
     }
 }

@@ -410,6 +410,8 @@ async fn receive_alipay_callback(
 pub struct PaymentExceptionDto {
     pub id: i64,
     pub payment_id: Option<i64>,
+    /// The store of the payment it is about (store-scoped staff see only theirs); none when about no known payment.
+    pub store_id: Option<i64>,
     /// `wechatpay`, `alipay` or `refund`.
     pub provider: String,
     /// `missing_here`, `missing_there`, `amount_mismatch`, `refund_missing_here`, `refund_missing_there`,
@@ -431,6 +433,7 @@ impl From<service::payments::exceptions::PaymentException> for PaymentExceptionD
         Self {
             id: e.id,
             payment_id: e.payment_id,
+            store_id: e.store_id,
             provider: e.provider,
             kind: e.kind,
             reference: e.reference,

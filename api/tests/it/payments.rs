@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use service::domain::Role;
 
-use crate::support::{ALIPAY_APPID, STAFF, TestApp, WECHAT_APPID, WECHATPAY_MCHID};
+use crate::support::{ALIPAY_APPID, STAFF, TestApp, WECHAT_APPID, WECHATPAY_MCHID, assert_error};
 
 type Headers = Vec<(String, String)>;
 
@@ -695,6 +695,52 @@ async fn a_bill_row_that_does_not_parse_is_listed_as_an_exception_not_dropped() 
     // The day again: the same exception, not a second.
     service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
     assert_eq!(app.count("payment_exceptions").await, 1);
+}
+
+#[tokio::test]
+async fn store_scoped_staff_see_only_their_stores_payments_and_payment_exceptions() {
+    use service::payments::Provider as Ours;
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    // The demo manager works at the first store only.
+    let manager = app.token(Role::Manager).await;
+    let [mine, theirs] = [app.seed.store_ids[0], app.seed.store_ids[1]];
+    let plan = big_plan(&app, &owner).await;
+    let (token, _) = app.member_token("scoped-payments").await;
+    let mut paid = Vec::new();
+    for (store, key) in [(mine, "scoped-pay-1"), (theirs, "scoped-pay-2")] {
+        let body = json!({ "provider": "wechatpay", "store_id": store, "plan_id": plan, "idempotency_key": key });
+        let (status, started) = app.post("/api/mini/v1/me/payments/recharges", &token, body).await;
+        assert_eq!(status, StatusCode::OK, "{started}");
+        let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+        app.fake.pay(Provider::WechatPay, &out_trade_no, Delivery::default()).unwrap();
+        app.fake.garble_bill_row(&out_trade_no);
+        paid.push(started["payment"]["id"].as_i64().unwrap());
+    }
+    wait_delivered(&app).await;
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    service::payments::reconcile::compare_day(&app.ctx, app.seed.merchant_id, Ours::WechatPay, today).await.unwrap();
+
+    let ids =
+        |list: &Value| -> Vec<i64> { list.as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect() };
+    let payments_path = format!("{STAFF}/payments");
+    let everything = ids(&app.get(&payments_path, &owner).await.1);
+    assert!(everything.len() == 2 && everything.iter().all(|id| paid.contains(id)), "{everything:?}");
+    assert_eq!(ids(&app.get(&payments_path, &manager).await.1), [paid[0]], "the other store's payment is not theirs");
+
+    let exceptions_path = format!("{STAFF}/payment-exceptions");
+    let all = app.get(&exceptions_path, &owner).await.1;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    let stores: Vec<i64> = all.as_array().unwrap().iter().map(|e| e["store_id"].as_i64().unwrap()).collect();
+    assert!(stores.contains(&mine) && stores.contains(&theirs), "{all}");
+    let seen = app.get(&exceptions_path, &manager).await.1;
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen[0]["store_id"], mine);
+    let elsewhere = all.as_array().unwrap().iter().find(|e| e["store_id"] == theirs).unwrap()["id"].as_i64().unwrap();
+    let resolve = json!({ "resolution": "不是我店的" });
+    let path = format!("{STAFF}/payment-exceptions/{elsewhere}/resolve");
+    assert_error(&app.post(&path, &manager, resolve.clone()).await, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(app.post(&path, &owner, resolve).await.0, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -10,13 +10,14 @@ use entity::payment_exceptions;
 
 use crate::domain::Permission;
 use crate::foundation::audit::{self, Actor, Event};
-use crate::foundation::principal::StaffPrincipal;
+use crate::foundation::principal::{StaffPrincipal, StoreScope};
 use crate::{AppContext, Conflict, Error, Result};
 
 #[derive(Clone, Debug)]
 pub struct PaymentException {
     pub id: i64,
     pub payment_id: Option<i64>,
+    pub store_id: Option<i64>,
     pub provider: String,
     pub kind: String,
     pub reference: String,
@@ -32,6 +33,7 @@ impl From<payment_exceptions::Model> for PaymentException {
         Self {
             id: row.id,
             payment_id: row.payment_id,
+            store_id: row.store_id,
             provider: row.provider,
             kind: row.kind,
             reference: row.reference,
@@ -49,6 +51,10 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal, open_only: bool)
     principal.require(Permission::Refund)?;
     let mut query =
         payment_exceptions::Entity::find().filter(payment_exceptions::Column::MerchantId.eq(principal.merchant_id));
+    // Store-scoped staff see their stores' exceptions; those about no known payment are for merchant-wide staff.
+    if let StoreScope::Only(stores) = &principal.stores {
+        query = query.filter(payment_exceptions::Column::StoreId.is_in(stores.clone()));
+    }
     if open_only {
         query = query.filter(payment_exceptions::Column::ResolvedAt.is_null());
     }
@@ -69,6 +75,10 @@ pub async fn resolve(
         .filter(payment_exceptions::Column::MerchantId.eq(principal.merchant_id))
         .one(&ctx.db)
         .await?
+        .filter(|row| match &principal.stores {
+            StoreScope::All => true,
+            StoreScope::Only(stores) => row.store_id.is_some_and(|store| stores.contains(&store)),
+        })
         .ok_or(Error::NotFound("payment exception"))?;
     let txn = ctx.db.begin().await?;
     let updated = payment_exceptions::Entity::update_many()

@@ -195,9 +195,14 @@ pub(crate) async fn record_exception(
     reference: &str,
     detail: serde_json::Value,
 ) -> Result<()> {
+    let store_id = match payment_id {
+        Some(id) => payments::Entity::find_by_id(id).one(conn).await?.map(|p| p.store_id),
+        None => None,
+    };
     let inserted = payment_exceptions::ActiveModel {
         merchant_id: Set(merchant_id),
         payment_id: Set(payment_id),
+        store_id: Set(store_id),
         provider: Set(provider.to_owned()),
         kind: Set(kind.to_owned()),
         reference: Set(reference.to_owned()),
@@ -459,6 +464,9 @@ pub async fn list(
 ) -> Result<Vec<Payment>> {
     principal.require(Permission::Checkout)?;
     let mut query = payments::Entity::find().filter(payments::Column::MerchantId.eq(principal.merchant_id));
+    if let crate::foundation::principal::StoreScope::Only(stores) = &principal.stores {
+        query = query.filter(payments::Column::StoreId.is_in(stores.clone()));
+    }
     if let Some(status) = status {
         if ![PENDING, PAID, CLOSED, FAILED].contains(&status) {
             return Err(Error::invalid("status", "must be pending, paid, closed or failed"));
