@@ -39,6 +39,8 @@ pub struct AuditQuery {
 }
 
 /// The merchant's audit log, newest first.
+///
+/// Merchant-wide staff read all of it; store-scoped staff read what the staff of their stores did.
 #[utoipa::path(tag = "audit", params(AuditQuery), responses((status = 200, body = Vec<AuditEntryDto>), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/audit-log")]
 async fn list_audit_log(

@@ -403,6 +403,8 @@ async fn delete_member_allergy(
 }
 
 /// Everything held about the member, for a request made at the desk (audited).
+///
+/// Store-scoped staff export only members whose home store is theirs.
 #[utoipa::path(tag = "members", params(("id" = i64, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/members/{id}/export")]
 async fn export_member(

@@ -163,3 +163,53 @@ async fn members_of_one_merchant_cannot_reach_another() {
     let (_, other_stores) = app.get("/api/mini/v1/stores", other_session["token"].as_str().unwrap()).await;
     assert_eq!(other_stores, json!([]));
 }
+
+#[tokio::test]
+async fn a_store_scoped_manager_reads_their_stores_audit_and_exports_only_their_stores_members() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    // The demo manager works at the first store only.
+    let manager = app.token(Role::Manager).await;
+    let [mine, theirs] = [app.seed.store_ids[0], app.seed.store_ids[1]];
+    let body = json!({ "username": "far-cashier", "display_name": "远方", "role": "cashier", "password": "far-away-pass-1", "store_ids": [theirs] });
+    assert_eq!(app.post("/api/staff/v1/staff", &owner, body).await.0, StatusCode::CREATED);
+    let far = app.sign_in("far-cashier", "far-away-pass-1").await;
+    let add = |phone: &'static str, store: i64| {
+        let (app, token) = (&app, far.clone());
+        async move {
+            let (status, member) =
+                app.post("/api/staff/v1/members", &token, json!({ "phone": phone, "home_store_id": store })).await;
+            assert_eq!(status, StatusCode::CREATED, "{member}");
+            member["id"].as_i64().unwrap()
+        }
+    };
+    let far_member = add("13911113333", theirs).await;
+    let (status, near_member) =
+        app.post("/api/staff/v1/members", &manager, json!({ "phone": "13911114444", "home_store_id": mine })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let near_member = near_member["id"].as_i64().unwrap();
+
+    // The audit log: the manager reads what their store's staff did, not the other store's nor the owner's.
+    let targets = |log: &Value| -> Vec<i64> {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "member.created")
+            .map(|e| e["target_id"].as_i64().unwrap())
+            .collect()
+    };
+    let everything = app.get("/api/staff/v1/audit-log?limit=200", &owner).await.1;
+    assert!(targets(&everything).contains(&far_member) && targets(&everything).contains(&near_member));
+    let theirs_only = app.get("/api/staff/v1/audit-log?limit=200", &manager).await.1;
+    assert!(targets(&theirs_only).contains(&near_member), "{theirs_only}");
+    assert!(!targets(&theirs_only).contains(&far_member), "the other store's entries are not theirs: {theirs_only}");
+    assert!(theirs_only.as_array().unwrap().iter().all(|e| e["actor_kind"] == "staff"), "{theirs_only}");
+
+    // A member's whole record: exported or erased by staff of their home store, or merchant-wide staff.
+    let export = |member: i64| format!("/api/staff/v1/members/{member}/export");
+    assert_eq!(app.get(&export(near_member), &manager).await.0, StatusCode::OK);
+    assert_error(&app.get(&export(far_member), &manager).await, StatusCode::NOT_FOUND, "not_found");
+    let erase = format!("/api/staff/v1/members/{far_member}/anonymise");
+    assert_error(&app.post(&erase, &manager, json!({})).await, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(app.get(&export(far_member), &owner).await.0, StatusCode::OK);
+}

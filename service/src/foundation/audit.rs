@@ -101,6 +101,19 @@ pub struct AuditEntry {
 pub async fn list(ctx: &AppContext, principal: &StaffPrincipal, page: Page) -> Result<Vec<AuditEntry>> {
     principal.require(Permission::AuditRead)?;
     let mut query = audit_log::Entity::find().filter(audit_log::Column::MerchantId.eq(principal.merchant_id));
+    // Store-scoped staff read what the staff of their stores did; merchant-wide staff read everything.
+    if let crate::foundation::principal::StoreScope::Only(stores) = &principal.stores {
+        let colleagues: Vec<i64> = entity::staff_stores::Entity::find()
+            .filter(entity::staff_stores::Column::MerchantId.eq(principal.merchant_id))
+            .filter(entity::staff_stores::Column::StoreId.is_in(stores.clone()))
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|row| row.staff_id)
+            .collect();
+        query =
+            query.filter(audit_log::Column::ActorKind.eq("staff")).filter(audit_log::Column::ActorId.is_in(colleagues));
+    }
     if let Some(before) = page.before_id {
         query = query.filter(audit_log::Column::Id.lt(before));
     }

@@ -236,6 +236,7 @@ async fn consents_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resu
 /// Staff export on the member's behalf (a request made at the desk).
 pub async fn export_by_staff(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Value> {
     principal.require(Permission::MemberPrivacy)?;
+    in_scope(ctx, principal, member_id).await?;
     let document = export(ctx, principal.merchant_id, member_id).await?;
     audit::record(
         &ctx.db,
@@ -363,5 +364,19 @@ async fn forget_messages(txn: &DatabaseTransaction, merchant_id: i64, member_id:
 
 pub async fn anonymise_by_staff(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<()> {
     principal.require(Permission::MemberPrivacy)?;
+    in_scope(ctx, principal, member_id).await?;
     anonymise(ctx, principal.merchant_id, member_id, Actor::Staff(principal.staff_id)).await
+}
+
+/// A member's whole record is for staff of their home store, or merchant-wide staff: a store-scoped manager does
+/// not export or erase the members of another store (a member with no home store is the merchant's).
+async fn in_scope(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<()> {
+    let member = row(&ctx.db, principal.merchant_id, member_id).await?;
+    match &principal.stores {
+        crate::foundation::principal::StoreScope::All => Ok(()),
+        crate::foundation::principal::StoreScope::Only(stores) => match member.home_store_id {
+            Some(store) if stores.contains(&store) => Ok(()),
+            _ => Err(crate::Error::NotFound("member")),
+        },
+    }
 }
