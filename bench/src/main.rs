@@ -407,7 +407,7 @@ async fn generate_members(db: &DatabaseConnection, merchant_id: i64, from: u64, 
                 let now = chrono::Utc::now();
                 let mut sql = String::from(
                     "INSERT INTO members (merchant_id, nickname, name_sealed, name_index, phone_sealed, phone_index, gender, \
-                     birthday, birth_month, level_id, total_spend_fen, preferences, source, created_at, updated_at) VALUES ",
+                     birthday_sealed, birth_month, level_id, total_spend_fen, preferences, source, created_at, updated_at) VALUES ",
                 );
                 let mut values: Vec<Value> = Vec::with_capacity(usize::try_from(end - start)? * 15);
                 for (row, i) in (start..end).enumerate() {
@@ -429,7 +429,8 @@ async fn generate_members(db: &DatabaseConnection, merchant_id: i64, from: u64, 
                         vault.seal(Field::MemberPhone, &phone(i)).into(),
                         vault.blind_index(PHONE_INDEX, &phone(i)).into(),
                         "unknown".into(),
-                        chrono::NaiveDate::from_ymd_opt(1990, month, 1).into(),
+                        // Sealed as the api writes it: a plain birthday would be sealed at the api's start.
+                        vault.seal(Field::MemberBirthday, &format!("1990-{month:02}-01")).into(),
                         i32::try_from(month)?.into(),
                         level.into(),
                         i64::try_from(i % 500_000)?.into(),
