@@ -179,16 +179,6 @@ async fn available(app: &TestApp, token: &str, member: i64) -> serde_json::Value
     app.staff_ok(token, &format!("/members/{member}/points")).await["available"].clone()
 }
 
-/// An account's balance as the ledger holds it (for points: expired or not).
-async fn account_balance(app: &TestApp, key: &str) -> i64 {
-    entity::ledger_accounts::Entity::find()
-        .filter(entity::ledger_accounts::Column::Key.eq(key))
-        .one(&app.ctx.db)
-        .await
-        .unwrap()
-        .map_or(0, |row| row.balance)
-}
-
 #[tokio::test]
 async fn the_nightly_expiry_writes_off_expired_points_for_everyone_once() {
     use sea_orm::ConnectionTrait;
@@ -215,7 +205,7 @@ async fn the_nightly_expiry_writes_off_expired_points_for_everyone_once() {
     app.ctx.db.execute_unprepared(&sql).await.unwrap();
     assert_eq!(available(&app, &owner, lapsed).await, 0, "expired points are not spendable");
     assert_eq!(
-        account_balance(&app, &format!("member:{lapsed}:points")).await,
+        app.account_balance(&format!("member:{lapsed}:points")).await,
         300,
         "but still a liability until written off"
     );
@@ -226,11 +216,11 @@ async fn the_nightly_expiry_writes_off_expired_points_for_everyone_once() {
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
     assert_eq!(counts(&run), serde_json::json!({ "members": 1, "points": 300 }));
     assert_eq!(
-        account_balance(&app, &format!("member:{lapsed}:points")).await,
+        app.account_balance(&format!("member:{lapsed}:points")).await,
         0,
         "the liability is true the morning after"
     );
-    assert_eq!(account_balance(&app, &format!("member:{keeper}:points")).await, 200);
+    assert_eq!(app.account_balance(&format!("member:{keeper}:points")).await, 200);
     assert_eq!(available(&app, &owner, keeper).await, 200);
     assert_eq!(app.count(&format!("journal_entries WHERE kind = 'points_expiry' AND member_id = {lapsed}")).await, 1);
 
@@ -302,7 +292,7 @@ async fn expired_cards_become_breakage_only_by_the_merchants_policy_and_once() {
     let run = scheduler.run_now(name).await.unwrap();
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
     assert_eq!(counts(&run)["fen"], 0, "by default expired value stays owed to the member");
-    assert_eq!(account_balance(&app, &format!("member:{ann}:sv_principal")).await, 10_000);
+    assert_eq!(app.account_balance(&format!("member:{ann}:sv_principal")).await, 10_000);
 
     let policy = serde_json::json!({ "breakage_policy": "at_expiry" });
     let (status, settings) = app.patch("/api/staff/v1/merchant/loyalty", &owner, policy).await;
@@ -313,10 +303,10 @@ async fn expired_cards_become_breakage_only_by_the_merchants_policy_and_once() {
     let run = scheduler.run_now(name).await.unwrap();
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
     assert_eq!(counts(&run), serde_json::json!({ "stored_value_cards": 1, "count_cards": 1, "fen": 60_000 }));
-    assert_eq!(account_balance(&app, &format!("store:{store}:breakage")).await, 60_000);
-    assert_eq!(account_balance(&app, &format!("member:{ann}:sv_principal")).await, 0);
-    assert_eq!(account_balance(&app, &format!("card:{card}:deferred")).await, 0);
-    assert_eq!(account_balance(&app, &format!("card:{card}:sessions")).await, 0);
+    assert_eq!(app.account_balance(&format!("store:{store}:breakage")).await, 60_000);
+    assert_eq!(app.account_balance(&format!("member:{ann}:sv_principal")).await, 0);
+    assert_eq!(app.account_balance(&format!("card:{card}:deferred")).await, 0);
+    assert_eq!(app.account_balance(&format!("card:{card}:sessions")).await, 0);
     let read = app.staff_ok(&owner, &format!("/count-cards/{card}")).await;
     assert_eq!(read["status"], "expired", "{read}");
 

@@ -7,16 +7,6 @@ use service::domain::Role;
 
 use crate::support::{TestApp, assert_error};
 
-async fn account_balance(app: &TestApp, key: &str) -> i64 {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    entity::ledger_accounts::Entity::find()
-        .filter(entity::ledger_accounts::Column::Key.eq(key))
-        .one(&app.ctx.db)
-        .await
-        .unwrap()
-        .map_or(0, |row| row.balance)
-}
-
 #[tokio::test]
 async fn recharge_then_settle_with_stored_value_and_cash() {
     let app = TestApp::spawn().await;
@@ -29,7 +19,7 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     // The demo seed recharged some members already: compare store accounts with where they started.
     let cash_key = format!("store:{store}:cash");
     let bonus_key = format!("store:{store}:bonus_expense");
-    let (cash_before, bonus_before) = (account_balance(&app, &cash_key).await, account_balance(&app, &bonus_key).await);
+    let (cash_before, bonus_before) = (app.account_balance(&cash_key).await, app.account_balance(&bonus_key).await);
 
     // 充1000送200 by cash.
     let recharge = json!({ "store_id": store, "plan_id": plan, "tender": "cash", "idempotency_key": "recharge-0001" });
@@ -48,8 +38,8 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     assert_eq!(again["card"]["balance_fen"], 120_000);
     let other = json!({ "store_id": store, "amount_fen": 500, "tender": "cash", "idempotency_key": "recharge-0001" });
     assert_error(&app.post(&path, &cashier, other).await, StatusCode::CONFLICT, "idempotency_key_reused");
-    assert_eq!(account_balance(&app, &cash_key).await, cash_before + 100_000);
-    assert_eq!(account_balance(&app, &bonus_key).await, bonus_before + 20_000);
+    assert_eq!(app.account_balance(&cash_key).await, cash_before + 100_000);
+    assert_eq!(app.account_balance(&bonus_key).await, bonus_before + 20_000);
 
     // A ￥300 cut and a ￥88 blow-dry: ￥240 from the card (split 200 principal : 40 bonus), ￥148 cash from ￥200.
     let cut = app.new_service(&manager, "hair", 30_000).await;
@@ -72,9 +62,9 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
     let after = app.stored_value(&cashier, member).await;
     assert_eq!(after["principal_fen"], 80_000);
     assert_eq!(after["bonus_fen"], 16_000);
-    assert_eq!(account_balance(&app, &format!("store:{store}:revenue:hair")).await, 30_000);
-    assert_eq!(account_balance(&app, &format!("store:{store}:revenue:care")).await, 8_800);
-    assert_eq!(account_balance(&app, &cash_key).await, cash_before + 114_800, "change is not takings");
+    assert_eq!(app.account_balance(&format!("store:{store}:revenue:hair")).await, 30_000);
+    assert_eq!(app.account_balance(&format!("store:{store}:revenue:care")).await, 8_800);
+    assert_eq!(app.account_balance(&cash_key).await, cash_before + 114_800, "change is not takings");
 
     // Retrying the settlement charges nothing more and returns the same bill.
     let (status, replayed) = app.post("/api/staff/v1/bills", &cashier, bill).await;
@@ -273,15 +263,15 @@ async fn transfer_and_card_refund() {
     let refund = json!({ "store_id": store, "tender": "cash", "fee_fen": 2_000, "reason": "搬家", "idempotency_key": "refund-0001" });
     let refund_path = format!("/api/staff/v1/members/{giver}/stored-value/refund");
     assert_error(&app.post(&refund_path, &cashier, refund.clone()).await, StatusCode::FORBIDDEN, "forbidden");
-    let cash_before = account_balance(&app, &format!("store:{store}:cash")).await;
-    let bonus_before = account_balance(&app, &format!("store:{store}:bonus_expense")).await;
+    let cash_before = app.account_balance(&format!("store:{store}:cash")).await;
+    let bonus_before = app.account_balance(&format!("store:{store}:bonus_expense")).await;
     let (status, refunded) = app.post(&refund_path, &manager, refund).await;
     assert_eq!(status, StatusCode::CREATED, "{refunded}");
     assert_eq!(refunded["card"]["status"], "closed");
     assert_eq!(refunded["card"]["balance_fen"], 0);
-    assert_eq!(account_balance(&app, &format!("store:{store}:cash")).await, cash_before - 38_000);
-    assert_eq!(account_balance(&app, &format!("store:{store}:breakage")).await, 2_000);
-    let voided = bonus_before - account_balance(&app, &format!("store:{store}:bonus_expense")).await;
+    assert_eq!(app.account_balance(&format!("store:{store}:cash")).await, cash_before - 38_000);
+    assert_eq!(app.account_balance(&format!("store:{store}:breakage")).await, 2_000);
+    let voided = bonus_before - app.account_balance(&format!("store:{store}:bonus_expense")).await;
     assert_eq!(voided, 8_000, "the bonus left on the card is voided");
 
     // A closed card takes no transfers and pays nothing; a recharge opens it again.
@@ -341,7 +331,7 @@ async fn concurrent_debits_never_overdraw() {
     let after = app.stored_value(&cashier, member).await;
     assert_eq!((after["principal_fen"].as_i64(), after["bonus_fen"].as_i64()), (Some(0), Some(0)));
     assert_eq!(app.count("bills").await, 100);
-    assert_eq!(account_balance(&app, &format!("store:{store}:revenue:wash")).await, 10_000);
+    assert_eq!(app.account_balance(&format!("store:{store}:revenue:wash")).await, 10_000);
     app.assert_ledger_balanced().await;
 }
 

@@ -179,6 +179,17 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// A ledger account's balance by its key (`store:1:cash`, `member:7:points`), 0 when it was never opened.
+    pub async fn account_balance(&self, key: &str) -> i64 {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::ledger_accounts::Entity::find()
+            .filter(entity::ledger_accounts::Column::Key.eq(key))
+            .one(&self.ctx.db)
+            .await
+            .unwrap()
+            .map_or(0, |row| row.balance)
+    }
+
     /// Rows in `table`: the "nothing was written" check.
     pub async fn count(&self, table: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};

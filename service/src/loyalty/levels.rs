@@ -533,11 +533,7 @@ pub(crate) async fn name_of_member(
     merchant_id: i64,
     member_id: i64,
 ) -> Result<Option<String>> {
-    let member = members::Entity::find_by_id(member_id)
-        .filter(members::Column::MerchantId.eq(merchant_id))
-        .one(conn)
-        .await?
-        .ok_or(Error::NotFound("member"))?;
+    let member = crate::members::row(conn, merchant_id, member_id).await?;
     let Some(level_id) = member.level_id else { return Ok(None) };
     let level = member_levels::Entity::find_by_id(level_id).one(conn).await?;
     Ok(level.map(|l| l.name))
