@@ -53,7 +53,7 @@ pub enum JobKind {
     AppointmentTicket,
     /// 交班: a cashier's takings at handover.
     Handover,
-    /// A refund, a reversal (反结账) or a card refund (退卡): what went back and how.
+    /// A refund or a reversal (反结账) of a bill: what went back and how.
     Refund,
     /// Asked for by staff to try a printer.
     TestPage,
