@@ -26,6 +26,9 @@ pub enum Error {
     /// What the action needs, said in the answer so an owner knows what to grant.
     #[error("your role does not allow this: it needs the `{}` permission", .0.as_str())]
     Needs(crate::domain::Permission),
+    /// The action changes every store of the merchant, and the staff member works for only some of them.
+    #[error("this changes every store: it needs the `{}` permission held for all stores", .0.as_str())]
+    MerchantWide(crate::domain::Permission),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("member code is not valid")]

@@ -36,7 +36,7 @@ async fn audit_actions(app: &TestApp, owner: &str) -> Vec<String> {
 #[tokio::test]
 async fn products_are_created_searched_changed_and_bad_input_writes_nothing() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let tech = app.token(Role::Technician).await;
 
@@ -169,7 +169,7 @@ async fn movement_sum(app: &TestApp, store: i64, product: i64) -> i64 {
 #[tokio::test]
 async fn stock_is_received_counted_and_its_movements_listed() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let tech = app.token(Role::Technician).await;
     let [store, far_store] = [app.seed.store_ids[0], app.seed.store_ids[1]];
@@ -296,7 +296,7 @@ async fn stock_is_received_counted_and_its_movements_listed() {
 #[tokio::test]
 async fn racing_receipts_and_counts_keep_stock_equal_to_its_movements() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let store = app.seed.store_ids[0];
     let product = new_product(&app, &manager, "RACE-1").await;
     let receipts = path(&format!("/stores/{store}/stock/receipts"));
@@ -346,7 +346,7 @@ async fn racing_receipts_and_counts_keep_stock_equal_to_its_movements() {
 #[tokio::test]
 async fn count_card_products_are_configured_and_checked() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let [wash, facial] = [service_id(&app, &manager, "洗剪吹").await, service_id(&app, &manager, "面部清洁").await];
 
@@ -433,7 +433,7 @@ async fn count_card_products_are_configured_and_checked() {
 async fn levels_are_configured_priced_on_services_and_deleted_only_when_unused() {
     let app = TestApp::spawn().await;
     let owner = app.token(Role::Owner).await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
 
     // The demo's levels come with their rules.
@@ -682,7 +682,7 @@ async fn loyalty_settings_are_read_changed_and_audited() {
 async fn commission_rules_are_configured_and_checked() {
     let app = TestApp::spawn().await;
     let owner = app.token(Role::Owner).await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let perm = service_id(&app, &manager, "烫发").await;
     let product = new_product(&app, &manager, "RULE-P").await;

@@ -17,6 +17,7 @@ mod mini_auth;
 mod money;
 mod ops;
 mod payments;
+mod scope_walk;
 mod staff_auth;
 mod support;
 mod tenancy;

@@ -10,7 +10,7 @@ use crate::support::{TestApp, assert_error};
 #[tokio::test]
 async fn recharge_then_settle_with_stored_value_and_cash() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
     let member = app.new_member(&cashier, "13900002001").await;
@@ -95,7 +95,7 @@ async fn recharge_then_settle_with_stored_value_and_cash() {
 #[tokio::test]
 async fn bad_settlements_are_refused_and_write_nothing() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
     let member = app.new_member(&cashier, "13900002002").await;
@@ -231,7 +231,7 @@ async fn bad_settlements_are_refused_and_write_nothing() {
 #[tokio::test]
 async fn transfer_and_card_refund() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
     let giver = app.new_member(&cashier, "13900002004").await;
@@ -298,7 +298,7 @@ async fn transfer_and_card_refund() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_debits_never_overdraw() {
     let app = TestApp::spawn().await;
-    let manager = app.token(Role::Manager).await;
+    let manager = app.chain_manager().await;
     let cashier = app.token(Role::Cashier).await;
     let store = app.seed.store_ids[0];
     let member = app.new_member(&cashier, "13900002006").await;

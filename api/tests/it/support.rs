@@ -204,6 +204,16 @@ impl TestApp {
         row.try_get::<i64>("", "n").expect("count")
     }
 
+    /// A manager who works for every store (the demo's manager works at one): prices and the catalog are theirs to
+    /// change.
+    pub async fn chain_manager(&self) -> String {
+        let owner = self.token(Role::Owner).await;
+        let body = json!({ "username": "chain-manager", "display_name": "区域经理", "role": "manager", "password": "chain-manager-pass-1", "all_stores": true });
+        let (status, created) = self.post("/api/staff/v1/staff", &owner, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        self.sign_in("chain-manager", "chain-manager-pass-1").await
+    }
+
     /// A sandbox member session of the demo merchant.
     pub async fn member_token(&self, user: &str) -> (String, i64) {
         let (status, body) = self

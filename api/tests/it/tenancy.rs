@@ -136,6 +136,18 @@ async fn a_store_scoped_manager_stays_in_their_store() {
     assert_eq!(app.get(&format!("/api/staff/v1/stores/{theirs}"), &owner).await.1["name"], "徐家汇店", "unchanged");
     assert_eq!(app.count("members").await, 12, "no member written");
 
+    // A price is the same at every store: changing it is for staff who work for all of them.
+    let (_, services) = app.get("/api/staff/v1/services", &owner).await;
+    let service = services[0]["id"].as_i64().unwrap();
+    let price = json!({ "price_fen": 1 });
+    let refused = app.patch(&format!("/api/staff/v1/services/{service}"), &manager, price.clone()).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
+    assert!(refused.1["message"].as_str().unwrap().contains("every store"), "{}", refused.1);
+    assert_eq!(app.get("/api/staff/v1/services", &owner).await.1[0]["price_fen"], services[0]["price_fen"]);
+    let chain_manager = app.chain_manager().await;
+    let changed = app.patch(&format!("/api/staff/v1/services/{service}"), &chain_manager, price).await;
+    assert_eq!((changed.0, changed.1["price_fen"].clone()), (StatusCode::OK, json!(1)));
+
     // Within their store the manager works normally.
     let (status, member) =
         app.post("/api/staff/v1/members", &manager, json!({ "phone": "13911112222", "home_store_id": mine })).await;

@@ -92,7 +92,7 @@ async fn save_template(
     template: Option<ReminderTemplate>,
     use_: TemplateUse,
 ) -> Result<Option<ReminderTemplate>> {
-    principal.require(Permission::MerchantManage)?;
+    principal.require_merchant_wide(Permission::MerchantManage)?;
     let sources: &[&str] = if use_ == TemplateUse::BookingReminder { &SOURCES } else { &POINTS_SOURCES };
     if let Some(t) = &template {
         let id_ok = (1..=128).contains(&t.template_id.len())
@@ -222,11 +222,8 @@ pub async fn set_staff_phone(
     phone: Option<&str>,
 ) -> Result<()> {
     principal.require(Permission::StaffManage)?;
-    let row = staff::Entity::find_by_id(staff_id)
-        .filter(staff::Column::MerchantId.eq(principal.merchant_id))
-        .one(&ctx.db)
-        .await?
-        .ok_or(Error::NotFound("staff member"))?;
+    crate::foundation::staff::in_scope_of(&ctx.db, principal, staff_id).await?;
+    let row = staff::Entity::find_by_id(staff_id).one(&ctx.db).await?.ok_or(Error::NotFound("staff member"))?;
     let sealed = phone
         .map(|p| PhoneNumber::parse(p).map_err(|m| Error::invalid("phone", m)))
         .transpose()?

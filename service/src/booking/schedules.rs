@@ -471,6 +471,7 @@ pub async fn remove_exception(ctx: &AppContext, principal: &StaffPrincipal, exce
 
 pub async fn skills(ctx: &AppContext, principal: &StaffPrincipal, staff_id: i64) -> Result<Vec<Skill>> {
     principal.require(Permission::BookingRead)?;
+    crate::foundation::staff::visible_to(&ctx.db, principal, staff_id).await?;
     Ok(staff_skills::Entity::find()
         .filter(staff_skills::Column::MerchantId.eq(principal.merchant_id))
         .filter(staff_skills::Column::StaffId.eq(staff_id))
@@ -494,11 +495,7 @@ pub async fn set_skills(
     skills: &[Skill],
 ) -> Result<Vec<Skill>> {
     principal.require(Permission::ScheduleManage)?;
-    staff::Entity::find_by_id(staff_id)
-        .filter(staff::Column::MerchantId.eq(principal.merchant_id))
-        .one(&ctx.db)
-        .await?
-        .ok_or(Error::NotFound("staff member"))?;
+    crate::foundation::staff::in_scope_of(&ctx.db, principal, staff_id).await?;
     if skills.len() > 200 {
         return Err(Error::invalid("skills", "at most 200 services"));
     }

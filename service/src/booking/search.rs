@@ -92,7 +92,11 @@ async fn search(
     input: SearchInput,
     horizon_for_staff: bool,
 ) -> Result<SlotSearch> {
-    let store = open_store(&ctx.db, merchant_id, input.store_id).await?;
+    // The store is named in the path here: one that is not the merchant's (or not open) is not found.
+    let store = open_store(&ctx.db, merchant_id, input.store_id).await.map_err(|error| match error {
+        Error::Invalid { .. } => Error::NotFound("store"),
+        other => other,
+    })?;
     let services = availability::services(&ctx.db, merchant_id, &input.service_ids).await?;
     let calendar = Calendar::new(&store.timezone);
     let now = ctx.now();
@@ -127,7 +131,7 @@ pub async fn search_for_member(
 
 pub async fn search_for_staff(ctx: &AppContext, principal: &StaffPrincipal, input: SearchInput) -> Result<SlotSearch> {
     principal.require(Permission::BookingRead)?;
-    principal.require_store(input.store_id).map_err(|_| Error::invalid("store_id", "no such store"))?;
+    principal.require_store(input.store_id)?;
     let member = input.member_id;
     search(ctx, principal.merchant_id, member, input, true).await
 }

@@ -128,7 +128,7 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Ca
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: CardProductInput) -> Result<CardProduct> {
-    principal.require(Permission::CatalogManage)?;
+    principal.require_merchant_wide(Permission::CatalogManage)?;
     for (field, present) in [
         ("name", input.name.is_some()),
         ("price_fen", input.price_fen.is_some()),
@@ -161,7 +161,7 @@ pub async fn update(
     id: i64,
     input: CardProductInput,
 ) -> Result<CardProduct> {
-    principal.require(Permission::CatalogManage)?;
+    principal.require_merchant_wide(Permission::CatalogManage)?;
     let row = card_products::Entity::find_by_id(id)
         .filter(card_products::Column::MerchantId.eq(principal.merchant_id))
         .one(&ctx.db)

@@ -452,9 +452,10 @@ pub async fn refund(
     let store_id = input.store_id;
     let fingerprint = fingerprint(&json!(["count_card_refund", card_id, store_id, tender.as_str(), why]));
     ledger::once(&ctx.db, merchant_id, key.as_str(), &fingerprint, || async {
-        crate::foundation::stores::require_open(&ctx.db, principal, store_id).await?;
         let txn = ctx.db.begin().await?;
+        // The card first: another merchant's card is not found, whatever store the request names.
         let card = lock(&txn, merchant_id, card_id).await?;
+        crate::foundation::stores::require_open(&txn, principal, store_id).await?;
         if card.status != "active" {
             return Err(Error::Conflict(Conflict::CountCardUnusable));
         }

@@ -122,7 +122,7 @@ fn apply_plan(active: &mut recharge_plans::ActiveModel, input: PlanInput) -> Res
 }
 
 pub async fn create_plan(ctx: &AppContext, principal: &StaffPrincipal, input: PlanInput) -> Result<Plan> {
-    principal.require(Permission::StoredValueManage)?;
+    principal.require_merchant_wide(Permission::StoredValueManage)?;
     for (field, present) in [("name", input.name.is_some()), ("pay_fen", input.pay_fen.is_some())] {
         if !present {
             return Err(Error::invalid(field, "is required"));
@@ -149,7 +149,7 @@ pub async fn create_plan(ctx: &AppContext, principal: &StaffPrincipal, input: Pl
 }
 
 pub async fn update_plan(ctx: &AppContext, principal: &StaffPrincipal, plan_id: i64, input: PlanInput) -> Result<Plan> {
-    principal.require(Permission::StoredValueManage)?;
+    principal.require_merchant_wide(Permission::StoredValueManage)?;
     let before = plan_row(&ctx.db, principal.merchant_id, plan_id).await?;
     let mut active: recharge_plans::ActiveModel = before.clone().into();
     apply_plan(&mut active, input)?;

@@ -386,9 +386,10 @@ pub async fn recharge(
         fingerprint(&json!(["recharge", member_id, input.store_id, input.plan_id, terms.pay, tender.as_str()]));
     let store_id = input.store_id;
     once(ctx, merchant_id, member_id, &key, &fingerprint, || async {
-        crate::foundation::stores::require_open(&ctx.db, principal, store_id).await?;
         let txn = ctx.db.begin().await?;
+        // The member first: another merchant's member is not found, whatever store the request names.
         crate::members::live_row(&txn, merchant_id, member_id).await?;
+        crate::foundation::stores::require_open(&txn, principal, store_id).await?;
         let mut posting =
             Posting::new(&txn, ctx.now(), merchant_id, store_id, "recharge", Cause::Staff(principal.staff_id))
                 .for_member(Some(member_id));
@@ -623,9 +624,9 @@ pub async fn refund_card(
     let fee = input.fee_fen;
     let fingerprint = fingerprint(&json!(["refund_card", member_id, store_id, tender.as_str(), fee]));
     once(ctx, merchant_id, member_id, &key, &fingerprint, || async {
-        crate::foundation::stores::require_open(&ctx.db, principal, store_id).await?;
         let txn = ctx.db.begin().await?;
         crate::members::row(&txn, merchant_id, member_id).await?;
+        crate::foundation::stores::require_open(&txn, principal, store_id).await?;
         let card = card_row(&txn, merchant_id, member_id).await?.ok_or(Error::Conflict(Conflict::InsufficientBalance))?;
         let card = lock_card(&txn, &card).await?;
         if CardStatus::parse(&card.status) == CardStatus::Closed {

@@ -255,6 +255,8 @@ pub async fn statement(
     if staff_id != principal.staff_id {
         principal.require(Permission::CommissionRead)?;
     }
+    // Someone of another merchant or store is not found, rather than a statement of zeros.
+    crate::foundation::staff::visible_to(&ctx.db, principal, staff_id).await?;
     if to < from || (to - from).num_days() > 366 {
         return Err(Error::invalid("to", "the period runs from `from` to `to`, at most a year"));
     }

@@ -267,7 +267,7 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Ru
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: RuleInput) -> Result<RuleView> {
-    principal.require(Permission::LoyaltyManage)?;
+    principal.require_merchant_wide(Permission::LoyaltyManage)?;
     for (field, present) in
         [("line_kind", input.line_kind.is_some()), ("mode", input.mode.is_some()), ("tiers", input.tiers.is_some())]
     {
@@ -305,7 +305,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: RuleInp
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: RuleInput) -> Result<RuleView> {
-    principal.require(Permission::LoyaltyManage)?;
+    principal.require_merchant_wide(Permission::LoyaltyManage)?;
     let txn = ctx.db.begin().await?;
     lock_rules(&txn, principal.merchant_id).await?;
     let row = commission_rules::Entity::find_by_id(id)

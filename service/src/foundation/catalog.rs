@@ -182,7 +182,7 @@ pub async fn list(ctx: &AppContext, merchant_id: i64, only_active: bool) -> Resu
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: ServiceInput) -> Result<ServiceItem> {
-    principal.require(Permission::CatalogManage)?;
+    principal.require_merchant_wide(Permission::CatalogManage)?;
     if input.name.is_none() || input.category.is_none() || input.duration_min.is_none() || input.price_fen.is_none() {
         return Err(Error::invalid("body", "category, name, duration_min and price_fen are required"));
     }
@@ -213,7 +213,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Service
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: ServiceInput) -> Result<ServiceItem> {
-    principal.require(Permission::CatalogManage)?;
+    principal.require_merchant_wide(Permission::CatalogManage)?;
     let row = service_items::Entity::find_by_id(id)
         .filter(service_items::Column::MerchantId.eq(principal.merchant_id))
         .one(&ctx.db)

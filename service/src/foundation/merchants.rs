@@ -148,7 +148,7 @@ pub struct ChannelSettings {
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, input: ChannelSettings) -> Result<merchants::Model> {
-    principal.require(Permission::MerchantManage)?;
+    principal.require_merchant_wide(Permission::MerchantManage)?;
     let merchant = get(ctx, principal.merchant_id).await?;
     let mut active: merchants::ActiveModel = merchant.into();
     let mut changed = Vec::new();
@@ -296,7 +296,7 @@ pub async fn update_loyalty(
     principal: &StaffPrincipal,
     input: LoyaltyInput,
 ) -> Result<LoyaltySettings> {
-    principal.require(Permission::LoyaltyManage)?;
+    principal.require_merchant_wide(Permission::LoyaltyManage)?;
     let merchant = get(ctx, principal.merchant_id).await?;
     let mut active: merchants::ActiveModel = merchant.into();
     let mut changed = Vec::new();

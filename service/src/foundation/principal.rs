@@ -39,6 +39,14 @@ impl StaffPrincipal {
         }
     }
 
+    /// For what every store lives with (prices and the catalog, recharge plans, levels and loyalty rules, the
+    /// merchant's settings): the permission, held by someone who works for every store. A manager of one store who
+    /// changed a price would change it at stores that are not theirs.
+    pub fn require_merchant_wide(&self, permission: Permission) -> Result<()> {
+        self.require(permission)?;
+        if self.stores == StoreScope::All { Ok(()) } else { Err(Error::MerchantWide(permission)) }
+    }
+
     /// Another store is reported as not found, exactly like another merchant's: scope never leaks existence.
     pub fn require_store(&self, store_id: i64) -> Result<()> {
         if self.can_access_store(store_id) { Ok(()) } else { Err(Error::NotFound("store")) }

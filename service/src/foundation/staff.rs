@@ -82,6 +82,41 @@ fn manageable(principal: &StaffPrincipal, target: &StaffMember) -> bool {
     in_scope && principal.role.may_manage(target.role)
 }
 
+/// A staff member of the principal's merchant who works in one of the principal's stores (or in every store), for
+/// reading what belongs to them (skills, commission); anyone else is not found.
+pub(crate) async fn visible_to(
+    conn: &impl ConnectionTrait,
+    principal: &StaffPrincipal,
+    staff_id: i64,
+) -> Result<StaffMember> {
+    let row = staff::Entity::find_by_id(staff_id)
+        .filter(staff::Column::MerchantId.eq(principal.merchant_id))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("staff member"))?;
+    let member = load(conn, row).await?;
+    if staff_id == principal.staff_id || visible(principal, &member) {
+        Ok(member)
+    } else {
+        Err(Error::NotFound("staff member"))
+    }
+}
+
+/// A staff member whose every store is the principal's, for changing what belongs to them (skills, their reminder
+/// phone): a store-scoped manager does not change a colleague who also works elsewhere.
+pub(crate) async fn in_scope_of(
+    conn: &impl ConnectionTrait,
+    principal: &StaffPrincipal,
+    staff_id: i64,
+) -> Result<StaffMember> {
+    let member = visible_to(conn, principal, staff_id).await?;
+    let whole = match &principal.stores {
+        StoreScope::All => true,
+        StoreScope::Only(mine) => !member.all_stores && member.store_ids.iter().all(|id| mine.contains(id)),
+    };
+    if whole { Ok(member) } else { Err(Error::NotFound("staff member")) }
+}
+
 pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<StaffMember>> {
     principal.require(Permission::StaffRead)?;
     let rows = staff::Entity::find()

@@ -89,7 +89,7 @@ pub(crate) fn open_for<'a>(
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: StoreInput) -> Result<stores::Model> {
-    principal.require(Permission::MerchantManage)?;
+    principal.require_merchant_wide(Permission::MerchantManage)?;
     let name = check_text("name", input.name.as_deref().unwrap_or_default(), 60)?;
     let merchant = crate::foundation::merchants::get(ctx, principal.merchant_id).await?;
     let timezone = match input.timezone.as_deref() {

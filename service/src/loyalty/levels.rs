@@ -154,7 +154,7 @@ async fn record(
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: LevelInput) -> Result<Level> {
-    principal.require(Permission::LoyaltyManage)?;
+    principal.require_merchant_wide(Permission::LoyaltyManage)?;
     for (field, present) in [("name", input.name.is_some()), ("rank", input.rank.is_some())] {
         if !present {
             return Err(Error::invalid(field, "is required"));
@@ -179,7 +179,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: LevelIn
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: LevelInput) -> Result<Level> {
-    principal.require(Permission::LoyaltyManage)?;
+    principal.require_merchant_wide(Permission::LoyaltyManage)?;
     let mut active: member_levels::ActiveModel = level_row(&ctx.db, principal.merchant_id, id).await?.into();
     apply(&mut active, input)?;
     let txn = ctx.db.begin().await?;
@@ -193,7 +193,7 @@ pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input
 /// Deletes a level no member has, and its prices on the service menu. A level in use is a conflict: move its
 /// members first.
 pub async fn delete(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<()> {
-    principal.require(Permission::LoyaltyManage)?;
+    principal.require_merchant_wide(Permission::LoyaltyManage)?;
     let txn = ctx.db.begin().await?;
     let level = level_row(&txn, principal.merchant_id, id).await?;
     let holders = members::Entity::find()
@@ -305,7 +305,7 @@ const REVIEW_BATCH: u64 = 500;
 /// move up here: that happens at once on a qualifying bill or recharge. Each move is audited, and the review as a
 /// whole. The `levels.review_yearly` job runs it every 1 January; staff may run it now.
 pub async fn review(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Review> {
-    principal.require(Permission::LoyaltyManage)?;
+    principal.require_merchant_wide(Permission::LoyaltyManage)?;
     let settings = crate::foundation::merchants::loyalty_settings(&ctx.db, principal.merchant_id).await?;
     if settings.level_downgrade != "annual" {
         return Err(Error::invalid(

@@ -334,10 +334,11 @@ pub async fn adjust(
     let store_id = input.store_id;
     let fingerprint = fingerprint(&json!(["points_adjust", member_id, store_id, input.points, reason]));
     ledger::once(&ctx.db, merchant_id, key.as_str(), &fingerprint, || async {
-        crate::foundation::stores::require_open(&ctx.db, principal, store_id).await?;
-        let settings = crate::foundation::merchants::loyalty_settings(&ctx.db, merchant_id).await?;
         let txn = ctx.db.begin().await?;
+        // The member first: another merchant's member is not found, whatever store the request names.
         crate::members::live_row(&txn, merchant_id, member_id).await?;
+        crate::foundation::stores::require_open(&txn, principal, store_id).await?;
+        let settings = crate::foundation::merchants::loyalty_settings(&txn, merchant_id).await?;
         let cause = Cause::Staff(principal.staff_id);
         let mut posting = Posting::new(&txn, ctx.now(), merchant_id, store_id, "points_adjust", cause)
             .for_member(Some(member_id))

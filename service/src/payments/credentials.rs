@@ -235,7 +235,7 @@ pub struct WechatPayStatus {
 }
 
 pub async fn wechatpay_status(ctx: &AppContext, principal: &StaffPrincipal) -> Result<WechatPayStatus> {
-    principal.require(Permission::MerchantManage)?;
+    principal.require_merchant_wide(Permission::MerchantManage)?;
     status_of(ctx, principal.merchant_id).await
 }
 
@@ -263,7 +263,7 @@ pub async fn set_wechatpay(
     principal: &StaffPrincipal,
     input: WechatPayInput,
 ) -> Result<WechatPayStatus> {
-    principal.require(Permission::MerchantManage)?;
+    principal.require_merchant_wide(Permission::MerchantManage)?;
     configure_wechatpay(ctx, principal.merchant_id, Actor::Staff(principal.staff_id), input).await
 }
 

@@ -174,7 +174,7 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal, query: ProductQu
 }
 
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: ProductInput) -> Result<Product> {
-    principal.require(Permission::CatalogManage)?;
+    principal.require_merchant_wide(Permission::CatalogManage)?;
     for (field, present) in [
         ("sku", input.sku.is_some()),
         ("name", input.name.is_some()),
@@ -208,7 +208,7 @@ async fn row(conn: &impl ConnectionTrait, merchant_id: i64, id: i64) -> Result<O
 }
 
 pub async fn update(ctx: &AppContext, principal: &StaffPrincipal, id: i64, input: ProductInput) -> Result<Product> {
-    principal.require(Permission::CatalogManage)?;
+    principal.require_merchant_wide(Permission::CatalogManage)?;
     let found = row(&ctx.db, principal.merchant_id, id).await?.ok_or(Error::NotFound("product"))?;
     let before = found.clone();
     let mut active: products::ActiveModel = found.into();

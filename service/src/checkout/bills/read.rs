@@ -214,9 +214,8 @@ pub async fn list(
     page: Page,
 ) -> Result<Vec<Bill>> {
     principal.require(Permission::Checkout)?;
-    if !principal.can_access_store(store_id) {
-        return Err(Error::NotFound("store"));
-    }
+    // Another merchant's store is not found, rather than a store with no bills.
+    crate::foundation::stores::in_scope(&ctx.db, principal, store_id).await?;
     let mut query = bills::Entity::find()
         .filter(bills::Column::MerchantId.eq(principal.merchant_id))
         .filter(bills::Column::StoreId.eq(store_id));
