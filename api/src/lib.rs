@@ -1,5 +1,6 @@
 //! The HTTP layer: routes, extractors, DTOs, errors. It translates; `service` decides.
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -63,6 +64,7 @@ impl Application {
                 .split_for_parts();
             app.service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
                 .route("/api/docs", web::get().to(docs_redirect))
+                .configure(console::routes)
                 .default_service(web::to(unmatched))
                 .wrap(ErrorHandlers::new().default_handler(ensure_envelope))
                 .wrap_fn(move |req, srv| telemetry::observe(req, srv, metrics_for_middleware.clone()))

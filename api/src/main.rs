@@ -53,6 +53,8 @@ enum Command {
     },
     /// Load and validate the configuration, print it with secrets redacted, and exit.
     CheckConfig,
+    /// Print the OpenAPI document (the console's types are generated from it).
+    Openapi,
     /// Recompute every ledger balance from the journal and list any difference (exit status 1 if there is one).
     VerifyLedger {
         /// Only this merchant (default: all).
@@ -120,8 +122,17 @@ enum JobsAction {
     Run { name: String },
 }
 
+/// Needs no configuration, database or logging: its output is the document alone, for code generators.
+fn print_openapi() -> anyhow::Result<()> {
+    println!("{}", api::openapi::document().to_pretty_json().context("printing the OpenAPI document")?);
+    Ok(())
+}
+
 fn start() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        return print_openapi();
+    }
     let overrides = CliOverrides { database_url: cli.database_url.clone(), port: cli.port, host: cli.host.clone() };
     let settings = Settings::load(cli.config.as_deref(), &overrides).context("loading configuration")?;
     api::telemetry::init_tracing(&settings);
@@ -150,6 +161,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
+        Command::Openapi => print_openapi(),
         Command::CheckConfig => {
             settings.validate().map_err(|m| anyhow::anyhow!("bad configuration: {m}"))?;
             let effective = toml::to_string_pretty(&settings.redacted()).context("printing the configuration")?;

@@ -8,6 +8,7 @@ mod bridge;
 mod catalog_config;
 mod checkout;
 mod cli;
+mod console;
 mod crash;
 mod errors;
 mod jobs;

@@ -1,0 +1,71 @@
+//! The staff console, served at `/console/` by the api itself, in both shapes (one binary, or any number of
+//! replicas). Its built assets (`console/dist`, committed; CI rebuilds them and fails on a difference) are embedded
+//! in release builds and read from disk in debug builds, so a newcomer needs only Rust to see it.
+//!
+//! Hashed assets (`assets/…`) are cached for a year; `index.html` is revalidated on every load (ETag), so a new
+//! release reaches browsers at once. Any other path without a file extension is a page of the app (a deep link)
+//! and answers `index.html`; a missing file answers the api's JSON 404 like every other miss.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use rust_embed::Embed;
+
+use crate::error::ApiError;
+
+#[derive(Embed)]
+#[folder = "../console/dist/"]
+#[allow_missing = true]
+struct Assets;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/console", web::get().to(to_console)).route("/console/{path:.*}", web::get().to(serve));
+}
+
+async fn to_console() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/console/")).finish()
+}
+
+async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let path = path.into_inner();
+    let found = (!path.is_empty()).then(|| Assets::get(&path)).flatten();
+    let (file, immutable) = match found {
+        Some(file) => (file, path.starts_with("assets/")),
+        None if is_file_name(&path) => return not_found(),
+        None => match Assets::get("index.html") {
+            Some(index) => (index, false),
+            None => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "console_not_built",
+                    "the console is not built: run `npm ci && npm run build` in console/",
+                )
+                .error_response();
+            }
+        },
+    };
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    let cache = if immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let fresh = req.headers().get(header::IF_NONE_MATCH).is_some_and(|tag| tag.as_bytes() == etag.as_bytes());
+    let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    response.insert_header((header::ETAG, etag)).insert_header((header::CACHE_CONTROL, cache));
+    if fresh {
+        return response.finish();
+    }
+    let content_type =
+        HeaderValue::from_str(file.metadata.mimetype()).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    response.insert_header((header::CONTENT_TYPE, content_type)).body(file.data.into_owned())
+}
+
+/// `assets/app.js`, `favicon.ico`: a file, not a page of the app.
+fn is_file_name(path: &str) -> bool {
+    path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+}
+
+fn not_found() -> HttpResponse {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").error_response()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

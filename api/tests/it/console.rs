@@ -1,0 +1,46 @@
+//! The staff console is served by the api: the right types, long caching for hashed assets, revalidation for the
+//! page, deep links that reload, and the api's JSON misses left alone.
+
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn the_console_is_served_with_caching_and_deep_links_reload() {
+    let app = TestApp::spawn().await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let moved = no_redirects.get(app.url("/console")).send().await.unwrap();
+    assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(moved.headers()[LOCATION], "/console/");
+
+    let page = app.client.get(app.url("/console/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(page.headers()[CACHE_CONTROL], "no-cache");
+    let etag = page.headers()[ETAG].clone();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<div id="app">"#), "{html}");
+
+    // The browser revalidates the page and gets 304 until it changes.
+    let again = app.client.get(app.url("/console/")).header(IF_NONE_MATCH, etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // A hashed asset the page names: cached for a year.
+    let script = html.split(r#"src="/console/"#).nth(1).and_then(|rest| rest.split('"').next()).expect("a script");
+    let asset = app.client.get(app.url(&format!("/console/{script}"))).send().await.unwrap();
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert!(asset.headers()[CONTENT_TYPE].to_str().unwrap().contains("javascript"));
+    assert_eq!(asset.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
+
+    // A deep link is the app's page; a missing file and a missing api route are JSON 404s.
+    let deep = app.client.get(app.url("/console/members/12")).send().await.unwrap();
+    assert_eq!(deep.status(), StatusCode::OK);
+    assert_eq!(deep.text().await.unwrap(), html);
+    for missing in ["/console/assets/missing-0000.js", "/api/staff/v1/nothing-here"] {
+        let answer = app.client.get(app.url(missing)).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{missing}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["code"], "not_found", "{missing}");
+    }
+}

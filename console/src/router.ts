@@ -1,0 +1,48 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import type { Schemas } from '@/api/client'
+import { useSession } from '@/stores/session'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** What the page needs: the menu hides it and the router refuses it without. */
+    permission?: Schemas['Permission']
+    /** The menu's label key. */
+    title?: string
+    public?: boolean
+  }
+}
+
+// Pages load on demand: the first load carries only the shell and the page opened.
+export const pages: RouteRecordRaw[] = [
+  { path: 'checkout', name: 'checkout', component: () => import('@/pages/Checkout.vue'), meta: { permission: 'checkout', title: 'nav.checkout' } },
+  { path: 'members', name: 'members', component: () => import('@/pages/Members.vue'), meta: { permission: 'member_read', title: 'nav.members' } },
+  { path: 'members/:id', name: 'member', component: () => import('@/pages/MemberProfile.vue'), meta: { permission: 'member_read' }, props: true },
+  { path: 'handover', name: 'handover', component: () => import('@/pages/Handover.vue'), meta: { permission: 'checkout', title: 'nav.handover' } },
+  { path: 'staff', name: 'staff', component: () => import('@/pages/Staff.vue'), meta: { permission: 'staff_read', title: 'nav.staff' } },
+  { path: 'audit', name: 'audit', component: () => import('@/pages/Audit.vue'), meta: { permission: 'audit_read', title: 'nav.audit' } },
+]
+
+export const router = createRouter({
+  history: createWebHistory('/console/'),
+  routes: [
+    { path: '/sign-in', name: 'sign-in', component: () => import('@/pages/SignIn.vue'), meta: { public: true } },
+    { path: '/', component: () => import('@/layouts/Shell.vue'), children: [{ path: '', name: 'home', redirect: () => firstPage() }, ...pages] },
+    { path: '/:rest(.*)*', redirect: '/' },
+  ],
+})
+
+/** The first page the signed-in role may open. */
+function firstPage(): { name: string } {
+  const session = useSession()
+  const page = pages.find((p) => p.meta?.title && (!p.meta.permission || session.can(p.meta.permission)))
+  return { name: (page?.name as string | undefined) ?? 'sign-in' }
+}
+
+router.beforeEach(async (to) => {
+  const session = useSession()
+  if (to.meta.public) return true
+  if (!session.token) return { name: 'sign-in', query: { redirect: to.fullPath } }
+  if (session.stores.length === 0) await session.loadStores().catch(() => undefined)
+  if (to.meta.permission && !session.can(to.meta.permission)) return { name: 'home' }
+  return true
+})
