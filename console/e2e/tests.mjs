@@ -170,6 +170,58 @@ export const tests = [
     },
   },
   {
+    name: 'book-a-free-slot-on-the-day-board-check-in-and-settle',
+    async run({ page, base, accounts, shot }) {
+      // A store whose local time is about 10:00 now, open 08:00–22:00, where Tony and the cashier also work: the
+      // day has free slots whatever the hour the tests run at.
+      const owner = await staffToken(base, accounts.owner)
+      const offset = ((10 - new Date().getUTCHours() + 36) % 24) - 12
+      const zone = offset === 0 ? 'Etc/GMT' : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`
+      const store = await call(base, 'POST', '/api/staff/v1/stores', owner, { name: '预约测试店', address: '测试路 1 号', phone: '021-1', timezone: zone })
+      const week = { windows: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, from: '08:00', to: '22:00' })) }
+      await call(base, 'PUT', `/api/staff/v1/stores/${store.id}/hours`, owner, week)
+      const staff = await call(base, 'GET', '/api/staff/v1/staff', owner)
+      for (const username of ['demo-tech', 'demo-cashier']) {
+        const member = staff.find((s) => s.username === username)
+        await call(base, 'PATCH', `/api/staff/v1/staff/${member.id}`, owner, { store_ids: [...member.store_ids, store.id] })
+      }
+      const tony = staff.find((s) => s.username === 'demo-tech')
+      await call(base, 'PUT', `/api/staff/v1/stores/${store.id}/staff/${tony.id}/shifts`, owner, week)
+
+      await signIn(page, accounts.cashier)
+      await choose(page, '[data-test=store-switcher]', '预约测试店')
+      await page.locator('[data-test=nav-board]').click()
+      await page.locator('[data-test=day-board]').waitFor()
+      await page.locator('[data-test=new-booking]').click()
+      await page.locator('[data-test=booking-phone]').fill('13800000001')
+      await page.locator('[data-test=booking-find]').click()
+      await page.locator('[data-test=booking-member]', { hasText: '张丽' }).waitFor()
+      await choose(page, '[data-test=booking-services]', '洗剪吹')
+      await page.keyboard.press('Escape')
+      await page.locator('[data-test=booking-search]').click()
+      await page.locator('[data-test=booking-slots] .el-radio-button').first().click()
+      await page.waitForTimeout(300)
+      await shot('11-booking-a-free-slot')
+      await page.locator('[data-test=booking-confirm]').click()
+      const block = page.locator('[data-test^=board-booking-]', { hasText: '张丽' }).first()
+      await block.waitFor()
+      await page.waitForTimeout(600) // the dialog fades out
+      await shot('12-day-board')
+      await block.click()
+      await page.locator('[data-test=check-in]').click()
+      // Check-in opens the parked bill in checkout with the booked service and technician.
+      await page.waitForURL(/\/console\/checkout\?bill=/)
+      await page.locator('[data-test=member-name]', { hasText: '张丽' }).waitFor()
+      await page.locator('[data-test=lines] .el-table__row', { hasText: '洗剪吹' }).waitFor()
+      const total = await totalShown(page)
+      await page.locator('[data-test=tender-cash]').fill(total.replace(/[￥,]/g, ''))
+      await page.locator('[data-test=settle]').click()
+      await page.locator('[data-test=settled-bill]').waitFor()
+      await page.waitForTimeout(500)
+      await shot('13-booked-visit-settled')
+    },
+  },
+  {
     name: 'the-cashier-hands-over-the-shift-with-the-cash-counted',
     async run({ page, accounts, shot }) {
       await signIn(page, accounts.cashier)

@@ -1,0 +1,1 @@
+import"./index-NKW7z9F1.js";import"./css-DqCbwGwW.js";
