@@ -19,13 +19,14 @@ async function staffToken(base, account) {
   return (await call(base, 'POST', '/api/staff/v1/sessions', null, account)).token
 }
 
-async function signIn(page, account) {
-  await page.goto('/console/')
-  await page.waitForURL(/\/console\/sign-in/)
+/** Opens `to`, signs in on the way (the console sends you there first) and arrives back at `to`. */
+async function signIn(page, account, to = '/console/checkout') {
+  await page.goto(to)
+  await page.waitForURL(/\/console\/sign-in\?redirect=/)
   await page.locator('[data-test=username]').fill(account.username)
   await page.locator('[data-test=password]').fill(account.password)
   await page.locator('[data-test=sign-in]').click()
-  await page.waitForURL((url) => !url.pathname.endsWith('/sign-in'))
+  await page.waitForURL((url) => url.pathname === to)
 }
 
 /** Picks an option of an Element Plus select by its visible text. */
@@ -71,7 +72,10 @@ export const tests = [
       await shot('01-sign-in-refused')
       await page.locator('[data-test=password]').fill(accounts.cashier.password)
       await page.locator('[data-test=sign-in]').click()
-      await page.waitForURL(/\/console\/checkout/)
+      // The first page: the store's day at a glance, with the 30-day chart.
+      await page.waitForURL(/\/console\/today/)
+      await page.locator('[data-test=today-takings]').waitFor()
+      await page.locator('.today canvas').first().waitFor()
       await page.locator('[data-test=nav-members]').waitFor()
       assert.equal(await page.locator('[data-test=nav-staff]').count(), 0, 'a cashier has no staff page')
       assert.equal(await page.locator('[data-test=nav-audit]').count(), 0, 'a cashier has no audit log')
@@ -80,7 +84,7 @@ export const tests = [
       await page.locator('.el-select-dropdown__item:visible').first().waitFor()
       assert.equal(await page.locator('.el-select-dropdown__item:visible').count(), 1)
       await page.keyboard.press('Escape')
-      await shot('02-cashier-counter')
+      await shot('02-cashier-today')
     },
   },
   {

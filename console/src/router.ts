@@ -14,6 +14,7 @@ declare module 'vue-router' {
 
 // Pages load on demand: the first load carries only the shell and the page opened.
 export const pages: RouteRecordRaw[] = [
+  { path: 'today', name: 'today', component: () => import('@/pages/Today.vue'), meta: { permission: 'checkout', title: 'nav.today' } },
   { path: 'checkout', name: 'checkout', component: () => import('@/pages/Checkout.vue'), meta: { permission: 'checkout', title: 'nav.checkout' } },
   { path: 'board', name: 'board', component: () => import('@/pages/DayBoard.vue'), meta: { permission: 'booking_read', title: 'nav.board' } },
   { path: 'members', name: 'members', component: () => import('@/pages/Members.vue'), meta: { permission: 'member_read', title: 'nav.members' } },

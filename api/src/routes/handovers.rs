@@ -1,9 +1,10 @@
-//! Shift handover (交班): a cashier's takings per payment method since their last handover.
+//! Shift handover (交班): a cashier's takings per payment method since their last handover; and the store's day at a
+//! glance, the console's first page.
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,12 +12,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use service::AppContext;
 use service::domain::Fen;
 use service::store::handover::{Handover, HandoverInput};
+use service::store::today::{Day, Today};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Staff};
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(preview_handover).service(create_handover).service(list_handovers);
+    cfg.service(preview_handover).service(create_handover).service(list_handovers).service(get_store_day);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -110,4 +112,63 @@ async fn list_handovers(
 ) -> ApiResult<web::Json<Vec<HandoverDto>>> {
     let found = service::store::handover::list(&ctx, &me, id.into_inner()).await?;
     Ok(web::Json(found.into_iter().map(HandoverDto::from).collect()))
+}
+
+/// A store's day so far and its last 30 days, by the store's local days.
+#[derive(Serialize, ToSchema)]
+pub struct TodayDto {
+    pub date: NaiveDate,
+    pub timezone: String,
+    /// Payment method (`cash`, `bank_card`, `wechat_pay`, `alipay`) → net fen taken today (sales, recharges,
+    /// refunds), every method listed.
+    pub takings: BTreeMap<String, i64>,
+    pub takings_fen: Fen,
+    /// Bills settled today.
+    pub bills: u64,
+    /// Parked bills waiting now.
+    pub parked: u64,
+    /// Today's bookings, cancelled ones left out.
+    pub bookings: u64,
+    /// Members of this home store registered today.
+    pub new_members: u64,
+    /// The last 30 days, oldest first, today last.
+    pub days: Vec<DayDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DayDto {
+    pub date: NaiveDate,
+    pub takings_fen: Fen,
+    pub bills: u64,
+}
+
+impl From<Today> for TodayDto {
+    fn from(t: Today) -> Self {
+        Self {
+            date: t.date,
+            timezone: t.timezone,
+            takings_fen: Fen::new(t.takings.values().sum()),
+            takings: t.takings,
+            bills: t.bills,
+            parked: t.parked,
+            bookings: t.bookings,
+            new_members: t.new_members,
+            days: t
+                .days
+                .into_iter()
+                .map(|d: Day| DayDto { date: d.date, takings_fen: Fen::new(d.takings), bills: d.bills })
+                .collect(),
+        }
+    }
+}
+
+/// The store's day at a glance: today's takings by method, bills, bookings and new members, and the last 30 days.
+#[utoipa::path(tag = "checkout", params(("id" = i64, Path)), responses((status = 200, body = TodayDto), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/stores/{id}/today")]
+async fn get_store_day(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<TodayDto>> {
+    Ok(web::Json(service::store::today::summary(&ctx, &me, id.into_inner()).await?.into()))
 }

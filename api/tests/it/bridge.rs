@@ -37,6 +37,9 @@ async fn handing_over_sums_the_cashiers_takings_per_method_and_prints_them() {
     let store = app.seed.store_ids[0];
     let (_, services) = app.get(&format!("{STAFF}/services"), &cashier).await;
     let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap()["id"].clone();
+    // The demo's own recharges were taken today too: the day at a glance is checked against where it started.
+    let before = ok(app.get(&format!("{STAFF}/stores/{store}/today"), &cashier).await);
+    let cash_before = before["takings"]["cash"].as_i64().unwrap();
     for (key, tender) in [("handover-cash-01", "cash"), ("handover-card-01", "bank_card")] {
         let bill = json!({
             "store_id": store, "idempotency_key": key, "lines": [{ "kind": "service", "item_id": wash }],
@@ -113,6 +116,27 @@ async fn handing_over_sums_the_cashiers_takings_per_method_and_prints_them() {
     assert_eq!(ok(app.get(&format!("{STAFF}/stores/{store}/handovers"), &manager).await).as_array().unwrap().len(), 2);
     // Not at a store outside the cashier's scope.
     let elsewhere = app.get(&format!("{STAFF}/stores/{}/handovers/current", app.seed.store_ids[1]), &cashier).await;
+    assert_error(&elsewhere, StatusCode::NOT_FOUND, "not_found");
+
+    // The store's day at a glance counts every cashier's takings (a handover moves no money), by local day.
+    let parked =
+        json!({ "store_id": store, "idempotency_key": "today-parked-1", "park": true, "lines": [{ "item_id": wash }] });
+    ok(app.post(&format!("{STAFF}/bills"), &cashier, parked).await);
+    let today = ok(app.get(&format!("{STAFF}/stores/{store}/today"), &cashier).await);
+    let cash = cash_before + 63_600;
+    assert_eq!(today["takings"], json!({ "alipay": 0, "bank_card": 6_800, "cash": cash, "wechat_pay": 0 }));
+    assert_eq!(
+        (today["takings_fen"].as_i64(), today["bills"].as_u64(), today["parked"].as_u64()),
+        (Some(cash + 6_800), Some(3), Some(1))
+    );
+    let days = today["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(
+        (days[29]["date"].clone(), days[29]["takings_fen"].as_i64(), days[29]["bills"].as_u64()),
+        (today["date"].clone(), Some(cash + 6_800), Some(3))
+    );
+    assert!(days[..29].iter().all(|d| d["takings_fen"] == 0 && d["bills"] == 0), "{days:?}");
+    let elsewhere = app.get(&format!("{STAFF}/stores/{}/today", app.seed.store_ids[1]), &cashier).await;
     assert_error(&elsewhere, StatusCode::NOT_FOUND, "not_found");
 }
 

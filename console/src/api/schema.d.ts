@@ -2258,6 +2258,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/stores/{id}/today": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The store's day at a glance: today's takings by method, bills, bookings and new members, and the last 30 days. */
+        get: operations["get_store_day"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/stores/{store_id}/stock": {
         parameters: {
             query?: never;
@@ -2976,6 +2993,13 @@ export interface components {
             open: components["schemas"]["TimeSpanDto"][];
             resources: components["schemas"]["ResourceUseDto"][];
             timezone: string;
+        };
+        DayDto: {
+            /** Format: int64 */
+            bills: number;
+            /** Format: date */
+            date: string;
+            takings_fen: components["schemas"]["Fen"];
         };
         DeviceDto: {
             /** Format: date-time */
@@ -4204,6 +4228,42 @@ export interface components {
         TimeSpanDto: {
             from: string;
             to: string;
+        };
+        /** @description A store's day so far and its last 30 days, by the store's local days. */
+        TodayDto: {
+            /**
+             * Format: int64
+             * @description Bills settled today.
+             */
+            bills: number;
+            /**
+             * Format: int64
+             * @description Today's bookings, cancelled ones left out.
+             */
+            bookings: number;
+            /** Format: date */
+            date: string;
+            /** @description The last 30 days, oldest first, today last. */
+            days: components["schemas"]["DayDto"][];
+            /**
+             * Format: int64
+             * @description Members of this home store registered today.
+             */
+            new_members: number;
+            /**
+             * Format: int64
+             * @description Parked bills waiting now.
+             */
+            parked: number;
+            /**
+             * @description Payment method (`cash`, `bank_card`, `wechat_pay`, `alipay`) → net fen taken today (sales, recharges,
+             *     refunds), every method listed.
+             */
+            takings: {
+                [key: string]: number;
+            };
+            takings_fen: components["schemas"]["Fen"];
+            timezone: string;
         };
         TransferCardRequest: {
             idempotency_key: string;
@@ -15730,6 +15790,62 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_store_day: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TodayDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

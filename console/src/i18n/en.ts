@@ -145,7 +145,7 @@ const en: typeof zh = {
   bookingStatus: { booked: 'Booked', confirmed: 'Confirmed', arrived: 'Arrived', completed: 'Completed', cancelled: 'Cancelled', no_show: 'No-show' },
   staff: { username: 'Username', displayName: 'Name', role: 'Role', stores: 'Stores', allStores: 'All stores', active: 'Active' },
   audit: { at: 'At', actor: 'By', action: 'Action', target: 'Target' },
-  today: { takings: 'Takings today', bills: 'Bills today', parked: 'Parked', recent: 'Latest settled' },
+  today: { takings: 'Takings today', bills: 'Bills today', bookings: 'Bookings today', newMembers: 'New members today', parked: 'Parked', byMethod: 'By method', last30: 'Last 30 days', chartTakings: 'Takings', chartBills: 'Bills' },
   roles: { owner: 'Owner', manager: 'Manager', marketing: 'Marketing', cashier: 'Cashier', technician: 'Technician' },
   tenderKinds: { stored_value: 'Stored value', cash: 'Cash', bank_card: 'Bank card', wechat_pay: 'WeChat Pay', alipay: 'Alipay' },
   lineKinds: { service: 'Service', product: 'Product', card_sale: 'Card sale', recharge: 'Recharge', gift: 'Gift for points' },

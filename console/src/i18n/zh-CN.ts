@@ -157,7 +157,7 @@ export default {
   bookingStatus: { booked: '待确认', confirmed: '已确认', arrived: '已到店', completed: '已完成', cancelled: '已取消', no_show: '爽约' },
   staff: { username: '账号', displayName: '姓名', role: '角色', stores: '门店', allStores: '全部门店', active: '在职' },
   audit: { at: '时间', actor: '操作人', action: '操作', target: '对象' },
-  today: { takings: '今日收款', bills: '今日单数', parked: '挂单', recent: '最近结账' },
+  today: { takings: '今日收款', bills: '今日单数', bookings: '今日预约', newMembers: '今日新会员', parked: '挂单', byMethod: '收款方式', last30: '近 30 天', chartTakings: '收款', chartBills: '单数' },
   roles: { owner: '老板', manager: '店长', marketing: '市场', cashier: '收银', technician: '技师' },
   tenderKinds: { stored_value: '储值', cash: '现金', bank_card: '银行卡', wechat_pay: '微信支付', alipay: '支付宝' },
   lineKinds: { service: '服务', product: '商品', card_sale: '售次卡', recharge: '充值', gift: '积分兑换' },

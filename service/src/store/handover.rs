@@ -17,7 +17,7 @@ use crate::store::print_queue::{self, JobKind};
 use crate::{AppContext, Error, Result};
 
 /// The store accounts money is taken into.
-const TAKINGS: [&str; 4] = ["cash", "bank_card", "wechat_pay", "alipay"];
+pub(crate) const TAKINGS: [&str; 4] = ["cash", "bank_card", "wechat_pay", "alipay"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Handover {

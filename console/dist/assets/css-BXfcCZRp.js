@@ -1,0 +1,1 @@
+import"./index-CsOOqwHG.js";import"./css-BCpAwenZ.js";

@@ -1,1 +1,0 @@
-import"./index-NKW7z9F1.js";import"./css-DqCbwGwW.js";
