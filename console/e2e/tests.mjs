@@ -262,6 +262,40 @@ export const tests = [
     },
   },
   {
+    name: 'the-owner-sets-up-devices-and-reads-payments-jobs-and-settings',
+    async run({ page, accounts, shot }) {
+      await signIn(page, accounts.owner, '/console/devices')
+      await page.locator('[data-test=add-device]').click()
+      await page.locator('.el-message-box__input input').fill('前台电脑')
+      await page.locator('.el-message-box__btns .el-button--primary').click()
+      // The device token is shown once, in full.
+      await page.locator('[data-test=device-token]', { hasText: /\S{20,}/ }).waitFor()
+      await page.locator('[data-test=device-list] .el-table__row', { hasText: '前台电脑' }).waitFor()
+      await page.locator('[data-test=add-printer]').click()
+      await page.locator('[data-test=printer-name]').fill('前台小票机')
+      await page.locator('[data-test=printer-address]').fill('192.0.2.20:9100')
+      await page.locator('[data-test=printer-save]').click()
+      const printer = page.locator('[data-test=printer-list] .el-table__row', { hasText: '前台小票机' })
+      await printer.waitFor()
+      await printer.locator('[data-test^=test-page-]').click()
+      await page.locator('[data-test=print-queue] .el-table__row', { hasText: '测试页' }).waitFor()
+      await page.waitForTimeout(600)
+      await shot('14-store-devices')
+      await page.locator('[data-test=nav-payments]').click()
+      await page.locator('[data-test=payment-list]').waitFor()
+      await page.locator('[data-test=nav-jobs]').click()
+      await page.locator('[data-test=job-runs]').waitFor()
+      await page.locator('[data-test=nav-settings]').click()
+      await page.locator('[data-test=merchant-name]').fill('悦己美发沙龙')
+      await page.locator('[data-test=merchant-save]').click()
+      await page.locator('.el-message--success').waitFor()
+      await page.reload()
+      // What the api now holds, read back after the reload.
+      await page.waitForFunction(() => document.querySelector('[data-test=merchant-name]')?.value === '悦己美发沙龙')
+      await shot('15-settings')
+    },
+  },
+  {
     name: 'an-expired-session-signs-in-again-and-comes-back',
     async run({ page, base, accounts }) {
       await signIn(page, accounts.cashier)

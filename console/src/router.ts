@@ -20,8 +20,12 @@ export const pages: RouteRecordRaw[] = [
   { path: 'members', name: 'members', component: () => import('@/pages/Members.vue'), meta: { permission: 'member_read', title: 'nav.members' } },
   { path: 'members/:id', name: 'member', component: () => import('@/pages/MemberProfile.vue'), meta: { permission: 'member_read' }, props: true },
   { path: 'handover', name: 'handover', component: () => import('@/pages/Handover.vue'), meta: { permission: 'checkout', title: 'nav.handover' } },
+  { path: 'devices', name: 'devices', component: () => import('@/pages/Devices.vue'), meta: { permission: 'store_manage', title: 'nav.devices' } },
+  { path: 'payments', name: 'payments', component: () => import('@/pages/Payments.vue'), meta: { permission: 'refund', title: 'nav.payments' } },
   { path: 'staff', name: 'staff', component: () => import('@/pages/Staff.vue'), meta: { permission: 'staff_read', title: 'nav.staff' } },
   { path: 'audit', name: 'audit', component: () => import('@/pages/Audit.vue'), meta: { permission: 'audit_read', title: 'nav.audit' } },
+  { path: 'jobs', name: 'jobs', component: () => import('@/pages/JobRuns.vue'), meta: { permission: 'audit_read', title: 'nav.jobs' } },
+  { path: 'settings', name: 'settings', component: () => import('@/pages/Settings.vue'), meta: { permission: 'merchant_manage', title: 'nav.settings' } },
 ]
 
 export const router = createRouter({

@@ -1,0 +1,1 @@
+import"./index-Cz4Up151.js";import"./css-BgnhhGVT.js";
