@@ -17,5 +17,6 @@ export default defineConfig({
   resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
   server: { proxy: { '/api': 'http://127.0.0.1:8080' } },
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1200 },
-  test: { include: ['src/**/*.test.ts'], environment: 'node' },
+  // Element Plus imports its CSS from JS: run it through Vite in unit tests too.
+  test: { include: ['src/**/*.test.ts'], environment: 'node', server: { deps: { inline: ['element-plus'] } } },
 })

@@ -296,6 +296,40 @@ export const tests = [
     },
   },
   {
+    name: 'the-owner-prices-a-new-service-and-receives-stock-a-store-manager-cannot-reprice',
+    async run({ page, base, accounts, shot }) {
+      await signIn(page, accounts.owner, '/console/catalog')
+      await page.locator('[data-test=service-new]').click()
+      await page.locator('[data-test=service-name]').fill('头皮深层清洁')
+      await page.locator('[data-test=service-category]').fill('护理')
+      await page.locator('[data-test=service-price]').fill('88.8')
+      await page.locator('[data-test=service-save]').click()
+      await page.locator('[data-test=service-list] .el-table__row', { hasText: '头皮深层清洁' }).filter({ hasText: '￥88.80' }).waitFor()
+      await page.locator('.el-tabs__item', { hasText: '商品与库存' }).click()
+      const onHand = page.locator('[data-test=on-hand-DEMO-OIL-100]')
+      await onHand.waitFor()
+      const before = Number(await onHand.innerText())
+      await page.locator('[data-test=receive-DEMO-OIL-100]').click()
+      await page.locator('.el-message-box__input input').fill('12')
+      await page.locator('.el-message-box__btns .el-button--primary').click()
+      await page.locator('[data-test=on-hand-DEMO-OIL-100]', { hasText: String(before + 12) }).waitFor()
+      await page.waitForTimeout(500)
+      await shot('16-catalog-stock-received')
+
+      // The demo manager works at one store: a price is every store's, so the api refuses and the page says why.
+      await page.locator('[data-test=sign-out]').click()
+      await signIn(page, accounts.manager, '/console/catalog')
+      const row = page.locator('[data-test=service-list] .el-table__row', { hasText: '头皮深层清洁' })
+      await row.locator('button').click()
+      await page.locator('[data-test=service-price]').fill('1')
+      await page.locator('[data-test=service-save]').click()
+      await page.locator('.el-message--error', { hasText: 'every store' }).waitFor()
+      const owner = await staffToken(base, accounts.owner)
+      const services = await call(base, 'GET', '/api/staff/v1/services', owner)
+      assert.equal(services.find((s) => s.name === '头皮深层清洁').price_fen, 8880, 'the price did not change')
+    },
+  },
+  {
     name: 'an-expired-session-signs-in-again-and-comes-back',
     async run({ page, base, accounts }) {
       await signIn(page, accounts.cashier)

@@ -11,6 +11,7 @@ export {}
 /* prettier-ignore */
 declare module 'vue' {
   export interface GlobalComponents {
+    CardsTab: typeof import('./components/catalog/CardsTab.vue')['default']
     ElAlert: typeof import('element-plus/es')['ElAlert']
     ElAside: typeof import('element-plus/es')['ElAside']
     ElButton: typeof import('element-plus/es')['ElButton']
@@ -48,8 +49,12 @@ declare module 'vue' {
     ElTabs: typeof import('element-plus/es')['ElTabs']
     ElTag: typeof import('element-plus/es')['ElTag']
     ElText: typeof import('element-plus/es')['ElText']
+    ElTooltip: typeof import('element-plus/es')['ElTooltip']
+    MoneyInput: typeof import('./components/MoneyInput.vue')['default']
+    ProductsTab: typeof import('./components/catalog/ProductsTab.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
+    ServicesTab: typeof import('./components/catalog/ServicesTab.vue')['default']
     TakingsChart: typeof import('./components/TakingsChart.vue')['default']
   }
   export interface GlobalDirectives {

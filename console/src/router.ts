@@ -20,6 +20,7 @@ export const pages: RouteRecordRaw[] = [
   { path: 'members', name: 'members', component: () => import('@/pages/Members.vue'), meta: { permission: 'member_read', title: 'nav.members' } },
   { path: 'members/:id', name: 'member', component: () => import('@/pages/MemberProfile.vue'), meta: { permission: 'member_read' }, props: true },
   { path: 'handover', name: 'handover', component: () => import('@/pages/Handover.vue'), meta: { permission: 'checkout', title: 'nav.handover' } },
+  { path: 'catalog', name: 'catalog', component: () => import('@/pages/Catalog.vue'), meta: { permission: 'catalog_manage', title: 'nav.catalog' } },
   { path: 'devices', name: 'devices', component: () => import('@/pages/Devices.vue'), meta: { permission: 'store_manage', title: 'nav.devices' } },
   { path: 'payments', name: 'payments', component: () => import('@/pages/Payments.vue'), meta: { permission: 'refund', title: 'nav.payments' } },
   { path: 'staff', name: 'staff', component: () => import('@/pages/Staff.vue'), meta: { permission: 'staff_read', title: 'nav.staff' } },

@@ -1,0 +1,1 @@
+import"./index-av9gNIom.js";

@@ -1,1 +1,0 @@
-import"./index-Cz4Up151.js";import"./css-BgnhhGVT.js";
