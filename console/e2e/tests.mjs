@@ -147,6 +147,14 @@ export const tests = [
       await scan(page, '13800000002')
       await page.locator('[data-test=member-name]', { hasText: '王芳' }).waitFor()
       await page.locator('[data-test=member-balance]', { hasText: '￥400.00' }).waitFor()
+      // The bill is in her history on her profile.
+      await page.locator('[data-test=nav-members]').click()
+      await page.locator('[data-test=member-search]').fill('13800000002')
+      await page.locator('[data-test=member-search-go]').click()
+      await page.locator('[data-test=member-list] .el-table__row', { hasText: '王芳' }).click()
+      await page.locator('[data-test=member-bills] .el-table__row', { hasText: '护发精油' }).waitFor()
+      await page.waitForTimeout(300)
+      await shot('06b-member-history')
     },
   },
   {

@@ -21,6 +21,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(preview_bill)
         .service(create_bill)
         .service(list_bills)
+        .service(list_member_bills)
         .service(get_bill)
         .service(update_parked_bill)
         .service(settle_parked_bill)
@@ -444,6 +445,29 @@ async fn list_bills(
     let q = q.into_inner();
     let page = Page::parse(q.before_id, q.limit, 20)?;
     let found = bills::list(&ctx, &me, q.store_id, q.status, page).await?;
+    Ok(web::Json(found.into_iter().map(BillDto::from).collect()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBillsQuery {
+    pub before_id: Option<i64>,
+    /// 1–200, default 20.
+    pub limit: Option<u64>,
+}
+
+/// A member's bills at my stores (every store for merchant-wide staff), newest first: their history at the desk.
+#[utoipa::path(tag = "checkout", params(("id" = i64, Path), MemberBillsQuery), responses((status = 200, body = Vec<BillDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/members/{id}/bills")]
+async fn list_member_bills(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+    q: web::Query<MemberBillsQuery>,
+) -> ApiResult<web::Json<Vec<BillDto>>> {
+    let page = Page::parse(q.before_id, q.limit, 20)?;
+    let found = bills::of_member(&ctx, &me, id.into_inner(), page).await?;
     Ok(web::Json(found.into_iter().map(BillDto::from).collect()))
 }
 

@@ -24,6 +24,7 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(search_slots)
         .service(create_booking)
         .service(get_booking)
+        .service(list_member_bookings)
         .service(confirm_booking)
         .service(reschedule_booking)
         .service(cancel_booking)
@@ -321,6 +322,18 @@ async fn get_booking(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<BookingDto>> {
     Ok(web::Json(bookings::get(&ctx, Booker::Staff(&me), id.into_inner()).await?.into()))
+}
+
+/// A member's bookings at my stores (every store for merchant-wide staff), newest first.
+#[utoipa::path(tag = "bookings", params(("id" = i64, Path)), responses((status = 200, body = Vec<BookingDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/members/{id}/bookings")]
+async fn list_member_bookings(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<Vec<BookingDto>>> {
+    let found = bookings::of_member(&ctx, &me, id.into_inner()).await?;
+    Ok(web::Json(found.into_iter().map(BookingDto::from).collect()))
 }
 
 #[derive(Deserialize, IntoParams)]

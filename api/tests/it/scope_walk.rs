@@ -27,6 +27,9 @@ enum Reach {
     /// The merchant's shared things any of its stores serves (a chain member's profile, balances and cards): other
     /// merchants are refused, the merchant's other stores are not.
     AnyStore,
+    /// A shared thing's history kept per store (a member's bills and bookings): other merchants are refused; the
+    /// merchant's other stores get an answer with nothing of the victim store in it.
+    AnyStoreHistory,
     /// The merchant's shared lists (members, the menu, settings): answered, but another merchant sees none of ours.
     Shared,
     /// The caller's own lists and settings: answered, with nothing of the victim store or merchant in them.
@@ -84,6 +87,7 @@ fn reach(method: &str, path: &str) -> Reach {
             ("GET", "/members/{id}/export") | ("POST", "/members/{id}/anonymise") => Store,
             ("POST", "/members/{id}/points/adjustments") => Store,
             ("POST", "/members/{id}/stored-value/recharges" | "/members/{id}/stored-value/refund") => Store,
+            ("GET", "/members/{id}/bills" | "/members/{id}/bookings") => AnyStoreHistory,
             (_, p) if p.starts_with("/members/{id}") => AnyStore,
             ("POST", "/count-cards/{id}/refund") => Store,
             (_, p) if p.starts_with("/count-cards/{id}") => AnyStore,
@@ -181,7 +185,7 @@ impl Victim {
         let query = match template.rsplit('/').next().unwrap_or_default() {
             "slots" => format!("?service_ids={}&days=3", self.service),
             "commission" => "?from=2026-06-01&to=2026-12-31".to_owned(),
-            "bills" if method == "GET" => format!("?store_id={}", self.store),
+            "bills" if method == "GET" && template.ends_with("/v1/bills") => format!("?store_id={}", self.store),
             _ => String::new(),
         };
         path + &query
@@ -347,7 +351,7 @@ impl Intruder {
         use Reach::*;
         match (self.member, self.same_merchant) {
             (false, true) => matches!(reach, Store | EveryStore | EveryStoreOwn),
-            (false, false) => matches!(reach, Store | EveryStore | AnyStore),
+            (false, false) => matches!(reach, Store | EveryStore | AnyStore | AnyStoreHistory),
             (true, true) => reach == MemberOwn,
             (true, false) => matches!(reach, MemberOwn | MemberMerchant),
         }
@@ -361,7 +365,7 @@ impl Intruder {
     /// Whether a 2xx answer to an operation it may use must still hold nothing of the victim's.
     fn scans(&self, reach: Reach) -> bool {
         match reach {
-            Reach::Own | Reach::MemberSelf | Reach::EveryStoreOwn => true,
+            Reach::Own | Reach::MemberSelf | Reach::EveryStoreOwn | Reach::AnyStoreHistory => true,
             Reach::Shared | Reach::MemberMerchant => !self.same_merchant,
             _ => false,
         }

@@ -225,3 +225,36 @@ async fn a_store_scoped_manager_reads_their_stores_audit_and_exports_only_their_
     assert_error(&app.post(&erase, &manager, json!({})).await, StatusCode::NOT_FOUND, "not_found");
     assert_eq!(app.get(&export(far_member), &owner).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_members_bill_history_shows_the_bills_at_my_stores() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let manager = app.token(Role::Manager).await;
+    let member = demo_member_id(&app, &owner).await;
+    let (_, services) = app.get("/api/staff/v1/services", &owner).await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap()["id"].clone();
+    let mut bills = Vec::new();
+    for (n, store) in app.seed.store_ids.iter().enumerate() {
+        let body = json!({
+            "store_id": store, "member_id": member, "idempotency_key": format!("history-bill-{n}"), "park": true,
+            "lines": [{ "item_id": wash }],
+        });
+        let (status, bill) = app.post("/api/staff/v1/bills", &owner, body).await;
+        assert!(status.is_success(), "{bill}");
+        bills.push(bill["id"].as_i64().unwrap());
+    }
+    let ids =
+        |list: &Value| -> Vec<i64> { list.as_array().unwrap().iter().map(|b| b["id"].as_i64().unwrap()).collect() };
+    let path = format!("/api/staff/v1/members/{member}/bills");
+    let (status, everything) = app.get(&path, &owner).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&everything), vec![bills[1], bills[0]], "newest first, every store");
+    assert_eq!(everything[0]["lines"][0]["name"], "洗剪吹");
+    assert_eq!(ids(&app.get(&path, &manager).await.1), vec![bills[0]], "the manager's store only");
+    assert_eq!(ids(&app.get(&format!("{path}?limit=1"), &owner).await.1), vec![bills[1]]);
+    let (_, other) = app.other_merchant().await;
+    assert_error(&app.get(&path, &other).await, StatusCode::NOT_FOUND, "not_found");
+    let (status, bookings) = app.get(&format!("/api/staff/v1/members/{member}/bookings"), &owner).await;
+    assert_eq!((status, bookings), (StatusCode::OK, json!([])));
+}

@@ -808,6 +808,24 @@ pub async fn mine(ctx: &AppContext, principal: &MemberPrincipal, upcoming: bool)
     Ok(found)
 }
 
+/// A member's bookings at the stores the staff member works at (every store for merchant-wide staff), newest first.
+pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Vec<Booking>> {
+    principal.require(Permission::BookingRead)?;
+    crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
+    let mut query = bookings::Entity::find()
+        .filter(bookings::Column::MerchantId.eq(principal.merchant_id))
+        .filter(bookings::Column::MemberId.eq(member_id));
+    if let crate::foundation::principal::StoreScope::Only(stores) = &principal.stores {
+        query = query.filter(bookings::Column::StoreId.is_in(stores.clone()));
+    }
+    let rows = query.order_by_desc(bookings::Column::StartsAt).limit(50).all(&ctx.db).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        found.push(view(ctx, row, Booker::Staff(principal), false).await?);
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod live_tests {
     use super::*;

@@ -233,6 +233,28 @@ pub async fn list(
     Ok(out)
 }
 
+/// A member's bills at the stores the staff member works at (every store for merchant-wide staff), newest first:
+/// the history on their profile. Another merchant's member is not found.
+pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64, page: Page) -> Result<Vec<Bill>> {
+    principal.require(Permission::Checkout)?;
+    crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
+    let mut query = bills::Entity::find()
+        .filter(bills::Column::MerchantId.eq(principal.merchant_id))
+        .filter(bills::Column::MemberId.eq(member_id));
+    if let crate::foundation::principal::StoreScope::Only(stores) = &principal.stores {
+        query = query.filter(bills::Column::StoreId.is_in(stores.clone()));
+    }
+    if let Some(before) = page.before_id {
+        query = query.filter(bills::Column::Id.lt(before));
+    }
+    let rows = query.order_by_desc(bills::Column::Id).limit(page.limit).all(&ctx.db).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(load_shown(ctx, principal.merchant_id, row.id).await?);
+    }
+    Ok(out)
+}
+
 pub(super) async fn replay(
     ctx: &AppContext,
     merchant_id: i64,

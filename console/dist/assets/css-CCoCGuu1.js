@@ -1,0 +1,1 @@
+import"./index-k5gxtOd5.js";

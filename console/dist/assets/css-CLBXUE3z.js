@@ -1,1 +1,0 @@
-import"./index-av9gNIom.js";import"./css-CisqYpPa.js";
