@@ -251,10 +251,24 @@ export const tests = [
   },
   {
     name: 'the-owner-sees-the-back-office-and-a-deep-link-reloads',
-    async run({ page, accounts, shot }) {
+    async run({ page, base, accounts, shot }) {
       await signIn(page, accounts.owner)
       await page.locator('[data-test=nav-staff]').click()
       await page.locator('[data-test=staff-list] .el-table__row', { hasText: 'demo-cashier' }).waitFor()
+      // A new cashier for the first store, who can sign in at once.
+      await page.locator('[data-test=staff-new]').click()
+      await page.locator('[data-test=staff-username]').fill('e2e-cashier')
+      await page.locator('[data-test=staff-display-name]').fill('小新')
+      await page.locator('[data-test=staff-password]').fill('e2e-cashier-pass-1')
+      await page.locator('[data-test=staff-save]').click()
+      await page.locator('[data-test=staff-list] .el-table__row', { hasText: 'e2e-cashier' }).waitFor()
+      assert.ok(await staffToken(base, { username: 'e2e-cashier', password: 'e2e-cashier-pass-1' }))
+      // A technician's commission for this month.
+      await page.locator('[data-test=commission-demo-tech]').click()
+      await page.locator('[data-test=commission-total]').waitFor()
+      await page.waitForTimeout(500)
+      await shot('09a-commission-statement')
+      await page.keyboard.press('Escape')
       await page.locator('[data-test=nav-audit]').click()
       await page.locator('[data-test=audit-log] .el-table__row').first().waitFor()
       await shot('09-owner-audit-log')

@@ -1,1 +1,0 @@
-import"./index-k5gxtOd5.js";import"./css-BAqgrDUn.js";
