@@ -352,6 +352,27 @@ export const tests = [
     },
   },
   {
+    name: 'the-owner-changes-a-technicians-weekly-shifts',
+    async run({ page, base, accounts, shot }) {
+      await signIn(page, accounts.owner, '/console/schedules')
+      const amy = page.locator('[data-test=shift-table] .el-table__row', { hasText: 'Amy' })
+      await amy.locator('[data-test^=edit-shifts-]').click()
+      // Amy stops working Sundays.
+      await page.locator('.el-dialog .day', { hasText: '周日' }).locator('.el-checkbox').click()
+      await page.locator('[data-test=save-shifts]').click()
+      await page.locator('.el-message--success').waitFor()
+      const owner = await staffToken(base, accounts.owner)
+      const [store] = await call(base, 'GET', '/api/staff/v1/stores', owner)
+      const staff = await call(base, 'GET', '/api/staff/v1/staff', owner)
+      const amyId = staff.find((s) => s.username === 'demo-tech2').id
+      const schedule = await call(base, 'GET', `/api/staff/v1/stores/${store.id}/schedule`, owner)
+      const days = schedule.shifts.filter((s) => s.staff_id === amyId).map((s) => s.weekday)
+      assert.deepEqual(days, [1, 2, 3, 4, 5, 6])
+      await page.waitForTimeout(600)
+      await shot('17-schedules')
+    },
+  },
+  {
     name: 'an-expired-session-signs-in-again-and-comes-back',
     async run({ page, base, accounts }) {
       await signIn(page, accounts.cashier)

@@ -19,6 +19,7 @@ export const pages: RouteRecordRaw[] = [
   { path: 'board', name: 'board', component: () => import('@/pages/DayBoard.vue'), meta: { permission: 'booking_read', title: 'nav.board' } },
   { path: 'members', name: 'members', component: () => import('@/pages/Members.vue'), meta: { permission: 'member_read', title: 'nav.members' } },
   { path: 'members/:id', name: 'member', component: () => import('@/pages/MemberProfile.vue'), meta: { permission: 'member_read' }, props: true },
+  { path: 'schedules', name: 'schedules', component: () => import('@/pages/Schedules.vue'), meta: { permission: 'schedule_manage', title: 'nav.schedules' } },
   { path: 'handover', name: 'handover', component: () => import('@/pages/Handover.vue'), meta: { permission: 'checkout', title: 'nav.handover' } },
   { path: 'catalog', name: 'catalog', component: () => import('@/pages/Catalog.vue'), meta: { permission: 'catalog_manage', title: 'nav.catalog' } },
   { path: 'devices', name: 'devices', component: () => import('@/pages/Devices.vue'), meta: { permission: 'store_manage', title: 'nav.devices' } },

@@ -3,7 +3,7 @@ import type zh from './zh-CN'
 // English for staff who prefer it; the keys follow zh-CN, which the type below enforces.
 const en: typeof zh = {
   app: { name: 'Huiyuan console', signOut: 'Sign out', store: 'Store', language: '中文' },
-  nav: { today: 'Today', checkout: 'Checkout', board: 'Bookings', members: 'Members', handover: 'Handover', catalog: 'Catalog', devices: 'Devices', payments: 'Payments', staff: 'Staff', audit: 'Audit log', jobs: 'Job runs', settings: 'Settings' },
+  nav: { today: 'Today', checkout: 'Checkout', board: 'Bookings', members: 'Members', schedules: 'Schedules', handover: 'Handover', catalog: 'Catalog', devices: 'Devices', payments: 'Payments', staff: 'Staff', audit: 'Audit log', jobs: 'Job runs', settings: 'Settings' },
   common: {
     loading: 'Loading…',
     empty: 'Nothing yet',
@@ -253,6 +253,29 @@ const en: typeof zh = {
     validity: 'Valid days',
   },
   billStatus: { parked: 'Parked', paying: 'Paying', settled: 'Settled', voided: 'Voided', reversed: 'Reversed' },
+  schedules: {
+    hours: 'Opening hours',
+    closed: 'Closed',
+    closures: 'Closed days',
+    shifts: 'Shifts',
+    skills: 'Skills',
+    exceptions: 'Leave and extra shifts',
+    leave: 'Leave',
+    extra: 'Extra',
+    wholeDay: 'Whole day',
+    resources: 'Rooms and beds',
+    booking: 'Booking settings',
+    granularity: 'Granularity (min)',
+    cutoff: 'Cut-off (min)',
+    horizon: 'Days ahead',
+    anyone: '"Anyone" goes to',
+    policy: { least_busy: 'The least busy', rotation: 'In turn', usual: 'Their usual' },
+    memberReminder: 'Member reminder (min before)',
+    staffReminder: 'Staff reminder (min before)',
+    ownPrice: 'Own price',
+    ownDuration: 'Own duration',
+    weekday: { 1: 'Mon', 2: 'Tue', 3: 'Wed', 4: 'Thu', 5: 'Fri', 6: 'Sat', 7: 'Sun' },
+  },
   staff: {
     username: 'Username',
     displayName: 'Name',

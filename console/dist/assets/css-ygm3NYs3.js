@@ -1,0 +1,1 @@
+import"./index-CJu3SBJO.js";import"./css-Ds6721m-.js";
