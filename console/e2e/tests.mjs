@@ -373,6 +373,22 @@ export const tests = [
     },
   },
   {
+    name: 'the-owner-changes-the-points-rule',
+    async run({ page, base, accounts, shot }) {
+      await signIn(page, accounts.owner, '/console/loyalty')
+      await page.locator('[data-test=level-list] .el-table__row').first().waitFor()
+      const field = page.locator('.el-form-item', { hasText: '每消费 1 元得积分' }).locator('input')
+      await field.fill('2')
+      await field.press('Tab')
+      await page.locator('[data-test=loyalty-save]').click()
+      await page.locator('.el-message--success').waitFor()
+      const owner = await staffToken(base, accounts.owner)
+      assert.equal((await call(base, 'GET', '/api/staff/v1/merchant/loyalty', owner)).points_per_yuan, 2)
+      await page.waitForTimeout(300)
+      await shot('18-loyalty')
+    },
+  },
+  {
     name: 'an-expired-session-signs-in-again-and-comes-back',
     async run({ page, base, accounts }) {
       await signIn(page, accounts.cashier)

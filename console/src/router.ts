@@ -22,6 +22,7 @@ export const pages: RouteRecordRaw[] = [
   { path: 'schedules', name: 'schedules', component: () => import('@/pages/Schedules.vue'), meta: { permission: 'schedule_manage', title: 'nav.schedules' } },
   { path: 'handover', name: 'handover', component: () => import('@/pages/Handover.vue'), meta: { permission: 'checkout', title: 'nav.handover' } },
   { path: 'catalog', name: 'catalog', component: () => import('@/pages/Catalog.vue'), meta: { permission: 'catalog_manage', title: 'nav.catalog' } },
+  { path: 'loyalty', name: 'loyalty', component: () => import('@/pages/Loyalty.vue'), meta: { permission: 'loyalty_manage', title: 'nav.loyalty' } },
   { path: 'devices', name: 'devices', component: () => import('@/pages/Devices.vue'), meta: { permission: 'store_manage', title: 'nav.devices' } },
   { path: 'payments', name: 'payments', component: () => import('@/pages/Payments.vue'), meta: { permission: 'refund', title: 'nav.payments' } },
   { path: 'staff', name: 'staff', component: () => import('@/pages/Staff.vue'), meta: { permission: 'staff_read', title: 'nav.staff' } },

@@ -1,0 +1,1 @@
+import"./index-DT9Xs1i2.js";import"./css-BlrAqVAI.js";
