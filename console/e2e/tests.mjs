@@ -47,7 +47,7 @@ async function addService(page, name, technician) {
   await choose(page, '[data-test=add-service]', name)
   if (technician) {
     const row = page.locator('[data-test=lines] .el-table__row', { hasText: name }).last()
-    await row.locator('.el-select').click()
+    await row.locator('[data-test^=technician-]').click()
     await page.locator('.el-select-dropdown__item:visible', { hasText: technician }).first().click()
   }
 }
@@ -179,6 +179,38 @@ export const tests = [
       await page.locator('[data-test=settled-ok]').click()
       await page.locator('[data-test=open-parked]').click()
       await page.locator('[data-test=parked-bills] .el-table__empty-text').waitFor()
+    },
+  },
+  {
+    name: 'sell-a-count-card-then-pay-a-service-with-one-of-its-sessions',
+    async run({ page, accounts, shot }) {
+      await signIn(page, accounts.cashier)
+      await scan(page, '13800000001')
+      await page.locator('[data-test=member-name]', { hasText: '张丽' }).waitFor()
+      await choose(page, '[data-test=add-card-sale]', '洗护10次卡')
+      const total = await totalShown(page)
+      assert.equal(total, '￥580.00', 'a card sale is never discounted')
+      await page.locator('[data-test=tender-stored-value]').fill('580')
+      await page.locator('[data-test=settle]').click()
+      await page.locator('[data-test=settled-bill]').waitFor()
+      await page.locator('[data-test=settled-ok]').click()
+
+      // Her next wash is paid with a session of the card: nothing to pay in money.
+      await scan(page, '13800000001')
+      await page.locator('[data-test=member-name]', { hasText: '张丽' }).waitFor()
+      await addService(page, '洗剪吹', 'Tony')
+      await page.locator('[data-test^=count-card-]').waitFor()
+      assert.equal(await totalShown(page), '￥0.00')
+      await page.waitForTimeout(300)
+      await shot('06c-paid-with-a-count-card-session')
+      await page.locator('[data-test=settle]').click()
+      await page.locator('[data-test=settled-bill]').waitFor()
+      await page.locator('[data-test=settled-ok]').click()
+      await page.locator('[data-test=nav-members]').click()
+      await page.locator('[data-test=member-search]').fill('13800000001')
+      await page.locator('[data-test=member-search-go]').click()
+      await page.locator('[data-test=member-list] .el-table__row', { hasText: '张丽' }).click()
+      await page.locator('.el-table__row', { hasText: '洗护10次卡' }).filter({ hasText: '9 / 10' }).waitFor()
     },
   },
   {

@@ -1,0 +1,1 @@
+import"./index-DozUMLh0.js";

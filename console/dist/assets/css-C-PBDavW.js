@@ -1,1 +1,0 @@
-import"./index-DT9Xs1i2.js";

@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-DT9Xs1i2.js";var t=t=>[``,...e].includes(t);export{t};
