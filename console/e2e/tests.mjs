@@ -214,6 +214,31 @@ export const tests = [
     },
   },
   {
+    name: 'a-manager-refunds-a-line-of-a-settled-bill',
+    async run({ page, base, accounts, shot }) {
+      // A bill settled at the counter, in cash.
+      const cashier = await staffToken(base, accounts.cashier)
+      const [store] = await call(base, 'GET', '/api/staff/v1/stores', cashier)
+      const services = await call(base, 'GET', '/api/staff/v1/services', cashier)
+      const wash = services.find((s) => s.name === '洗剪吹')
+      const bill = await call(base, 'POST', '/api/staff/v1/bills', cashier, {
+        store_id: store.id, idempotency_key: 'e2e-refund-bill', lines: [{ item_id: wash.id, quantity: 2 }],
+        tenders: [{ kind: 'cash', amount_fen: 2 * wash.price_fen }],
+      })
+      await signIn(page, accounts.manager, '/console/bills')
+      await page.locator('[data-test=bill-list] .el-table__row', { hasText: String(bill.id) }).first().click()
+      await page.locator('[data-test=refund]').click()
+      await page.locator('.el-dialog .el-form-item', { hasText: '洗剪吹' }).locator('.el-input-number__increase').click()
+      await page.locator('[data-test=refund-reason]').fill('顾客不满意')
+      await page.locator('[data-test=refund-go]').click()
+      await page.locator('.el-message--success').waitFor()
+      const after = await call(base, 'GET', `/api/staff/v1/bills/${bill.id}`, cashier)
+      assert.equal(after.refunded_fen, wash.price_fen, 'one of the two washes was paid back')
+      await page.waitForTimeout(500)
+      await shot('06d-bill-refunded')
+    },
+  },
+  {
     name: 'book-a-free-slot-on-the-day-board-check-in-and-settle',
     async run({ page, base, accounts, shot }) {
       // A store whose local time is about 10:00 now, open 08:00–22:00, where Tony and the cashier also work: the

@@ -16,6 +16,7 @@ declare module 'vue-router' {
 export const pages: RouteRecordRaw[] = [
   { path: 'today', name: 'today', component: () => import('@/pages/Today.vue'), meta: { permission: 'checkout', title: 'nav.today' } },
   { path: 'checkout', name: 'checkout', component: () => import('@/pages/Checkout.vue'), meta: { permission: 'checkout', title: 'nav.checkout' } },
+  { path: 'bills', name: 'bills', component: () => import('@/pages/Bills.vue'), meta: { permission: 'checkout', title: 'nav.bills' } },
   { path: 'board', name: 'board', component: () => import('@/pages/DayBoard.vue'), meta: { permission: 'booking_read', title: 'nav.board' } },
   { path: 'members', name: 'members', component: () => import('@/pages/Members.vue'), meta: { permission: 'member_read', title: 'nav.members' } },
   { path: 'members/:id', name: 'member', component: () => import('@/pages/MemberProfile.vue'), meta: { permission: 'member_read' }, props: true },

@@ -3,7 +3,7 @@ import type zh from './zh-CN'
 // English for staff who prefer it; the keys follow zh-CN, which the type below enforces.
 const en: typeof zh = {
   app: { name: 'Huiyuan console', signOut: 'Sign out', store: 'Store', language: '中文' },
-  nav: { today: 'Today', checkout: 'Checkout', board: 'Bookings', members: 'Members', schedules: 'Schedules', handover: 'Handover', catalog: 'Catalog', loyalty: 'Loyalty', devices: 'Devices', payments: 'Payments', staff: 'Staff', audit: 'Audit log', jobs: 'Job runs', settings: 'Settings' },
+  nav: { today: 'Today', checkout: 'Checkout', bills: 'Bills', board: 'Bookings', members: 'Members', schedules: 'Schedules', handover: 'Handover', catalog: 'Catalog', loyalty: 'Loyalty', devices: 'Devices', payments: 'Payments', staff: 'Staff', audit: 'Audit log', jobs: 'Job runs', settings: 'Settings' },
   common: {
     loading: 'Loading…',
     empty: 'Nothing yet',
@@ -318,6 +318,15 @@ const en: typeof zh = {
     fixed: 'fixed',
     bpHint: 'basis points (800 = 8%)',
     fenHint: 'fen',
+  },
+  bills: {
+    all: 'All',
+    refund: 'Refund',
+    refunded: 'Refunded',
+    refundedFen: 'Refunded',
+    reverse: 'Reverse (反结账)',
+    reverseConfirm: 'Reversing pays every tender back and takes back points and card sessions. Reverse?',
+    reversed: 'Reversed; paid back',
   },
   staff: {
     username: 'Username',

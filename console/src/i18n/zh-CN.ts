@@ -4,6 +4,7 @@ export default {
   nav: {
     today: '今日',
     checkout: '开单收银',
+    bills: '账单',
     board: '预约',
     members: '会员',
     schedules: '排班',
@@ -337,6 +338,15 @@ export default {
     fixed: '固定金额',
     bpHint: '万分比（800 = 8%）',
     fenHint: '分',
+  },
+  bills: {
+    all: '全部',
+    refund: '退款',
+    refunded: '已退款',
+    refundedFen: '已退',
+    reverse: '反结账',
+    reverseConfirm: '反结账将退回全部付款、撤销积分与次卡，确定？',
+    reversed: '已反结账，退回',
   },
   staff: {
     username: '账号',

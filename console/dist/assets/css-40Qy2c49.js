@@ -1,1 +1,0 @@
-import"./index-DozUMLh0.js";import"./css-Da0SyeYO.js";

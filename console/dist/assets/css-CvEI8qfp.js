@@ -1,0 +1,1 @@
+import"./index-LJ4TCg8T.js";
