@@ -211,6 +211,19 @@ export const tests = [
       await page.locator('[data-test=member-search-go]').click()
       await page.locator('[data-test=member-list] .el-table__row', { hasText: '张丽' }).click()
       await page.locator('.el-table__row', { hasText: '洗护10次卡' }).filter({ hasText: '9 / 10' }).waitFor()
+      await page.locator('[data-test=sign-out]').click()
+      // A manager extends the card (a refund permission).
+      await signIn(page, accounts.manager, '/console/members')
+      await page.locator('[data-test=member-search]').fill('13800000001')
+      await page.locator('[data-test=member-search-go]').click()
+      await page.locator('[data-test=member-list] .el-table__row', { hasText: '张丽' }).click()
+      const card = page.locator('.el-table__row', { hasText: '洗护10次卡' })
+      await card.getByRole('button', { name: '延期' }).click()
+      await page.locator('.el-dialog input[placeholder]').first().fill('2030-12-31')
+      await page.keyboard.press('Enter')
+      await page.locator('.el-dialog .el-form-item', { hasText: '原因' }).locator('input').fill('顾客出差')
+      await page.locator('.el-dialog__footer .el-button--primary').filter({ visible: true }).click()
+      await page.locator('.el-table__row', { hasText: '洗护10次卡' }).filter({ hasText: '2030-12-31' }).waitFor()
     },
   },
   {

@@ -79,6 +79,8 @@ const en: typeof zh = {
     billNo: 'Bill',
   },
   members: {
+    extend: 'Extend',
+    expiresOn: 'New last day',
     search: 'Phone / name',
     phone: 'Phone',
     name: 'Name',

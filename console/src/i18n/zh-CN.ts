@@ -99,6 +99,8 @@ export default {
     billNo: '单号',
   },
   members: {
+    extend: '延期',
+    expiresOn: '新到期日',
     search: '手机号 / 姓名',
     phone: '手机号',
     name: '姓名',

@@ -1,1 +1,0 @@
-import"./index-LJ4TCg8T.js";

@@ -1,0 +1,1 @@
+import"./index-D7nqgVnt.js";

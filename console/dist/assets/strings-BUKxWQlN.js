@@ -1,1 +1,0 @@
-import{ur as e}from"./index-LJ4TCg8T.js";var t=(e=``)=>e.replace(/[|\\{}()[\]^$+*?.]/g,`\\$&`).replace(/-/g,`\\x2d`),n=t=>e(t);export{t as n,n as t};

@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-LJ4TCg8T.js";var t=t=>[``,...e].includes(t);export{t};
