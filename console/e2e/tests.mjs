@@ -289,6 +289,23 @@ export const tests = [
       await block.waitFor()
       await page.waitForTimeout(600) // the dialog fades out
       await shot('12-day-board')
+      // She asks for a later time: rescheduled to another free start.
+      await block.click()
+      const before = await page.locator('.el-drawer .el-descriptions__cell', { hasText: ':' }).first().innerText()
+      await page.locator('[data-test=reschedule]').click()
+      await page.locator('[data-test=reschedule-slots] .el-radio-button').nth(4).click()
+      await page.locator('[data-test=reschedule-confirm]').click()
+      await page.waitForFunction(
+        (old) => [...document.querySelectorAll('.el-drawer .el-descriptions__cell')].some((c) => c.textContent?.includes(':') && !c.textContent.includes(old)),
+        before.trim(),
+      )
+      await page.keyboard.press('Escape')
+      // Tony's week.
+      await page.locator('[data-test=week-view]').click()
+      await choose(page, '[data-test=week-technician]', 'Tony')
+      await page.locator('[data-test=week-board] .booking', { hasText: '张丽' }).waitFor()
+      await shot('12b-week-view')
+      await page.locator('[data-test=week-view]').click()
       await block.click()
       await page.locator('[data-test=check-in]').click()
       // Check-in opens the parked bill in checkout with the booked service and technician.

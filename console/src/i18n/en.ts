@@ -136,6 +136,8 @@ const en: typeof zh = {
     takings: 'Takings',
   },
   board: {
+    reschedule: 'Reschedule',
+    week: 'Week',
     today: 'Today',
     closed: 'Closed today',
     book: 'Book',

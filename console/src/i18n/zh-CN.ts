@@ -156,6 +156,8 @@ export default {
     takings: '收款',
   },
   board: {
+    reschedule: '改期',
+    week: '周视图',
     today: '今天',
     closed: '今日休息',
     book: '预约',

@@ -1,0 +1,1 @@
+import"./index-vdKhEIx_.js";import"./css-9OtPyUx3.js";

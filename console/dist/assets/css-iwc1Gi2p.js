@@ -1,1 +1,0 @@
-import"./index-D7nqgVnt.js";import"./css-QaftUBLn.js";
