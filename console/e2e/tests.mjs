@@ -476,6 +476,30 @@ export const tests = [
     },
   },
   {
+    name: 'the-counter-fits-a-1024x768-tablet',
+    async run({ page, accounts, shot }) {
+      await page.setViewportSize({ width: 1024, height: 768 })
+      await signIn(page, accounts.cashier)
+      await scan(page, '13800000003')
+      await page.locator('[data-test=member-name]').waitFor()
+      await addService(page, '洗剪吹', 'Tony')
+      await scan(page, '6923456789029')
+      await page.locator('[data-test=lines] .el-table__row', { hasText: '护发精油' }).waitFor()
+      await totalShown(page)
+      await page.waitForTimeout(300)
+      // Settling is on screen without scrolling, and nothing overflows sideways.
+      const settle = await page.locator('[data-test=settle]').boundingBox()
+      assert.ok(settle && settle.y + settle.height <= 768 && settle.x + settle.width <= 1024, JSON.stringify(settle))
+      const width = await page.evaluate(() => document.documentElement.scrollWidth)
+      assert.ok(width <= 1024, `the page is ${width}px wide`)
+      // Every column of the bill is in view, the last one (remove a line) too.
+      const table = await page.locator('[data-test=lines]').boundingBox()
+      const remove = await page.locator('[data-test=remove-line]').last().boundingBox()
+      assert.ok(table && remove && remove.x + remove.width <= table.x + table.width, JSON.stringify({ table, remove }))
+      await shot('19-counter-on-a-tablet')
+    },
+  },
+  {
     name: 'an-expired-session-signs-in-again-and-comes-back',
     async run({ page, base, accounts }) {
       await signIn(page, accounts.cashier)

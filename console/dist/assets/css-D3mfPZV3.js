@@ -1,0 +1,1 @@
+import"./index-B98l5lBg.js";
