@@ -29,10 +29,23 @@ async function signIn(page, account, to = '/console/checkout') {
   await page.waitForURL((url) => url.pathname === to)
 }
 
-/** Picks an option of an Element Plus select by its visible text. */
+/**
+ * Picks an option of an Element Plus select by its visible text. The options may still be loading when the page
+ * has just opened: the dropdown is opened again until the option shows.
+ */
 async function choose(page, select, text) {
-  await page.locator(select).click()
-  await page.locator('.el-select-dropdown__item:visible', { hasText: text }).first().click()
+  const option = page.locator('.el-select-dropdown__item:visible', { hasText: text }).first()
+  for (let attempt = 1; ; attempt++) {
+    await page.locator(select).click()
+    try {
+      await option.waitFor({ timeout: 3000 })
+      break
+    } catch (error) {
+      if (attempt === 5) throw error
+      await page.keyboard.press('Escape')
+    }
+  }
+  await option.click()
 }
 
 /** Types into the scan field as a keyboard-wedge scanner does: fast keystrokes, then Enter. */
@@ -367,6 +380,15 @@ export const tests = [
       await page.locator('[data-test=profile-name]', { hasText: '王芳' }).waitFor()
       await page.reload()
       await page.locator('[data-test=profile-name]', { hasText: '王芳' }).waitFor()
+      // A new allergy note at the desk, and a name corrected.
+      await page.locator('[data-test=allergy-substance]').fill('乳胶')
+      await page.locator('[data-test=allergy-add]').click()
+      await page.locator('.allergies .el-tag', { hasText: '乳胶' }).waitFor()
+      await page.locator('[data-test=edit-profile]').click()
+      await page.locator('[data-test=profile-name-input]').fill('王芳芳')
+      await page.locator('[data-test=profile-save]').click()
+      await page.locator('[data-test=profile-name]', { hasText: '王芳芳' }).waitFor()
+      await page.waitForTimeout(500)
       await shot('10-member-profile-after-reload')
     },
   },

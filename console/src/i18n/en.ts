@@ -79,6 +79,11 @@ const en: typeof zh = {
     billNo: 'Bill',
   },
   members: {
+    setLevel: 'Set level',
+    substance: 'Substance',
+    removeAllergy: 'Remove this allergy note?',
+    birthday: 'Birthday',
+    gender: 'Gender',
     extend: 'Extend',
     expiresOn: 'New last day',
     search: 'Phone / name',
@@ -219,6 +224,11 @@ const en: typeof zh = {
   },
   jobs: { job: 'Job', tick: 'Tick', status: 'Status', attempt: 'Attempt', finished: 'Finished', nextAttempt: 'Next attempt' },
   settings: {
+    channels: 'Mini-program and Alipay',
+    wechatSecret: 'WeChat AppSecret',
+    alipayKeys: 'Alipay keys',
+    alipayPrivate: 'Alipay app private key',
+    alipayPublic: 'Alipay public key',
     merchant: 'Merchant',
     name: 'Name',
     timezone: 'Time zone',
@@ -332,6 +342,8 @@ const en: typeof zh = {
     reverseConfirm: 'Reversing pays every tender back and takes back points and card sessions. Reverse?',
     reversed: 'Reversed; paid back',
   },
+  severity: { mild: 'mild', moderate: 'moderate', severe: 'severe' },
+  gender: { female: 'female', male: 'male', unknown: 'unknown' },
   staff: {
     username: 'Username',
     displayName: 'Name',

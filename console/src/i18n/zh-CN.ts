@@ -99,6 +99,11 @@ export default {
     billNo: '单号',
   },
   members: {
+    setLevel: '调整等级',
+    substance: '过敏物',
+    removeAllergy: '删除这条过敏记录？',
+    birthday: '生日',
+    gender: '性别',
     extend: '延期',
     expiresOn: '新到期日',
     search: '手机号 / 姓名',
@@ -239,6 +244,11 @@ export default {
   },
   jobs: { job: '任务', tick: '计划时间', status: '状态', attempt: '次数', finished: '完成时间', nextAttempt: '下次重试' },
   settings: {
+    channels: '小程序与支付宝',
+    wechatSecret: '微信 AppSecret',
+    alipayKeys: '支付宝密钥',
+    alipayPrivate: '支付宝应用私钥',
+    alipayPublic: '支付宝公钥',
     merchant: '商户',
     name: '名称',
     timezone: '时区',
@@ -352,6 +362,8 @@ export default {
     reverseConfirm: '反结账将退回全部付款、撤销积分与次卡，确定？',
     reversed: '已反结账，退回',
   },
+  severity: { mild: '轻度', moderate: '中度', severe: '严重' },
+  gender: { female: '女', male: '男', unknown: '未知' },
   staff: {
     username: '账号',
     displayName: '姓名',

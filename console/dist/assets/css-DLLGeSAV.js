@@ -1,1 +1,0 @@
-import"./index-B98l5lBg.js";import"./css-CDAHgPn8.js";

@@ -1,0 +1,1 @@
+import"./index-B7r6KIVC.js";import"./css-DWf8qGXU.js";

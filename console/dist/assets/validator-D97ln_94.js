@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-B98l5lBg.js";var t=t=>[``,...e].includes(t);export{t};
