@@ -2,7 +2,7 @@
 //! replicas). Its built assets (`console/dist`, committed; CI rebuilds them and fails on a difference) are embedded
 //! in release builds and read from disk in debug builds, so a newcomer needs only Rust to see it.
 //!
-//! Hashed assets (`assets/…`) are cached for a year; `index.html` is revalidated on every load (ETag), so a new
+//! Answers are compressed when the browser accepts it. Hashed assets (`assets/…`) are cached for a year; `index.html` is revalidated on every load (ETag), so a new
 //! release reaches browsers at once. Any other path without a file extension is a page of the app (a deep link)
 //! and answers `index.html`; a missing file answers the api's JSON 404 like every other miss.
 
@@ -19,7 +19,12 @@ use crate::error::ApiError;
 struct Assets;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/console", web::get().to(to_console)).route("/console/{path:.*}", web::get().to(serve));
+    // Compressed on the way out (a store's PC may sit behind a slow line); the api's JSON is left as it is.
+    cfg.route("/console", web::get().to(to_console)).service(
+        web::scope("/console")
+            .wrap(actix_web::middleware::Compress::default())
+            .route("/{path:.*}", web::get().to(serve)),
+    );
 }
 
 async fn to_console() -> HttpResponse {

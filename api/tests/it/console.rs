@@ -32,6 +32,17 @@ async fn the_console_is_served_with_caching_and_deep_links_reload() {
     assert_eq!(asset.status(), StatusCode::OK);
     assert!(asset.headers()[CONTENT_TYPE].to_str().unwrap().contains("javascript"));
     assert_eq!(asset.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
+    let raw = asset.bytes().await.unwrap().len();
+    let gzipped = app
+        .client
+        .get(app.url(&format!("/console/{script}")))
+        .header(reqwest::header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()[reqwest::header::CONTENT_ENCODING], "gzip");
+    let sent = gzipped.bytes().await.unwrap().len();
+    assert!(sent * 3 < raw * 2, "compressed: {sent} of {raw} bytes");
 
     // A deep link is the app's page; a missing file and a missing api route are JSON 404s.
     let deep = app.client.get(app.url("/console/members/12")).send().await.unwrap();
