@@ -1,6 +1,7 @@
-//! The staff console, served at `/console/` by the api itself, in both shapes (one binary, or any number of
-//! replicas). Its built assets (`console/dist`, committed; CI rebuilds them and fails on a difference) are embedded
-//! in release builds and read from disk in debug builds, so a newcomer needs only Rust to see it.
+//! The front ends the api serves itself, in both shapes (one binary, or any number of replicas): the staff console
+//! at `/console/`, and in development (with the sandbox) the member app's H5 build at `/m/`. Their built assets
+//! (`console/dist`, `miniapp/dist/build/h5`, committed; CI rebuilds them and fails on a difference) are embedded in
+//! release builds and read from disk in debug builds, so a newcomer needs only Rust to see them.
 //!
 //! Answers are compressed when the browser accepts it. Hashed assets (`assets/…`) are cached for a year; `index.html` is revalidated on every load (ETag), so a new
 //! release reaches browsers at once. Any other path without a file extension is a page of the app (a deep link)
@@ -9,29 +10,37 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use rust_embed::Embed;
+use rust_embed::{Embed, RustEmbed};
 
 use crate::error::ApiError;
 
 #[derive(Embed)]
 #[folder = "../console/dist/"]
 #[allow_missing = true]
-struct Assets;
+struct Console;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+#[derive(Embed)]
+#[folder = "../miniapp/dist/build/h5/"]
+#[allow_missing = true]
+struct MemberApp;
+
+/// `with_member_app`: serve `/m/` too (development: it signs members in through the sandbox).
+pub fn routes(cfg: &mut web::ServiceConfig, with_member_app: bool) {
     // Compressed on the way out (a store's PC may sit behind a slow line); the api's JSON is left as it is.
-    cfg.route("/console", web::get().to(to_console)).service(
-        web::scope("/console")
-            .wrap(actix_web::middleware::Compress::default())
-            .route("/{path:.*}", web::get().to(serve)),
-    );
+    let compress = actix_web::middleware::Compress::default;
+    cfg.route("/console", web::get().to(|| redirect("/console/")))
+        .service(web::scope("/console").wrap(compress()).route("/{path:.*}", web::get().to(serve::<Console>)));
+    if with_member_app {
+        cfg.route("/m", web::get().to(|| redirect("/m/")))
+            .service(web::scope("/m").wrap(compress()).route("/{path:.*}", web::get().to(serve::<MemberApp>)));
+    }
 }
 
-async fn to_console() -> HttpResponse {
-    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/console/")).finish()
+async fn redirect(to: &'static str) -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, to)).finish()
 }
 
-async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+async fn serve<Assets: RustEmbed>(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let path = path.into_inner();
     let found = (!path.is_empty()).then(|| Assets::get(&path)).flatten();
     let (file, immutable) = match found {
@@ -42,8 +51,8 @@ async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
             None => {
                 return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "console_not_built",
-                    "the console is not built: run `npm ci && npm run build` in console/",
+                    "not_built",
+                    "this front end is not built: see the README (console/, miniapp/)",
                 )
                 .error_response();
             }

@@ -50,6 +50,7 @@ impl Application {
         let known_routes = Arc::new(KnownRoutes::from_document(&openapi));
         let metrics = Arc::new(Metrics::new());
         let data = web::Data::new(ctx.clone());
+        let member_app = ctx.settings.sandbox.enabled;
         let mut server = HttpServer::new(move || {
             let metrics_for_middleware = metrics.clone();
             let (app, _) = App::new()
@@ -64,7 +65,7 @@ impl Application {
                 .split_for_parts();
             app.service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
                 .route("/api/docs", web::get().to(docs_redirect))
-                .configure(console::routes)
+                .configure(|cfg| console::routes(cfg, member_app))
                 .default_service(web::to(unmatched))
                 .wrap(ErrorHandlers::new().default_handler(ensure_envelope))
                 .wrap_fn(move |req, srv| telemetry::observe(req, srv, metrics_for_middleware.clone()))

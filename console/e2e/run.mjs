@@ -2,7 +2,9 @@
 // providers) started from the built binary, driven through Debian's Chromium by playwright-core. Each test saves a
 // screenshot under console/test-results/; any error in the browser console fails the run.
 //
-//   node e2e/run.mjs            (API_BIN defaults to ../target/debug/api; CHROMIUM to /usr/bin/chromium)
+//   node e2e/run.mjs [name filter] [--tests other/e2e/tests.mjs]
+//   (API_BIN defaults to ../target/debug/api; CHROMIUM to /usr/bin/chromium). The member app's tests use this runner
+//   with --tests: screenshots go to test-results/ beside the tests' folder.
 
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
@@ -11,11 +13,14 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
-import { tests } from './tests.mjs'
+import { pathToFileURL } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
+const args = process.argv.slice(2)
+const testsAt = args.includes('--tests') ? resolve(args[args.indexOf('--tests') + 1]) : join(here, 'tests.mjs')
+const { tests } = await import(pathToFileURL(testsAt).href)
 const apiBin = resolve(process.env.API_BIN ?? join(here, '../../target/debug/api'))
-const results = join(here, '../test-results')
+const results = join(dirname(testsAt), '../test-results')
 mkdirSync(results, { recursive: true })
 
 const port = await freePort()
@@ -27,7 +32,7 @@ try {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu'],
   })
-  const only = process.argv[2]
+  const only = args.find((arg, i) => !arg.startsWith('--') && args[i - 1] !== '--tests')
   for (const test of tests) {
     if (only && !test.name.includes(only)) continue
     const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', baseURL: base })

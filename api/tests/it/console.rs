@@ -55,3 +55,20 @@ async fn the_console_is_served_with_caching_and_deep_links_reload() {
         assert_eq!(body["code"], "not_found", "{missing}");
     }
 }
+
+#[tokio::test]
+async fn the_member_app_is_served_at_m_only_where_members_sign_in_through_the_sandbox() {
+    let app = TestApp::spawn().await;
+    let page = app.client.get(app.url("/m/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<div id="app">"#), "{html}");
+    let deep = app.client.get(app.url("/m/pages/code/index")).send().await.unwrap();
+    assert_eq!((deep.status(), deep.text().await.unwrap()), (StatusCode::OK, html));
+
+    // Without the sandbox (production) there is no H5 sign-in, so no member app here either.
+    let production = TestApp::spawn_with(crate::support::Options { sandbox: false, ..Default::default() }).await;
+    let answer = production.client.get(production.url("/m/")).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert_eq!(production.client.get(production.url("/console/")).send().await.unwrap().status(), StatusCode::OK);
+}

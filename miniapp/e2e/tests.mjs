@@ -1,0 +1,55 @@
+// The member app's H5 build in a real browser against the real api (run by console/e2e/run.mjs --tests).
+
+import assert from 'node:assert/strict'
+import jsQR from 'jsqr'
+
+async function call(base, method, path, token, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
+  return text ? JSON.parse(text) : null
+}
+
+/** What the app keeps in uni storage (H5: localStorage, wrapped as {type, data}). */
+async function stored(page, key) {
+  return page.evaluate((k) => {
+    const raw = localStorage.getItem(k)
+    if (!raw) return null
+    const value = JSON.parse(raw)
+    return value && typeof value === 'object' && 'data' in value ? value.data : value
+  }, key)
+}
+
+export const tests = [
+  {
+    name: 'member-signs-in-and-the-drawn-member-code-opens-them-at-the-desk',
+    async run({ page, base, accounts, shot }) {
+      await page.setViewportSize({ width: 390, height: 844 })
+      await page.goto('/m/')
+      await page.locator('[data-test=balance]').waitFor()
+      assert.equal(await page.locator('[data-test=balance]').innerText(), '￥0.00')
+      await shot('m01-my-card')
+      await page.locator('[data-test=show-code]').click()
+      await page.locator('[data-test=countdown]').waitFor()
+      await page.waitForTimeout(500)
+      // Read the QR code off the canvas, as a scanner would.
+      const image = await page.evaluate(() => {
+        const canvas = document.querySelector('[data-test=member-code] canvas') ?? document.querySelector('canvas')
+        const context = canvas.getContext('2d')
+        const { width, height } = canvas
+        return { width, height, data: Array.from(context.getImageData(0, 0, width, height).data) }
+      })
+      const decoded = jsQR(Uint8ClampedArray.from(image.data), image.width, image.height)
+      assert.ok(decoded, 'the member code decodes')
+      await shot('m02-member-code')
+      const session = await stored(page, 'huiyuan.session')
+      const cashier = (await call(base, 'POST', '/api/staff/v1/sessions', null, accounts.cashier)).token
+      const found = await call(base, 'POST', '/api/staff/v1/members/lookup', cashier, { query: decoded.data })
+      assert.equal(found.id, session.memberId, 'the code opens this member at the desk')
+    },
+  },
+]
