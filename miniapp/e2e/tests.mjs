@@ -53,3 +53,21 @@ export const tests = [
     },
   },
 ]
+
+tests.push({
+  name: 'member-books-a-free-slot-and-cancels-it',
+  async run({ page, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/pages/book/index')
+    await page.locator('[data-test="service-洗剪吹"]').click()
+    await page.locator('[data-test=find-slots]').click()
+    await page.locator('[data-test=slot]').first().click()
+    await shot('m03-booking')
+    await page.locator('[data-test=confirm-booking]').click()
+    await page.locator('[data-test=my-booking]', { hasText: '洗剪吹' }).waitFor()
+    await page.locator('[data-test=cancel-booking]').first().click()
+    await page.locator('.uni-modal__btn_primary').click()
+    await page.locator('[data-test=my-booking]').first().waitFor({ state: 'detached' })
+    await shot('m04-cancelled')
+  },
+})
