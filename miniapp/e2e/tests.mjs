@@ -71,3 +71,18 @@ tests.push({
     await shot('m04-cancelled')
   },
 })
+
+tests.push({
+  name: 'member-changes-their-nickname-and-sees-it-on-their-card',
+  async run({ page, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/pages/me/index')
+    const nickname = page.locator('[data-test=nickname] input')
+    await nickname.waitFor()
+    await nickname.fill('小美')
+    await page.locator('[data-test=save-profile]').click()
+    await page.locator('.uni-tabbar__item', { hasText: '首页' }).click()
+    await page.locator('[data-test=member-name]', { hasText: '小美' }).waitFor()
+    await shot('m05-me-then-card')
+  },
+})

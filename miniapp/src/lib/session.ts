@@ -60,6 +60,11 @@ async function signIn(): Promise<void> {
   keep({ token: answer.token, expiresAt: answer.expires_at, memberId: answer.member_id })
 }
 
+/** Drops the kept session (after deleting the account): the next page signs in afresh. */
+export function forget(): void {
+  keep(null)
+}
+
 /** A usable session, signing in (once, however many pages ask at the same time) when there is none. */
 export async function ensureSession(): Promise<void> {
   if (usable(saved, new Date())) return
