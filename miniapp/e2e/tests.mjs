@@ -86,3 +86,23 @@ tests.push({
     await shot('m05-me-then-card')
   },
 })
+
+tests.push({
+  name: 'member-recharges-and-the-card-is-credited-only-when-the-provider-says-paid',
+  async run({ page, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/pages/pay/index')
+    await page.locator('[data-test=pay-balance]', { hasText: '￥0.00' }).waitFor()
+    // The sandbox plays the wallet on a page of its own.
+    const wallet = page.waitForEvent('popup')
+    await page.locator('[data-test="plan-充500送50"]').click()
+    const sandbox = await wallet
+    await page.locator('[data-test=waiting]').waitFor()
+    await page.waitForTimeout(1000)
+    assert.equal(await page.locator('[data-test=pay-balance]').innerText(), '￥0.00', 'not credited before the provider says paid')
+    await shot('m06-waiting-for-the-wallet')
+    await sandbox.locator('tr', { hasText: '500.00' }).getByRole('button', { name: /Pay/ }).first().click()
+    await page.locator('[data-test=pay-balance]', { hasText: '￥550.00' }).waitFor({ timeout: 30000 })
+    await shot('m07-credited')
+  },
+})

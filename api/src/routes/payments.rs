@@ -113,6 +113,16 @@ pub struct MiniPaymentDto {
     pub wechat: Option<WechatPayParams>,
     /// For `my.tradePay({ tradeNO })` (Alipay).
     pub alipay_trade_no: Option<String>,
+    /// Development only (the sandbox is on): the sandbox's page where this order is paid or declined, which the
+    /// H5 build opens instead of a wallet.
+    pub sandbox_page: Option<String>,
+}
+
+impl MiniPaymentDto {
+    fn answer(ctx: &AppContext, payment: MiniPayment) -> Self {
+        let sandbox = &ctx.settings.sandbox;
+        Self { sandbox_page: sandbox.enabled.then(|| format!("http://{}/sandbox", sandbox.listen)), ..payment.into() }
+    }
 }
 
 impl From<MiniPayment> for MiniPaymentDto {
@@ -127,6 +137,7 @@ impl From<MiniPayment> for MiniPaymentDto {
                 pay_sign: w.pay_sign,
             }),
             alipay_trade_no: m.alipay_trade_no,
+            sandbox_page: None,
         }
     }
 }
@@ -184,7 +195,8 @@ async fn start_my_recharge(
         amount_fen: body.amount_fen,
         idempotency_key: body.idempotency_key,
     };
-    Ok(web::Json(service::payments::mini::start_recharge(&ctx, &me, input).await?.into()))
+    let payment = service::payments::mini::start_recharge(&ctx, &me, input).await?;
+    Ok(web::Json(MiniPaymentDto::answer(&ctx, payment)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -209,7 +221,7 @@ async fn pay_my_bill(
     let payment =
         service::payments::mini::start_bill_payment(&ctx, &me, id.into_inner(), &body.provider, &body.idempotency_key)
             .await?;
-    Ok(web::Json(payment.into()))
+    Ok(web::Json(MiniPaymentDto::answer(&ctx, payment)))
 }
 
 /// One of my payments. A pending one is checked with the provider first.

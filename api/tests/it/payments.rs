@@ -36,6 +36,10 @@ async fn start(app: &TestApp, token: &str, provider: &str, plan: i64, key: &str)
     });
     let (status, body) = app.post("/api/mini/v1/me/payments/recharges", token, body).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // With the sandbox on, the H5 build is told where a developer pays the order.
+    let sandbox = &app.ctx.settings.sandbox;
+    assert!(sandbox.enabled);
+    assert_eq!(body["sandbox_page"], json!(format!("http://{}/sandbox", sandbox.listen)));
     body
 }
 

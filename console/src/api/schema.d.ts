@@ -3368,6 +3368,11 @@ export interface components {
             /** @description For `my.tradePay({ tradeNO })` (Alipay). */
             alipay_trade_no?: string | null;
             payment: components["schemas"]["PaymentDto"];
+            /**
+             * @description Development only (the sandbox is on): the sandbox's page where this order is paid or declined, which the
+             *     H5 build opens instead of a wallet.
+             */
+            sandbox_page?: string | null;
             wechat?: null | components["schemas"]["WechatPayParams"];
         };
         /** @description A movement of stored value and the card afterwards. */
