@@ -332,7 +332,7 @@ async fn list_member_bookings(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<Vec<BookingDto>>> {
-    let found = bookings::of_member(&ctx, &me, id.into_inner()).await?;
+    let found = service::booking::member_bookings::of_member(&ctx, &me, id.into_inner()).await?;
     Ok(web::Json(found.into_iter().map(BookingDto::from).collect()))
 }
 
@@ -350,7 +350,7 @@ async fn list_my_bookings(
     Member(me): Member,
     query: web::Query<MyBookingsQuery>,
 ) -> ApiResult<web::Json<Vec<BookingDto>>> {
-    let found = bookings::mine(&ctx, &me, query.upcoming.unwrap_or(true)).await?;
+    let found = service::booking::member_bookings::mine(&ctx, &me, query.upcoming.unwrap_or(true)).await?;
     Ok(web::Json(found.into_iter().map(BookingDto::from).collect()))
 }
 

@@ -41,6 +41,11 @@ const auth: Middleware = {
 export const api = createClient<paths>({ baseUrl: '' })
 api.use(auth)
 
+/** What to show where an action failed: the api's own message, or the error's. */
+export function messageOf(error: unknown): string {
+  return error instanceof ApiFailure ? error.message : String(error)
+}
+
 /** The answer's data, or an [`ApiFailure`] carrying the api's own message. */
 export async function must<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,

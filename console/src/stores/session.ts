@@ -35,6 +35,8 @@ export const useSession = defineStore('session', () => {
   const me = computed(() => saved.value?.me ?? null)
   const token = computed(() => saved.value?.token ?? null)
   const store = computed(() => stores.value.find((s) => s.id === storeId.value) ?? null)
+  /** The chosen store's IANA zone: times are shown in it. */
+  const zone = computed(() => store.value?.timezone ?? 'Asia/Shanghai')
 
   function can(permission: Permission): boolean {
     return me.value?.permissions.includes(permission) ?? false
@@ -70,5 +72,5 @@ export const useSession = defineStore('session', () => {
     forget()
   }
 
-  return { me, token, stores, storeId, store, can, signIn, loadStores, chooseStore, forget, signOut }
+  return { me, token, stores, storeId, store, zone, can, signIn, loadStores, chooseStore, forget, signOut }
 })

@@ -728,7 +728,12 @@ pub async fn member_record(conn: &impl ConnectionTrait, member_id: i64) -> Resul
     Ok(MemberRecord { no_shows, late_cancellations })
 }
 
-async fn view(ctx: &AppContext, row: bookings::Model, booker: Booker<'_>, duplicate: bool) -> Result<Booking> {
+pub(super) async fn view(
+    ctx: &AppContext,
+    row: bookings::Model,
+    booker: Booker<'_>,
+    duplicate: bool,
+) -> Result<Booking> {
     let contact = match booker {
         Booker::Staff(principal) => Some(principal.can(Permission::MemberContactRead)),
         Booker::Member(_) => None,
@@ -784,46 +789,6 @@ pub(crate) async fn for_ticket(ctx: &AppContext, merchant_id: i64, booking_id: i
         .await?
         .ok_or(Error::NotFound("booking"))?;
     build(ctx, row, Some(false), false).await
-}
-
-/// The member's bookings: upcoming (live, soonest first) or past (newest first).
-pub async fn mine(ctx: &AppContext, principal: &MemberPrincipal, upcoming: bool) -> Result<Vec<Booking>> {
-    let mut query = bookings::Entity::find()
-        .filter(bookings::Column::MerchantId.eq(principal.merchant_id))
-        .filter(bookings::Column::MemberId.eq(principal.member_id));
-    query = if upcoming {
-        query
-            .filter(bookings::Column::Status.is_in(["booked", "confirmed", "arrived"]))
-            .order_by_asc(bookings::Column::StartsAt)
-    } else {
-        query
-            .filter(bookings::Column::Status.is_in(["completed", "cancelled", "no_show"]))
-            .order_by_desc(bookings::Column::StartsAt)
-    };
-    let rows = query.limit(50).all(&ctx.db).await?;
-    let mut found = Vec::with_capacity(rows.len());
-    for row in rows {
-        found.push(view(ctx, row, Booker::Member(principal), false).await?);
-    }
-    Ok(found)
-}
-
-/// A member's bookings at the stores the staff member works at (every store for merchant-wide staff), newest first.
-pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Vec<Booking>> {
-    principal.require(Permission::BookingRead)?;
-    crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
-    let mut query = bookings::Entity::find()
-        .filter(bookings::Column::MerchantId.eq(principal.merchant_id))
-        .filter(bookings::Column::MemberId.eq(member_id));
-    if let crate::foundation::principal::StoreScope::Only(stores) = &principal.stores {
-        query = query.filter(bookings::Column::StoreId.is_in(stores.clone()));
-    }
-    let rows = query.order_by_desc(bookings::Column::StartsAt).limit(50).all(&ctx.db).await?;
-    let mut found = Vec::with_capacity(rows.len());
-    for row in rows {
-        found.push(view(ctx, row, Booker::Staff(principal), false).await?);
-    }
-    Ok(found)
 }
 
 #[cfg(test)]

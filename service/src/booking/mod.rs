@@ -6,6 +6,7 @@ pub mod availability;
 pub mod board;
 pub mod bookings;
 pub mod calendar;
+pub mod member_bookings;
 pub mod reminders;
 pub mod schedules;
 pub mod search;

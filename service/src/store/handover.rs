@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::json;
 
 use entity::{handovers, journal_entries, journal_lines, ledger_accounts, staff};
@@ -77,6 +79,48 @@ async fn shift_start(
     })
 }
 
+/// A line of money taken into one of a store's tender accounts.
+pub(crate) struct TenderLine {
+    pub(crate) entry_id: i64,
+    /// The tender account's kind: one of [`TAKINGS`].
+    pub(crate) kind: String,
+    /// Tender accounts are assets: money in is a debit (positive), a refund paid out negative.
+    pub(crate) amount: i64,
+}
+
+/// The lines of `entry_ids` on the store's tender accounts: what those entries took, per method, read from the
+/// ledger so that sales, desk recharges and refunds all count.
+pub(crate) async fn tender_lines(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_id: i64,
+    entry_ids: &[i64],
+) -> Result<Vec<TenderLine>> {
+    let accounts: HashMap<i64, String> = ledger_accounts::Entity::find()
+        .filter(ledger_accounts::Column::MerchantId.eq(merchant_id))
+        .filter(ledger_accounts::Column::StoreId.eq(store_id))
+        .filter(ledger_accounts::Column::Kind.is_in(TAKINGS))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.kind))
+        .collect();
+    let account_ids: Vec<i64> = accounts.keys().copied().collect();
+    let mut out = Vec::new();
+    for chunk in entry_ids.chunks(500) {
+        let lines = journal_lines::Entity::find()
+            .filter(journal_lines::Column::EntryId.is_in(chunk.to_vec()))
+            .filter(journal_lines::Column::AccountId.is_in(account_ids.clone()))
+            .all(conn)
+            .await?;
+        out.extend(lines.into_iter().filter_map(|line| {
+            let kind = accounts.get(&line.account_id)?.clone();
+            Some(TenderLine { entry_id: line.entry_id, kind, amount: line.amount })
+        }));
+    }
+    Ok(out)
+}
+
 /// What the cashier took at `store_id` in `[from, to)`.
 async fn tally(
     ctx: &AppContext,
@@ -85,15 +129,6 @@ async fn tally(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<(BTreeMap<String, i64>, BTreeMap<String, u64>)> {
-    let accounts: HashMap<i64, String> = ledger_accounts::Entity::find()
-        .filter(ledger_accounts::Column::MerchantId.eq(principal.merchant_id))
-        .filter(ledger_accounts::Column::StoreId.eq(store_id))
-        .filter(ledger_accounts::Column::Kind.is_in(TAKINGS))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.kind))
-        .collect();
     let entries: Vec<(i64, String)> = journal_entries::Entity::find()
         .select_only()
         .column(journal_entries::Column::Id)
@@ -112,18 +147,8 @@ async fn tally(
         *counts.entry(kind.clone()).or_default() += 1;
     }
     let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
-    for chunk in ids.chunks(500) {
-        let lines = journal_lines::Entity::find()
-            .filter(journal_lines::Column::EntryId.is_in(chunk.to_vec()))
-            .filter(journal_lines::Column::AccountId.is_in(accounts.keys().copied().collect::<Vec<_>>()))
-            .all(&ctx.db)
-            .await?;
-        for line in lines {
-            if let Some(kind) = accounts.get(&line.account_id) {
-                // Tender accounts are assets: money in is a debit (positive).
-                *takings.entry(kind.clone()).or_default() += line.amount;
-            }
-        }
+    for line in tender_lines(&ctx.db, principal.merchant_id, store_id, &ids).await? {
+        *takings.entry(line.kind).or_default() += line.amount;
     }
     Ok((takings, counts))
 }

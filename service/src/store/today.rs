@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
-use entity::{bills, bookings, journal_entries, journal_lines, ledger_accounts, members};
+use entity::{bills, bookings, journal_entries, members};
 
 use crate::booking::calendar::{Calendar, from_minutes};
 use crate::domain::{BillStatus, Permission};
 use crate::foundation::principal::StaffPrincipal;
-use crate::store::handover::TAKINGS;
+use crate::store::handover::{TAKINGS, tender_lines};
 use crate::{AppContext, Result};
 
 /// Days the chart covers, today included.
@@ -61,15 +61,6 @@ pub async fn summary(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64
         (0..DAYS).map(|n| first + Duration::days(n)).map(|date| (date, Day { date, takings: 0, bills: 0 })).collect();
     let mut takings: BTreeMap<String, i64> = TAKINGS.iter().map(|k| ((*k).to_owned(), 0)).collect();
 
-    let accounts: BTreeMap<i64, String> = ledger_accounts::Entity::find()
-        .filter(ledger_accounts::Column::MerchantId.eq(merchant_id))
-        .filter(ledger_accounts::Column::StoreId.eq(store_id))
-        .filter(ledger_accounts::Column::Kind.is_in(TAKINGS))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.kind))
-        .collect();
     let entries: BTreeMap<i64, NaiveDate> = journal_entries::Entity::find()
         .select_only()
         .column(journal_entries::Column::Id)
@@ -84,24 +75,13 @@ pub async fn summary(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64
         .map(|(id, at)| (id, calendar.date_of(at)))
         .collect();
     let ids: Vec<i64> = entries.keys().copied().collect();
-    let account_ids: Vec<i64> = accounts.keys().copied().collect();
-    for chunk in ids.chunks(500) {
-        let lines = journal_lines::Entity::find()
-            .filter(journal_lines::Column::EntryId.is_in(chunk.to_vec()))
-            .filter(journal_lines::Column::AccountId.is_in(account_ids.clone()))
-            .all(&ctx.db)
-            .await?;
-        for line in lines {
-            let (Some(date), Some(kind)) = (entries.get(&line.entry_id), accounts.get(&line.account_id)) else {
-                continue;
-            };
-            // Tender accounts are assets: money in is a debit (positive).
-            if let Some(day) = days.get_mut(date) {
-                day.takings += line.amount;
-            }
-            if *date == today {
-                *takings.entry(kind.clone()).or_default() += line.amount;
-            }
+    for line in tender_lines(&ctx.db, merchant_id, store_id, &ids).await? {
+        let Some(date) = entries.get(&line.entry_id) else { continue };
+        if let Some(day) = days.get_mut(date) {
+            day.takings += line.amount;
+        }
+        if *date == today {
+            *takings.entry(line.kind).or_default() += line.amount;
         }
     }
 

@@ -1,0 +1,1 @@
+import"./index-Cus9yl1p.js";import"./css-BkSj25zX.js";

@@ -1,1 +1,0 @@
-import"./index-B7r6KIVC.js";

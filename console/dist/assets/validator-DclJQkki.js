@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-B7r6KIVC.js";var t=t=>[``,...e].includes(t);export{t};
