@@ -12,8 +12,11 @@ pub struct Model {
     /// `mild`, `moderate` or `severe`.
     pub severity: String,
     pub note_sealed: Option<String>,
+    /// The staff member's id, or the member's own when `reported_by` is `member`.
     pub created_by: i64,
     pub created_at: DateTimeUtc,
+    /// `staff` (recorded at the desk) or `member` (told in the app).
+    pub reported_by: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

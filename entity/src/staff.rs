@@ -19,6 +19,10 @@ pub struct Model {
     pub active: bool,
     /// Sealed phone number for SMS reminders.
     pub phone_sealed: Option<String>,
+    /// How members see them when booking (e.g. 首席发型师); may be empty.
+    pub title: String,
+    /// A photo for members choosing a technician.
+    pub photo_url: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -10,7 +10,9 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 
-use entity::{member_allergies, member_levels, member_tags, members, merchants, service_items, staff_stores, stores};
+use entity::{
+    member_allergies, member_levels, member_tags, members, merchants, service_items, staff, staff_stores, stores,
+};
 
 use crate::commission::rules::Tier;
 use crate::domain::{Fen, Gender, Password, PersonName, PhoneNumber, Role, Username};
@@ -119,6 +121,20 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
             .insert(&txn)
             .await?;
         }
+        // How members see the technicians when they choose one for a booking.
+        let title = match *username {
+            "demo-tech" => "首席发型师",
+            "demo-tech2" => "资深护理师",
+            "demo-tech3" => "发型师",
+            _ => "",
+        };
+        let row = if title.is_empty() {
+            row
+        } else {
+            let mut titled: staff::ActiveModel = row.into();
+            titled.title = Set(title.to_owned());
+            titled.update(&txn).await?
+        };
         staff_ids.insert(*username, row.id);
         seeded.push(DemoAccount { username: username.to_string(), password, role: *role });
     }

@@ -110,6 +110,10 @@ pub enum Conflict {
     BookingState,
     /// Too close to the start for members to change the booking themselves.
     BookingCutoffPassed,
+    /// The member rated this technician for this visit already.
+    AlreadyRated,
+    /// The visit is not one that can be rated (not settled, or too long ago).
+    NotRateable,
 }
 
 impl Conflict {
@@ -143,6 +147,8 @@ impl Conflict {
             Conflict::SlotTaken => "slot_taken",
             Conflict::BookingState => "booking_state",
             Conflict::BookingCutoffPassed => "booking_cutoff_passed",
+            Conflict::AlreadyRated => "already_rated",
+            Conflict::NotRateable => "not_rateable",
         }
     }
 
@@ -183,6 +189,8 @@ impl Conflict {
             Conflict::PaymentMismatch => {
                 "the amount paid does not match the payment; it is listed for staff to resolve"
             }
+            Conflict::AlreadyRated => "you rated this technician for this visit already",
+            Conflict::NotRateable => "only a settled visit of the last 30 days can be rated",
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

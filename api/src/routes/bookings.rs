@@ -37,6 +37,7 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
     cfg.service(search_my_slots)
+        .service(list_store_technicians)
         .service(create_my_booking)
         .service(list_my_bookings)
         .service(get_my_booking)
@@ -150,6 +151,43 @@ async fn search_my_slots(
     Ok(web::Json(search::search_for_member(&ctx, &me, input).await?.into()))
 }
 
+/// A technician as members choose one.
+#[derive(Serialize, ToSchema)]
+pub struct TechnicianDto {
+    pub staff_id: i64,
+    pub name: String,
+    /// e.g. 首席发型师; may be empty.
+    pub title: String,
+    pub photo_url: Option<String>,
+    /// The services they do, in menu order.
+    pub service_ids: Vec<i64>,
+    pub service_names: Vec<String>,
+}
+
+/// Who works at the store and what they do, to choose one when booking (or let the store choose).
+#[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 200, body = Vec<TechnicianDto>), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
+#[get("/stores/{id}/technicians")]
+async fn list_store_technicians(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<Vec<TechnicianDto>>> {
+    let found = service::booking::technicians::at_store(&ctx, &me, id.into_inner()).await?;
+    Ok(web::Json(
+        found
+            .into_iter()
+            .map(|t| TechnicianDto {
+                staff_id: t.staff_id,
+                name: t.name,
+                title: t.title,
+                photo_url: t.photo_url,
+                service_ids: t.service_ids,
+                service_names: t.service_names,
+            })
+            .collect(),
+    ))
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Bookings
 
@@ -179,6 +217,9 @@ pub struct BookingDto {
     pub member: Option<String>,
     pub staff_id: i64,
     pub staff_name: String,
+    /// From then on (the store's cutoff before the start) a member's cancellation counts as late, and they can no
+    /// longer reschedule it themselves.
+    pub member_changes_close_at: DateTime<Utc>,
     pub status: BookingStatus,
     /// `mini` or `desk`.
     pub source: String,
@@ -219,6 +260,7 @@ impl From<Booking> for BookingDto {
             member: b.member_label,
             staff_id: row.staff_id,
             staff_name: b.staff_name,
+            member_changes_close_at: b.member_changes_close_at,
             status: b.status,
             source: row.source,
             assigned_by: row.assigned_by,

@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::domain::{Fen, Gender, Severity};
-use service::members::{Allergy, Level, MemberInput, MemberQuery, MemberView};
+use service::members::{Allergy, Consent, Level, MemberInput, MemberQuery, MemberView};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Staff};
@@ -67,12 +67,38 @@ pub struct AllergyDto {
     pub substance: String,
     pub severity: Severity,
     pub note: Option<String>,
+    /// Told by the member in the app (they may withdraw it) rather than recorded at the desk.
+    pub by_member: bool,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<Allergy> for AllergyDto {
     fn from(a: Allergy) -> Self {
-        Self { id: a.id, substance: a.substance, severity: a.severity, note: a.note, created_at: a.created_at }
+        Self {
+            id: a.id,
+            substance: a.substance,
+            severity: a.severity,
+            note: a.note,
+            by_member: a.by_member,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A member's answer on marketing messages, and how it was given.
+#[derive(Serialize, ToSchema)]
+pub struct ConsentDto {
+    pub granted: bool,
+    /// `wechat`, `alipay`, `sandbox` (the app they answered in) or `desk`.
+    pub channel: String,
+    /// The sentence shown when they answered.
+    pub wording: String,
+    pub given_at: DateTime<Utc>,
+}
+
+impl From<Consent> for ConsentDto {
+    fn from(c: Consent) -> Self {
+        Self { granted: c.granted, channel: c.channel, wording: c.wording, given_at: c.given_at }
     }
 }
 
@@ -95,6 +121,9 @@ pub struct MemberDto {
     pub preferences: serde_json::Value,
     /// Allergy and contraindication notes (empty in search results).
     pub allergies: Vec<AllergyDto>,
+    /// Their answer in force on marketing messages; absent when never asked, which counts as no (absent in search
+    /// results too).
+    pub marketing_consent: Option<ConsentDto>,
     /// desk, wechat, alipay or sandbox.
     pub source: String,
     pub anonymised: bool,
@@ -117,6 +146,7 @@ impl From<MemberView> for MemberDto {
             home_store_id: m.home_store_id,
             preferences: m.preferences,
             allergies: m.allergies.into_iter().map(AllergyDto::from).collect(),
+            marketing_consent: m.marketing_consent.map(ConsentDto::from),
             source: m.source,
             anonymised: m.anonymised,
             created_at: m.created_at,

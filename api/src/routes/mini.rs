@@ -1,6 +1,6 @@
 //! The member API behind the WeChat/Alipay mini-program.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,15 +9,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use service::AppContext;
 use service::domain::Gender;
 use service::foundation::audit::Actor;
-use service::members::MemberInput;
 use service::members::auth::MemberSignedIn;
+use service::members::{MemberInput, consents};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Member};
 use crate::routes::bills::BillDto;
 use crate::routes::catalog::ServiceItemDto;
 use crate::routes::count_cards::CountCardDto;
-use crate::routes::members::MemberDto;
+use crate::routes::members::{AllergyDto, AllergyRequest, ConsentDto, MemberDto};
 use crate::routes::points::PointsDto;
 use crate::routes::stores::StoreDto;
 
@@ -37,7 +37,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(get_my_points)
         .service(list_my_count_cards)
         .service(list_my_bills_to_confirm)
-        .service(confirm_my_bill);
+        .service(confirm_my_bill)
+        .service(get_my_marketing_consent)
+        .service(answer_my_marketing_consent)
+        .service(report_my_allergy)
+        .service(withdraw_my_allergy);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -298,4 +302,72 @@ async fn confirm_my_bill(
     let bill = service::checkout::bills::confirm_by_member(&ctx, me.merchant_id, me.member_id, id.into_inner(), digest)
         .await?;
     Ok(web::Json(bill.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MarketingConsentDto {
+    /// The sentence to show next to the switch; it is kept with the answer.
+    pub wording: String,
+    /// My answer in force; absent when I was never asked (no messages are sent).
+    pub answer: Option<ConsentDto>,
+}
+
+impl MarketingConsentDto {
+    fn of(answer: Option<service::members::Consent>) -> Self {
+        Self { wording: consents::MARKETING_WORDING.to_owned(), answer: answer.map(ConsentDto::from) }
+    }
+}
+
+/// Whether I receive marketing messages, and the wording I am asked with.
+#[utoipa::path(tag = "me", responses((status = 200, body = MarketingConsentDto)), security(("member_token" = [])))]
+#[get("/me/marketing-consent")]
+async fn get_my_marketing_consent(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+) -> ApiResult<web::Json<MarketingConsentDto>> {
+    Ok(web::Json(MarketingConsentDto::of(consents::mine(&ctx, &me).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarketingConsentRequest {
+    pub granted: bool,
+}
+
+/// Agree to or withdraw from marketing messages; kept with when, through which app and the wording shown.
+#[utoipa::path(tag = "me", request_body = MarketingConsentRequest, responses((status = 200, body = MarketingConsentDto)), security(("member_token" = [])))]
+#[put("/me/marketing-consent")]
+async fn answer_my_marketing_consent(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    body: Body<MarketingConsentRequest>,
+) -> ApiResult<web::Json<MarketingConsentDto>> {
+    let answer = consents::answer_marketing(&ctx, &me, body.granted).await?;
+    Ok(web::Json(MarketingConsentDto::of(Some(answer))))
+}
+
+/// Tell the store of an allergy or contraindication; staff see it at the desk and when they book my services.
+#[utoipa::path(tag = "me", request_body = AllergyRequest, responses((status = 201, body = AllergyDto), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
+#[post("/me/allergies")]
+async fn report_my_allergy(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    body: Body<AllergyRequest>,
+) -> ApiResult<HttpResponse> {
+    let allergy =
+        service::members::allergies::report_own(&ctx, &me, &body.substance, body.severity, body.note.as_deref())
+            .await?;
+    Ok(HttpResponse::Created().json(AllergyDto::from(allergy)))
+}
+
+/// Withdraw a note I told in the app (notes the store recorded stay; ask the store about those).
+#[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
+#[delete("/me/allergies/{id}")]
+async fn withdraw_my_allergy(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    service::members::allergies::withdraw_own(&ctx, &me, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

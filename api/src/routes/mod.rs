@@ -23,6 +23,7 @@ pub mod staff;
 pub mod staff_auth;
 pub mod stored_value;
 pub mod stores;
+pub mod visits;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -50,13 +51,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(bookings::staff_routes)
             .configure(bridge::staff_routes)
             .configure(handovers::routes)
-            .configure(jobs::routes),
+            .configure(jobs::routes)
+            .configure(visits::staff_routes),
     )
     .service(
         scope::scope("/api/mini/v1")
             .configure(mini::routes)
             .configure(payments::mini_routes)
-            .configure(bookings::mini_routes),
+            .configure(bookings::mini_routes)
+            .configure(visits::mini_routes),
     )
     .configure(payments::callback_routes)
     .configure(bridge::bridge_routes)

@@ -28,6 +28,9 @@ pub struct StaffDto {
     pub all_stores: bool,
     pub store_ids: Vec<i64>,
     pub active: bool,
+    /// How members see them when booking (e.g. 首席发型师); may be empty.
+    pub title: String,
+    pub photo_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -41,6 +44,8 @@ impl From<StaffMember> for StaffDto {
             all_stores: s.all_stores,
             store_ids: s.store_ids,
             active: s.active,
+            title: s.title,
+            photo_url: s.photo_url,
             created_at: s.created_at,
         }
     }
@@ -69,6 +74,10 @@ pub struct UpdateStaffRequest {
     pub store_ids: Option<Vec<i64>>,
     /// false deactivates the account and ends its sessions.
     pub active: Option<bool>,
+    /// Shown to members choosing a technician; at most 20 characters.
+    pub title: Option<String>,
+    /// An https:// picture shown to members; "" removes it.
+    pub photo_url: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -141,6 +150,8 @@ async fn update_staff(
         all_stores: body.all_stores,
         store_ids: body.store_ids,
         active: body.active,
+        title: body.title,
+        photo_url: body.photo_url,
     };
     Ok(web::Json(
         service::foundation::staff::update(&ctx, &me, id.into_inner(), changes, ip.0.as_deref()).await?.into(),

@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::cards::recharge_plans::{self, Plan, PlanInput};
-use service::cards::stored_value::{self, Card, Movement};
+use service::cards::stored_value::{self, Card, Movement, StatementLine};
 use service::domain::{Fen, Page, Points};
 
 use crate::error::{ApiResult, ErrorBody};
@@ -185,6 +185,20 @@ pub struct StatementLineDto {
     pub created_at: DateTime<Utc>,
 }
 
+impl From<StatementLine> for StatementLineDto {
+    fn from(l: StatementLine) -> Self {
+        Self {
+            entry_id: l.entry_id,
+            kind: l.kind,
+            memo: l.memo,
+            bill_id: l.bill_id,
+            principal_delta_fen: l.principal_delta,
+            bonus_delta_fen: l.bonus_delta,
+            created_at: l.created_at,
+        }
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct StatementQuery {
     /// Movements older than this entry id (the last one of the previous page).
@@ -330,18 +344,5 @@ async fn list_stored_value_entries(
 ) -> ApiResult<web::Json<Vec<StatementLineDto>>> {
     let page = Page::parse(query.before_id, query.limit, 50)?;
     let lines = stored_value::statement(&ctx, &me, id.into_inner(), page).await?;
-    Ok(web::Json(
-        lines
-            .into_iter()
-            .map(|l| StatementLineDto {
-                entry_id: l.entry_id,
-                kind: l.kind,
-                memo: l.memo,
-                bill_id: l.bill_id,
-                principal_delta_fen: l.principal_delta,
-                bonus_delta_fen: l.bonus_delta,
-                created_at: l.created_at,
-            })
-            .collect(),
-    ))
+    Ok(web::Json(lines.into_iter().map(StatementLineDto::from).collect()))
 }

@@ -12,6 +12,7 @@ mod console;
 mod crash;
 mod errors;
 mod jobs;
+mod member_app;
 mod member_code;
 mod members;
 mod mini_auth;

@@ -97,7 +97,8 @@ fn reach(method: &str, path: &str) -> Reach {
             (_, p) if p.starts_with("/sessions") => Outside,
             ("POST", "/me/deletion") => Outside,
             (_, p) if p.contains("{id}") && p.starts_with("/me/") => MemberOwn,
-            ("GET", "/stores/{id}/slots") | ("POST", "/me/bookings" | "/me/payments/recharges") => MemberMerchant,
+            ("GET", "/stores/{id}/slots" | "/stores/{id}/technicians") => MemberMerchant,
+            ("POST", "/me/bookings" | "/me/payments/recharges") => MemberMerchant,
             (_, p) if p.starts_with("/me") || !p.contains('{') => MemberSelf,
             _ => panic!("the walk does not know {method} {path}: say how far it reaches"),
         },
@@ -175,7 +176,7 @@ impl Victim {
                 ("{id}", "shift-exceptions") => self.shift_exception.to_string(),
                 ("{id}", "staff") | ("{staff_id}", _) => self.staff.to_string(),
                 ("{id}" | "{store_id}", "stores") => self.store.to_string(),
-                ("{allergy_id}", _) => self.allergy.to_string(),
+                ("{allergy_id}", _) | ("{id}", "allergies") => self.allergy.to_string(),
                 ("{date}", _) => self.closed_day.clone(),
                 (s, _) if s.starts_with('{') => panic!("no victim id for {s} in {template}"),
                 (s, _) => s.to_owned(),
@@ -184,7 +185,7 @@ impl Victim {
         }
         let query = match template.rsplit('/').next().unwrap_or_default() {
             "slots" => format!("?service_ids={}&days=3", self.service),
-            "commission" => "?from=2026-06-01&to=2026-12-31".to_owned(),
+            "commission" | "ratings" => "?from=2026-06-01&to=2026-12-31".to_owned(),
             "bills" if method == "GET" && template.ends_with("/v1/bills") => format!("?store_id={}", self.store),
             _ => String::new(),
         };
@@ -233,6 +234,9 @@ impl Victim {
                 "provider": "wechatpay", "store_id": self.store, "plan_id": self.plan, "idempotency_key": key,
             }),
             ("POST", "/me/phone") => json!({ "code": "walk-phone-code" }),
+            ("POST", "/me/bills/{id}/ratings") => json!({ "ratings": [{ "staff_id": self.staff, "stars": 5 }] }),
+            ("PUT", "/me/marketing-consent") => json!({ "granted": true }),
+            ("POST", "/me/allergies") => json!({ "substance": "乳胶", "severity": "mild" }),
             ("POST", "/me/subscriptions") => json!({ "answers": {} }),
             ("POST", "/bills") => json!({
                 "store_id": self.store, "member_id": self.member, "lines": lines, "park": true, "idempotency_key": key,

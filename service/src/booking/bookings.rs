@@ -78,6 +78,9 @@ pub struct Booking {
     pub calendar: Calendar,
     pub store_name: String,
     pub staff_name: String,
+    /// From then on (the store's cutoff before the start) a member's cancellation counts as late and they can no
+    /// longer reschedule it themselves.
+    pub member_changes_close_at: DateTime<Utc>,
     /// Staff views only: who is coming (masked unless the viewer may see contact details).
     pub member_label: Option<String>,
     /// Staff views only: matching allergy notes and the member's record.
@@ -770,6 +773,7 @@ async fn build(ctx: &AppContext, row: bookings::Model, contact: Option<bool>, du
     Ok(Booking {
         status: BookingStatus::stored(&row.status)?,
         calendar: Calendar::new(&store.timezone),
+        member_changes_close_at: row.starts_at - Duration::minutes(i64::from(store.booking_cutoff_min)),
         store_name: store.name,
         staff_name,
         member_label,

@@ -11,3 +11,4 @@ pub mod reminders;
 pub mod schedules;
 pub mod search;
 pub mod slots;
+pub mod technicians;

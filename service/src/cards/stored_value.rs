@@ -9,12 +9,11 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde_json::json;
 
-use entity::{journal_entries, journal_lines, members, stored_value_cards};
+use entity::{members, stored_value_cards};
 
 use crate::cards::recharge_plans::plan_row;
 use crate::domain::{Fen, IdempotencyKey, Page, Permission, Points, SplitRule, amount, fingerprint};
@@ -738,6 +737,16 @@ pub async fn statement(
     statement_lines(&ctx.db, principal.merchant_id, member_id, Some(page)).await
 }
 
+/// The member's own card movements, newest first (their statement in the app).
+pub async fn my_statement(
+    ctx: &AppContext,
+    merchant_id: i64,
+    member_id: i64,
+    page: Page,
+) -> Result<Vec<StatementLine>> {
+    statement_lines(&ctx.db, merchant_id, member_id, Some(page)).await
+}
+
 /// The card's movements, newest first: one page, or (`None`) every one, for the member's export.
 pub(crate) async fn statement_lines(
     conn: &impl ConnectionTrait,
@@ -749,41 +758,17 @@ pub(crate) async fn statement_lines(
         return Ok(Vec::new());
     };
     let accounts = [card.principal_account_id, card.bonus_account_id];
-    let mut lines = journal_lines::Entity::find()
-        .filter(journal_lines::Column::AccountId.is_in(accounts))
-        .order_by_desc(journal_lines::Column::EntryId);
-    if let Some(before) = page.and_then(|p| p.before_id) {
-        lines = lines.filter(journal_lines::Column::EntryId.lt(before));
-    }
-    if let Some(page) = page {
-        // At most two lines per entry touch the card, so 2 × limit lines cover `limit` entries.
-        lines = lines.limit(page.limit * 2);
-    }
-    let lines = lines.all(conn).await?;
-    let mut entry_ids: Vec<i64> = lines.iter().map(|line| line.entry_id).collect();
-    entry_ids.dedup();
-    if let Some(page) = page {
-        entry_ids.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-    }
-    let entries = journal_entries::Entity::find()
-        .filter(journal_entries::Column::Id.is_in(entry_ids.clone()))
-        .order_by_desc(journal_entries::Column::Id)
-        .all(conn)
-        .await?;
-    // Member accounts are credit-normal: a credit (negative line) raises the balance.
-    let delta = |entry_id: i64, account_id: i64| -> Fen {
-        -Fen::new(lines.iter().filter(|l| l.entry_id == entry_id && l.account_id == account_id).map(|l| l.amount).sum())
-    };
-    Ok(entries
+    Ok(ledger::statement::movements(conn, &accounts, page)
+        .await?
         .into_iter()
-        .map(|entry| StatementLine {
-            entry_id: entry.id,
-            principal_delta: delta(entry.id, card.principal_account_id),
-            bonus_delta: delta(entry.id, card.bonus_account_id),
-            kind: entry.kind,
-            memo: entry.memo,
-            bill_id: entry.bill_id,
-            created_at: entry.created_at,
+        .map(|m| StatementLine {
+            entry_id: m.entry_id,
+            principal_delta: Fen::new(m.deltas[0]),
+            bonus_delta: Fen::new(m.deltas[1]),
+            kind: m.kind,
+            memo: m.memo,
+            bill_id: m.bill_id,
+            created_at: m.created_at,
         })
         .collect())
 }

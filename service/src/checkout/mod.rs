@@ -3,5 +3,6 @@
 
 pub mod bills;
 pub mod pricing;
+pub mod ratings;
 pub mod reference;
 pub mod refunds;

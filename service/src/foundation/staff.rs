@@ -31,6 +31,9 @@ pub struct StaffMember {
     pub all_stores: bool,
     pub store_ids: Vec<i64>,
     pub active: bool,
+    /// How members see them when booking.
+    pub title: String,
+    pub photo_url: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -50,6 +53,9 @@ pub struct StaffChanges {
     pub all_stores: Option<bool>,
     pub store_ids: Option<Vec<i64>>,
     pub active: Option<bool>,
+    pub title: Option<String>,
+    /// `Some("")` removes the photo.
+    pub photo_url: Option<String>,
 }
 
 async fn load(conn: &impl ConnectionTrait, row: staff::Model) -> Result<StaffMember> {
@@ -63,6 +69,8 @@ async fn load(conn: &impl ConnectionTrait, row: staff::Model) -> Result<StaffMem
         all_stores: row.all_stores,
         store_ids,
         active: row.active,
+        title: row.title,
+        photo_url: row.photo_url,
         created_at: row.created_at,
     })
 }
@@ -204,6 +212,27 @@ fn parse_display_name(value: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
+fn parse_title(value: &str) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > 20 || trimmed.chars().any(char::is_control) {
+        return Err(Error::invalid("title", "must be at most 20 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An https address of a picture (members' phones load it), or nothing.
+fn parse_photo_url(value: &str) -> Result<Option<String>> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let valid = reqwest::Url::parse(trimmed).is_ok_and(|url| url.scheme() == "https" && url.host().is_some());
+    if !valid || trimmed.len() > 500 {
+        return Err(Error::invalid("photo_url", "must be an https:// address of at most 500 characters"));
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
 pub async fn create(
     ctx: &AppContext,
     principal: &StaffPrincipal,
@@ -295,6 +324,14 @@ pub async fn update(
         active.all_stores = Set(all);
         set_stores(&txn, principal.merchant_id, staff_id, &ids).await?;
         changed.insert("stores".into(), json!({ "all_stores": all, "store_ids": ids }));
+    }
+    if let Some(title) = changes.title {
+        active.title = Set(parse_title(&title)?);
+        changed.insert("title".into(), json!(true));
+    }
+    if let Some(photo_url) = changes.photo_url {
+        active.photo_url = Set(parse_photo_url(&photo_url)?);
+        changed.insert("photo_url".into(), json!(true));
     }
     let deactivated = changes.active == Some(false) && current.active;
     if let Some(flag) = changes.active {

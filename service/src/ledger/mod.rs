@@ -13,6 +13,7 @@
 
 pub mod deferred;
 pub mod posting;
+pub mod statement;
 
 use std::collections::BTreeMap;
 

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use entity::points_lots;
 
-use crate::domain::{IdempotencyKey, MAX_POINTS, Permission, Points, fingerprint};
+use crate::domain::{IdempotencyKey, MAX_POINTS, Page, Permission, Points, fingerprint};
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::StaffPrincipal;
 use crate::ledger::deferred::{Check, Deferred};
@@ -307,6 +307,42 @@ pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -
 /// The member's own points, for the mini-program.
 pub async fn own(ctx: &AppContext, member_id: i64) -> Result<MemberPoints> {
     view(&ctx.db, member_id, ctx.now()).await
+}
+
+/// One movement of a member's points: earned, spent, expired, adjusted or given back.
+#[derive(Clone, Debug)]
+pub struct PointsMovement {
+    pub entry_id: i64,
+    pub kind: String,
+    pub memo: String,
+    pub bill_id: Option<i64>,
+    /// Positive when points came in.
+    pub delta: Points,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The member's own points movements, newest first (their history in the app); which lots expire when is in
+/// [`own`].
+pub async fn my_statement(
+    ctx: &AppContext,
+    merchant_id: i64,
+    member_id: i64,
+    page: Page,
+) -> Result<Vec<PointsMovement>> {
+    let ids = ledger::statement::account_ids(&ctx.db, merchant_id, &[member_points(member_id)]).await?;
+    let ids: Vec<i64> = ids.into_iter().flatten().collect();
+    Ok(ledger::statement::movements(&ctx.db, &ids, Some(page))
+        .await?
+        .into_iter()
+        .map(|m| PointsMovement {
+            entry_id: m.entry_id,
+            kind: m.kind,
+            memo: m.memo,
+            bill_id: m.bill_id,
+            delta: Points::new(m.deltas[0]),
+            created_at: m.created_at,
+        })
+        .collect())
 }
 
 pub struct AdjustInput {

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use entity::member_allergies;
 
+use super::auth::MemberPrincipal;
 use super::{live, row};
 use crate::domain::{Permission, Severity};
 use crate::foundation::audit::{self, Actor, Event};
@@ -23,8 +24,13 @@ pub struct Allergy {
     pub substance: String,
     pub severity: Severity,
     pub note: Option<String>,
+    /// Told by the member in the app (they may withdraw it), rather than recorded at the desk.
+    pub by_member: bool,
     pub created_at: DateTime<Utc>,
 }
+
+/// `reported_by` of a note the member told in the app.
+const MEMBER: &str = "member";
 
 pub(super) fn open_allergy(ctx: &AppContext, row: member_allergies::Model) -> Result<Allergy> {
     Ok(Allergy {
@@ -32,6 +38,7 @@ pub(super) fn open_allergy(ctx: &AppContext, row: member_allergies::Model) -> Re
         substance: ctx.vault.open(Field::AllergySubstance, &row.substance_sealed)?,
         severity: Severity::from_db(&row.severity),
         note: ctx.vault.open_opt(Field::AllergyNote, row.note_sealed.as_deref())?,
+        by_member: row.reported_by == MEMBER,
         created_at: row.created_at,
     })
 }
@@ -57,23 +64,64 @@ pub async fn add_allergy(
     note: Option<&str>,
 ) -> Result<Allergy> {
     principal.require(Permission::MemberWrite)?;
-    let substance = substance.trim();
-    if substance.is_empty() || substance.chars().count() > 60 {
-        return Err(Error::invalid("substance", "must be 1–60 characters"));
+    let note = Note::parse(substance, severity, note)?;
+    insert(ctx, principal.merchant_id, member_id, note, By::Staff(principal.staff_id)).await
+}
+
+/// The member tells the store of an allergy or contraindication in the app; the desk sees it like its own notes.
+pub async fn report_own(
+    ctx: &AppContext,
+    me: &MemberPrincipal,
+    substance: &str,
+    severity: Severity,
+    note: Option<&str>,
+) -> Result<Allergy> {
+    let note = Note::parse(substance, severity, note)?;
+    insert(ctx, me.merchant_id, me.member_id, note, By::Member(me.member_id)).await
+}
+
+struct Note<'a> {
+    substance: &'a str,
+    severity: Severity,
+    note: Option<&'a str>,
+}
+
+impl<'a> Note<'a> {
+    fn parse(substance: &'a str, severity: Severity, note: Option<&'a str>) -> Result<Self> {
+        let substance = substance.trim();
+        if substance.is_empty() || substance.chars().count() > 60 {
+            return Err(Error::invalid("substance", "must be 1–60 characters"));
+        }
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 500) {
+            return Err(Error::invalid("note", "must be at most 500 characters"));
+        }
+        Ok(Self { substance, severity, note })
     }
-    let note = note.map(str::trim).filter(|n| !n.is_empty());
-    if note.is_some_and(|n| n.chars().count() > 500) {
-        return Err(Error::invalid("note", "must be at most 500 characters"));
-    }
+}
+
+/// Who writes a note: a staff member at the desk, or the member in the app.
+#[derive(Clone, Copy)]
+enum By {
+    Staff(i64),
+    Member(i64),
+}
+
+async fn insert(ctx: &AppContext, merchant_id: i64, member_id: i64, note: Note<'_>, by: By) -> Result<Allergy> {
+    let (reported_by, created_by, actor) = match by {
+        By::Staff(id) => ("staff", id, Actor::Staff(id)),
+        By::Member(id) => (MEMBER, id, Actor::Member(id)),
+    };
     let txn = ctx.db.begin().await?;
-    live(&row(&txn, principal.merchant_id, member_id).await?)?;
+    live(&row(&txn, merchant_id, member_id).await?)?;
     let row = member_allergies::ActiveModel {
-        merchant_id: Set(principal.merchant_id),
+        merchant_id: Set(merchant_id),
         member_id: Set(member_id),
-        substance_sealed: Set(ctx.vault.seal(Field::AllergySubstance, substance)),
-        severity: Set(severity.as_str().to_owned()),
-        note_sealed: Set(note.map(|n| ctx.vault.seal(Field::AllergyNote, n))),
-        created_by: Set(principal.staff_id),
+        substance_sealed: Set(ctx.vault.seal(Field::AllergySubstance, note.substance)),
+        severity: Set(note.severity.as_str().to_owned()),
+        note_sealed: Set(note.note.map(|n| ctx.vault.seal(Field::AllergyNote, n))),
+        created_by: Set(created_by),
+        reported_by: Set(reported_by.to_owned()),
         created_at: Set(ctx.now()),
         ..Default::default()
     }
@@ -82,11 +130,11 @@ pub async fn add_allergy(
     audit::record(
         &txn,
         Event {
-            merchant_id: Some(principal.merchant_id),
-            actor: Actor::Staff(principal.staff_id),
+            merchant_id: Some(merchant_id),
+            actor,
             action: "member.allergy_added",
             target: Some(("member", member_id)),
-            detail: json!({ "allergy_id": row.id, "severity": severity.as_str() }),
+            detail: json!({ "allergy_id": row.id, "severity": note.severity.as_str(), "reported_by": reported_by }),
             ip: None,
         },
     )
@@ -103,21 +151,35 @@ pub async fn remove_allergy(
 ) -> Result<()> {
     principal.require(Permission::MemberWrite)?;
     row(&ctx.db, principal.merchant_id, member_id).await?;
-    let txn = ctx.db.begin().await?;
-    let deleted = member_allergies::Entity::delete_many()
+    delete(ctx, principal.merchant_id, member_id, allergy_id, By::Staff(principal.staff_id)).await
+}
+
+/// The member withdraws a note they told in the app. Notes the desk recorded stay: only staff remove those.
+pub async fn withdraw_own(ctx: &AppContext, me: &MemberPrincipal, allergy_id: i64) -> Result<()> {
+    delete(ctx, me.merchant_id, me.member_id, allergy_id, By::Member(me.member_id)).await
+}
+
+async fn delete(ctx: &AppContext, merchant_id: i64, member_id: i64, allergy_id: i64, by: By) -> Result<()> {
+    let mut query = member_allergies::Entity::delete_many()
         .filter(member_allergies::Column::Id.eq(allergy_id))
         .filter(member_allergies::Column::MemberId.eq(member_id))
-        .filter(member_allergies::Column::MerchantId.eq(principal.merchant_id))
-        .exec(&txn)
-        .await?;
-    if deleted.rows_affected == 0 {
+        .filter(member_allergies::Column::MerchantId.eq(merchant_id));
+    let actor = match by {
+        By::Staff(id) => Actor::Staff(id),
+        By::Member(id) => {
+            query = query.filter(member_allergies::Column::ReportedBy.eq(MEMBER));
+            Actor::Member(id)
+        }
+    };
+    let txn = ctx.db.begin().await?;
+    if query.exec(&txn).await?.rows_affected == 0 {
         return Err(Error::NotFound("allergy note"));
     }
     audit::record(
         &txn,
         Event {
-            merchant_id: Some(principal.merchant_id),
-            actor: Actor::Staff(principal.staff_id),
+            merchant_id: Some(merchant_id),
+            actor,
             action: "member.allergy_removed",
             target: Some(("member", member_id)),
             detail: json!({ "allergy_id": allergy_id }),

@@ -8,11 +8,13 @@
 pub mod allergies;
 pub mod auth;
 pub mod code;
+pub mod consents;
 pub mod notes;
 pub mod privacy;
 
 pub use allergies::Allergy;
 use allergies::open_allergy;
+pub use consents::Consent;
 use notes::{parse_tags, write_tags};
 
 use std::collections::HashMap;
@@ -58,6 +60,8 @@ pub struct MemberView {
     pub home_store_id: Option<i64>,
     pub preferences: Value,
     pub allergies: Vec<Allergy>,
+    /// The member's answer in force on marketing messages; `None` when never asked (treated as no).
+    pub marketing_consent: Option<Consent>,
     pub source: String,
     pub anonymised: bool,
     pub created_at: DateTime<Utc>,
@@ -209,6 +213,7 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             allergies.entry(row.member_id).or_default().push(open_allergy(ctx, row)?);
         }
     }
+    let mut consents = if details { consents::latest_of(&ctx.db, &ids).await? } else { HashMap::new() };
     let level_ids: Vec<i64> = rows.iter().filter_map(|row| row.level_id).collect();
     let levels: HashMap<i64, Level> = if level_ids.is_empty() {
         HashMap::new()
@@ -248,6 +253,7 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             home_store_id: row.home_store_id,
             preferences,
             allergies: allergies.remove(&row.id).unwrap_or_default(),
+            marketing_consent: consents.remove(&row.id),
             source: row.source,
             anonymised: row.anonymised_at.is_some(),
             created_at: row.created_at,

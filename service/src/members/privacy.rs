@@ -9,9 +9,9 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use entity::{
-    bill_lines, bills, booking_holds, bookings, member_allergies, member_code_uses, member_identities, member_notes,
-    member_sessions, member_subscriptions, member_tags, members, notification_outbox, payment_refunds, payments,
-    points_lots,
+    bill_lines, bills, booking_holds, bookings, marketing_consents, member_allergies, member_code_uses,
+    member_identities, member_notes, member_sessions, member_subscriptions, member_tags, members, notification_outbox,
+    payment_refunds, payments, points_lots, visit_ratings,
 };
 
 use super::{live, row, view};
@@ -230,7 +230,25 @@ async fn consents_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resu
         .into_iter()
         .map(|u| json!({ "use": u.purpose, "bill_id": u.bill_id, "at": u.used_at }))
         .collect();
-    Ok(json!({ "message_subscriptions": subscriptions, "member_codes_shown": codes }))
+    let marketing: Vec<Value> = super::consents::history(&ctx.db, member_id)
+        .await?
+        .into_iter()
+        .map(|c| json!({ "granted": c.granted, "channel": c.channel, "wording": c.wording, "at": c.given_at }))
+        .collect();
+    let ratings: Vec<Value> = visit_ratings::Entity::find()
+        .filter(visit_ratings::Column::MemberId.eq(member_id))
+        .order_by_asc(visit_ratings::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|r| json!({ "bill_id": r.bill_id, "staff_id": r.staff_id, "stars": r.stars, "comment": r.comment, "at": r.created_at }))
+        .collect();
+    Ok(json!({
+        "message_subscriptions": subscriptions,
+        "member_codes_shown": codes,
+        "marketing_messages": marketing,
+        "visit_ratings": ratings,
+    }))
 }
 
 /// Staff export on the member's behalf (a request made at the desk).
@@ -278,6 +296,16 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
     member_tags::Entity::delete_many().filter(member_tags::Column::MemberId.eq(member_id)).exec(&txn).await?;
     member_notes::Entity::delete_many().filter(member_notes::Column::MemberId.eq(member_id)).exec(&txn).await?;
     member_allergies::Entity::delete_many().filter(member_allergies::Column::MemberId.eq(member_id)).exec(&txn).await?;
+    marketing_consents::Entity::delete_many()
+        .filter(marketing_consents::Column::MemberId.eq(member_id))
+        .exec(&txn)
+        .await?;
+    // The stars stay in the technicians' figures; the words were the member's.
+    visit_ratings::Entity::update_many()
+        .col_expr(visit_ratings::Column::Comment, Expr::value(Option::<String>::None))
+        .filter(visit_ratings::Column::MemberId.eq(member_id))
+        .exec(&txn)
+        .await?;
     member_sessions::Entity::update_many()
         .col_expr(member_sessions::Column::RevokedAt, Expr::value(now))
         .filter(member_sessions::Column::MemberId.eq(member_id))

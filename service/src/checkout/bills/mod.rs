@@ -24,7 +24,7 @@ pub use park::{confirm_by_member, park, pending_confirmations, update_parked, vo
 pub(crate) use park::{external_share, hold_for_payment, member_share, release_payment_hold};
 pub use preview::{Quote, Step, preview};
 pub(crate) use read::load;
-pub use read::{Bill, Line, Tender, get, list, of_member};
+pub use read::{Bill, Line, Tender, get, list, mine, of_member};
 pub(crate) use receipt::receipt_of;
 pub use receipt::{Receipt, receipt};
 pub(crate) use settle::{PaidBill, settle_paid};

@@ -12,6 +12,7 @@ use super::resolve::resolve;
 use crate::commission::StaffShare;
 use crate::domain::{BillStatus, Fen, IdempotencyKey, LineKind, Page, Permission, Points, TenderKind};
 use crate::foundation::principal::StaffPrincipal;
+use crate::members::auth::MemberPrincipal;
 use crate::{AppContext, Conflict, Error, Result};
 
 #[derive(Clone, Debug)]
@@ -238,11 +239,36 @@ pub async fn list(
 pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64, page: Page) -> Result<Vec<Bill>> {
     principal.require(Permission::Checkout)?;
     crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
+    let stores = match &principal.stores {
+        crate::foundation::principal::StoreScope::Only(stores) => Some(stores.as_slice()),
+        crate::foundation::principal::StoreScope::All => None,
+    };
+    member_bills(ctx, principal.merchant_id, member_id, stores, None, page).await
+}
+
+/// The member's own settled (and reversed) bills at every store, newest first: their history in the app. Parked
+/// bills wait in their own list until they are settled.
+pub async fn mine(ctx: &AppContext, me: &MemberPrincipal, page: Page) -> Result<Vec<Bill>> {
+    let statuses = [BillStatus::Settled, BillStatus::Reversed];
+    member_bills(ctx, me.merchant_id, me.member_id, None, Some(&statuses), page).await
+}
+
+async fn member_bills(
+    ctx: &AppContext,
+    merchant_id: i64,
+    member_id: i64,
+    stores: Option<&[i64]>,
+    statuses: Option<&[BillStatus]>,
+    page: Page,
+) -> Result<Vec<Bill>> {
     let mut query = bills::Entity::find()
-        .filter(bills::Column::MerchantId.eq(principal.merchant_id))
+        .filter(bills::Column::MerchantId.eq(merchant_id))
         .filter(bills::Column::MemberId.eq(member_id));
-    if let crate::foundation::principal::StoreScope::Only(stores) = &principal.stores {
-        query = query.filter(bills::Column::StoreId.is_in(stores.clone()));
+    if let Some(stores) = stores {
+        query = query.filter(bills::Column::StoreId.is_in(stores.iter().copied()));
+    }
+    if let Some(statuses) = statuses {
+        query = query.filter(bills::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
     }
     if let Some(before) = page.before_id {
         query = query.filter(bills::Column::Id.lt(before));
@@ -250,7 +276,7 @@ pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: 
     let rows = query.order_by_desc(bills::Column::Id).limit(page.limit).all(&ctx.db).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(load_shown(ctx, principal.merchant_id, row.id).await?);
+        out.push(load_shown(ctx, merchant_id, row.id).await?);
     }
     Ok(out)
 }
