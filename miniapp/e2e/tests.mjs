@@ -106,3 +106,119 @@ tests.push({
     await shot('m07-credited')
   },
 })
+
+/** A staff session of a demo role. */
+async function staffToken(base, accounts, role) {
+  return (await call(base, 'POST', '/api/staff/v1/sessions', null, accounts[role])).token
+}
+
+tests.push({
+  name: 'member-pays-a-bill-the-cashier-parked-sees-it-in-history-and-rates-the-visit',
+  async run({ page, base, accounts, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/')
+    await page.locator('[data-test=balance]').waitFor()
+    const session = await stored(page, 'huiyuan.session')
+    const owner = await staffToken(base, accounts, 'owner')
+    const cashier = await staffToken(base, accounts, 'cashier')
+    const tony = (await call(base, 'GET', '/api/staff/v1/staff', owner)).find((s) => s.username === 'demo-tech')
+    const wash = (await call(base, 'GET', '/api/staff/v1/services', owner)).find((s) => s.name === '洗剪吹')
+    const store = (await call(base, 'GET', '/api/staff/v1/stores', owner))[0]
+    const bill = await call(base, 'POST', '/api/staff/v1/bills', cashier, {
+      store_id: store.id,
+      member_id: session.memberId,
+      park: true,
+      idempotency_key: `e2e-park-${Date.now()}`,
+      lines: [{ kind: 'service', item_id: wash.id, staff: [{ staff_id: tony.id }] }],
+    })
+
+    // The card says a bill is waiting; the member opens it, sees its lines and total, and pays in the wallet.
+    await page.reload()
+    await page.locator('[data-test=bills-waiting]').click()
+    const waiting = page.locator('[data-test=bill-to-confirm]')
+    await waiting.waitFor()
+    assert.match(await waiting.innerText(), /洗剪吹/)
+    assert.equal(await page.locator('[data-test=bill-total]').innerText(), '￥68.00')
+    await shot('m08-bill-to-confirm')
+    const wallet = page.waitForEvent('popup')
+    await page.locator('[data-test=pay-bill]').click()
+    const sandbox = await wallet
+    await sandbox.locator('tr', { hasText: '68.00' }).getByRole('button', { name: /Pay/ }).first().click()
+    await waiting.waitFor({ state: 'detached', timeout: 30000 })
+    assert.equal((await call(base, 'GET', `/api/staff/v1/bills/${bill.id}`, cashier)).status, 'settled')
+
+    // History shows the visit with its line; the member rates Tony.
+    await page.goto('/m/pages/history/index')
+    await page.locator('[data-test=history-bill]', { hasText: '洗剪吹' }).waitFor()
+    await shot('m09-history')
+    await page.locator('[data-test=tab-points]').click()
+    await page.locator('[data-test=points-line]').first().waitFor()
+    await page.locator('[data-test=tab-bills]').click()
+    await page.locator('[data-test=rate-visit]').first().click()
+    await page.locator('[data-test=rate-technician]', { hasText: 'Tony' }).waitFor()
+    await page.locator('[data-test=star-4]').click()
+    await page.locator('[data-test=comment] textarea').fill('剪得很好，下次还来')
+    await page.locator('[data-test=submit-rating]').click()
+    await page.locator('[data-test=rated]').waitFor()
+    assert.equal(await page.locator('[data-test=rated]').innerText(), '★★★★☆')
+    await shot('m10-rated')
+    const today = new Date().toISOString().slice(0, 10)
+    const figures = await call(base, 'GET', `/api/staff/v1/stores/${store.id}/ratings?from=${today}&to=${today}`, owner)
+    const tonys = figures.staff.find((s) => s.staff_id === tony.id)
+    assert.equal(tonys.count, 1)
+    assert.equal(tonys.average_centi, 400)
+  },
+})
+
+tests.push({
+  name: 'member-tells-an-allergy-and-agrees-to-marketing-messages',
+  async run({ page, base, accounts, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/pages/me/index')
+    await page.locator('[data-test=allergy-substance] input').fill('芦荟')
+    await page.locator('[data-test=add-allergy]').click()
+    await page.locator('[data-test=allergy]', { hasText: '芦荟' }).waitFor()
+    await page.locator('[data-test=marketing-consent]').click()
+    await page.locator('[data-test=consent-record]', { hasText: '已同意' }).waitFor()
+    await shot('m11-me-allergy-and-consent')
+    const session = await stored(page, 'huiyuan.session')
+    const manager = await staffToken(base, accounts, 'manager')
+    const member = await call(base, 'GET', `/api/staff/v1/members/${session.memberId}`, manager)
+    assert.equal(member.marketing_consent.granted, true)
+    assert.equal(member.marketing_consent.channel, 'sandbox')
+    assert.deepEqual(member.allergies.map((a) => [a.substance, a.by_member]), [['芦荟', true]])
+  },
+})
+
+tests.push({
+  name: 'member-books-a-chosen-technician-and-reschedules',
+  async run({ page, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/pages/book/index')
+    await page.locator('[data-test="service-洗剪吹"]').click()
+    await page.locator('[data-test="technician-Tony 老师"]').click()
+    await page.locator('[data-test=find-slots]').click()
+    const slots = page.locator('[data-test=slot]')
+    await slots.first().waitFor()
+    for (const text of await slots.allInnerTexts()) assert.match(text, /Tony/, 'only the chosen technician is offered')
+    // A later day: today's starts may already be inside the store's cutoff, where members no longer reschedule.
+    await page.locator('[data-test=day]').last().click()
+    await slots.first().click()
+    await page.locator('[data-test=confirm-booking]').click()
+    const booked = page.locator('[data-test=my-booking]', { hasText: 'Tony' })
+    await booked.waitFor()
+    const before = await booked.innerText()
+    await page.locator('[data-test=reschedule-booking]').first().click()
+    await slots.first().waitFor()
+    await slots.nth(1).click()
+    await page.locator('[data-test=confirm-booking]', { hasText: '确认改期' }).click()
+    await page.waitForFunction(
+      (old) => {
+        const row = document.querySelector('[data-test=my-booking]')
+        return row && row.textContent.includes('Tony') && !row.textContent.includes(old.split(' · ')[0])
+      },
+      before,
+    )
+    await shot('m12-rescheduled')
+  },
+})
