@@ -539,4 +539,36 @@ export const tests = [
       await page.waitForURL(/\/console\/members$/)
     },
   },
+  {
+    name: 'the-owner-titles-a-technician-and-reads-members-ratings-of-the-store',
+    async run({ page, base, accounts, shot }) {
+      // A member is served by Tony, pays at the counter and rates the visit in the app.
+      const owner = await staffToken(base, accounts.owner)
+      const cashier = await staffToken(base, accounts.cashier)
+      const [store] = await call(base, 'GET', '/api/staff/v1/stores', cashier)
+      const staff = await call(base, 'GET', '/api/staff/v1/staff', owner)
+      const tony = staff.find((s) => s.username === 'demo-tech')
+      const wash = (await call(base, 'GET', '/api/staff/v1/services', cashier)).find((s) => s.name === '洗剪吹')
+      const me = await call(base, 'POST', '/api/mini/v1/sessions/sandbox', null, { merchant_id: (await call(base, 'GET', '/api/staff/v1/merchant', owner)).id, user: 'e2e-rater' })
+      const bill = await call(base, 'POST', '/api/staff/v1/bills', cashier, {
+        store_id: store.id, member_id: me.member_id, idempotency_key: 'e2e-rated-visit',
+        lines: [{ item_id: wash.id, staff: [{ staff_id: tony.id }] }], tenders: [{ kind: 'cash', amount_fen: wash.price_fen }],
+      })
+      await call(base, 'POST', `/api/mini/v1/me/bills/${bill.id}/ratings`, me.token, { ratings: [{ staff_id: tony.id, stars: 5, comment: '手艺好，很耐心' }] })
+
+      await signIn(page, accounts.owner, '/console/staff')
+      await page.locator('.el-table__row', { hasText: 'Tony' }).getByRole('button', { name: '编辑' }).click()
+      await page.locator('[data-test=staff-title]').fill('艺术总监')
+      await page.locator('.el-dialog').getByRole('button', { name: '保存' }).click()
+      await page.locator('.el-table__row', { hasText: '艺术总监' }).waitFor()
+      const titled = (await call(base, 'GET', '/api/mini/v1/stores/' + store.id + '/technicians', me.token)).find((t) => t.staff_id === tony.id)
+      assert.equal(titled.title, '艺术总监', 'members see the new title when they book')
+
+      await page.locator('[data-test=nav-ratings]').click()
+      await page.locator('[data-test=ratings] .el-table__row', { hasText: 'Tony' }).waitFor()
+      assert.equal(await page.locator('[data-test=rating-average]').first().innerText(), '5.00')
+      await page.locator('[data-test=rating-comment]', { hasText: '手艺好，很耐心' }).waitFor()
+      await shot('20-ratings')
+    },
+  },
 ]

@@ -22,6 +22,57 @@ export interface paths {
         patch: operations["update_my_profile"];
         trace?: never;
     };
+    "/api/mini/v1/me/allergies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Tell the store of an allergy or contraindication; staff see it at the desk and when they book my services. */
+        post: operations["report_my_allergy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/allergies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Withdraw a note I told in the app (notes the store recorded stay; ask the store about those). */
+        delete: operations["withdraw_my_allergy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/bills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My settled (and reversed) bills with their lines, newest first. */
+        get: operations["list_my_bills"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mini/v1/me/bills/to-confirm": {
         parameters: {
             query?: never;
@@ -73,6 +124,24 @@ export interface paths {
          *     settles when the provider confirms the payment; if the order expires unpaid it is parked again.
          */
         post: operations["pay_my_bill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/bills/{id}/ratings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The technicians who worked on a bill of mine, and my rating of each. */
+        get: operations["get_my_visit_ratings"];
+        put?: never;
+        /** Rate the technicians of a settled visit of mine (1–5 and a comment each), once per technician, within 30 days. */
+        post: operations["rate_my_visit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -199,6 +268,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mini/v1/me/marketing-consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether I receive marketing messages, and the wording I am asked with. */
+        get: operations["get_my_marketing_consent"];
+        /** Agree to or withdraw from marketing messages; kept with when, through which app and the wording shown. */
+        put: operations["answer_my_marketing_consent"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mini/v1/me/member-code": {
         parameters: {
             query?: never;
@@ -290,6 +377,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mini/v1/me/points/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My points movements, newest first (`before_id` is an entry id); what expires when is in `/me/points`. */
+        get: operations["list_my_points_entries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mini/v1/me/stored-value": {
         parameters: {
             query?: never;
@@ -299,6 +403,23 @@ export interface paths {
         };
         /** My stored-value card: principal, bonus, balance and expiry. */
         get: operations["get_my_stored_value"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/stored-value/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My stored-value statement, newest first (`before_id` is an entry id). */
+        get: operations["list_my_stored_value_entries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -452,6 +573,23 @@ export interface paths {
         };
         /** Free start times at a store, within the store's booking horizon. */
         get: operations["search_my_slots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/stores/{id}/technicians": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who works at the store and what they do, to choose one when booking (or let the store choose). */
+        get: operations["list_store_technicians"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2207,6 +2345,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/stores/{id}/ratings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Members' ratings of a store's technicians over a period (the staff performance view). */
+        get: operations["get_store_ratings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/stores/{id}/resources": {
         parameters: {
             query?: never;
@@ -2510,6 +2665,8 @@ export interface components {
             auth_code: string;
         };
         AllergyDto: {
+            /** @description Told by the member in the app (they may withdraw it) rather than recorded at the desk. */
+            by_member: boolean;
             /** Format: date-time */
             created_at: string;
             /** Format: int64 */
@@ -2721,6 +2878,12 @@ export interface components {
             local_starts_at: string;
             /** @description Staff views: who is coming (masked unless the viewer may see contact details). */
             member?: string | null;
+            /**
+             * Format: date-time
+             * @description From then on (the store's cutoff before the start) a member's cancellation counts as late, and they can no
+             *     longer reschedule it themselves.
+             */
+            member_changes_close_at: string;
             /** Format: int64 */
             member_id: number;
             member_record?: null | components["schemas"]["MemberRecordDto"];
@@ -2969,6 +3132,16 @@ export interface components {
         ConfirmBillRequest: {
             /** @description The bill's `confirmation_digest` as it was shown to me. */
             confirmation_digest: string;
+        };
+        /** @description A member's answer on marketing messages, and how it was given. */
+        ConsentDto: {
+            /** @description `wechat`, `alipay`, `sandbox` (the app they answered in) or `desk`. */
+            channel: string;
+            /** Format: date-time */
+            given_at: string;
+            granted: boolean;
+            /** @description The sentence shown when they answered. */
+            wording: string;
         };
         /** @description A count card: sessions left and the value not yet used. */
         CountCardDto: {
@@ -3258,6 +3431,14 @@ export interface components {
              */
             points_validity_days: number;
         };
+        MarketingConsentDto: {
+            answer?: null | components["schemas"]["ConsentDto"];
+            /** @description The sentence to show next to the switch; it is kept with the answer. */
+            wording: string;
+        };
+        MarketingConsentRequest: {
+            granted: boolean;
+        };
         MeDto: {
             all_stores: boolean;
             display_name: string;
@@ -3300,6 +3481,7 @@ export interface components {
             /** Format: int64 */
             id: number;
             level?: null | components["schemas"]["LevelDto"];
+            marketing_consent?: null | components["schemas"]["ConsentDto"];
             /** @description Real name; masked (`王**`) for roles that don't see contact details. */
             name?: string | null;
             nickname: string;
@@ -3556,6 +3738,19 @@ export interface components {
             /** @description `earn`, `adjust`, `recharge` or `refund`. */
             source: string;
         };
+        PointsMovementDto: {
+            /** Format: int64 */
+            bill_id?: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Positive when points came in. */
+            delta: components["schemas"]["Points"];
+            /** Format: int64 */
+            entry_id: number;
+            /** @description `bill` (earned or spent on a bill), `points_expiry`, `points_adjustment`, `refund`, ... */
+            kind: string;
+            memo: string;
+        };
         PriceStepDto: {
             /** @description Signed: discounts are negative. */
             amount_fen: components["schemas"]["Fen"];
@@ -3715,6 +3910,31 @@ export interface components {
             steps: components["schemas"]["PriceStepDto"][];
             subtotal_fen: components["schemas"]["Fen"];
             total_fen: components["schemas"]["Fen"];
+        };
+        RateVisitRequest: {
+            /** @description One or more of the visit's technicians, each once. */
+            ratings: components["schemas"]["TechnicianRatingRequest"][];
+        };
+        RatingCommentDto: {
+            /** Format: int64 */
+            bill_id: number;
+            comment: string;
+            /** Format: date-time */
+            rated_at: string;
+            /** Format: int64 */
+            staff_id: number;
+            /** Format: int32 */
+            stars: number;
+        };
+        RatingDto: {
+            comment?: string | null;
+            /** Format: date-time */
+            rated_at: string;
+            /**
+             * Format: int32
+             * @description 1–5.
+             */
+            stars: number;
         };
         Readiness: {
             database: string;
@@ -4084,9 +4304,26 @@ export interface components {
             display_name: string;
             /** Format: int64 */
             id: number;
+            photo_url?: string | null;
             role: components["schemas"]["Role"];
             store_ids: number[];
+            /** @description How members see them when booking (e.g. 首席发型师); may be empty. */
+            title: string;
             username: string;
+        };
+        StaffRatingsDto: {
+            /**
+             * Format: int32
+             * @description The mean in hundredths of a star (4.67 → 467).
+             */
+            average_centi: number;
+            /** Format: int32 */
+            count: number;
+            /** @description How many ratings of 1, 2, 3, 4 and 5 stars. */
+            histogram: number[];
+            name: string;
+            /** Format: int64 */
+            staff_id: number;
         };
         StaffShareDto: {
             /** Format: int64 */
@@ -4210,6 +4447,12 @@ export interface components {
             /** @description IANA time zone of the store. */
             timezone: string;
         };
+        StoreRatingsDto: {
+            /** @description The latest 50 comments, newest first. */
+            comments: components["schemas"]["RatingCommentDto"][];
+            /** @description Best average first. */
+            staff: components["schemas"]["StaffRatingsDto"][];
+        };
         StoreRequest: {
             active?: boolean | null;
             address?: string | null;
@@ -4231,6 +4474,29 @@ export interface components {
         };
         TagsBody: {
             tags: string[];
+        };
+        /** @description A technician as members choose one. */
+        TechnicianDto: {
+            name: string;
+            photo_url?: string | null;
+            /** @description The services they do, in menu order. */
+            service_ids: number[];
+            service_names: string[];
+            /** Format: int64 */
+            staff_id: number;
+            /** @description e.g. 首席发型师; may be empty. */
+            title: string;
+        };
+        TechnicianRatingRequest: {
+            /** @description At most 300 characters. */
+            comment?: string | null;
+            /** Format: int64 */
+            staff_id: number;
+            /**
+             * Format: int32
+             * @description 1–5.
+             */
+            stars: number;
         };
         TenderDto: {
             amount_fen: components["schemas"]["Fen"];
@@ -4367,8 +4633,27 @@ export interface components {
             active?: boolean | null;
             all_stores?: boolean | null;
             display_name?: string | null;
+            /** @description An https:// picture shown to members; "" removes it. */
+            photo_url?: string | null;
             role?: string | null;
             store_ids?: number[] | null;
+            /** @description Shown to members choosing a technician; at most 20 characters. */
+            title?: string | null;
+        };
+        VisitRatingsDto: {
+            /** Format: int64 */
+            bill_id: number;
+            /** @description False when the visit can no longer be rated (not settled, or more than 30 days ago). */
+            open: boolean;
+            technicians: components["schemas"]["VisitTechnicianDto"][];
+        };
+        VisitTechnicianDto: {
+            name: string;
+            photo_url?: string | null;
+            rating?: null | components["schemas"]["RatingDto"];
+            /** Format: int64 */
+            staff_id: number;
+            title: string;
         };
         /** @description `wx.requestPayment` parameters, exactly as the mini-program passes them. */
         WechatPayParams: {
@@ -4556,6 +4841,231 @@ export interface operations {
             };
             /** @description The body is not of the declared media type (`unsupported_media_type`). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_my_allergy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllergyRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AllergyDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    withdraw_my_allergy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_my_bills: {
+        parameters: {
+            query?: {
+                /** @description Older than this id (the last one of the previous page). */
+                before_id?: number;
+                /** @description 1–200, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillDto"][];
+                };
+            };
+            /** @description A query parameter of the wrong type (`invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the query names does not exist for this merchant (`not_found`). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4791,6 +5301,157 @@ export interface operations {
                 };
             };
             /** @description The body does not match its schema, has unknown fields, or a value is refused (`invalid_input`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_my_visit_ratings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitRatingsDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rate_my_visit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RateVisitRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitRatingsDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rated already (`already_rated`), or not a settled visit of the last 30 days (`not_rateable`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5334,6 +5995,138 @@ export interface operations {
             };
         };
     };
+    get_my_marketing_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketingConsentDto"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    answer_my_marketing_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarketingConsentRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketingConsentDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body does not match its schema, has unknown fields, or a value is refused (`invalid_input`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_my_member_code: {
         parameters: {
             query?: never;
@@ -5649,6 +6442,74 @@ export interface operations {
             };
         };
     };
+    list_my_points_entries: {
+        parameters: {
+            query?: {
+                /** @description Older than this id (the last one of the previous page). */
+                before_id?: number;
+                /** @description 1–200, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsMovementDto"][];
+                };
+            };
+            /** @description A query parameter of the wrong type (`invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the query names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_my_stored_value: {
         parameters: {
             query?: never;
@@ -5677,6 +6538,74 @@ export interface operations {
             };
             /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_my_stored_value_entries: {
+        parameters: {
+            query?: {
+                /** @description Older than this id (the last one of the previous page). */
+                before_id?: number;
+                /** @description 1–200, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementLineDto"][];
+                };
+            };
+            /** @description A query parameter of the wrong type (`invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the query names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6224,6 +7153,62 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_store_technicians: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TechnicianDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15528,6 +16513,74 @@ export interface operations {
             };
             /** @description The body is not of the declared media type (`unsupported_media_type`). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_store_ratings: {
+        parameters: {
+            query: {
+                /** @description First local day. */
+                from: string;
+                /** @description Last local day, included (at most a year after `from`). */
+                to: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreRatingsDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). A query parameter of the wrong type (`invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

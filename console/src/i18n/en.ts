@@ -3,7 +3,7 @@ import type zh from './zh-CN'
 // English for staff who prefer it; the keys follow zh-CN, which the type below enforces.
 const en: typeof zh = {
   app: { name: 'Huiyuan console', signOut: 'Sign out', store: 'Store', language: '中文' },
-  nav: { today: 'Today', checkout: 'Checkout', bills: 'Bills', board: 'Bookings', members: 'Members', schedules: 'Schedules', handover: 'Handover', catalog: 'Catalog', loyalty: 'Loyalty', devices: 'Devices', payments: 'Payments', staff: 'Staff', audit: 'Audit log', jobs: 'Job runs', settings: 'Settings' },
+  nav: { today: 'Today', checkout: 'Checkout', bills: 'Bills', board: 'Bookings', members: 'Members', schedules: 'Schedules', handover: 'Handover', catalog: 'Catalog', loyalty: 'Loyalty', devices: 'Devices', payments: 'Payments', staff: 'Staff', ratings: 'Ratings', audit: 'Audit log', jobs: 'Job runs', settings: 'Settings' },
   common: {
     loading: 'Loading…',
     empty: 'Nothing yet',
@@ -358,6 +358,27 @@ const en: typeof zh = {
     consume: 'On services',
     cardSale: 'On card sales',
     basis: 'Basis',
+    title: 'Title',
+    titleHint: 'What members see when booking, e.g. Senior stylist',
+    photo: 'Photo URL',
+    photoHint: 'An https:// picture; empty shows an initial',
+  },
+  ratings: {
+    average: 'Average',
+    count: 'Ratings',
+    spread: 'Spread',
+    comments: 'Latest comments',
+    none: 'No ratings in this period',
+    noComments: 'No comments yet',
+    bill: 'Bill',
+  },
+  consent: {
+    title: 'Marketing messages',
+    granted: 'Agreed',
+    withdrawn: 'Declined',
+    never: 'Never asked (none sent)',
+    via: 'via',
+    byMember: 'told by the member',
   },
   audit: { at: 'At', actor: 'By', action: 'Action', target: 'Target' },
   today: { takings: 'Takings today', bills: 'Bills today', bookings: 'Bookings today', newMembers: 'New members today', parked: 'Parked', byMethod: 'By method', last30: 'Last 30 days', chartTakings: 'Takings', chartBills: 'Bills' },

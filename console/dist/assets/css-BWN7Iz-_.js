@@ -1,1 +1,0 @@
-import"./index-Cus9yl1p.js";

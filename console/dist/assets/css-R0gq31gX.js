@@ -1,0 +1,1 @@
+import"./index-C2OqY0HI.js";

@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-Cus9yl1p.js";var t=t=>[``,...e].includes(t);export{t};
