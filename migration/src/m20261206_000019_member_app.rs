@@ -69,6 +69,8 @@ impl MigrationTrait for Migration {
             .await?;
         m.create_index(index(col("visit_ratings"), "ix_visit_ratings_store", &["store_id", "created_at"], false))
             .await?;
+        // A member's export and erasure read their ratings.
+        m.create_index(index(col("visit_ratings"), "ix_visit_ratings_member", &["member_id"], false)).await?;
         Ok(())
     }
 

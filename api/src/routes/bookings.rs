@@ -164,6 +164,19 @@ pub struct TechnicianDto {
     pub service_names: Vec<String>,
 }
 
+impl From<service::booking::technicians::Technician> for TechnicianDto {
+    fn from(t: service::booking::technicians::Technician) -> Self {
+        Self {
+            staff_id: t.staff_id,
+            name: t.name,
+            title: t.title,
+            photo_url: t.photo_url,
+            service_ids: t.service_ids,
+            service_names: t.service_names,
+        }
+    }
+}
+
 /// Who works at the store and what they do, to choose one when booking (or let the store choose).
 #[utoipa::path(tag = "me", params(("id" = i64, Path)), responses((status = 200, body = Vec<TechnicianDto>), (status = 404, body = ErrorBody)), security(("member_token" = [])))]
 #[get("/stores/{id}/technicians")]
@@ -173,19 +186,7 @@ async fn list_store_technicians(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<Vec<TechnicianDto>>> {
     let found = service::booking::technicians::at_store(&ctx, &me, id.into_inner()).await?;
-    Ok(web::Json(
-        found
-            .into_iter()
-            .map(|t| TechnicianDto {
-                staff_id: t.staff_id,
-                name: t.name,
-                title: t.title,
-                photo_url: t.photo_url,
-                service_ids: t.service_ids,
-                service_names: t.service_names,
-            })
-            .collect(),
-    ))
+    Ok(web::Json(found.into_iter().map(TechnicianDto::from).collect()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -14,12 +14,12 @@ use service::members::{MemberInput, consents};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Member};
-use crate::routes::bills::BillDto;
 use crate::routes::catalog::ServiceItemDto;
 use crate::routes::count_cards::CountCardDto;
 use crate::routes::members::{AllergyDto, AllergyRequest, ConsentDto, MemberDto};
 use crate::routes::points::PointsDto;
 use crate::routes::stores::StoreDto;
+use crate::routes::visits::MemberBillDto;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_wechat_session)
@@ -270,12 +270,12 @@ async fn list_my_count_cards(
 }
 
 /// Bills the store parked for me to confirm (a large stored-value or count-card debit).
-#[utoipa::path(tag = "me", responses((status = 200, body = Vec<BillDto>)), security(("member_token" = [])))]
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<MemberBillDto>)), security(("member_token" = [])))]
 #[get("/me/bills/to-confirm")]
 async fn list_my_bills_to_confirm(
     ctx: web::Data<AppContext>,
     Member(me): Member,
-) -> ApiResult<web::Json<Vec<BillDto>>> {
+) -> ApiResult<web::Json<Vec<MemberBillDto>>> {
     let bills = service::checkout::bills::pending_confirmations(&ctx, me.merchant_id, me.member_id).await?;
     Ok(web::Json(bills.into_iter().map(Into::into).collect()))
 }
@@ -290,14 +290,14 @@ pub struct ConfirmBillRequest {
 
 /// Confirm a parked bill of mine as I was shown it: the cashier can then settle it once with my stored value or
 /// count cards. If the bill changed since I opened it, nothing is confirmed (`bill_changed`): I look at it again.
-#[utoipa::path(tag = "me", params(("id" = i64, Path)), request_body = ConfirmBillRequest, responses((status = 200, body = BillDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The bill changed since I opened it (`bill_changed`), or is no longer parked (`bill_state`).")), security(("member_token" = [])))]
+#[utoipa::path(tag = "me", params(("id" = i64, Path)), request_body = ConfirmBillRequest, responses((status = 200, body = MemberBillDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The bill changed since I opened it (`bill_changed`), or is no longer parked (`bill_state`).")), security(("member_token" = [])))]
 #[post("/me/bills/{id}/confirm")]
 async fn confirm_my_bill(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     id: web::Path<i64>,
     body: Body<ConfirmBillRequest>,
-) -> ApiResult<web::Json<BillDto>> {
+) -> ApiResult<web::Json<MemberBillDto>> {
     let digest = &body.confirmation_digest;
     let bill = service::checkout::bills::confirm_by_member(&ctx, me.merchant_id, me.member_id, id.into_inner(), digest)
         .await?;

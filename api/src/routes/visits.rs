@@ -8,12 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
+use service::checkout::bills::Bill;
 use service::checkout::ratings::{self, RatingInput, StoreRatings, Visit};
-use service::domain::{Page, Points};
+use service::domain::{BillStatus, Fen, LineKind, Page, Points, TenderKind};
+use service::loyalty::points::PointsMovement;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Member, Staff};
-use crate::routes::bills::BillDto;
 use crate::routes::stored_value::StatementLineDto;
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
@@ -44,16 +45,107 @@ impl HistoryQuery {
     }
 }
 
+/// A line of my bill: what I bought and paid, not how the store shares it out.
+#[derive(Serialize, ToSchema)]
+pub struct MemberBillLineDto {
+    pub id: i64,
+    pub kind: LineKind,
+    pub name: String,
+    pub quantity: i32,
+    pub unit_price_fen: Fen,
+    pub amount_fen: Fen,
+    /// My level's discount on the line.
+    pub discount_fen: Fen,
+    pub points_offset_fen: Fen,
+    /// What I paid for it (0 when a count card's sessions paid).
+    pub net_fen: Fen,
+    pub by_count_card: bool,
+    pub refunded_quantity: i32,
+    pub refunded_fen: Fen,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberTenderDto {
+    pub kind: TenderKind,
+    pub amount_fen: Fen,
+    pub refunded_fen: Fen,
+}
+
+/// A bill as its member sees it: lines, price steps and how it was paid; the store's own notes, commission
+/// shares and who rang it up stay with staff.
+#[derive(Serialize, ToSchema)]
+pub struct MemberBillDto {
+    pub id: i64,
+    pub store_id: i64,
+    pub status: BillStatus,
+    pub subtotal_fen: Fen,
+    pub discount_fen: Fen,
+    pub points_used: Points,
+    pub points_offset_fen: Fen,
+    pub total_fen: Fen,
+    pub refunded_fen: Fen,
+    pub points_earned: Points,
+    pub lines: Vec<MemberBillLineDto>,
+    pub tenders: Vec<MemberTenderDto>,
+    pub created_at: DateTime<Utc>,
+    pub settled_at: Option<DateTime<Utc>>,
+    /// A parked bill: what I name when I confirm it as shown.
+    pub confirmation_digest: Option<String>,
+}
+
+impl From<Bill> for MemberBillDto {
+    fn from(b: Bill) -> Self {
+        Self {
+            id: b.id,
+            store_id: b.store_id,
+            status: b.status,
+            subtotal_fen: b.subtotal,
+            discount_fen: b.discount,
+            points_used: b.points_used,
+            points_offset_fen: b.points_offset,
+            total_fen: b.total,
+            refunded_fen: b.refunded,
+            points_earned: b.points_earned,
+            lines: b
+                .lines
+                .into_iter()
+                .map(|l| MemberBillLineDto {
+                    id: l.id,
+                    kind: l.kind,
+                    name: l.name,
+                    quantity: l.quantity,
+                    unit_price_fen: l.unit_price,
+                    amount_fen: l.amount,
+                    discount_fen: l.discount,
+                    points_offset_fen: l.points_offset,
+                    net_fen: l.net,
+                    by_count_card: l.count_card_id.is_some(),
+                    refunded_quantity: l.refunded_quantity,
+                    refunded_fen: l.refunded,
+                })
+                .collect(),
+            tenders: b
+                .tenders
+                .into_iter()
+                .map(|t| MemberTenderDto { kind: t.kind, amount_fen: t.amount, refunded_fen: t.refunded })
+                .collect(),
+            created_at: b.created_at,
+            settled_at: b.settled_at,
+            confirmation_digest: b.confirmation_digest,
+        }
+    }
+}
+
 /// My settled (and reversed) bills with their lines, newest first.
-#[utoipa::path(tag = "me", params(HistoryQuery), responses((status = 200, body = Vec<BillDto>), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
+#[utoipa::path(tag = "me", params(HistoryQuery), responses((status = 200, body = Vec<MemberBillDto>), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
 #[get("/me/bills")]
 async fn list_my_bills(
     ctx: web::Data<AppContext>,
     Member(me): Member,
     q: web::Query<HistoryQuery>,
-) -> ApiResult<web::Json<Vec<BillDto>>> {
+) -> ApiResult<web::Json<Vec<MemberBillDto>>> {
     let found = service::checkout::bills::mine(&ctx, &me, q.page()?).await?;
-    Ok(web::Json(found.into_iter().map(BillDto::from).collect()))
+    Ok(web::Json(found.into_iter().map(MemberBillDto::from).collect()))
 }
 
 /// My stored-value statement, newest first (`before_id` is an entry id).
@@ -80,6 +172,19 @@ pub struct PointsMovementDto {
     pub created_at: DateTime<Utc>,
 }
 
+impl From<PointsMovement> for PointsMovementDto {
+    fn from(m: PointsMovement) -> Self {
+        Self {
+            entry_id: m.entry_id,
+            kind: m.kind,
+            memo: m.memo,
+            bill_id: m.bill_id,
+            delta: m.delta,
+            created_at: m.created_at,
+        }
+    }
+}
+
 /// My points movements, newest first (`before_id` is an entry id); what expires when is in `/me/points`.
 #[utoipa::path(tag = "me", params(HistoryQuery), responses((status = 200, body = Vec<PointsMovementDto>), (status = 422, body = ErrorBody)), security(("member_token" = [])))]
 #[get("/me/points/entries")]
@@ -89,19 +194,7 @@ async fn list_my_points_entries(
     q: web::Query<HistoryQuery>,
 ) -> ApiResult<web::Json<Vec<PointsMovementDto>>> {
     let moves = service::loyalty::points::my_statement(&ctx, me.merchant_id, me.member_id, q.page()?).await?;
-    Ok(web::Json(
-        moves
-            .into_iter()
-            .map(|m| PointsMovementDto {
-                entry_id: m.entry_id,
-                kind: m.kind,
-                memo: m.memo,
-                bill_id: m.bill_id,
-                delta: m.delta,
-                created_at: m.created_at,
-            })
-            .collect(),
-    ))
+    Ok(web::Json(moves.into_iter().map(PointsMovementDto::from).collect()))
 }
 
 #[derive(Serialize, ToSchema)]

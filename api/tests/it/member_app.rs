@@ -129,6 +129,9 @@ async fn a_visit_is_rated_once_per_technician_and_shows_in_the_store_figures() {
     assert_eq!(figures["staff"][0]["average_centi"], 450);
     assert_eq!(figures["staff"][0]["histogram"], json!([0, 0, 0, 1, 1]));
     assert_eq!(figures["comments"][0]["comment"], "很细心");
+    // A period at the calendar's edge is refused, never overflowed.
+    let edge = format!("/stores/{store}/ratings?from=%2B262142-12-30&to=%2B262142-12-31");
+    assert_error(&app.get(&format!("{STAFF}{edge}"), &owner).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
     // Cashiers do not read colleagues' performance.
     let cashier = app.token(Role::Cashier).await;
     assert_error(

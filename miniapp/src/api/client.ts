@@ -38,7 +38,7 @@ export class ApiFailure extends Error {
 
 /** What to show where an action failed: the api's own message, or the error's. */
 export function messageOf(error: unknown): string {
-  return error instanceof ApiFailure ? error.message : String(error)
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** Where the api is: the same origin in the H5 build the api serves; configured for the mini-program builds. */

@@ -6,9 +6,30 @@ import { call, type Schemas } from '@/api/client'
 
 export const provider: 'alipay' | 'wechatpay' = process.env.UNI_PLATFORM === 'mp-alipay' ? 'alipay' : 'wechatpay'
 
-/** A key for one tap: tapping twice returns the same order. */
+/** A fresh idempotency key (a booking, a payment). */
 export function tapKey(kind: string): string {
   return `${kind}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+}
+
+/**
+ * One key per thing being paid (a bill, a plan, an amount) until its payment is settled either way: tapping
+ * again, or coming back after closing the wallet, returns the same order instead of starting a second one.
+ */
+export class PaymentKeys {
+  private keys = new Map<string, string>()
+
+  for(what: string): string {
+    let key = this.keys.get(what)
+    if (!key) {
+      key = tapKey('pay')
+      this.keys.set(what, key)
+    }
+    return key
+  }
+
+  done(what: string): void {
+    this.keys.delete(what)
+  }
 }
 
 /** Opens the wallet for a started payment; resolves when the member is done with it. */

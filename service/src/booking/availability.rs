@@ -108,26 +108,7 @@ impl Availability {
             }
         }
 
-        let mut staff_query = staff::Entity::find()
-            .filter(staff::Column::MerchantId.eq(store.merchant_id))
-            .filter(staff::Column::Active.eq(true));
-        if let Some(id) = staff_filter {
-            staff_query = staff_query.filter(staff::Column::Id.eq(id));
-        }
-        let assigned: BTreeSet<i64> = staff_stores::Entity::find()
-            .filter(staff_stores::Column::StoreId.eq(store.id))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|row| row.staff_id)
-            .collect();
-        let people: Vec<staff::Model> = staff_query
-            .order_by_asc(staff::Column::Id)
-            .all(conn)
-            .await?
-            .into_iter()
-            .filter(|s| s.all_stores || assigned.contains(&s.id))
-            .collect();
+        let people = working_at(conn, &store, staff_filter).await?;
         let ids: Vec<i64> = people.iter().map(|s| s.id).collect();
         let service_ids: Vec<i64> = services.iter().map(|s| s.id).collect();
         let skills = staff_skills::Entity::find()
@@ -455,4 +436,33 @@ pub fn search(
         }
     }
     found
+}
+
+/// The active staff who work at the store (assigned to it, or to every store), in the order they were added;
+/// only `only` when given. Slot search and the technicians members choose from read the same list.
+pub(crate) async fn working_at(
+    conn: &impl ConnectionTrait,
+    store: &stores::Model,
+    only: Option<i64>,
+) -> Result<Vec<staff::Model>> {
+    let mut query = staff::Entity::find()
+        .filter(staff::Column::MerchantId.eq(store.merchant_id))
+        .filter(staff::Column::Active.eq(true));
+    if let Some(id) = only {
+        query = query.filter(staff::Column::Id.eq(id));
+    }
+    let assigned: BTreeSet<i64> = staff_stores::Entity::find()
+        .filter(staff_stores::Column::StoreId.eq(store.id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| row.staff_id)
+        .collect();
+    Ok(query
+        .order_by_asc(staff::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|s| s.all_stores || assigned.contains(&s.id))
+        .collect())
 }

@@ -58,6 +58,19 @@ impl Calendar {
         self.span(day, 0, 1440)
     }
 
+    /// A report's period: local days `from..=to`, at most a year, as the instants from the first midnight to the
+    /// midnight after the last day. Days at the edge of the calendar are refused rather than overflowing.
+    pub fn period(&self, from: NaiveDate, to: NaiveDate) -> crate::Result<(DateTime<Utc>, DateTime<Utc>)> {
+        if to < from || (to - from).num_days() > 366 {
+            return Err(crate::Error::invalid("to", "the period runs from `from` to `to`, at most a year"));
+        }
+        let midnight = |day: NaiveDate| self.instant(day.and_time(chrono::NaiveTime::MIN), false);
+        match to.succ_opt() {
+            Some(after) if from.pred_opt().is_some() => Ok((midnight(from), midnight(after))),
+            _ => Err(crate::Error::invalid("to", "not a date this calendar can hold")),
+        }
+    }
+
     /// The local day an instant falls on.
     pub fn date_of(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&self.tz).date_naive()

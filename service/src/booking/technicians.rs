@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use entity::{service_items, staff, staff_skills, staff_stores};
+use entity::{service_items, staff_skills};
 
 use super::search::open_store;
 use crate::members::auth::MemberPrincipal;
@@ -28,22 +28,7 @@ pub async fn at_store(ctx: &AppContext, me: &MemberPrincipal, store_id: i64) -> 
         Error::Invalid { .. } => Error::NotFound("store"),
         other => other,
     })?;
-    let assigned: BTreeSet<i64> = staff_stores::Entity::find()
-        .filter(staff_stores::Column::StoreId.eq(store.id))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|row| row.staff_id)
-        .collect();
-    let people: Vec<staff::Model> = staff::Entity::find()
-        .filter(staff::Column::MerchantId.eq(me.merchant_id))
-        .filter(staff::Column::Active.eq(true))
-        .order_by_asc(staff::Column::Id)
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .filter(|person| person.all_stores || assigned.contains(&person.id))
-        .collect();
+    let people = super::availability::working_at(&ctx.db, &store, None).await?;
     let menu: Vec<service_items::Model> = service_items::Entity::find()
         .filter(service_items::Column::MerchantId.eq(me.merchant_id))
         .filter(service_items::Column::Active.eq(true))

@@ -6,23 +6,24 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde_json::json;
 
 use entity::{bill_lines, bills, staff, visit_ratings};
 
-use crate::booking::calendar::{self, Calendar};
+use crate::booking::calendar::Calendar;
 use crate::commission::StaffShare;
-use crate::domain::{BillStatus, Permission};
+use crate::domain::{BillStatus, LineKind, Permission};
 use crate::error::is_unique_violation;
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::StaffPrincipal;
 use crate::members::auth::MemberPrincipal;
 use crate::{AppContext, Conflict, Error, Result};
 
-/// How long after a visit it can be rated.
-const RATING_WINDOW_DAYS: i64 = 30;
+/// How long after a visit it can be rated (the `not_rateable` message says so too).
+pub const RATING_WINDOW_DAYS: i64 = 30;
 
 #[derive(Clone, Debug)]
 pub struct Rating {
@@ -72,12 +73,12 @@ pub async fn rate(ctx: &AppContext, me: &MemberPrincipal, bill_id: i64, inputs: 
     if inputs.is_empty() || inputs.len() > current.technicians.len() {
         return Err(Error::invalid("ratings", "rate one or more of the visit's technicians, each once"));
     }
-    let mut checked = Vec::with_capacity(inputs.len());
+    let mut checked: Vec<RatingInput> = Vec::with_capacity(inputs.len());
     for input in inputs {
         let Some(technician) = current.technicians.iter().find(|t| t.staff_id == input.staff_id) else {
             return Err(Error::invalid("staff_id", "this staff member did not work on this visit"));
         };
-        if checked.iter().any(|(id, _, _)| *id == input.staff_id) {
+        if checked.iter().any(|c| c.staff_id == input.staff_id) {
             return Err(Error::invalid("staff_id", "each technician is rated once"));
         }
         if technician.rating.is_some() {
@@ -86,14 +87,14 @@ pub async fn rate(ctx: &AppContext, me: &MemberPrincipal, bill_id: i64, inputs: 
         if !(1..=5).contains(&input.stars) {
             return Err(Error::invalid("stars", "must be 1 to 5"));
         }
-        let comment = input.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+        let comment = input.comment.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
         if comment.as_ref().is_some_and(|c| c.chars().count() > 300) {
             return Err(Error::invalid("comment", "must be at most 300 characters"));
         }
-        checked.push((input.staff_id, input.stars, comment));
+        checked.push(RatingInput { comment, ..input });
     }
     let txn = ctx.db.begin().await?;
-    for (staff_id, stars, comment) in checked {
+    for RatingInput { staff_id, stars, comment } in checked {
         let inserted = visit_ratings::ActiveModel {
             merchant_id: Set(me.merchant_id),
             store_id: Set(bill.store_id),
@@ -141,12 +142,13 @@ async fn my_bill(ctx: &AppContext, me: &MemberPrincipal, bill_id: i64) -> Result
 
 async fn visit(ctx: &AppContext, bill: &bills::Model) -> Result<Visit> {
     let settled_within = bill.settled_at.is_some_and(|at| ctx.now() - at <= Duration::days(RATING_WINDOW_DAYS));
-    let open = bill.status == BillStatus::Settled.as_str() && settled_within;
+    // A visit refunded in full is no longer one to rate.
+    let open = bill.status == BillStatus::Settled.as_str() && bill.refunded_fen < bill.total_fen && settled_within;
     // The people on the bill's service lines, in the order they first appear.
     let mut staff_ids: Vec<i64> = Vec::new();
     for line in bill_lines::Entity::find()
         .filter(bill_lines::Column::BillId.eq(bill.id))
-        .filter(bill_lines::Column::Kind.eq("service"))
+        .filter(bill_lines::Column::Kind.eq(LineKind::Service.as_str()))
         .order_by_asc(bill_lines::Column::Id)
         .all(&ctx.db)
         .await?
@@ -225,24 +227,30 @@ pub async fn of_store(
 ) -> Result<StoreRatings> {
     principal.require(Permission::CommissionRead)?;
     let store = crate::foundation::stores::in_scope(&ctx.db, principal, store_id).await?;
-    if to < from || (to - from).num_days() > 366 {
-        return Err(Error::invalid("to", "must be on or after from, at most a year later"));
-    }
-    let calendar = Calendar::new(&store.timezone);
-    let (from, to) = (calendar::from_minutes(calendar.day(from).start), calendar::from_minutes(calendar.day(to).end));
-    let rows = visit_ratings::Entity::find()
-        .filter(visit_ratings::Column::MerchantId.eq(principal.merchant_id))
-        .filter(visit_ratings::Column::StoreId.eq(store_id))
-        .filter(visit_ratings::Column::CreatedAt.gte(from))
-        .filter(visit_ratings::Column::CreatedAt.lt(to))
-        .order_by_desc(visit_ratings::Column::Id)
+    let (from, to) = Calendar::new(&store.timezone).period(from, to)?;
+    let in_period = || {
+        visit_ratings::Entity::find()
+            .filter(visit_ratings::Column::MerchantId.eq(principal.merchant_id))
+            .filter(visit_ratings::Column::StoreId.eq(store_id))
+            .filter(visit_ratings::Column::CreatedAt.gte(from))
+            .filter(visit_ratings::Column::CreatedAt.lt(to))
+    };
+    // Counted by the database: a busy store's year of ratings is never loaded to be counted.
+    let counts: Vec<(i64, i32, i64)> = in_period()
+        .select_only()
+        .column(visit_ratings::Column::StaffId)
+        .column(visit_ratings::Column::Stars)
+        .column_as(visit_ratings::Column::Id.count(), "n")
+        .group_by(visit_ratings::Column::StaffId)
+        .group_by(visit_ratings::Column::Stars)
+        .into_tuple()
         .all(&ctx.db)
         .await?;
     let mut per_staff: BTreeMap<i64, [u32; 5]> = BTreeMap::new();
-    for row in &rows {
-        let histogram = per_staff.entry(row.staff_id).or_default();
-        if let Some(slot) = usize::try_from(row.stars - 1).ok().and_then(|i| histogram.get_mut(i)) {
-            *slot += 1;
+    for (staff_id, stars, n) in counts {
+        let histogram = per_staff.entry(staff_id).or_default();
+        if let Some(slot) = usize::try_from(stars - 1).ok().and_then(|i| histogram.get_mut(i)) {
+            *slot += u32::try_from(n).unwrap_or(u32::MAX);
         }
     }
     let names: HashMap<i64, String> = staff::Entity::find()
@@ -254,20 +262,21 @@ pub async fn of_store(
         .collect();
     let mut staff: Vec<StaffRatings> = per_staff
         .into_iter()
-        .map(|(staff_id, histogram)| {
-            let count: u32 = histogram.iter().sum();
-            let stars: u32 = histogram.iter().zip(1u32..).map(|(n, star)| n * star).sum();
-            StaffRatings {
-                staff_id,
-                name: names.get(&staff_id).cloned().unwrap_or_default(),
-                count,
-                average_centi: (stars * 200 + count) / (2 * count.max(1)),
-                histogram,
-            }
+        .map(|(staff_id, histogram)| StaffRatings {
+            staff_id,
+            name: names.get(&staff_id).cloned().unwrap_or_default(),
+            count: histogram.iter().sum(),
+            average_centi: average_centi(&histogram),
+            histogram,
         })
         .collect();
     staff.sort_by(|a, b| b.average_centi.cmp(&a.average_centi).then(b.count.cmp(&a.count)));
-    let comments = rows
+    let comments = in_period()
+        .filter(visit_ratings::Column::Comment.is_not_null())
+        .order_by_desc(visit_ratings::Column::Id)
+        .limit(50)
+        .all(&ctx.db)
+        .await?
         .into_iter()
         .filter_map(|r| {
             r.comment.map(|comment| RatingComment {
@@ -278,19 +287,28 @@ pub async fn of_store(
                 rated_at: r.created_at,
             })
         })
-        .take(50)
         .collect();
     Ok(StoreRatings { staff, comments })
 }
 
+/// The mean of a histogram of 1–5 stars in hundredths of a star, rounded half up (0 for no ratings).
+fn average_centi(histogram: &[u32; 5]) -> u32 {
+    let count: u64 = histogram.iter().map(|&n| u64::from(n)).sum();
+    let stars: u64 = histogram.iter().zip(1u64..).map(|(&n, star)| u64::from(n) * star).sum();
+    u32::try_from((stars * 200 + count) / (2 * count.max(1))).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::average_centi;
+
     #[test]
     fn the_average_rounds_half_up_in_hundredths() {
-        // 5, 5, 4 → 4.666… → 467; 4, 5 → 4.5 → 450; 1 → 100.
-        let average = |stars: u32, count: u32| (stars * 200 + count) / (2 * count);
-        assert_eq!(average(14, 3), 467);
-        assert_eq!(average(9, 2), 450);
-        assert_eq!(average(1, 1), 100);
+        // 5, 5, 4 → 4.666… → 467; 4, 5 → 4.5 → 450; a single 1 → 100; 1, 2 → 1.5 → 150; none → 0.
+        assert_eq!(average_centi(&[0, 0, 0, 1, 2]), 467);
+        assert_eq!(average_centi(&[0, 0, 0, 1, 1]), 450);
+        assert_eq!(average_centi(&[1, 0, 0, 0, 0]), 100);
+        assert_eq!(average_centi(&[1, 1, 0, 0, 0]), 150);
+        assert_eq!(average_centi(&[0; 5]), 0);
     }
 }

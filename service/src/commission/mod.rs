@@ -257,18 +257,9 @@ pub async fn statement(
     }
     // Someone of another merchant or store is not found, rather than a statement of zeros.
     crate::foundation::staff::visible_to(&ctx.db, principal, staff_id).await?;
-    if to < from || (to - from).num_days() > 366 {
-        return Err(Error::invalid("to", "the period runs from `from` to `to`, at most a year"));
-    }
     let merchant =
         merchants::Entity::find_by_id(principal.merchant_id).one(&ctx.db).await?.ok_or(Error::NotFound("merchant"))?;
-    let tz: chrono_tz::Tz = merchant.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    let start = |day: NaiveDate| {
-        tz.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)).earliest().map(|at| at.with_timezone(&Utc))
-    };
-    let (Some(begin), Some(end)) = (start(from), to.succ_opt().and_then(start)) else {
-        return Err(Error::invalid("from", "not a date in the merchant's time zone"));
-    };
+    let (begin, end) = crate::booking::calendar::Calendar::new(&merchant.timezone).period(from, to)?;
     let rows = commissions::Entity::find()
         .filter(commissions::Column::MerchantId.eq(principal.merchant_id))
         .filter(commissions::Column::StaffId.eq(staff_id))

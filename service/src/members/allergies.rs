@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -30,7 +31,10 @@ pub struct Allergy {
 }
 
 /// `reported_by` of a note the member told in the app.
-const MEMBER: &str = "member";
+const REPORTED_BY_MEMBER: &str = "member";
+
+/// The most notes a member tells in the app: each one is shown at the desk and checked against every service.
+const MAX_TOLD_BY_MEMBER: u64 = 20;
 
 pub(super) fn open_allergy(ctx: &AppContext, row: member_allergies::Model) -> Result<Allergy> {
     Ok(Allergy {
@@ -38,7 +42,7 @@ pub(super) fn open_allergy(ctx: &AppContext, row: member_allergies::Model) -> Re
         substance: ctx.vault.open(Field::AllergySubstance, &row.substance_sealed)?,
         severity: Severity::from_db(&row.severity),
         note: ctx.vault.open_opt(Field::AllergyNote, row.note_sealed.as_deref())?,
-        by_member: row.reported_by == MEMBER,
+        by_member: row.reported_by == REPORTED_BY_MEMBER,
         created_at: row.created_at,
     })
 }
@@ -64,7 +68,7 @@ pub async fn add_allergy(
     note: Option<&str>,
 ) -> Result<Allergy> {
     principal.require(Permission::MemberWrite)?;
-    let note = Note::parse(substance, severity, note)?;
+    let note = AllergyInput::parse(substance, severity, note)?;
     insert(ctx, principal.merchant_id, member_id, note, By::Staff(principal.staff_id)).await
 }
 
@@ -76,17 +80,17 @@ pub async fn report_own(
     severity: Severity,
     note: Option<&str>,
 ) -> Result<Allergy> {
-    let note = Note::parse(substance, severity, note)?;
+    let note = AllergyInput::parse(substance, severity, note)?;
     insert(ctx, me.merchant_id, me.member_id, note, By::Member(me.member_id)).await
 }
 
-struct Note<'a> {
+struct AllergyInput<'a> {
     substance: &'a str,
     severity: Severity,
     note: Option<&'a str>,
 }
 
-impl<'a> Note<'a> {
+impl<'a> AllergyInput<'a> {
     fn parse(substance: &'a str, severity: Severity, note: Option<&'a str>) -> Result<Self> {
         let substance = substance.trim();
         if substance.is_empty() || substance.chars().count() > 60 {
@@ -107,19 +111,35 @@ enum By {
     Member(i64),
 }
 
-async fn insert(ctx: &AppContext, merchant_id: i64, member_id: i64, note: Note<'_>, by: By) -> Result<Allergy> {
+async fn insert(
+    ctx: &AppContext,
+    merchant_id: i64,
+    member_id: i64,
+    input: AllergyInput<'_>,
+    by: By,
+) -> Result<Allergy> {
     let (reported_by, created_by, actor) = match by {
         By::Staff(id) => ("staff", id, Actor::Staff(id)),
-        By::Member(id) => (MEMBER, id, Actor::Member(id)),
+        By::Member(id) => (REPORTED_BY_MEMBER, id, Actor::Member(id)),
     };
     let txn = ctx.db.begin().await?;
     live(&row(&txn, merchant_id, member_id).await?)?;
+    if reported_by == REPORTED_BY_MEMBER {
+        let told = member_allergies::Entity::find()
+            .filter(member_allergies::Column::MemberId.eq(member_id))
+            .filter(member_allergies::Column::ReportedBy.eq(REPORTED_BY_MEMBER))
+            .count(&txn)
+            .await?;
+        if told >= MAX_TOLD_BY_MEMBER {
+            return Err(Error::invalid("substance", "at most 20 notes can be told in the app; ask the store"));
+        }
+    }
     let row = member_allergies::ActiveModel {
         merchant_id: Set(merchant_id),
         member_id: Set(member_id),
-        substance_sealed: Set(ctx.vault.seal(Field::AllergySubstance, note.substance)),
-        severity: Set(note.severity.as_str().to_owned()),
-        note_sealed: Set(note.note.map(|n| ctx.vault.seal(Field::AllergyNote, n))),
+        substance_sealed: Set(ctx.vault.seal(Field::AllergySubstance, input.substance)),
+        severity: Set(input.severity.as_str().to_owned()),
+        note_sealed: Set(input.note.map(|n| ctx.vault.seal(Field::AllergyNote, n))),
         created_by: Set(created_by),
         reported_by: Set(reported_by.to_owned()),
         created_at: Set(ctx.now()),
@@ -134,7 +154,7 @@ async fn insert(ctx: &AppContext, merchant_id: i64, member_id: i64, note: Note<'
             actor,
             action: "member.allergy_added",
             target: Some(("member", member_id)),
-            detail: json!({ "allergy_id": row.id, "severity": note.severity.as_str(), "reported_by": reported_by }),
+            detail: json!({ "allergy_id": row.id, "severity": input.severity.as_str(), "reported_by": reported_by }),
             ip: None,
         },
     )
@@ -167,7 +187,7 @@ async fn delete(ctx: &AppContext, merchant_id: i64, member_id: i64, allergy_id: 
     let actor = match by {
         By::Staff(id) => Actor::Staff(id),
         By::Member(id) => {
-            query = query.filter(member_allergies::Column::ReportedBy.eq(MEMBER));
+            query = query.filter(member_allergies::Column::ReportedBy.eq(REPORTED_BY_MEMBER));
             Actor::Member(id)
         }
     };

@@ -37,10 +37,15 @@ impl From<marketing_consents::Model> for Consent {
 }
 
 /// Each member's answer in force (their latest), for the members given; members never asked are absent.
-pub(crate) async fn latest_of(conn: &impl ConnectionTrait, member_ids: &[i64]) -> Result<HashMap<i64, Consent>> {
+pub(crate) async fn latest_of(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_ids: &[i64],
+) -> Result<HashMap<i64, Consent>> {
     let mut answers = HashMap::new();
     // Ascending ids: a later answer replaces an earlier one.
     for row in marketing_consents::Entity::find()
+        .filter(marketing_consents::Column::MerchantId.eq(merchant_id))
         .filter(marketing_consents::Column::MemberId.is_in(member_ids.iter().copied()))
         .order_by_asc(marketing_consents::Column::Id)
         .all(conn)
@@ -53,12 +58,13 @@ pub(crate) async fn latest_of(conn: &impl ConnectionTrait, member_ids: &[i64]) -
 
 /// The member's answer in force, if they ever answered.
 pub async fn mine(ctx: &AppContext, me: &MemberPrincipal) -> Result<Option<Consent>> {
-    Ok(latest_of(&ctx.db, &[me.member_id]).await?.remove(&me.member_id))
+    Ok(latest_of(&ctx.db, me.merchant_id, &[me.member_id]).await?.remove(&me.member_id))
 }
 
 /// Every answer the member gave, oldest first (their data export).
-pub(crate) async fn history(conn: &impl ConnectionTrait, member_id: i64) -> Result<Vec<Consent>> {
+pub(crate) async fn history(conn: &impl ConnectionTrait, merchant_id: i64, member_id: i64) -> Result<Vec<Consent>> {
     Ok(marketing_consents::Entity::find()
+        .filter(marketing_consents::Column::MerchantId.eq(merchant_id))
         .filter(marketing_consents::Column::MemberId.eq(member_id))
         .order_by_asc(marketing_consents::Column::Id)
         .all(conn)

@@ -213,7 +213,11 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             allergies.entry(row.member_id).or_default().push(open_allergy(ctx, row)?);
         }
     }
-    let mut consents = if details { consents::latest_of(&ctx.db, &ids).await? } else { HashMap::new() };
+    // The rows are one merchant's (every caller reads its own merchant's members).
+    let mut consents = match rows.first() {
+        Some(first) if details => consents::latest_of(&ctx.db, first.merchant_id, &ids).await?,
+        _ => HashMap::new(),
+    };
     let level_ids: Vec<i64> = rows.iter().filter_map(|row| row.level_id).collect();
     let levels: HashMap<i64, Level> = if level_ids.is_empty() {
         HashMap::new()

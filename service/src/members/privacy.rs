@@ -230,12 +230,13 @@ async fn consents_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resu
         .into_iter()
         .map(|u| json!({ "use": u.purpose, "bill_id": u.bill_id, "at": u.used_at }))
         .collect();
-    let marketing: Vec<Value> = super::consents::history(&ctx.db, member_id)
+    let marketing: Vec<Value> = super::consents::history(&ctx.db, merchant_id, member_id)
         .await?
         .into_iter()
         .map(|c| json!({ "granted": c.granted, "channel": c.channel, "wording": c.wording, "at": c.given_at }))
         .collect();
     let ratings: Vec<Value> = visit_ratings::Entity::find()
+        .filter(visit_ratings::Column::MerchantId.eq(merchant_id))
         .filter(visit_ratings::Column::MemberId.eq(member_id))
         .order_by_asc(visit_ratings::Column::Id)
         .all(&ctx.db)

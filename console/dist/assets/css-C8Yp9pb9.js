@@ -1,1 +1,0 @@
-import"./index-C2OqY0HI.js";import"./css-BAsfA8gu.js";

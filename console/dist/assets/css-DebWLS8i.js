@@ -1,0 +1,1 @@
+import"./index-D7t2WzYS.js";import"./css-BfuR1cUR.js";

@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-C2OqY0HI.js";var t=t=>[``,...e].includes(t);export{t};
