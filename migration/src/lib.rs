@@ -24,6 +24,7 @@ mod m20261205_000016_sealed_member_details;
 mod m20261205_000017_points_expiry_template;
 mod m20261205_000018_payment_exception_store;
 mod m20261206_000019_member_app;
+mod m20261206_000020_coupons;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_points_expiry_template::Migration),
             Box::new(m20261205_000018_payment_exception_store::Migration),
             Box::new(m20261206_000019_member_app::Migration),
+            Box::new(m20261206_000020_coupons::Migration),
         ]
     }
 }

@@ -114,6 +114,12 @@ pub enum Conflict {
     AlreadyRated,
     /// The visit is not one that can be rated (not settled, or too long ago).
     NotRateable,
+    /// The coupon's stock is gone.
+    CouponSoldOut,
+    /// The member holds as many of this coupon as one member may.
+    CouponLimitReached,
+    /// The coupon is paused or ended, or outside its claim window.
+    CouponUnavailable,
 }
 
 impl Conflict {
@@ -149,6 +155,9 @@ impl Conflict {
             Conflict::BookingCutoffPassed => "booking_cutoff_passed",
             Conflict::AlreadyRated => "already_rated",
             Conflict::NotRateable => "not_rateable",
+            Conflict::CouponSoldOut => "coupon_sold_out",
+            Conflict::CouponLimitReached => "coupon_limit_reached",
+            Conflict::CouponUnavailable => "coupon_unavailable",
         }
     }
 
@@ -191,6 +200,9 @@ impl Conflict {
             }
             Conflict::AlreadyRated => "you rated this technician for this visit already",
             Conflict::NotRateable => "only a settled visit of the last 30 days can be rated",
+            Conflict::CouponSoldOut => "this coupon has run out",
+            Conflict::CouponLimitReached => "you already hold as many of this coupon as one member may",
+            Conflict::CouponUnavailable => "this coupon is not being given out now",
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

@@ -5,6 +5,7 @@ pub mod booking;
 pub mod cards;
 pub mod checkout;
 pub mod commission;
+pub mod coupons;
 pub mod demo;
 pub mod domain;
 pub mod error;

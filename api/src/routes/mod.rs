@@ -8,6 +8,7 @@ pub mod card_products;
 pub mod catalog;
 pub mod commission;
 pub mod count_cards;
+pub mod coupons;
 pub mod handovers;
 pub mod jobs;
 pub mod levels;
@@ -52,14 +53,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(bridge::staff_routes)
             .configure(handovers::routes)
             .configure(jobs::routes)
-            .configure(visits::staff_routes),
+            .configure(visits::staff_routes)
+            .configure(coupons::staff_routes),
     )
     .service(
         scope::scope("/api/mini/v1")
             .configure(mini::routes)
             .configure(payments::mini_routes)
             .configure(bookings::mini_routes)
-            .configure(visits::mini_routes),
+            .configure(visits::mini_routes)
+            .configure(coupons::mini_routes),
     )
     .configure(payments::callback_routes)
     .configure(bridge::bridge_routes)

@@ -67,6 +67,9 @@ fn reach(method: &str, path: &str) -> Reach {
             ("POST", "/staff") => Store,
             (_, p) if p.starts_with("/staff/{id}") => Store,
             ("GET", "/services" | "/products" | "/card-products" | "/recharge-plans" | "/commission-rules") => Shared,
+            ("GET", "/coupon-templates") => Shared,
+            ("POST", "/coupon-templates") => EveryStoreOwn,
+            (_, p) if p.starts_with("/coupon-templates/") => EveryStore,
             ("GET", "/member-levels" | "/members") => Shared,
             ("GET", p) if p.starts_with("/merchant") => Shared,
             ("POST", "/card-products" | "/commission-rules") => EveryStore,
@@ -97,7 +100,9 @@ fn reach(method: &str, path: &str) -> Reach {
             (_, p) if p.starts_with("/sessions") => Outside,
             ("POST", "/me/deletion") => Outside,
             (_, p) if p.contains("{id}") && p.starts_with("/me/") => MemberOwn,
-            ("GET", "/stores/{id}/slots" | "/stores/{id}/technicians") => MemberMerchant,
+            ("GET", "/stores/{id}/slots" | "/stores/{id}/technicians") | ("POST", "/coupon-center/{id}/claims") => {
+                MemberMerchant
+            }
             ("POST", "/me/bookings" | "/me/payments/recharges") => MemberMerchant,
             (_, p) if p.starts_with("/me") || !p.contains('{') => MemberSelf,
             _ => panic!("the walk does not know {method} {path}: say how far it reaches"),
@@ -121,6 +126,8 @@ struct Victim {
     plan: i64,
     rule: i64,
     level: i64,
+    /// A claimable coupon template with stock.
+    coupon: i64,
     parked_bill: i64,
     settled_bill: i64,
     settled_line: i64,
@@ -162,6 +169,7 @@ impl Victim {
                 ("{id}", "bridge-devices") => self.device.to_string(),
                 ("{id}", "card-products") => self.card_product.to_string(),
                 ("{id}", "commission-rules") => self.rule.to_string(),
+                ("{id}", "coupon-templates" | "coupon-center") => self.coupon.to_string(),
                 ("{id}", "count-cards") => self.count_card.to_string(),
                 ("{id}", "member-levels") => self.level.to_string(),
                 ("{id}", "members") => self.member.to_string(),
@@ -219,6 +227,7 @@ impl Victim {
             {
                 return None;
             }
+            ("POST", "/coupon-center/{id}/claims") => return None,
             ("PATCH", "/me") => json!({ "nickname": "walker" }),
             ("POST", "/me/bills/{id}/confirm") => json!({ "confirmation_digest": "0".repeat(64) }),
             ("POST", "/me/bills/{id}/payments") => json!({ "provider": "wechatpay", "idempotency_key": key }),
@@ -237,6 +246,11 @@ impl Victim {
             ("POST", "/me/bills/{id}/ratings") => json!({ "ratings": [{ "staff_id": self.staff, "stars": 5 }] }),
             ("PUT", "/me/marketing-consent") => json!({ "granted": true }),
             ("POST", "/me/allergies") => json!({ "substance": "乳胶", "severity": "mild" }),
+            ("POST", "/coupon-templates") => {
+                json!({ "name": "走查券", "kind": "amount", "value_fen": 100, "valid_days": 7 })
+            }
+            ("PATCH", "/coupon-templates/{id}") => json!({ "name": "走查改名" }),
+            ("POST", "/coupon-templates/{id}/grants") => json!({ "member_ids": [self.member], "idempotency_key": key }),
             ("POST", "/me/subscriptions") => json!({ "answers": {} }),
             ("POST", "/bills") => json!({
                 "store_id": self.store, "member_id": self.member, "lines": lines, "park": true, "idempotency_key": key,
@@ -552,6 +566,8 @@ async fn victim(app: &TestApp) -> Victim {
     let plan = id(plans.as_array().unwrap().iter().find(|p| p["pay_fen"] == 300_000).expect("the demo's big plan"));
     let rule = id(&get("/commission-rules".to_owned()).await[0]);
     let level = id(&get("/member-levels".to_owned()).await[1]);
+    let coupon = json!({ "name": "走查券", "kind": "amount", "value_fen": 500, "valid_days": 30, "total_stock": 100, "claimable": true });
+    let coupon = id(&post("/coupon-templates".to_owned(), coupon).await);
     let printer =
         id(&post(format!("/stores/{store}/printers"), json!({ "name": "前台", "address": "192.0.2.1:9100" })).await);
     let device = id(&post(format!("/stores/{store}/bridge-devices"), json!({ "name": "前台电脑" })).await["device"]);
@@ -622,6 +638,7 @@ async fn victim(app: &TestApp) -> Victim {
         plan,
         rule,
         level,
+        coupon,
         parked_bill,
         settled_bill,
         settled_line,

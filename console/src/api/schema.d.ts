@@ -4,6 +4,40 @@
  */
 
 export interface paths {
+    "/api/mini/v1/coupon-center": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The coupon center: coupons I may claim now. */
+        get: operations["list_coupon_center"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/coupon-center/{id}/claims": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Claim a coupon from the coupon center. */
+        post: operations["claim_coupon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mini/v1/me": {
         parameters: {
             query?: never;
@@ -226,6 +260,23 @@ export interface paths {
         };
         /** My count cards (次卡) and their sessions left. */
         get: operations["list_my_count_cards"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My coupons: usable ones first, soonest to expire first. */
+        get: operations["list_my_coupons"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1116,6 +1167,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/coupon-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's coupon templates, newest first, with how many were issued and used. */
+        get: operations["list_coupon_templates"];
+        put?: never;
+        /** A new coupon template (merchant-wide staff who manage coupons; audited). */
+        post: operations["create_coupon_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/coupon-templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Rename, pause, resume or end a template, or add stock. Its terms never change: issued coupons keep theirs. */
+        patch: operations["update_coupon_template"];
+        trace?: never;
+    };
+    "/api/staff/v1/coupon-templates/{id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Grant one coupon to each member named: all or nothing (409 `coupon_sold_out` when stock is short for all). */
+        post: operations["grant_coupons"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/jobs/runs": {
         parameters: {
             query?: never;
@@ -1370,6 +1473,23 @@ export interface paths {
         };
         /** A member's count cards with the sessions left. */
         get: operations["list_member_count_cards"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/members/{id}/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A member's coupons: usable ones first, soonest to expire first. */
+        get: operations["list_member_coupons"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3165,6 +3285,154 @@ export interface components {
             /** @description `active`, `refunded`, `transferred` or `expired` (its value recognised as breakage). */
             status: string;
         };
+        /**
+         * @description What a coupon takes off.
+         * @enum {string}
+         */
+        CouponKind: "amount" | "percent" | "spend_off" | "free_item";
+        CouponOfferDto: {
+            /** @description Whether a claim now would be taken. */
+            can_claim: boolean;
+            /** Format: date-time */
+            claim_until?: string | null;
+            /**
+             * Format: int32
+             * @description How many I have claimed.
+             */
+            claimed: number;
+            /** Format: int32 */
+            per_member_limit: number;
+            /**
+             * Format: int64
+             * @description Absent: no limit.
+             */
+            remaining?: number | null;
+            /** Format: int64 */
+            template_id: number;
+            terms: components["schemas"]["TermsDto"];
+            /** Format: int32 */
+            valid_days?: number | null;
+            /** Format: date-time */
+            valid_from?: string | null;
+            /** Format: date-time */
+            valid_until?: string | null;
+        };
+        /**
+         * @description How a member came by a coupon.
+         * @enum {string}
+         */
+        CouponSource: "claim" | "grant" | "code" | "join" | "birthday" | "points" | "purchase";
+        /**
+         * @description Where a member's coupon stands as a member or cashier reads it.
+         * @enum {string}
+         */
+        CouponState: "usable" | "reserved" | "used" | "expired" | "pending";
+        CouponTemplateChange: {
+            /**
+             * Format: int64
+             * @description More stock for a template with limited stock.
+             */
+            add_stock?: number | null;
+            /**
+             * Format: date-time
+             * @description A new end of the claim window.
+             */
+            claim_until?: string | null;
+            claimable?: boolean | null;
+            name?: string | null;
+            status?: null | components["schemas"]["TemplateStatus"];
+        };
+        CouponTemplateDto: {
+            /** Format: date-time */
+            claim_from?: string | null;
+            /** Format: date-time */
+            claim_until?: string | null;
+            /** @description Shown in the members' coupon center. */
+            claimable: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: int64
+             * @description Coupons issued from it, and how many of them were used.
+             */
+            issued: number;
+            /** Format: int32 */
+            per_member_limit: number;
+            /** Format: int64 */
+            remaining?: number | null;
+            status: components["schemas"]["TemplateStatus"];
+            terms: components["schemas"]["TermsDto"];
+            /**
+             * Format: int64
+             * @description Absent: no limit.
+             */
+            total_stock?: number | null;
+            /** Format: int64 */
+            used: number;
+            /**
+             * Format: int32
+             * @description valid this many days from issue, to the end of the last day in the merchant's zone.
+             */
+            valid_days?: number | null;
+            /**
+             * Format: date-time
+             * @description Fixed validity (with `valid_until`), or
+             */
+            valid_from?: string | null;
+            /** Format: date-time */
+            valid_until?: string | null;
+        };
+        CouponTemplateRequest: {
+            cap_fen?: null | components["schemas"]["Fen"];
+            /** Format: date-time */
+            claim_from?: string | null;
+            /** Format: date-time */
+            claim_until?: string | null;
+            /** @description Members may claim it in the coupon center (default false: staff grant it). */
+            claimable?: boolean;
+            /** Format: int64 */
+            free_item_id?: number | null;
+            free_item_kind?: null | components["schemas"]["FreeItemKind"];
+            kind: components["schemas"]["CouponKind"];
+            /** @description 1–30 characters, shown to members. */
+            name: string;
+            /**
+             * Format: int32
+             * @description 1–100, default 1.
+             */
+            per_member_limit?: number | null;
+            /**
+             * Format: int32
+             * @description `percent`: the share paid, 1–9999 (8500 = 85折).
+             */
+            rate_bp?: number | null;
+            scope?: components["schemas"]["ScopeDto"];
+            /** @description Default true. */
+            stacks_with_level?: boolean | null;
+            /** @description Default true. */
+            stacks_with_points?: boolean | null;
+            threshold_fen?: null | components["schemas"]["Fen"];
+            /**
+             * Format: int64
+             * @description 1–100,000,000; absent for no limit.
+             */
+            total_stock?: number | null;
+            /**
+             * Format: int32
+             * @description 1–3650 days from issue.
+             */
+            valid_days?: number | null;
+            /**
+             * Format: date-time
+             * @description Fixed validity: both, or
+             */
+            valid_from?: string | null;
+            /** Format: date-time */
+            valid_until?: string | null;
+            value_fen?: null | components["schemas"]["Fen"];
+        };
         CreateBillRequest: {
             /** @description Chosen by the client, 8–64 characters; retrying with the same key never settles twice. */
             idempotency_key: string;
@@ -3256,8 +3524,31 @@ export interface components {
          * @example 12800
          */
         Fen: number;
+        /**
+         * @description `free_item`: which service or product one unit of is free.
+         * @enum {string}
+         */
+        FreeItemKind: "service" | "product";
         /** @enum {string} */
         Gender: "female" | "male" | "unknown";
+        GrantDto: {
+            /**
+             * Format: int64
+             * @description Members who had this grant's coupon already (the key was used before).
+             */
+            already: number;
+            /**
+             * Format: int64
+             * @description Coupons this request issued.
+             */
+            issued: number;
+        };
+        GrantRequest: {
+            /** @description The same key again issues nothing new. */
+            idempotency_key: string;
+            /** @description 1–10,000 members of the merchant; each gets one coupon. */
+            member_ids: number[];
+        };
         HandoverDto: {
             cash_counted_fen?: null | components["schemas"]["Fen"];
             /** @description What was done: entry kind (`sale`, `recharge`, `refund`, `card_refund`, …) → how many. */
@@ -3452,6 +3743,52 @@ export interface components {
             store_ids: number[];
             username: string;
         };
+        /**
+         * @description A bill as its member sees it: lines, price steps and how it was paid; the store's own notes, commission
+         *     shares and who rang it up stay with staff.
+         */
+        MemberBillDto: {
+            /** @description A parked bill: what I name when I confirm it as shown. */
+            confirmation_digest?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            discount_fen: components["schemas"]["Fen"];
+            /** Format: int64 */
+            id: number;
+            lines: components["schemas"]["MemberBillLineDto"][];
+            points_earned: components["schemas"]["Points"];
+            points_offset_fen: components["schemas"]["Fen"];
+            points_used: components["schemas"]["Points"];
+            refunded_fen: components["schemas"]["Fen"];
+            /** Format: date-time */
+            settled_at?: string | null;
+            status: components["schemas"]["BillStatus"];
+            /** Format: int64 */
+            store_id: number;
+            subtotal_fen: components["schemas"]["Fen"];
+            tenders: components["schemas"]["MemberTenderDto"][];
+            total_fen: components["schemas"]["Fen"];
+        };
+        /** @description A line of my bill: what I bought and paid, not how the store shares it out. */
+        MemberBillLineDto: {
+            amount_fen: components["schemas"]["Fen"];
+            by_count_card: boolean;
+            /** @description My level's discount on the line. */
+            discount_fen: components["schemas"]["Fen"];
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["LineKind"];
+            name: string;
+            /** @description What I paid for it (0 when a count card's sessions paid). */
+            net_fen: components["schemas"]["Fen"];
+            points_offset_fen: components["schemas"]["Fen"];
+            /** Format: int32 */
+            quantity: number;
+            refunded_fen: components["schemas"]["Fen"];
+            /** Format: int32 */
+            refunded_quantity: number;
+            unit_price_fen: components["schemas"]["Fen"];
+        };
         MemberCodeDto: {
             /**
              * @description Show as a QR code; staff scan it to open the member.
@@ -3465,6 +3802,29 @@ export interface components {
              * @description Fetch a new code after this many seconds.
              */
             refresh_after_secs: number;
+        };
+        MemberCouponDto: {
+            /** Format: int64 */
+            bill_id?: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            source: components["schemas"]["CouponSource"];
+            /**
+             * @description Read from the coupon's validity now: `usable`, `pending` (not valid yet), `reserved` (on a parked bill),
+             *     `used` or `expired`.
+             */
+            state: components["schemas"]["CouponState"];
+            /** Format: int64 */
+            template_id: number;
+            terms: components["schemas"]["TermsDto"];
+            /** Format: date-time */
+            used_at?: string | null;
+            /** Format: date-time */
+            valid_from: string;
+            /** Format: date-time */
+            valid_until: string;
         };
         MemberDto: {
             /** @description Allergy and contraindication notes (empty in search results). */
@@ -3528,6 +3888,11 @@ export interface components {
             merchant_id: number;
             /** @description Bearer token for `Authorization: Bearer …`. */
             token: string;
+        };
+        MemberTenderDto: {
+            amount_fen: components["schemas"]["Fen"];
+            kind: components["schemas"]["TenderKind"];
+            refunded_fen: components["schemas"]["Fen"];
         };
         /** @description The merchant (brand). Secrets are never returned, only whether they are configured. */
         MerchantDto: {
@@ -3709,7 +4074,7 @@ export interface components {
          * @description What a request may do. Handlers ask for one; [`Role::permissions`] is the only place that grants them.
          * @enum {string}
          */
-        Permission: "merchant_manage" | "store_manage" | "staff_read" | "staff_manage" | "audit_read" | "member_read" | "member_write" | "member_contact_read" | "member_level_set" | "member_privacy" | "catalog_manage" | "checkout" | "stored_value_manage" | "refund" | "loyalty_manage" | "commission_read" | "stock_manage" | "schedule_manage" | "booking_manage" | "booking_read" | "reprint";
+        Permission: "merchant_manage" | "store_manage" | "staff_read" | "staff_manage" | "audit_read" | "member_read" | "member_write" | "member_contact_read" | "member_level_set" | "member_privacy" | "catalog_manage" | "checkout" | "stored_value_manage" | "refund" | "loyalty_manage" | "commission_read" | "stock_manage" | "schedule_manage" | "booking_manage" | "booking_read" | "reprint" | "coupon_manage";
         /**
          * Format: int64
          * @description A number of points (积分). Points are their own unit in the ledger: never added to money, converted only by the
@@ -4160,6 +4525,13 @@ export interface components {
             store_id: number;
             timezone: string;
         };
+        /** @description Which lines a coupon applies to; empty lists mean any, and a line must pass every list given. */
+        ScopeDto: {
+            categories?: string[];
+            product_ids?: number[];
+            service_ids?: number[];
+            store_ids?: number[];
+        };
         ServiceItemDto: {
             active: boolean;
             /**
@@ -4498,6 +4870,11 @@ export interface components {
              */
             stars: number;
         };
+        /**
+         * @description Whether a template is still issued.
+         * @enum {string}
+         */
+        TemplateStatus: "active" | "paused" | "ended";
         TenderDto: {
             amount_fen: components["schemas"]["Fen"];
             bonus_fen: components["schemas"]["Fen"];
@@ -4518,6 +4895,27 @@ export interface components {
             /** @description `stored_value`, `cash` or `bank_card`. */
             kind: components["schemas"]["TenderKind"];
             tendered_fen?: null | components["schemas"]["Fen"];
+        };
+        /** @description What a coupon takes off, as issued. */
+        TermsDto: {
+            cap_fen?: null | components["schemas"]["Fen"];
+            /** Format: int64 */
+            free_item_id?: number | null;
+            free_item_kind?: null | components["schemas"]["FreeItemKind"];
+            kind: components["schemas"]["CouponKind"];
+            name: string;
+            /**
+             * Format: int32
+             * @description `percent`: the share the member pays (8500 = 85折).
+             */
+            rate_bp: number;
+            scope: components["schemas"]["ScopeDto"];
+            stacks_with_level: boolean;
+            stacks_with_points: boolean;
+            /** @description The eligible lines must reach this (after the level discount). */
+            threshold_fen: components["schemas"]["Fen"];
+            /** @description `amount`, `spend_off`: the face value. */
+            value_fen: components["schemas"]["Fen"];
         };
         /** @description From `from_fen` of the staff member's sales this month on, the rule pays `value`. */
         TierDto: {
@@ -4728,6 +5126,109 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_coupon_center: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponOfferDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    claim_coupon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description template id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberCouponDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `coupon_sold_out`, `coupon_limit_reached` or `coupon_unavailable`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_my_profile: {
         parameters: {
             query?: never;
@@ -5034,7 +5535,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BillDto"][];
+                    "application/json": components["schemas"]["MemberBillDto"][];
                 };
             };
             /** @description A query parameter of the wrong type (`invalid_query`). */
@@ -5097,7 +5598,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BillDto"][];
+                    "application/json": components["schemas"]["MemberBillDto"][];
                 };
             };
             /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
@@ -5140,7 +5641,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BillDto"];
+                    "application/json": components["schemas"]["MemberBillDto"];
                 };
             };
             /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
@@ -5893,6 +6394,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CountCardDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_my_coupons: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberCouponDto"][];
                 };
             };
             /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
@@ -9815,6 +10353,324 @@ export interface operations {
             };
         };
     };
+    list_coupon_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_coupon_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponTemplateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_coupon_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponTemplateChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponTemplateDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    grant_coupons: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GrantRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_job_runs: {
         parameters: {
             query?: {
@@ -11122,6 +11978,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CountCardDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_member_coupons: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberCouponDto"][];
                 };
             };
             /** @description A path parameter of the wrong type (`invalid_path`). */

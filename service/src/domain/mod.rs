@@ -2,6 +2,7 @@
 
 mod bill;
 mod booking;
+mod coupon;
 mod idempotency;
 mod label;
 mod member_code;
@@ -16,6 +17,7 @@ mod zone;
 
 pub use bill::{BillStatus, LineKind, TenderKind};
 pub use booking::BookingStatus;
+pub use coupon::{CouponKind, CouponSource, CouponStatus, TemplateStatus};
 pub use idempotency::{IdempotencyKey, fingerprint};
 pub(crate) use label::label;
 pub use member_code::{MemberCode, MemberCodeClaims, MemberCodeError};

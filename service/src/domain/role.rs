@@ -54,6 +54,8 @@ pub enum Permission {
     BookingRead,
     /// Print a receipt, slip or ticket again (each reprint is marked, opens no drawer, and is audited).
     Reprint,
+    /// Coupon templates and grants (merchant-wide staff only).
+    CouponManage,
 }
 
 impl Permission {
@@ -108,6 +110,7 @@ impl Role {
                 BookingManage,
                 BookingRead,
                 Reprint,
+                CouponManage,
             ],
             Role::Manager => &[
                 StoreManage,
@@ -129,8 +132,9 @@ impl Role {
                 BookingManage,
                 BookingRead,
                 Reprint,
+                CouponManage,
             ],
-            Role::Marketing => &[MemberRead, BookingRead],
+            Role::Marketing => &[MemberRead, BookingRead, CouponManage],
             Role::Cashier => &[
                 MemberRead,
                 MemberWrite,

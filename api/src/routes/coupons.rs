@@ -1,0 +1,437 @@
+//! Coupons (优惠券): templates and grants for staff who manage coupons, a member's coupons on their profile, and
+//! for members the coupon center, claiming and their own coupons.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use service::AppContext;
+use service::coupons::issue::{self, Offer};
+use service::coupons::templates::{self, TemplateChanges, TemplateInput, TemplateSummary};
+use service::coupons::{CouponState, FreeItemKind, MemberCoupon, Scope, Terms, Validity};
+use service::domain::{CouponKind, CouponSource, Fen, TemplateStatus};
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Body, Member, Staff};
+
+pub fn staff_routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_coupon_templates)
+        .service(create_coupon_template)
+        .service(update_coupon_template)
+        .service(grant_coupons)
+        .service(list_member_coupons);
+}
+
+pub fn mini_routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_coupon_center).service(claim_coupon).service(list_my_coupons);
+}
+
+/// Which lines a coupon applies to; empty lists mean any, and a line must pass every list given.
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDto {
+    #[serde(default)]
+    pub store_ids: Vec<i64>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub service_ids: Vec<i64>,
+    #[serde(default)]
+    pub product_ids: Vec<i64>,
+}
+
+impl From<Scope> for ScopeDto {
+    fn from(s: Scope) -> Self {
+        Self {
+            store_ids: s.store_ids,
+            categories: s.categories,
+            service_ids: s.service_ids,
+            product_ids: s.product_ids,
+        }
+    }
+}
+
+impl From<ScopeDto> for Scope {
+    fn from(s: ScopeDto) -> Self {
+        Self {
+            store_ids: s.store_ids,
+            categories: s.categories,
+            service_ids: s.service_ids,
+            product_ids: s.product_ids,
+        }
+    }
+}
+
+/// What a coupon takes off, as issued.
+#[derive(Serialize, ToSchema)]
+pub struct TermsDto {
+    pub name: String,
+    pub kind: CouponKind,
+    /// `amount`, `spend_off`: the face value.
+    pub value_fen: Fen,
+    /// `percent`: the share the member pays (8500 = 85折).
+    pub rate_bp: i32,
+    /// `percent`: the most it takes off.
+    pub cap_fen: Option<Fen>,
+    /// The eligible lines must reach this (after the level discount).
+    pub threshold_fen: Fen,
+    pub free_item_kind: Option<FreeItemKind>,
+    pub free_item_id: Option<i64>,
+    pub scope: ScopeDto,
+    pub stacks_with_level: bool,
+    pub stacks_with_points: bool,
+}
+
+impl From<Terms> for TermsDto {
+    fn from(t: Terms) -> Self {
+        Self {
+            name: t.name,
+            kind: t.kind,
+            value_fen: t.value,
+            rate_bp: t.rate_bp,
+            cap_fen: t.cap,
+            threshold_fen: t.threshold,
+            free_item_kind: t.free_item.map(|(kind, _)| kind),
+            free_item_id: t.free_item.map(|(_, id)| id),
+            scope: t.scope.into(),
+            stacks_with_level: t.stacks_with_level,
+            stacks_with_points: t.stacks_with_points,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CouponTemplateDto {
+    pub id: i64,
+    pub terms: TermsDto,
+    /// Fixed validity (with `valid_until`), or
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    /// valid this many days from issue, to the end of the last day in the merchant's zone.
+    pub valid_days: Option<i32>,
+    pub claim_from: Option<DateTime<Utc>>,
+    pub claim_until: Option<DateTime<Utc>>,
+    /// Absent: no limit.
+    pub total_stock: Option<i64>,
+    pub remaining: Option<i64>,
+    pub per_member_limit: i32,
+    /// Shown in the members' coupon center.
+    pub claimable: bool,
+    pub status: TemplateStatus,
+    /// Coupons issued from it, and how many of them were used.
+    pub issued: u64,
+    pub used: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TemplateSummary> for CouponTemplateDto {
+    fn from(s: TemplateSummary) -> Self {
+        let t = s.template;
+        let (valid_from, valid_until, valid_days) = match t.validity {
+            Validity::Fixed { from, until } => (Some(from), Some(until), None),
+            Validity::Days(days) => (None, None, Some(days)),
+        };
+        Self {
+            id: t.id,
+            terms: t.terms.into(),
+            valid_from,
+            valid_until,
+            valid_days,
+            claim_from: t.claim_from,
+            claim_until: t.claim_until,
+            total_stock: t.total_stock,
+            remaining: t.remaining,
+            per_member_limit: t.per_member_limit,
+            claimable: t.claimable,
+            status: t.status,
+            issued: s.issued,
+            used: s.used,
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CouponTemplateRequest {
+    /// 1–30 characters, shown to members.
+    pub name: String,
+    pub kind: CouponKind,
+    #[serde(default)]
+    pub value_fen: Option<Fen>,
+    /// `percent`: the share paid, 1–9999 (8500 = 85折).
+    #[serde(default)]
+    pub rate_bp: Option<i32>,
+    #[serde(default)]
+    pub cap_fen: Option<Fen>,
+    #[serde(default)]
+    pub threshold_fen: Option<Fen>,
+    #[serde(default)]
+    pub free_item_kind: Option<FreeItemKind>,
+    #[serde(default)]
+    pub free_item_id: Option<i64>,
+    #[serde(default)]
+    pub scope: ScopeDto,
+    /// Default true.
+    #[serde(default)]
+    pub stacks_with_level: Option<bool>,
+    /// Default true.
+    #[serde(default)]
+    pub stacks_with_points: Option<bool>,
+    /// Fixed validity: both, or
+    #[serde(default)]
+    pub valid_from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub valid_until: Option<DateTime<Utc>>,
+    /// 1–3650 days from issue.
+    #[serde(default)]
+    pub valid_days: Option<i32>,
+    #[serde(default)]
+    pub claim_from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub claim_until: Option<DateTime<Utc>>,
+    /// 1–100,000,000; absent for no limit.
+    #[serde(default)]
+    pub total_stock: Option<i64>,
+    /// 1–100, default 1.
+    #[serde(default)]
+    pub per_member_limit: Option<i32>,
+    /// Members may claim it in the coupon center (default false: staff grant it).
+    #[serde(default)]
+    pub claimable: bool,
+}
+
+impl CouponTemplateRequest {
+    fn input(self) -> Result<TemplateInput, service::Error> {
+        let validity = match (self.valid_days, self.valid_from, self.valid_until) {
+            (Some(days), None, None) => Validity::Days(days),
+            (None, Some(from), Some(until)) => Validity::Fixed { from, until },
+            _ => {
+                return Err(service::Error::invalid(
+                    "valid_days",
+                    "give valid_days, or valid_from and valid_until (not both kinds)",
+                ));
+            }
+        };
+        let free_item = match (self.free_item_kind, self.free_item_id) {
+            (Some(kind), Some(id)) => Some((kind, id)),
+            (None, None) => None,
+            _ => return Err(service::Error::invalid("free_item_id", "give free_item_kind and free_item_id together")),
+        };
+        Ok(TemplateInput {
+            terms: Terms {
+                name: self.name,
+                kind: self.kind,
+                value: self.value_fen.unwrap_or(Fen::ZERO),
+                rate_bp: self.rate_bp.unwrap_or(10_000),
+                cap: self.cap_fen,
+                threshold: self.threshold_fen.unwrap_or(Fen::ZERO),
+                free_item,
+                scope: self.scope.into(),
+                stacks_with_level: self.stacks_with_level.unwrap_or(true),
+                stacks_with_points: self.stacks_with_points.unwrap_or(true),
+            },
+            validity,
+            claim_from: self.claim_from,
+            claim_until: self.claim_until,
+            total_stock: self.total_stock,
+            per_member_limit: self.per_member_limit.unwrap_or(1),
+            claimable: self.claimable,
+        })
+    }
+}
+
+/// The merchant's coupon templates, newest first, with how many were issued and used.
+#[utoipa::path(tag = "coupons", responses((status = 200, body = Vec<CouponTemplateDto>), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/coupon-templates")]
+async fn list_coupon_templates(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+) -> ApiResult<web::Json<Vec<CouponTemplateDto>>> {
+    Ok(web::Json(templates::list(&ctx, &me).await?.into_iter().map(Into::into).collect()))
+}
+
+/// A new coupon template (merchant-wide staff who manage coupons; audited).
+#[utoipa::path(tag = "coupons", request_body = CouponTemplateRequest, responses((status = 201, body = CouponTemplateDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/coupon-templates")]
+async fn create_coupon_template(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: Body<CouponTemplateRequest>,
+) -> ApiResult<HttpResponse> {
+    let created = templates::create(&ctx, &me, body.into_inner().input()?).await?;
+    Ok(HttpResponse::Created().json(CouponTemplateDto::from(created)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CouponTemplateChange {
+    pub name: Option<String>,
+    /// `paused` stops issuing for now, `ended` for good; issued coupons stay usable either way.
+    pub status: Option<TemplateStatus>,
+    pub claimable: Option<bool>,
+    /// A new end of the claim window.
+    pub claim_until: Option<DateTime<Utc>>,
+    /// More stock for a template with limited stock.
+    pub add_stock: Option<i64>,
+}
+
+/// Rename, pause, resume or end a template, or add stock. Its terms never change: issued coupons keep theirs.
+#[utoipa::path(tag = "coupons", params(("id" = i64, Path)), request_body = CouponTemplateChange, responses((status = 200, body = CouponTemplateDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[patch("/coupon-templates/{id}")]
+async fn update_coupon_template(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+    body: Body<CouponTemplateChange>,
+) -> ApiResult<web::Json<CouponTemplateDto>> {
+    let b = body.into_inner();
+    let changes = TemplateChanges {
+        name: b.name,
+        status: b.status,
+        claimable: b.claimable,
+        claim_until: b.claim_until.map(Some),
+        add_stock: b.add_stock,
+    };
+    Ok(web::Json(templates::update(&ctx, &me, id.into_inner(), changes).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// 1–10,000 members of the merchant; each gets one coupon.
+    pub member_ids: Vec<i64>,
+    /// The same key again issues nothing new.
+    pub idempotency_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GrantDto {
+    /// Coupons this request issued.
+    pub issued: u64,
+    /// Members who had this grant's coupon already (the key was used before).
+    pub already: u64,
+}
+
+/// Grant one coupon to each member named: all or nothing (409 `coupon_sold_out` when stock is short for all).
+#[utoipa::path(tag = "coupons", params(("id" = i64, Path)), request_body = GrantRequest, responses((status = 200, body = GrantDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/coupon-templates/{id}/grants")]
+async fn grant_coupons(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+    body: Body<GrantRequest>,
+) -> ApiResult<web::Json<GrantDto>> {
+    let granted = issue::grant(&ctx, &me, id.into_inner(), &body.member_ids, &body.idempotency_key).await?;
+    Ok(web::Json(GrantDto { issued: granted.issued, already: granted.already }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberCouponDto {
+    pub id: i64,
+    pub template_id: i64,
+    pub terms: TermsDto,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    /// Read from the coupon's validity now: `usable`, `pending` (not valid yet), `reserved` (on a parked bill),
+    /// `used` or `expired`.
+    pub state: CouponState,
+    pub source: CouponSource,
+    pub bill_id: Option<i64>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<MemberCoupon> for MemberCouponDto {
+    fn from(c: MemberCoupon) -> Self {
+        Self {
+            id: c.id,
+            template_id: c.template_id,
+            terms: c.terms.into(),
+            valid_from: c.valid_from,
+            valid_until: c.valid_until,
+            state: c.state,
+            source: c.source,
+            bill_id: c.bill_id,
+            used_at: c.used_at,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A member's coupons: usable ones first, soonest to expire first.
+#[utoipa::path(tag = "coupons", params(("id" = i64, Path)), responses((status = 200, body = Vec<MemberCouponDto>), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/members/{id}/coupons")]
+async fn list_member_coupons(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<Vec<MemberCouponDto>>> {
+    Ok(web::Json(issue::of_member(&ctx, &me, id.into_inner()).await?.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CouponOfferDto {
+    pub template_id: i64,
+    pub terms: TermsDto,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub valid_days: Option<i32>,
+    pub claim_until: Option<DateTime<Utc>>,
+    /// Absent: no limit.
+    pub remaining: Option<i64>,
+    pub per_member_limit: i32,
+    /// How many I have claimed.
+    pub claimed: u32,
+    /// Whether a claim now would be taken.
+    pub can_claim: bool,
+}
+
+impl From<Offer> for CouponOfferDto {
+    fn from(o: Offer) -> Self {
+        let t = o.template;
+        let (valid_from, valid_until, valid_days) = match t.validity {
+            Validity::Fixed { from, until } => (Some(from), Some(until), None),
+            Validity::Days(days) => (None, None, Some(days)),
+        };
+        Self {
+            template_id: t.id,
+            terms: t.terms.into(),
+            valid_from,
+            valid_until,
+            valid_days,
+            claim_until: t.claim_until,
+            remaining: t.remaining,
+            per_member_limit: t.per_member_limit,
+            claimed: o.claimed,
+            can_claim: o.can_claim,
+        }
+    }
+}
+
+/// The coupon center: coupons I may claim now.
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<CouponOfferDto>)), security(("member_token" = [])))]
+#[get("/coupon-center")]
+async fn list_coupon_center(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+) -> ApiResult<web::Json<Vec<CouponOfferDto>>> {
+    Ok(web::Json(issue::center(&ctx, &me).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Claim a coupon from the coupon center.
+#[utoipa::path(tag = "me", params(("id" = i64, Path, description = "template id")), responses((status = 201, body = MemberCouponDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`coupon_sold_out`, `coupon_limit_reached` or `coupon_unavailable`.")), security(("member_token" = [])))]
+#[post("/coupon-center/{id}/claims")]
+async fn claim_coupon(ctx: web::Data<AppContext>, Member(me): Member, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let coupon = issue::claim(&ctx, &me, id.into_inner()).await?;
+    Ok(HttpResponse::Created().json(MemberCouponDto::from(coupon)))
+}
+
+/// My coupons: usable ones first, soonest to expire first.
+#[utoipa::path(tag = "me", responses((status = 200, body = Vec<MemberCouponDto>)), security(("member_token" = [])))]
+#[get("/me/coupons")]
+async fn list_my_coupons(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<MemberCouponDto>>> {
+    Ok(web::Json(issue::mine(&ctx, &me).await?.into_iter().map(Into::into).collect()))
+}

@@ -1,0 +1,317 @@
+//! Issuing coupons: members claim them in the coupon center, staff grant them. Stock is taken by one guarded
+//! decrement in the issuing transaction; a member's n-th claim is unique per template, so the per-member limit
+//! holds however many claims race; a grant is keyed by its source, so a retried grant issues nothing twice.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use serde_json::json;
+
+use entity::{coupon_templates, member_coupons, members};
+
+use super::templates::row as template_row;
+use super::{CouponState, MemberCoupon, Template, to_coupon, to_template};
+use crate::booking::calendar::{self, Calendar};
+use crate::domain::{CouponSource, CouponStatus, IdempotencyKey, Permission, TemplateStatus};
+use crate::error::is_unique_violation;
+use crate::foundation::audit;
+use crate::foundation::principal::StaffPrincipal;
+use crate::members::auth::MemberPrincipal;
+use crate::{AppContext, Conflict, Error, Result};
+
+/// The most members one grant names.
+const MAX_GRANT: usize = 10_000;
+
+/// When a coupon issued `now` from the template is valid: its fixed dates, or from now to the end of the last of
+/// its days in the merchant's zone.
+fn window(template: &coupon_templates::Model, timezone: &str, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    match (template.valid_days, template.valid_from, template.valid_until) {
+        (Some(days), _, _) => {
+            let calendar = Calendar::new(timezone);
+            let last = calendar.today(now) + Duration::days(i64::from(std::cmp::max(days, 1)) - 1);
+            (now, calendar::from_minutes(calendar.day(last).end))
+        }
+        (None, Some(from), Some(until)) => (from, until),
+        // Templates are written with one or the other; a row without either is never valid.
+        _ => (now, now),
+    }
+}
+
+/// Takes `count` from the template's stock, if it has a limit: one guarded statement, so two issuers never both
+/// take the last one.
+async fn take_stock(conn: &impl ConnectionTrait, template_id: i64, count: i64) -> Result<()> {
+    let taken = coupon_templates::Entity::update_many()
+        .col_expr(coupon_templates::Column::Remaining, Expr::col(coupon_templates::Column::Remaining).sub(count))
+        .filter(coupon_templates::Column::Id.eq(template_id))
+        .filter(coupon_templates::Column::Remaining.is_null().or(coupon_templates::Column::Remaining.gte(count)))
+        .exec(conn)
+        .await?;
+    if taken.rows_affected == 1 { Ok(()) } else { Err(Error::Conflict(Conflict::CouponSoldOut)) }
+}
+
+/// What one coupon is issued as.
+struct Issue<'a> {
+    member_id: i64,
+    source: CouponSource,
+    source_key: Option<String>,
+    claim_no: Option<i32>,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    template: &'a coupon_templates::Model,
+}
+
+/// Inserts the member's copy of the template's terms (stock already taken).
+async fn insert(conn: &impl ConnectionTrait, issue: Issue<'_>, now: DateTime<Utc>) -> Result<member_coupons::Model> {
+    let t = issue.template;
+    Ok(member_coupons::ActiveModel {
+        merchant_id: Set(t.merchant_id),
+        template_id: Set(t.id),
+        member_id: Set(issue.member_id),
+        name: Set(t.name.clone()),
+        kind: Set(t.kind.clone()),
+        value_fen: Set(t.value_fen),
+        rate_bp: Set(t.rate_bp),
+        cap_fen: Set(t.cap_fen),
+        threshold_fen: Set(t.threshold_fen),
+        free_item_kind: Set(t.free_item_kind.clone()),
+        free_item_id: Set(t.free_item_id),
+        scope: Set(t.scope.clone()),
+        stacks_with_level: Set(t.stacks_with_level),
+        stacks_with_points: Set(t.stacks_with_points),
+        valid_from: Set(issue.window.0),
+        valid_until: Set(issue.window.1),
+        status: Set(CouponStatus::Usable.as_str().to_owned()),
+        source: Set(issue.source.as_str().to_owned()),
+        source_key: Set(issue.source_key),
+        claim_no: Set(issue.claim_no),
+        bill_id: Set(None),
+        used_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}
+
+fn active(template: &coupon_templates::Model) -> Result<()> {
+    if TemplateStatus::stored(&template.status)? == TemplateStatus::Active {
+        Ok(())
+    } else {
+        Err(Error::Conflict(Conflict::CouponUnavailable))
+    }
+}
+
+async fn timezone(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<String> {
+    Ok(crate::foundation::merchants::row(conn, merchant_id).await?.timezone)
+}
+
+/// The member claims a coupon from the coupon center.
+pub async fn claim(ctx: &AppContext, me: &MemberPrincipal, template_id: i64) -> Result<MemberCoupon> {
+    let template = template_row(&ctx.db, me.merchant_id, template_id).await?;
+    if !template.claimable {
+        return Err(Error::NotFound("coupon template"));
+    }
+    active(&template)?;
+    let now = ctx.now();
+    if template.claim_from.is_some_and(|from| now < from) || template.claim_until.is_some_and(|until| now >= until) {
+        return Err(Error::Conflict(Conflict::CouponUnavailable));
+    }
+    crate::members::live(&crate::members::row(&ctx.db, me.merchant_id, me.member_id).await?)?;
+    let zone = timezone(&ctx.db, me.merchant_id).await?;
+    // A claim racing another claim of the same member takes the same number and loses on the unique key: count
+    // again, and claim the next number while the limit allows.
+    for _ in 0..3 {
+        let claimed = member_coupons::Entity::find()
+            .filter(member_coupons::Column::TemplateId.eq(template.id))
+            .filter(member_coupons::Column::MemberId.eq(me.member_id))
+            .filter(member_coupons::Column::ClaimNo.is_not_null())
+            .count(&ctx.db)
+            .await?;
+        let claim_no = i32::try_from(claimed).unwrap_or(i32::MAX).saturating_add(1);
+        if claim_no > template.per_member_limit {
+            return Err(Error::Conflict(Conflict::CouponLimitReached));
+        }
+        let txn = ctx.db.begin().await?;
+        take_stock(&txn, template.id, 1).await?;
+        let issue = Issue {
+            member_id: me.member_id,
+            source: CouponSource::Claim,
+            source_key: None,
+            claim_no: Some(claim_no),
+            window: window(&template, &zone, now),
+            template: &template,
+        };
+        match insert(&txn, issue, now).await {
+            Ok(row) => {
+                txn.commit().await?;
+                return to_coupon(row, now);
+            }
+            Err(Error::Database(error)) if is_unique_violation(&error) => txn.rollback().await?,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(Error::Conflict(Conflict::CouponLimitReached))
+}
+
+/// What a grant did.
+#[derive(Clone, Debug)]
+pub struct Granted {
+    /// Coupons issued by this request.
+    pub issued: u64,
+    /// Members who had this grant's coupon already (the same key asked before).
+    pub already: u64,
+}
+
+/// Staff grant a coupon to members, one each, under an idempotency key: asked again, it issues nothing new. All
+/// or nothing: stock short for all of them refuses the grant.
+pub async fn grant(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    template_id: i64,
+    member_ids: &[i64],
+    key: &str,
+) -> Result<Granted> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let key = IdempotencyKey::parse(key).map_err(|m| Error::invalid("idempotency_key", m))?;
+    let wanted: BTreeSet<i64> = member_ids.iter().copied().collect();
+    if wanted.is_empty() || wanted.len() > MAX_GRANT {
+        return Err(Error::invalid("member_ids", "names 1 to 10,000 members"));
+    }
+    let template = template_row(&ctx.db, principal.merchant_id, template_id).await?;
+    active(&template)?;
+    let live = members::Entity::find()
+        .filter(members::Column::MerchantId.eq(principal.merchant_id))
+        .filter(members::Column::Id.is_in(wanted.iter().copied()))
+        .filter(members::Column::AnonymisedAt.is_null())
+        .count(&ctx.db)
+        .await?;
+    if usize::try_from(live).ok() != Some(wanted.len()) {
+        return Err(Error::invalid("member_ids", "names someone who is not a member of this merchant"));
+    }
+    let source_key = format!("grant:{}", key.as_str());
+    let zone = timezone(&ctx.db, principal.merchant_id).await?;
+    let now = ctx.now();
+    // A concurrent request with the same key loses on the unique key: the second pass skips what the first issued.
+    for _ in 0..2 {
+        let had: BTreeSet<i64> = member_coupons::Entity::find()
+            .filter(member_coupons::Column::TemplateId.eq(template.id))
+            .filter(member_coupons::Column::SourceKey.eq(source_key.as_str()))
+            .filter(member_coupons::Column::MemberId.is_in(wanted.iter().copied()))
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|c| c.member_id)
+            .collect();
+        let to_issue: Vec<i64> = wanted.difference(&had).copied().collect();
+        let already = u64::try_from(had.len()).unwrap_or(u64::MAX);
+        if to_issue.is_empty() {
+            return Ok(Granted { issued: 0, already });
+        }
+        let txn = ctx.db.begin().await?;
+        take_stock(&txn, template.id, i64::try_from(to_issue.len()).unwrap_or(i64::MAX)).await?;
+        let mut failed = None;
+        for &member_id in &to_issue {
+            let issue = Issue {
+                member_id,
+                source: CouponSource::Grant,
+                source_key: Some(source_key.clone()),
+                claim_no: None,
+                window: window(&template, &zone, now),
+                template: &template,
+            };
+            if let Err(error) = insert(&txn, issue, now).await {
+                failed = Some(error);
+                break;
+            }
+        }
+        match failed {
+            None => {
+                let detail = json!({ "members": to_issue.len(), "key": key.as_str() });
+                audit::by_staff(&txn, principal, "coupon.granted", ("coupon_template", template.id), detail).await?;
+                txn.commit().await?;
+                return Ok(Granted { issued: u64::try_from(to_issue.len()).unwrap_or(u64::MAX), already });
+            }
+            Some(Error::Database(error)) if is_unique_violation(&error) => txn.rollback().await?,
+            Some(error) => return Err(error),
+        }
+    }
+    Err(Error::Conflict(Conflict::IdempotencyKeyReused))
+}
+
+/// A template in the coupon center, and where this member stands with it.
+#[derive(Clone, Debug)]
+pub struct Offer {
+    pub template: Template,
+    /// How many this member has claimed.
+    pub claimed: u32,
+    /// Whether a claim now would be taken (stock left, limit not reached, inside the claim window).
+    pub can_claim: bool,
+}
+
+/// The coupon center: active templates members may claim, inside their claim window.
+pub async fn center(ctx: &AppContext, me: &MemberPrincipal) -> Result<Vec<Offer>> {
+    let now = ctx.now();
+    let rows = coupon_templates::Entity::find()
+        .filter(coupon_templates::Column::MerchantId.eq(me.merchant_id))
+        .filter(coupon_templates::Column::Claimable.eq(true))
+        .filter(coupon_templates::Column::Status.eq(TemplateStatus::Active.as_str()))
+        .order_by_desc(coupon_templates::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let mut offers = Vec::new();
+    for row in rows {
+        if row.claim_from.is_some_and(|from| now < from) || row.claim_until.is_some_and(|until| now >= until) {
+            continue;
+        }
+        let claimed = member_coupons::Entity::find()
+            .filter(member_coupons::Column::TemplateId.eq(row.id))
+            .filter(member_coupons::Column::MemberId.eq(me.member_id))
+            .filter(member_coupons::Column::ClaimNo.is_not_null())
+            .count(&ctx.db)
+            .await?;
+        let claimed = u32::try_from(claimed).unwrap_or(u32::MAX);
+        let in_stock = row.remaining.is_none_or(|left| left > 0);
+        let can_claim = in_stock && i64::from(claimed) < i64::from(row.per_member_limit);
+        offers.push(Offer { template: to_template(row)?, claimed, can_claim });
+    }
+    Ok(offers)
+}
+
+/// Usable first (soonest to expire first), then the rest newest first.
+fn ordered(mut coupons: Vec<MemberCoupon>) -> Vec<MemberCoupon> {
+    coupons.sort_by(|a, b| {
+        let usable = |c: &MemberCoupon| c.state != CouponState::Usable;
+        usable(a).cmp(&usable(b)).then_with(|| match a.state {
+            CouponState::Usable => a.valid_until.cmp(&b.valid_until),
+            _ => b.created_at.cmp(&a.created_at),
+        })
+    });
+    coupons
+}
+
+async fn coupons_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<MemberCoupon>> {
+    let now = ctx.now();
+    let rows = member_coupons::Entity::find()
+        .filter(member_coupons::Column::MerchantId.eq(merchant_id))
+        .filter(member_coupons::Column::MemberId.eq(member_id))
+        .order_by_desc(member_coupons::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    Ok(ordered(rows.into_iter().map(|row| to_coupon(row, now)).collect::<Result<_>>()?))
+}
+
+/// The member's own coupons.
+pub async fn mine(ctx: &AppContext, me: &MemberPrincipal) -> Result<Vec<MemberCoupon>> {
+    coupons_of(ctx, me.merchant_id, me.member_id).await
+}
+
+/// A member's coupons, for staff who read members (the profile; the counter's usable ones).
+pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<Vec<MemberCoupon>> {
+    principal.require(Permission::MemberRead)?;
+    crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
+    coupons_of(ctx, principal.merchant_id, member_id).await
+}
