@@ -571,4 +571,60 @@ export const tests = [
       await shot('20-ratings')
     },
   },
+  {
+    name: 'marketing-makes-a-coupon-and-grants-it-to-a-member-from-the-profile',
+    async run({ page, base, accounts, shot }) {
+      const cashier = await staffToken(base, accounts.cashier)
+      const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900002468', name: '券测试' })
+
+      await signIn(page, accounts.marketing, '/console/coupons')
+      await page.locator('[data-test=coupon-new]').click()
+      await page.locator('[data-test=coupon-name]').fill('回馈 20 元券')
+      await page.locator('[data-test=coupon-value]').fill('20')
+      await page.locator('[data-test=coupon-threshold]').fill('100')
+      await page.locator('[data-test=coupon-stock] input').fill('50')
+      await page.locator('[data-test=coupon-save]').click()
+      const row = page.locator('[data-test=coupon-templates] .el-table__row', { hasText: '回馈 20 元券' })
+      await row.filter({ hasText: '进行中' }).waitFor()
+      await page.locator('.el-loading-mask').waitFor({ state: 'hidden' })
+      assert.match(await row.innerText(), /50 \/ 50/)
+      await shot('21-coupon-templates')
+
+      await page.goto(`/console/members/${member.id}`)
+      await page.locator('[data-test=grant-coupon]').click()
+      await choose(page, '[data-test=grant-template]', '回馈 20 元券')
+      await page.locator('[data-test=grant-go]').click()
+      await page.locator('[data-test=member-coupons] .el-table__row', { hasText: '回馈 20 元券' }).waitFor()
+      await shot('22-member-coupons')
+      const held = await call(base, 'GET', `/api/staff/v1/members/${member.id}/coupons`, cashier)
+      assert.deepEqual(held.map((c) => [c.terms.name, c.terms.value_fen, c.terms.threshold_fen, c.state]), [['回馈 20 元券', 2000, 10000, 'usable']])
+    },
+  },
+  {
+    name: 'the-cashier-takes-a-members-coupon-off-the-bill',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const cashier = await staffToken(base, accounts.cashier)
+      const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900003579', name: '用券会员' })
+      const template = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '到店立减 20', kind: 'amount', value_fen: 2000, valid_days: 30 })
+      await call(base, 'POST', `/api/staff/v1/coupon-templates/${template.id}/grants`, owner, { member_ids: [member.id], idempotency_key: 'e2e-grant-checkout' })
+
+      await signIn(page, accounts.cashier, `/console/checkout`)
+      await page.goto(`/console/checkout?member=${member.id}`)
+      await page.locator('[data-test=member-name]', { hasText: '用券会员' }).waitFor()
+      await addService(page, '洗剪吹', 'Tony')
+      assert.equal(await totalShown(page), '￥68.00')
+      await choose(page, '[data-test=coupon-picker]', '到店立减 20')
+      await page.locator('[data-test=quote] [data-test=total]', { hasText: '￥48.00' }).waitFor()
+      await page.locator('[data-test=pricing-step]', { hasText: '到店立减 20' }).waitFor()
+      await shot('23-coupon-at-checkout')
+      await page.locator('[data-test=tender-cash]').locator('xpath=ancestor::div[contains(@class,"el-input-group")]').locator('button').click()
+      await page.locator('[data-test=settle]').click()
+      await page.locator('[data-test=settled-bill]').waitFor()
+      const held = await call(base, 'GET', `/api/staff/v1/members/${member.id}/coupons`, cashier)
+      assert.equal(held[0].state, 'used')
+      const [bill] = await call(base, 'GET', `/api/staff/v1/members/${member.id}/bills`, cashier)
+      assert.deepEqual([bill.coupon_fen, bill.total_fen], [2000, 4800])
+    },
+  },
 ]

@@ -12,6 +12,7 @@ export {}
 declare module 'vue' {
   export interface GlobalComponents {
     CardsTab: typeof import('./components/catalog/CardsTab.vue')['default']
+    CouponPicker: typeof import('./components/CouponPicker.vue')['default']
     ElAlert: typeof import('element-plus/es')['ElAlert']
     ElAside: typeof import('element-plus/es')['ElAside']
     ElButton: typeof import('element-plus/es')['ElButton']
@@ -51,6 +52,7 @@ declare module 'vue' {
     ElText: typeof import('element-plus/es')['ElText']
     ElTimeSelect: typeof import('element-plus/es')['ElTimeSelect']
     ElTooltip: typeof import('element-plus/es')['ElTooltip']
+    GrantCoupon: typeof import('./components/GrantCoupon.vue')['default']
     MoneyInput: typeof import('./components/MoneyInput.vue')['default']
     ProductsTab: typeof import('./components/catalog/ProductsTab.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']

@@ -26,6 +26,7 @@ export const pages: RouteRecordRaw[] = [
   { path: 'loyalty', name: 'loyalty', component: () => import('@/pages/Loyalty.vue'), meta: { permission: 'loyalty_manage', title: 'nav.loyalty' } },
   { path: 'devices', name: 'devices', component: () => import('@/pages/Devices.vue'), meta: { permission: 'store_manage', title: 'nav.devices' } },
   { path: 'payments', name: 'payments', component: () => import('@/pages/Payments.vue'), meta: { permission: 'refund', title: 'nav.payments' } },
+  { path: 'coupons', name: 'coupons', component: () => import('@/pages/Coupons.vue'), meta: { permission: 'member_read', title: 'nav.coupons' } },
   { path: 'ratings', name: 'ratings', component: () => import('@/pages/Ratings.vue'), meta: { permission: 'commission_read', title: 'nav.ratings' } },
   { path: 'staff', name: 'staff', component: () => import('@/pages/Staff.vue'), meta: { permission: 'staff_read', title: 'nav.staff' } },
   { path: 'audit', name: 'audit', component: () => import('@/pages/Audit.vue'), meta: { permission: 'audit_read', title: 'nav.audit' } },

@@ -34,6 +34,8 @@ pub struct Model {
     pub detail: String,
     /// Points a gift line spent (its price in points × quantity).
     pub points_redeemed: i64,
+    /// This line's share of the bill's coupon.
+    pub coupon_fen: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

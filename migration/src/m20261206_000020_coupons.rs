@@ -5,6 +5,8 @@
 //!   per-member limit holds under concurrency without counting first. Grants leave it null.
 //! - `member_coupons.source_key`: what issued it (a grant's idempotency key, a job's period), unique per
 //!   (template, member): a retried grant or a job run twice issues one coupon.
+//! - `bills.coupon_id`, `bills.coupon_fen`, `bill_lines.coupon_fen`: the coupon a bill used and each line's share
+//!   of it (the lines' shares add up to the bill's).
 
 use sea_orm_migration::prelude::*;
 
@@ -109,10 +111,22 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(index(col("member_coupons"), "ix_member_coupons_member", &["member_id", "status"], false))
             .await?;
+        // A bill's coupon is found by the bill when it is voided, reversed or refunded.
+        m.create_index(index(col("member_coupons"), "ix_member_coupons_bill", &["bill_id"], false)).await?;
+        // One column per statement: SQLite alters a table one column at a time.
+        m.alter_table(Table::alter().table(col("bills")).add_column(fk_id_null(col("coupon_id"))).take()).await?;
+        m.alter_table(Table::alter().table(col("bills")).add_column(amount_default(col("coupon_fen"), 0)).take())
+            .await?;
+        m.alter_table(Table::alter().table(col("bill_lines")).add_column(amount_default(col("coupon_fen"), 0)).take())
+            .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(col("bill_lines")).drop_column(col("coupon_fen")).take()).await?;
+        for name in ["coupon_fen", "coupon_id"] {
+            m.alter_table(Table::alter().table(col("bills")).drop_column(col(name)).take()).await?;
+        }
         m.drop_table(Table::drop().table(col("member_coupons")).to_owned()).await?;
         m.drop_table(Table::drop().table(col("coupon_templates")).to_owned()).await?;
         Ok(())

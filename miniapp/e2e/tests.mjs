@@ -222,3 +222,26 @@ tests.push({
     await shot('m12-rescheduled')
   },
 })
+
+tests.push({
+  name: 'member-claims-a-coupon-in-the-coupon-center-and-holds-it',
+  async run({ page, base, accounts, shot }) {
+    const owner = await staffToken(base, accounts, 'owner')
+    await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, {
+      name: '新客满 200 减 30', kind: 'spend_off', value_fen: 3000, threshold_fen: 20000, valid_days: 30, total_stock: 10, claimable: true,
+    })
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/')
+    await page.locator('[data-test=open-coupons]').click()
+    const offer = page.locator('[data-test=offer]', { hasText: '新客满 200 减 30' })
+    await offer.waitFor()
+    assert.match(await offer.innerText(), /满￥200减￥30/)
+    await shot('m13-coupon-center')
+    await offer.locator('[data-test=claim]').click()
+    await page.locator('[data-test=my-coupon]', { hasText: '新客满 200 减 30' }).waitFor()
+    assert.match(await offer.innerText(), /已领取/)
+    await shot('m14-my-coupons')
+    await page.goto('/m/')
+    await page.locator('[data-test=open-coupons]', { hasText: '1 张可用' }).waitFor()
+  },
+})

@@ -120,6 +120,8 @@ pub enum Conflict {
     CouponLimitReached,
     /// The coupon is paused or ended, or outside its claim window.
     CouponUnavailable,
+    /// The member's coupon is used, expired, not valid yet, or held by another parked bill.
+    CouponUnusable,
 }
 
 impl Conflict {
@@ -158,6 +160,7 @@ impl Conflict {
             Conflict::CouponSoldOut => "coupon_sold_out",
             Conflict::CouponLimitReached => "coupon_limit_reached",
             Conflict::CouponUnavailable => "coupon_unavailable",
+            Conflict::CouponUnusable => "coupon_unusable",
         }
     }
 
@@ -203,6 +206,9 @@ impl Conflict {
             Conflict::CouponSoldOut => "this coupon has run out",
             Conflict::CouponLimitReached => "you already hold as many of this coupon as one member may",
             Conflict::CouponUnavailable => "this coupon is not being given out now",
+            Conflict::CouponUnusable => {
+                "this coupon was used, has expired, is not valid yet, or is held by another bill"
+            }
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

@@ -90,6 +90,9 @@ pub struct BillDraftRequest {
     /// Points to use as an offset (抵现); 0 by default.
     #[serde(default)]
     pub points: Points,
+    /// One of the member's usable coupons.
+    #[serde(default)]
+    pub coupon_id: Option<i64>,
     #[serde(default)]
     pub note: String,
 }
@@ -116,6 +119,7 @@ impl From<BillDraftRequest> for BillDraft {
                 })
                 .collect(),
             points: d.points,
+            coupon_id: d.coupon_id,
             note: d.note,
         }
     }
@@ -136,6 +140,9 @@ pub struct CreateBillRequest {
     pub lines: Vec<BillLineRequest>,
     #[serde(default)]
     pub points: Points,
+    /// One of the member's usable coupons.
+    #[serde(default)]
+    pub coupon_id: Option<i64>,
     #[serde(default)]
     pub note: String,
     /// Must add up to the bill's total exactly. Leave empty when parking.
@@ -163,6 +170,8 @@ pub struct BillLineDto {
     /// Unit price × quantity.
     pub amount_fen: Fen,
     pub discount_fen: Fen,
+    /// This line's share of the bill's coupon.
+    pub coupon_fen: Fen,
     pub points_offset_fen: Fen,
     /// What tenders paid for this line.
     pub net_fen: Fen,
@@ -209,6 +218,9 @@ pub struct BillDto {
     pub status: BillStatus,
     pub subtotal_fen: Fen,
     pub discount_fen: Fen,
+    /// The member's coupon the bill used (or holds while parked), and what it took off.
+    pub coupon_id: Option<i64>,
+    pub coupon_fen: Fen,
     pub points_used: Points,
     pub points_offset_fen: Fen,
     pub total_fen: Fen,
@@ -245,6 +257,7 @@ fn line_dto(l: bills::Line) -> BillLineDto {
         unit_price_fen: l.unit_price,
         amount_fen: l.amount,
         discount_fen: l.discount,
+        coupon_fen: l.coupon,
         points_offset_fen: l.points_offset,
         net_fen: l.net,
         count_card_id: l.count_card_id,
@@ -267,6 +280,8 @@ impl From<Bill> for BillDto {
             status: b.status,
             subtotal_fen: b.subtotal,
             discount_fen: b.discount,
+            coupon_id: b.coupon_id,
+            coupon_fen: b.coupon,
             points_used: b.points_used,
             points_offset_fen: b.points_offset,
             total_fen: b.total,
@@ -411,6 +426,7 @@ async fn create_bill(
         member_id: b.member_id,
         lines: b.lines,
         points: b.points,
+        coupon_id: b.coupon_id,
         note: b.note,
     }
     .into();

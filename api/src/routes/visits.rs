@@ -56,6 +56,8 @@ pub struct MemberBillLineDto {
     pub amount_fen: Fen,
     /// My level's discount on the line.
     pub discount_fen: Fen,
+    /// The line's share of my coupon.
+    pub coupon_fen: Fen,
     pub points_offset_fen: Fen,
     /// What I paid for it (0 when a count card's sessions paid).
     pub net_fen: Fen,
@@ -80,6 +82,8 @@ pub struct MemberBillDto {
     pub status: BillStatus,
     pub subtotal_fen: Fen,
     pub discount_fen: Fen,
+    /// What my coupon took off.
+    pub coupon_fen: Fen,
     pub points_used: Points,
     pub points_offset_fen: Fen,
     pub total_fen: Fen,
@@ -101,6 +105,7 @@ impl From<Bill> for MemberBillDto {
             status: b.status,
             subtotal_fen: b.subtotal,
             discount_fen: b.discount,
+            coupon_fen: b.coupon,
             points_used: b.points_used,
             points_offset_fen: b.points_offset,
             total_fen: b.total,
@@ -117,6 +122,7 @@ impl From<Bill> for MemberBillDto {
                     unit_price_fen: l.unit_price,
                     amount_fen: l.amount,
                     discount_fen: l.discount,
+                    coupon_fen: l.coupon,
                     points_offset_fen: l.points_offset,
                     net_fen: l.net,
                     by_count_card: l.count_card_id.is_some(),

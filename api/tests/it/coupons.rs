@@ -184,3 +184,153 @@ async fn the_coupon_center_offers_what_a_member_may_claim_within_its_window() {
     ok(app.patch(&path, &owner, json!({ "status": "paused" })).await);
     assert!(ok(app.get(&format!("{MINI}/coupon-center"), &token).await).as_array().unwrap().is_empty());
 }
+
+/// A member holding a ￥20 coupon (no threshold) for the demo merchant, and the wash's id and price.
+async fn member_with_coupon(app: &TestApp, phone: &str, body: Value) -> (i64, i64, (i64, i64)) {
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let member = app.new_member(&cashier, phone).await;
+    let template = template(app, &owner, body).await;
+    let grant = json!({ "member_ids": [member], "idempotency_key": format!("grant-{phone}") });
+    ok(app.post(&format!("{STAFF}/coupon-templates/{}/grants", template["id"]), &owner, grant).await);
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    let services = app.staff_ok(&cashier, "/services").await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap();
+    (member, held[0]["id"].as_i64().unwrap(), (wash["id"].as_i64().unwrap(), wash["price_fen"].as_i64().unwrap()))
+}
+
+fn twenty_off() -> Value {
+    json!({ "name": "到店 20 元券", "kind": "amount", "value_fen": 2000, "valid_days": 30 })
+}
+
+fn bill(app: &TestApp, member: i64, coupon: i64, wash: i64, pay: i64, key: &str) -> Value {
+    json!({
+        "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "idempotency_key": key,
+        "lines": [{ "item_id": wash }], "tenders": [{ "kind": "cash", "amount_fen": pay }],
+    })
+}
+
+async fn coupon_state(app: &TestApp, member: i64) -> String {
+    let cashier = app.token(Role::Cashier).await;
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    held[0]["state"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_coupon_comes_off_one_bill_and_comes_back_when_it_is_reversed() {
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let manager = app.token(Role::Manager).await;
+    let (member, coupon, (wash, price)) = member_with_coupon(&app, "13900003001", twenty_off()).await;
+    // The preview names the coupon's step.
+    let draft = json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "lines": [{ "item_id": wash }] });
+    let quote = app.staff_posted(&cashier, "/bills/preview", draft).await;
+    assert_eq!((quote["coupon_fen"].as_i64(), quote["total_fen"].as_i64()), (Some(2000), Some(price - 2000)));
+
+    let settled =
+        app.staff_posted(&cashier, "/bills", bill(&app, member, coupon, wash, price - 2000, "coupon-bill-1")).await;
+    assert_eq!((settled["coupon_id"].as_i64(), settled["coupon_fen"].as_i64()), (Some(coupon), Some(2000)));
+    assert_eq!(settled["lines"][0]["coupon_fen"], 2000);
+    assert_eq!(coupon_state(&app, member).await, "used");
+    // Used once: a second bill naming it is refused and writes nothing.
+    let bills_before = app.count("bills").await;
+    assert_error(
+        &app.post(&format!("{STAFF}/bills"), &cashier, bill(&app, member, coupon, wash, price - 2000, "coupon-bill-2"))
+            .await,
+        StatusCode::CONFLICT,
+        "coupon_unusable",
+    );
+    assert_eq!(app.count("bills").await, bills_before);
+
+    let reverse = json!({ "reason": "顾客取消", "idempotency_key": "coupon-reverse-1" });
+    app.staff_posted(&manager, &format!("/bills/{}/reverse", settled["id"]), reverse).await;
+    assert_eq!(coupon_state(&app, member).await, "usable", "a reversed bill gives its coupon back");
+    app.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn one_coupon_in_fifty_concurrent_settlements_pays_for_exactly_one() {
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let (member, coupon, (wash, price)) = member_with_coupon(&app, "13900003002", twenty_off()).await;
+    let bodies: Vec<Value> =
+        (0..50).map(|i| bill(&app, member, coupon, wash, price - 2000, &format!("race-coupon-{i:04}"))).collect();
+    let path = format!("{STAFF}/bills");
+    let answers = futures_util::future::join_all(bodies.into_iter().map(|body| app.post(&path, &cashier, body))).await;
+    let settled = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    assert_eq!(settled, 1, "the coupon pays for one bill");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
+        assert_eq!((*status, body["code"].as_str()), (StatusCode::CONFLICT, Some("coupon_unusable")), "{body}");
+    }
+    assert_eq!(app.count("bills").await, 1);
+    app.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_parked_bill_holds_its_coupon_until_voided_and_a_full_refund_gives_it_back() {
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let manager = app.token(Role::Manager).await;
+    let (member, coupon, (wash, price)) = member_with_coupon(&app, "13900003003", twenty_off()).await;
+    let park = |key: &str| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "park": true, "idempotency_key": key, "lines": [{ "item_id": wash }] });
+    let parked = app.staff_posted(&cashier, "/bills", park("coupon-park-1")).await;
+    assert_eq!(coupon_state(&app, member).await, "reserved");
+    // Held: another bill cannot use it meanwhile.
+    assert_error(
+        &app.post(&format!("{STAFF}/bills"), &cashier, bill(&app, member, coupon, wash, price - 2000, "coupon-bill-3"))
+            .await,
+        StatusCode::CONFLICT,
+        "coupon_unusable",
+    );
+    let void = json!({ "reason": "顾客改天再来" });
+    app.staff_posted(&cashier, &format!("/bills/{}/void", parked["id"]), void).await;
+    assert_eq!(coupon_state(&app, member).await, "usable", "a voided bill lets its coupon go");
+
+    let parked = app.staff_posted(&cashier, "/bills", park("coupon-park-2")).await;
+    let pay = json!({ "tenders": [{ "kind": "cash", "amount_fen": price - 2000 }] });
+    let settled = app.staff_posted(&cashier, &format!("/bills/{}/settle", parked["id"]), pay).await;
+    assert_eq!((settled["status"].as_str(), settled["coupon_fen"].as_i64()), (Some("settled"), Some(2000)));
+    assert_eq!(coupon_state(&app, member).await, "used");
+    let refund = json!({ "lines": [{ "line_id": settled["lines"][0]["id"], "quantity": 1 }], "reason": "不满意", "idempotency_key": "coupon-refund-1" });
+    let refunded = app.staff_posted(&manager, &format!("/bills/{}/refunds", settled["id"]), refund).await;
+    assert_eq!(refunded["amount_fen"], price - 2000, "what was paid comes back, not the coupon's part");
+    assert_eq!(coupon_state(&app, member).await, "usable", "a bill refunded in full gives its coupon back");
+    app.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn coupons_a_bill_cannot_use_are_refused_with_a_clear_code() {
+    let app = TestApp::spawn().await;
+    let cashier = app.token(Role::Cashier).await;
+    let (member, coupon, (wash, price)) = member_with_coupon(
+        &app,
+        "13900003004",
+        json!({ "name": "满 500 减 50", "kind": "spend_off", "value_fen": 5000, "threshold_fen": 50_000, "valid_days": 30 }),
+    )
+    .await;
+    let other = app.new_member(&cashier, "13900003005").await;
+    let preview = |member: i64, coupon: i64| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "lines": [{ "item_id": wash }] });
+    let path = format!("{STAFF}/bills/preview");
+    // Below its threshold.
+    assert_error(
+        &app.post(&path, &cashier, preview(member, coupon)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    // Another member's coupon, and no member at all.
+    assert_error(
+        &app.post(&path, &cashier, preview(other, coupon)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    let anonymous = json!({ "store_id": app.seed.store_ids[0], "coupon_id": coupon, "lines": [{ "item_id": wash }] });
+    assert_error(&app.post(&path, &cashier, anonymous).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    // Settling anyway writes nothing.
+    assert_error(
+        &app.post(&format!("{STAFF}/bills"), &cashier, bill(&app, member, coupon, wash, price, "coupon-bill-9")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    assert_eq!(app.count("bills").await, 0);
+    assert_eq!(coupon_state(&app, member).await, "usable");
+}

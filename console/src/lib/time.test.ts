@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest'
-import { formatInZone } from './time'
+import { formatInZone, midnightIn } from './time'
 
 describe('formatInZone', () => {
   it("shows UTC instants in the store's zone, across the date line of the day", () => {
     expect(formatInZone('2026-12-04T17:30:00Z', 'Asia/Shanghai')).toBe('2026-12-05 01:30')
     expect(formatInZone('2026-12-04T17:30:00Z', 'Asia/Urumqi')).toBe('2026-12-04 23:30')
     expect(formatInZone(null, 'Asia/Shanghai')).toBe('')
+  })
+})
+
+describe('midnightIn', () => {
+  it('finds local midnight in the store zone', () => {
+    expect(midnightIn('2026-12-06', 'Asia/Shanghai').toISOString()).toBe('2026-12-05T16:00:00.000Z')
+    expect(midnightIn('2026-12-06', 'UTC').toISOString()).toBe('2026-12-06T00:00:00.000Z')
+    // New York's clocks go back on 2026-11-01: that day still starts at 04:00 UTC (EDT), the next at 05:00.
+    expect(midnightIn('2026-11-01', 'America/New_York').toISOString()).toBe('2026-11-01T04:00:00.000Z')
+    expect(midnightIn('2026-11-02', 'America/New_York').toISOString()).toBe('2026-11-02T05:00:00.000Z')
   })
 })

@@ -15,3 +15,14 @@ export function formatInZone(iso: string | null | undefined, timeZone: string): 
   const part = (type: string) => parts.find((p) => p.type === type)?.value ?? ''
   return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}`
 }
+
+/** The instant local midnight begins `day` ("2026-12-06") in the zone (a day a store's calendar starts). */
+export function midnightIn(day: string, timeZone: string): Date {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number]
+  const guess = Date.UTC(y, m - 1, d)
+  // The zone's offset at the guess, read back through the zone's own clock; a second pass settles a day whose
+  // offset changes (daylight saving) between the guess and the answer.
+  const offsetAt = (at: number) => Date.parse(`${formatInZone(new Date(at).toISOString(), timeZone).replace(' ', 'T')}:00Z`) - at
+  const first = guess - offsetAt(guess)
+  return new Date(guess - offsetAt(first))
+}

@@ -2828,6 +2828,11 @@ export interface components {
         };
         /** @description A bill's content before tenders. */
         BillDraftRequest: {
+            /**
+             * Format: int64
+             * @description One of the member's usable coupons.
+             */
+            coupon_id?: number | null;
             lines: components["schemas"]["BillLineRequest"][];
             /** Format: int64 */
             member_id?: number | null;
@@ -2847,6 +2852,12 @@ export interface components {
              *     is not confirmed.
              */
             confirmation_digest?: string | null;
+            coupon_fen: components["schemas"]["Fen"];
+            /**
+             * Format: int64
+             * @description The member's coupon the bill used (or holds while parked), and what it took off.
+             */
+            coupon_id?: number | null;
             /** Format: date-time */
             created_at: string;
             /** Format: int64 */
@@ -2892,6 +2903,8 @@ export interface components {
             category: string;
             /** Format: int64 */
             count_card_id?: number | null;
+            /** @description This line's share of the bill's coupon. */
+            coupon_fen: components["schemas"]["Fen"];
             /** @description What the line created: `{"count_card_id": ..}` for a card sale, `{"bonus_fen": ..}` for a recharge. */
             detail: Record<string, unknown>;
             discount_fen: components["schemas"]["Fen"];
@@ -3434,6 +3447,11 @@ export interface components {
             value_fen?: null | components["schemas"]["Fen"];
         };
         CreateBillRequest: {
+            /**
+             * Format: int64
+             * @description One of the member's usable coupons.
+             */
+            coupon_id?: number | null;
             /** @description Chosen by the client, 8–64 characters; retrying with the same key never settles twice. */
             idempotency_key: string;
             lines: components["schemas"]["BillLineRequest"][];
@@ -3750,6 +3768,8 @@ export interface components {
         MemberBillDto: {
             /** @description A parked bill: what I name when I confirm it as shown. */
             confirmation_digest?: string | null;
+            /** @description What my coupon took off. */
+            coupon_fen: components["schemas"]["Fen"];
             /** Format: date-time */
             created_at: string;
             discount_fen: components["schemas"]["Fen"];
@@ -3773,6 +3793,8 @@ export interface components {
         MemberBillLineDto: {
             amount_fen: components["schemas"]["Fen"];
             by_count_card: boolean;
+            /** @description The line's share of my coupon. */
+            coupon_fen: components["schemas"]["Fen"];
             /** @description My level's discount on the line. */
             discount_fen: components["schemas"]["Fen"];
             /** Format: int64 */

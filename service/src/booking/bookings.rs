@@ -585,6 +585,7 @@ pub async fn check_in(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
             })
             .collect(),
         points: Points::ZERO,
+        coupon_id: None,
         note: format!("预约 #{}", row.id),
     };
     let bill = crate::checkout::bills::park(ctx, principal, draft, &format!("booking-{}-check-in", row.id)).await?;

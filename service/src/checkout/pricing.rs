@@ -4,7 +4,11 @@
 //!    that price (and no further level discount on the line).
 //! 2. **Level discount**: each service and product line at the member's level rate for its category, rounded half
 //!    up to the fen per line ([`crate::money::apply_bp`]). Count-card sales and recharges are never discounted.
-//! 3. **Coupon**: a slot kept for the campaigns issue; always ￥0 for now.
+//! 3. **Coupon**: one member's coupon off the lines it covers (its scope: services and products, not paid by a
+//!    count card), after the level discount (or instead of it on those lines, when the coupon does not combine with
+//!    it). Its threshold counts those lines after the level discount. It takes its face value (代金券, 满减), the
+//!    share above its rate up to its cap (折扣券), or one unit of its item (兑换券), never more than those lines'
+//!    net, spread over them by largest remainder so the lines add up to exactly what it took.
 //! 4. **Points offset**: `points × 100 ÷ rate` fen rounded down, capped at the discounted service and product
 //!    lines not paid by a count card, spread over them by largest remainder. The points actually used are the
 //!    fewest that buy that offset, so asking for more points than the bill can take uses only what it can.
@@ -16,7 +20,7 @@
 //! spread over the lines by largest remainder, so a refund can take back exactly the points of the lines it
 //! refunds; plus each line's fixed bonus points (a recharge plan's 充值送积分).
 
-use crate::domain::{Fen, LineKind, Points};
+use crate::domain::{CouponKind, Fen, LineKind, Points};
 use crate::money::{apply_bp, spread};
 
 /// One line as pricing sees it.
@@ -35,6 +39,21 @@ pub struct PriceLine {
     pub points_price: Points,
     /// Points the line grants whatever is paid (a recharge plan's bonus points).
     pub bonus_points: Points,
+    /// The bill's coupon covers this line (its scope; for a free-item coupon, the line is that item).
+    pub coupon_eligible: bool,
+}
+
+/// The bill's coupon as pricing applies it; which lines it covers is [`PriceLine::coupon_eligible`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CouponRule {
+    pub kind: CouponKind,
+    pub value: Fen,
+    /// `Percent`: the share paid, in basis points.
+    pub rate_bp: i64,
+    pub cap: Option<Fen>,
+    pub threshold: Fen,
+    pub stacks_with_level: bool,
+    pub stacks_with_points: bool,
 }
 
 /// Points rules of the merchant and the member's level.
@@ -50,6 +69,8 @@ pub struct PointsRule {
 pub struct PricedLine {
     pub amount: Fen,
     pub discount: Fen,
+    /// This line's share of the coupon.
+    pub coupon: Fen,
     pub points_offset: Fen,
     pub net: Fen,
     pub points_earned: Points,
@@ -86,6 +107,13 @@ pub enum PriceError {
         needed: Points,
         available: Points,
     },
+    /// The lines the coupon covers do not reach its threshold (or there are none).
+    CouponBelowThreshold {
+        threshold: Fen,
+        eligible: Fen,
+    },
+    /// The coupon does not combine with a points offset, and the bill uses points.
+    CouponExcludesPoints,
 }
 
 fn offset_for(points: i64, per_yuan_offset: i64) -> i64 {
@@ -97,9 +125,34 @@ fn points_for(offset: i64, per_yuan_offset: i64) -> i64 {
     (offset * per_yuan_offset + 99) / 100
 }
 
-/// Prices `lines` using `points` for the offset (gifts first take their points from `available`). The arithmetic
-/// is in plain integers of each line's unit (fen or points); what it returns is typed.
-pub fn price(lines: &[PriceLine], points: Points, available: Points, rule: PointsRule) -> Result<Priced, PriceError> {
+/// What the coupon takes off lines whose nets (the covered ones) are given, before spreading.
+fn coupon_off(coupon: &CouponRule, covered: &[(i64, i64)]) -> Result<i64, PriceError> {
+    let eligible: i64 = covered.iter().map(|(net, _)| net).sum();
+    if covered.is_empty() || eligible < coupon.threshold.get() {
+        return Err(PriceError::CouponBelowThreshold { threshold: coupon.threshold, eligible: Fen::new(eligible) });
+    }
+    let off = match coupon.kind {
+        CouponKind::Amount | CouponKind::SpendOff => coupon.value.get(),
+        CouponKind::Percent => {
+            let off = eligible - apply_bp(eligible, coupon.rate_bp.clamp(0, 10_000));
+            coupon.cap.map_or(off, |cap| off.min(cap.get()))
+        }
+        // One unit of the first line of the item: its net over its quantity, rounded up so a free unit is whole.
+        CouponKind::FreeItem => covered.first().map_or(0, |(net, quantity)| (net + quantity - 1) / quantity.max(&1)),
+    };
+    Ok(off.clamp(0, eligible))
+}
+
+/// Prices `lines` using `points` for the offset (gifts first take their points from `available`) and the bill's
+/// coupon, if any. The arithmetic is in plain integers of each line's unit (fen or points); what it returns is
+/// typed.
+pub fn price(
+    lines: &[PriceLine],
+    points: Points,
+    available: Points,
+    rule: PointsRule,
+    coupon: Option<&CouponRule>,
+) -> Result<Priced, PriceError> {
     let (points, available) = (points.get(), available.get());
     let gift_points = |line: &PriceLine| line.points_price.get().max(0) * line.quantity;
     let points_redeemed: i64 = lines.iter().filter(|line| line.kind == LineKind::Gift).map(gift_points).sum();
@@ -110,24 +163,53 @@ pub fn price(lines: &[PriceLine], points: Points, available: Points, rule: Point
         });
     }
     let available = available - points_redeemed;
-    // Per line: amount, discount, offset, net (fen); points earned, points redeemed.
-    let mut priced: Vec<[i64; 6]> = lines
+    // A line the coupon can take from: a service or product with a price to pay, in the coupon's scope.
+    let couponable =
+        |line: &PriceLine| coupon.is_some() && line.coupon_eligible && line.kind.is_consumption() && !line.by_card;
+    // Per line: amount, discount, coupon, offset, net (fen); points earned, points redeemed.
+    let mut priced: Vec<[i64; 7]> = lines
         .iter()
         .map(|line| {
             if line.kind == LineKind::Gift {
-                return [0, 0, 0, 0, 0, gift_points(line)];
+                return [0, 0, 0, 0, 0, 0, gift_points(line)];
             }
             let amount = line.unit_price.get() * line.quantity;
-            let discount = if line.kind.is_consumption() && !line.by_card {
+            let level_applies = !(couponable(line) && coupon.is_some_and(|c| !c.stacks_with_level));
+            let discount = if line.kind.is_consumption() && !line.by_card && level_applies {
                 amount - apply_bp(amount, line.level_bp.clamp(0, 10_000))
             } else {
                 0
             };
             let net = if line.by_card { 0 } else { amount - discount };
-            [amount, discount, 0, net, 0, 0]
+            [amount, discount, 0, 0, net, 0, 0]
         })
         .collect();
-    const NET: usize = 3;
+    const COUPON: usize = 2;
+    const OFFSET: usize = 3;
+    const NET: usize = 4;
+
+    let coupon_total = match coupon {
+        Some(c) => {
+            let covered: Vec<(i64, i64)> = lines
+                .iter()
+                .zip(&priced)
+                .filter(|(line, _)| couponable(line))
+                .map(|(line, p)| (p[NET], line.quantity))
+                .collect();
+            let off = coupon_off(c, &covered)?;
+            if off > 0 && points > 0 && !c.stacks_with_points {
+                return Err(PriceError::CouponExcludesPoints);
+            }
+            let weights: Vec<i64> =
+                lines.iter().zip(&priced).map(|(line, p)| if couponable(line) { p[NET] } else { 0 }).collect();
+            for (line, part) in priced.iter_mut().zip(spread(off, &weights)) {
+                line[COUPON] = part;
+                line[NET] -= part;
+            }
+            off
+        }
+        None => 0,
+    };
 
     let offsettable: Vec<i64> = lines
         .iter()
@@ -153,7 +235,7 @@ pub fn price(lines: &[PriceLine], points: Points, available: Points, rule: Point
         (0, 0)
     };
     for (line, part) in priced.iter_mut().zip(spread(points_offset, &offsettable)) {
-        line[2] = part;
+        line[OFFSET] = part;
         line[NET] -= part;
     }
 
@@ -166,13 +248,14 @@ pub fn price(lines: &[PriceLine], points: Points, available: Points, rule: Point
     // Whole yuan × points per yuan × multiplier: bounded by ￥1,000,000 × 100 × 10, far inside i64.
     let earned = (earn_base / 100) * rule.per_yuan.max(0) * rule.multiplier_pct.max(0) / 100;
     for ((p, line), part) in priced.iter_mut().zip(lines).zip(spread(earned, &earning)) {
-        p[4] = part + line.bonus_points.get().max(0);
+        p[5] = part + line.bonus_points.get().max(0);
     }
     let lines: Vec<PricedLine> = priced
         .into_iter()
-        .map(|[amount, discount, points_offset, net, points_earned, points_redeemed]| PricedLine {
+        .map(|[amount, discount, coupon, points_offset, net, points_earned, points_redeemed]| PricedLine {
             amount: Fen::new(amount),
             discount: Fen::new(discount),
+            coupon: Fen::new(coupon),
             points_offset: Fen::new(points_offset),
             net: Fen::new(net),
             points_earned: Points::new(points_earned),
@@ -182,7 +265,7 @@ pub fn price(lines: &[PriceLine], points: Points, available: Points, rule: Point
     Ok(Priced {
         subtotal: lines.iter().map(|p| p.amount).sum(),
         discount: lines.iter().map(|p| p.discount).sum(),
-        coupon: Fen::ZERO,
+        coupon: Fen::new(coupon_total),
         points_used: Points::new(points_used),
         points_offset: Fen::new(points_offset),
         points_redeemed: Points::new(points_redeemed),
@@ -215,6 +298,7 @@ mod tests {
             earns_points: true,
             points_price: Points::ZERO,
             bonus_points: Points::ZERO,
+            coupon_eligible: true,
         }
     }
 
@@ -224,7 +308,7 @@ mod tests {
         let mut shampoo = service(6800, 9500);
         shampoo.kind = LineKind::Product;
         let lines = [service(8800, 9000), service(19900, 9000), shampoo];
-        let priced = price(&lines, pts(500), pts(1000), RULE).unwrap();
+        let priced = price(&lines, pts(500), pts(1000), RULE, None).unwrap();
         assert_eq!(priced.subtotal.get(), 35_500);
         assert_eq!(priced.discount.get(), 880 + 1990 + 340);
         assert_eq!(priced.points_offset.get(), 500);
@@ -238,28 +322,28 @@ mod tests {
     fn count_card_lines_cost_nothing_and_earn_nothing() {
         let mut by_card = service(8800, 9000);
         by_card.by_card = true;
-        let priced = price(&[by_card], pts(0), pts(0), RULE).unwrap();
+        let priced = price(&[by_card], pts(0), pts(0), RULE, None).unwrap();
         assert_eq!((priced.total.get(), priced.discount.get(), priced.points_earned.get()), (0, 0, 0));
     }
 
     #[test]
     fn points_beyond_the_balance_are_refused_and_beyond_the_bill_unused() {
         let lines = [service(1000, 10_000)];
-        let capped = price(&lines, pts(2000), pts(5000), RULE).unwrap();
+        let capped = price(&lines, pts(2000), pts(5000), RULE, None).unwrap();
         assert_eq!(
             (capped.points_used.get(), capped.points_offset.get(), capped.total.get(), capped.points_max.get()),
             (1000, 1000, 0, 1000)
         );
-        assert_eq!(price(&lines, pts(600), pts(500), RULE), Err(PriceError::TooManyPoints { max: pts(500) }));
+        assert_eq!(price(&lines, pts(600), pts(500), RULE, None), Err(PriceError::TooManyPoints { max: pts(500) }));
         let off = PointsRule { per_yuan_offset: 0, ..RULE };
-        assert_eq!(price(&lines, pts(1), pts(500), off), Err(PriceError::RedemptionOff));
+        assert_eq!(price(&lines, pts(1), pts(500), off, None), Err(PriceError::RedemptionOff));
     }
 
     #[test]
     fn an_uneven_rate_uses_the_fewest_points() {
         // 150 points per ￥1: 100 points buy 66 fen, and 99 points are enough for that.
         let rule = PointsRule { per_yuan_offset: 150, ..RULE };
-        let priced = price(&[service(1000, 10_000)], pts(100), pts(100), rule).unwrap();
+        let priced = price(&[service(1000, 10_000)], pts(100), pts(100), rule, None).unwrap();
         assert_eq!((priced.points_offset.get(), priced.points_used.get()), (66, 99));
     }
 
@@ -274,12 +358,13 @@ mod tests {
             earns_points: true,
             points_price: pts(300),
             bonus_points: Points::ZERO,
+            coupon_eligible: false,
         };
         let lines = [service(1000, 10_000), gift];
         // 1,000 points: 600 go to the two gifts, the other 400 buy ￥4 off the service.
-        let priced = price(&lines, pts(1000), pts(1000), RULE).unwrap_err();
+        let priced = price(&lines, pts(1000), pts(1000), RULE, None).unwrap_err();
         assert_eq!(priced, PriceError::TooManyPoints { max: pts(400) });
-        let priced = price(&lines, pts(400), pts(1000), RULE).unwrap();
+        let priced = price(&lines, pts(400), pts(1000), RULE, None).unwrap();
         assert_eq!(
             (priced.points_redeemed.get(), priced.points_used.get(), priced.points_offset.get()),
             (600, 400, 400)
@@ -291,7 +376,7 @@ mod tests {
         // Points earned on the ￥6 paid only; the gift earns none.
         assert_eq!((priced.points_earned.get(), priced.lines[1].points_earned.get()), (6, 0));
         assert_eq!(
-            price(&lines, pts(0), pts(599), RULE),
+            price(&lines, pts(0), pts(599), RULE, None),
             Err(PriceError::GiftsExceedPoints { needed: pts(600), available: pts(599) })
         );
     }
@@ -307,32 +392,129 @@ mod tests {
             earns_points: false,
             points_price: Points::ZERO,
             bonus_points: pts(3_000),
+            coupon_eligible: false,
         };
-        let priced = price(&[service(10_000, 10_000), recharge], Points::ZERO, Points::ZERO, RULE).unwrap();
+        let priced = price(&[service(10_000, 10_000), recharge], Points::ZERO, Points::ZERO, RULE, None).unwrap();
         assert_eq!(
             (priced.points_earned.get(), priced.lines[0].points_earned.get(), priced.lines[1].points_earned.get()),
             (3_100, 100, 3_000)
         );
     }
 
-    fn arb_line() -> impl Strategy<Value = PriceLine> {
-        (0usize..5, 0i64..1_000_000, 1i64..10, 1000i64..=10_000, any::<bool>(), any::<bool>(), 0i64..2_000).prop_map(
-            |(kind, unit_price, quantity, level_bp, by_card, earns_points, points)| {
-                let kind =
-                    [LineKind::Service, LineKind::Product, LineKind::CardSale, LineKind::Recharge, LineKind::Gift]
-                        [kind];
-                PriceLine {
-                    kind,
-                    unit_price: Fen::new(unit_price),
-                    quantity,
-                    level_bp,
-                    by_card: by_card && kind == LineKind::Service,
-                    earns_points,
-                    points_price: pts(if kind == LineKind::Gift { points } else { 0 }),
-                    bonus_points: pts(if kind == LineKind::Recharge { points } else { 0 }),
-                }
-            },
+    fn coupon(kind: CouponKind, value: i64, threshold: i64) -> CouponRule {
+        CouponRule {
+            kind,
+            value: Fen::new(value),
+            rate_bp: 10_000,
+            cap: None,
+            threshold: Fen::new(threshold),
+            stacks_with_level: true,
+            stacks_with_points: true,
+        }
+    }
+
+    #[test]
+    fn a_coupon_comes_off_the_lines_it_covers_after_the_level_discount() {
+        // ￥88 and ￥199 at 9折 (79.20 + 179.10 = 258.30), the product outside the coupon's scope.
+        let mut shampoo = service(6800, 10_000);
+        shampoo.kind = LineKind::Product;
+        shampoo.coupon_eligible = false;
+        let lines = [service(8800, 9000), service(19900, 9000), shampoo];
+        let twenty = coupon(CouponKind::Amount, 2000, 0);
+        let priced = price(&lines, pts(0), pts(0), RULE, Some(&twenty)).unwrap();
+        assert_eq!(priced.coupon.get(), 2000);
+        assert_eq!(priced.lines.iter().map(|l| l.coupon.get()).collect::<Vec<_>>(), [613, 1387, 0]);
+        assert_eq!(priced.total.get(), 7920 + 17910 + 6800 - 2000);
+        // 满 ￥300 减 ￥50 counts only the covered lines after the level discount: ￥258.30 is not enough.
+        let spend = coupon(CouponKind::SpendOff, 5000, 30_000);
+        assert_eq!(
+            price(&lines, pts(0), pts(0), RULE, Some(&spend)),
+            Err(PriceError::CouponBelowThreshold { threshold: Fen::new(30_000), eligible: Fen::new(25_830) })
+        );
+    }
+
+    #[test]
+    fn a_percent_coupon_is_capped_and_a_free_item_is_one_unit() {
+        let lines = [service(10_000, 10_000)];
+        let mut eighty = coupon(CouponKind::Percent, 0, 0);
+        eighty.rate_bp = 8000;
+        assert_eq!(price(&lines, pts(0), pts(0), RULE, Some(&eighty)).unwrap().coupon.get(), 2000);
+        eighty.cap = Some(Fen::new(1500));
+        assert_eq!(price(&lines, pts(0), pts(0), RULE, Some(&eighty)).unwrap().coupon.get(), 1500);
+        let mut washes = service(6800, 10_000);
+        washes.quantity = 2;
+        let free = coupon(CouponKind::FreeItem, 0, 0);
+        let priced = price(&[washes], pts(0), pts(0), RULE, Some(&free)).unwrap();
+        assert_eq!((priced.coupon.get(), priced.total.get()), (6800, 6800));
+    }
+
+    #[test]
+    fn a_coupon_that_does_not_combine_replaces_the_level_discount_and_refuses_points() {
+        let lines = [service(10_000, 9000)];
+        let mut alone = coupon(CouponKind::Amount, 2000, 0);
+        alone.stacks_with_level = false;
+        alone.stacks_with_points = false;
+        let priced = price(&lines, pts(0), pts(0), RULE, Some(&alone)).unwrap();
+        assert_eq!((priced.discount.get(), priced.coupon.get(), priced.total.get()), (0, 2000, 8000));
+        assert_eq!(price(&lines, pts(100), pts(100), RULE, Some(&alone)), Err(PriceError::CouponExcludesPoints));
+        // A coupon bigger than the bill takes the bill, never more.
+        let big = coupon(CouponKind::Amount, 50_000, 0);
+        let priced = price(&lines, pts(0), pts(0), RULE, Some(&big)).unwrap();
+        assert_eq!((priced.coupon.get(), priced.total.get()), (9000, 0));
+    }
+
+    fn arb_coupon() -> impl Strategy<Value = CouponRule> {
+        (
+            0usize..4,
+            1i64..200_000,
+            1i64..10_000,
+            prop::option::of(1i64..50_000),
+            0i64..100_000,
+            any::<bool>(),
+            any::<bool>(),
         )
+            .prop_map(|(kind, value, rate_bp, cap, threshold, stacks_with_level, stacks_with_points)| {
+                CouponRule {
+                    kind: [CouponKind::Amount, CouponKind::Percent, CouponKind::SpendOff, CouponKind::FreeItem][kind],
+                    value: Fen::new(value),
+                    rate_bp,
+                    cap: cap.map(Fen::new),
+                    threshold: Fen::new(threshold),
+                    stacks_with_level,
+                    stacks_with_points,
+                }
+            })
+    }
+
+    fn arb_line() -> impl Strategy<Value = PriceLine> {
+        (
+            0usize..5,
+            0i64..1_000_000,
+            1i64..10,
+            1000i64..=10_000,
+            any::<bool>(),
+            any::<bool>(),
+            0i64..2_000,
+            any::<bool>(),
+        )
+            .prop_map(
+                |(kind, unit_price, quantity, level_bp, by_card, earns_points, points, coupon_eligible)| {
+                    let kind =
+                        [LineKind::Service, LineKind::Product, LineKind::CardSale, LineKind::Recharge, LineKind::Gift]
+                            [kind];
+                    PriceLine {
+                        kind,
+                        unit_price: Fen::new(unit_price),
+                        quantity,
+                        level_bp,
+                        by_card: by_card && kind == LineKind::Service,
+                        earns_points,
+                        points_price: pts(if kind == LineKind::Gift { points } else { 0 }),
+                        bonus_points: pts(if kind == LineKind::Recharge { points } else { 0 }),
+                        coupon_eligible,
+                    }
+                },
+            )
     }
 
     proptest! {
@@ -343,13 +525,28 @@ mod tests {
             available in 0i64..2_000_000,
             per_yuan_offset in 1i64..500,
             multiplier_pct in 0i64..300,
+            coupon in prop::option::of(arb_coupon()),
         ) {
             let rule = PointsRule { per_yuan: 2, multiplier_pct, per_yuan_offset };
-            match price(&lines, pts(points), pts(available), rule) {
+            match price(&lines, pts(points), pts(available), rule, coupon.as_ref()) {
                 Ok(priced) => {
                     prop_assert_eq!(priced.subtotal.get(), priced.lines.iter().map(|l| l.amount.get()).sum::<i64>());
                     let by_card: i64 = lines.iter().zip(&priced.lines).filter(|(l, _)| l.by_card).map(|(_, p)| p.amount.get()).sum();
-                    prop_assert_eq!(priced.total.get(), priced.subtotal.get() - by_card - priced.discount.get() - priced.points_offset.get());
+                    prop_assert_eq!(priced.total.get(), priced.subtotal.get() - by_card - priced.discount.get() - priced.coupon.get() - priced.points_offset.get());
+                    prop_assert_eq!(priced.coupon.get(), priced.lines.iter().map(|l| l.coupon.get()).sum::<i64>());
+                    if let Some(c) = &coupon {
+                        let face = match c.kind {
+                            CouponKind::Amount | CouponKind::SpendOff => c.value.get(),
+                            CouponKind::Percent => c.cap.map_or(i64::MAX, |cap| cap.get()),
+                            CouponKind::FreeItem => i64::MAX,
+                        };
+                        prop_assert!(priced.coupon.get() <= face);
+                        for (line, p) in lines.iter().zip(&priced.lines) {
+                            prop_assert!(p.coupon.get() == 0 || (line.coupon_eligible && !line.by_card));
+                        }
+                    } else {
+                        prop_assert_eq!(priced.coupon.get(), 0);
+                    }
                     prop_assert_eq!(priced.points_offset.get(), priced.lines.iter().map(|l| l.points_offset.get()).sum::<i64>());
                     prop_assert_eq!(priced.points_earned.get(), priced.lines.iter().map(|l| l.points_earned.get()).sum::<i64>());
                     let redeemed: i64 = lines.iter().filter(|l| l.kind == LineKind::Gift).map(|l| l.points_price.get() * l.quantity).sum();
@@ -359,13 +556,14 @@ mod tests {
                     prop_assert!(priced.points_offset.get() <= offset_for(priced.points_used.get(), per_yuan_offset));
                     for line in &priced.lines {
                         prop_assert!(line.discount.get() >= 0 && line.points_offset.get() >= 0 && line.net.get() >= 0 && line.points_earned.get() >= 0);
-                        prop_assert!(line.discount.get() + line.points_offset.get() <= line.amount.get());
+                        prop_assert!(line.coupon.get() >= 0);
+                        prop_assert!(line.discount.get() + line.coupon.get() + line.points_offset.get() <= line.amount.get());
                     }
                 }
                 Err(PriceError::TooManyPoints { max }) => {
                     let redeemed: i64 = lines.iter().filter(|l| l.kind == LineKind::Gift).map(|l| l.points_price.get() * l.quantity).sum();
                     prop_assert!(points > available - redeemed && max.get() <= available - redeemed);
-                    let most = price(&lines, max, pts(available), rule);
+                    let most = price(&lines, max, pts(available), rule, coupon.as_ref());
                     prop_assert!(most.is_ok());
                     prop_assert_eq!(most.unwrap().points_used, max);
                 }
@@ -373,6 +571,12 @@ mod tests {
                     prop_assert!(needed.get() > had.get() && had.get() == available);
                 }
                 Err(PriceError::RedemptionOff) => prop_assert!(false, "redemption is on"),
+                Err(PriceError::CouponBelowThreshold { threshold, eligible }) => {
+                    prop_assert!(coupon.is_some_and(|c| c.threshold == threshold) && eligible < threshold || eligible == Fen::ZERO);
+                }
+                Err(PriceError::CouponExcludesPoints) => {
+                    prop_assert!(points > 0 && coupon.is_some_and(|c| !c.stacks_with_points));
+                }
             }
         }
     }

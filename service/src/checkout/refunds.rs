@@ -272,6 +272,15 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             .col_expr(bills::Column::ClosedBy, Expr::value(Some(principal.staff_id)));
     }
     update.exec(&txn).await?;
+    // A bill given back whole (reversed, or every unit of every line refunded) gives its coupon back too.
+    let whole = kind == "reversal"
+        || bill_lines::Entity::find()
+            .filter(bill_lines::Column::BillId.eq(bill_id))
+            .all(&txn)
+            .await?
+            .iter()
+            .all(|line| line.refunded_quantity >= line.quantity);
+    let coupon_back = if whole { crate::coupons::redeem::give_back(&txn, bill_id).await? } else { 0 };
     if let Some(before) = standing {
         let cause = json!({ "bill_id": bill_id, "refund_id": refund_id, "kind": kind });
         levels::follow_return(&txn, merchant_id, before, Actor::Staff(principal.staff_id), cause).await?;
@@ -299,7 +308,10 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             actor: Actor::Staff(principal.staff_id),
             action: if kind == "reversal" { "bill.reversed" } else { "bill.refunded" },
             target: Some(("bill", bill_id)),
-            detail: json!({ "refund_id": refund_id, "amount_fen": money_back, "reason": why, "entry_id": entry_id }),
+            detail: json!({
+                "refund_id": refund_id, "amount_fen": money_back, "reason": why, "entry_id": entry_id,
+                "coupon_given_back": coupon_back > 0,
+            }),
             ip: None,
         },
     )

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CouponKind, Fen, MAX_AMOUNT_FEN};
+use crate::domain::{CouponKind, Fen, LineKind, MAX_AMOUNT_FEN};
 use crate::{Error, Result};
 
 /// Which lines a coupon applies to. Empty lists mean any; a line must pass every list that is not empty.
@@ -24,6 +24,18 @@ impl Scope {
     /// Whether a bill at `store_id` may use the coupon at all.
     pub fn covers_store(&self, store_id: i64) -> bool {
         self.store_ids.is_empty() || self.store_ids.contains(&store_id)
+    }
+
+    /// Whether the coupon takes from a service or product line: when items are named, only those; when
+    /// categories are named, only lines of them.
+    pub fn covers_line(&self, kind: LineKind, item_id: i64, category: &str) -> bool {
+        let items_named = !self.service_ids.is_empty() || !self.product_ids.is_empty();
+        let item = match kind {
+            LineKind::Service => !items_named || self.service_ids.contains(&item_id),
+            LineKind::Product => !items_named || self.product_ids.contains(&item_id),
+            _ => false,
+        };
+        item && (self.categories.is_empty() || self.categories.iter().any(|c| c == category))
     }
 }
 
@@ -100,5 +112,47 @@ impl Terms {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Terms {
+    /// Whether the coupon takes from a line: a free-item coupon from lines of its item, any other from lines in
+    /// its scope.
+    pub fn covers_line(&self, kind: LineKind, item_id: i64, category: &str) -> bool {
+        match self.free_item {
+            Some((FreeItemKind::Service, id)) => kind == LineKind::Service && item_id == id,
+            Some((FreeItemKind::Product, id)) => kind == LineKind::Product && item_id == id,
+            None => self.scope.covers_line(kind, item_id, category),
+        }
+    }
+
+    /// The rule pricing applies.
+    pub fn rule(&self) -> crate::checkout::pricing::CouponRule {
+        crate::checkout::pricing::CouponRule {
+            kind: self.kind,
+            value: self.value,
+            rate_bp: i64::from(self.rate_bp),
+            cap: self.cap,
+            threshold: self.threshold,
+            stacks_with_level: self.stacks_with_level,
+            stacks_with_points: self.stacks_with_points,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_names_items_or_categories_and_a_line_must_pass_both() {
+        let any = Scope::default();
+        assert!(any.covers_line(LineKind::Service, 1, "美发") && any.covers_line(LineKind::Product, 9, "洗护"));
+        assert!(!any.covers_line(LineKind::CardSale, 1, "次卡") && !any.covers_line(LineKind::Recharge, 0, "储值"));
+        let washes = Scope { service_ids: vec![1], ..Scope::default() };
+        assert!(washes.covers_line(LineKind::Service, 1, "美发"));
+        assert!(!washes.covers_line(LineKind::Service, 2, "美发") && !washes.covers_line(LineKind::Product, 1, "洗护"));
+        let care = Scope { categories: vec!["护理".into()], ..Scope::default() };
+        assert!(care.covers_line(LineKind::Service, 5, "护理") && !care.covers_line(LineKind::Service, 5, "美发"));
     }
 }

@@ -68,6 +68,9 @@ pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
     if bill.discount > Fen::ZERO {
         ticket = ticket.row("会员折扣", format!("-{}", bill.discount));
     }
+    if bill.coupon > Fen::ZERO {
+        ticket = ticket.row("优惠券", format!("-{}", bill.coupon));
+    }
     if bill.points_offset > Fen::ZERO {
         ticket = ticket.row(format!("积分抵扣({})", bill.points_used), format!("-{}", bill.points_offset));
     }

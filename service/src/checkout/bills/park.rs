@@ -72,6 +72,8 @@ pub async fn park(
         member_debit_fen: Set(0),
         closed_at: Set(None),
         closed_by: Set(None),
+        coupon_id: Set(resolved.coupon.as_ref().map(|c| c.id)),
+        coupon_fen: Set(priced.coupon.get()),
         ..Default::default()
     })
     .exec(&txn)
@@ -79,6 +81,10 @@ pub async fn park(
     match inserted {
         Ok(result) => {
             let id = result.last_insert_id;
+            // The coupon is held for this bill until it settles or is voided.
+            if let Some(coupon) = &resolved.coupon {
+                crate::coupons::redeem::reserve(&txn, coupon.id, id, now).await?;
+            }
             let detail = json!({ "lines": draft.lines.len(), "total_fen": priced.total, "member_id": draft.member_id });
             audit::by_staff(&txn, principal, "bill.parked", ("bill", id), detail).await?;
             txn.commit().await?;
@@ -120,6 +126,11 @@ pub async fn update_parked(
         .await?;
     if updated.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
+    }
+    // The coupon held follows the draft: the old one goes back, the one named now is held (it may be the same).
+    crate::coupons::redeem::release(&txn, bill_id).await?;
+    if let Some(coupon) = &resolved.coupon {
+        crate::coupons::redeem::reserve(&txn, coupon.id, bill_id, ctx.now()).await?;
     }
     // What the edit changed, so a bill raised after the customer agreed is on the record.
     let detail = json!({
@@ -256,6 +267,7 @@ pub async fn void(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64, re
     if updated.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
     }
+    let coupons_released = crate::coupons::redeem::release(&txn, bill_id).await?;
     audit::record(
         &txn,
         Event {
@@ -263,7 +275,7 @@ pub async fn void(ctx: &AppContext, principal: &StaffPrincipal, bill_id: i64, re
             actor: Actor::Staff(principal.staff_id),
             action: "bill.voided",
             target: Some(("bill", bill_id)),
-            detail: json!({ "reason": reason, "total_fen": row.total_fen }),
+            detail: json!({ "reason": reason, "total_fen": row.total_fen, "coupons_released": coupons_released }),
             ip: None,
         },
     )
@@ -341,4 +353,6 @@ pub(super) fn with_price(
         .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
         .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
         .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
+        .col_expr(bills::Column::CouponId, Expr::value(resolved.coupon.as_ref().map(|c| c.id)))
+        .col_expr(bills::Column::CouponFen, Expr::value(priced.coupon))
 }

@@ -89,6 +89,10 @@ pub(super) async fn write_settlement(
         .for_member(resolved.member_id())
         .for_bill(bill_id)
         .memo(format!("结账 #{bill_id}"));
+    // The coupon first: of two settlements naming it, the second stops here and writes nothing.
+    if let Some(coupon) = &resolved.coupon {
+        crate::coupons::redeem::consume(txn, coupon.id, bill_id, now).await?;
+    }
     // The writes nothing in this transaction reads back, sent last.
     let mut tail = Deferred::new();
     expect_accounts(&mut posting, settlement);
@@ -241,6 +245,7 @@ fn line_row(
         amount_fen: Set(priced.amount.get()),
         staff: Set(serde_json::to_string(&line.staff).map_err(anyhow::Error::from)?),
         discount_fen: Set(priced.discount.get()),
+        coupon_fen: Set(priced.coupon.get()),
         points_offset_fen: Set(priced.points_offset.get()),
         net_fen: Set(priced.net.get()),
         count_card_id: Set(line.count_card.as_ref().map(|c| c.id)),

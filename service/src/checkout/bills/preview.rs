@@ -43,7 +43,7 @@ pub struct Quote {
     pub confirm_threshold_fen: Option<Fen>,
 }
 
-pub(super) fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64) -> Vec<Step> {
+pub(super) fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64, coupon: Option<&str>) -> Vec<Step> {
     let level_name = level.map_or_else(|| "无等级".to_owned(), |l| l.name.clone());
     vec![
         Step { step: "subtotal", amount: priced.subtotal, explanation: "单价 × 数量".to_owned() },
@@ -52,7 +52,12 @@ pub(super) fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64
             amount: Fen::new((-priced.discount).get()),
             explanation: format!("{level_name} 会员折扣，逐行四舍五入到分"),
         },
-        Step { step: "coupon", amount: Fen::new((-priced.coupon).get()), explanation: "优惠券 (暂无)".to_owned() },
+        Step {
+            step: "coupon",
+            amount: Fen::new((-priced.coupon).get()),
+            explanation: coupon
+                .map_or_else(|| "未使用优惠券".to_owned(), |name| format!("{name}，按适用项目金额分摊到分")),
+        },
         Step {
             step: "points_offset",
             amount: Fen::new((-priced.points_offset).get()),
@@ -82,6 +87,7 @@ pub(super) fn quote_lines(resolved: &Resolved, priced: &Priced) -> Vec<Line> {
             unit_price: line.unit_price,
             amount: p.amount,
             discount: p.discount,
+            coupon: p.coupon,
             points_offset: p.points_offset,
             net: p.net,
             count_card_id: line.count_card.as_ref().map(|c| c.id),
@@ -116,7 +122,12 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, draft: BillDr
     let priced = resolved.price(draft.points)?;
     Ok(Quote {
         lines: quote_lines(&resolved, &priced),
-        steps: steps(&priced, resolved.level.as_ref(), i64::from(resolved.settings.points_per_yuan_offset)),
+        steps: steps(
+            &priced,
+            resolved.level.as_ref(),
+            i64::from(resolved.settings.points_per_yuan_offset),
+            resolved.coupon.as_ref().map(|c| c.terms.name.as_str()),
+        ),
         subtotal: priced.subtotal,
         discount: priced.discount,
         coupon: priced.coupon,

@@ -13,6 +13,7 @@ use crate::cards::card_products::CardProduct;
 use crate::checkout::pricing::{self, PointsRule, PriceError, PriceLine, Priced};
 use crate::checkout::reference::Reference;
 use crate::commission::StaffShare;
+use crate::coupons::redeem::{BillCoupon, for_bill};
 use crate::domain::{Fen, LineKind, MAX_AMOUNT_FEN, Points, SplitRule};
 use crate::foundation::merchants::LoyaltySettings;
 use crate::foundation::principal::StaffPrincipal;
@@ -52,6 +53,8 @@ pub(super) struct Resolved {
     pub(super) split: SplitRule,
     pub(super) lines: Vec<ResolvedLine>,
     pub(super) points_available: Points,
+    /// The member's coupon the draft names, checked for the member, the store and the time.
+    pub(super) coupon: Option<BillCoupon>,
 }
 
 pub(super) const MAX_LINES: usize = 50;
@@ -164,7 +167,21 @@ pub(super) async fn resolve(
         }
         _ => Points::ZERO,
     };
-    Ok(Resolved { store_id: draft.store_id, reference, member, level, settings, split, lines, points_available })
+    let coupon = match draft.coupon_id {
+        Some(id) => Some(for_bill(conn, merchant_id, member.as_ref(), id, draft.store_id, ctx.now()).await?),
+        None => None,
+    };
+    Ok(Resolved {
+        store_id: draft.store_id,
+        reference,
+        member,
+        level,
+        settings,
+        split,
+        lines,
+        points_available,
+        coupon,
+    })
 }
 
 /// Every staff member named on the draft's lines is an active staff member of the merchant.
@@ -433,17 +450,31 @@ impl Resolved {
                 earns_points: line.earns_points,
                 points_price: line.points_price,
                 bonus_points: line.bonus_points,
+                coupon_eligible: self
+                    .coupon
+                    .as_ref()
+                    .is_some_and(|c| c.terms.covers_line(line.kind, line.item_id, &line.category)),
             })
             .collect();
-        pricing::price(&lines, points, self.points_available, self.points_rule()).map_err(|e| match e {
-            PriceError::RedemptionOff => Error::invalid("points", "this merchant does not take points at checkout"),
-            PriceError::TooManyPoints { max } => {
-                Error::invalid("points", format!("the member has fewer points: at most {max} can be used"))
-            }
-            PriceError::GiftsExceedPoints { needed, available } => {
-                Error::invalid("lines", format!("the gifts cost {needed} points and the member has {available}"))
-            }
-        })
+        let coupon = self.coupon.as_ref().map(|c| c.terms.rule());
+        pricing::price(&lines, points, self.points_available, self.points_rule(), coupon.as_ref()).map_err(
+            |e| match e {
+                PriceError::RedemptionOff => Error::invalid("points", "this merchant does not take points at checkout"),
+                PriceError::TooManyPoints { max } => {
+                    Error::invalid("points", format!("the member has fewer points: at most {max} can be used"))
+                }
+                PriceError::GiftsExceedPoints { needed, available } => {
+                    Error::invalid("lines", format!("the gifts cost {needed} points and the member has {available}"))
+                }
+                PriceError::CouponBelowThreshold { threshold, eligible } => Error::invalid(
+                    "coupon_id",
+                    format!("the coupon needs {threshold} fen of the lines it covers; they come to {eligible}"),
+                ),
+                PriceError::CouponExcludesPoints => {
+                    Error::invalid("coupon_id", "this coupon does not combine with points: use one or the other")
+                }
+            },
+        )
     }
 
     pub(super) fn member_id(&self) -> Option<i64> {

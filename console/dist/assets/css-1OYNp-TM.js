@@ -1,0 +1,1 @@
+import"./index-L9Vy7iCb.js";import"./css-DaLFF3Bv.js";

@@ -1,1 +1,0 @@
-import"./index-D7t2WzYS.js";

@@ -1,1 +1,0 @@
-import"./index-D7t2WzYS.js";import"./css-BfuR1cUR.js";

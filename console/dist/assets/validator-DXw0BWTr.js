@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-D7t2WzYS.js";var t=t=>[``,...e].includes(t);export{t};
