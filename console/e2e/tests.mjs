@@ -598,6 +598,10 @@ export const tests = [
       await shot('22-member-coupons')
       const held = await call(base, 'GET', `/api/staff/v1/members/${member.id}/coupons`, cashier)
       assert.deepEqual(held.map((c) => [c.terms.name, c.terms.value_fen, c.terms.threshold_fen, c.state]), [['回馈 20 元券', 2000, 10000, 'usable']])
+      // The template's report counts it.
+      await page.locator('[data-test=nav-coupons]').click()
+      await page.locator('[data-test=coupon-templates] .el-table__row', { hasText: '回馈 20 元券' }).locator('[data-test=coupon-report]').click()
+      await page.locator('[data-test=coupon-report-figures]', { hasText: '1 (' }).waitFor()
     },
   },
   {
@@ -614,7 +618,8 @@ export const tests = [
       await page.locator('[data-test=member-name]', { hasText: '用券会员' }).waitFor()
       await addService(page, '洗剪吹', 'Tony')
       assert.equal(await totalShown(page), '￥68.00')
-      await choose(page, '[data-test=coupon-picker]', '到店立减 20')
+      // The preview names the best of her coupons; one tap takes it.
+      await page.locator('[data-test=coupon-best]').click()
       await page.locator('[data-test=quote] [data-test=total]', { hasText: '￥48.00' }).waitFor()
       await page.locator('[data-test=pricing-step]', { hasText: '到店立减 20' }).waitFor()
       await shot('23-coupon-at-checkout')

@@ -34,6 +34,8 @@ pub struct Model {
     pub per_member_limit: i32,
     /// Shown in the members' coupon center.
     pub claimable: bool,
+    /// `join`: issued to each new member, once.
+    pub auto_grant: Option<String>,
     /// `active`, `paused` or `ended`.
     pub status: String,
     pub created_at: DateTimeUtc,

@@ -61,6 +61,8 @@ impl MigrationTrait for Migration {
             .col(ColumnDef::new(col("per_member_limit")).integer().not_null().default(1))
             // Members find it in the coupon center and claim it themselves.
             .col(flag(col("claimable"), false))
+            // Issued without anyone asking: `join` (to each new member, once).
+            .col(text_null(col("auto_grant")))
             // active | paused | ended
             .col(text(col("status")))
             .col(at(col("created_at")))

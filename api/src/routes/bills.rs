@@ -370,6 +370,9 @@ pub struct QuoteDto {
     /// The member's allergy notes that match the services' substances: tell the technician.
     pub allergies: Vec<AllergyMatchDto>,
     pub confirm_threshold_fen: Option<Fen>,
+    /// Of the member's usable coupons, the one that takes the most off this bill, and how much.
+    pub best_coupon_id: Option<i64>,
+    pub best_coupon_fen: Option<Fen>,
 }
 
 impl From<Quote> for QuoteDto {
@@ -395,6 +398,8 @@ impl From<Quote> for QuoteDto {
             level_name: q.level.map(|(_, name)| name),
             allergies: q.allergies.into_iter().map(AllergyMatchDto::from).collect(),
             confirm_threshold_fen: q.confirm_threshold_fen,
+            best_coupon_id: q.best_coupon.map(|(id, _)| id),
+            best_coupon_fen: q.best_coupon.map(|(_, fen)| fen),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::extract::{Body, Member, Staff};
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_coupon_templates)
+        .service(get_coupon_report)
         .service(create_coupon_template)
         .service(update_coupon_template)
         .service(grant_coupons)
@@ -119,6 +120,8 @@ pub struct CouponTemplateDto {
     pub per_member_limit: i32,
     /// Shown in the members' coupon center.
     pub claimable: bool,
+    /// Issued to each new member, once.
+    pub on_join: bool,
     pub status: TemplateStatus,
     /// Coupons issued from it, and how many of them were used.
     pub issued: u64,
@@ -145,6 +148,7 @@ impl From<TemplateSummary> for CouponTemplateDto {
             remaining: t.remaining,
             per_member_limit: t.per_member_limit,
             claimable: t.claimable,
+            on_join: t.on_join,
             status: t.status,
             issued: s.issued,
             used: s.used,
@@ -201,6 +205,9 @@ pub struct CouponTemplateRequest {
     /// Members may claim it in the coupon center (default false: staff grant it).
     #[serde(default)]
     pub claimable: bool,
+    /// Issued to each new member, once (at the desk or on their first sign-in in the app).
+    #[serde(default)]
+    pub on_join: bool,
 }
 
 impl CouponTemplateRequest {
@@ -239,6 +246,7 @@ impl CouponTemplateRequest {
             total_stock: self.total_stock,
             per_member_limit: self.per_member_limit.unwrap_or(1),
             claimable: self.claimable,
+            on_join: self.on_join,
         })
     }
 }
@@ -434,4 +442,48 @@ async fn claim_coupon(ctx: web::Data<AppContext>, Member(me): Member, id: web::P
 #[get("/me/coupons")]
 async fn list_my_coupons(ctx: web::Data<AppContext>, Member(me): Member) -> ApiResult<web::Json<Vec<MemberCouponDto>>> {
     Ok(web::Json(issue::mine(&ctx, &me).await?.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CouponReportDto {
+    pub template_id: i64,
+    pub issued: u64,
+    /// Of those issued: claimed by members, and granted by staff or automatically.
+    pub claimed: u64,
+    pub granted: u64,
+    pub used: u64,
+    /// Unused and past their validity.
+    pub expired: u64,
+    /// Unused and still valid (or not yet), or held by a parked bill.
+    pub outstanding: u64,
+    /// Settled bills that used one.
+    pub bills: u64,
+    /// What the coupons took off those bills: the coupon's cost, every redeemer counted.
+    pub discount_fen: Fen,
+    /// What those bills were paid, less refunds.
+    pub revenue_fen: Fen,
+}
+
+/// What became of a template's coupons: issued, claimed, used, expired, the discount given and the revenue of the
+/// bills that used them.
+#[utoipa::path(tag = "coupons", params(("id" = i64, Path)), responses((status = 200, body = CouponReportDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/coupon-templates/{id}/report")]
+async fn get_coupon_report(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<CouponReportDto>> {
+    let r = service::coupons::report::of_template(&ctx, &me, id.into_inner()).await?;
+    Ok(web::Json(CouponReportDto {
+        template_id: r.template_id,
+        issued: r.issued,
+        claimed: r.claimed,
+        granted: r.granted,
+        used: r.used,
+        expired: r.expired,
+        outstanding: r.outstanding,
+        bills: r.bills,
+        discount_fen: r.discount,
+        revenue_fen: r.revenue,
+    }))
 }

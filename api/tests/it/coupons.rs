@@ -226,6 +226,11 @@ async fn a_coupon_comes_off_one_bill_and_comes_back_when_it_is_reversed() {
     let draft = json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "lines": [{ "item_id": wash }] });
     let quote = app.staff_posted(&cashier, "/bills/preview", draft).await;
     assert_eq!((quote["coupon_fen"].as_i64(), quote["total_fen"].as_i64()), (Some(2000), Some(price - 2000)));
+    // Without one named, the preview suggests the coupon that takes the most.
+    let plain = json!({ "store_id": app.seed.store_ids[0], "member_id": member, "lines": [{ "item_id": wash }] });
+    let quote = app.staff_posted(&cashier, "/bills/preview", plain).await;
+    assert_eq!((quote["best_coupon_id"].as_i64(), quote["best_coupon_fen"].as_i64()), (Some(coupon), Some(2000)));
+    assert_eq!(quote["coupon_fen"], 0);
 
     let settled =
         app.staff_posted(&cashier, "/bills", bill(&app, member, coupon, wash, price - 2000, "coupon-bill-1")).await;
@@ -242,6 +247,15 @@ async fn a_coupon_comes_off_one_bill_and_comes_back_when_it_is_reversed() {
     );
     assert_eq!(app.count("bills").await, bills_before);
 
+    // The template's report: one issued and used, the bill it paid for, what it cost.
+    let owner = app.token(Role::Owner).await;
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    let report = app.staff_ok(&owner, &format!("/coupon-templates/{}/report", held[0]["template_id"])).await;
+    assert_eq!(
+        (report["issued"].as_u64(), report["used"].as_u64(), report["bills"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!((report["discount_fen"].as_i64(), report["revenue_fen"].as_i64()), (Some(2000), Some(price - 2000)));
     let reverse = json!({ "reason": "顾客取消", "idempotency_key": "coupon-reverse-1" });
     app.staff_posted(&manager, &format!("/bills/{}/reverse", settled["id"]), reverse).await;
     assert_eq!(coupon_state(&app, member).await, "usable", "a reversed bill gives its coupon back");
@@ -311,6 +325,9 @@ async fn coupons_a_bill_cannot_use_are_refused_with_a_clear_code() {
     let other = app.new_member(&cashier, "13900003005").await;
     let preview = |member: i64, coupon: i64| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "lines": [{ "item_id": wash }] });
     let path = format!("{STAFF}/bills/preview");
+    // Not suggested for a bill it cannot take from.
+    let plain = json!({ "store_id": app.seed.store_ids[0], "member_id": member, "lines": [{ "item_id": wash }] });
+    assert!(app.staff_posted(&cashier, "/bills/preview", plain).await["best_coupon_id"].is_null());
     // Below its threshold.
     assert_error(
         &app.post(&path, &cashier, preview(member, coupon)).await,
@@ -333,4 +350,38 @@ async fn coupons_a_bill_cannot_use_are_refused_with_a_clear_code() {
     );
     assert_eq!(app.count("bills").await, 0);
     assert_eq!(coupon_state(&app, member).await, "usable");
+}
+
+#[tokio::test]
+async fn every_new_member_receives_the_welcome_coupon_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let cashier = app.token(Role::Cashier).await;
+    let welcome =
+        json!({ "name": "新人礼 10 元", "kind": "amount", "value_fen": 1000, "valid_days": 14, "on_join": true });
+    let welcome = template(&app, &owner, welcome).await;
+    assert_eq!(welcome["on_join"], true);
+    template(&app, &owner, json!({ "name": "普通券", "kind": "amount", "value_fen": 500, "valid_days": 14 })).await;
+
+    // At the desk, and on a first sign-in in the app; signing in again gives nothing more.
+    let at_desk = app.new_member(&cashier, "13900004001").await;
+    let held = app.staff_ok(&cashier, &format!("/members/{at_desk}/coupons")).await;
+    let names: Vec<(&str, &str)> = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["terms"]["name"].as_str().unwrap(), c["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("新人礼 10 元", "join")]);
+    let (token, _) = app.member_token("newcomer").await;
+    app.member_token("newcomer").await;
+    let mine = ok(app.get(&format!("{MINI}/me/coupons"), &token).await);
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    assert_eq!(mine[0]["source"], "join");
+    let export = ok(app.get(&format!("{MINI}/me/export"), &token).await);
+    assert_eq!(export["coupons"][0]["name"], "新人礼 10 元", "a member's copy of their data lists their coupons");
+    // Ended: the next member joins without it.
+    ok(app.patch(&format!("{STAFF}/coupon-templates/{}", welcome["id"]), &owner, json!({ "status": "ended" })).await);
+    let later = app.new_member(&cashier, "13900004002").await;
+    assert!(app.staff_ok(&cashier, &format!("/members/{later}/coupons")).await.as_array().unwrap().is_empty());
 }

@@ -16,6 +16,7 @@ const draft: TemplateDraft = {
   total_stock: null,
   per_member_limit: 1,
   claimable: true,
+  on_join: false,
   stacks_with_level: false,
   stacks_with_points: true,
   store_ids: [],

@@ -38,6 +38,7 @@ export interface TemplateDraft {
   total_stock: number | null
   per_member_limit: number
   claimable: boolean
+  on_join: boolean
   stacks_with_level: boolean
   stacks_with_points: boolean
   store_ids: number[]
@@ -66,5 +67,6 @@ export function templateRequest(d: TemplateDraft, timeZone: string): Schemas['Co
     total_stock: d.total_stock,
     per_member_limit: d.per_member_limit,
     claimable: d.claimable,
+    on_join: d.on_join,
   }
 }

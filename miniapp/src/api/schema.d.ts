@@ -1219,6 +1219,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/coupon-templates/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What became of a template's coupons: issued, claimed, used, expired, the discount given and the revenue of the
+         *     bills that used them.
+         */
+        get: operations["get_coupon_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/jobs/runs": {
         parameters: {
             query?: never;
@@ -3330,6 +3350,40 @@ export interface components {
             /** Format: date-time */
             valid_until?: string | null;
         };
+        CouponReportDto: {
+            /**
+             * Format: int64
+             * @description Settled bills that used one.
+             */
+            bills: number;
+            /**
+             * Format: int64
+             * @description Of those issued: claimed by members, and granted by staff or automatically.
+             */
+            claimed: number;
+            /** @description What the coupons took off those bills: the coupon's cost, every redeemer counted. */
+            discount_fen: components["schemas"]["Fen"];
+            /**
+             * Format: int64
+             * @description Unused and past their validity.
+             */
+            expired: number;
+            /** Format: int64 */
+            granted: number;
+            /** Format: int64 */
+            issued: number;
+            /**
+             * Format: int64
+             * @description Unused and still valid (or not yet), or held by a parked bill.
+             */
+            outstanding: number;
+            /** @description What those bills were paid, less refunds. */
+            revenue_fen: components["schemas"]["Fen"];
+            /** Format: int64 */
+            template_id: number;
+            /** Format: int64 */
+            used: number;
+        };
         /**
          * @description How a member came by a coupon.
          * @enum {string}
@@ -3371,6 +3425,8 @@ export interface components {
              * @description Coupons issued from it, and how many of them were used.
              */
             issued: number;
+            /** @description Issued to each new member, once. */
+            on_join: boolean;
             /** Format: int32 */
             per_member_limit: number;
             /** Format: int64 */
@@ -3411,6 +3467,8 @@ export interface components {
             kind: components["schemas"]["CouponKind"];
             /** @description 1–30 characters, shown to members. */
             name: string;
+            /** @description Issued to each new member, once (at the desk or on their first sign-in in the app). */
+            on_join?: boolean;
             /**
              * Format: int32
              * @description 1–100, default 1.
@@ -4278,6 +4336,12 @@ export interface components {
         QuoteDto: {
             /** @description The member's allergy notes that match the services' substances: tell the technician. */
             allergies: components["schemas"]["AllergyMatchDto"][];
+            best_coupon_fen?: null | components["schemas"]["Fen"];
+            /**
+             * Format: int64
+             * @description Of the member's usable coupons, the one that takes the most off this bill, and how much.
+             */
+            best_coupon_id?: number | null;
             confirm_threshold_fen?: null | components["schemas"]["Fen"];
             coupon_fen: components["schemas"]["Fen"];
             discount_fen: components["schemas"]["Fen"];
@@ -10684,6 +10748,61 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_coupon_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponReportDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

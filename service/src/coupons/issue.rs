@@ -242,6 +242,52 @@ pub async fn grant(
     Err(Error::Conflict(Conflict::IdempotencyKeyReused))
 }
 
+/// A new member receives each active `join` template's coupon, once: keyed by its source, so a second call (a
+/// retried sign-in) issues nothing. Run after the member is committed; a template out of stock is skipped, since
+/// joining must not fail for want of a coupon.
+pub(crate) async fn welcome(ctx: &AppContext, merchant_id: i64, member_id: i64) {
+    if let Err(error) = welcome_or_fail(ctx, merchant_id, member_id).await {
+        tracing::warn!(merchant_id, member_id, %error, "a new member's welcome coupons were not all issued");
+    }
+}
+
+async fn welcome_or_fail(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<()> {
+    let templates = coupon_templates::Entity::find()
+        .filter(coupon_templates::Column::MerchantId.eq(merchant_id))
+        .filter(coupon_templates::Column::Status.eq(TemplateStatus::Active.as_str()))
+        .filter(coupon_templates::Column::AutoGrant.eq(super::templates::ON_JOIN))
+        .all(&ctx.db)
+        .await?;
+    if templates.is_empty() {
+        return Ok(());
+    }
+    let zone = timezone(&ctx.db, merchant_id).await?;
+    let now = ctx.now();
+    for template in &templates {
+        let txn = ctx.db.begin().await?;
+        let taken = take_stock(&txn, template.id, 1).await;
+        if matches!(taken, Err(Error::Conflict(Conflict::CouponSoldOut))) {
+            continue;
+        }
+        taken?;
+        let issue = Issue {
+            member_id,
+            source: CouponSource::Join,
+            source_key: Some(CouponSource::Join.as_str().to_owned()),
+            claim_no: None,
+            window: window(template, &zone, now),
+            template,
+        };
+        match insert(&txn, issue, now).await {
+            Ok(_) => txn.commit().await?,
+            // Welcomed already: the stock taken goes back with the rollback.
+            Err(Error::Database(error)) if is_unique_violation(&error) => txn.rollback().await?,
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
 /// A template in the coupon center, and where this member stands with it.
 #[derive(Clone, Debug)]
 pub struct Offer {

@@ -7,6 +7,7 @@
 
 pub mod issue;
 pub(crate) mod redeem;
+pub mod report;
 pub mod templates;
 pub mod terms;
 
@@ -39,6 +40,8 @@ pub struct Template {
     pub remaining: Option<i64>,
     pub per_member_limit: i32,
     pub claimable: bool,
+    /// Issued to each new member, once.
+    pub on_join: bool,
     pub status: TemplateStatus,
     pub created_at: DateTime<Utc>,
 }
@@ -110,6 +113,7 @@ pub(crate) fn to_template(row: coupon_templates::Model) -> Result<Template> {
         remaining: row.remaining,
         per_member_limit: row.per_member_limit,
         claimable: row.claimable,
+        on_join: row.auto_grant.as_deref() == Some(templates::ON_JOIN),
         status: TemplateStatus::stored(&row.status)?,
         created_at: row.created_at,
     })

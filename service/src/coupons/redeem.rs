@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use entity::{member_coupons, members};
 
@@ -49,6 +49,33 @@ pub(crate) async fn for_bill(
         return Err(Error::invalid("coupon_id", "this coupon is not valid at this store"));
     }
     Ok(BillCoupon { id: coupon.id, terms: coupon.terms })
+}
+
+/// The member's coupons a bill at `store_id` could use now, soonest to expire first (the preview's candidates).
+pub(crate) async fn usable_for(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member_id: i64,
+    store_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<BillCoupon>> {
+    let rows = member_coupons::Entity::find()
+        .filter(member_coupons::Column::MerchantId.eq(merchant_id))
+        .filter(member_coupons::Column::MemberId.eq(member_id))
+        .filter(member_coupons::Column::Status.eq(CouponStatus::Usable.as_str()))
+        .filter(valid_now(now))
+        .order_by_asc(member_coupons::Column::ValidUntil)
+        .limit(50)
+        .all(conn)
+        .await?;
+    let mut usable = Vec::with_capacity(rows.len());
+    for row in rows {
+        let coupon = to_coupon(row, now)?;
+        if coupon.terms.scope.covers_store(store_id) {
+            usable.push(BillCoupon { id: coupon.id, terms: coupon.terms });
+        }
+    }
+    Ok(usable)
 }
 
 fn valid_now(now: DateTime<Utc>) -> Condition {

@@ -25,7 +25,12 @@ pub struct TemplateInput {
     pub total_stock: Option<i64>,
     pub per_member_limit: i32,
     pub claimable: bool,
+    /// Issued to each new member, once (at the desk or on their first sign-in in the app).
+    pub on_join: bool,
 }
+
+/// `auto_grant` of a template every new member receives.
+pub(crate) const ON_JOIN: &str = "join";
 
 /// What can change on a template once coupons may have been issued from it: not the terms (issued coupons keep
 /// theirs, and the report would mix two offers under one name).
@@ -154,6 +159,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Templat
         remaining: Set(input.total_stock),
         per_member_limit: Set(input.per_member_limit),
         claimable: Set(input.claimable),
+        auto_grant: Set(input.on_join.then(|| ON_JOIN.to_owned())),
         status: Set(TemplateStatus::Active.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),

@@ -191,6 +191,9 @@ async fn sign_in_once(ctx: &AppContext, merchant_id: i64, identity: &Identity<'_
     .insert(&txn)
     .await?;
     txn.commit().await?;
+    if created {
+        crate::coupons::issue::welcome(ctx, merchant_id, identity_row.member_id).await;
+    }
     Ok(MemberSignedIn { token, expires_at, member_id: identity_row.member_id, merchant_id, created })
 }
 

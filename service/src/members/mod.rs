@@ -481,6 +481,7 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
+    crate::coupons::issue::welcome(ctx, principal.merchant_id, row.id).await;
     view(ctx, row, principal.can(Permission::MemberContactRead), true).await
 }
 

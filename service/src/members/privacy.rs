@@ -9,7 +9,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use entity::{
-    bill_lines, bills, booking_holds, bookings, marketing_consents, member_allergies, member_code_uses,
+    bill_lines, bills, booking_holds, bookings, marketing_consents, member_allergies, member_code_uses, member_coupons,
     member_identities, member_notes, member_sessions, member_subscriptions, member_tags, members, notification_outbox,
     payment_refunds, payments, points_lots, visit_ratings,
 };
@@ -65,7 +65,28 @@ pub async fn export(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resul
         "count_cards": count_cards_of(ctx, merchant_id, member_id).await?,
         "payments": payments_of(ctx, merchant_id, member_id).await?,
         "consents": consents_of(ctx, merchant_id, member_id).await?,
+        "coupons": coupons_of(ctx, merchant_id, member_id).await?,
     }))
+}
+
+/// Every coupon they were given, with its terms as issued and what became of it.
+async fn coupons_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    Ok(member_coupons::Entity::find()
+        .filter(member_coupons::Column::MerchantId.eq(merchant_id))
+        .filter(member_coupons::Column::MemberId.eq(member_id))
+        .order_by_asc(member_coupons::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "name": c.name, "kind": c.kind, "value_fen": c.value_fen, "rate_bp": c.rate_bp,
+                "threshold_fen": c.threshold_fen, "valid_from": c.valid_from, "valid_until": c.valid_until,
+                "status": c.status, "source": c.source, "bill_id": c.bill_id, "used_at": c.used_at,
+                "issued_at": c.created_at,
+            })
+        })
+        .collect())
 }
 
 /// Their bills, each with its lines and what was refunded.

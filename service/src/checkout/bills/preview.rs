@@ -41,6 +41,9 @@ pub struct Quote {
     pub allergies: Vec<AllergyMatch>,
     /// The stored-value or count-card value above which the member must confirm, when the merchant asks for it.
     pub confirm_threshold_fen: Option<Fen>,
+    /// Of the member's usable coupons, the one that takes the most off this bill (none when none applies), and
+    /// what it would take.
+    pub best_coupon: Option<(i64, Fen)>,
 }
 
 pub(super) fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64, coupon: Option<&str>) -> Vec<Step> {
@@ -141,5 +144,31 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, draft: BillDr
         level: resolved.level.as_ref().map(|l| (l.id, l.name.clone())),
         allergies: allergy_matches(ctx, &resolved).await?,
         confirm_threshold_fen: resolved.settings.confirm_threshold_fen,
+        best_coupon: best_coupon(ctx, principal.merchant_id, &resolved, &draft).await?,
     })
+}
+
+/// Tries each of the member's usable coupons on the draft as it stands (points included): the one that takes the
+/// most, the sooner-expiring one on a tie. A coupon this bill cannot use (below its threshold, no lines it covers,
+/// not with points) is passed over.
+async fn best_coupon(
+    ctx: &AppContext,
+    merchant_id: i64,
+    resolved: &Resolved,
+    draft: &BillDraft,
+) -> Result<Option<(i64, Fen)>> {
+    let Some(member_id) = resolved.member_id() else { return Ok(None) };
+    let store_id = resolved.store_id;
+    let candidates = crate::coupons::redeem::usable_for(&ctx.db, merchant_id, member_id, store_id, ctx.now()).await?;
+    let mut best: Option<(i64, Fen)> = None;
+    // Candidates come soonest-expiring first: only a strictly larger discount replaces the one found.
+    for coupon in &candidates {
+        if let Ok(priced) = resolved.price_with(draft.points, Some(coupon))
+            && priced.coupon > Fen::ZERO
+            && best.is_none_or(|(_, off)| priced.coupon > off)
+        {
+            best = Some((coupon.id, priced.coupon));
+        }
+    }
+    Ok(best)
 }

@@ -438,6 +438,11 @@ impl Resolved {
     }
 
     pub(super) fn price(&self, points: Points) -> Result<Priced> {
+        self.price_with(points, self.coupon.as_ref())
+    }
+
+    /// The price with another coupon than the draft's (the preview trying the member's others).
+    pub(super) fn price_with(&self, points: Points, coupon: Option<&BillCoupon>) -> Result<Priced> {
         let lines: Vec<PriceLine> = self
             .lines
             .iter()
@@ -450,13 +455,10 @@ impl Resolved {
                 earns_points: line.earns_points,
                 points_price: line.points_price,
                 bonus_points: line.bonus_points,
-                coupon_eligible: self
-                    .coupon
-                    .as_ref()
-                    .is_some_and(|c| c.terms.covers_line(line.kind, line.item_id, &line.category)),
+                coupon_eligible: coupon.is_some_and(|c| c.terms.covers_line(line.kind, line.item_id, &line.category)),
             })
             .collect();
-        let coupon = self.coupon.as_ref().map(|c| c.terms.rule());
+        let coupon = coupon.map(|c| c.terms.rule());
         pricing::price(&lines, points, self.points_available, self.points_rule(), coupon.as_ref()).map_err(
             |e| match e {
                 PriceError::RedemptionOff => Error::invalid("points", "this merchant does not take points at checkout"),

@@ -1,1 +1,0 @@
-import"./index-L9Vy7iCb.js";

@@ -1,0 +1,1 @@
+import"./index-fQYve8Bc.js";
