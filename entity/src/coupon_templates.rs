@@ -34,8 +34,10 @@ pub struct Model {
     pub per_member_limit: i32,
     /// Shown in the members' coupon center.
     pub claimable: bool,
-    /// `join`: issued to each new member, once.
+    /// `join`: issued to each new member, once; `birthday`: once a year before the birthday.
     pub auto_grant: Option<String>,
+    /// `birthday`: how many days before the birthday it is issued.
+    pub birthday_days_before: i32,
     /// `active`, `paused` or `ended`.
     pub status: String,
     pub created_at: DateTimeUtc,

@@ -124,6 +124,11 @@ pub fn zoned_jobs() -> anyhow::Result<Vec<ZonedJob>> {
             let done = service::loyalty::expiry_notice::notify_in_zone(&ctx, zone.name(), tick).await?;
             Ok(serde_json::json!({ "queued": done.queued, "refused": done.refused }))
         })?,
+        // In the morning, birthday coupons for the members whose birthday is near (once a year each).
+        ZonedJob::new("coupons.birthday", "0 0 9 * * *", |ctx, tick, zone| async move {
+            let run = service::coupons::issue::birthdays_in_zone(&ctx, zone.name(), tick).await?;
+            Ok(serde_json::json!({ "members": run.members, "issued": run.issued }))
+        })?,
         // Then value left on expired cards, by each merchant's breakage policy.
         ZonedJob::new("cards.recognise_breakage", "0 20 0 * * *", |ctx, tick, zone| async move {
             let done = service::cards::breakage::recognise_in_zone(&ctx, zone.name(), tick).await?;

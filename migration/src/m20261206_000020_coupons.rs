@@ -61,8 +61,10 @@ impl MigrationTrait for Migration {
             .col(ColumnDef::new(col("per_member_limit")).integer().not_null().default(1))
             // Members find it in the coupon center and claim it themselves.
             .col(flag(col("claimable"), false))
-            // Issued without anyone asking: `join` (to each new member, once).
+            // Issued without anyone asking: `join` (to each new member, once) or `birthday` (once a year, this many
+            // days before the birthday, valid through the birthday month).
             .col(text_null(col("auto_grant")))
+            .col(ColumnDef::new(col("birthday_days_before")).integer().not_null().default(7))
             // active | paused | ended
             .col(text(col("status")))
             .col(at(col("created_at")))

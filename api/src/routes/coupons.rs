@@ -122,6 +122,8 @@ pub struct CouponTemplateDto {
     pub claimable: bool,
     /// Issued to each new member, once.
     pub on_join: bool,
+    /// Issued this many days before each member's birthday, once a year.
+    pub birthday_days_before: Option<i32>,
     pub status: TemplateStatus,
     /// Coupons issued from it, and how many of them were used.
     pub issued: u64,
@@ -149,6 +151,7 @@ impl From<TemplateSummary> for CouponTemplateDto {
             per_member_limit: t.per_member_limit,
             claimable: t.claimable,
             on_join: t.on_join,
+            birthday_days_before: t.birthday_days_before,
             status: t.status,
             issued: s.issued,
             used: s.used,
@@ -208,6 +211,9 @@ pub struct CouponTemplateRequest {
     /// Issued to each new member, once (at the desk or on their first sign-in in the app).
     #[serde(default)]
     pub on_join: bool,
+    /// Issued this many days (0–30) before each member's birthday, once a year, valid through the birthday month.
+    #[serde(default)]
+    pub birthday_days_before: Option<i32>,
 }
 
 impl CouponTemplateRequest {
@@ -247,6 +253,7 @@ impl CouponTemplateRequest {
             per_member_limit: self.per_member_limit.unwrap_or(1),
             claimable: self.claimable,
             on_join: self.on_join,
+            birthday_days_before: self.birthday_days_before,
         })
     }
 }

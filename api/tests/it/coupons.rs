@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use chrono::Datelike;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -384,4 +386,35 @@ async fn every_new_member_receives_the_welcome_coupon_once() {
     ok(app.patch(&format!("{STAFF}/coupon-templates/{}", welcome["id"]), &owner, json!({ "status": "ended" })).await);
     let later = app.new_member(&cashier, "13900004002").await;
     assert!(app.staff_ok(&cashier, &format!("/members/{later}/coupons")).await.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_birthday_coupon_comes_before_the_birthday_once_a_year_through_the_birthday_month() {
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let manager = app.token(Role::Manager).await;
+    let body = json!({ "name": "生日礼 50 元", "kind": "amount", "value_fen": 5000, "valid_days": 30, "birthday_days_before": 7 });
+    template(&app, &owner, body).await;
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let soon = app.new_member(&manager, "13900005001").await;
+    let later = app.new_member(&manager, "13900005002").await;
+    let birthday = |days: i64| (today + chrono::Duration::days(days)).with_year(1990).unwrap_or(today).to_string();
+    ok(app.patch(&format!("{STAFF}/members/{soon}"), &manager, json!({ "birthday": birthday(3) })).await);
+    ok(app.patch(&format!("{STAFF}/members/{later}"), &manager, json!({ "birthday": birthday(20) })).await);
+
+    let now = chrono::Utc::now();
+    let first = service::coupons::issue::birthdays_in_zone(&app.ctx, "Asia/Shanghai", now).await.unwrap();
+    let again = service::coupons::issue::birthdays_in_zone(&app.ctx, "Asia/Shanghai", now).await.unwrap();
+    assert_eq!((first.issued, again.issued), (1, 0), "once a year, however often the job runs");
+    let held = app.staff_ok(&manager, &format!("/members/{soon}/coupons")).await;
+    assert_eq!(
+        (held[0]["source"].as_str(), held[0]["terms"]["name"].as_str()),
+        (Some("birthday"), Some("生日礼 50 元"))
+    );
+    // Valid through the end of the birthday month, in the store's zone.
+    let until = chrono::DateTime::parse_from_rfc3339(held[0]["valid_until"].as_str().unwrap()).unwrap();
+    let month_of = (today + chrono::Duration::days(3)).month();
+    assert_eq!(until.with_timezone(&chrono_tz::Asia::Shanghai).month(), month_of);
+    assert_ne!((until + chrono::Duration::seconds(1)).with_timezone(&chrono_tz::Asia::Shanghai).month(), month_of);
+    assert!(app.staff_ok(&manager, &format!("/members/{later}/coupons")).await.as_array().unwrap().is_empty());
 }

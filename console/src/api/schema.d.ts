@@ -3410,6 +3410,11 @@ export interface components {
             status?: null | components["schemas"]["TemplateStatus"];
         };
         CouponTemplateDto: {
+            /**
+             * Format: int32
+             * @description Issued this many days before each member's birthday, once a year.
+             */
+            birthday_days_before?: number | null;
             /** Format: date-time */
             claim_from?: string | null;
             /** Format: date-time */
@@ -3454,6 +3459,11 @@ export interface components {
             valid_until?: string | null;
         };
         CouponTemplateRequest: {
+            /**
+             * Format: int32
+             * @description Issued this many days (0–30) before each member's birthday, once a year, valid through the birthday month.
+             */
+            birthday_days_before?: number | null;
             cap_fen?: null | components["schemas"]["Fen"];
             /** Format: date-time */
             claim_from?: string | null;

@@ -364,6 +364,10 @@ const en: typeof zh = {
     photoHint: 'An https:// picture; empty shows an initial',
   },
   coupons: {
+    auto: 'Issued automatically',
+    autoNone: 'No',
+    onBirthday: 'Before birthdays',
+    daysBefore: 'days before, valid through the birthday month',
     useBest: 'Use the best',
     onJoin: 'New members',
     report: 'Report',

@@ -386,6 +386,10 @@ export default {
     photoHint: 'https:// 开头的图片地址，留空则显示姓氏',
   },
   coupons: {
+    auto: '自动发放',
+    autoNone: '不自动',
+    onBirthday: '生日前',
+    daysBefore: '天发放，当月有效',
     useBest: '用最优券',
     onJoin: '新会员自动发',
     report: '报表',

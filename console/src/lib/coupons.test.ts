@@ -16,7 +16,8 @@ const draft: TemplateDraft = {
   total_stock: null,
   per_member_limit: 1,
   claimable: true,
-  on_join: false,
+  auto: 'none',
+  birthday_days_before: 7,
   stacks_with_level: false,
   stacks_with_points: true,
   store_ids: [],
@@ -28,6 +29,9 @@ describe('templateRequest', () => {
     const body = templateRequest(draft, 'Asia/Shanghai')
     expect(body).toMatchObject({ name: '老客 85 折', kind: 'percent', rate_bp: 8500, cap_fen: 5000, value_fen: null, threshold_fen: 0, valid_days: 30, valid_from: null })
     expect(body.scope).toEqual({ store_ids: [], categories: ['护理'], service_ids: [], product_ids: [] })
+    expect([body.on_join, body.birthday_days_before]).toEqual([false, null])
+    const birthday = templateRequest({ ...draft, auto: 'birthday', birthday_days_before: 5 }, 'Asia/Shanghai')
+    expect([birthday.on_join, birthday.birthday_days_before]).toEqual([false, 5])
   })
   it('turns a fixed range into whole days', () => {
     const body = templateRequest({ ...draft, kind: 'amount', validity: 'fixed', valid_range: ['2026-12-01', '2026-12-31'] }, 'Asia/Shanghai')

@@ -38,7 +38,9 @@ export interface TemplateDraft {
   total_stock: number | null
   per_member_limit: number
   claimable: boolean
-  on_join: boolean
+  /** Issued without anyone asking: to each new member, or before each birthday. */
+  auto: 'none' | 'join' | 'birthday'
+  birthday_days_before: number
   stacks_with_level: boolean
   stacks_with_points: boolean
   store_ids: number[]
@@ -67,6 +69,7 @@ export function templateRequest(d: TemplateDraft, timeZone: string): Schemas['Co
     total_stock: d.total_stock,
     per_member_limit: d.per_member_limit,
     claimable: d.claimable,
-    on_join: d.on_join,
+    on_join: d.auto === 'join',
+    birthday_days_before: d.auto === 'birthday' ? d.birthday_days_before : null,
   }
 }

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -264,12 +264,6 @@ async fn welcome_or_fail(ctx: &AppContext, merchant_id: i64, member_id: i64) -> 
     let zone = timezone(&ctx.db, merchant_id).await?;
     let now = ctx.now();
     for template in &templates {
-        let txn = ctx.db.begin().await?;
-        let taken = take_stock(&txn, template.id, 1).await;
-        if matches!(taken, Err(Error::Conflict(Conflict::CouponSoldOut))) {
-            continue;
-        }
-        taken?;
         let issue = Issue {
             member_id,
             source: CouponSource::Join,
@@ -278,14 +272,132 @@ async fn welcome_or_fail(ctx: &AppContext, merchant_id: i64, member_id: i64) -> 
             window: window(template, &zone, now),
             template,
         };
-        match insert(&txn, issue, now).await {
-            Ok(_) => txn.commit().await?,
-            // Welcomed already: the stock taken goes back with the rollback.
-            Err(Error::Database(error)) if is_unique_violation(&error) => txn.rollback().await?,
-            Err(error) => return Err(error),
-        }
+        issue_once(ctx, issue, now).await?;
     }
     Ok(())
+}
+
+/// What a birthday run issued.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BirthdayRun {
+    pub members: u64,
+    pub issued: u64,
+}
+
+/// The member's birthday in `year`; 29 February is kept on the 28th in a common year.
+fn birthday_in(birthday: NaiveDate, year: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day() - 1))
+}
+
+/// The member's next birthday on or after `today`.
+fn next_birthday(birthday: NaiveDate, today: NaiveDate) -> Option<NaiveDate> {
+    birthday_in(birthday, today.year()).filter(|day| *day >= today).or_else(|| birthday_in(birthday, today.year() + 1))
+}
+
+/// The last instant of the month `day` is in, on the zone's clock.
+fn end_of_month(calendar: &Calendar, day: NaiveDate) -> DateTime<Utc> {
+    let first_of_next = if day.month() == 12 {
+        NaiveDate::from_ymd_opt(day.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(day.year(), day.month() + 1, 1)
+    };
+    let last = first_of_next.and_then(|d| d.pred_opt()).unwrap_or(day);
+    calendar::from_minutes(calendar.day(last).end) - Duration::seconds(1)
+}
+
+/// Birthday coupons (生日券), for one time zone's morning: members kept by a store in the zone whose birthday falls
+/// within the next `birthday_days_before` days receive each active birthday template's coupon, valid from now
+/// through the end of the birthday month. Once a year per template, keyed by the birthday's year, so a run repeated
+/// or retried issues nothing twice, and a day the job missed is caught up by the next (the window covers it).
+pub async fn birthdays_in_zone(ctx: &AppContext, timezone: &str, now: DateTime<Utc>) -> Result<BirthdayRun> {
+    let keeping = crate::foundation::stores::Keeping::in_zone(&ctx.db, timezone).await?;
+    if keeping.is_empty() {
+        return Ok(BirthdayRun::default());
+    }
+    let templates = coupon_templates::Entity::find()
+        .filter(coupon_templates::Column::Status.eq(TemplateStatus::Active.as_str()))
+        .filter(coupon_templates::Column::AutoGrant.eq(super::templates::ON_BIRTHDAY))
+        .order_by_asc(coupon_templates::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let calendar = Calendar::new(timezone);
+    let today = calendar.today(now);
+    let mut run = BirthdayRun::default();
+    let merchants: BTreeSet<i64> = templates.iter().map(|t| t.merchant_id).collect();
+    for merchant_id in merchants {
+        let theirs: Vec<&coupon_templates::Model> = templates.iter().filter(|t| t.merchant_id == merchant_id).collect();
+        let ahead = theirs.iter().map(|t| t.birthday_days_before.clamp(0, 30)).max().unwrap_or(0);
+        let months: BTreeSet<i32> = (0..=ahead)
+            .filter_map(|d| today.checked_add_signed(Duration::days(i64::from(d))))
+            .map(|day| i32::try_from(day.month()).unwrap_or(0))
+            .collect();
+        let mut after = 0_i64;
+        loop {
+            let batch = members::Entity::find()
+                .filter(members::Column::MerchantId.eq(merchant_id))
+                .filter(members::Column::AnonymisedAt.is_null())
+                .filter(members::Column::BirthMonth.is_in(months.iter().copied()))
+                .filter(members::Column::Id.gt(after))
+                .order_by_asc(members::Column::Id)
+                .limit(500)
+                .all(&ctx.db)
+                .await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            for member in &batch {
+                if keeping.store_of(member).is_none() {
+                    continue;
+                }
+                let Some(next) = crate::members::birthday_of(ctx, member)?.and_then(|b| next_birthday(b, today)) else {
+                    continue;
+                };
+                let mut given = false;
+                for template in &theirs {
+                    if next > today + Duration::days(i64::from(template.birthday_days_before.clamp(0, 30))) {
+                        continue;
+                    }
+                    let issue = Issue {
+                        member_id: member.id,
+                        source: CouponSource::Birthday,
+                        source_key: Some(format!("{}:{}", CouponSource::Birthday.as_str(), next.year())),
+                        claim_no: None,
+                        window: (now, end_of_month(&calendar, next)),
+                        template,
+                    };
+                    if issue_once(ctx, issue, now).await? {
+                        run.issued += 1;
+                        given = true;
+                    }
+                }
+                if given {
+                    run.members += 1;
+                }
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// Issues one coupon unless its source issued it already or the stock is gone; true when it was issued.
+async fn issue_once(ctx: &AppContext, issue: Issue<'_>, now: DateTime<Utc>) -> Result<bool> {
+    let txn = ctx.db.begin().await?;
+    match take_stock(&txn, issue.template.id, 1).await {
+        Err(Error::Conflict(Conflict::CouponSoldOut)) => return Ok(false),
+        other => other?,
+    }
+    match insert(&txn, issue, now).await {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(true)
+        }
+        // Issued before: the stock taken goes back with the rollback.
+        Err(Error::Database(error)) if is_unique_violation(&error) => {
+            txn.rollback().await?;
+            Ok(false)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// A template in the coupon center, and where this member stands with it.
@@ -360,4 +472,31 @@ pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: 
     principal.require(Permission::MemberRead)?;
     crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
     coupons_of(ctx, principal.merchant_id, member_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::{end_of_month, next_birthday};
+    use crate::booking::calendar::Calendar;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_next_birthday_is_this_year_or_next_and_a_leap_day_keeps_to_february() {
+        assert_eq!(next_birthday(day(1990, 12, 10), day(2026, 12, 6)), Some(day(2026, 12, 10)));
+        assert_eq!(next_birthday(day(1990, 12, 1), day(2026, 12, 6)), Some(day(2027, 12, 1)));
+        assert_eq!(next_birthday(day(1996, 2, 29), day(2027, 2, 1)), Some(day(2027, 2, 28)));
+        assert_eq!(next_birthday(day(1996, 2, 29), day(2028, 2, 1)), Some(day(2028, 2, 29)));
+    }
+
+    #[test]
+    fn a_birthday_coupon_runs_to_the_last_second_of_the_birthday_month_in_the_zone() {
+        let shanghai = Calendar::new("Asia/Shanghai");
+        assert_eq!(end_of_month(&shanghai, day(2026, 12, 10)).to_rfc3339(), "2026-12-31T15:59:59+00:00");
+        assert_eq!(end_of_month(&shanghai, day(2027, 2, 28)).to_rfc3339(), "2027-02-28T15:59:59+00:00");
+    }
 }

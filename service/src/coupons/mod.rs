@@ -42,6 +42,8 @@ pub struct Template {
     pub claimable: bool,
     /// Issued to each new member, once.
     pub on_join: bool,
+    /// Issued this many days before each member's birthday, once a year.
+    pub birthday_days_before: Option<i32>,
     pub status: TemplateStatus,
     pub created_at: DateTime<Utc>,
 }
@@ -114,6 +116,8 @@ pub(crate) fn to_template(row: coupon_templates::Model) -> Result<Template> {
         per_member_limit: row.per_member_limit,
         claimable: row.claimable,
         on_join: row.auto_grant.as_deref() == Some(templates::ON_JOIN),
+        birthday_days_before: (row.auto_grant.as_deref() == Some(templates::ON_BIRTHDAY))
+            .then_some(row.birthday_days_before),
         status: TemplateStatus::stored(&row.status)?,
         created_at: row.created_at,
     })

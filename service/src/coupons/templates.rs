@@ -27,10 +27,15 @@ pub struct TemplateInput {
     pub claimable: bool,
     /// Issued to each new member, once (at the desk or on their first sign-in in the app).
     pub on_join: bool,
+    /// Issued to each member with a birthday this many days ahead (0–30), once a year, valid through the birthday
+    /// month whatever the template's own validity.
+    pub birthday_days_before: Option<i32>,
 }
 
 /// `auto_grant` of a template every new member receives.
 pub(crate) const ON_JOIN: &str = "join";
+/// `auto_grant` of a template members receive before their birthday.
+pub(crate) const ON_BIRTHDAY: &str = "birthday";
 
 /// What can change on a template once coupons may have been issued from it: not the terms (issued coupons keep
 /// theirs, and the report would mix two offers under one name).
@@ -123,6 +128,18 @@ fn check_input(input: &TemplateInput) -> Result<()> {
     if !(1..=100).contains(&input.per_member_limit) {
         return Err(Error::invalid("per_member_limit", "must be 1 to 100"));
     }
+    match input.birthday_days_before {
+        Some(days) if !(0..=30).contains(&days) => {
+            return Err(Error::invalid("birthday_days_before", "must be 0 to 30"));
+        }
+        Some(_) if input.on_join => {
+            return Err(Error::invalid(
+                "birthday_days_before",
+                "a template is given on joining or on birthdays, not both",
+            ));
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -159,7 +176,12 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Templat
         remaining: Set(input.total_stock),
         per_member_limit: Set(input.per_member_limit),
         claimable: Set(input.claimable),
-        auto_grant: Set(input.on_join.then(|| ON_JOIN.to_owned())),
+        auto_grant: Set(match (input.on_join, input.birthday_days_before) {
+            (true, _) => Some(ON_JOIN.to_owned()),
+            (false, Some(_)) => Some(ON_BIRTHDAY.to_owned()),
+            (false, None) => None,
+        }),
+        birthday_days_before: Set(input.birthday_days_before.unwrap_or(7)),
         status: Set(TemplateStatus::Active.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),

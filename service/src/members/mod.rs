@@ -392,7 +392,7 @@ fn apply_changes(ctx: &AppContext, active: &mut members::ActiveModel, input: Mem
 }
 
 /// The full birthday: sealed, or plain in a row written before sealing (sealed at the next start).
-fn birthday_of(ctx: &AppContext, row: &members::Model) -> Result<Option<NaiveDate>> {
+pub(crate) fn birthday_of(ctx: &AppContext, row: &members::Model) -> Result<Option<NaiveDate>> {
     match ctx.vault.open_opt(Field::MemberBirthday, row.birthday_sealed.as_deref())? {
         Some(text) => {
             Ok(Some(text.parse().map_err(|e| Error::Internal(anyhow::anyhow!("sealed birthday is unreadable: {e}")))?))

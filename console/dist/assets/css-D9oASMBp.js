@@ -1,1 +1,0 @@
-import"./index-fQYve8Bc.js";

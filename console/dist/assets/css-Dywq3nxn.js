@@ -1,0 +1,1 @@
+import"./index-DFlDWzsu.js";import"./css-BY2NMLfH.js";

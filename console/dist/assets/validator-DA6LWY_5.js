@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-fQYve8Bc.js";var t=t=>[``,...e].includes(t);export{t};
