@@ -34,10 +34,19 @@ pub struct Model {
     pub per_member_limit: i32,
     /// Shown in the members' coupon center.
     pub claimable: bool,
-    /// `join`: issued to each new member, once; `birthday`: once a year before the birthday.
+    /// `join`: issued to each new member, once; `birthday`: once a year before the birthday; `purchase`: with a
+    /// bill paying at least `purchase_min_fen`.
     pub auto_grant: Option<String>,
     /// `birthday`: how many days before the birthday it is issued.
     pub birthday_days_before: i32,
+    /// Points a member exchanges for one in the coupon center (积分兑换券); `None`: free to claim.
+    pub points_price: Option<i64>,
+    /// `purchase`: a settled bill paying at least this gives its member one (满赠).
+    pub purchase_min_fen: Option<i64>,
+    /// The most its coupons may take off bills, in fen; `None`: no budget.
+    pub budget_fen: Option<i64>,
+    /// Budget left: each coupon issued takes its largest possible discount from it.
+    pub budget_left_fen: Option<i64>,
     /// `active`, `paused` or `ended`.
     pub status: String,
     pub created_at: DateTimeUtc,

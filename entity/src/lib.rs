@@ -17,6 +17,7 @@ pub mod card_products;
 pub mod commission_rules;
 pub mod commissions;
 pub mod count_cards;
+pub mod coupon_codes;
 pub mod coupon_templates;
 pub mod handovers;
 pub mod job_runs;

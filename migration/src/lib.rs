@@ -25,6 +25,7 @@ mod m20261205_000017_points_expiry_template;
 mod m20261205_000018_payment_exception_store;
 mod m20261206_000019_member_app;
 mod m20261206_000020_coupons;
+mod m20261206_000021_coupon_channels;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000018_payment_exception_store::Migration),
             Box::new(m20261206_000019_member_app::Migration),
             Box::new(m20261206_000020_coupons::Migration),
+            Box::new(m20261206_000021_coupon_channels::Migration),
         ]
     }
 }

@@ -122,6 +122,8 @@ pub enum Conflict {
     CouponUnavailable,
     /// The member's coupon is used, expired, not valid yet, or held by another parked bill.
     CouponUnusable,
+    /// The redemption code was redeemed already.
+    CouponCodeUsed,
 }
 
 impl Conflict {
@@ -161,6 +163,7 @@ impl Conflict {
             Conflict::CouponLimitReached => "coupon_limit_reached",
             Conflict::CouponUnavailable => "coupon_unavailable",
             Conflict::CouponUnusable => "coupon_unusable",
+            Conflict::CouponCodeUsed => "coupon_code_used",
         }
     }
 
@@ -209,6 +212,7 @@ impl Conflict {
             Conflict::CouponUnusable => {
                 "this coupon was used, has expired, is not valid yet, or is held by another bill"
             }
+            Conflict::CouponCodeUsed => "this redemption code was redeemed already",
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

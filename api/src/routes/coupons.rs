@@ -8,10 +8,12 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
+use service::coupons::codes::{self, Code};
 use service::coupons::issue::{self, Offer};
 use service::coupons::templates::{self, TemplateChanges, TemplateInput, TemplateSummary};
 use service::coupons::{CouponState, FreeItemKind, MemberCoupon, Scope, Terms, Validity};
-use service::domain::{CouponKind, CouponSource, Fen, TemplateStatus};
+use service::domain::{CouponKind, CouponSource, Fen, Points, TemplateStatus};
+use service::members::MemberQuery;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Member, Staff};
@@ -22,11 +24,13 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
         .service(create_coupon_template)
         .service(update_coupon_template)
         .service(grant_coupons)
+        .service(generate_coupon_codes)
+        .service(list_coupon_codes)
         .service(list_member_coupons);
 }
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_coupon_center).service(claim_coupon).service(list_my_coupons);
+    cfg.service(list_coupon_center).service(claim_coupon).service(redeem_coupon_code).service(list_my_coupons);
 }
 
 /// Which lines a coupon applies to; empty lists mean any, and a line must pass every list given.
@@ -124,6 +128,13 @@ pub struct CouponTemplateDto {
     pub on_join: bool,
     /// Issued this many days before each member's birthday, once a year.
     pub birthday_days_before: Option<i32>,
+    /// Members exchange this many points for one in the coupon center (积分兑换).
+    pub points_price: Option<Points>,
+    /// Given with every settled bill of a member paying at least this (满赠).
+    pub purchase_min_fen: Option<Fen>,
+    /// The most its coupons may take off bills; each issued takes its largest discount from what is left.
+    pub budget_fen: Option<Fen>,
+    pub budget_left_fen: Option<Fen>,
     pub status: TemplateStatus,
     /// Coupons issued from it, and how many of them were used.
     pub issued: u64,
@@ -152,6 +163,10 @@ impl From<TemplateSummary> for CouponTemplateDto {
             claimable: t.claimable,
             on_join: t.on_join,
             birthday_days_before: t.birthday_days_before,
+            points_price: t.points_price,
+            purchase_min_fen: t.purchase_min,
+            budget_fen: t.budget,
+            budget_left_fen: t.budget_left,
             status: t.status,
             issued: s.issued,
             used: s.used,
@@ -214,6 +229,16 @@ pub struct CouponTemplateRequest {
     /// Issued this many days (0–30) before each member's birthday, once a year, valid through the birthday month.
     #[serde(default)]
     pub birthday_days_before: Option<i32>,
+    /// Members exchange this many points for one (1–100,000,000); the template must be claimable.
+    #[serde(default)]
+    pub points_price: Option<Points>,
+    /// Given with every settled bill of a member paying at least this (满赠), once per bill.
+    #[serde(default)]
+    pub purchase_min_fen: Option<Fen>,
+    /// The most its coupons may take off bills: each issued takes its largest discount (the face value, or a
+    /// percentage's cap) from it, and issuing stops when it would be overspent.
+    #[serde(default)]
+    pub budget_fen: Option<Fen>,
 }
 
 impl CouponTemplateRequest {
@@ -254,6 +279,9 @@ impl CouponTemplateRequest {
             claimable: self.claimable,
             on_join: self.on_join,
             birthday_days_before: self.birthday_days_before,
+            points_price: self.points_price,
+            purchase_min: self.purchase_min_fen,
+            budget: self.budget_fen,
         })
     }
 }
@@ -313,11 +341,43 @@ async fn update_coupon_template(
     Ok(web::Json(templates::update(&ctx, &me, id.into_inner(), changes).await?.into()))
 }
 
+/// The member list's filters: a grant to everyone they select.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MemberFilterDto {
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub level_id: Option<i64>,
+    pub tag: Option<String>,
+    pub birthday_month: Option<i32>,
+    pub min_spend_fen: Option<Fen>,
+    pub max_spend_fen: Option<Fen>,
+}
+
+impl From<MemberFilterDto> for MemberQuery {
+    fn from(f: MemberFilterDto) -> Self {
+        MemberQuery {
+            phone: f.phone,
+            name: f.name,
+            level_id: f.level_id,
+            tag: f.tag,
+            birthday_month: f.birthday_month,
+            min_spend_fen: f.min_spend_fen,
+            max_spend_fen: f.max_spend_fen,
+            ..MemberQuery::default()
+        }
+    }
+}
+
+/// Whom a grant is for: the members named, or every member the filter selects (an empty filter: every member).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     /// 1–10,000 members of the merchant; each gets one coupon.
-    pub member_ids: Vec<i64>,
+    #[serde(default)]
+    pub member_ids: Option<Vec<i64>>,
+    #[serde(default)]
+    pub filter: Option<MemberFilterDto>,
     /// The same key again issues nothing new.
     pub idempotency_key: String,
 }
@@ -339,8 +399,81 @@ async fn grant_coupons(
     id: web::Path<i64>,
     body: Body<GrantRequest>,
 ) -> ApiResult<web::Json<GrantDto>> {
-    let granted = issue::grant(&ctx, &me, id.into_inner(), &body.member_ids, &body.idempotency_key).await?;
+    let GrantRequest { member_ids, filter, idempotency_key: key } = body.into_inner();
+    let granted = match (member_ids, filter) {
+        (Some(ids), None) => issue::grant(&ctx, &me, id.into_inner(), &ids, &key).await?,
+        (None, Some(filter)) => issue::grant_matching(&ctx, &me, id.into_inner(), &filter.into(), &key).await?,
+        _ => return Err(service::Error::invalid("member_ids", "give member_ids or filter, one of them").into()),
+    };
     Ok(web::Json(GrantDto { issued: granted.issued, already: granted.already }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodesRequest {
+    /// 1–10,000 codes; each takes one of the template's stock.
+    pub count: i64,
+    /// The same key again returns the same codes.
+    pub idempotency_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CouponCodeDto {
+    /// `ABCD-EFGH-JKLM`: what a member types (case and separators do not matter).
+    pub code: String,
+    /// Who redeemed it; absent while unused.
+    pub member_id: Option<i64>,
+    pub redeemed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Code> for CouponCodeDto {
+    fn from(c: Code) -> Self {
+        Self { code: c.code, member_id: c.member_id, redeemed_at: c.redeemed_at, created_at: c.created_at }
+    }
+}
+
+/// Redemption codes (兑换码) for a template: random, single use, taking their stock now.
+#[utoipa::path(tag = "coupons", params(("id" = i64, Path)), request_body = CodesRequest, responses((status = 200, body = Vec<CouponCodeDto>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/coupon-templates/{id}/codes")]
+async fn generate_coupon_codes(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+    body: Body<CodesRequest>,
+) -> ApiResult<web::Json<Vec<CouponCodeDto>>> {
+    let made = codes::generate(&ctx, &me, id.into_inner(), body.count, &body.idempotency_key).await?;
+    Ok(web::Json(made.into_iter().map(Into::into).collect()))
+}
+
+/// A template's redemption codes, oldest first, with who redeemed each.
+#[utoipa::path(tag = "coupons", params(("id" = i64, Path)), responses((status = 200, body = Vec<CouponCodeDto>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/coupon-templates/{id}/codes")]
+async fn list_coupon_codes(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<Vec<CouponCodeDto>>> {
+    Ok(web::Json(codes::list(&ctx, &me, id.into_inner()).await?.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemCodeRequest {
+    /// As given: case, spaces and dashes do not matter.
+    pub code: String,
+}
+
+/// Redeem a code I was given: its coupon is mine. Ten wrong codes an hour, then 429.
+#[utoipa::path(tag = "me", request_body = RedeemCodeRequest, responses((status = 201, body = MemberCouponDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`coupon_code_used` or `coupon_unavailable`."), (status = 429, body = ErrorBody)), security(("member_token" = [])))]
+#[post("/me/coupon-codes")]
+async fn redeem_coupon_code(
+    ctx: web::Data<AppContext>,
+    Member(me): Member,
+    body: Body<RedeemCodeRequest>,
+) -> ApiResult<HttpResponse> {
+    let coupon = codes::redeem(&ctx, &me, &body.code).await?;
+    Ok(HttpResponse::Created().json(MemberCouponDto::from(coupon)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -398,6 +531,8 @@ pub struct CouponOfferDto {
     /// Absent: no limit.
     pub remaining: Option<i64>,
     pub per_member_limit: i32,
+    /// Points one costs (积分兑换); absent: free to claim.
+    pub points_price: Option<Points>,
     /// How many I have claimed.
     pub claimed: u32,
     /// Whether a claim now would be taken.
@@ -420,6 +555,7 @@ impl From<Offer> for CouponOfferDto {
             claim_until: t.claim_until,
             remaining: t.remaining,
             per_member_limit: t.per_member_limit,
+            points_price: t.points_price,
             claimed: o.claimed,
             can_claim: o.can_claim,
         }
@@ -436,7 +572,8 @@ async fn list_coupon_center(
     Ok(web::Json(issue::center(&ctx, &me).await?.into_iter().map(Into::into).collect()))
 }
 
-/// Claim a coupon from the coupon center.
+/// Claim a coupon from the coupon center; one with a points price takes its points in the same transaction
+/// (409 `insufficient_balance` when I hold fewer).
 #[utoipa::path(tag = "me", params(("id" = i64, Path, description = "template id")), responses((status = 201, body = MemberCouponDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`coupon_sold_out`, `coupon_limit_reached` or `coupon_unavailable`.")), security(("member_token" = [])))]
 #[post("/coupon-center/{id}/claims")]
 async fn claim_coupon(ctx: web::Data<AppContext>, Member(me): Member, id: web::Path<i64>) -> ApiResult<HttpResponse> {

@@ -9,6 +9,7 @@ mod catalog_config;
 mod checkout;
 mod cli;
 mod console;
+mod coupon_channels;
 mod coupons;
 mod crash;
 mod errors;

@@ -251,6 +251,8 @@ impl Victim {
             }
             ("PATCH", "/coupon-templates/{id}") => json!({ "name": "走查改名" }),
             ("POST", "/coupon-templates/{id}/grants") => json!({ "member_ids": [self.member], "idempotency_key": key }),
+            ("POST", "/coupon-templates/{id}/codes") => json!({ "count": 1, "idempotency_key": key }),
+            ("POST", "/me/coupon-codes") => json!({ "code": "ABCD-EFGH-JKLM" }),
             ("POST", "/me/subscriptions") => json!({ "answers": {} }),
             ("POST", "/bills") => json!({
                 "store_id": self.store, "member_id": self.member, "lines": lines, "park": true, "idempotency_key": key,

@@ -30,7 +30,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Claim a coupon from the coupon center. */
+        /**
+         * Claim a coupon from the coupon center; one with a points price takes its points in the same transaction
+         *     (409 `insufficient_balance` when I hold fewer).
+         */
         post: operations["claim_coupon"];
         delete?: never;
         options?: never;
@@ -262,6 +265,23 @@ export interface paths {
         get: operations["list_my_count_cards"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/coupon-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Redeem a code I was given: its coupon is mine. Ten wrong codes an hour, then 429. */
+        post: operations["redeem_coupon_code"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1200,6 +1220,24 @@ export interface paths {
         head?: never;
         /** Rename, pause, resume or end a template, or add stock. Its terms never change: issued coupons keep theirs. */
         patch: operations["update_coupon_template"];
+        trace?: never;
+    };
+    "/api/staff/v1/coupon-templates/{id}/codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A template's redemption codes, oldest first, with who redeemed each. */
+        get: operations["list_coupon_codes"];
+        put?: never;
+        /** Redemption codes (兑换码) for a template: random, single use, taking their stock now. */
+        post: operations["generate_coupon_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/staff/v1/coupon-templates/{id}/grants": {
@@ -3212,6 +3250,15 @@ export interface components {
             date: string;
             reason?: string;
         };
+        CodesRequest: {
+            /**
+             * Format: int64
+             * @description 1–10,000 codes; each takes one of the template's stock.
+             */
+            count: number;
+            /** @description The same key again returns the same codes. */
+            idempotency_key: string;
+        };
         CommissionRowDto: {
             amount_fen: components["schemas"]["Fen"];
             basis_fen: components["schemas"]["Fen"];
@@ -3318,6 +3365,19 @@ export interface components {
             /** @description `active`, `refunded`, `transferred` or `expired` (its value recognised as breakage). */
             status: string;
         };
+        CouponCodeDto: {
+            /** @description `ABCD-EFGH-JKLM`: what a member types (case and separators do not matter). */
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Who redeemed it; absent while unused.
+             */
+            member_id?: number | null;
+            /** Format: date-time */
+            redeemed_at?: string | null;
+        };
         /**
          * @description What a coupon takes off.
          * @enum {string}
@@ -3335,6 +3395,7 @@ export interface components {
             claimed: number;
             /** Format: int32 */
             per_member_limit: number;
+            points_price?: null | components["schemas"]["Points"];
             /**
              * Format: int64
              * @description Absent: no limit.
@@ -3415,6 +3476,8 @@ export interface components {
              * @description Issued this many days before each member's birthday, once a year.
              */
             birthday_days_before?: number | null;
+            budget_fen?: null | components["schemas"]["Fen"];
+            budget_left_fen?: null | components["schemas"]["Fen"];
             /** Format: date-time */
             claim_from?: string | null;
             /** Format: date-time */
@@ -3434,6 +3497,8 @@ export interface components {
             on_join: boolean;
             /** Format: int32 */
             per_member_limit: number;
+            points_price?: null | components["schemas"]["Points"];
+            purchase_min_fen?: null | components["schemas"]["Fen"];
             /** Format: int64 */
             remaining?: number | null;
             status: components["schemas"]["TemplateStatus"];
@@ -3464,6 +3529,7 @@ export interface components {
              * @description Issued this many days (0–30) before each member's birthday, once a year, valid through the birthday month.
              */
             birthday_days_before?: number | null;
+            budget_fen?: null | components["schemas"]["Fen"];
             cap_fen?: null | components["schemas"]["Fen"];
             /** Format: date-time */
             claim_from?: string | null;
@@ -3484,6 +3550,8 @@ export interface components {
              * @description 1–100, default 1.
              */
             per_member_limit?: number | null;
+            points_price?: null | components["schemas"]["Points"];
+            purchase_min_fen?: null | components["schemas"]["Fen"];
             /**
              * Format: int32
              * @description `percent`: the share paid, 1–9999 (8500 = 85折).
@@ -3629,11 +3697,13 @@ export interface components {
              */
             issued: number;
         };
+        /** @description Whom a grant is for: the members named, or every member the filter selects (an empty filter: every member). */
         GrantRequest: {
+            filter?: null | components["schemas"]["MemberFilterDto"];
             /** @description The same key again issues nothing new. */
             idempotency_key: string;
             /** @description 1–10,000 members of the merchant; each gets one coupon. */
-            member_ids: number[];
+            member_ids?: number[] | null;
         };
         HandoverDto: {
             cash_counted_fen?: null | components["schemas"]["Fen"];
@@ -3942,6 +4012,18 @@ export interface components {
             source: string;
             tags: string[];
             total_spend_fen: components["schemas"]["Fen"];
+        };
+        /** @description The member list's filters: a grant to everyone they select. */
+        MemberFilterDto: {
+            /** Format: int32 */
+            birthday_month?: number | null;
+            /** Format: int64 */
+            level_id?: number | null;
+            max_spend_fen?: null | components["schemas"]["Fen"];
+            min_spend_fen?: null | components["schemas"]["Fen"];
+            name?: string | null;
+            phone?: string | null;
+            tag?: string | null;
         };
         MemberPage: {
             items: components["schemas"]["MemberDto"][];
@@ -4470,6 +4552,10 @@ export interface components {
             store_id: number;
             /** @description `cash` or `bank_card`. */
             tender: string;
+        };
+        RedeemCodeRequest: {
+            /** @description As given: case, spaces and dashes do not matter. */
+            code: string;
         };
         RefundCardRequest: {
             idempotency_key: string;
@@ -6503,6 +6589,108 @@ export interface operations {
             };
             /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redeem_coupon_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemCodeRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberCouponDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `coupon_code_used` or `coupon_unavailable`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body does not match its schema, has unknown fields, or a value is refused (`invalid_input`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10637,6 +10825,155 @@ export interface operations {
                 };
             };
             /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_coupon_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponCodeDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    generate_coupon_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodesRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponCodeDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -17,10 +17,12 @@ use entity::{coupon_templates, member_coupons, members};
 use super::templates::row as template_row;
 use super::{CouponState, MemberCoupon, Template, to_coupon, to_template};
 use crate::booking::calendar::{self, Calendar};
-use crate::domain::{CouponSource, CouponStatus, IdempotencyKey, Permission, TemplateStatus};
+use crate::domain::{CouponSource, CouponStatus, Fen, IdempotencyKey, Permission, Points, TemplateStatus};
 use crate::error::is_unique_violation;
 use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
+use crate::ledger::posting::Posting;
+use crate::ledger::{self, BalanceMoves, Cause};
 use crate::members::auth::MemberPrincipal;
 use crate::{AppContext, Conflict, Error, Result};
 
@@ -29,7 +31,11 @@ const MAX_GRANT: usize = 10_000;
 
 /// When a coupon issued `now` from the template is valid: its fixed dates, or from now to the end of the last of
 /// its days in the merchant's zone.
-fn window(template: &coupon_templates::Model, timezone: &str, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+pub(super) fn window(
+    template: &coupon_templates::Model,
+    timezone: &str,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
     match (template.valid_days, template.valid_from, template.valid_until) {
         (Some(days), _, _) => {
             let calendar = Calendar::new(timezone);
@@ -42,30 +48,50 @@ fn window(template: &coupon_templates::Model, timezone: &str, now: DateTime<Utc>
     }
 }
 
-/// Takes `count` from the template's stock, if it has a limit: one guarded statement, so two issuers never both
-/// take the last one.
-async fn take_stock(conn: &impl ConnectionTrait, template_id: i64, count: i64) -> Result<()> {
-    let taken = coupon_templates::Entity::update_many()
-        .col_expr(coupon_templates::Column::Remaining, Expr::col(coupon_templates::Column::Remaining).sub(count))
-        .filter(coupon_templates::Column::Id.eq(template_id))
-        .filter(coupon_templates::Column::Remaining.is_null().or(coupon_templates::Column::Remaining.gte(count)))
-        .exec(conn)
-        .await?;
+/// Takes `count` from the template's stock, if it has a limit, and each coupon's largest discount from its budget,
+/// if it has one: one guarded statement, so two issuers never both take the last one.
+pub(super) async fn take_stock(
+    conn: &impl ConnectionTrait,
+    template: &coupon_templates::Model,
+    count: i64,
+) -> Result<()> {
+    use coupon_templates::Column;
+    // Neither can become limited later: a template without both is never short, and its row is not locked (a gift
+    // with every bill of the merchant would otherwise queue settlements on it).
+    if template.remaining.is_none() && template.budget_left_fen.is_none() {
+        return Ok(());
+    }
+    let mut take = coupon_templates::Entity::update_many()
+        .col_expr(Column::Remaining, Expr::col(Column::Remaining).sub(count))
+        .filter(Column::Id.eq(template.id))
+        .filter(Column::Remaining.is_null().or(Column::Remaining.gte(count)));
+    if template.budget_left_fen.is_some() {
+        let most = super::most_off(template)?.map_or(0, |fen| fen.get());
+        let spend = most.saturating_mul(count);
+        take = take
+            .col_expr(Column::BudgetLeftFen, Expr::col(Column::BudgetLeftFen).sub(spend))
+            .filter(Column::BudgetLeftFen.gte(spend));
+    }
+    let taken = take.exec(conn).await?;
     if taken.rows_affected == 1 { Ok(()) } else { Err(Error::Conflict(Conflict::CouponSoldOut)) }
 }
 
 /// What one coupon is issued as.
-struct Issue<'a> {
-    member_id: i64,
-    source: CouponSource,
-    source_key: Option<String>,
-    claim_no: Option<i32>,
-    window: (DateTime<Utc>, DateTime<Utc>),
-    template: &'a coupon_templates::Model,
+pub(super) struct Issue<'a> {
+    pub(super) member_id: i64,
+    pub(super) source: CouponSource,
+    pub(super) source_key: Option<String>,
+    pub(super) claim_no: Option<i32>,
+    pub(super) window: (DateTime<Utc>, DateTime<Utc>),
+    pub(super) template: &'a coupon_templates::Model,
 }
 
 /// Inserts the member's copy of the template's terms (stock already taken).
-async fn insert(conn: &impl ConnectionTrait, issue: Issue<'_>, now: DateTime<Utc>) -> Result<member_coupons::Model> {
+pub(super) async fn insert(
+    conn: &impl ConnectionTrait,
+    issue: Issue<'_>,
+    now: DateTime<Utc>,
+) -> Result<member_coupons::Model> {
     let t = issue.template;
     Ok(member_coupons::ActiveModel {
         merchant_id: Set(t.merchant_id),
@@ -97,7 +123,7 @@ async fn insert(conn: &impl ConnectionTrait, issue: Issue<'_>, now: DateTime<Utc
     .await?)
 }
 
-fn active(template: &coupon_templates::Model) -> Result<()> {
+pub(super) fn active(template: &coupon_templates::Model) -> Result<()> {
     if TemplateStatus::stored(&template.status)? == TemplateStatus::Active {
         Ok(())
     } else {
@@ -105,11 +131,12 @@ fn active(template: &coupon_templates::Model) -> Result<()> {
     }
 }
 
-async fn timezone(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<String> {
+pub(super) async fn timezone(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<String> {
     Ok(crate::foundation::merchants::row(conn, merchant_id).await?.timezone)
 }
 
-/// The member claims a coupon from the coupon center.
+/// The member claims a coupon from the coupon center; one with a points price is paid for in the same transaction
+/// (积分兑换): the points debit and the coupon, or neither.
 pub async fn claim(ctx: &AppContext, me: &MemberPrincipal, template_id: i64) -> Result<MemberCoupon> {
     let template = template_row(&ctx.db, me.merchant_id, template_id).await?;
     if !template.claimable {
@@ -120,7 +147,8 @@ pub async fn claim(ctx: &AppContext, me: &MemberPrincipal, template_id: i64) -> 
     if template.claim_from.is_some_and(|from| now < from) || template.claim_until.is_some_and(|until| now >= until) {
         return Err(Error::Conflict(Conflict::CouponUnavailable));
     }
-    crate::members::live(&crate::members::row(&ctx.db, me.merchant_id, me.member_id).await?)?;
+    let member = crate::members::row(&ctx.db, me.merchant_id, me.member_id).await?;
+    crate::members::live(&member)?;
     let zone = timezone(&ctx.db, me.merchant_id).await?;
     // A claim racing another claim of the same member takes the same number and loses on the unique key: count
     // again, and claim the next number while the limit allows.
@@ -136,10 +164,14 @@ pub async fn claim(ctx: &AppContext, me: &MemberPrincipal, template_id: i64) -> 
             return Err(Error::Conflict(Conflict::CouponLimitReached));
         }
         let txn = ctx.db.begin().await?;
-        take_stock(&txn, template.id, 1).await?;
+        let paid = match template.points_price {
+            Some(price) => Some(pay_points(&txn, &member, &template, Points::new(price), now).await?),
+            None => None,
+        };
+        take_stock(&txn, &template, 1).await?;
         let issue = Issue {
             member_id: me.member_id,
-            source: CouponSource::Claim,
+            source: if paid.is_some() { CouponSource::Points } else { CouponSource::Claim },
             source_key: None,
             claim_no: Some(claim_no),
             window: window(&template, &zone, now),
@@ -147,6 +179,9 @@ pub async fn claim(ctx: &AppContext, me: &MemberPrincipal, template_id: i64) -> 
         };
         match insert(&txn, issue, now).await {
             Ok(row) => {
+                if let Some(moves) = paid {
+                    moves.apply(&txn).await?;
+                }
                 txn.commit().await?;
                 return to_coupon(row, now);
             }
@@ -155,6 +190,29 @@ pub async fn claim(ctx: &AppContext, me: &MemberPrincipal, template_id: i64) -> 
         }
     }
     Err(Error::Conflict(Conflict::CouponLimitReached))
+}
+
+/// Spends the member's points on a coupon, inside the claim's transaction: the entry debits their points to the
+/// keeping store's mirror (their home store, else the merchant's first). Returns the balance moves for the caller
+/// to apply last, after the coupon is written.
+async fn pay_points(
+    txn: &impl ConnectionTrait,
+    member: &members::Model,
+    template: &coupon_templates::Model,
+    price: Points,
+    now: DateTime<Utc>,
+) -> Result<BalanceMoves> {
+    let store_id = crate::foundation::stores::keeping_store(txn, member).await?;
+    let mut posting =
+        Posting::new(txn, now, member.merchant_id, store_id, "coupon_exchange", Cause::Job("coupon-exchange"))
+            .for_member(Some(member.id))
+            .memo(format!("积分兑换: {}", template.name));
+    let expiry = crate::loyalty::points::spend_into(&mut posting, price).await?;
+    let (_, mut moves) = ledger::post_deferred(txn, &posting.draft).await?;
+    if let Some(expiry) = expiry {
+        moves.merge(expiry);
+    }
+    Ok(moves)
 }
 
 /// What a grant did.
@@ -212,7 +270,7 @@ pub async fn grant(
             return Ok(Granted { issued: 0, already });
         }
         let txn = ctx.db.begin().await?;
-        take_stock(&txn, template.id, i64::try_from(to_issue.len()).unwrap_or(i64::MAX)).await?;
+        take_stock(&txn, &template, i64::try_from(to_issue.len()).unwrap_or(i64::MAX)).await?;
         let mut failed = None;
         for &member_id in &to_issue {
             let issue = Issue {
@@ -240,6 +298,100 @@ pub async fn grant(
         }
     }
     Err(Error::Conflict(Conflict::IdempotencyKeyReused))
+}
+
+/// Staff grant a coupon to every member the member list's filters select (a campaign's drop), one each, under an
+/// idempotency key, in one statement: `INSERT … SELECT` from the members, skipping any who hold this grant's
+/// coupon already (a retry, or the same request racing itself), then the stock and budget for what was inserted,
+/// taken by the guarded decrement. All or nothing: stock short for all of them refuses the grant.
+pub async fn grant_matching(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    template_id: i64,
+    query: &crate::members::MemberQuery,
+    key: &str,
+) -> Result<Granted> {
+    use member_coupons::Column as C;
+    use sea_orm::sea_query::{OnConflict, Query};
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let key = IdempotencyKey::parse(key).map_err(|m| Error::invalid("idempotency_key", m))?;
+    let condition = crate::members::filter(ctx, principal.merchant_id, query)?;
+    let template = template_row(&ctx.db, principal.merchant_id, template_id).await?;
+    active(&template)?;
+    let source_key = format!("grant:{}", key.as_str());
+    let zone = timezone(&ctx.db, principal.merchant_id).await?;
+    let now = ctx.now();
+    let (valid_from, valid_until) = window(&template, &zone, now);
+    let t = &template;
+    let select = Query::select()
+        .expr(Expr::val(t.merchant_id))
+        .expr(Expr::val(t.id))
+        .column((members::Entity, members::Column::Id))
+        .expr(Expr::val(t.name.clone()))
+        .expr(Expr::val(t.kind.clone()))
+        .expr(Expr::val(t.value_fen))
+        .expr(Expr::val(t.rate_bp))
+        .expr(Expr::val(t.cap_fen))
+        .expr(Expr::val(t.threshold_fen))
+        .expr(Expr::val(t.free_item_kind.clone()))
+        .expr(Expr::val(t.free_item_id))
+        .expr(Expr::val(t.scope.clone()))
+        .expr(Expr::val(t.stacks_with_level))
+        .expr(Expr::val(t.stacks_with_points))
+        .expr(Expr::val(valid_from))
+        .expr(Expr::val(valid_until))
+        .expr(Expr::val(CouponStatus::Usable.as_str()))
+        .expr(Expr::val(CouponSource::Grant.as_str()))
+        .expr(Expr::val(source_key.clone()))
+        .expr(Expr::val(now))
+        .from(members::Entity)
+        .cond_where(condition)
+        .and_where(Expr::col((members::Entity, members::Column::AnonymisedAt)).is_null())
+        .take();
+    let columns = [
+        C::MerchantId,
+        C::TemplateId,
+        C::MemberId,
+        C::Name,
+        C::Kind,
+        C::ValueFen,
+        C::RateBp,
+        C::CapFen,
+        C::ThresholdFen,
+        C::FreeItemKind,
+        C::FreeItemId,
+        C::Scope,
+        C::StacksWithLevel,
+        C::StacksWithPoints,
+        C::ValidFrom,
+        C::ValidUntil,
+        C::Status,
+        C::Source,
+        C::SourceKey,
+        C::CreatedAt,
+    ];
+    let insert = Query::insert()
+        .into_table(member_coupons::Entity)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| Error::Internal(e.into()))?
+        .on_conflict(OnConflict::columns([C::TemplateId, C::MemberId, C::SourceKey]).do_nothing().to_owned())
+        .to_owned();
+    let txn = ctx.db.begin().await?;
+    let backend = txn.get_database_backend();
+    let issued = txn.execute_raw(backend.build(&insert)).await?.rows_affected();
+    if issued > 0 {
+        take_stock(&txn, &template, i64::try_from(issued).unwrap_or(i64::MAX)).await?;
+        let detail = json!({ "members": issued, "key": key.as_str(), "by_filter": true });
+        audit::by_staff(&txn, principal, "coupon.granted", ("coupon_template", template.id), detail).await?;
+    }
+    txn.commit().await?;
+    let holders = member_coupons::Entity::find()
+        .filter(member_coupons::Column::TemplateId.eq(template.id))
+        .filter(member_coupons::Column::SourceKey.eq(source_key.as_str()))
+        .count(&ctx.db)
+        .await?;
+    Ok(Granted { issued, already: holders.saturating_sub(issued) })
 }
 
 /// A new member receives each active `join` template's coupon, once: keyed by its source, so a second call (a
@@ -379,10 +531,59 @@ pub async fn birthdays_in_zone(ctx: &AppContext, timezone: &str, now: DateTime<U
     Ok(run)
 }
 
+/// Gifts with a purchase (满赠), inside the settlement's transaction: the bill's member receives one coupon of each
+/// active `purchase` template of the merchant whose minimum the bill's total reaches and whose scope takes the
+/// bill's store, keyed by the bill. A template out of stock or budget is skipped: a sale never fails for want of
+/// its gift. Returns how many were given.
+pub(crate) async fn gifts_with_purchase(
+    txn: &impl ConnectionTrait,
+    merchant_id: i64,
+    store_id: i64,
+    member_id: i64,
+    bill_id: i64,
+    total: Fen,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let templates = coupon_templates::Entity::find()
+        .filter(coupon_templates::Column::MerchantId.eq(merchant_id))
+        .filter(coupon_templates::Column::Status.eq(TemplateStatus::Active.as_str()))
+        .filter(coupon_templates::Column::AutoGrant.eq(super::templates::ON_PURCHASE))
+        .filter(coupon_templates::Column::PurchaseMinFen.lte(total.get()))
+        .order_by_asc(coupon_templates::Column::Id)
+        .all(txn)
+        .await?;
+    let mut given = 0;
+    let mut zone = None;
+    for template in &templates {
+        if !super::scope_of(&template.scope)?.covers_store(store_id) {
+            continue;
+        }
+        match take_stock(txn, template, 1).await {
+            Err(Error::Conflict(Conflict::CouponSoldOut)) => continue,
+            other => other?,
+        }
+        let zone = match &zone {
+            Some(zone) => zone,
+            None => zone.insert(timezone(txn, merchant_id).await?),
+        };
+        let issue = Issue {
+            member_id,
+            source: CouponSource::Purchase,
+            source_key: Some(format!("bill:{bill_id}")),
+            claim_no: None,
+            window: window(template, zone, now),
+            template,
+        };
+        insert(txn, issue, now).await?;
+        given += 1;
+    }
+    Ok(given)
+}
+
 /// Issues one coupon unless its source issued it already or the stock is gone; true when it was issued.
 async fn issue_once(ctx: &AppContext, issue: Issue<'_>, now: DateTime<Utc>) -> Result<bool> {
     let txn = ctx.db.begin().await?;
-    match take_stock(&txn, issue.template.id, 1).await {
+    match take_stock(&txn, issue.template, 1).await {
         Err(Error::Conflict(Conflict::CouponSoldOut)) => return Ok(false),
         other => other?,
     }

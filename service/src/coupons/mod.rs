@@ -5,6 +5,7 @@
 //! first and inserts after; every grant names its source, so a retried grant issues one coupon; expiry is read from
 //! the coupon's validity when it is read or used, never only by a batch job.
 
+pub mod codes;
 pub mod issue;
 pub(crate) mod redeem;
 pub mod report;
@@ -17,7 +18,7 @@ use entity::{coupon_templates, member_coupons};
 
 pub use terms::{FreeItemKind, Scope, Terms};
 
-use crate::domain::{CouponKind, CouponSource, CouponStatus, Fen, TemplateStatus};
+use crate::domain::{CouponKind, CouponSource, CouponStatus, Fen, Points, TemplateStatus};
 use crate::{Error, Result};
 
 /// How a template's coupons are valid.
@@ -44,6 +45,13 @@ pub struct Template {
     pub on_join: bool,
     /// Issued this many days before each member's birthday, once a year.
     pub birthday_days_before: Option<i32>,
+    /// Members exchange this many points for one in the coupon center.
+    pub points_price: Option<Points>,
+    /// Given with a settled bill paying at least this (满赠).
+    pub purchase_min: Option<Fen>,
+    /// The most its coupons may take off bills, and what is left of it.
+    pub budget: Option<Fen>,
+    pub budget_left: Option<Fen>,
     pub status: TemplateStatus,
     pub created_at: DateTime<Utc>,
 }
@@ -95,7 +103,16 @@ macro_rules! terms_of {
     };
 }
 
-fn scope_of(stored: &str) -> Result<Scope> {
+/// The most one of the template's coupons can take off a bill (see [`Terms::most_off`]).
+pub(crate) fn most_off(row: &coupon_templates::Model) -> Result<Option<Fen>> {
+    Ok(match CouponKind::stored(&row.kind)? {
+        CouponKind::Amount | CouponKind::SpendOff => Some(Fen::new(row.value_fen)),
+        CouponKind::Percent => row.cap_fen.map(Fen::new),
+        CouponKind::FreeItem => None,
+    })
+}
+
+pub(crate) fn scope_of(stored: &str) -> Result<Scope> {
     crate::domain::stored_json("a coupon's scope", stored)
 }
 
@@ -118,6 +135,13 @@ pub(crate) fn to_template(row: coupon_templates::Model) -> Result<Template> {
         on_join: row.auto_grant.as_deref() == Some(templates::ON_JOIN),
         birthday_days_before: (row.auto_grant.as_deref() == Some(templates::ON_BIRTHDAY))
             .then_some(row.birthday_days_before),
+        points_price: row.points_price.map(Points::new),
+        purchase_min: row
+            .purchase_min_fen
+            .filter(|_| row.auto_grant.as_deref() == Some(templates::ON_PURCHASE))
+            .map(Fen::new),
+        budget: row.budget_fen.map(Fen::new),
+        budget_left: row.budget_left_fen.map(Fen::new),
         status: TemplateStatus::stored(&row.status)?,
         created_at: row.created_at,
     })

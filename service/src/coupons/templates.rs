@@ -12,7 +12,7 @@ use serde_json::json;
 use entity::{coupon_templates, member_coupons, products, service_items, stores};
 
 use super::{FreeItemKind, Template, Terms, Validity, to_template};
-use crate::domain::{CouponStatus, Permission, TemplateStatus};
+use crate::domain::{CouponStatus, Fen, MAX_AMOUNT_FEN, MAX_POINTS, Permission, Points, TemplateStatus};
 use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Error, Result};
@@ -30,12 +30,23 @@ pub struct TemplateInput {
     /// Issued to each member with a birthday this many days ahead (0–30), once a year, valid through the birthday
     /// month whatever the template's own validity.
     pub birthday_days_before: Option<i32>,
+    /// Members exchange this many points for one in the coupon center (the template is then claimable).
+    pub points_price: Option<Points>,
+    /// Given with every settled bill of a member paying at least this (满赠), once per bill.
+    pub purchase_min: Option<Fen>,
+    /// The most its coupons may take off bills: each issued takes its largest possible discount from it.
+    pub budget: Option<Fen>,
 }
+
+/// The largest budget a template may have: ￥100,000,000.
+const MAX_BUDGET_FEN: i64 = 10_000_000_000;
 
 /// `auto_grant` of a template every new member receives.
 pub(crate) const ON_JOIN: &str = "join";
 /// `auto_grant` of a template members receive before their birthday.
 pub(crate) const ON_BIRTHDAY: &str = "birthday";
+/// `auto_grant` of a template given with a purchase above an amount.
+pub(crate) const ON_PURCHASE: &str = "purchase";
 
 /// What can change on a template once coupons may have been issued from it: not the terms (issued coupons keep
 /// theirs, and the report would mix two offers under one name).
@@ -128,15 +139,39 @@ fn check_input(input: &TemplateInput) -> Result<()> {
     if !(1..=100).contains(&input.per_member_limit) {
         return Err(Error::invalid("per_member_limit", "must be 1 to 100"));
     }
+    let automatic = [input.on_join, input.birthday_days_before.is_some(), input.purchase_min.is_some()];
+    if automatic.iter().filter(|on| **on).count() > 1 {
+        return Err(Error::invalid(
+            "auto_grant",
+            "a template is given on joining, on birthdays or with a purchase: one of them at most",
+        ));
+    }
+    if input.purchase_min.is_some_and(|min| !(1..=MAX_AMOUNT_FEN).contains(&min.get())) {
+        return Err(Error::invalid("purchase_min_fen", "a purchase of ￥0.01 to ￥1,000,000 gives it"));
+    }
+    match input.points_price {
+        Some(price) if !(1..=MAX_POINTS).contains(&price.get()) => {
+            return Err(Error::invalid("points_price", "must be 1 to 100,000,000 points"));
+        }
+        Some(_) if !input.claimable => {
+            return Err(Error::invalid("points_price", "a coupon sold for points is offered in the coupon center"));
+        }
+        _ => {}
+    }
+    if let Some(budget) = input.budget {
+        if !(1..=MAX_BUDGET_FEN).contains(&budget.get()) {
+            return Err(Error::invalid("budget_fen", "must be ￥0.01 to ￥100,000,000"));
+        }
+        if input.terms.most_off().is_none() {
+            return Err(Error::invalid(
+                "budget_fen",
+                "a budget counts each coupon's largest discount: give a percentage coupon a cap; a free item has none",
+            ));
+        }
+    }
     match input.birthday_days_before {
         Some(days) if !(0..=30).contains(&days) => {
             return Err(Error::invalid("birthday_days_before", "must be 0 to 30"));
-        }
-        Some(_) if input.on_join => {
-            return Err(Error::invalid(
-                "birthday_days_before",
-                "a template is given on joining or on birthdays, not both",
-            ));
         }
         _ => {}
     }
@@ -176,12 +211,17 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Templat
         remaining: Set(input.total_stock),
         per_member_limit: Set(input.per_member_limit),
         claimable: Set(input.claimable),
-        auto_grant: Set(match (input.on_join, input.birthday_days_before) {
-            (true, _) => Some(ON_JOIN.to_owned()),
-            (false, Some(_)) => Some(ON_BIRTHDAY.to_owned()),
-            (false, None) => None,
+        auto_grant: Set(match (input.on_join, input.birthday_days_before, input.purchase_min) {
+            (true, _, _) => Some(ON_JOIN.to_owned()),
+            (false, Some(_), _) => Some(ON_BIRTHDAY.to_owned()),
+            (false, None, Some(_)) => Some(ON_PURCHASE.to_owned()),
+            (false, None, None) => None,
         }),
         birthday_days_before: Set(input.birthday_days_before.unwrap_or(7)),
+        points_price: Set(input.points_price.map(Points::get)),
+        purchase_min_fen: Set(input.purchase_min.map(Fen::get)),
+        budget_fen: Set(input.budget.map(Fen::get)),
+        budget_left_fen: Set(input.budget.map(Fen::get)),
         status: Set(TemplateStatus::Active.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),

@@ -126,6 +126,16 @@ impl Terms {
         }
     }
 
+    /// The most one coupon can take off a bill, when that is known without the bill: a fixed value, or a
+    /// percentage's cap. A budget is counted in it.
+    pub fn most_off(&self) -> Option<Fen> {
+        match self.kind {
+            CouponKind::Amount | CouponKind::SpendOff => Some(self.value),
+            CouponKind::Percent => self.cap,
+            CouponKind::FreeItem => None,
+        }
+    }
+
     /// The rule pricing applies.
     pub fn rule(&self) -> crate::checkout::pricing::CouponRule {
         crate::checkout::pricing::CouponRule {

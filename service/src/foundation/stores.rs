@@ -179,6 +179,24 @@ pub async fn list_open(ctx: &AppContext, merchant_id: i64) -> Result<Vec<stores:
         .await?)
 }
 
+/// The store that keeps `member`'s merchant-wide balances (see [`Keeping`]): their home store, else the merchant's
+/// first store.
+pub(crate) async fn keeping_store(
+    conn: &impl sea_orm::ConnectionTrait,
+    member: &entity::members::Model,
+) -> Result<i64> {
+    if let Some(home) = member.home_store_id {
+        return Ok(home);
+    }
+    stores::Entity::find()
+        .filter(stores::Column::MerchantId.eq(member.merchant_id))
+        .order_by_asc(stores::Column::Id)
+        .one(conn)
+        .await?
+        .map(|store| store.id)
+        .ok_or(Error::NotFound("store"))
+}
+
 /// Which store keeps a member's merchant-wide balances (points, stored value) for the nightly jobs that run in
 /// each store's time zone: their home store, else the merchant's first store. Each member is thus in exactly one
 /// zone's run, and its write-offs land on one store's accounts.

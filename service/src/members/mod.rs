@@ -551,7 +551,30 @@ pub async fn search(ctx: &AppContext, principal: &StaffPrincipal, query: MemberQ
     if !(1..=100).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1–100"));
     }
-    let mut condition = Condition::all().add(members::Column::MerchantId.eq(principal.merchant_id));
+    let mut condition = filter(ctx, principal.merchant_id, &query)?;
+    if let Some(cursor) = &query.cursor {
+        condition = condition.add(members::Column::Id.lt(decode_cursor(cursor)?));
+    }
+    let mut rows = members::Entity::find()
+        .filter(condition)
+        .order_by_desc(members::Column::Id)
+        .limit(limit + 1)
+        .all(&ctx.db)
+        .await?;
+    let next_cursor = if u64::try_from(rows.len()).unwrap_or(0) > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        rows.last().map(|row| encode_cursor(row.id))
+    } else {
+        None
+    };
+    let items = views(ctx, rows, principal.can(Permission::MemberContactRead), false).await?;
+    Ok(Page { items, next_cursor })
+}
+
+/// The members of `merchant_id` a query's filters select (its cursor and limit aside): the member list, and a
+/// coupon grant to everyone the list shows.
+pub(crate) fn filter(ctx: &AppContext, merchant_id: i64, query: &MemberQuery) -> Result<Condition> {
+    let mut condition = Condition::all().add(members::Column::MerchantId.eq(merchant_id));
     if let Some(phone) = &query.phone {
         let phone = parse_phone(phone)?;
         condition = condition.add(members::Column::PhoneIndex.eq(ctx.vault.blind_index(PHONE_INDEX, phone.as_str())));
@@ -574,7 +597,7 @@ pub async fn search(ctx: &AppContext, principal: &StaffPrincipal, query: MemberQ
                 Query::select()
                     .column(member_tags::Column::MemberId)
                     .from(member_tags::Entity)
-                    .and_where(Expr::col(member_tags::Column::MerchantId).eq(principal.merchant_id))
+                    .and_where(Expr::col(member_tags::Column::MerchantId).eq(merchant_id))
                     .and_where(Expr::col(member_tags::Column::Tag).eq(tag.as_str()))
                     .take(),
             ),
@@ -599,23 +622,7 @@ pub async fn search(ctx: &AppContext, principal: &StaffPrincipal, query: MemberQ
     if let Some(max) = query.max_spend_fen {
         condition = condition.add(members::Column::TotalSpendFen.lte(max));
     }
-    if let Some(cursor) = &query.cursor {
-        condition = condition.add(members::Column::Id.lt(decode_cursor(cursor)?));
-    }
-    let mut rows = members::Entity::find()
-        .filter(condition)
-        .order_by_desc(members::Column::Id)
-        .limit(limit + 1)
-        .all(&ctx.db)
-        .await?;
-    let next_cursor = if u64::try_from(rows.len()).unwrap_or(0) > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        rows.last().map(|row| encode_cursor(row.id))
-    } else {
-        None
-    };
-    let items = views(ctx, rows, principal.can(Permission::MemberContactRead), false).await?;
-    Ok(Page { items, next_cursor })
+    Ok(condition)
 }
 
 /// The desk's one input box: a scanned member code or a typed phone number opens the member.

@@ -101,6 +101,19 @@ pub(super) async fn write_settlement(
     let expiry = move_points(&mut posting, &mut tail, settlement).await?;
     record_commission(&posting, settlement, &delivered).await?;
     add_spend(txn, settlement).await?;
+    if let Some(member_id) = resolved.member_id() {
+        let total = settlement.priced.total;
+        crate::coupons::issue::gifts_with_purchase(
+            txn,
+            by.merchant_id,
+            resolved.store_id,
+            member_id,
+            bill_id,
+            total,
+            now,
+        )
+        .await?;
+    }
     let cards = touched_cards(&delivered.rows);
     let (entry_id, change) = finish(posting, tail, settlement, delivered.stock, expiry, &cards).await?;
     Ok(Written { entry_id, change, lines: delivered.rows, tenders })
