@@ -632,4 +632,56 @@ export const tests = [
       assert.deepEqual([bill.coupon_fen, bill.total_fen], [2000, 4800])
     },
   },
+  {
+    name: 'marketing-sells-a-coupon-for-points-hands-out-codes-and-grants-to-a-filtered-list',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const cashier = await staffToken(base, accounts.cashier)
+      const merchant = (await call(base, 'GET', '/api/staff/v1/merchant', owner)).id
+      const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900004680', name: '筛选会员' })
+
+      await signIn(page, accounts.marketing, '/console/coupons')
+      await page.locator('[data-test=coupon-new]').click()
+      await page.locator('[data-test=coupon-name]').fill('300 积分换 10 元')
+      await page.locator('[data-test=coupon-value]').fill('10')
+      await page.locator('[data-test=coupon-stock] input').fill('100')
+      await page.locator('[data-test=coupon-claimable]').click()
+      await page.locator('[data-test=coupon-points-price] input').fill('300')
+      await page.locator('[data-test=coupon-budget-input]').fill('500')
+      await page.locator('[data-test=coupon-save]').click()
+      const row = page.locator('[data-test=coupon-templates] .el-table__row', { hasText: '300 积分换 10 元' })
+      await row.filter({ hasText: '300 积分兑换' }).waitFor()
+      await row.locator('[data-test=coupon-budget]', { hasText: '500.00' }).waitFor()
+      const [template] = (await call(base, 'GET', '/api/staff/v1/coupon-templates', owner)).filter((t) => t.terms.name === '300 积分换 10 元')
+      assert.deepEqual([template.points_price, template.budget_fen, template.claimable], [300, 50000, true])
+
+      // Five codes for a partner; a member redeems one, and the dialog says so.
+      await row.locator('[data-test=coupon-codes]').click()
+      await page.locator('[data-test=codes-count] input').fill('5')
+      await page.locator('[data-test=codes-generate]').click()
+      await page.locator('[data-test=codes] [data-test=code]').nth(4).waitFor()
+      const first = await page.locator('[data-test=codes] [data-test=code]').first().innerText()
+      assert.match(first, /^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/)
+      const me = await call(base, 'POST', '/api/mini/v1/sessions/sandbox', null, { merchant_id: merchant, user: 'e2e-code-holder' })
+      await call(base, 'POST', '/api/mini/v1/me/coupon-codes', me.token, { code: first.toLowerCase() })
+      await page.keyboard.press('Escape')
+      await row.locator('[data-test=coupon-codes]').click()
+      await page.locator('[data-test=codes] .el-table__row', { hasText: '已兑换' }).waitFor()
+      await shot('24-coupon-codes')
+      await page.keyboard.press('Escape')
+
+      // The member list filtered to one phone number: "grant to all matching" reaches her and only her.
+      await page.locator('[data-test=nav-members]').click()
+      await page.locator('[data-test=member-search]').fill('13900004680')
+      await page.locator('[data-test=member-search-go]').click()
+      await page.locator('[data-test=member-list] .el-table__row', { hasText: '4680' }).waitFor()
+      await page.locator('[data-test=grant-filtered]').click()
+      await page.locator('[data-test=grant-whom]', { hasText: '符合当前筛选条件' }).waitFor()
+      await choose(page, '[data-test=grant-template]', '300 积分换 10 元')
+      await page.locator('[data-test=grant-go]').click()
+      await page.locator('.el-message', { hasText: '已发 1 张' }).waitFor()
+      const held = await call(base, 'GET', `/api/staff/v1/members/${member.id}/coupons`, cashier)
+      assert.deepEqual(held.map((c) => [c.terms.name, c.source]), [['300 积分换 10 元', 'grant']])
+    },
+  },
 ]

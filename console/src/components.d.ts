@@ -12,6 +12,7 @@ export {}
 declare module 'vue' {
   export interface GlobalComponents {
     CardsTab: typeof import('./components/catalog/CardsTab.vue')['default']
+    CouponCodes: typeof import('./components/CouponCodes.vue')['default']
     CouponPicker: typeof import('./components/CouponPicker.vue')['default']
     ElAlert: typeof import('element-plus/es')['ElAlert']
     ElAside: typeof import('element-plus/es')['ElAside']

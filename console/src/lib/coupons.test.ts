@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { couponFace, templateRequest, type TemplateDraft } from './coupons'
+import { codesCsv, couponFace, templateChannel, templateRequest, type TemplateDraft } from './coupons'
 
 const t = (key: string, values?: Record<string, unknown>) => `${key}:${JSON.stringify(values ?? {})}`
 const draft: TemplateDraft = {
@@ -16,8 +16,11 @@ const draft: TemplateDraft = {
   total_stock: null,
   per_member_limit: 1,
   claimable: true,
+  points_price: null,
   auto: 'none',
   birthday_days_before: 7,
+  purchase_min_fen: null,
+  budget_fen: null,
   stacks_with_level: false,
   stacks_with_points: true,
   store_ids: [],
@@ -32,6 +35,12 @@ describe('templateRequest', () => {
     expect([body.on_join, body.birthday_days_before]).toEqual([false, null])
     const birthday = templateRequest({ ...draft, auto: 'birthday', birthday_days_before: 5 }, 'Asia/Shanghai')
     expect([birthday.on_join, birthday.birthday_days_before]).toEqual([false, 5])
+    const gift = templateRequest({ ...draft, auto: 'purchase', purchase_min_fen: 30000, birthday_days_before: 5 }, 'Asia/Shanghai')
+    expect([gift.purchase_min_fen, gift.birthday_days_before, gift.on_join]).toEqual([30000, null, false])
+  })
+  it('sells for points only in the coupon center', () => {
+    expect(templateRequest({ ...draft, points_price: 300 }, 'Asia/Shanghai').points_price).toBe(300)
+    expect(templateRequest({ ...draft, claimable: false, points_price: 300 }, 'Asia/Shanghai').points_price).toBeNull()
   })
   it('turns a fixed range into whole days', () => {
     const body = templateRequest({ ...draft, kind: 'amount', validity: 'fixed', valid_range: ['2026-12-01', '2026-12-31'] }, 'Asia/Shanghai')
@@ -40,6 +49,26 @@ describe('templateRequest', () => {
     expect(body.valid_until).toBe('2026-12-31T15:59:59.000Z')
     expect(body.rate_bp).toBeNull()
     expect(body.value_fen).toBe(500)
+  })
+})
+
+describe('codesCsv', () => {
+  it('lists each code with its redemption, a header first', () => {
+    const codes = [
+      { code: 'ABCD-EFGH-JKLM', created_at: '2026-12-06T00:00:00Z' },
+      { code: 'NPQR-STUV-WXYZ', member_id: 7, redeemed_at: '2026-12-06T02:00:00Z', created_at: '2026-12-06T00:00:00Z' },
+    ]
+    expect(codesCsv(codes, (iso) => iso.slice(0, 10))).toBe('code,redeemed_at,member_id\r\nABCD-EFGH-JKLM,,\r\nNPQR-STUV-WXYZ,2026-12-06,7\r\n')
+  })
+})
+
+describe('templateChannel', () => {
+  it('says how a template reaches members, the automatic ways first', () => {
+    const row = { on_join: false, birthday_days_before: null, purchase_min_fen: null, points_price: null, claimable: true } as Parameters<typeof templateChannel>[0]
+    expect(templateChannel(row, t)).toBe('coupons.claimable:{}')
+    expect(templateChannel({ ...row, points_price: 300 }, t)).toBe('coupons.forPoints:{"points":300}')
+    expect(templateChannel({ ...row, purchase_min_fen: 30000 }, t)).toBe('coupons.withPurchase:{"min":"￥300.00"}')
+    expect(templateChannel({ ...row, claimable: false }, t)).toBe('coupons.granted:{}')
   })
 })
 

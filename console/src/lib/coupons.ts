@@ -23,6 +23,22 @@ export function couponFace(terms: Schemas['TermsDto'], t: Translate, itemName?: 
   }
 }
 
+/** How a template reaches members, for its row: automatically, for points, claimed, or granted by staff. */
+export function templateChannel(row: Schemas['CouponTemplateDto'], t: Translate): string {
+  if (row.on_join) return t('coupons.onJoin')
+  if (row.birthday_days_before !== null && row.birthday_days_before !== undefined) return t('coupons.onBirthday')
+  if (row.purchase_min_fen) return t('coupons.withPurchase', { min: formatFen(row.purchase_min_fen) })
+  if (row.points_price) return t('coupons.forPoints', { points: row.points_price })
+  return row.claimable ? t('coupons.claimable') : t('coupons.granted')
+}
+
+/** A batch of redemption codes as a spreadsheet: one code a row, with whether and when it was redeemed. The
+ * redemption time is in the merchant's zone, as the console shows every time. */
+export function codesCsv(codes: Schemas['CouponCodeDto'][], formatTime: (iso: string) => string): string {
+  const rows = codes.map((c) => [c.code, c.redeemed_at ? formatTime(c.redeemed_at) : '', c.member_id ?? ''].join(','))
+  return ['code,redeemed_at,member_id', ...rows].join('\r\n') + '\r\n'
+}
+
 /** The fen a template's form needs as a request, from what was typed. */
 export interface TemplateDraft {
   name: string
@@ -38,9 +54,14 @@ export interface TemplateDraft {
   total_stock: number | null
   per_member_limit: number
   claimable: boolean
-  /** Issued without anyone asking: to each new member, or before each birthday. */
-  auto: 'none' | 'join' | 'birthday'
+  /** Members pay this many points for one in the coupon center (claimable only); null: free. */
+  points_price: number | null
+  /** Issued without anyone asking: to each new member, before each birthday, or with a bill paying enough (满赠). */
+  auto: 'none' | 'join' | 'birthday' | 'purchase'
   birthday_days_before: number
+  purchase_min_fen: number | null
+  /** The most its coupons may take off bills; null: no budget. */
+  budget_fen: number | null
   stacks_with_level: boolean
   stacks_with_points: boolean
   store_ids: number[]
@@ -71,5 +92,8 @@ export function templateRequest(d: TemplateDraft, timeZone: string): Schemas['Co
     claimable: d.claimable,
     on_join: d.auto === 'join',
     birthday_days_before: d.auto === 'birthday' ? d.birthday_days_before : null,
+    purchase_min_fen: d.auto === 'purchase' ? d.purchase_min_fen : null,
+    points_price: d.claimable && d.points_price ? d.points_price : null,
+    budget_fen: d.budget_fen,
   }
 }

@@ -1,0 +1,1 @@
+import"./index-DUS8ylLe.js";import"./css-B71Wr5ta.js";

@@ -1,1 +1,0 @@
-import"./index-DFlDWzsu.js";import"./css-BY2NMLfH.js";
