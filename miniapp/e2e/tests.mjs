@@ -245,3 +245,47 @@ tests.push({
     await page.locator('[data-test=open-coupons]', { hasText: '1 张可用' }).waitFor()
   },
 })
+
+tests.push({
+  name: 'member-exchanges-points-for-a-coupon-and-redeems-a-code',
+  async run({ page, base, accounts, shot }) {
+    const owner = await staffToken(base, accounts, 'owner')
+    const stores = await call(base, 'GET', '/api/staff/v1/stores', owner)
+    const forPoints = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, {
+      name: '300 积分换 10 元', kind: 'amount', value_fen: 1000, valid_days: 30, claimable: true, points_price: 300, per_member_limit: 3,
+    })
+    const partner = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '合作商户体验券', kind: 'amount', value_fen: 1500, valid_days: 30, total_stock: 10 })
+    const [code] = await call(base, 'POST', `/api/staff/v1/coupon-templates/${partner.id}/codes`, owner, { count: 1, idempotency_key: 'e2e-member-code' })
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/')
+    await page.locator('[data-test=open-coupons]').click()
+    const offer = page.locator('[data-test=offer]', { hasText: '300 积分换 10 元' })
+    await offer.locator('[data-test=claim]', { hasText: '积分不足 300' }).waitFor()
+    // The store gives her 500 points; back on the page, the exchange is one tap and a yes.
+    const session = await stored(page, 'huiyuan.session')
+    await call(base, 'POST', `/api/staff/v1/members/${session.memberId}/points/adjustments`, owner, {
+      store_id: stores[0].id, points: 500, reason: '开业赠送', idempotency_key: 'e2e-points-500',
+    })
+    await page.reload()
+    await offer.locator('[data-test=claim]', { hasText: '300 积分兑换' }).waitFor()
+    await shot('m15-points-exchange')
+    await offer.locator('[data-test=claim]').click()
+    await page.locator('.uni-modal').getByText('确定').click()
+    await page.locator('[data-test=my-coupon]', { hasText: '300 积分换 10 元' }).waitFor()
+    await page.locator('.title', { hasText: '我的积分 200' }).waitFor()
+    const points = await call(base, 'GET', '/api/mini/v1/me/points', session.token)
+    assert.equal(points.available, 200, 'the points went with the coupon')
+    assert.equal(forPoints.points_price, 300)
+
+    // A code from a partner, typed in lower case.
+    await page.locator('[data-test=code-input] input').fill(code.code.toLowerCase())
+    await page.locator('[data-test=code-redeem]').click()
+    await page.locator('[data-test=my-coupon]', { hasText: '合作商户体验券' }).waitFor()
+    assert.equal(await page.locator('[data-test=code-input] input').inputValue(), '', 'the box is cleared for the next code')
+    await shot('m16-code-redeemed')
+    // The same code again: refused, said plainly.
+    await page.locator('[data-test=code-input] input').fill(code.code)
+    await page.locator('[data-test=code-redeem]').click()
+    await page.locator('[data-test=failure]').waitFor()
+  },
+})

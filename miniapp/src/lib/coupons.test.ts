@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Schemas } from '@/api/client'
-import { couponConditions, couponHeadline, couponValidity } from './coupons'
+import { couponConditions, couponHeadline, couponValidity, offerAction } from './coupons'
 
 const terms = (over: Partial<Schemas['TermsDto']>): Schemas['TermsDto'] => ({
   name: '券',
@@ -29,5 +29,16 @@ describe('coupon wording', () => {
   it('says until when, or for how long once claimed', () => {
     expect(couponValidity('2026-12-31T15:59:59Z')).toBe('2026-12-31 到期')
     expect(couponValidity(null, 30)).toBe('领取后 30 天有效')
+  })
+})
+
+describe('offerAction', () => {
+  it('claims, exchanges for points or says why not', () => {
+    const offer = { template_id: 1, terms: terms({}), per_member_limit: 1, claimed: 0, can_claim: true } as Schemas['CouponOfferDto']
+    expect(offerAction(offer, 0)).toBe('领取')
+    expect(offerAction({ ...offer, points_price: 300 }, 500)).toBe('300 积分兑换')
+    expect(offerAction({ ...offer, points_price: 300 }, 299)).toBe('积分不足 300')
+    expect(offerAction({ ...offer, can_claim: false, claimed: 1 }, 0)).toBe('已领取')
+    expect(offerAction({ ...offer, can_claim: false }, 0)).toBe('已抢光')
   })
 })

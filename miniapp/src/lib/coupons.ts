@@ -42,3 +42,10 @@ export function couponValidity(validUntil: string | null | undefined, validDays?
   }
   return validDays ? `领取后 ${validDays} 天有效` : ''
 }
+
+/** The coupon center's button: claim, exchange for points (or say how many are missing), or why not. */
+export function offerAction(offer: Schemas['CouponOfferDto'], points: number): string {
+  if (!offer.can_claim) return offer.claimed ? '已领取' : '已抢光'
+  if (!offer.points_price) return '领取'
+  return offer.points_price > points ? `积分不足 ${offer.points_price}` : `${offer.points_price} 积分兑换`
+}
