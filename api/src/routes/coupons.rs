@@ -33,42 +33,6 @@ pub fn mini_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_coupon_center).service(claim_coupon).service(redeem_coupon_code).service(list_my_coupons);
 }
 
-/// Which lines a coupon applies to; empty lists mean any, and a line must pass every list given.
-#[derive(Serialize, Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeDto {
-    #[serde(default)]
-    pub store_ids: Vec<i64>,
-    #[serde(default)]
-    pub categories: Vec<String>,
-    #[serde(default)]
-    pub service_ids: Vec<i64>,
-    #[serde(default)]
-    pub product_ids: Vec<i64>,
-}
-
-impl From<Scope> for ScopeDto {
-    fn from(s: Scope) -> Self {
-        Self {
-            store_ids: s.store_ids,
-            categories: s.categories,
-            service_ids: s.service_ids,
-            product_ids: s.product_ids,
-        }
-    }
-}
-
-impl From<ScopeDto> for Scope {
-    fn from(s: ScopeDto) -> Self {
-        Self {
-            store_ids: s.store_ids,
-            categories: s.categories,
-            service_ids: s.service_ids,
-            product_ids: s.product_ids,
-        }
-    }
-}
-
 /// What a coupon takes off, as issued.
 #[derive(Serialize, ToSchema)]
 pub struct TermsDto {
@@ -84,7 +48,7 @@ pub struct TermsDto {
     pub threshold_fen: Fen,
     pub free_item_kind: Option<FreeItemKind>,
     pub free_item_id: Option<i64>,
-    pub scope: ScopeDto,
+    pub scope: Scope,
     pub stacks_with_level: bool,
     pub stacks_with_points: bool,
 }
@@ -100,7 +64,7 @@ impl From<Terms> for TermsDto {
             threshold_fen: t.threshold,
             free_item_kind: t.free_item.map(|(kind, _)| kind),
             free_item_id: t.free_item.map(|(_, id)| id),
-            scope: t.scope.into(),
+            scope: t.scope,
             stacks_with_level: t.stacks_with_level,
             stacks_with_points: t.stacks_with_points,
         }
@@ -145,10 +109,7 @@ pub struct CouponTemplateDto {
 impl From<TemplateSummary> for CouponTemplateDto {
     fn from(s: TemplateSummary) -> Self {
         let t = s.template;
-        let (valid_from, valid_until, valid_days) = match t.validity {
-            Validity::Fixed { from, until } => (Some(from), Some(until), None),
-            Validity::Days(days) => (None, None, Some(days)),
-        };
+        let (valid_from, valid_until, valid_days) = t.validity.columns();
         Self {
             id: t.id,
             terms: t.terms.into(),
@@ -195,7 +156,7 @@ pub struct CouponTemplateRequest {
     #[serde(default)]
     pub free_item_id: Option<i64>,
     #[serde(default)]
-    pub scope: ScopeDto,
+    pub scope: Scope,
     /// Default true.
     #[serde(default)]
     pub stacks_with_level: Option<bool>,
@@ -267,7 +228,7 @@ impl CouponTemplateRequest {
                 cap: self.cap_fen,
                 threshold: self.threshold_fen.unwrap_or(Fen::ZERO),
                 free_item,
-                scope: self.scope.into(),
+                scope: self.scope,
                 stacks_with_level: self.stacks_with_level.unwrap_or(true),
                 stacks_with_points: self.stacks_with_points.unwrap_or(true),
             },
@@ -542,10 +503,7 @@ pub struct CouponOfferDto {
 impl From<Offer> for CouponOfferDto {
     fn from(o: Offer) -> Self {
         let t = o.template;
-        let (valid_from, valid_until, valid_days) = match t.validity {
-            Validity::Fixed { from, until } => (Some(from), Some(until), None),
-            Validity::Days(days) => (None, None, Some(days)),
-        };
+        let (valid_from, valid_until, valid_days) = t.validity.columns();
         Self {
             template_id: t.id,
             terms: t.terms.into(),

@@ -3557,7 +3557,7 @@ export interface components {
              * @description `percent`: the share paid, 1–9999 (8500 = 85折).
              */
             rate_bp?: number | null;
-            scope?: components["schemas"]["ScopeDto"];
+            scope?: components["schemas"]["Scope"];
             /** @description Default true. */
             stacks_with_level?: boolean | null;
             /** @description Default true. */
@@ -4707,8 +4707,8 @@ export interface components {
             store_id: number;
             timezone: string;
         };
-        /** @description Which lines a coupon applies to; empty lists mean any, and a line must pass every list given. */
-        ScopeDto: {
+        /** @description Which lines a coupon applies to. Empty lists mean any; a line must pass every list that is not empty. */
+        Scope: {
             categories?: string[];
             product_ids?: number[];
             service_ids?: number[];
@@ -5091,7 +5091,7 @@ export interface components {
              * @description `percent`: the share the member pays (8500 = 85折).
              */
             rate_bp: number;
-            scope: components["schemas"]["ScopeDto"];
+            scope: components["schemas"]["Scope"];
             stacks_with_level: boolean;
             stacks_with_points: boolean;
             /** @description The eligible lines must reach this (after the level discount). */

@@ -30,6 +30,16 @@ pub enum Validity {
     Days(i32),
 }
 
+impl Validity {
+    /// As stored and shown: `valid_from` and `valid_until` for fixed dates, or `valid_days`.
+    pub fn columns(self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<i32>) {
+        match self {
+            Validity::Fixed { from, until } => (Some(from), Some(until), None),
+            Validity::Days(days) => (None, None, Some(days)),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Template {
     pub id: i64,

@@ -182,10 +182,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Templat
     principal.require_merchant_wide(Permission::CouponManage)?;
     check_input(&input)?;
     check_names(&ctx.db, principal.merchant_id, &input.terms).await?;
-    let (valid_from, valid_until, valid_days) = match input.validity {
-        Validity::Fixed { from, until } => (Some(from), Some(until), None),
-        Validity::Days(days) => (None, None, Some(days)),
-    };
+    let (valid_from, valid_until, valid_days) = input.validity.columns();
     let terms = &input.terms;
     let now = ctx.now();
     let txn = ctx.db.begin().await?;

@@ -7,7 +7,7 @@ use crate::domain::{CouponKind, Fen, LineKind, MAX_AMOUNT_FEN};
 use crate::{Error, Result};
 
 /// Which lines a coupon applies to. Empty lists mean any; a line must pass every list that is not empty.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     #[serde(default)]
