@@ -431,7 +431,7 @@ async fn measure(
 
 /// Puts the pool's members at the top level already, so no settlement during the run moves one up a level and
 /// changes the price it was rung up at.
-async fn promote(db: &DatabaseConnection, merchant_id: i64, members: &[i64]) -> anyhow::Result<()> {
+pub(crate) async fn promote(db: &DatabaseConnection, merchant_id: i64, members: &[i64]) -> anyhow::Result<()> {
     let ids: Vec<String> = members.iter().map(i64::to_string).collect();
     let top = "(SELECT id FROM member_levels WHERE merchant_id = {m} ORDER BY rank DESC LIMIT 1)"
         .replace("{m}", &merchant_id.to_string());

@@ -1,5 +1,5 @@
 //! `cargo run --release -p bench -- members`: member look-up at the desk, at scale. (`-- bills`: see `bills.rs`;
-//! `-- notifications`: see `notifications.rs`; `-- bookings`: see `bookings.rs`.)
+//! `-- notifications`: see `notifications.rs`; `-- bookings`: see `bookings.rs`; `-- coupons`: see `coupons.rs`.)
 //!
 //! 1. Fills a PostgreSQL database with the demo merchant and N members (default 1,000,000), sealed and blind-indexed
 //!    exactly as the api writes them.
@@ -12,6 +12,7 @@
 mod bills;
 mod bookings;
 mod ceiling;
+mod coupons;
 mod notifications;
 mod slots;
 
@@ -70,6 +71,33 @@ enum Bench {
         /// Turns each build gets when comparing.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+    },
+    /// Coupons on PostgreSQL: a drop to every member against the database's own rate, claims per second, and
+    /// settlement with a coupon against without one.
+    Coupons {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        server: String,
+        #[arg(long, default_value = "hy_bench")]
+        database: String,
+        /// Members to have (generated as by `members` when missing); the drop issues one coupon to each.
+        #[arg(long, default_value_t = 1_000_000)]
+        members: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds of load for the claims and for each settlement round.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "target/release/api")]
+        api: PathBuf,
+        /// Settlement rounds of each kind, taking turns: without a coupon, with one, without, with…
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Members signed in through the sandbox who take turns claiming (each may claim 100).
+        #[arg(long, default_value_t = 500)]
+        claimers: usize,
+        /// Members whose drop coupon the settlement rounds spend, one a bill: enough for every round's bills.
+        #[arg(long, default_value_t = 100_000)]
+        pool: usize,
     },
     /// WeChat Pay notifications verified, decrypted and applied per second (a fresh database each run).
     Notifications {
@@ -152,6 +180,18 @@ fn main() -> anyhow::Result<()> {
             slots::bench_slots(searches.max(1));
             Ok(())
         }
+        Bench::Coupons { server, database, members, concurrency, seconds, api, rounds, claimers, pool } => runtime
+            .block_on(coupons::bench_coupons(coupons::Options {
+                server: &server,
+                database: &database,
+                members,
+                concurrency: concurrency.max(1),
+                duration: Duration::from_secs(seconds),
+                api: &api,
+                rounds: rounds.max(1),
+                claimers: claimers.max(1),
+                pool: pool.max(1),
+            })),
         Bench::Notifications { server, database, payments, concurrency, api } => {
             runtime.block_on(notifications::bench_notifications(notifications::Options {
                 server: &server,
@@ -494,9 +534,14 @@ pub(crate) async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::
 }
 
 pub(crate) async fn sign_in(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    sign_in_as(client, base, "demo-cashier").await
+}
+
+/// Signs in as one of the demo staff: the bench seeds them all with `CASHIER_PASSWORD`.
+pub(crate) async fn sign_in_as(client: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
     let response: serde_json::Value = client
         .post(format!("{base}/api/staff/v1/sessions"))
-        .json(&json!({ "username": "demo-cashier", "password": CASHIER_PASSWORD }))
+        .json(&json!({ "username": username, "password": CASHIER_PASSWORD }))
         .send()
         .await?
         .json()
