@@ -205,6 +205,12 @@ async fn a_member_finds_a_slot_books_is_reminded_and_is_checked_in() {
     assert_eq!(rerun.status, "succeeded");
     assert_eq!(app.fake.subscribe_messages().len(), 1);
     assert_eq!(app.count("notification_outbox").await, 2);
+    // A manager of another store reads none of these messages, asked by the booking or not.
+    let elsewhere = app.token(Role::Manager).await;
+    let theirs = ok(app.get(&format!("{STAFF}/notifications?booking_id={id}"), &elsewhere).await);
+    assert_eq!(theirs, json!([]));
+    let all_theirs = ok(app.get(&format!("{STAFF}/notifications"), &elsewhere).await);
+    assert!(all_theirs.as_array().unwrap().iter().all(|n| n["booking_id"] != id), "{all_theirs}");
 
     // At the desk: the day board shows it; check-in opens a parked bill with the stylist.
     let board = ok(app.get(&format!("{STAFF}/stores/{}/day-board", salon.store), &salon.owner).await);

@@ -12,7 +12,7 @@
 //!   backoff, five times.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -20,11 +20,11 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::json;
 
-use entity::{member_subscriptions, members, notification_outbox, staff};
+use entity::{bookings, member_subscriptions, members, notification_outbox, staff};
 
 use crate::domain::{Permission, PhoneNumber};
 use crate::error::is_unique_violation;
-use crate::foundation::principal::StaffPrincipal;
+use crate::foundation::principal::{StaffPrincipal, StoreScope};
 use crate::foundation::vault::Field;
 use crate::integrations::wechat::SubscribeMessage;
 use crate::{AppContext, Error, Result};
@@ -254,6 +254,16 @@ pub async fn list(
     principal.require(Permission::BookingManage)?;
     let mut query =
         notification_outbox::Entity::find().filter(notification_outbox::Column::MerchantId.eq(principal.merchant_id));
+    // Store-scoped staff read the messages about their stores' bookings; the rest (points notices, messages about
+    // no booking) are for merchant-wide staff.
+    if let StoreScope::Only(stores) = &principal.stores {
+        let their_bookings = Query::select()
+            .column(bookings::Column::Id)
+            .from(bookings::Entity)
+            .and_where(bookings::Column::StoreId.is_in(stores.clone()))
+            .to_owned();
+        query = query.filter(notification_outbox::Column::BookingId.in_subquery(their_bookings));
+    }
     if let Some(id) = booking_id {
         query = query.filter(notification_outbox::Column::BookingId.eq(id));
     }
