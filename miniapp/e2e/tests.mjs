@@ -162,7 +162,8 @@ tests.push({
     await page.locator('[data-test=rated]').waitFor()
     assert.equal(await page.locator('[data-test=rated]').innerText(), '★★★★☆')
     await shot('m10-rated')
-    const today = new Date().toISOString().slice(0, 10)
+    // Ratings are counted by the store's own day, which is not UTC's for eight hours of every UTC day.
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: store.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date())
     const figures = await call(base, 'GET', `/api/staff/v1/stores/${store.id}/ratings?from=${today}&to=${today}`, owner)
     const tonys = figures.staff.find((s) => s.staff_id === tony.id)
     assert.equal(tonys.count, 1)
