@@ -23,6 +23,8 @@ pub struct Model {
     pub title: String,
     /// A photo for members choosing a technician.
     pub photo_url: Option<String>,
+    /// The owner's word on this member's reprints: None follows the role, Some gives or withdraws it.
+    pub may_reprint: Option<bool>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

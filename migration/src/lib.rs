@@ -26,6 +26,7 @@ mod m20261205_000018_payment_exception_store;
 mod m20261206_000019_member_app;
 mod m20261206_000020_coupons;
 mod m20261206_000021_coupon_channels;
+mod m20261206_000022_staff_reprint;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_member_app::Migration),
             Box::new(m20261206_000020_coupons::Migration),
             Box::new(m20261206_000021_coupon_channels::Migration),
+            Box::new(m20261206_000022_staff_reprint::Migration),
         ]
     }
 }

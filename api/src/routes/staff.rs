@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::domain::Role;
+use service::domain::{ReprintGrant, Role};
 use service::foundation::staff::{NewStaffInput, StaffChanges, StaffMember};
 
 use crate::error::{ApiResult, ErrorBody};
@@ -31,6 +31,10 @@ pub struct StaffDto {
     /// How members see them when booking (e.g. 首席发型师); may be empty.
     pub title: String,
     pub photo_url: Option<String>,
+    /// The owner's word on their reprints: `role` follows the role, `given` or `withdrawn` overrides it.
+    pub reprint: ReprintGrant,
+    /// Whether they may reprint, all told.
+    pub can_reprint: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -46,6 +50,8 @@ impl From<StaffMember> for StaffDto {
             active: s.active,
             title: s.title,
             photo_url: s.photo_url,
+            reprint: s.reprint,
+            can_reprint: s.can_reprint,
             created_at: s.created_at,
         }
     }
@@ -78,6 +84,8 @@ pub struct UpdateStaffRequest {
     pub title: Option<String>,
     /// An https:// picture shown to members; "" removes it.
     pub photo_url: Option<String>,
+    /// Give or withdraw reprints for this member, or follow the role again (owners only).
+    pub reprint: Option<ReprintGrant>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -152,6 +160,7 @@ async fn update_staff(
         active: body.active,
         title: body.title,
         photo_url: body.photo_url,
+        reprint: body.reprint,
     };
     Ok(web::Json(
         service::foundation::staff::update(&ctx, &me, id.into_inner(), changes, ip.0.as_deref()).await?.into(),

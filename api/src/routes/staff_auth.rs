@@ -53,7 +53,7 @@ impl From<&StaffPrincipal> for MeDto {
             role: p.role,
             all_stores,
             store_ids,
-            permissions: p.role.permissions().to_vec(),
+            permissions: p.permissions(),
         }
     }
 }

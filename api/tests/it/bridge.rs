@@ -10,7 +10,7 @@ use sandbox::printer::{FakePrinter, Sensors, decode};
 use serde_json::{Value, json};
 
 use sea_orm::EntityTrait;
-use service::domain::Role;
+use service::domain::{Fen, Role};
 use service::store::escpos::{Paper, Profile};
 
 use crate::support::{STAFF, TestApp, assert_error, ok};
@@ -323,8 +323,36 @@ async fn a_settled_bill_prints_a_gbk_receipt_through_the_running_bridge() {
     let refused = app.post(&reprint_path, &technician, json!({})).await;
     assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
     assert!(refused.1["message"].as_str().unwrap().contains("`reprint` permission"), "{}", refused.1);
-    let reprint = ok(app.post(&reprint_path, &cashier, json!({})).await);
+    // The owner decides per person: reprints withdrawn from this cashier, given to this technician. A manager may
+    // not; the change holds at once, without signing in again, and is audited.
+    let cashier_id = ok(app.get(&format!("{STAFF}/me"), &cashier).await)["id"].clone();
+    let technician_id = ok(app.get(&format!("{STAFF}/me"), &technician).await)["id"].clone();
+    let manager = app.token(Role::Manager).await;
+    let by_manager =
+        app.patch(&format!("{STAFF}/staff/{cashier_id}"), &manager, json!({ "reprint": "withdrawn" })).await;
+    assert_error(&by_manager, StatusCode::FORBIDDEN, "forbidden");
+    assert!(by_manager.1["message"].as_str().unwrap().contains("`merchant_manage`"), "{}", by_manager.1);
+    let withdrawn =
+        ok(app.patch(&format!("{STAFF}/staff/{cashier_id}"), &owner, json!({ "reprint": "withdrawn" })).await);
+    assert_eq!((withdrawn["reprint"].as_str(), withdrawn["can_reprint"].as_bool()), (Some("withdrawn"), Some(false)));
+    let me = ok(app.get(&format!("{STAFF}/me"), &cashier).await);
+    assert!(!me["permissions"].as_array().unwrap().iter().any(|p| p == "reprint"), "{me}");
+    assert_error(&app.post(&reprint_path, &cashier, json!({})).await, StatusCode::FORBIDDEN, "forbidden");
+    let given = ok(app.patch(&format!("{STAFF}/staff/{technician_id}"), &owner, json!({ "reprint": "given" })).await);
+    assert_eq!(given["can_reprint"], true);
+    let reprint = ok(app.post(&reprint_path, &technician, json!({})).await);
     assert_eq!(reprint["copy"], 1);
+    let log = ok(app.get(&format!("{STAFF}/audit-log?limit=20"), &owner).await);
+    let grant = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "staff.updated" && e["target_id"] == cashier_id)
+        .expect("the withdrawal is audited");
+    assert_eq!(grant["detail"]["reprint"], json!({ "from": "role", "to": "withdrawn" }), "{grant}");
+    // Back to what the role says.
+    let back = ok(app.patch(&format!("{STAFF}/staff/{cashier_id}"), &owner, json!({ "reprint": "role" })).await);
+    assert_eq!((back["reprint"].as_str(), back["can_reprint"].as_bool()), (Some("role"), Some(true)));
     wait_for_jobs(&app, &cashier, store, |jobs| all_printed(jobs, 2)).await;
     let tickets = printer.tickets();
     assert_eq!(tickets.len(), 2);

@@ -4621,6 +4621,11 @@ export interface components {
             /** @description The template id from the mini-program's subscribe-message settings. */
             template_id: string;
         };
+        /**
+         * @description The owner's word on one staff member's reprints, over what their role says.
+         * @enum {string}
+         */
+        ReprintGrant: "role" | "given" | "withdrawn";
         RescheduleRequest: {
             /**
              * Format: int64
@@ -4853,12 +4858,16 @@ export interface components {
         StaffDto: {
             active: boolean;
             all_stores: boolean;
+            /** @description Whether they may reprint, all told. */
+            can_reprint: boolean;
             /** Format: date-time */
             created_at: string;
             display_name: string;
             /** Format: int64 */
             id: number;
             photo_url?: string | null;
+            /** @description The owner's word on their reprints: `role` follows the role, `given` or `withdrawn` overrides it. */
+            reprint: components["schemas"]["ReprintGrant"];
             role: components["schemas"]["Role"];
             store_ids: number[];
             /** @description How members see them when booking (e.g. 首席发型师); may be empty. */
@@ -5215,6 +5224,7 @@ export interface components {
             display_name?: string | null;
             /** @description An https:// picture shown to members; "" removes it. */
             photo_url?: string | null;
+            reprint?: null | components["schemas"]["ReprintGrant"];
             role?: string | null;
             store_ids?: number[] | null;
             /** @description Shown to members choosing a technician; at most 20 characters. */

@@ -25,7 +25,7 @@ pub(crate) use money::amount;
 pub use money::{Fen, MAX_AMOUNT_FEN, MAX_POINTS, Points};
 pub use page::Page;
 pub use person::{Gender, PersonName, PhoneNumber, Severity, Tag};
-pub use role::{Permission, Role};
+pub use role::{Permission, ReprintGrant, Role};
 pub use scan::{ScanKind, classify as classify_scan};
 pub use split_rule::SplitRule;
 pub use token::{Password, SessionToken, Username};

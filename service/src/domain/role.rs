@@ -58,6 +58,37 @@ pub enum Permission {
     CouponManage,
 }
 
+/// The owner's word on one staff member's reprints, over what their role says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReprintGrant {
+    /// As the role says (cashiers, managers and owners reprint).
+    Role,
+    /// Given to this member although their role lacks it.
+    Given,
+    /// Withdrawn from this member although their role has it.
+    Withdrawn,
+}
+
+impl ReprintGrant {
+    /// How the grant is stored: `staff.may_reprint`.
+    pub fn stored(self) -> Option<bool> {
+        match self {
+            ReprintGrant::Role => None,
+            ReprintGrant::Given => Some(true),
+            ReprintGrant::Withdrawn => Some(false),
+        }
+    }
+
+    pub fn from_stored(may_reprint: Option<bool>) -> Self {
+        match may_reprint {
+            None => ReprintGrant::Role,
+            Some(true) => ReprintGrant::Given,
+            Some(false) => ReprintGrant::Withdrawn,
+        }
+    }
+}
+
 impl Permission {
     /// The name clients see (snake_case, as serialized).
     pub fn as_str(self) -> String {

@@ -211,6 +211,7 @@ fn principal(member: staff::Model, session_id: i64, mut stores: Vec<i64>) -> Res
         display_name: member.display_name,
         role,
         stores: if member.all_stores { StoreScope::All } else { StoreScope::Only(stores) },
+        may_reprint: member.may_reprint,
     })
 }
 

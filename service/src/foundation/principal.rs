@@ -21,11 +21,26 @@ pub struct StaffPrincipal {
     pub display_name: String,
     pub role: Role,
     pub stores: StoreScope,
+    /// The owner's word on this member's reprints: None follows the role.
+    pub may_reprint: Option<bool>,
 }
 
 impl StaffPrincipal {
     pub fn can(&self, permission: Permission) -> bool {
-        self.role.can(permission)
+        match (permission, self.may_reprint) {
+            (Permission::Reprint, Some(given)) => given,
+            _ => self.role.can(permission),
+        }
+    }
+
+    /// Everything this staff member may do: their role's table, with the owner's word on reprints.
+    pub fn permissions(&self) -> Vec<Permission> {
+        let mut all: Vec<Permission> =
+            self.role.permissions().iter().copied().filter(|p| *p != Permission::Reprint).collect();
+        if self.can(Permission::Reprint) {
+            all.push(Permission::Reprint);
+        }
+        all
     }
 
     pub fn require(&self, permission: Permission) -> Result<()> {

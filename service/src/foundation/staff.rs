@@ -14,7 +14,7 @@ use serde_json::json;
 
 use entity::{staff, staff_stores, stores};
 
-use crate::domain::{Password, Permission, Role, Username};
+use crate::domain::{Password, Permission, ReprintGrant, Role, Username};
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::auth;
 use crate::foundation::merchants::{NewStaff, insert_staff};
@@ -34,6 +34,10 @@ pub struct StaffMember {
     /// How members see them when booking.
     pub title: String,
     pub photo_url: Option<String>,
+    /// The owner's word on their reprints.
+    pub reprint: ReprintGrant,
+    /// Whether they may reprint, all told.
+    pub can_reprint: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -56,6 +60,8 @@ pub struct StaffChanges {
     pub title: Option<String>,
     /// `Some("")` removes the photo.
     pub photo_url: Option<String>,
+    /// Only an owner gives or withdraws reprints.
+    pub reprint: Option<ReprintGrant>,
 }
 
 async fn load(conn: &impl ConnectionTrait, row: staff::Model) -> Result<StaffMember> {
@@ -71,6 +77,8 @@ async fn load(conn: &impl ConnectionTrait, row: staff::Model) -> Result<StaffMem
         active: row.active,
         title: row.title,
         photo_url: row.photo_url,
+        reprint: ReprintGrant::from_stored(row.may_reprint),
+        can_reprint: row.may_reprint.unwrap_or_else(|| role.can(Permission::Reprint)),
         created_at: row.created_at,
     })
 }
@@ -332,6 +340,12 @@ pub async fn update(
     if let Some(photo_url) = changes.photo_url {
         active.photo_url = Set(parse_photo_url(&photo_url)?);
         changed.insert("photo_url".into(), json!(true));
+    }
+    if let Some(grant) = changes.reprint {
+        // Reprints are how a receipt is copied after the fact: the owner alone decides who may.
+        principal.require(Permission::MerchantManage)?;
+        active.may_reprint = Set(grant.stored());
+        changed.insert("reprint".into(), json!({ "from": current.reprint, "to": grant }));
     }
     let deactivated = changes.active == Some(false) && current.active;
     if let Some(flag) = changes.active {
