@@ -4,7 +4,9 @@
 //! store, 徐家汇店) and a body that passes validation, so the only reason left to refuse is who is asking. The walk
 //! fails on any 2xx that reads or changes what the caller must not reach, on a refusal that is not a plain 404 or
 //! 403 (a 409 or 422 would tell an intruder the thing exists), and on an operation it does not know: a new route
-//! is classified here before it ships.
+//! is classified here before it ships. Ids go where the document says an operation takes them, in the path and in
+//! the query (`?booking_id=` of the victim's booking). An answer leaks when it holds the victim's names, or one of
+//! the victim's ids under its own key (`"store_id": 2`, `"booking_id": 7`).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -148,8 +150,8 @@ struct Victim {
 const NICKNAME: &str = "走查会员甲";
 
 impl Victim {
-    /// The operation's path with the victim's ids, plus the queries it requires.
-    fn path(&self, method: &str, template: &str) -> String {
+    /// The operation's path with the victim's ids, plus the queries it requires and every id its query takes.
+    fn path(&self, method: &str, template: &str, query_params: &[String]) -> String {
         let segments: Vec<&str> = template.split('/').collect();
         let mut path = String::new();
         for (i, segment) in segments.iter().enumerate() {
@@ -197,6 +199,28 @@ impl Victim {
             "bills" if method == "GET" && template.ends_with("/v1/bills") => format!("?store_id={}", self.store),
             _ => String::new(),
         };
+        let mut query = query;
+        for name in query_params {
+            let id = match name.as_str() {
+                // A page cursor, not a thing.
+                "before_id" => continue,
+                "store_id" => self.store,
+                "member_id" => self.member,
+                "staff_id" => self.staff,
+                "booking_id" => self.booking,
+                "level_id" => self.level,
+                "product_id" => self.product,
+                "bill_id" => self.settled_bill,
+                "payment_id" => self.payment,
+                "template_id" => self.coupon,
+                name if name.ends_with("_id") => panic!("no victim id for the query's {name} in {template}"),
+                _ => continue,
+            };
+            if !query.contains(&format!("{name}=")) {
+                query.push(if query.is_empty() { '?' } else { '&' });
+                query.push_str(&format!("{name}={id}"));
+            }
+        }
         path + &query
     }
 
@@ -362,8 +386,8 @@ struct Intruder {
     same_merchant: bool,
     member: bool,
     markers: Vec<String>,
-    /// A store id that must not appear as `store_id` in their answers.
-    foreign_store: Option<i64>,
+    /// The victim's ids that must not appear under their key (`store_id`, `booking_id`) in their answers.
+    foreign_ids: Vec<(&'static str, i64)>,
 }
 
 impl Intruder {
@@ -394,19 +418,20 @@ impl Intruder {
     fn leaks(&self, answer: &Value) -> Vec<String> {
         let text = answer.to_string();
         let mut found: Vec<String> = self.markers.iter().filter(|m| text.contains(m.as_str())).cloned().collect();
-        if let Some(store) = self.foreign_store
-            && names_store(answer, store)
-        {
-            found.push(format!("store_id {store}"));
+        for (key, id) in &self.foreign_ids {
+            if names(answer, key, *id) {
+                found.push(format!("{key} {id}"));
+            }
         }
         found
     }
 }
 
-fn names_store(value: &Value, store: i64) -> bool {
+/// Whether `value` holds `id` under `key` anywhere within.
+fn names(value: &Value, key: &str, id: i64) -> bool {
     match value {
-        Value::Object(map) => map.iter().any(|(k, v)| (k == "store_id" && v == &json!(store)) || names_store(v, store)),
-        Value::Array(items) => items.iter().any(|v| names_store(v, store)),
+        Value::Object(map) => map.iter().any(|(k, v)| (k == key && v == &json!(id)) || names(v, key, id)),
+        Value::Array(items) => items.iter().any(|v| names(v, key, id)),
         _ => false,
     }
 }
@@ -435,6 +460,15 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
     let (neighbour, _) = member_of(&app, app.seed.merchant_id, "walk-neighbour").await;
     let merchant_markers =
         vec!["人民广场店".to_owned(), "徐家汇店".to_owned(), NICKNAME.to_owned(), victim.staff_name.clone()];
+    // What the victim store holds; another merchant also must not see the chain's member or staff.
+    let store_ids = vec![
+        ("store_id", victim.store),
+        ("booking_id", victim.booking),
+        ("bill_id", victim.settled_bill),
+        ("bill_id", victim.parked_bill),
+        ("payment_id", victim.payment),
+    ];
+    let merchant_ids = [store_ids.clone(), vec![("member_id", victim.member), ("staff_id", victim.staff)]].concat();
     let intruders = [
         Intruder {
             name: "owner of another merchant",
@@ -442,7 +476,7 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
             same_merchant: false,
             member: false,
             markers: merchant_markers.clone(),
-            foreign_store: Some(victim.store),
+            foreign_ids: merchant_ids.clone(),
         },
         Intruder {
             name: "member of another merchant",
@@ -450,7 +484,7 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
             same_merchant: false,
             member: true,
             markers: merchant_markers,
-            foreign_store: Some(victim.store),
+            foreign_ids: merchant_ids.clone(),
         },
         Intruder {
             name: "another member",
@@ -458,7 +492,11 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
             same_merchant: true,
             member: true,
             markers: vec![NICKNAME.to_owned()],
-            foreign_store: None,
+            foreign_ids: vec![
+                ("member_id", victim.member),
+                ("booking_id", victim.booking),
+                ("bill_id", victim.settled_bill),
+            ],
         },
         Intruder {
             // The demo manager works at 人民广场店 only.
@@ -467,7 +505,7 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
             same_merchant: true,
             member: false,
             markers: vec!["徐家汇店".to_owned(), victim.staff_name.clone()],
-            foreign_store: Some(victim.store),
+            foreign_ids: store_ids,
         },
     ];
 
@@ -481,8 +519,15 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
             ("PATCH", &item.patch),
             ("DELETE", &item.delete),
         ] {
-            if operation.is_some() {
-                operations.push((method, template.clone(), reach(method, template)));
+            if let Some(operation) = operation {
+                let query_params: Vec<String> = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+                    .map(|p| p.name.clone())
+                    .collect();
+                operations.push((method, template.clone(), reach(method, template), query_params));
             }
         }
     }
@@ -491,12 +536,12 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
     let mut failures = Vec::new();
     let mut walked = 0;
     for intruder in &intruders {
-        for (n, (method, template, reach)) in operations.iter().enumerate() {
+        for (n, (method, template, reach, query_params)) in operations.iter().enumerate() {
             if !intruder.walks(*reach) {
                 continue;
             }
             walked += 1;
-            let path = victim.path(method, template);
+            let path = victim.path(method, template, query_params);
             let body = victim.body(method, template, &format!("walk-{}-{n}", intruder.name.len()));
             let method_value = Method::from_bytes(method.as_bytes()).unwrap();
             let (status, answer) = app.call(method_value, &path, Some(&intruder.token), body).await;
@@ -519,6 +564,29 @@ async fn every_operation_refuses_whoever_must_not_reach_what_it_names() {
     }
     assert!(walked > 250, "walked {walked}");
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+
+    // And the scope cuts nothing it should not: a manager who works for every store sees the victim store's
+    // payments, exceptions, bills and audit trail, exports its member, and changes the chain's prices.
+    let chain = app.chain_manager().await;
+    let has = |list: &Value, id: i64| list.as_array().unwrap().iter().any(|item| item["id"] == id);
+    let payments = ok(app.get(&format!("{STAFF}/payments"), &chain).await);
+    assert!(has(&payments, victim.payment), "{payments}");
+    let exceptions = ok(app.get(&format!("{STAFF}/payment-exceptions"), &chain).await);
+    assert!(has(&exceptions, victim.payment_exception), "{exceptions}");
+    let bills = ok(app.get(&format!("{STAFF}/bills?store_id={}", victim.store), &chain).await);
+    assert!(has(&bills, victim.settled_bill), "{bills}");
+    let audit = ok(app.get(&format!("{STAFF}/audit-log?limit=200"), &chain).await);
+    // The victim store was set up by the owner, who works for every store: a store-scoped manager does not read
+    // what they did, a merchant-wide one does.
+    let owner_id = ok(app.get(&format!("{STAFF}/me"), &app.token(Role::Owner).await).await)["id"].clone();
+    let by_owner = |log: &Value| log.as_array().unwrap().iter().any(|e| e["actor_id"] == owner_id);
+    assert!(by_owner(&audit), "{audit}");
+    let scoped = ok(app.get(&format!("{STAFF}/audit-log?limit=200"), &app.token(Role::Manager).await).await);
+    assert!(!by_owner(&scoped), "{scoped}");
+    let export = ok(app.get(&format!("{STAFF}/members/{}/export", victim.member), &chain).await);
+    assert!(names(&export, "bill_id", victim.settled_bill) || has(&export["bills"], victim.settled_bill), "{export}");
+    let renamed = json!({ "name": "洗剪吹" });
+    ok(app.patch(&format!("{STAFF}/services/{}", victim.service), &chain, renamed).await);
 }
 
 async fn member_of(app: &TestApp, merchant: i64, user: &str) -> (String, i64) {
