@@ -1343,4 +1343,85 @@ async fn stored_settings_that_cannot_be_read_stop_a_settlement_instead_of_readin
     let (status, answer) = app.post(&format!("{STAFF}/bills"), &shop.cashier, bill("unreadable-0002")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
     assert_eq!((app.count("bills").await, app.count("journal_entries").await), (bills, entries));
+    let mend = "UPDATE merchants SET points_excluded_categories = '[]'";
+    app.ctx.db.execute_raw(Statement::from_string(backend, mend.to_owned())).await.unwrap();
+
+    // The same for everything else money is computed from. Each is damaged in turn (a prefix that breaks the JSON,
+    // taken off again after), and the operation that reads it must stop with nothing written.
+    let gold = member(&app, &shop, "13900007001").await;
+    set_level(&app, &shop, gold, shop.gold).await;
+    let kept = json!({
+        "store_id": shop.store, "member_id": gold, "idempotency_key": "unreadable-kept",
+        "lines": [{ "item_id": shop.cut, "staff": [{ "staff_id": shop.stylist }] }, { "kind": "recharge", "amount_fen": 10_000 }],
+        "tenders": [{ "kind": "cash", "amount_fen": 7_920 + 10_000 }],
+    });
+    let kept = app.staff_posted(&shop.cashier, "/bills", kept).await;
+    let kept_id = kept["id"].as_i64().unwrap();
+    let refund = |line: &Value, key: &str| json!({ "lines": [{ "line_id": line["id"], "quantity": 1 }], "reason": "测试", "idempotency_key": key });
+    let cases = [
+        (
+            "commission tiers",
+            "commission_rules SET tiers = 'broken' || tiers".to_owned(),
+            "commission_rules SET tiers = substr(tiers, 7)".to_owned(),
+            json!({ "store_id": shop.store, "idempotency_key": "unreadable-tiers", "tenders": [{ "kind": "cash", "amount_fen": 8_800 }],
+                    "lines": [{ "item_id": shop.cut, "staff": [{ "staff_id": shop.stylist }] }] }),
+            "/bills".to_owned(),
+        ),
+        (
+            "level category discounts",
+            format!("member_levels SET category_discounts = 'broken' || category_discounts WHERE id = {}", shop.gold),
+            format!("member_levels SET category_discounts = substr(category_discounts, 7) WHERE id = {}", shop.gold),
+            json!({ "store_id": shop.store, "member_id": gold, "idempotency_key": "unreadable-level", "tenders": [{ "kind": "cash", "amount_fen": 6_460 }],
+                    "lines": [{ "kind": "product", "item_id": shop.oil }] }),
+            "/bills".to_owned(),
+        ),
+        (
+            "card product services",
+            format!(
+                "card_products SET service_item_ids = 'broken' || service_item_ids WHERE id = {}",
+                shop.card_product
+            ),
+            format!(
+                "card_products SET service_item_ids = substr(service_item_ids, 7) WHERE id = {}",
+                shop.card_product
+            ),
+            json!({ "store_id": shop.store, "member_id": gold, "idempotency_key": "unreadable-card", "tenders": [{ "kind": "cash", "amount_fen": 1_000 }],
+                    "lines": [{ "kind": "card_sale", "item_id": shop.card_product }] }),
+            "/bills".to_owned(),
+        ),
+        (
+            "a recharge line's bonus",
+            format!("bill_lines SET detail = 'broken' || detail WHERE bill_id = {kept_id}"),
+            format!("bill_lines SET detail = substr(detail, 7) WHERE bill_id = {kept_id}"),
+            refund(&kept["lines"][1], "unreadable-bonus"),
+            format!("/bills/{kept_id}/refunds"),
+        ),
+    ];
+    // Replicas keep a copy of the merchant's prices and levels until its configuration version moves on.
+    let reload = "UPDATE merchants SET config_version = config_version + 1";
+    for (what, damage, mend, body, path) in cases {
+        app.ctx.db.execute_raw(Statement::from_string(backend, format!("UPDATE {damage}"))).await.unwrap();
+        app.ctx.db.execute_raw(Statement::from_string(backend, reload.to_owned())).await.unwrap();
+        let before = (app.count("bills").await, app.count("journal_entries").await, app.count("bill_refunds").await);
+        let (status, answer) = app.post(&format!("{STAFF}{path}"), &shop.owner, body.clone()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{what}: {answer}");
+        let after = (app.count("bills").await, app.count("journal_entries").await, app.count("bill_refunds").await);
+        assert_eq!(after, before, "{what}: nothing written");
+        // Mended, the same request goes through: it was the damage that stopped it.
+        app.ctx.db.execute_raw(Statement::from_string(backend, format!("UPDATE {mend}"))).await.unwrap();
+        app.ctx.db.execute_raw(Statement::from_string(backend, reload.to_owned())).await.unwrap();
+        let (status, answer) = app.post(&format!("{STAFF}{path}"), &shop.owner, body).await;
+        assert!(status.is_success(), "{what}, mended: {status} {answer}");
+    }
+    // A bill whose staff shares cannot be read is not shown as a bill without staff either.
+    app.ctx
+        .db
+        .execute_raw(Statement::from_string(
+            backend,
+            format!("UPDATE bill_lines SET staff = 'broken' || staff WHERE bill_id = {kept_id}"),
+        ))
+        .await
+        .unwrap();
+    let (status, _) = app.get(&format!("{STAFF}/bills/{kept_id}"), &shop.owner).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
 }

@@ -123,7 +123,7 @@ async fn load(
         .order_by_asc(bill_refund_lines::Column::Id)
         .all(&ctx.db)
         .await?;
-    let tenders: Vec<serde_json::Value> = serde_json::from_str(&row.tenders).unwrap_or_default();
+    let tenders: Vec<serde_json::Value> = crate::domain::stored_json("a refund's tenders", &row.tenders)?;
     let tenders = tenders
         .iter()
         .map(|t| {
@@ -420,7 +420,12 @@ async fn return_line(
 ) -> Result<()> {
     let store_id = posting.store_id();
     let net_back = part(line.net_fen);
-    let detail = || -> serde_json::Value { serde_json::from_str(&line.detail).unwrap_or_default() };
+    // What the sale recorded on the line: the card it sold, the bonus its recharge gave. Money goes back by it, so
+    // a detail that cannot be read stops the refund instead of giving back no card or no bonus.
+    let recorded = |key: &'static str| -> Result<i64> {
+        let detail: serde_json::Value = crate::domain::stored_json("a line's detail", &line.detail)?;
+        detail[key].as_i64().ok_or_else(|| Error::Internal(anyhow::anyhow!("line {} records no {key}", line.id)))
+    };
     match line.kind.as_str() {
         "service" if line.count_card_id.is_some() => {
             let card_id = line.count_card_id.unwrap_or_default();
@@ -436,11 +441,11 @@ async fn return_line(
         }
         "gift" => back.stock.add(line.item_id, quantity),
         "card_sale" => {
-            let card_id = detail()["count_card_id"].as_i64().unwrap_or_default();
+            let card_id = recorded("count_card_id")?;
             count_cards::unsell_into(posting, card_id).await?;
         }
         "recharge" => {
-            let bonus = detail()["bonus_fen"].as_i64().unwrap_or_default();
+            let bonus = recorded("bonus_fen")?;
             posting.member_id().map_err(|_| Error::Conflict(Conflict::BillState))?;
             stored_value::reverse_recharge_into(posting, Fen::new(net_back), Fen::new(part(bonus))).await?;
             back.recharges += net_back;
