@@ -712,4 +712,51 @@ async fn slips_state_the_member_as_the_sale_left_them_however_late_they_print() 
     let copy = decode(&service::store::receipts::render(&app.ctx, &copy, narrow, "前台").await.unwrap());
     assert!(has(&copy, "储值余额", "￥550.00"), "{copy:?}");
     assert!(has(&printed_lines(&app, "refund_receipt", refund_id).await, "储值余额", "￥482.00"));
+
+    // Points and sessions left are of the sale's moment too: a 10-session card sold, one session used, then more
+    // used and more points earned before the slips print.
+    let (_, products) = app.get(&format!("{STAFF}/card-products"), &cashier).await;
+    let card_product = products.as_array().unwrap().iter().find(|p| p["name"] == "洗护10次卡").unwrap()["id"].clone();
+    let cash = |key: &str, lines: Value, fen: i64| {
+        json!({ "store_id": store, "member_id": member, "idempotency_key": key, "lines": lines,
+                "tenders": if fen > 0 { json!([{ "kind": "cash", "amount_fen": fen }]) } else { json!([]) } })
+    };
+    let card_line = json!([{ "kind": "card_sale", "item_id": card_product }]);
+    let priced = json!({ "store_id": store, "member_id": member, "lines": card_line });
+    let price = ok(app.post(&format!("{STAFF}/bills/preview"), &cashier, priced).await)["total_fen"].as_i64().unwrap();
+    let sale = cash("stated-card-01", card_line, price);
+    ok(app.post(&format!("{STAFF}/bills"), &cashier, sale).await);
+    let card = ok(app.get(&format!("{STAFF}/members/{member}/count-cards"), &cashier).await)[0]["id"].clone();
+    let session = |key: &str| cash(key, json!([{ "item_id": wash, "count_card_id": card }]), 0);
+    let used =
+        ok(app.post(&format!("{STAFF}/bills"), &cashier, session("stated-use-01")).await)["id"].as_i64().unwrap();
+    let points_then = ok(app.get(&format!("{STAFF}/members/{member}/points"), &cashier).await)["available"].clone();
+    ok(app.post(&format!("{STAFF}/bills"), &cashier, session("stated-use-02")).await);
+    let washed = json!({ "store_id": store, "member_id": member, "lines": [{ "item_id": wash }] });
+    let price = ok(app.post(&format!("{STAFF}/bills/preview"), &cashier, washed).await)["total_fen"].as_i64().unwrap();
+    ok(app
+        .post(&format!("{STAFF}/bills"), &cashier, cash("stated-cash-01", json!([{ "item_id": wash }]), price))
+        .await);
+    let points_now = ok(app.get(&format!("{STAFF}/members/{member}/points"), &cashier).await)["available"].clone();
+    assert_ne!(points_now, points_then, "the later bill earned points");
+    let receipt = printed_lines(&app, "bill_receipt", used).await;
+    assert!(has(&receipt, "洗护10次卡", "剩余9次"), "the card as the session left it, not 8 left: {receipt:?}");
+    assert!(has(&receipt, "可用积分", &points_then.to_string()), "points as of the sale ({points_then}): {receipt:?}");
+
+    // A partial refund prints its own slip: one line of two back to the card, the card as the refund left it.
+    let two = json!({
+        "store_id": store, "member_id": member, "idempotency_key": "stated-two-01",
+        "lines": [{ "item_id": wash }, { "item_id": wash }], "tenders": [{ "kind": "stored_value", "amount_fen": 13_600 }],
+    });
+    let two = ok(app.post(&format!("{STAFF}/bills"), &cashier, two).await);
+    let partial = json!({ "lines": [{ "line_id": two["lines"][0]["id"], "quantity": 1 }], "reason": "少做一项", "idempotency_key": "stated-part-01" });
+    let partial = ok(app.post(&format!("{STAFF}/bills/{}/refunds", two["id"]), &owner, partial).await);
+    let balance_then = Fen::new(app.stored_value(&cashier, member).await["balance_fen"].as_i64().unwrap()).to_string();
+    ok(app.post(&format!("{STAFF}/bills"), &cashier, bill("stated-bill-05")).await);
+    let slip = printed_lines(&app, "refund_receipt", partial["id"].as_i64().unwrap()).await;
+    assert!(slip.iter().any(|l| l.contains("退款凭证")), "{slip:?}");
+    assert!(has(&slip, "退回储值卡", "￥68.00"), "{slip:?}");
+    assert!(has(&slip, "退款合计", "￥68.00"), "{slip:?}");
+    assert!(has(&slip, "储值余额", &balance_then), "the card as the refund left it ({balance_then}): {slip:?}");
+    assert!(slip.iter().any(|l| l.contains("原因：少做一项")), "{slip:?}");
 }
