@@ -876,6 +876,35 @@ async fn members_move_up_a_level_when_a_bill_or_a_recharge_qualifies() {
     assert_eq!(done["moved_down"], 1, "{done}");
     assert_ne!(level_of(carl).await, Some(silver), "nothing in the last year reaches 银卡");
     assert_eq!(level_of(ben).await, Some(silver));
+
+    // The review goes through members a batch at a time (500 per transaction): 520 more 银卡 holders with nothing
+    // spent are all moved down, the ones past the first batch too.
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let now = chrono::Utc::now();
+    let holders = (0..520).map(|k| entity::members::ActiveModel {
+        merchant_id: sea_orm::Set(app.seed.merchant_id),
+        nickname: sea_orm::Set(format!("复审{k}")),
+        gender: sea_orm::Set("unknown".to_owned()),
+        level_id: sea_orm::Set(Some(silver)),
+        total_spend_fen: sea_orm::Set(0),
+        total_recharge_fen: sea_orm::Set(0),
+        preferences: sea_orm::Set(String::new()),
+        source: sea_orm::Set("import".to_owned()),
+        created_at: sea_orm::Set(now),
+        updated_at: sea_orm::Set(now),
+        ..Default::default()
+    });
+    entity::members::Entity::insert_many(holders).exec(&app.ctx.db).await.unwrap();
+    let (status, done) = review().await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["moved_down"], 520, "{done}");
+    let still_silver = entity::members::Entity::find()
+        .filter(entity::members::Column::LevelId.eq(silver))
+        .filter(entity::members::Column::Nickname.starts_with("复审"))
+        .count(&app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(still_silver, 0);
 }
 
 /// The level changes audited for `member`, oldest first: (from, to, cause).
