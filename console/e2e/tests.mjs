@@ -56,12 +56,16 @@ async function scan(page, code) {
   await field.press('Enter')
 }
 
-async function addService(page, name, technician) {
+/** Adds a service with its technicians (one name, or several who share the line). */
+async function addService(page, name, technicians) {
   await choose(page, '[data-test=add-service]', name)
-  if (technician) {
+  if (technicians) {
     const row = page.locator('[data-test=lines] .el-table__row', { hasText: name }).last()
     await row.locator('[data-test^=technician-]').click()
-    await page.locator('.el-select-dropdown__item:visible', { hasText: technician }).first().click()
+    for (const technician of [technicians].flat()) {
+      await page.locator('.el-select-dropdown__item:visible', { hasText: technician }).first().click()
+    }
+    await page.keyboard.press('Escape')
   }
 }
 
@@ -172,9 +176,13 @@ export const tests = [
   },
   {
     name: 'park-a-bill-resume-it-and-settle-it',
-    async run({ page, accounts, shot }) {
+    async run({ page, base, accounts, shot }) {
       await signIn(page, accounts.cashier)
-      await addService(page, '洗剪吹', 'Amy')
+      // Two technicians on one service: Amy did 70% of it, Tony the rest.
+      await addService(page, '洗剪吹', ['Amy', 'Tony'])
+      const share = page.locator('[data-test^=lead-share-] input')
+      await share.fill('70')
+      await share.press('Tab')
       await totalShown(page)
       await page.locator('[data-test=park]').click()
       await page.locator('[data-test=lines] .el-table__row').first().waitFor({ state: 'detached' })
@@ -185,13 +193,42 @@ export const tests = [
       await shot('07-parked-bills')
       await resume.click()
       await page.locator('[data-test=lines] .el-table__row', { hasText: '洗剪吹' }).waitFor()
+      // The parked bill comes back with both technicians and the split.
+      assert.equal(await page.locator('[data-test^=lead-share-] input').inputValue(), '70')
+      await page.waitForTimeout(300)
+      await shot('07b-two-technicians-share-a-line')
       const total = await totalShown(page)
       await page.locator('[data-test=tender-cash]').fill(total.replace(/[￥,]/g, ''))
       await page.locator('[data-test=settle]').click()
       await page.locator('[data-test=settled-bill]').waitFor()
+      const cashier = await staffToken(base, accounts.cashier)
+      const [store] = await call(base, 'GET', '/api/staff/v1/stores', cashier)
+      const [settled] = await call(base, 'GET', `/api/staff/v1/bills?store_id=${store.id}&status=settled`, cashier)
+      assert.deepEqual(settled.lines[0].staff.map((s) => s.share_bp), [7000, 3000])
       await page.locator('[data-test=settled-ok]').click()
       await page.locator('[data-test=open-parked]').click()
       await page.locator('[data-test=parked-bills] .el-table__empty-text').waitFor()
+    },
+  },
+  {
+    name: 'a-member-recharges-an-amount-of-their-choosing-at-the-counter',
+    async run({ page, base, accounts, shot }) {
+      const cashier = await staffToken(base, accounts.cashier)
+      const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900003579', name: '充值测试' })
+      await signIn(page, accounts.cashier)
+      await scan(page, '13900003579')
+      await page.locator('[data-test=member-name]', { hasText: '充值测试' }).waitFor()
+      await choose(page, '[data-test=add-recharge]', '按金额充值')
+      await page.locator('.el-message-box input').fill('200')
+      await page.locator('.el-message-box__btns .el-button--primary').click()
+      await page.locator('[data-test=lines] .el-table__row', { hasText: '￥200.00' }).waitFor()
+      assert.equal(await totalShown(page), '￥200.00')
+      await page.locator('[data-test=tender-cash]').fill('200')
+      await shot('06d-recharge-an-amount')
+      await page.locator('[data-test=settle]').click()
+      await page.locator('[data-test=settled-bill]').waitFor()
+      const card = await call(base, 'GET', `/api/staff/v1/members/${member.id}/stored-value`, cashier)
+      assert.equal(card.balance_fen, 20000)
     },
   },
   {
@@ -559,8 +596,14 @@ export const tests = [
       await signIn(page, accounts.owner, '/console/staff')
       await page.locator('.el-table__row', { hasText: 'Tony' }).getByRole('button', { name: '编辑' }).click()
       await page.locator('[data-test=staff-title]').fill('艺术总监')
+      // Technicians cannot reprint by their role; the owner gives Tony the permission.
+      await page.locator('[data-test=staff-reprint-given]').click()
+      await page.waitForTimeout(300)
+      await shot('19b-owner-gives-reprints')
       await page.locator('.el-dialog').getByRole('button', { name: '保存' }).click()
       await page.locator('.el-table__row', { hasText: '艺术总监' }).waitFor()
+      assert.equal(await page.locator(`[data-test=staff-can-reprint-${tony.username}]`).innerText(), '是')
+      assert.equal((await call(base, 'GET', `/api/staff/v1/staff/${tony.id}`, owner)).reprint, 'given')
       const titled = (await call(base, 'GET', '/api/mini/v1/stores/' + store.id + '/technicians', me.token)).find((t) => t.staff_id === tony.id)
       assert.equal(titled.title, '艺术总监', 'members see the new title when they book')
 

@@ -19,6 +19,10 @@ const en: typeof zh = {
   checkout: {
     sellCard: 'Sell a card',
     recharge: 'Recharge',
+    rechargeAmount: 'Recharge an amount',
+    rechargeAmountHint: 'Amount in yuan; no plan bonus',
+    leadShare: '{name} takes',
+    equalShare: 'equal',
     gift: 'Gift for points',
     pointsUnit: 'points',
     payWith: 'Pay with',
@@ -362,6 +366,9 @@ const en: typeof zh = {
     titleHint: 'What members see when booking, e.g. Senior stylist',
     photo: 'Photo URL',
     photoHint: 'An https:// picture; empty shows an initial',
+    reprint: 'Reprints',
+    reprintHint: 'Only the owner decides; each reprint is marked and audited',
+    reprintGrant: { role: 'As the role says', given: 'Given', withdrawn: 'Withdrawn' },
   },
   coupons: {
     withPurchase: 'With a purchase of {min}',

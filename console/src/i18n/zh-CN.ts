@@ -41,6 +41,10 @@ export default {
   checkout: {
     sellCard: '售次卡',
     recharge: '充值',
+    rechargeAmount: '按金额充值',
+    rechargeAmountHint: '充值金额（元），不享受充值方案赠送',
+    leadShare: '{name} 占',
+    equalShare: '平分',
     gift: '积分兑换',
     pointsUnit: '积分',
     payWith: '支付方式',
@@ -384,6 +388,9 @@ export default {
     titleHint: '会员预约时看到，如 首席发型师',
     photo: '照片地址',
     photoHint: 'https:// 开头的图片地址，留空则显示姓氏',
+    reprint: '重印',
+    reprintHint: '仅老板可设置；每次重印都有标记并记入审计',
+    reprintGrant: { role: '按角色', given: '授予', withdrawn: '收回' },
   },
   coupons: {
     withPurchase: '满 {min} 赠',

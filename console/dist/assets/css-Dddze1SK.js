@@ -1,1 +1,0 @@
-import"./index-DUS8ylLe.js";import"./css-B71Wr5ta.js";

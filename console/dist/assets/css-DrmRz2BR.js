@@ -1,0 +1,1 @@
+import"./index-CnW_7uEP.js";

@@ -1,1 +1,0 @@
-import"./index-DUS8ylLe.js";

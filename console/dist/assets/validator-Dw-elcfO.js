@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-DUS8ylLe.js";var t=t=>[``,...e].includes(t);export{t};
