@@ -46,6 +46,7 @@ pub mod printers;
 pub mod product_stock;
 pub mod products;
 pub mod recharge_plans;
+pub mod reconciliations;
 pub mod resources;
 pub mod service_items;
 pub mod staff;

@@ -27,6 +27,7 @@ mod m20261206_000019_member_app;
 mod m20261206_000020_coupons;
 mod m20261206_000021_coupon_channels;
 mod m20261206_000022_staff_reprint;
+mod m20261206_000023_reconciliations;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_coupons::Migration),
             Box::new(m20261206_000021_coupon_channels::Migration),
             Box::new(m20261206_000022_staff_reprint::Migration),
+            Box::new(m20261206_000023_reconciliations::Migration),
         ]
     }
 }

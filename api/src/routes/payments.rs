@@ -33,6 +33,8 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
         .service(classify_scan)
         .service(list_payment_exceptions)
         .service(resolve_payment_exception)
+        .service(list_reconciliations)
+        .service(run_reconciliation)
         .service(get_wechatpay_settings)
         .service(set_wechatpay_settings);
 }
@@ -494,6 +496,89 @@ async fn resolve_payment_exception(
 ) -> ApiResult<web::Json<PaymentExceptionDto>> {
     let resolved = service::payments::exceptions::resolve(&ctx, &principal, id.into_inner(), &body.resolution).await?;
     Ok(web::Json(resolved.into()))
+}
+
+/// One local day's reconciliation with one provider.
+#[derive(Serialize, ToSchema)]
+pub struct ReconciliationDto {
+    /// `wechatpay` or `alipay`.
+    pub provider: String,
+    /// The merchant's local day, `YYYY-MM-DD`.
+    pub day: chrono::NaiveDate,
+    /// `matched`, `differences` (listed as payment exceptions) or `failed` (see `error`).
+    pub status: String,
+    /// Rows in the provider's bill.
+    pub provider_rows: i32,
+    /// Our payments paid that day with this provider.
+    pub our_payments: i32,
+    pub our_paid_fen: Fen,
+    pub their_paid_fen: Fen,
+    pub our_refunded_fen: Fen,
+    pub their_refunded_fen: Fen,
+    /// Differences written to the payment exceptions list.
+    pub exceptions: i32,
+    pub error: Option<String>,
+    pub ran_at: DateTime<Utc>,
+}
+
+impl From<service::payments::reconcile::Reconciliation> for ReconciliationDto {
+    fn from(r: service::payments::reconcile::Reconciliation) -> Self {
+        Self {
+            provider: r.provider,
+            day: r.day,
+            status: r.status,
+            provider_rows: r.provider_rows,
+            our_payments: r.our_payments,
+            our_paid_fen: r.our_paid,
+            their_paid_fen: r.their_paid,
+            our_refunded_fen: r.our_refunded,
+            their_refunded_fen: r.their_refunded,
+            exceptions: r.exceptions,
+            error: r.error,
+            ran_at: r.ran_at,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ReconciliationsQuery {
+    /// First local day, `YYYY-MM-DD`.
+    pub from: chrono::NaiveDate,
+    /// Last local day (included), at most a year after `from`.
+    pub to: chrono::NaiveDate,
+}
+
+/// Each day's comparison of the providers' bills with our payments, newest day first (merchant-wide staff with the
+/// refund permission).
+#[utoipa::path(tag = "payments", params(ReconciliationsQuery), responses((status = 200, body = Vec<ReconciliationDto>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/reconciliations")]
+async fn list_reconciliations(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    query: web::Query<ReconciliationsQuery>,
+) -> ApiResult<web::Json<Vec<ReconciliationDto>>> {
+    let rows = service::payments::reconcile::list(&ctx, &principal, query.from, query.to).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunReconciliationRequest {
+    /// A past local day within the last 90 days, `YYYY-MM-DD`.
+    pub day: chrono::NaiveDate,
+}
+
+/// Reconcile a past day again, now, with every provider the merchant uses (after a provider was down at the daily
+/// run, say); the answer is that day's reconciliations.
+#[utoipa::path(tag = "payments", request_body = RunReconciliationRequest, responses((status = 200, body = Vec<ReconciliationDto>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/reconciliations")]
+async fn run_reconciliation(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    body: Body<RunReconciliationRequest>,
+) -> ApiResult<web::Json<Vec<ReconciliationDto>>> {
+    let rows = service::payments::reconcile::run(&ctx, &principal, body.day).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
 }
 
 #[derive(Deserialize, ToSchema)]

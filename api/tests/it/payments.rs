@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use service::domain::Role;
 
-use crate::support::{ALIPAY_APPID, STAFF, TestApp, WECHAT_APPID, WECHATPAY_MCHID, assert_error};
+use crate::support::{ALIPAY_APPID, STAFF, TestApp, WECHAT_APPID, WECHATPAY_MCHID, assert_error, ok};
 
 type Headers = Vec<(String, String)>;
 
@@ -699,6 +699,71 @@ async fn a_bill_row_that_does_not_parse_is_listed_as_an_exception_not_dropped() 
     // The day again: the same exception, not a second.
     service::payments::reconcile::compare_day(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
     assert_eq!(app.count("payment_exceptions").await, 1);
+}
+
+#[tokio::test]
+async fn staff_read_each_days_reconciliation_and_run_a_past_day_again() {
+    use service::payments::Provider as Ours;
+    let app = TestApp::spawn().await;
+    let owner = app.token(Role::Owner).await;
+    let plan = big_plan(&app, &owner).await;
+    let (token, _) = app.member_token("recon-days").await;
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    let mut out_trade_nos = Vec::new();
+    for key in ["recon-day-1", "recon-day-2"] {
+        let started = start(&app, &token, "wechatpay", plan, key).await;
+        let out_trade_no = started["payment"]["out_trade_no"].as_str().unwrap().to_owned();
+        app.fake.pay(Provider::WechatPay, &out_trade_no, Delivery::default()).unwrap();
+        out_trade_nos.push(out_trade_no);
+    }
+    wait_delivered(&app).await;
+    let paid = app.staff_ok(&owner, "/payments").await;
+    let each = paid[0]["amount_fen"].as_i64().unwrap();
+
+    // The day as the daily job leaves it: totals on both sides, and whether they matched.
+    let merchant = app.seed.merchant_id;
+    service::payments::reconcile::reconcile(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
+    let days = app.staff_ok(&owner, &format!("/reconciliations?from={yesterday}&to={today}")).await;
+    let day = days.as_array().unwrap().iter().find(|d| d["provider"] == "wechatpay").expect("the day is kept");
+    assert_eq!(day["day"], today.to_string());
+    assert_eq!(day["status"], "matched", "{day}");
+    assert_eq!((day["our_payments"].as_i64(), day["provider_rows"].as_i64()), (Some(2), Some(2)));
+    assert_eq!((day["our_paid_fen"].as_i64(), day["their_paid_fen"].as_i64()), (Some(2 * each), Some(2 * each)));
+
+    // The same day again after the provider's bill changed: the row is replaced, not added to.
+    app.fake.garble_bill_row(&out_trade_nos[1]);
+    service::payments::reconcile::reconcile(&app.ctx, merchant, Ours::WechatPay, today).await.unwrap();
+    let days = app.staff_ok(&owner, &format!("/reconciliations?from={today}&to={today}")).await;
+    let wechat: Vec<&Value> = days.as_array().unwrap().iter().filter(|d| d["provider"] == "wechatpay").collect();
+    assert_eq!(wechat.len(), 1, "{days}");
+    assert_eq!((wechat[0]["status"].as_str(), wechat[0]["exceptions"].as_i64()), (Some("differences"), Some(1)));
+
+    // It covers every store: a manager of one store may not read or run it; nor may anyone run today or the future.
+    let manager = app.token(Role::Manager).await;
+    let refused = app.get(&format!("{STAFF}/reconciliations?from={today}&to={today}"), &manager).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
+    let runs = format!("{STAFF}/reconciliations");
+    let run = |day: chrono::NaiveDate| app.post(&runs, &owner, json!({ "day": day }));
+    assert_error(&run(today).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let backwards = app.get(&format!("{STAFF}/reconciliations?from={today}&to={yesterday}"), &owner).await;
+    assert_error(&backwards, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+
+    // A past day runs again now. A provider that cannot be reached (here: the merchant's key cannot be read) is
+    // kept as a failed day with why, not as a day without payments.
+    let again = ok(run(yesterday).await);
+    let wechat = again.as_array().unwrap().iter().find(|d| d["provider"] == "wechatpay").expect("run for WeChat Pay");
+    assert_eq!(
+        (wechat["day"].as_str(), wechat["status"].as_str()),
+        (Some(yesterday.to_string().as_str()), Some("matched"))
+    );
+    execute(&app, "UPDATE merchants SET wechatpay_private_key_sealed = 'unreadable'").await;
+    let failed = ok(run(yesterday).await);
+    let wechat = failed.as_array().unwrap().iter().find(|d| d["provider"] == "wechatpay").unwrap();
+    assert_eq!(wechat["status"], "failed", "{wechat}");
+    assert!(wechat["error"].as_str().is_some_and(|e| !e.is_empty()), "{wechat}");
+    let log = app.staff_ok(&owner, "/audit-log?limit=20").await;
+    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "payments.reconciled"), "audited");
 }
 
 #[tokio::test]

@@ -56,6 +56,8 @@ fn reach(method: &str, path: &str) -> Reach {
         (_, Some(p), _) => match (method, p) {
             ("POST", "/sessions") | ("DELETE", "/sessions/current") => Outside,
             ("GET", "/audit-log" | "/payments" | "/payment-exceptions" | "/notifications" | "/jobs/runs") => Own,
+            ("GET", "/reconciliations") => Own,
+            ("POST", "/reconciliations") => EveryStoreOwn,
             ("GET", "/me" | "/staff" | "/stores") | ("PUT", "/me/password") | ("POST", "/scans/classify") => Own,
             ("GET", "/bills" | "/bills/{id}" | "/bills/{id}/receipt") => Store,
             ("POST" | "PUT", _) if p.starts_with("/bills") => Store,
@@ -195,7 +197,9 @@ impl Victim {
         }
         let query = match template.rsplit('/').next().unwrap_or_default() {
             "slots" => format!("?service_ids={}&days=3", self.service),
-            "commission" | "ratings" => "?from=2026-06-01&to=2026-12-31".to_owned(),
+            "commission" | "ratings" | "reconciliations" if method == "GET" => {
+                "?from=2026-06-01&to=2026-12-31".to_owned()
+            }
             "bills" if method == "GET" && template.ends_with("/v1/bills") => format!("?store_id={}", self.store),
             _ => String::new(),
         };
@@ -253,6 +257,9 @@ impl Victim {
             }
             ("POST", "/coupon-center/{id}/claims") => return None,
             ("PATCH", "/me") => json!({ "nickname": "walker" }),
+            ("POST", "/reconciliations") => {
+                json!({ "day": (chrono::Utc::now() - chrono::Duration::days(1)).date_naive() })
+            }
             ("POST", "/me/bills/{id}/confirm") => json!({ "confirmation_digest": "0".repeat(64) }),
             ("POST", "/me/bills/{id}/payments") => json!({ "provider": "wechatpay", "idempotency_key": key }),
             ("POST", "/me/bookings" | "/bookings") => json!({

@@ -2086,6 +2086,30 @@ export interface paths {
         patch: operations["update_recharge_plan"];
         trace?: never;
     };
+    "/api/staff/v1/reconciliations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each day's comparison of the providers' bills with our payments, newest day first (merchant-wide staff with the
+         *     refund permission).
+         */
+        get: operations["list_reconciliations"];
+        put?: never;
+        /**
+         * Reconcile a past day again, now, with every provider the merchant uses (after a provider was down at the daily
+         *     run, say); the answer is that day's reconciliations.
+         */
+        post: operations["run_reconciliation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/resources/{id}": {
         parameters: {
             query?: never;
@@ -4553,6 +4577,40 @@ export interface components {
             /** @description `cash` or `bank_card`. */
             tender: string;
         };
+        /** @description One local day's reconciliation with one provider. */
+        ReconciliationDto: {
+            /**
+             * Format: date
+             * @description The merchant's local day, `YYYY-MM-DD`.
+             */
+            day: string;
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description Differences written to the payment exceptions list.
+             */
+            exceptions: number;
+            our_paid_fen: components["schemas"]["Fen"];
+            /**
+             * Format: int32
+             * @description Our payments paid that day with this provider.
+             */
+            our_payments: number;
+            our_refunded_fen: components["schemas"]["Fen"];
+            /** @description `wechatpay` or `alipay`. */
+            provider: string;
+            /**
+             * Format: int32
+             * @description Rows in the provider's bill.
+             */
+            provider_rows: number;
+            /** Format: date-time */
+            ran_at: string;
+            /** @description `matched`, `differences` (listed as payment exceptions) or `failed` (see `error`). */
+            status: string;
+            their_paid_fen: components["schemas"]["Fen"];
+            their_refunded_fen: components["schemas"]["Fen"];
+        };
         RedeemCodeRequest: {
             /** @description As given: case, spaces and dashes do not matter. */
             code: string;
@@ -4682,6 +4740,13 @@ export interface components {
         };
         /** @enum {string} */
         Role: "owner" | "manager" | "marketing" | "cashier" | "technician";
+        RunReconciliationRequest: {
+            /**
+             * Format: date
+             * @description A past local day within the last 90 days, `YYYY-MM-DD`.
+             */
+            day: string;
+        };
         SandboxSignIn: {
             /** Format: int64 */
             merchant_id: number;
@@ -15331,6 +15396,166 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_reconciliations: {
+        parameters: {
+            query: {
+                /** @description First local day, `YYYY-MM-DD`. */
+                from: string;
+                /** @description Last local day (included), at most a year after `from`. */
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDto"][];
+                };
+            };
+            /** @description A query parameter of the wrong type (`invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the query names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    run_reconciliation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunReconciliationRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDto"][];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -10,18 +10,24 @@
 //! - `refund_missing_here` / `refund_missing_there`: the same for refunds;
 //! - `unreadable_row`: a row of the bill we cannot read (an amount that is not yuan, a row of the wrong width). It
 //!   is listed, never dropped: a row we skip could be money we never see.
+//!
+//! Each day and provider keeps one `reconciliations` row (totals on both sides, the differences found, or why it
+//! could not run), which merchant-wide staff read and may run again for a past day.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-use entity::{payment_refunds, payments};
+use entity::{payment_refunds, payments, reconciliations};
 
 use super::{PAID, Provider, credentials, record_exception};
-use crate::domain::Fen;
+use crate::domain::{Fen, Permission};
+use crate::foundation::audit::{self, Actor, Event};
+use crate::foundation::principal::StaffPrincipal;
 use crate::{AppContext, Error, Result};
 
 /// One row of a provider's bill that matters to us.
@@ -180,6 +186,12 @@ pub fn parse_alipay_bill(zipped: &[u8]) -> Result<Vec<BillRow>> {
 pub struct DayCounts {
     pub provider_rows: usize,
     pub exceptions: usize,
+    /// Our payments paid that day with this provider.
+    pub our_payments: usize,
+    pub our_paid: Fen,
+    pub their_paid: Fen,
+    pub our_refunded: Fen,
+    pub their_refunded: Fen,
 }
 
 /// The UTC bounds of a local day in the merchant's zone.
@@ -235,17 +247,22 @@ pub async fn compare_day(ctx: &AppContext, merchant_id: i64, provider: Provider,
     let mut seen_payments = BTreeMap::new();
     let mut seen_refunds = BTreeMap::new();
     let mut unreadable = Vec::new();
+    let (mut their_paid, mut their_refunded) = (0_i64, 0_i64);
     for row in &rows {
         match row {
             BillRow::Unreadable { reference, why, line } => unreadable.push((reference, why, line)),
             BillRow::Payment { out_trade_no, trade_no, amount_fen } => {
                 seen_payments.insert(out_trade_no.clone(), (trade_no.clone(), *amount_fen));
+                their_paid += amount_fen;
             }
             BillRow::Refund { out_refund_no, amount_fen } => {
                 seen_refunds.insert(out_refund_no.clone(), *amount_fen);
+                their_refunded += amount_fen;
             }
         }
     }
+    let our_paid: i64 = ours.iter().map(|p| p.amount_fen).sum();
+    let mut our_refunded = 0_i64;
     let note = |payment_id: Option<i64>, kind: &'static str, reference: String, detail: serde_json::Value| async move {
         record_exception(&ctx.db, merchant_id, payment_id, provider_name, kind, &reference, detail).await
     };
@@ -300,6 +317,7 @@ pub async fn compare_day(ctx: &AppContext, merchant_id: i64, provider: Provider,
         if payment_provider.as_deref() != Some(provider_name) {
             continue;
         }
+        our_refunded += refund.amount_fen;
         if seen_refunds.remove(&refund.out_refund_no).is_none() {
             let detail = json!({ "bill_date": bill_date, "amount_fen": refund.amount_fen });
             note(Some(refund.payment_id), "refund_missing_there", refund.out_refund_no.clone(), detail).await?;
@@ -318,7 +336,178 @@ pub async fn compare_day(ctx: &AppContext, merchant_id: i64, provider: Provider,
             exceptions += 1;
         }
     }
-    Ok(DayCounts { provider_rows: rows.len(), exceptions })
+    Ok(DayCounts {
+        provider_rows: rows.len(),
+        exceptions,
+        our_payments: ours.len(),
+        our_paid: Fen::new(our_paid),
+        their_paid: Fen::new(their_paid),
+        our_refunded: Fen::new(our_refunded),
+        their_refunded: Fen::new(their_refunded),
+    })
+}
+
+/// [`compare_day`], with what it found (or why it could not run) kept as the day's reconciliation for staff to
+/// read; running a day again replaces its row.
+pub async fn reconcile(ctx: &AppContext, merchant_id: i64, provider: Provider, day: NaiveDate) -> Result<DayCounts> {
+    let outcome = compare_day(ctx, merchant_id, provider, day).await;
+    let zero = |v: usize| i32::try_from(v).unwrap_or(i32::MAX);
+    let row = match &outcome {
+        Ok(counts) => reconciliations::ActiveModel {
+            status: Set(if counts.exceptions == 0 { "matched" } else { "differences" }.to_owned()),
+            provider_rows: Set(zero(counts.provider_rows)),
+            our_payments: Set(zero(counts.our_payments)),
+            our_paid_fen: Set(counts.our_paid.get()),
+            their_paid_fen: Set(counts.their_paid.get()),
+            our_refunded_fen: Set(counts.our_refunded.get()),
+            their_refunded_fen: Set(counts.their_refunded.get()),
+            exceptions: Set(zero(counts.exceptions)),
+            error: Set(None),
+            ..Default::default()
+        },
+        Err(error) => reconciliations::ActiveModel {
+            status: Set("failed".to_owned()),
+            provider_rows: Set(0),
+            our_payments: Set(0),
+            our_paid_fen: Set(0),
+            their_paid_fen: Set(0),
+            our_refunded_fen: Set(0),
+            their_refunded_fen: Set(0),
+            exceptions: Set(0),
+            error: Set(Some(error.to_string().chars().take(500).collect())),
+            ..Default::default()
+        },
+    };
+    let row = reconciliations::ActiveModel {
+        merchant_id: Set(merchant_id),
+        provider: Set(provider.as_str().to_owned()),
+        day: Set(day),
+        ran_at: Set(ctx.now()),
+        ..row
+    };
+    use reconciliations::Column as C;
+    let replace = OnConflict::columns([C::MerchantId, C::Provider, C::Day])
+        .update_columns([
+            C::Status,
+            C::ProviderRows,
+            C::OurPayments,
+            C::OurPaidFen,
+            C::TheirPaidFen,
+            C::OurRefundedFen,
+            C::TheirRefundedFen,
+            C::Exceptions,
+            C::Error,
+            C::RanAt,
+        ])
+        .to_owned();
+    reconciliations::Entity::insert(row).on_conflict(replace).exec_without_returning(&ctx.db).await?;
+    outcome
+}
+
+/// The providers `merchant` has an account with.
+fn providers_of(merchant: &entity::merchants::Model) -> Vec<Provider> {
+    let mut providers = Vec::new();
+    if merchant.wechatpay_mchid.is_some() && merchant.wechatpay_private_key_sealed.is_some() {
+        providers.push(Provider::WechatPay);
+    }
+    if merchant.alipay_appid.is_some() && merchant.alipay_private_key_sealed.is_some() {
+        providers.push(Provider::Alipay);
+    }
+    providers
+}
+
+/// One day's reconciliation with one provider, as staff read it.
+#[derive(Clone, Debug)]
+pub struct Reconciliation {
+    pub provider: String,
+    pub day: NaiveDate,
+    pub status: String,
+    pub provider_rows: i32,
+    pub our_payments: i32,
+    pub our_paid: Fen,
+    pub their_paid: Fen,
+    pub our_refunded: Fen,
+    pub their_refunded: Fen,
+    pub exceptions: i32,
+    pub error: Option<String>,
+    pub ran_at: DateTime<Utc>,
+}
+
+impl From<reconciliations::Model> for Reconciliation {
+    fn from(row: reconciliations::Model) -> Self {
+        Self {
+            provider: row.provider,
+            day: row.day,
+            status: row.status,
+            provider_rows: row.provider_rows,
+            our_payments: row.our_payments,
+            our_paid: Fen::new(row.our_paid_fen),
+            their_paid: Fen::new(row.their_paid_fen),
+            our_refunded: Fen::new(row.our_refunded_fen),
+            their_refunded: Fen::new(row.their_refunded_fen),
+            exceptions: row.exceptions,
+            error: row.error,
+            ran_at: row.ran_at,
+        }
+    }
+}
+
+/// The merchant's reconciliations from `from` to `to` (local days, both included), newest day first. They cover
+/// every store's payments, so they are for merchant-wide staff who look into payment exceptions.
+pub async fn list(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Reconciliation>> {
+    principal.require_merchant_wide(Permission::Refund)?;
+    if to < from || (to - from).num_days() > 366 {
+        return Err(Error::invalid("to", "must be on or after `from`, at most a year later"));
+    }
+    use reconciliations::Column as C;
+    let rows = reconciliations::Entity::find()
+        .filter(C::MerchantId.eq(principal.merchant_id))
+        .filter(C::Day.gte(from))
+        .filter(C::Day.lte(to))
+        .order_by_desc(C::Day)
+        .order_by_asc(C::Provider)
+        .all(&ctx.db)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Reconciles `day` again with every provider the merchant uses, now (after a provider was down at the daily run,
+/// say). Only a past day: the provider's bill for a day is ready the next morning, and kept three months.
+pub async fn run(ctx: &AppContext, principal: &StaffPrincipal, day: NaiveDate) -> Result<Vec<Reconciliation>> {
+    principal.require_merchant_wide(Permission::Refund)?;
+    let merchant = crate::foundation::merchants::get(ctx, principal.merchant_id).await?;
+    let tz: chrono_tz::Tz =
+        merchant.timezone.parse().map_err(|e| anyhow::anyhow!("merchant {} zone: {e}", merchant.id))?;
+    let today = ctx.now().with_timezone(&tz).date_naive();
+    if day >= today || (today - day).num_days() > 90 {
+        return Err(Error::invalid("day", "must be a past day within the last 90 days"));
+    }
+    let providers = providers_of(&merchant);
+    if providers.is_empty() {
+        return Err(Error::invalid("day", "no payment provider is set up for this merchant"));
+    }
+    for provider in &providers {
+        // A failure is kept as the day's reconciliation, with why; staff read it in the answer.
+        let _ = reconcile(ctx, merchant.id, *provider, day).await;
+    }
+    audit::record(
+        &ctx.db,
+        Event {
+            merchant_id: Some(merchant.id),
+            actor: Actor::Staff(principal.staff_id),
+            action: "payments.reconciled",
+            target: None,
+            detail: json!({ "day": day.to_string() }),
+            ip: None,
+        },
+    )
+    .await?;
+    list(ctx, principal, day, day).await
 }
 
 /// What reconciling one day found for one merchant and provider.
@@ -334,15 +523,8 @@ pub async fn reconcile_day(ctx: &AppContext, day: NaiveDate) -> Result<Vec<Recon
     let merchants = entity::merchants::Entity::find().all(&ctx.db).await?;
     let mut done = Vec::new();
     for merchant in merchants {
-        let mut providers = Vec::new();
-        if merchant.wechatpay_mchid.is_some() && merchant.wechatpay_private_key_sealed.is_some() {
-            providers.push(Provider::WechatPay);
-        }
-        if merchant.alipay_appid.is_some() && merchant.alipay_private_key_sealed.is_some() {
-            providers.push(Provider::Alipay);
-        }
-        for provider in providers {
-            let outcome = compare_day(ctx, merchant.id, provider, day).await;
+        for provider in providers_of(&merchant) {
+            let outcome = reconcile(ctx, merchant.id, provider, day).await;
             if let Err(error) = &outcome {
                 tracing::warn!(merchant = merchant.id, provider = provider.as_str(), %error, "reconciliation failed");
             }
