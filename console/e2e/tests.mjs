@@ -451,6 +451,12 @@ export const tests = [
       await shot('14-store-devices')
       await page.locator('[data-test=nav-payments]').click()
       await page.locator('[data-test=payment-list]').waitFor()
+      // Yesterday reconciled again with WeChat Pay (the sandbox's bill): the day's totals on both sides.
+      await page.locator('#tab-reconciliation').click()
+      await page.locator('[data-test=reconciliation-run]').click()
+      await page.locator('[data-test=reconciliation-list] .el-table__row', { hasText: '微信支付' }).filter({ hasText: '一致' }).waitFor()
+      await page.waitForTimeout(300)
+      await shot('14b-daily-reconciliation')
       await page.locator('[data-test=nav-jobs]').click()
       await page.locator('[data-test=job-runs]').waitFor()
       await page.locator('[data-test=nav-settings]').click()

@@ -1,0 +1,1 @@
+import"./index-Xk2ev2GU.js";import"./css-BgIO0Hmm.js";

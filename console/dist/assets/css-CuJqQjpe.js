@@ -1,1 +1,0 @@
-import"./index-CnW_7uEP.js";import"./css-C0JZla50.js";

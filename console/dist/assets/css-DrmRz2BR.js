@@ -1,1 +1,0 @@
-import"./index-CnW_7uEP.js";

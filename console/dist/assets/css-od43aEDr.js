@@ -1,0 +1,1 @@
+import"./index-Xk2ev2GU.js";

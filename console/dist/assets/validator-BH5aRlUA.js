@@ -1,0 +1,1 @@
+import{Gt as e}from"./index-Xk2ev2GU.js";var t=t=>[``,...e].includes(t);export{t};

@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-CnW_7uEP.js";var t=t=>[``,...e].includes(t);export{t};
