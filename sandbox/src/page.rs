@@ -79,8 +79,10 @@ pub(crate) async fn make_code(shared: web::Data<Shared>, req: HttpRequest, body:
         let behaviour = match request.behaviour.as_str() {
             "pays" => control::CodeBehaviour::Pays,
             "userpaying" => control::CodeBehaviour::UserPaying { paid_after_queries: Some(2) },
+            // A customer who never enters the password: the cashier calls it off, or its time runs out.
+            "never" => control::CodeBehaviour::UserPaying { paid_after_queries: None },
             "declined" => control::CodeBehaviour::Declined,
-            other => return Err(format!("unknown behaviour {other} (pays, userpaying or declined)")),
+            other => return Err(format!("unknown behaviour {other} (pays, userpaying, never or declined)")),
         };
         match Provider::parse(&request.provider) {
             Some(Provider::WechatPay) => Ok(control::new_wechat_code(&shared, behaviour)),
@@ -153,6 +155,7 @@ pub(crate) async fn page(shared: web::Data<Shared>, req: HttpRequest) -> HttpRes
         "<option value=\"alipay\">支付宝 Alipay</option></select> ",
         "<select name=\"behaviour\"><option value=\"pays\">直接支付 pays</option>",
         "<option value=\"userpaying\">需输入密码 asks for the password</option>",
+        "<option value=\"never\">一直不确认 never confirms</option>",
         "<option value=\"declined\">余额不足 declined</option></select> ",
         "<button>生成 Make</button></form>",
     ));

@@ -102,6 +102,8 @@ pub enum Conflict {
     RuleExists,
     /// What the provider says was paid is not what the payment asked for.
     PaymentMismatch,
+    /// Only a payment code the customer is confirming can be called off at the counter.
+    NotACodePayment,
     /// Someone resolved it already.
     AlreadyResolved,
     /// The staff member, room or bed is no longer free at that time.
@@ -153,6 +155,7 @@ impl Conflict {
             Conflict::LevelInUse => "level_in_use",
             Conflict::RuleExists => "rule_exists",
             Conflict::PaymentMismatch => "payment_mismatch",
+            Conflict::NotACodePayment => "not_a_code_payment",
             Conflict::AlreadyResolved => "already_resolved",
             Conflict::SlotTaken => "slot_taken",
             Conflict::BookingState => "booking_state",
@@ -201,6 +204,7 @@ impl Conflict {
             Conflict::BookingCutoffPassed => {
                 "it is too close to the start to change this booking here; please call the store"
             }
+            Conflict::NotACodePayment => "only a payment code scanned at the counter can be called off here",
             Conflict::PaymentMismatch => {
                 "the amount paid does not match the payment; it is listed for staff to resolve"
             }

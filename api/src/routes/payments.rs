@@ -30,6 +30,7 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_payments)
         .service(get_payment)
         .service(pay_bill_by_code)
+        .service(cancel_code_payment)
         .service(classify_scan)
         .service(list_payment_exceptions)
         .service(resolve_payment_exception)
@@ -302,6 +303,19 @@ async fn pay_bill_by_code(
         idempotency_key: body.idempotency_key,
     };
     Ok(web::Json(service::payments::counter::pay_bill(&ctx, &principal, id.into_inner(), input).await?.into()))
+}
+
+/// Stop waiting for a customer confirming a payment code in their wallet. Asked about first: if they confirmed
+/// meanwhile, the answer is the payment `paid` (the bill is settled); otherwise it is reversed at the provider and
+/// answered `closed`, and the bill is parked again. A payment no longer pending is answered as it stands.
+#[utoipa::path(tag = "checkout", params(("id" = i64, Path)), responses((status = 200, body = PaymentDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/payments/{id}/cancel")]
+async fn cancel_code_payment(
+    ctx: web::Data<AppContext>,
+    Staff(principal): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<PaymentDto>> {
+    Ok(web::Json(service::payments::counter::cancel(&ctx, &principal, id.into_inner()).await?.into()))
 }
 
 /// What staff see of the WeChat Pay configuration: never a secret.

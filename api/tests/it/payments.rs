@@ -608,6 +608,51 @@ async fn a_code_never_confirmed_is_reversed_and_a_declined_one_leaves_the_bill_p
 }
 
 #[tokio::test]
+async fn the_cashier_calls_off_a_code_the_customer_is_still_confirming() {
+    let app = TestApp::spawn().await;
+    let (cashier, id) = parked_bill(&app, "code-bill-5").await;
+    let entries = app.count("journal_entries").await;
+    let never = app.fake.wechat_payment_code(sandbox::CodeBehaviour::UserPaying { paid_after_queries: None });
+    let waiting = ok(pay_by_code(&app, &cashier, id, &never, "code-cancel-1").await);
+    assert_eq!(waiting["status"], "pending");
+    let pid = waiting["id"].as_i64().unwrap();
+    let cancel = format!("{STAFF}/payments/{pid}/cancel");
+    // Not before its timeout: the cashier says the customer will pay another way. Reversed at WeChat Pay, closed
+    // here, the bill parked again, no money moved; audited.
+    let called_off = ok(app.post(&cancel, &cashier, json!({})).await);
+    assert_eq!(called_off["status"], "closed", "{called_off}");
+    let order =
+        app.fake.orders().into_iter().find(|o| Some(o.out_trade_no.as_str()) == waiting["out_trade_no"].as_str());
+    assert_eq!(order.expect("order").state, "REVOKED");
+    assert_eq!(bill(&app, &cashier, id).await["status"], "parked");
+    assert_eq!(app.count("journal_entries").await, entries, "no money moved");
+    assert_eq!(app.count("audit_log WHERE action = 'payments.code_cancelled'").await, 1);
+    // Again: answered as it stands, nothing more done.
+    assert_eq!(ok(app.post(&cancel, &cashier, json!({})).await)["status"], "closed");
+    assert_eq!(app.count("audit_log WHERE action = 'payments.code_cancelled'").await, 1);
+
+    // A customer who confirmed just before the cashier gave up has paid: the answer says so and the bill settles.
+    let (_, other) = parked_bill(&app, "code-bill-6").await;
+    let soon = app.fake.alipay_payment_code(sandbox::CodeBehaviour::UserPaying { paid_after_queries: Some(1) });
+    let waiting = ok(pay_by_code(&app, &cashier, other, &soon, "code-cancel-2").await);
+    assert_eq!(waiting["status"], "pending");
+    let late = ok(app.post(&format!("{STAFF}/payments/{}/cancel", waiting["id"]), &cashier, json!({})).await);
+    assert_eq!(late["status"], "paid", "{late}");
+    assert_eq!(bill(&app, &cashier, other).await["status"], "settled");
+
+    // Only a counter code payment is called off this way (a member's own order in the app is not the cashier's to
+    // close); another merchant's payment is not found.
+    let owner = app.token(Role::Owner).await;
+    let plan = big_plan(&app, &owner).await;
+    let (token, _) = app.member_token("code-cancel-online").await;
+    let online = start(&app, &token, "wechatpay", plan, "code-cancel-online-1").await;
+    let online = format!("{STAFF}/payments/{}/cancel", online["payment"]["id"]);
+    assert_error(&app.post(&online, &cashier, json!({})).await, StatusCode::CONFLICT, "not_a_code_payment");
+    let elsewhere = app.other_merchant().await.1;
+    assert_error(&app.post(&cancel, &elsewhere, json!({})).await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
 async fn the_daily_reconciliation_lists_what_the_bills_disagree_on_and_staff_resolve_it() {
     use service::payments::Provider as Ours;
     let app = TestApp::spawn().await;

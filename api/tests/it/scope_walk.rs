@@ -255,7 +255,7 @@ impl Victim {
             {
                 return None;
             }
-            ("POST", "/coupon-center/{id}/claims") => return None,
+            ("POST", "/coupon-center/{id}/claims" | "/payments/{id}/cancel") => return None,
             ("PATCH", "/me") => json!({ "nickname": "walker" }),
             ("POST", "/reconciliations") => {
                 json!({ "day": (chrono::Utc::now() - chrono::Duration::days(1)).date_naive() })

@@ -323,12 +323,50 @@ async fn watch(ctx: AppContext, payment_id: i64) {
 
 /// A payment as the cashier sees it; a pending one is asked about first.
 pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, payment_id: i64) -> Result<Payment> {
+    let row = visible(ctx, principal, payment_id).await?;
+    super::refreshed(ctx, &row).await
+}
+
+async fn visible(ctx: &AppContext, principal: &StaffPrincipal, payment_id: i64) -> Result<payments::Model> {
     principal.require(Permission::Checkout)?;
-    let row = payments::Entity::find_by_id(payment_id)
+    payments::Entity::find_by_id(payment_id)
         .filter(payments::Column::MerchantId.eq(principal.merchant_id))
         .one(&ctx.db)
         .await?
         .filter(|row| principal.can_access_store(row.store_id))
-        .ok_or(Error::NotFound("payment"))?;
-    super::refreshed(ctx, &row).await
+        .ok_or(Error::NotFound("payment"))
+}
+
+/// The cashier stops waiting for a customer who is confirming a payment code in their wallet (they changed their
+/// mind, or will pay another way). The payment's time runs out now, and it goes the way of a timed-out one: asked
+/// about first, so a customer who confirmed meanwhile has paid and the bill is settled; otherwise reversed at the
+/// provider, closed here, and the bill parked again. Anything but a pending code payment is answered as it stands.
+pub async fn cancel(ctx: &AppContext, principal: &StaffPrincipal, payment_id: i64) -> Result<Payment> {
+    let row = visible(ctx, principal, payment_id).await?;
+    if row.method != "code" {
+        return Err(Error::Conflict(Conflict::NotACodePayment));
+    }
+    let now = Utc::now();
+    let shortened = payments::Entity::update_many()
+        .col_expr(payments::Column::ExpiresAt, sea_orm::sea_query::Expr::value(now))
+        .filter(payments::Column::Id.eq(row.id))
+        .filter(payments::Column::Status.eq(PENDING))
+        .exec(&ctx.db)
+        .await?;
+    if shortened.rows_affected == 1 {
+        crate::foundation::audit::record(
+            &ctx.db,
+            crate::foundation::audit::Event {
+                merchant_id: Some(principal.merchant_id),
+                actor: crate::foundation::audit::Actor::Staff(principal.staff_id),
+                action: "payments.code_cancelled",
+                target: Some(("payment", row.id)),
+                detail: json!({ "bill_id": row.bill_id, "amount_fen": row.amount_fen }),
+                ip: None,
+            },
+        )
+        .await?;
+        super::sync(ctx, &reload(&ctx.db, row.id).await?).await?;
+    }
+    Ok(reload(&ctx.db, row.id).await?.into())
 }
