@@ -232,6 +232,36 @@ export const tests = [
     },
   },
   {
+    name: 'a-payment-code-the-customer-does-not-confirm-is-called-off-and-the-bill-paid-in-cash',
+    async run({ page, base, accounts, shot }) {
+      // The customer's wallet (the sandbox the embedded default runs) asks for a password they never enter.
+      const made = await fetch('http://127.0.0.1:8081/sandbox/codes', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ provider: 'wechatpay', behaviour: 'never' }),
+      }).then((r) => r.json())
+      await signIn(page, accounts.cashier)
+      await addService(page, '洗剪吹', 'Amy')
+      const total = await totalShown(page)
+      await scan(page, made.code)
+      const waiting = page.locator('[data-test=code-waiting]')
+      await waiting.waitFor()
+      assert.match(await waiting.innerText(), /微信支付/)
+      await page.waitForTimeout(2500)
+      await shot('06e-payment-code-waiting')
+      await page.locator('[data-test=code-call-off]').click()
+      await waiting.waitFor({ state: 'detached' })
+      // Called off: said plainly, the bill kept, and paid in cash instead.
+      await page.locator('[data-test=action-error]', { hasText: '账单已挂起' }).waitFor()
+      await page.locator('[data-test=tender-cash]').fill(total.replace(/[￥,]/g, ''))
+      await page.locator('[data-test=settle]').click()
+      await page.locator('[data-test=settled-bill]').waitFor()
+      const cashier = await staffToken(base, accounts.cashier)
+      const [payment] = await call(base, 'GET', '/api/staff/v1/payments?limit=1', cashier)
+      assert.equal(payment.status, 'closed')
+    },
+  },
+  {
     name: 'sell-a-count-card-then-pay-a-service-with-one-of-its-sessions',
     async run({ page, accounts, shot }) {
       await signIn(page, accounts.cashier)

@@ -1,0 +1,1 @@
+import"./index-w2psQo7o.js";

@@ -1,1 +1,0 @@
-import"./index-Xk2ev2GU.js";

@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-Xk2ev2GU.js";var t=t=>[``,...e].includes(t);export{t};
