@@ -166,8 +166,8 @@ async fn a_purchase_above_the_minimum_gives_its_coupon_once_per_bill() {
     let owner = app.token(Role::Owner).await;
     let cashier = app.token(Role::Cashier).await;
     let (wash, price) = wash(&app, &cashier).await;
-    let gift = json!({ "name": "满额赠 20 元", "kind": "amount", "value_fen": 2000, "valid_days": 30, "purchase_min_fen": price });
-    template(&app, &owner, gift).await;
+    let gift = json!({ "name": "满额赠 20 元", "kind": "amount", "value_fen": 2000, "valid_days": 30, "purchase_min_fen": price, "total_stock": 10 });
+    let gift = template(&app, &owner, gift).await["id"].as_i64().unwrap();
     let too_high = json!({ "name": "满额赠 50 元", "kind": "amount", "value_fen": 5000, "valid_days": 30, "purchase_min_fen": price + 1 });
     template(&app, &owner, too_high).await;
     let both = json!({ "name": "两样都要", "kind": "amount", "value_fen": 100, "valid_days": 30, "purchase_min_fen": 100, "on_join": true });
@@ -195,6 +195,43 @@ async fn a_purchase_above_the_minimum_gives_its_coupon_once_per_bill() {
     });
     app.staff_posted(&cashier, "/bills", walk_in).await;
     assert_eq!(app.count("member_coupons").await, 1);
+    let left = |n: i64| format!("coupon_templates WHERE id = {gift} AND remaining = {n}");
+    assert_eq!(app.count(&left(9)).await, 1);
+
+    // The purchase reversed (反结账): its gift, unused, is taken back and its stock returns.
+    let reverse = |bill: &Value, key: &str| {
+        let path = format!("{STAFF}/bills/{}/reverse", bill["id"]);
+        let body = json!({ "reason": "开错单", "idempotency_key": key });
+        let (app, owner) = (&app, owner.clone());
+        async move { app.post(&path, &owner, body).await }
+    };
+    ok(reverse(&settled, "gift-reverse-1").await);
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    assert_eq!(held[0]["state"], "withdrawn", "{held}");
+    assert_eq!(app.count(&left(10)).await, 1, "its stock is back");
+    // A gift used already stays with the member when its purchase is reversed: they have had it.
+    let again = json!({
+        "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": "gift-bill-3",
+        "lines": [{ "item_id": wash }], "tenders": [{ "kind": "cash", "amount_fen": price }],
+    });
+    let again = app.staff_posted(&cashier, "/bills", again).await;
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    let fresh = held.as_array().unwrap().iter().find(|c| c["state"] == "usable").expect("a new gift")["id"].clone();
+    let spend = json!({
+        "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": "gift-bill-4", "coupon_id": fresh,
+        "lines": [{ "item_id": wash }], "tenders": [{ "kind": "cash", "amount_fen": price - 2000 }],
+    });
+    app.staff_posted(&cashier, "/bills", spend).await;
+    ok(reverse(&again, "gift-reverse-2").await);
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    let used = held.as_array().unwrap().iter().find(|c| c["id"] == fresh).unwrap();
+    assert_eq!(used["state"], "used", "{held}");
+    let log = app.staff_ok(&owner, "/audit-log?limit=5").await;
+    let reversal = log.as_array().unwrap().iter().find(|e| e["action"] == "bill.reversed").unwrap();
+    assert_eq!(
+        (reversal["detail"]["gifts_withdrawn"].as_i64(), reversal["detail"]["gifts_kept"].as_i64()),
+        (Some(0), Some(1))
+    );
     app.assert_ledger_balanced().await;
 }
 

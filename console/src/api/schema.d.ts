@@ -3499,7 +3499,7 @@ export interface components {
          * @description Where a member's coupon stands as a member or cashier reads it.
          * @enum {string}
          */
-        CouponState: "usable" | "reserved" | "used" | "expired" | "pending";
+        CouponState: "usable" | "reserved" | "used" | "expired" | "pending" | "withdrawn";
         CouponTemplateChange: {
             /**
              * Format: int64

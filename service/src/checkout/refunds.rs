@@ -281,6 +281,12 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             .iter()
             .all(|line| line.refunded_quantity >= line.quantity);
     let coupon_back = if whole { crate::coupons::redeem::give_back(&txn, bill_id).await? } else { 0 };
+    // And the gifts its purchase gave (满赠) go back, unless used already.
+    let gifts = if whole {
+        crate::coupons::issue::withdraw_gifts_of(&txn, merchant_id, bill_id).await?
+    } else {
+        crate::coupons::issue::GiftsBack::default()
+    };
     if let Some(before) = standing {
         let cause = json!({ "bill_id": bill_id, "refund_id": refund_id, "kind": kind });
         levels::follow_return(&txn, merchant_id, before, Actor::Staff(principal.staff_id), cause).await?;
@@ -311,6 +317,7 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             detail: json!({
                 "refund_id": refund_id, "amount_fen": money_back, "reason": why, "entry_id": entry_id,
                 "coupon_given_back": coupon_back > 0,
+                "gifts_withdrawn": gifts.withdrawn, "gifts_kept": gifts.kept,
             }),
             ip: None,
         },

@@ -580,6 +580,77 @@ pub(crate) async fn gifts_with_purchase(
     Ok(given)
 }
 
+/// Whether the merchant has an active gift-with-purchase template (checkout keeps the answer per configuration
+/// version, so a settlement without one asks nothing).
+pub(crate) async fn offers_purchase_gifts(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<bool> {
+    let found = coupon_templates::Entity::find()
+        .filter(coupon_templates::Column::MerchantId.eq(merchant_id))
+        .filter(coupon_templates::Column::Status.eq(TemplateStatus::Active.as_str()))
+        .filter(coupon_templates::Column::AutoGrant.eq(super::templates::ON_PURCHASE))
+        .count(conn)
+        .await?;
+    Ok(found > 0)
+}
+
+/// What taking back a purchase's gifts did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct GiftsBack {
+    pub(crate) withdrawn: u64,
+    /// Used already, or held by a parked bill: the member has had it.
+    pub(crate) kept: u64,
+}
+
+/// Takes back the gifts a purchase gave (满赠) when the purchase is reversed or refunded in full, in that
+/// transaction: each one still unused is withdrawn, and its stock and budget go back to its template. A gift that
+/// was used, or is held by a parked bill, stays with the member and is counted as kept.
+pub(crate) async fn withdraw_gifts_of(txn: &impl ConnectionTrait, merchant_id: i64, bill_id: i64) -> Result<GiftsBack> {
+    use member_coupons::Column;
+    let gifts = member_coupons::Entity::find()
+        .filter(Column::MerchantId.eq(merchant_id))
+        .filter(Column::Source.eq(CouponSource::Purchase.as_str()))
+        .filter(Column::SourceKey.eq(format!("bill:{bill_id}")))
+        .all(txn)
+        .await?;
+    let mut back = GiftsBack::default();
+    for gift in gifts {
+        let withdrawn = member_coupons::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(CouponStatus::Withdrawn.as_str()))
+            .filter(Column::Id.eq(gift.id))
+            .filter(Column::Status.eq(CouponStatus::Usable.as_str()))
+            .exec(txn)
+            .await?;
+        if withdrawn.rows_affected == 0 {
+            back.kept += 1;
+            continue;
+        }
+        back.withdrawn += 1;
+        let template = coupon_templates::Entity::find_by_id(gift.template_id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("coupon {} has no template {}", gift.id, gift.template_id))?;
+        return_stock(txn, &template).await?;
+    }
+    Ok(back)
+}
+
+/// Puts one coupon's stock, and the budget it took, back on its template.
+async fn return_stock(conn: &impl ConnectionTrait, template: &coupon_templates::Model) -> Result<()> {
+    use coupon_templates::Column;
+    if template.remaining.is_none() && template.budget_left_fen.is_none() {
+        return Ok(());
+    }
+    let mut give = coupon_templates::Entity::update_many().filter(Column::Id.eq(template.id));
+    if template.remaining.is_some() {
+        give = give.col_expr(Column::Remaining, Expr::col(Column::Remaining).add(1));
+    }
+    if template.budget_left_fen.is_some() {
+        let most = super::most_off(template)?.map_or(0, |fen| fen.get());
+        give = give.col_expr(Column::BudgetLeftFen, Expr::col(Column::BudgetLeftFen).add(most));
+    }
+    give.exec(conn).await?;
+    Ok(())
+}
+
 /// Issues one coupon unless its source issued it already or the stock is gone; true when it was issued.
 async fn issue_once(ctx: &AppContext, issue: Issue<'_>, now: DateTime<Utc>) -> Result<bool> {
     let txn = ctx.db.begin().await?;

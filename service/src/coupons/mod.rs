@@ -78,6 +78,8 @@ pub enum CouponState {
     Expired,
     /// Not valid yet.
     Pending,
+    /// Taken back with the purchase that gave it.
+    Withdrawn,
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +164,7 @@ pub(crate) fn to_coupon(row: member_coupons::Model, now: DateTime<Utc>) -> Resul
     let state = match status {
         CouponStatus::Used => CouponState::Used,
         CouponStatus::Reserved => CouponState::Reserved,
+        CouponStatus::Withdrawn => CouponState::Withdrawn,
         CouponStatus::Usable if row.valid_until < now => CouponState::Expired,
         CouponStatus::Usable if row.valid_from > now => CouponState::Pending,
         CouponStatus::Usable => CouponState::Usable,

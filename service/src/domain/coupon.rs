@@ -33,12 +33,15 @@ pub enum CouponStatus {
     /// Held by a parked bill until it settles or is voided.
     Reserved,
     Used,
+    /// Taken back: a gift with a purchase (满赠) whose purchase was reversed or refunded before it was used.
+    Withdrawn,
 }
 
 names!(CouponStatus {
     Usable => "usable",
     Reserved => "reserved",
     Used => "used",
+    Withdrawn => "withdrawn",
 });
 
 /// How a member came by a coupon.
