@@ -37,6 +37,8 @@ pub struct Reference {
     pub levels: Vec<LevelRule>,
     pub services: BTreeMap<i64, service_items::Model>,
     pub products: BTreeMap<i64, products::Model>,
+    /// Whether an active gift with a purchase (满赠) template exists: without one, a settlement does not look.
+    pub purchase_gifts: bool,
 }
 
 impl Reference {
@@ -93,6 +95,7 @@ async fn load(conn: &impl ConnectionTrait, merchant_id: i64, version: i64) -> Re
     let services =
         service_items::Entity::find().filter(service_items::Column::MerchantId.eq(merchant_id)).all(conn).await?;
     let products = products::Entity::find().filter(products::Column::MerchantId.eq(merchant_id)).all(conn).await?;
+    let purchase_gifts = crate::coupons::issue::offers_purchase_gifts(conn, merchant_id).await?;
     Ok(Reference {
         version,
         loaded_at: Instant::now(),
@@ -100,6 +103,7 @@ async fn load(conn: &impl ConnectionTrait, merchant_id: i64, version: i64) -> Re
         levels,
         services: services.into_iter().map(|row| (row.id, row)).collect(),
         products: products.into_iter().map(|row| (row.id, row)).collect(),
+        purchase_gifts,
     })
 }
 
@@ -115,6 +119,7 @@ mod tests {
             levels: Vec::new(),
             services: BTreeMap::new(),
             products: BTreeMap::new(),
+            purchase_gifts: false,
         })
     }
 

@@ -7,7 +7,7 @@
 //! back expired (a refund is not a new offer).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query, UpdateStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use entity::{member_coupons, members};
@@ -112,28 +112,24 @@ pub(crate) async fn release(conn: &impl ConnectionTrait, bill_id: i64) -> Result
         .rows_affected)
 }
 
-/// Uses the coupon in the settlement of `bill_id`: usable, or held for this very bill, and valid now → used.
-pub(crate) async fn consume(
-    conn: &impl ConnectionTrait,
-    coupon_id: i64,
-    bill_id: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
+/// Uses the coupon in the settlement of `bill_id`: usable, or held for this very bill, and valid now → used. The
+/// statement must touch exactly one row, or the coupon was not this bill's to use (the settlement's writes send it
+/// with their others and check).
+pub(crate) fn consume_statement(coupon_id: i64, bill_id: i64, now: DateTime<Utc>) -> UpdateStatement {
     let free_or_ours = Condition::any().add(member_coupons::Column::Status.eq(CouponStatus::Usable.as_str())).add(
         Condition::all()
             .add(member_coupons::Column::Status.eq(CouponStatus::Reserved.as_str()))
             .add(member_coupons::Column::BillId.eq(bill_id)),
     );
-    let used = member_coupons::Entity::update_many()
-        .col_expr(member_coupons::Column::Status, Expr::value(CouponStatus::Used.as_str()))
-        .col_expr(member_coupons::Column::BillId, Expr::value(Some(bill_id)))
-        .col_expr(member_coupons::Column::UsedAt, Expr::value(Some(now)))
-        .filter(member_coupons::Column::Id.eq(coupon_id))
-        .filter(free_or_ours)
-        .filter(valid_now(now))
-        .exec(conn)
-        .await?;
-    if used.rows_affected == 1 { Ok(()) } else { Err(Error::Conflict(Conflict::CouponUnusable)) }
+    Query::update()
+        .table(member_coupons::Entity)
+        .value(member_coupons::Column::Status, CouponStatus::Used.as_str())
+        .value(member_coupons::Column::BillId, Some(bill_id))
+        .value(member_coupons::Column::UsedAt, Some(now))
+        .and_where(member_coupons::Column::Id.eq(coupon_id))
+        .cond_where(free_or_ours)
+        .cond_where(valid_now(now))
+        .to_owned()
 }
 
 /// Gives back the coupon a reversed or fully refunded bill used: used → usable, no longer linked to the bill.

@@ -228,6 +228,8 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Templat
     .await?;
     let detail = json!({ "kind": row.kind, "total_stock": row.total_stock, "claimable": row.claimable });
     audit::by_staff(&txn, principal, "coupon_template.created", ("coupon_template", row.id), detail).await?;
+    // Checkout keeps whether any gift with a purchase (满赠) is on offer with the merchant's reference data.
+    crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     Ok(TemplateSummary { template: to_template(row)?, issued: 0, used: 0 })
 }
@@ -290,6 +292,7 @@ pub async fn update(
     active.updated_at = Set(ctx.now());
     let updated = active.update(&txn).await?;
     audit::by_staff(&txn, principal, "coupon_template.updated", ("coupon_template", id), detail.into()).await?;
+    crate::foundation::merchants::config_changed(&txn, principal.merchant_id).await?;
     txn.commit().await?;
     summarise(&ctx.db, updated).await
 }

@@ -26,7 +26,7 @@ use crate::ledger::{Account, BalanceMoves, Cause};
 use crate::loyalty::points::{self, NewLot};
 use crate::store::print_queue::{self, JobKind};
 use crate::store::products::StockMoves;
-use crate::{Error, Result};
+use crate::{Conflict, Error, Result};
 
 /// Who settles: the cashier, or the cashier who started a payment that completed later.
 #[derive(Clone, Copy, Debug)]
@@ -89,19 +89,22 @@ pub(super) async fn write_settlement(
         .for_member(resolved.member_id())
         .for_bill(bill_id)
         .memo(format!("结账 #{bill_id}"));
-    // The coupon first: of two settlements naming it, the second stops here and writes nothing.
-    if let Some(coupon) = &resolved.coupon {
-        crate::coupons::redeem::consume(txn, coupon.id, bill_id, now).await?;
-    }
-    // The writes nothing in this transaction reads back, sent last.
+    // The writes nothing in this transaction reads back, sent last. The coupon's guarded use is one of them: of two
+    // settlements naming it, the second touches no row there and its transaction is dropped.
     let mut tail = Deferred::new();
+    if let Some(coupon) = &resolved.coupon {
+        tail.push(
+            crate::coupons::redeem::consume_statement(coupon.id, bill_id, now),
+            Check::Exactly(1, Conflict::CouponUnusable),
+        );
+    }
     expect_accounts(&mut posting, settlement);
     let tenders = take_tenders(&mut posting, settlement).await?;
     let delivered = deliver_lines(&mut posting, settlement).await?;
     let expiry = move_points(&mut posting, &mut tail, settlement).await?;
     record_commission(&posting, settlement, &delivered).await?;
     add_spend(txn, settlement).await?;
-    if let Some(member_id) = resolved.member_id() {
+    if let Some(member_id) = resolved.member_id().filter(|_| resolved.reference.purchase_gifts) {
         let total = settlement.priced.total;
         crate::coupons::issue::gifts_with_purchase(
             txn,
