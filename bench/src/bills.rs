@@ -24,8 +24,8 @@ use service::foundation::settings::{Secret, Settings};
 use service::ledger::{Account, AccountKind};
 
 use crate::{
-    CASHIER_PASSWORD, demo_merchant, ensure_database, ensure_members, first_member_id, free_port, memory_of, scalar,
-    security, sign_in, spawn_api, wait_ready,
+    CASHIER_PASSWORD, first_member_id, free_port, memory_of, scalar, security, seeded_database, sign_in, spawn_api,
+    wait_ready,
 };
 
 pub struct Options<'a> {
@@ -52,17 +52,8 @@ struct TypicalBill {
 }
 
 pub async fn bench_bills(options: Options<'_>) -> anyhow::Result<()> {
-    if !options.api.exists() {
-        bail!("{} not found: run `cargo build --release -p api` first", options.api.display());
-    }
-    let url = format!("{}/{}", options.server.trim_end_matches('/'), options.database);
-    ensure_database(options.server, options.database).await?;
-    let ctx = context(&url).await?;
-    let merchant_id = match service::demo::seed(&ctx, &|_| CASHIER_PASSWORD.to_owned()).await? {
-        Some(seed) => seed.merchant_id,
-        None => demo_merchant(&ctx.db).await?,
-    };
-    ensure_members(&ctx.db, merchant_id, options.members).await?;
+    let (ctx, url, merchant_id) =
+        seeded_database(options.api, options.server, options.database, options.members).await?;
     let bill = typical_bill(&ctx.db, merchant_id).await?;
     ensure_past_bills(&ctx.db, merchant_id, &bill, options.members, options.past_bills).await?;
     ctx.db.execute_unprepared("ANALYZE").await?;

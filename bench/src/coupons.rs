@@ -24,11 +24,8 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
-use crate::bills::{context, promote, vacuum_hot_rows};
-use crate::{
-    CASHIER_PASSWORD, demo_merchant, ensure_database, ensure_members, free_port, memory_of, percentile_ms, scalar,
-    sign_in, sign_in_as, spawn_api, wait_ready,
-};
+use crate::bills::{promote, vacuum_hot_rows};
+use crate::{free_port, memory_of, percentile_ms, scalar, seeded_database, sign_in, sign_in_as, spawn_api, wait_ready};
 
 pub struct Options<'a> {
     pub server: &'a str,
@@ -71,17 +68,8 @@ const CEILING_INSERT: &str = "INSERT INTO member_coupons (merchant_id, template_
      ON CONFLICT (template_id, member_id, source_key) DO NOTHING";
 
 pub async fn bench_coupons(options: Options<'_>) -> anyhow::Result<()> {
-    if !options.api.exists() {
-        bail!("{} not found: run `cargo build --release -p api` first", options.api.display());
-    }
-    let url = format!("{}/{}", options.server.trim_end_matches('/'), options.database);
-    ensure_database(options.server, options.database).await?;
-    let ctx = context(&url).await?;
-    let merchant_id = match service::demo::seed(&ctx, &|_| CASHIER_PASSWORD.to_owned()).await? {
-        Some(seed) => seed.merchant_id,
-        None => demo_merchant(&ctx.db).await?,
-    };
-    ensure_members(&ctx.db, merchant_id, options.members).await?;
+    let (ctx, url, merchant_id) =
+        seeded_database(options.api, options.server, options.database, options.members).await?;
     let leftovers = sweep_leftovers(&ctx.db, merchant_id).await?;
     if leftovers > 0 {
         println!("deleted {leftovers} unused coupons an interrupted run left");

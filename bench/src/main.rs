@@ -405,6 +405,28 @@ pub(crate) async fn scalar(db: &DatabaseConnection, sql: &str, values: Vec<Value
     Ok(row.try_get::<i64>("", "n")?)
 }
 
+/// What a mode that drives the api starts from: its release build present, the bench database made, the demo
+/// merchant seeded and `members` members of it. Returns the service context, the database's url and the merchant.
+pub(crate) async fn seeded_database(
+    api: &std::path::Path,
+    server: &str,
+    database: &str,
+    members: u64,
+) -> anyhow::Result<(service::AppContext, String, i64)> {
+    if !api.exists() {
+        bail!("{} not found: run `cargo build --release -p api` first", api.display());
+    }
+    let url = format!("{}/{database}", server.trim_end_matches('/'));
+    ensure_database(server, database).await?;
+    let ctx = bills::context(&url).await?;
+    let merchant_id = match service::demo::seed(&ctx, &|_| CASHIER_PASSWORD.to_owned()).await? {
+        Some(seed) => seed.merchant_id,
+        None => demo_merchant(&ctx.db).await?,
+    };
+    ensure_members(&ctx.db, merchant_id, members).await?;
+    Ok((ctx, url, merchant_id))
+}
+
 pub(crate) async fn demo_merchant(db: &DatabaseConnection) -> anyhow::Result<i64> {
     scalar(db, "SELECT id AS n FROM merchants WHERE code = 'demo'", vec![]).await
 }
