@@ -553,6 +553,38 @@ async fn large_debits_wait_for_the_members_confirmation() {
 }
 
 #[tokio::test]
+async fn small_debits_settled_at_the_same_moment_cannot_both_slip_under_the_daily_threshold() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let (status, _) =
+        app.patch(&format!("{STAFF}/merchant/loyalty"), &shop.owner, json!({ "confirm_threshold_fen": 10_000 })).await;
+    assert_eq!(status, StatusCode::OK);
+    // Five members, each with two ￥60 debits sent at once: each alone is under ￥100, together they are not.
+    for round in 0..5 {
+        let member = member(&app, &shop, &format!("1390000720{round}")).await;
+        recharge(&app, &shop, member, 50_000, &format!("race-rc-{round}")).await;
+        let small = |k: usize| {
+            json!({
+                "store_id": shop.store, "member_id": member, "idempotency_key": format!("race-small-{round}-{k}"),
+                "lines": [{ "item_id": shop.cut }],
+                "tenders": [{ "kind": "stored_value", "amount_fen": 6_000 }, { "kind": "cash", "amount_fen": 2_800 }],
+            })
+        };
+        let path = format!("{STAFF}/bills");
+        let sent = (0..2).map(|k| app.post(&path, &shop.cashier, small(k)));
+        let answers = futures_util::future::join_all(sent).await;
+        let settled = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+        let refused = answers
+            .iter()
+            .filter(|(status, body)| *status == StatusCode::CONFLICT && body["code"] == "member_confirmation_required")
+            .count();
+        assert_eq!((settled, refused), (1, 1), "round {round}: {answers:?}");
+        assert_eq!(app.stored_value(&shop.cashier, member).await["balance_fen"], 44_000, "one ￥60 debit");
+    }
+    app.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
 async fn bad_checkout_input_gets_a_clear_error_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let shop = shop(&app).await;

@@ -57,6 +57,28 @@ impl Consent {
 
     /// Spends the consenting member code on `bill_id`, inside the settlement's transaction: a code spent before
     /// (to identify the member, or on another bill) refuses the settlement.
+    /// Inside the settlement's transaction, once it holds the member's row (its spend total is updated there): the
+    /// day's debits without consent, this bill's included, are still within the threshold. Two small bills settled
+    /// at once for one member each pass the look before the transaction; the second to get the row sees the first
+    /// here and is refused.
+    pub(super) async fn still_within(
+        &self,
+        txn: &impl ConnectionTrait,
+        resolved: &Resolved,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (Given::NotNeeded, Some(threshold), Some(member_id)) =
+            (&self.given, resolved.settings.confirm_threshold_fen, resolved.member_id())
+        else {
+            return Ok(());
+        };
+        if self.debit == Fen::ZERO || unconfirmed_today(txn, resolved, member_id, now).await? <= threshold {
+            Ok(())
+        } else {
+            Err(Error::Conflict(Conflict::MemberConfirmationRequired))
+        }
+    }
+
     pub(super) async fn spend(&self, conn: &impl ConnectionTrait, bill_id: i64, staff_id: Option<i64>) -> Result<()> {
         match &self.given {
             Given::Code(code) => code.record(conn, "consent", Some(bill_id), staff_id).await,
@@ -108,7 +130,7 @@ pub(super) async fn check_consent(
     if confirmed_in_app {
         return Ok(Consent { debit, given: Given::InApp });
     }
-    if debit <= threshold && unconfirmed_today(ctx, resolved, member_id).await? + debit <= threshold {
+    if debit <= threshold && unconfirmed_today(&ctx.db, resolved, member_id, ctx.now()).await? + debit <= threshold {
         return Ok(not_needed);
     }
     let Some(code) = member_code else { return Err(Error::Conflict(Conflict::MemberConfirmationRequired)) };
@@ -136,17 +158,22 @@ pub(super) fn record_on(
 }
 
 /// What the member's stored value and count cards gave today (the store's day) on bills settled without consent.
-async fn unconfirmed_today(ctx: &AppContext, resolved: &Resolved, member_id: i64) -> Result<Fen> {
+async fn unconfirmed_today(
+    conn: &impl ConnectionTrait,
+    resolved: &Resolved,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Fen> {
     let timezone = resolved.reference.stores.get(&resolved.store_id).map_or("Asia/Shanghai", |s| s.timezone.as_str());
     let calendar = Calendar::new(timezone);
-    let day_start = from_minutes(calendar.day(calendar.today(ctx.now())).start);
+    let day_start = from_minutes(calendar.day(calendar.today(now)).start);
     let statement = Statement::from_sql_and_values(
-        ctx.db.get_database_backend(),
+        conn.get_database_backend(),
         "SELECT CAST(COALESCE(SUM(member_debit_fen), 0) AS BIGINT) AS total FROM bills \
          WHERE member_id = $1 AND settled_at >= $2 AND status = 'settled' AND member_confirmed_at IS NULL",
         [member_id.into(), day_start.into()],
     );
-    let total: i64 = match ctx.db.query_one_raw(statement).await? {
+    let total: i64 = match conn.query_one_raw(statement).await? {
         Some(row) => row.try_get("", "total")?,
         None => 0,
     };

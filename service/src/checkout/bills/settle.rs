@@ -108,6 +108,7 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
         now,
     )
     .await?;
+    consent.still_within(&txn, &resolved, now).await?;
     txn.commit().await?;
     // The receipt is queued: wake the store's bridge now rather than at its next look.
     crate::store::print_queue::announce(ctx, row.store_id).await;
@@ -197,6 +198,7 @@ pub async fn settle_parked(
         now,
     )
     .await?;
+    consent.still_within(&txn, &resolved, now).await?;
     txn.commit().await?;
     crate::store::print_queue::announce(ctx, row.store_id).await;
     written.into_bill(row)
