@@ -965,6 +965,24 @@ async fn anonymising_a_member_cancels_their_bookings_ahead_and_forgets_their_mes
     .insert(&app.ctx.db)
     .await
     .unwrap();
+    // And one to the stylist about the booking, naming the member.
+    entity::notification_outbox::ActiveModel {
+        merchant_id: Set(app.seed.merchant_id),
+        channel: Set("sms".into()),
+        purpose: Set("staff_reminder".into()),
+        booking_id: Set(Some(id)),
+        recipient: Set(format!("staff:{stylist}")),
+        dedupe_key: Set(format!("test-forget-staff-{id}")),
+        payload: Set(json!({ "text": "明天 12:00 走查会员 剪发" }).to_string()),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now + Duration::hours(1)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.ctx.db)
+    .await
+    .unwrap();
 
     let (status, _) = app.post(&format!("{STAFF}/members/{member_id}/anonymise"), &salon.owner, json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -983,6 +1001,14 @@ async fn anonymising_a_member_cancels_their_bookings_ahead_and_forgets_their_mes
         assert!(!message.payload.contains(openid), "{message:?}");
         assert_eq!((message.status.as_str(), message.error_code.as_deref()), ("skipped", Some("member_anonymised")));
     }
+    // The stylist's reminder about the cancelled booking is withdrawn and keeps no text about the member.
+    let to_staff = entity::notification_outbox::Entity::find()
+        .filter(entity::notification_outbox::Column::Recipient.eq(format!("staff:{stylist}")))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .expect("the staff reminder");
+    assert_eq!((to_staff.status.as_str(), to_staff.payload.as_str()), ("skipped", "{}"), "{to_staff:?}");
     // And the anonymisation says what it cancelled.
     let log = ok(app.get(&format!("{STAFF}/audit-log?limit=10"), &salon.owner).await);
     let entry = log.as_array().unwrap().iter().find(|e| e["action"] == "member.anonymised").expect("audited");

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect, QueryTrait, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -340,6 +340,17 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
         .await?;
     let cancelled = cancel_future_bookings(&txn, merchant_id, member_id, now).await?;
     forget_messages(&txn, merchant_id, member_id).await?;
+    for booking_id in &cancelled {
+        // Staff reminders about those bookings name the member: they go nowhere now.
+        crate::notifications::outbox::withdraw(&txn, *booking_id, "cancelled: member anonymised").await?;
+    }
+    // Whoever paid in a wallet is the member's openid there.
+    payments::Entity::update_many()
+        .col_expr(payments::Column::Payer, Expr::value(Option::<String>::None))
+        .filter(payments::Column::MerchantId.eq(merchant_id))
+        .filter(payments::Column::MemberId.eq(member_id))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         Event {
@@ -407,6 +418,19 @@ async fn forget_messages(txn: &DatabaseTransaction, merchant_id: i64, member_id:
         .col_expr(notification_outbox::Column::Payload, Expr::value("{}"))
         .filter(notification_outbox::Column::MerchantId.eq(merchant_id))
         .filter(notification_outbox::Column::Recipient.eq(recipient.as_str()))
+        .exec(txn)
+        .await?;
+    // Messages to staff about the member's bookings (a reminder naming them) keep no text about them either.
+    let theirs = bookings::Entity::find()
+        .select_only()
+        .column(bookings::Column::Id)
+        .filter(bookings::Column::MerchantId.eq(merchant_id))
+        .filter(bookings::Column::MemberId.eq(member_id))
+        .into_query();
+    notification_outbox::Entity::update_many()
+        .col_expr(notification_outbox::Column::Payload, Expr::value("{}"))
+        .filter(notification_outbox::Column::MerchantId.eq(merchant_id))
+        .filter(notification_outbox::Column::BookingId.in_subquery(theirs))
         .exec(txn)
         .await?;
     Ok(())
