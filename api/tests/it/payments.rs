@@ -527,8 +527,11 @@ async fn an_alipay_code_waiting_for_the_customer_settles_when_a_query_finds_it_p
     let (status, waiting) = pay_by_code(&app, &cashier, id, &code, "code-ali-1").await;
     assert_eq!(status, StatusCode::OK, "{waiting}");
     assert_eq!(waiting["status"], "pending");
-    // The bill is held while the customer confirms: it cannot be voided or settled another way meanwhile.
-    assert_eq!(bill(&app, &cashier, id).await["status"], "paying");
+    // The bill is held while the customer confirms: it cannot be voided or settled another way meanwhile. It still
+    // shows what is on it.
+    let paying = bill(&app, &cashier, id).await;
+    assert_eq!(paying["status"], "paying");
+    assert_eq!(paying["lines"].as_array().map(Vec::len), Some(1), "{paying}");
     let (status, _) = app
         .post(
             &format!("{STAFF}/bills/{id}/settle"),

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::json;
 
 use entity::{bill_lines, bill_tenders, bills};
 
@@ -108,7 +107,7 @@ pub(crate) fn to_line(row: bill_lines::Model) -> Result<Line> {
         staff: crate::domain::stored_json("a line's staff shares", &row.staff)?,
         refunded_quantity: row.refunded_quantity,
         refunded: Fen::new(row.refunded_fen),
-        detail: serde_json::from_str(&row.detail).unwrap_or_else(|_| json!({})),
+        detail: crate::domain::stored_json("a line's detail", &row.detail)?,
     })
 }
 
@@ -138,7 +137,12 @@ pub(super) fn to_bill(
     replayed: bool,
 ) -> Result<Bill> {
     let status = BillStatus::stored(&row.status)?;
-    let draft = if status == BillStatus::Parked { serde_json::from_str(&row.request).ok() } else { None };
+    // A kept bill (parked, or being paid by a wallet code) holds its draft; one that cannot be read fails loudly.
+    let draft = if matches!(status, BillStatus::Parked | BillStatus::Paying) {
+        Some(crate::domain::stored_json("a kept bill's draft", &row.request)?)
+    } else {
+        None
+    };
     Ok(Bill {
         id: row.id,
         store_id: row.store_id,
@@ -184,12 +188,13 @@ pub(super) fn to_bill(
     })
 }
 
-/// A bill as people see it: a parked bill keeps its draft, not lines, until it is settled, so its lines are the
-/// draft priced now (what settling it would charge). A draft that no longer prices (an item withdrawn since) shows
+/// A bill as people see it: a parked bill (or one being paid by a wallet code) keeps its draft, not lines, until it
+/// is settled, so its lines are the draft priced now (what settling it would charge). A draft that no longer prices (an item withdrawn since) shows
 /// no lines; resuming it says why.
 pub(super) async fn load_shown(ctx: &AppContext, merchant_id: i64, bill_id: i64) -> Result<Bill> {
     let mut bill = load(&ctx.db, merchant_id, bill_id, false).await?;
-    if let Some(draft) = bill.draft.as_ref().filter(|_| bill.status == BillStatus::Parked && bill.lines.is_empty()) {
+    let kept = matches!(bill.status, BillStatus::Parked | BillStatus::Paying);
+    if let Some(draft) = bill.draft.as_ref().filter(|_| kept && bill.lines.is_empty()) {
         let priced = async {
             let resolved = resolve(ctx, &ctx.db, merchant_id, draft, true).await?;
             let priced = resolved.price(draft.points)?;
