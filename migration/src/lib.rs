@@ -28,6 +28,7 @@ mod m20261206_000020_coupons;
 mod m20261206_000021_coupon_channels;
 mod m20261206_000022_staff_reprint;
 mod m20261206_000023_reconciliations;
+mod m20261206_000024_one_handover_per_start;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_coupon_channels::Migration),
             Box::new(m20261206_000022_staff_reprint::Migration),
             Box::new(m20261206_000023_reconciliations::Migration),
+            Box::new(m20261206_000024_one_handover_per_start::Migration),
         ]
     }
 }

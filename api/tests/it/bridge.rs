@@ -138,6 +138,21 @@ async fn handing_over_sums_the_cashiers_takings_per_method_and_prints_them() {
     assert!(days[..29].iter().all(|d| d["takings_fen"] == 0 && d["bills"] == 0), "{days:?}");
     let elsewhere = app.get(&format!("{STAFF}/stores/{}/today", app.seed.store_ids[1]), &cashier).await;
     assert_error(&elsewhere, StatusCode::NOT_FOUND, "not_found");
+
+    // One more sale, then the handover button pressed twice at once: one shift recorded and printed, not two.
+    let bill = json!({
+        "store_id": store, "idempotency_key": "handover-cash-02", "lines": [{ "kind": "service", "item_id": wash }],
+        "tenders": [{ "kind": "cash", "amount_fen": 6_800 }],
+    });
+    ok(app.post(&format!("{STAFF}/bills"), &cashier, bill).await);
+    let (handovers, jobs) = (app.count("handovers").await, app.count("print_jobs").await);
+    let path = format!("{STAFF}/stores/{store}/handovers");
+    let twice = (0..2).map(|_| app.post(&path, &cashier, json!({ "cash_counted_fen": 26_800 })));
+    let answers = futures_util::future::join_all(twice).await;
+    let recorded = answers.iter().filter(|(status, _)| status.is_success()).count();
+    let refused = answers.iter().filter(|(_, body)| body["code"] == "nothing_to_hand_over").count();
+    assert_eq!((recorded, refused), (1, 1), "{answers:?}");
+    assert_eq!((app.count("handovers").await, app.count("print_jobs").await), (handovers + 1, jobs + 1));
 }
 
 /// A bridge running in a runtime of its own: `kill` stops every task of it at once, as a killed process would.

@@ -216,7 +216,15 @@ pub async fn hand_over(
         ..Default::default()
     }
     .insert(&txn)
-    .await?;
+    .await
+    // The same shift handed over at the same moment by a second click: the first one recorded it.
+    .map_err(|e| {
+        if crate::error::is_unique_violation(&e) {
+            Error::Conflict(crate::Conflict::NothingToHandOver)
+        } else {
+            e.into()
+        }
+    })?;
     let slip = print_queue::Job {
         merchant_id: principal.merchant_id,
         store_id,
@@ -236,8 +244,8 @@ pub async fn hand_over(
     Ok(summary)
 }
 
-fn from_row(row: handovers::Model, staff_name: String) -> Handover {
-    let takings: BTreeMap<String, i64> = serde_json::from_str(&row.takings).unwrap_or_default();
+fn from_row(row: handovers::Model, staff_name: String) -> Result<Handover> {
+    let takings: BTreeMap<String, i64> = crate::domain::stored_json("a handover's takings", &row.takings)?;
     let cash = Fen::new(takings.get("cash").copied().unwrap_or(0));
     // Counted − over/short gives back what was expected, and expected − cash taken the opening float. Handovers
     // recorded before cash was counted hold neither.
@@ -245,7 +253,7 @@ fn from_row(row: handovers::Model, staff_name: String) -> Handover {
         (Some(counted), Some(over_short)) => Fen::new(counted - over_short),
         _ => cash,
     };
-    Handover {
+    Ok(Handover {
         id: row.id,
         store_id: row.store_id,
         staff_id: row.staff_id,
@@ -253,14 +261,14 @@ fn from_row(row: handovers::Model, staff_name: String) -> Handover {
         from: row.from_at,
         to: row.to_at,
         takings,
-        entries: serde_json::from_str(&row.entries).unwrap_or_default(),
+        entries: crate::domain::stored_json("a handover's entries", &row.entries)?,
         total: row.total_fen,
         opening_float: expected_cash - cash,
         expected_cash,
         cash_counted: row.cash_counted_fen.map(Fen::new),
         float: row.float_fen.map(Fen::new),
         over_short: row.over_short_fen.map(Fen::new),
-    }
+    })
 }
 
 /// A recorded handover, for printing.
@@ -271,7 +279,7 @@ pub(crate) async fn load(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<
         .await?
         .ok_or(Error::NotFound("handover"))?;
     let name = staff_name(ctx, row.staff_id).await?;
-    Ok(from_row(row, name))
+    from_row(row, name)
 }
 
 /// The store's latest handovers: everyone's for managers, a cashier's own otherwise.
@@ -294,7 +302,7 @@ pub async fn list(ctx: &AppContext, principal: &StaffPrincipal, store_id: i64) -
                 name
             }
         };
-        found.push(from_row(row, name));
+        found.push(from_row(row, name)?);
     }
     Ok(found)
 }
