@@ -74,9 +74,10 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(conflict) => ApiError::new(S::CONFLICT, conflict.code(), message),
             DomainError::InvalidCredentials => ApiError::new(S::UNAUTHORIZED, "invalid_credentials", message),
             DomainError::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "unauthenticated", message),
-            DomainError::Forbidden | DomainError::Needs(_) | DomainError::MerchantWide(_) => {
-                ApiError::new(S::FORBIDDEN, "forbidden", message)
-            }
+            DomainError::Forbidden
+            | DomainError::Needs(_)
+            | DomainError::NeedsEither(..)
+            | DomainError::MerchantWide(_) => ApiError::new(S::FORBIDDEN, "forbidden", message),
             DomainError::RateLimited { retry_after_secs } => ApiError {
                 retry_after_secs: Some(retry_after_secs),
                 ..ApiError::new(S::TOO_MANY_REQUESTS, "too_many_requests", message)

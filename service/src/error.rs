@@ -21,8 +21,12 @@ pub enum Error {
     /// No session, or an expired or revoked one.
     #[error("sign in first")]
     Unauthenticated,
-    #[error("your role does not allow this")]
+    /// Staff manage only roles below their own, in their own stores (owners manage everyone).
+    #[error("your role does not allow this: staff manage only roles below their own, working in their own stores")]
     Forbidden,
+    /// Either of two permissions would do (reading lists the desk and the back office both use).
+    #[error("your role does not allow this: it needs the `{}` or the `{}` permission", .0.as_str(), .1.as_str())]
+    NeedsEither(crate::domain::Permission, crate::domain::Permission),
     /// What the action needs, said in the answer so an owner knows what to grant.
     #[error("your role does not allow this: it needs the `{}` permission", .0.as_str())]
     Needs(crate::domain::Permission),

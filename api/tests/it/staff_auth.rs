@@ -173,11 +173,17 @@ async fn role_rules_for_managing_staff() {
     let store = app.seed.store_ids[0];
     let new_staff = |username: &str, role: &str| json!({ "username": username, "display_name": "新同事", "role": role, "password": "welcome-aboard-1", "store_ids": [store] });
     assert_error(&app.get("/api/staff/v1/staff", &technician).await, StatusCode::FORBIDDEN, "forbidden");
-    assert_error(
-        &app.post("/api/staff/v1/staff", &manager, new_staff("boss-two", "owner")).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
+    // Every refusal says why: the permission it needs, or the rule it breaks.
+    let why = |answer: (StatusCode, serde_json::Value), says: &str| {
+        assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+        assert!(answer.1["message"].as_str().unwrap().contains(says), "{}", answer.1);
+    };
+    why(app.get("/api/staff/v1/staff", &technician).await, "`staff_read`");
+    why(app.get("/api/staff/v1/card-products", &technician).await, "`checkout` or the `catalog_manage`");
+    why(app.get("/api/staff/v1/commission-rules", &technician).await, "`loyalty_manage` or the `commission_read`");
+    why(app.post("/api/staff/v1/staff", &manager, new_staff("boss-two", "owner")).await, "roles below their own");
+    let everywhere = json!({ "username": "chain-cashier", "display_name": "新同事", "role": "cashier", "password": "welcome-aboard-1", "all_stores": true });
+    why(app.post("/api/staff/v1/staff", &manager, everywhere).await, "held for all stores");
     assert_error(
         &app.post("/api/staff/v1/staff", &manager, new_staff("peer-manager", "manager")).await,
         StatusCode::FORBIDDEN,

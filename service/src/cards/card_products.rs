@@ -115,7 +115,7 @@ async fn apply(
 /// The merchant's count-card products, inactive ones included. For staff at the desk and catalog managers.
 pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<CardProduct>> {
     if !principal.can(Permission::Checkout) && !principal.can(Permission::CatalogManage) {
-        return Err(Error::Forbidden);
+        return Err(Error::NeedsEither(Permission::Checkout, Permission::CatalogManage));
     }
     card_products::Entity::find()
         .filter(card_products::Column::MerchantId.eq(principal.merchant_id))

@@ -254,7 +254,7 @@ async fn record(
 /// The merchant's rules, inactive ones included, for those who set them or read everyone's commission.
 pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<RuleView>> {
     if !principal.can(Permission::LoyaltyManage) && !principal.can(Permission::CommissionRead) {
-        return Err(Error::Forbidden);
+        return Err(Error::NeedsEither(Permission::LoyaltyManage, Permission::CommissionRead));
     }
     commission_rules::Entity::find()
         .filter(commission_rules::Column::MerchantId.eq(principal.merchant_id))

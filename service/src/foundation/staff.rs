@@ -175,7 +175,7 @@ async fn check_stores(
 ) -> Result<Vec<i64>> {
     if all_stores {
         if principal.stores != StoreScope::All {
-            return Err(Error::Forbidden);
+            return Err(Error::MerchantWide(Permission::StaffManage));
         }
         return Ok(Vec::new());
     }

@@ -147,7 +147,7 @@ fn contains_pattern(value: &str) -> String {
 /// The merchant's products, by SKU; inactive ones included. For staff at the desk and catalog managers.
 pub async fn list(ctx: &AppContext, principal: &StaffPrincipal, query: ProductQuery) -> Result<Vec<Product>> {
     if !principal.can(Permission::Checkout) && !principal.can(Permission::CatalogManage) {
-        return Err(Error::Forbidden);
+        return Err(Error::NeedsEither(Permission::Checkout, Permission::CatalogManage));
     }
     let mut select = products::Entity::find().filter(products::Column::MerchantId.eq(principal.merchant_id));
     if let Some(code) = query.barcode.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
@@ -267,7 +267,7 @@ fn may_read_stock(principal: &StaffPrincipal) -> Result<()> {
     if principal.can(Permission::StockManage) || principal.can(Permission::Checkout) {
         Ok(())
     } else {
-        Err(Error::Forbidden)
+        Err(Error::NeedsEither(Permission::StockManage, Permission::Checkout))
     }
 }
 
