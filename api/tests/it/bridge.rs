@@ -774,4 +774,32 @@ async fn slips_state_the_member_as_the_sale_left_them_however_late_they_print() 
     assert!(has(&slip, "退款合计", "￥68.00"), "{slip:?}");
     assert!(has(&slip, "储值余额", &balance_then), "the card as the refund left it ({balance_then}): {slip:?}");
     assert!(slip.iter().any(|l| l.contains("原因：少做一项")), "{slip:?}");
+
+    // 退卡 prints its slip too: the card paid back in cash (the drawer opens), closed at ￥0.00; and the count card
+    // refunded, with no sessions left.
+    let balance = app.stored_value(&cashier, member).await["balance_fen"].as_i64().unwrap();
+    let back = json!({ "store_id": store, "tender": "cash", "reason": "搬家", "idempotency_key": "stated-sv-refund" });
+    let refunded = ok(app.post(&format!("{STAFF}/members/{member}/stored-value/refund"), &owner, back).await);
+    let entry = refunded["entry_id"].as_i64().unwrap();
+    let slip = printed_lines(&app, "card_refund_slip", entry).await;
+    assert!(slip.iter().any(|l| l.contains("退卡凭证")), "{slip:?}");
+    assert!(has(&slip, "退回现金", &Fen::new(balance).to_string()), "{slip:?}");
+    assert!(has(&slip, "储值余额", "￥0.00"), "{slip:?}");
+    assert!(slip.iter().any(|l| l.contains("搬家")), "{slip:?}");
+    let back =
+        json!({ "store_id": store, "tender": "cash", "reason": "不想做了", "idempotency_key": "stated-cc-refund" });
+    ok(app.post(&format!("{STAFF}/count-cards/{}/refund", card), &owner, back).await);
+    let job = {
+        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+        entity::print_jobs::Entity::find()
+            .filter(entity::print_jobs::Column::Kind.eq("card_refund_slip"))
+            .order_by_desc(entity::print_jobs::Column::Id)
+            .one(&app.ctx.db)
+            .await
+            .unwrap()
+            .expect("the count card's slip")
+    };
+    let slip = printed_lines(&app, "card_refund_slip", job.subject_id).await;
+    assert!(has(&slip, "洗护10次卡", "剩余0次"), "{slip:?}");
+    assert!(slip.iter().any(|l| l.contains("不想做了")), "{slip:?}");
 }

@@ -488,7 +488,18 @@ pub async fn refund(
             json!({ "sessions": left, "refunded_fen": value, "tender": tender.as_str(), "reason": why, "entry_id": entry_id }),
         )
         .await?;
+        // The slip both sign, stating the member as the refund left them.
+        let stated = crate::cards::statement(&txn, merchant_id, card.member_id, &[card_id], ctx.now()).await?;
+        let slip = crate::store::print_queue::Job {
+            merchant_id,
+            store_id,
+            kind: crate::store::print_queue::JobKind::CardRefund,
+            subject_id: entry_id,
+            stated: Some(&stated),
+        };
+        crate::store::print_queue::queue_into(&txn, slip).await?;
         txn.commit().await?;
+        crate::store::print_queue::announce(ctx, store_id).await;
         Ok(entry_id)
     })
     .await?;

@@ -671,7 +671,13 @@ pub async fn refund_card(
             },
         )
         .await?;
+        // The slip both sign, stating the member as the refund left them.
+        let stated = crate::cards::statement(&txn, merchant_id, member_id, &[], ctx.now()).await?;
+        let slip =
+            Job { merchant_id, store_id, kind: JobKind::CardRefund, subject_id: entry_id, stated: Some(&stated) };
+        print_queue::queue_into(&txn, slip).await?;
         txn.commit().await?;
+        print_queue::announce(ctx, store_id).await;
         Ok(entry_id)
     })
     .await

@@ -55,18 +55,21 @@ pub enum JobKind {
     Handover,
     /// A refund or a reversal (反结账) of a bill: what went back and how.
     Refund,
+    /// 退卡: a stored-value card or a count card paid back and closed.
+    CardRefund,
     /// Asked for by staff to try a printer.
     TestPage,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::Bill,
         JobKind::Recharge,
         JobKind::CountCardSlip,
         JobKind::AppointmentTicket,
         JobKind::Handover,
         JobKind::Refund,
+        JobKind::CardRefund,
         JobKind::TestPage,
     ];
 
@@ -78,6 +81,7 @@ impl JobKind {
             JobKind::AppointmentTicket => "appointment_ticket",
             JobKind::Handover => "handover_summary",
             JobKind::Refund => "refund_receipt",
+            JobKind::CardRefund => "card_refund_slip",
             JobKind::TestPage => "test_page",
         }
     }

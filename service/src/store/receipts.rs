@@ -174,6 +174,82 @@ async fn recharge_ticket(
     Ok(ticket)
 }
 
+/// 退卡, from its ledger entry: what was paid back and how, the fee kept and the bonus voided, why, and the member
+/// as it left them; signed by both sides.
+async fn card_refund_ticket(
+    ctx: &AppContext,
+    store: &stores::Model,
+    calendar: &Calendar,
+    job: &print_jobs::Model,
+    stated: Option<Stated>,
+) -> Result<Ticket> {
+    let entry = journal_entries::Entity::find_by_id(job.subject_id)
+        .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("card refund"))?;
+    let lines = journal_lines::Entity::find().filter(journal_lines::Column::EntryId.eq(entry.id)).all(&ctx.db).await?;
+    let accounts: std::collections::HashMap<i64, String> = ledger_accounts::Entity::find()
+        .filter(ledger_accounts::Column::Id.is_in(lines.iter().map(|l| l.account_id)))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.kind))
+        .collect();
+    // Debit-positive lines: money paid out is a credit to a tender account, the fee kept a credit to breakage, the
+    // bonus voided a debit to the card's bonus.
+    let (mut fee, mut voided) = (0, 0);
+    let mut paid_back: Vec<(String, i64)> = Vec::new();
+    for line in &lines {
+        match accounts.get(&line.account_id).map(String::as_str) {
+            Some(kind @ ("cash" | "bank_card" | "wechat_pay" | "alipay")) => {
+                paid_back.push((kind.to_owned(), -line.amount))
+            }
+            Some("breakage") => fee -= line.amount,
+            Some("sv_bonus") => voided += line.amount,
+            _ => {}
+        }
+    }
+    let mut ticket = Ticket::new()
+        .title(&store.name)
+        .centered("退卡凭证")
+        .rule()
+        .row("单号", format!("K{}", entry.id))
+        .row("时间", entry.created_at.with_timezone(&calendar.tz).format("%Y-%m-%d %H:%M").to_string());
+    if let Some(member_id) = entry.member_id {
+        let member = crate::members::row(&ctx.db, job.merchant_id, member_id).await?;
+        ticket = ticket.row("会员", crate::members::label(ctx, &member, false)?);
+    }
+    ticket = ticket.rule();
+    for (kind, amount) in &paid_back {
+        ticket = ticket.row(format!("退回{}", tender_name(kind)), Fen::new(*amount).to_string());
+    }
+    if fee > 0 {
+        ticket = ticket.row("手续费", Fen::new(fee).to_string());
+    }
+    if voided > 0 {
+        ticket = ticket.row("赠送金额作废", Fen::new(voided).to_string());
+    }
+    ticket = ticket.line(entry.memo.clone());
+    if let Some(stated) = stated {
+        ticket = ticket.rule();
+        if let Some(level) = &stated.level {
+            ticket = ticket.row("等级", level);
+        }
+        if let Some(balance) = stated.stored_value {
+            ticket = ticket.row("储值余额", balance.to_string());
+        }
+        for (name, left) in &stated.count_cards {
+            ticket = ticket.row(name, format!("剩余{left}次"));
+        }
+    }
+    ticket = ticket.feed().line("经办人签字：").feed().line("顾客签字：").feed();
+    if paid_back.iter().any(|(kind, _)| kind == "cash") {
+        ticket = ticket.drawer();
+    }
+    Ok(ticket)
+}
+
 /// A refund or a reversal (反结账) of a bill: what went back, how, why, and the member as it left them.
 async fn refund_ticket(
     ctx: &AppContext,
@@ -372,6 +448,7 @@ pub async fn render(
         }
         "recharge_receipt" => recharge_ticket(ctx, &store, &calendar, job, stated).await?,
         "refund_receipt" => refund_ticket(ctx, &store, &calendar, job, stated).await?,
+        "card_refund_slip" => card_refund_ticket(ctx, &store, &calendar, job, stated).await?,
         "count_card_slip" => {
             let bill = crate::checkout::bills::load(&ctx.db, job.merchant_id, job.subject_id, false).await?;
             let receipt = crate::checkout::bills::receipt_of(ctx, job.merchant_id, bill, stated).await?;
