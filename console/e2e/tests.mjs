@@ -84,7 +84,7 @@ export const tests = [
       await page.locator('[data-test=username]').fill(accounts.cashier.username)
       await page.locator('[data-test=password]').fill('not-the-password')
       await page.locator('[data-test=sign-in]').click()
-      // The api's own message, shown where sign-in failed.
+      // Why (the api's code, in Chinese), shown where sign-in failed.
       await page.locator('[data-test=sign-in-error]').waitFor()
       await shot('01-sign-in-refused')
       await page.locator('[data-test=password]').fill(accounts.cashier.password)
@@ -184,7 +184,8 @@ export const tests = [
       await share.fill('70')
       await share.press('Tab')
       await totalShown(page)
-      await page.locator('[data-test=park]').click()
+      // Parked from the keyboard (F8), as a cashier does with a queue at the counter.
+      await page.keyboard.press('F8')
       await page.locator('[data-test=lines] .el-table__row').first().waitFor({ state: 'detached' })
       await page.locator('[data-test=open-parked]').click()
       const resume = page.locator('[data-test^=resume-]').first()
@@ -214,9 +215,9 @@ export const tests = [
     name: 'a-member-recharges-an-amount-of-their-choosing-at-the-counter',
     async run({ page, base, accounts, shot }) {
       const cashier = await staffToken(base, accounts.cashier)
-      const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900003579', name: '充值测试' })
+      const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900003580', name: '充值测试' })
       await signIn(page, accounts.cashier)
-      await scan(page, '13900003579')
+      await scan(page, '13900003580')
       await page.locator('[data-test=member-name]', { hasText: '充值测试' }).waitFor()
       await choose(page, '[data-test=add-recharge]', '按金额充值')
       await page.locator('.el-message-box input').fill('200')
@@ -224,7 +225,7 @@ export const tests = [
       await page.locator('[data-test=lines] .el-table__row', { hasText: '￥200.00' }).waitFor()
       assert.equal(await totalShown(page), '￥200.00')
       await page.locator('[data-test=tender-cash]').fill('200')
-      await shot('06d-recharge-an-amount')
+      await shot('06f-recharge-an-amount')
       await page.locator('[data-test=settle]').click()
       await page.locator('[data-test=settled-bill]').waitFor()
       const card = await call(base, 'GET', `/api/staff/v1/members/${member.id}/stored-value`, cashier)
@@ -490,12 +491,15 @@ export const tests = [
       await page.locator('[data-test=nav-jobs]').click()
       await page.locator('[data-test=job-runs]').waitFor()
       await page.locator('[data-test=nav-settings]').click()
+      // The merchant's name is loaded into the field first (typed into before, it would be overwritten).
+      await page.waitForFunction(() => document.querySelector('[data-test=merchant-name]')?.value)
       await page.locator('[data-test=merchant-name]').fill('悦己美发沙龙')
       await page.locator('[data-test=merchant-save]').click()
-      await page.locator('.el-message--success').waitFor()
+      await page.locator('.el-message--success', { hasText: '已保存' }).waitFor()
       await page.reload()
       // What the api now holds, read back after the reload.
       await page.waitForFunction(() => document.querySelector('[data-test=merchant-name]')?.value === '悦己美发沙龙')
+      await page.locator('.el-loading-mask').first().waitFor({ state: 'hidden' })
       await shot('15-settings')
     },
   },
@@ -527,7 +531,8 @@ export const tests = [
       await row.locator('button').click()
       await page.locator('[data-test=service-price]').fill('1')
       await page.locator('[data-test=service-save]').click()
-      await page.locator('.el-message--error', { hasText: 'every store' }).waitFor()
+      // The api's forbidden (a merchant-wide permission), said in Chinese.
+      await page.locator('.el-message--error', { hasText: '所有门店' }).waitFor()
       const owner = await staffToken(base, accounts.owner)
       const services = await call(base, 'GET', '/api/staff/v1/services', owner)
       assert.equal(services.find((s) => s.name === '头皮深层清洁').price_fen, 8880, 'the price did not change')
@@ -559,6 +564,8 @@ export const tests = [
     async run({ page, base, accounts, shot }) {
       await signIn(page, accounts.owner, '/console/loyalty')
       await page.locator('[data-test=level-list] .el-table__row').first().waitFor()
+      // The rules are read after the levels: typed into before they arrive, the field would be overwritten.
+      await page.locator('.el-loading-mask').first().waitFor({ state: 'hidden' })
       const field = page.locator('.el-form-item', { hasText: '每消费 1 元得积分' }).locator('input')
       await field.fill('2')
       await field.press('Tab')
@@ -596,7 +603,7 @@ export const tests = [
   },
   {
     name: 'an-expired-session-signs-in-again-and-comes-back',
-    async run({ page, base, accounts }) {
+    async run({ page, base, accounts, shot }) {
       await signIn(page, accounts.cashier)
       await page.goto('/console/members')
       await page.locator('[data-test=member-list]').waitFor()
@@ -610,6 +617,9 @@ export const tests = [
       await page.locator('[data-test=password]').fill(accounts.cashier.password)
       await page.locator('[data-test=sign-in]').click()
       await page.waitForURL(/\/console\/members$/)
+      await page.locator('[data-test=member-list] .el-table__row').first().waitFor()
+      await page.waitForTimeout(300)
+      await shot('19a-signed-in-again-and-back')
     },
   },
   {

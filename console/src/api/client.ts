@@ -2,11 +2,12 @@
 // document (`npm run api-types`), so a request or answer shape that drifts from the api fails the type check.
 
 import createClient, { type Middleware } from 'openapi-fetch'
+import { apiErrorText } from '@/i18n'
 import type { components, paths } from './schema'
 
 export type Schemas = components['schemas']
 
-/** The api's error envelope, as an exception: pages show `message` where the action failed. */
+/** The api's error envelope, as an exception: pages show it (through [`messageOf`]) where the action failed. */
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
@@ -41,12 +42,14 @@ const auth: Middleware = {
 export const api = createClient<paths>({ baseUrl: '' })
 api.use(auth)
 
-/** What to show where an action failed: the api's own message, or the error's. */
+/** What to show where an action failed: the api's failure in the staff member's language (see [`apiErrorText`]),
+ * or the error's own message. */
 export function messageOf(error: unknown): string {
-  return error instanceof ApiFailure ? error.message : String(error)
+  if (error instanceof ApiFailure) return apiErrorText(error.code, error.message)
+  return error instanceof Error ? error.message : String(error)
 }
 
-/** The answer's data, or an [`ApiFailure`] carrying the api's own message. */
+/** The answer's data, or an [`ApiFailure`] carrying the api's code and own message. */
 export async function must<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,
 ): Promise<T> {

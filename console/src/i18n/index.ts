@@ -16,3 +16,39 @@ export function toggleLocale(): void {
   i18n.global.locale.value = next
   localStorage.setItem(LOCALE_KEY, next)
 }
+
+/** A code the api sends (a status, a kind, a reason) in the staff member's language: its words under `group`, or the
+ * code itself when the console has none for it. For use outside components too (it follows the current locale). */
+export function named(group: string, code: string | null | undefined): string {
+  if (code == null || code === '') return ''
+  const key = `${group}.${code}`
+  return i18n.global.te(key) ? i18n.global.t(key) : code
+}
+
+/** The api's failure in the staff member's language. Its `code` is stable, its `message` English: in Chinese, a
+ * known code is said in Chinese, keeping the specifics the message names (the field and why, the permission); in
+ * English, or for a code the console does not know, the api's own message. */
+export function apiErrorText(code: string, message: string): string {
+  const { t, te, locale } = i18n.global
+  const key = `errors.${code}`
+  if (locale.value === 'en' || !/^[a-z_]+$/.test(code) || !te(key)) return message
+  switch (code) {
+    case 'invalid_input':
+      return t(key, { detail: message })
+    case 'forbidden': {
+      // "your role does not allow this[: it needs the `x` permission]", or "this changes every store: it needs ...".
+      const permission = /`([^`]+)`/.exec(message)?.[1]
+      if (!permission) return t(key)
+      return t(message.includes('every store') ? 'errors.forbiddenEveryStore' : 'errors.forbiddenNeeds', { permission })
+    }
+    case 'too_many_requests': {
+      const secs = /(\d+)\s*s\b/.exec(message)?.[1]
+      return secs ? t('errors.retryIn', { secs }) : t(key)
+    }
+    case 'provider_rejected':
+      // "{provider} refused the request: {what the provider said}"
+      return t(key, { detail: message.split('refused the request: ')[1] ?? message })
+    default:
+      return t(key)
+  }
+}

@@ -1,1 +1,0 @@
-import"./index-w2psQo7o.js";

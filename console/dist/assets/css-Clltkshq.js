@@ -1,0 +1,1 @@
+import"./index-9e92fKEE.js";

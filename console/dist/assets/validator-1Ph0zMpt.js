@@ -1,1 +1,0 @@
-import{Gt as e}from"./index-w2psQo7o.js";var t=t=>[``,...e].includes(t);export{t};
