@@ -926,6 +926,26 @@ async fn a_members_export_holds_everything_held_about_them() {
     // The member asks for it in the mini-program: the same document.
     let own = ok(app.get("/api/mini/v1/me/export", &token).await);
     assert_eq!((own["bills"].clone(), own["payments"].clone()), (export["bills"].clone(), export["payments"].clone()));
+
+    // Refunds with their reasons, and which card's session paid a line, are in it too.
+    let line = settled["lines"][0]["id"].clone();
+    let refund = json!({ "lines": [{ "line_id": line, "quantity": 1 }], "reason": "剪得不满意", "idempotency_key": "export-refund-1" });
+    ok(app.post(&format!("{STAFF}/bills/{}/refunds", settled["id"]), owner, refund).await);
+    let held = ok(app.get(&format!("{STAFF}/members/{member}/count-cards"), owner).await)[0]["id"].clone();
+    let session = json!({
+        "store_id": salon.store, "member_id": member, "idempotency_key": "export-session-1",
+        "lines": [{ "item_id": salon.cut, "count_card_id": held }], "tenders": [],
+    });
+    ok(app.post(&format!("{STAFF}/bills"), owner, session).await);
+    let export = ok(app.get(&format!("{STAFF}/members/{member}/export"), owner).await);
+    let bills = export["bills"].as_array().unwrap();
+    assert_eq!(
+        (bills[0]["refunds"][0]["reason"].as_str(), bills[0]["refunds"][0]["kind"].as_str()),
+        (Some("剪得不满意"), Some("refund")),
+        "{export}"
+    );
+    assert_eq!(bills[1]["lines"][0]["count_card_id"], held, "{export}");
+    assert_eq!(export["count_cards"][0]["sessions_left"], 2, "{export}");
 }
 
 #[tokio::test]

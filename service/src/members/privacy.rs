@@ -9,9 +9,9 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use entity::{
-    bill_lines, bills, booking_holds, bookings, marketing_consents, member_allergies, member_code_uses, member_coupons,
-    member_identities, member_notes, member_sessions, member_subscriptions, member_tags, members, notification_outbox,
-    payment_refunds, payments, points_lots, visit_ratings,
+    bill_lines, bill_refunds, bills, booking_holds, bookings, marketing_consents, member_allergies, member_code_uses,
+    member_coupons, member_identities, member_notes, member_sessions, member_subscriptions, member_tags, members,
+    notification_outbox, payment_refunds, payments, points_lots, visit_ratings,
 };
 
 use super::{live, row, view};
@@ -99,8 +99,13 @@ async fn bills_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<
         .await?;
     let ids: Vec<i64> = bills.iter().map(|b| b.id).collect();
     let lines = bill_lines::Entity::find()
-        .filter(bill_lines::Column::BillId.is_in(ids))
+        .filter(bill_lines::Column::BillId.is_in(ids.clone()))
         .order_by_asc(bill_lines::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let refunds = bill_refunds::Entity::find()
+        .filter(bill_refunds::Column::BillId.is_in(ids))
+        .order_by_asc(bill_refunds::Column::Id)
         .all(&ctx.db)
         .await?;
     Ok(bills
@@ -116,6 +121,19 @@ async fn bills_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<
                         "discount_fen": line.discount_fen, "points_offset_fen": line.points_offset_fen,
                         "net_fen": line.net_fen, "points_earned": line.points_earned,
                         "refunded_quantity": line.refunded_quantity, "refunded_fen": line.refunded_fen,
+                        // A session of this count card paid the line.
+                        "count_card_id": line.count_card_id,
+                    })
+                })
+                .collect();
+            // Refunds and reversals of the bill, with why.
+            let refunds: Vec<Value> = refunds
+                .iter()
+                .filter(|refund| refund.bill_id == bill.id)
+                .map(|refund| {
+                    json!({
+                        "kind": refund.kind, "amount_fen": refund.amount_fen, "reason": refund.reason,
+                        "created_at": refund.created_at,
                     })
                 })
                 .collect();
@@ -124,6 +142,7 @@ async fn bills_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<
                 "discount_fen": bill.discount_fen, "points_used": bill.points_used, "points_earned": bill.points_earned,
                 "refunded_fen": bill.refunded_fen, "note": bill.note, "created_at": bill.created_at,
                 "settled_at": bill.settled_at, "member_confirmed_at": bill.member_confirmed_at, "lines": lines,
+                "refunds": refunds,
             })
         })
         .collect())
