@@ -489,8 +489,6 @@ async fn read_scanner(source: String, scans: mpsc::Sender<Scan>) {
     }
 }
 
-/// A keyboard-wedge scanner on Linux: `struct input_event` records (24 bytes on 64-bit: a timeval, type, code,
-/// value) from `/dev/input/eventN`, key presses turned back into the characters typed, one scan per Enter.
 /// Queues a scan for the connection; `false` once the bridge is gone. A full queue (the api out of reach for a
 /// while) drops the scan rather than pile up codes to charge later.
 fn forward(scans: &mpsc::Sender<Scan>, code: String) -> bool {
@@ -504,6 +502,8 @@ fn forward(scans: &mpsc::Sender<Scan>, code: String) -> bool {
     }
 }
 
+/// A keyboard-wedge scanner on Linux: `struct input_event` records (24 bytes on 64-bit: a timeval, type, code,
+/// value) from `/dev/input/eventN`, key presses turned back into the characters typed, one scan per Enter.
 async fn read_key_events(device: &str, scans: mpsc::Sender<Scan>) {
     let mut file = match tokio::fs::File::open(device).await {
         Ok(file) => file,
@@ -581,6 +581,22 @@ mod tests {
         let scan = keys.key(code, 1);
         assert_eq!(keys.key(code, 0), None);
         scan
+    }
+
+    #[test]
+    fn scans_beyond_the_queue_are_dropped_not_kept_to_charge_later() {
+        let (tx, mut rx) = mpsc::channel::<Scan>(SCAN_QUEUE);
+        for k in 0..SCAN_QUEUE + 3 {
+            assert!(forward(&tx, format!("code-{k}")), "the bridge is still there");
+        }
+        let mut kept = Vec::new();
+        while let Ok((_, code)) = rx.try_recv() {
+            kept.push(code);
+        }
+        // The first eight wait for the api; the newest are dropped.
+        assert_eq!(kept, (0..SCAN_QUEUE).map(|k| format!("code-{k}")).collect::<Vec<_>>());
+        drop(rx);
+        assert!(!forward(&tx, "after the bridge stopped".to_owned()));
     }
 
     #[test]
