@@ -263,6 +263,47 @@ export const tests = [
     },
   },
   {
+    name: 'the-owner-freezes-a-card-transfers-part-of-it-and-pays-the-rest-back',
+    async run({ page, base, accounts, shot }) {
+      const cashier = await staffToken(base, accounts.cashier)
+      const [store] = await call(base, 'GET', '/api/staff/v1/stores', cashier)
+      const giver = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900004001', name: '转出会员' })
+      const taker = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900004002', name: '转入会员' })
+      await call(base, 'POST', `/api/staff/v1/members/${giver.id}/stored-value/recharges`, cashier, {
+        store_id: store.id, amount_fen: 30000, tender: 'cash', idempotency_key: 'e2e-sv-giver',
+      })
+      await signIn(page, accounts.owner, `/console/members/${giver.id}`)
+      await page.locator('[data-test=profile-balance]', { hasText: '￥300.00' }).waitFor()
+      const confirm = () => page.locator('.el-message-box__btns .el-button--primary').click()
+      // Reported lost: frozen, then found again.
+      await page.locator('[data-test=sv-freeze]').click()
+      await confirm()
+      await page.locator('[data-test=sv-status]', { hasText: '已挂失冻结' }).waitFor()
+      await page.locator('[data-test=sv-unfreeze]').click()
+      await confirm()
+      await page.locator('[data-test=sv-status]').waitFor({ state: 'detached' })
+      // ￥100 to another member, found by phone.
+      await page.locator('[data-test=sv-transfer]').click()
+      await page.locator('[data-test=transfer-phone]').fill('13900004002')
+      await page.locator('[data-test=transfer-phone]').press('Enter')
+      await page.locator('[data-test=transfer-to]', { hasText: '转入会员' }).waitFor()
+      await page.locator('[data-test=transfer-amount]').fill('100')
+      await page.locator('[data-test=transfer-reason]').fill('送给家人')
+      await page.locator('[data-test=transfer-go]').click()
+      await page.locator('[data-test=profile-balance]', { hasText: '￥200.00' }).waitFor()
+      // 退卡: the rest paid back in cash, the card closed.
+      await page.locator('[data-test=sv-refund]').click()
+      await page.locator('[data-test=sv-refund-reason]').fill('搬家')
+      await page.waitForTimeout(300)
+      await shot('10b-card-refund')
+      await page.locator('[data-test=sv-refund-go]').click()
+      await page.locator('[data-test=sv-status]', { hasText: '已退卡' }).waitFor()
+      await page.locator('[data-test=profile-balance]', { hasText: '￥0.00' }).waitFor()
+      const received = await call(base, 'GET', `/api/staff/v1/members/${taker.id}/stored-value`, cashier)
+      assert.equal(received.balance_fen, 10000)
+    },
+  },
+  {
     name: 'sell-a-count-card-then-pay-a-service-with-one-of-its-sessions',
     async run({ page, accounts, shot }) {
       await signIn(page, accounts.cashier)

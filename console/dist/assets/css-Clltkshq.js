@@ -1,1 +1,0 @@
-import"./index-9e92fKEE.js";

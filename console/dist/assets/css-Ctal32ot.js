@@ -1,0 +1,1 @@
+import"./index-pMvAhYuO.js";import"./css-xNoI_Yh5.js";
