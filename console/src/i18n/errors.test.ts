@@ -23,11 +23,17 @@ describe('apiErrorText', () => {
   it('keeps the permission a forbidden action needs', () => {
     expect(apiErrorText('forbidden', 'your role does not allow this')).toBe('你的角色无权进行此操作')
     expect(apiErrorText('forbidden', 'your role does not allow this: it needs the `refund` permission')).toBe(
-      '你的角色无权进行此操作：需要「refund」权限',
+      '你的角色无权进行此操作：需要「退款与反结账」权限',
     )
     expect(
+      apiErrorText('forbidden', 'your role does not allow this: it needs the `checkout` or the `catalog_manage` permission'),
+    ).toBe('你的角色无权进行此操作：需要「收银」或「项目与商品管理」权限')
+    expect(
       apiErrorText('forbidden', 'this changes every store: it needs the `catalog_manage` permission held for all stores'),
-    ).toBe('此操作会更改所有门店：需要对所有门店都持有「catalog_manage」权限')
+    ).toBe('此操作会更改所有门店：需要对所有门店都持有「项目与商品管理」权限')
+    expect(
+      apiErrorText('forbidden', 'your role does not allow this: staff manage only roles below their own, working in their own stores'),
+    ).toBe('你只能管理角色比自己低、且在自己门店工作的员工')
   })
 
   it('says how long to wait after too many attempts', () => {

@@ -36,10 +36,13 @@ export function apiErrorText(code: string, message: string): string {
     case 'invalid_input':
       return t(key, { detail: message })
     case 'forbidden': {
-      // "your role does not allow this[: it needs the `x` permission]", or "this changes every store: it needs ...".
-      const permission = /`([^`]+)`/.exec(message)?.[1]
-      if (!permission) return t(key)
-      return t(message.includes('every store') ? 'errors.forbiddenEveryStore' : 'errors.forbiddenNeeds', { permission })
+      // "...: it needs the `x` [or the `y`] permission", "this changes every store: it needs ...", or the rule that
+      // staff manage only roles below their own. Permissions are named in the staff member's words.
+      const permissions = [...message.matchAll(/`([^`]+)`/g)].map((found) => named('permissions', found[1]))
+      if (message.includes('roles below their own')) return t('errors.forbiddenRole')
+      if (!permissions.length) return t(key)
+      if (message.includes('every store')) return t('errors.forbiddenEveryStore', { permission: permissions[0] })
+      return t('errors.forbiddenNeeds', { permission: permissions.join(t('errors.or')) })
     }
     case 'too_many_requests': {
       const secs = /(\d+)\s*s\b/.exec(message)?.[1]

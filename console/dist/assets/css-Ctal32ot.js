@@ -1,1 +1,0 @@
-import"./index-pMvAhYuO.js";import"./css-xNoI_Yh5.js";
