@@ -232,6 +232,27 @@ async fn a_purchase_above_the_minimum_gives_its_coupon_once_per_bill() {
         (reversal["detail"]["gifts_withdrawn"].as_i64(), reversal["detail"]["gifts_kept"].as_i64()),
         (Some(0), Some(1))
     );
+
+    // A gift a parked bill holds is taken back as well: that bill can no longer use it.
+    let third = json!({
+        "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": "gift-bill-5",
+        "lines": [{ "item_id": wash }], "tenders": [{ "kind": "cash", "amount_fen": price }],
+    });
+    let third = app.staff_posted(&cashier, "/bills", third).await;
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    let gift3 = held.as_array().unwrap().iter().find(|c| c["state"] == "usable").expect("a third gift")["id"].clone();
+    let park = json!({
+        "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": "gift-park-1", "park": true,
+        "coupon_id": gift3, "lines": [{ "item_id": wash }],
+    });
+    let parked = app.staff_posted(&cashier, "/bills", park).await;
+    ok(reverse(&third, "gift-reverse-3").await);
+    let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
+    let gift3 = held.as_array().unwrap().iter().find(|c| c["id"] == gift3).unwrap().clone();
+    assert_eq!(gift3["state"], "withdrawn", "{gift3}");
+    let settle = json!({ "tenders": [{ "kind": "cash", "amount_fen": price - 2000 }] });
+    let refused = app.post(&format!("{STAFF}/bills/{}/settle", parked["id"]), &cashier, settle).await;
+    assert_error(&refused, StatusCode::CONFLICT, "coupon_unusable");
     app.assert_ledger_balanced().await;
 }
 

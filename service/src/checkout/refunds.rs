@@ -251,6 +251,22 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
     let refund = ProviderRefund { refund_id, why: &why };
     let tender_record = return_money(&mut posting, &tenders, amounts, refund).await?;
     return_points(&mut posting, &back, settings.points_validity_days).await?;
+    // Before the store's rows, as a settlement takes a gift template's row before them (the same order, no
+    // deadlock). A bill given back whole (reversed, or every unit of every line refunded) gives its coupon back too.
+    let whole = kind == "reversal"
+        || bill_lines::Entity::find()
+            .filter(bill_lines::Column::BillId.eq(bill_id))
+            .all(&txn)
+            .await?
+            .iter()
+            .all(|line| line.refunded_quantity >= line.quantity);
+    let coupon_back = if whole { crate::coupons::redeem::give_back(&txn, bill_id).await? } else { 0 };
+    // And the gifts its purchase gave (满赠) go back, unless used already.
+    let gifts = if whole {
+        crate::coupons::issue::withdraw_gifts_of(&txn, merchant_id, bill_id).await?
+    } else {
+        crate::coupons::issue::GiftsBack::default()
+    };
     // The store's shared rows last: its stock, then (inside `post`) its ledger accounts.
     back.stock.apply(&txn).await?;
     let entry_id = posting.post().await?;
@@ -272,21 +288,6 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             .col_expr(bills::Column::ClosedBy, Expr::value(Some(principal.staff_id)));
     }
     update.exec(&txn).await?;
-    // A bill given back whole (reversed, or every unit of every line refunded) gives its coupon back too.
-    let whole = kind == "reversal"
-        || bill_lines::Entity::find()
-            .filter(bill_lines::Column::BillId.eq(bill_id))
-            .all(&txn)
-            .await?
-            .iter()
-            .all(|line| line.refunded_quantity >= line.quantity);
-    let coupon_back = if whole { crate::coupons::redeem::give_back(&txn, bill_id).await? } else { 0 };
-    // And the gifts its purchase gave (满赠) go back, unless used already.
-    let gifts = if whole {
-        crate::coupons::issue::withdraw_gifts_of(&txn, merchant_id, bill_id).await?
-    } else {
-        crate::coupons::issue::GiftsBack::default()
-    };
     if let Some(before) = standing {
         let cause = json!({ "bill_id": bill_id, "refund_id": refund_id, "kind": kind });
         levels::follow_return(&txn, merchant_id, before, Actor::Staff(principal.staff_id), cause).await?;

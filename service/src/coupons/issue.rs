@@ -596,13 +596,13 @@ pub(crate) async fn offers_purchase_gifts(conn: &impl ConnectionTrait, merchant_
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct GiftsBack {
     pub(crate) withdrawn: u64,
-    /// Used already, or held by a parked bill: the member has had it.
+    /// Used already: the member has had it.
     pub(crate) kept: u64,
 }
 
 /// Takes back the gifts a purchase gave (满赠) when the purchase is reversed or refunded in full, in that
-/// transaction: each one still unused is withdrawn, and its stock and budget go back to its template. A gift that
-/// was used, or is held by a parked bill, stays with the member and is counted as kept.
+/// transaction: each one still unused (even if a parked bill holds it) is withdrawn, and its stock and budget go
+/// back to its template. A gift already used stays with the member and is counted as kept.
 pub(crate) async fn withdraw_gifts_of(txn: &impl ConnectionTrait, merchant_id: i64, bill_id: i64) -> Result<GiftsBack> {
     use member_coupons::Column;
     let gifts = member_coupons::Entity::find()
@@ -613,10 +613,13 @@ pub(crate) async fn withdraw_gifts_of(txn: &impl ConnectionTrait, merchant_id: i
         .await?;
     let mut back = GiftsBack::default();
     for gift in gifts {
+        // One held by a parked bill is taken back too: that bill then settles without it (its coupon is refused
+        // and the cashier prices it again), rather than the gift coming back when the bill is voided.
         let withdrawn = member_coupons::Entity::update_many()
             .col_expr(Column::Status, Expr::value(CouponStatus::Withdrawn.as_str()))
+            .col_expr(Column::BillId, Expr::value(Option::<i64>::None))
             .filter(Column::Id.eq(gift.id))
-            .filter(Column::Status.eq(CouponStatus::Usable.as_str()))
+            .filter(Column::Status.is_in([CouponStatus::Usable.as_str(), CouponStatus::Reserved.as_str()]))
             .exec(txn)
             .await?;
         if withdrawn.rows_affected == 0 {
