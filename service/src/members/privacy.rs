@@ -359,10 +359,6 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
         .await?;
     let cancelled = cancel_future_bookings(&txn, merchant_id, member_id, now).await?;
     forget_messages(&txn, merchant_id, member_id).await?;
-    for booking_id in &cancelled {
-        // Staff reminders about those bookings name the member: they go nowhere now.
-        crate::notifications::outbox::withdraw(&txn, *booking_id, "cancelled: member anonymised").await?;
-    }
     // Whoever paid in a wallet is the member's openid there.
     payments::Entity::update_many()
         .col_expr(payments::Column::Payer, Expr::value(Option::<String>::None))
@@ -420,8 +416,8 @@ async fn cancel_future_bookings(
     Ok(ids)
 }
 
-/// Messages to the member keep no openid or text about them: what was not sent is withdrawn, and every payload
-/// is emptied (the history of what was sent when stays).
+/// Messages to the member, and to staff about the member's bookings, keep no openid or text about them: what was
+/// not sent is withdrawn, and every payload is emptied (the history of what was sent when stays).
 async fn forget_messages(txn: &DatabaseTransaction, merchant_id: i64, member_id: i64) -> Result<()> {
     let recipient = format!("member:{member_id}");
     notification_outbox::Entity::update_many()
@@ -439,17 +435,29 @@ async fn forget_messages(txn: &DatabaseTransaction, merchant_id: i64, member_id:
         .filter(notification_outbox::Column::Recipient.eq(recipient.as_str()))
         .exec(txn)
         .await?;
-    // Messages to staff about the member's bookings (a reminder naming them) keep no text about them either.
-    let theirs = bookings::Entity::find()
-        .select_only()
-        .column(bookings::Column::Id)
-        .filter(bookings::Column::MerchantId.eq(merchant_id))
-        .filter(bookings::Column::MemberId.eq(member_id))
-        .into_query();
+    // Messages to staff about the member's bookings (a reminder naming them) keep no text about them either; one not
+    // sent yet is not sent (emptied, it would say nothing).
+    let theirs = || {
+        bookings::Entity::find()
+            .select_only()
+            .column(bookings::Column::Id)
+            .filter(bookings::Column::MerchantId.eq(merchant_id))
+            .filter(bookings::Column::MemberId.eq(member_id))
+            .into_query()
+    };
+    notification_outbox::Entity::update_many()
+        .col_expr(notification_outbox::Column::Status, Expr::value("skipped"))
+        .col_expr(notification_outbox::Column::ErrorCode, Expr::value(Some("member_anonymised")))
+        .col_expr(notification_outbox::Column::Error, Expr::value(Some("the member asked to be forgotten")))
+        .filter(notification_outbox::Column::MerchantId.eq(merchant_id))
+        .filter(notification_outbox::Column::BookingId.in_subquery(theirs()))
+        .filter(notification_outbox::Column::Status.eq("pending"))
+        .exec(txn)
+        .await?;
     notification_outbox::Entity::update_many()
         .col_expr(notification_outbox::Column::Payload, Expr::value("{}"))
         .filter(notification_outbox::Column::MerchantId.eq(merchant_id))
-        .filter(notification_outbox::Column::BookingId.in_subquery(theirs))
+        .filter(notification_outbox::Column::BookingId.in_subquery(theirs()))
         .exec(txn)
         .await?;
     Ok(())
