@@ -437,6 +437,24 @@ pub async fn sync(ctx: &AppContext, payment: &payments::Model) -> Result<Synced>
         Found::Unpaid if Utc::now() >= payment.expires_at => {
             give_up(ctx, payment, &merchant).await?;
             close_here(ctx, payment).await?;
+            // The customer paid between the question and the reversal, and another look (the watcher, the sweep, the
+            // cashier's) settled it here meanwhile: the provider has given the money back while the bill stands
+            // settled. Rare, and not ours to undo quietly: staff see it.
+            let now = reload(&ctx.db, payment.id).await?;
+            if now.status == PAID {
+                let detail = serde_json::json!({ "bill_id": now.bill_id, "amount_fen": now.amount_fen });
+                let provider = payment.provider.as_str();
+                record_exception(
+                    &ctx.db,
+                    now.merchant_id,
+                    Some(now.id),
+                    provider,
+                    "reversed_after_paid",
+                    &now.out_trade_no,
+                    detail,
+                )
+                .await?;
+            }
             Ok(Synced::Closed)
         }
         Found::Unpaid => Ok(Synced::StillPending),

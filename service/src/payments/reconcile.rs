@@ -493,7 +493,9 @@ pub async fn run(ctx: &AppContext, principal: &StaffPrincipal, day: NaiveDate) -
     }
     for provider in &providers {
         // A failure is kept as the day's reconciliation, with why; staff read it in the answer.
-        let _ = reconcile(ctx, merchant.id, *provider, day).await;
+        if let Err(error) = reconcile(ctx, merchant.id, *provider, day).await {
+            tracing::warn!(merchant = merchant.id, provider = provider.as_str(), %error, "reconciliation run by hand failed");
+        }
     }
     audit::record(
         &ctx.db,
