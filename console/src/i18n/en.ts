@@ -541,6 +541,7 @@ const en: typeof zh = {
     refund_failed: 'Refund failed',
     reversed_unsettleable: 'Reversed, not settleable',
     paid_after_close: 'Paid after close',
+    reversed_after_paid: 'Reversed, bill settled',
     notification_mismatch: 'Callback mismatch',
   },
   permissions: {

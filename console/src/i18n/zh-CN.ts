@@ -563,6 +563,7 @@ export default {
     refund_failed: '退款失败',
     reversed_unsettleable: '已撤销、无法入账',
     paid_after_close: '关单后到账',
+    reversed_after_paid: '已撤销但账单已结',
     notification_mismatch: '回调不符',
   },
   permissions: {

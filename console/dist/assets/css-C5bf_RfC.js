@@ -1,1 +1,0 @@
-import"./index-CmkJdyeV.js";import"./css-B6KOVlRs.js";
