@@ -103,6 +103,29 @@ pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
     ticket
 }
 
+/// A slip's ledger entry (`job.subject_id`) with its lines as (account kind, debit-positive amount).
+async fn entry_lines(
+    ctx: &AppContext,
+    job: &print_jobs::Model,
+    what: &'static str,
+) -> Result<(journal_entries::Model, Vec<(String, i64)>)> {
+    let entry = journal_entries::Entity::find_by_id(job.subject_id)
+        .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound(what))?;
+    let lines = journal_lines::Entity::find().filter(journal_lines::Column::EntryId.eq(entry.id)).all(&ctx.db).await?;
+    let accounts: std::collections::HashMap<i64, String> = ledger_accounts::Entity::find()
+        .filter(ledger_accounts::Column::Id.is_in(lines.iter().map(|l| l.account_id)))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.kind))
+        .collect();
+    let lines = lines.iter().filter_map(|l| Some((accounts.get(&l.account_id)?.clone(), l.amount))).collect();
+    Ok((entry, lines))
+}
+
 /// A desk or mini-program recharge, from its ledger entry: what was paid and how, the bonus, and the card as the
 /// recharge left it (`stated`; as it is now for a slip queued before statements were kept).
 async fn recharge_ticket(
@@ -112,27 +135,15 @@ async fn recharge_ticket(
     job: &print_jobs::Model,
     stated: Option<Stated>,
 ) -> Result<Ticket> {
-    let entry = journal_entries::Entity::find_by_id(job.subject_id)
-        .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
-        .one(&ctx.db)
-        .await?
-        .ok_or(Error::NotFound("recharge"))?;
-    let lines = journal_lines::Entity::find().filter(journal_lines::Column::EntryId.eq(entry.id)).all(&ctx.db).await?;
-    let accounts: std::collections::HashMap<i64, String> = ledger_accounts::Entity::find()
-        .filter(ledger_accounts::Column::Id.is_in(lines.iter().map(|l| l.account_id)))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.kind))
-        .collect();
+    let (entry, lines) = entry_lines(ctx, job, "recharge").await?;
     // Debit-positive lines: money in is a debit to a tender account; the card's principal and bonus are credited.
     let (mut principal, mut bonus) = (0, 0);
     let mut paid: Vec<(String, i64)> = Vec::new();
-    for line in &lines {
-        match accounts.get(&line.account_id).map(String::as_str) {
-            Some("sv_principal") => principal -= line.amount,
-            Some("sv_bonus") => bonus -= line.amount,
-            Some(kind @ ("cash" | "bank_card" | "wechat_pay" | "alipay")) => paid.push((kind.to_owned(), line.amount)),
+    for (kind, amount) in &lines {
+        match kind.as_str() {
+            "sv_principal" => principal -= amount,
+            "sv_bonus" => bonus -= amount,
+            "cash" | "bank_card" | "wechat_pay" | "alipay" => paid.push((kind.clone(), *amount)),
             _ => {}
         }
     }
@@ -183,30 +194,16 @@ async fn card_refund_ticket(
     job: &print_jobs::Model,
     stated: Option<Stated>,
 ) -> Result<Ticket> {
-    let entry = journal_entries::Entity::find_by_id(job.subject_id)
-        .filter(journal_entries::Column::MerchantId.eq(job.merchant_id))
-        .one(&ctx.db)
-        .await?
-        .ok_or(Error::NotFound("card refund"))?;
-    let lines = journal_lines::Entity::find().filter(journal_lines::Column::EntryId.eq(entry.id)).all(&ctx.db).await?;
-    let accounts: std::collections::HashMap<i64, String> = ledger_accounts::Entity::find()
-        .filter(ledger_accounts::Column::Id.is_in(lines.iter().map(|l| l.account_id)))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.kind))
-        .collect();
+    let (entry, lines) = entry_lines(ctx, job, "card refund").await?;
     // Debit-positive lines: money paid out is a credit to a tender account, the fee kept a credit to breakage, the
     // bonus voided a debit to the card's bonus.
     let (mut fee, mut voided) = (0, 0);
     let mut paid_back: Vec<(String, i64)> = Vec::new();
-    for line in &lines {
-        match accounts.get(&line.account_id).map(String::as_str) {
-            Some(kind @ ("cash" | "bank_card" | "wechat_pay" | "alipay")) => {
-                paid_back.push((kind.to_owned(), -line.amount))
-            }
-            Some("breakage") => fee -= line.amount,
-            Some("sv_bonus") => voided += line.amount,
+    for (kind, amount) in &lines {
+        match kind.as_str() {
+            "cash" | "bank_card" | "wechat_pay" | "alipay" => paid_back.push((kind.clone(), -amount)),
+            "breakage" => fee -= amount,
+            "sv_bonus" => voided += amount,
             _ => {}
         }
     }
