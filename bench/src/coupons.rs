@@ -59,9 +59,9 @@ const CLAIM_STOCK: i64 = 100_000_000;
 /// instead of bound one by one: a join to one row by its key, which costs nothing beside a million inserts.
 const CEILING_INSERT: &str = "INSERT INTO member_coupons (merchant_id, template_id, member_id, name, kind, value_fen, \
      rate_bp, cap_fen, threshold_fen, free_item_kind, free_item_id, scope, stacks_with_level, stacks_with_points, \
-     valid_from, valid_until, status, source, source_key, created_at) \
+     stacks_with_coupons, valid_from, valid_until, status, source, source_key, created_at) \
      SELECT t.merchant_id, t.id, m.id, t.name, t.kind, t.value_fen, t.rate_bp, t.cap_fen, t.threshold_fen, \
-     t.free_item_kind, t.free_item_id, t.scope, t.stacks_with_level, t.stacks_with_points, now(), \
+     t.free_item_kind, t.free_item_id, t.scope, t.stacks_with_level, t.stacks_with_points, t.stacks_with_coupons, now(), \
      now() + make_interval(days => t.valid_days), 'usable', 'grant', 'grant:bench-ceiling', now() \
      FROM members m JOIN coupon_templates t ON t.id = $2 \
      WHERE m.merchant_id = $1 AND m.anonymised_at IS NULL \
@@ -330,7 +330,7 @@ impl OneServiceBill {
             "store_id": self.store_id,
             "member_id": member_id,
             "lines": [{ "kind": "service", "item_id": self.service_id }],
-            "coupon_id": coupon_id,
+            "coupon_ids": coupon_id.into_iter().collect::<Vec<_>>(),
         })
     }
 

@@ -41,9 +41,7 @@ pub struct Model {
     /// When it was voided or reversed, and by whom.
     pub closed_at: Option<DateTimeUtc>,
     pub closed_by: Option<i64>,
-    /// The member's coupon the bill used (or holds, while parked).
-    pub coupon_id: Option<i64>,
-    /// What the coupon took off.
+    /// What the bill's coupons took off (each coupon's share is in `bill_coupons`).
     pub coupon_fen: i64,
 }
 

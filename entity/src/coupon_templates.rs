@@ -22,6 +22,8 @@ pub struct Model {
     pub scope: String,
     pub stacks_with_level: bool,
     pub stacks_with_points: bool,
+    /// Combines with other coupons on one bill (each of them must say so).
+    pub stacks_with_coupons: bool,
     pub valid_from: Option<DateTimeUtc>,
     pub valid_until: Option<DateTimeUtc>,
     /// Valid this many days from issue, to the end of the last day in the merchant's zone.

@@ -4,6 +4,7 @@
 //! `api` maps them to DTOs.
 
 pub mod audit_log;
+pub mod bill_coupons;
 pub mod bill_lines;
 pub mod bill_refund_lines;
 pub mod bill_refunds;

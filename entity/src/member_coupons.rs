@@ -20,6 +20,8 @@ pub struct Model {
     pub scope: String,
     pub stacks_with_level: bool,
     pub stacks_with_points: bool,
+    /// Combines with other coupons on one bill (each of them must say so).
+    pub stacks_with_coupons: bool,
     pub valid_from: DateTimeUtc,
     pub valid_until: DateTimeUtc,
     /// `usable`, `reserved` (on a parked bill) or `used`; expiry is read from `valid_until`.

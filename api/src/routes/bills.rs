@@ -12,6 +12,7 @@ use service::checkout::bills::{
     self, Bill, BillDraft, LineInput, Quote, Receipt, SettleInput, SettleParkedInput, StaffInput, TenderInput,
 };
 use service::checkout::refunds::{self, Refund, RefundInput, RefundLineInput};
+use service::coupons::UsedCoupon;
 use service::domain::{BillStatus, Fen, LineKind, Page, Points, TenderKind};
 
 use crate::error::{ApiResult, ErrorBody};
@@ -90,9 +91,9 @@ pub struct BillDraftRequest {
     /// Points to use as an offset (抵现); 0 by default.
     #[serde(default)]
     pub points: Points,
-    /// One of the member's usable coupons.
+    /// The member's usable coupons: one, or up to five that each combine with other coupons (one per template).
     #[serde(default)]
-    pub coupon_id: Option<i64>,
+    pub coupon_ids: Vec<i64>,
     #[serde(default)]
     pub note: String,
 }
@@ -119,7 +120,7 @@ impl From<BillDraftRequest> for BillDraft {
                 })
                 .collect(),
             points: d.points,
-            coupon_id: d.coupon_id,
+            coupon_ids: d.coupon_ids,
             note: d.note,
         }
     }
@@ -140,9 +141,9 @@ pub struct CreateBillRequest {
     pub lines: Vec<BillLineRequest>,
     #[serde(default)]
     pub points: Points,
-    /// One of the member's usable coupons.
+    /// The member's usable coupons: one, or up to five that each combine with other coupons (one per template).
     #[serde(default)]
-    pub coupon_id: Option<i64>,
+    pub coupon_ids: Vec<i64>,
     #[serde(default)]
     pub note: String,
     /// Must add up to the bill's total exactly. Leave empty when parking.
@@ -208,6 +209,20 @@ pub struct TenderDto {
     pub refunded_fen: Fen,
 }
 
+/// One of a bill's coupons and what it took off.
+#[derive(Serialize, ToSchema)]
+pub struct BillCouponDto {
+    pub coupon_id: i64,
+    pub name: String,
+    pub off_fen: Fen,
+}
+
+impl From<UsedCoupon> for BillCouponDto {
+    fn from(c: UsedCoupon) -> Self {
+        Self { coupon_id: c.coupon_id, name: c.name, off_fen: c.off }
+    }
+}
+
 /// A bill with everything its receipt shows.
 #[derive(Serialize, ToSchema)]
 pub struct BillDto {
@@ -218,9 +233,10 @@ pub struct BillDto {
     pub status: BillStatus,
     pub subtotal_fen: Fen,
     pub discount_fen: Fen,
-    /// The member's coupon the bill used (or holds while parked), and what it took off.
-    pub coupon_id: Option<i64>,
+    /// What the bill's coupons took off, all together.
     pub coupon_fen: Fen,
+    /// The member's coupons the bill used (or holds while parked), in the order they applied.
+    pub coupons: Vec<BillCouponDto>,
     pub points_used: Points,
     pub points_offset_fen: Fen,
     pub total_fen: Fen,
@@ -280,8 +296,8 @@ impl From<Bill> for BillDto {
             status: b.status,
             subtotal_fen: b.subtotal,
             discount_fen: b.discount,
-            coupon_id: b.coupon_id,
             coupon_fen: b.coupon,
+            coupons: b.coupons.into_iter().map(BillCouponDto::from).collect(),
             points_used: b.points_used,
             points_offset_fen: b.points_offset,
             total_fen: b.total,
@@ -431,7 +447,7 @@ async fn create_bill(
         member_id: b.member_id,
         lines: b.lines,
         points: b.points,
-        coupon_id: b.coupon_id,
+        coupon_ids: b.coupon_ids,
         note: b.note,
     }
     .into();

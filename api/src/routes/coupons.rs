@@ -51,6 +51,8 @@ pub struct TermsDto {
     pub scope: Scope,
     pub stacks_with_level: bool,
     pub stacks_with_points: bool,
+    /// Combines with the member's other coupons on one bill (each of them must say so; one per template).
+    pub stacks_with_coupons: bool,
 }
 
 impl From<Terms> for TermsDto {
@@ -67,6 +69,7 @@ impl From<Terms> for TermsDto {
             scope: t.scope,
             stacks_with_level: t.stacks_with_level,
             stacks_with_points: t.stacks_with_points,
+            stacks_with_coupons: t.stacks_with_coupons,
         }
     }
 }
@@ -163,6 +166,9 @@ pub struct CouponTemplateRequest {
     /// Default true.
     #[serde(default)]
     pub stacks_with_points: Option<bool>,
+    /// Combines with other coupons on one bill when each of them says so (default false: one coupon per bill).
+    #[serde(default)]
+    pub stacks_with_coupons: bool,
     /// Fixed validity: both, or
     #[serde(default)]
     pub valid_from: Option<DateTime<Utc>>,
@@ -231,6 +237,7 @@ impl CouponTemplateRequest {
                 scope: self.scope,
                 stacks_with_level: self.stacks_with_level.unwrap_or(true),
                 stacks_with_points: self.stacks_with_points.unwrap_or(true),
+                stacks_with_coupons: self.stacks_with_coupons,
             },
             validity,
             claim_from: self.claim_from,

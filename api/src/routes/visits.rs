@@ -15,6 +15,7 @@ use service::loyalty::points::PointsMovement;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Member, Staff};
+use crate::routes::bills::BillCouponDto;
 use crate::routes::stored_value::StatementLineDto;
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
@@ -82,8 +83,10 @@ pub struct MemberBillDto {
     pub status: BillStatus,
     pub subtotal_fen: Fen,
     pub discount_fen: Fen,
-    /// What my coupon took off.
+    /// What my coupons took off, all together.
     pub coupon_fen: Fen,
+    /// My coupons on the bill, each with what it took off.
+    pub coupons: Vec<BillCouponDto>,
     pub points_used: Points,
     pub points_offset_fen: Fen,
     pub total_fen: Fen,
@@ -106,6 +109,7 @@ impl From<Bill> for MemberBillDto {
             subtotal_fen: b.subtotal,
             discount_fen: b.discount,
             coupon_fen: b.coupon,
+            coupons: b.coupons.into_iter().map(BillCouponDto::from).collect(),
             points_used: b.points_used,
             points_offset_fen: b.points_offset,
             total_fen: b.total,

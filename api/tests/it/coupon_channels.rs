@@ -218,7 +218,7 @@ async fn a_purchase_above_the_minimum_gives_its_coupon_once_per_bill() {
     let held = app.staff_ok(&cashier, &format!("/members/{member}/coupons")).await;
     let fresh = held.as_array().unwrap().iter().find(|c| c["state"] == "usable").expect("a new gift")["id"].clone();
     let spend = json!({
-        "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": "gift-bill-4", "coupon_id": fresh,
+        "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": "gift-bill-4", "coupon_ids": [fresh],
         "lines": [{ "item_id": wash }], "tenders": [{ "kind": "cash", "amount_fen": price - 2000 }],
     });
     app.staff_posted(&cashier, "/bills", spend).await;
@@ -243,7 +243,7 @@ async fn a_purchase_above_the_minimum_gives_its_coupon_once_per_bill() {
     let gift3 = held.as_array().unwrap().iter().find(|c| c["state"] == "usable").expect("a third gift")["id"].clone();
     let park = json!({
         "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": "gift-park-1", "park": true,
-        "coupon_id": gift3, "lines": [{ "item_id": wash }],
+        "coupon_ids": [gift3], "lines": [{ "item_id": wash }],
     });
     let parked = app.staff_posted(&cashier, "/bills", park).await;
     ok(reverse(&third, "gift-reverse-3").await);

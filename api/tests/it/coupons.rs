@@ -207,7 +207,7 @@ fn twenty_off() -> Value {
 
 fn bill(app: &TestApp, member: i64, coupon: i64, wash: i64, pay: i64, key: &str) -> Value {
     json!({
-        "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "idempotency_key": key,
+        "store_id": app.seed.store_ids[0], "member_id": member, "coupon_ids": [coupon], "idempotency_key": key,
         "lines": [{ "item_id": wash }], "tenders": [{ "kind": "cash", "amount_fen": pay }],
     })
 }
@@ -225,7 +225,7 @@ async fn a_coupon_comes_off_one_bill_and_comes_back_when_it_is_reversed() {
     let manager = app.token(Role::Manager).await;
     let (member, coupon, (wash, price)) = member_with_coupon(&app, "13900003001", twenty_off()).await;
     // The preview names the coupon's step.
-    let draft = json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "lines": [{ "item_id": wash }] });
+    let draft = json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_ids": [coupon], "lines": [{ "item_id": wash }] });
     let quote = app.staff_posted(&cashier, "/bills/preview", draft).await;
     assert_eq!((quote["coupon_fen"].as_i64(), quote["total_fen"].as_i64()), (Some(2000), Some(price - 2000)));
     // Without one named, the preview suggests the coupon that takes the most.
@@ -236,7 +236,14 @@ async fn a_coupon_comes_off_one_bill_and_comes_back_when_it_is_reversed() {
 
     let settled =
         app.staff_posted(&cashier, "/bills", bill(&app, member, coupon, wash, price - 2000, "coupon-bill-1")).await;
-    assert_eq!((settled["coupon_id"].as_i64(), settled["coupon_fen"].as_i64()), (Some(coupon), Some(2000)));
+    assert_eq!(
+        (settled["coupons"][0]["coupon_id"].as_i64(), settled["coupon_fen"].as_i64()),
+        (Some(coupon), Some(2000))
+    );
+    assert_eq!(
+        (settled["coupons"][0]["off_fen"].as_i64(), settled["coupons"][0]["name"].as_str()),
+        (Some(2000), Some("到店 20 元券"))
+    );
     assert_eq!(settled["lines"][0]["coupon_fen"], 2000);
     assert_eq!(coupon_state(&app, member).await, "used");
     // Used once: a second bill naming it is refused and writes nothing.
@@ -288,7 +295,7 @@ async fn a_parked_bill_holds_its_coupon_until_voided_and_a_full_refund_gives_it_
     let cashier = app.token(Role::Cashier).await;
     let manager = app.token(Role::Manager).await;
     let (member, coupon, (wash, price)) = member_with_coupon(&app, "13900003003", twenty_off()).await;
-    let park = |key: &str| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "park": true, "idempotency_key": key, "lines": [{ "item_id": wash }] });
+    let park = |key: &str| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_ids": [coupon], "park": true, "idempotency_key": key, "lines": [{ "item_id": wash }] });
     let parked = app.staff_posted(&cashier, "/bills", park("coupon-park-1")).await;
     assert_eq!(coupon_state(&app, member).await, "reserved");
     // Held: another bill cannot use it meanwhile.
@@ -325,7 +332,7 @@ async fn coupons_a_bill_cannot_use_are_refused_with_a_clear_code() {
     )
     .await;
     let other = app.new_member(&cashier, "13900003005").await;
-    let preview = |member: i64, coupon: i64| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_id": coupon, "lines": [{ "item_id": wash }] });
+    let preview = |member: i64, coupon: i64| json!({ "store_id": app.seed.store_ids[0], "member_id": member, "coupon_ids": [coupon], "lines": [{ "item_id": wash }] });
     let path = format!("{STAFF}/bills/preview");
     // Not suggested for a bill it cannot take from.
     let plain = json!({ "store_id": app.seed.store_ids[0], "member_id": member, "lines": [{ "item_id": wash }] });
@@ -342,7 +349,8 @@ async fn coupons_a_bill_cannot_use_are_refused_with_a_clear_code() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_input",
     );
-    let anonymous = json!({ "store_id": app.seed.store_ids[0], "coupon_id": coupon, "lines": [{ "item_id": wash }] });
+    let anonymous =
+        json!({ "store_id": app.seed.store_ids[0], "coupon_ids": [coupon], "lines": [{ "item_id": wash }] });
     assert_error(&app.post(&path, &cashier, anonymous).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
     // Settling anyway writes nothing.
     assert_error(

@@ -10,6 +10,7 @@ mod checkout;
 mod cli;
 mod console;
 mod coupon_channels;
+mod coupon_stacking;
 mod coupons;
 mod crash;
 mod errors;

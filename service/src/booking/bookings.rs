@@ -585,7 +585,7 @@ pub async fn check_in(ctx: &AppContext, principal: &StaffPrincipal, booking_id: 
             })
             .collect(),
         points: Points::ZERO,
-        coupon_id: None,
+        coupon_ids: Vec::new(),
         note: format!("预约 #{}", row.id),
     };
     let bill = crate::checkout::bills::park(ctx, principal, draft, &format!("booking-{}-check-in", row.id)).await?;

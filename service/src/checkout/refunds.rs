@@ -252,7 +252,7 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
     let tender_record = return_money(&mut posting, &tenders, amounts, refund).await?;
     return_points(&mut posting, &back, settings.points_validity_days).await?;
     // Before the store's rows, as a settlement takes a gift template's row before them (the same order, no
-    // deadlock). A bill given back whole (reversed, or every unit of every line refunded) gives its coupon back too.
+    // deadlock). A bill given back whole (reversed, or every unit of every line refunded) gives its coupons back too.
     let whole = kind == "reversal"
         || bill_lines::Entity::find()
             .filter(bill_lines::Column::BillId.eq(bill_id))
@@ -317,7 +317,7 @@ async fn run_asked(ctx: &AppContext, principal: &StaffPrincipal, asked: Asked<'_
             target: Some(("bill", bill_id)),
             detail: json!({
                 "refund_id": refund_id, "amount_fen": money_back, "reason": why, "entry_id": entry_id,
-                "coupon_given_back": coupon_back > 0,
+                "coupons_given_back": coupon_back,
                 "gifts_withdrawn": gifts.withdrawn, "gifts_kept": gifts.kept,
             }),
             ip: None,

@@ -108,6 +108,7 @@ pub(super) async fn insert(
         scope: Set(t.scope.clone()),
         stacks_with_level: Set(t.stacks_with_level),
         stacks_with_points: Set(t.stacks_with_points),
+        stacks_with_coupons: Set(t.stacks_with_coupons),
         valid_from: Set(issue.window.0),
         valid_until: Set(issue.window.1),
         status: Set(CouponStatus::Usable.as_str().to_owned()),
@@ -338,6 +339,7 @@ pub async fn grant_matching(
         .expr(Expr::val(t.scope.clone()))
         .expr(Expr::val(t.stacks_with_level))
         .expr(Expr::val(t.stacks_with_points))
+        .expr(Expr::val(t.stacks_with_coupons))
         .expr(Expr::val(valid_from))
         .expr(Expr::val(valid_until))
         .expr(Expr::val(CouponStatus::Usable.as_str()))
@@ -363,6 +365,7 @@ pub async fn grant_matching(
         C::Scope,
         C::StacksWithLevel,
         C::StacksWithPoints,
+        C::StacksWithCoupons,
         C::ValidFrom,
         C::ValidUntil,
         C::Status,

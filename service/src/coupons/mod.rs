@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use entity::{coupon_templates, member_coupons};
 
+pub use redeem::UsedCoupon;
 pub use terms::{FreeItemKind, Scope, Terms};
 
 use crate::domain::{CouponKind, CouponSource, CouponStatus, Fen, Points, TemplateStatus};
@@ -110,6 +111,7 @@ macro_rules! terms_of {
             scope: scope_of(&$row.scope)?,
             stacks_with_level: $row.stacks_with_level,
             stacks_with_points: $row.stacks_with_points,
+            stacks_with_coupons: $row.stacks_with_coupons,
             name: $row.name,
         }
     };

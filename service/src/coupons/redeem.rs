@@ -1,31 +1,69 @@
-//! A coupon on a bill: checked when the bill is priced, held while the bill is parked, used in the settlement's
+//! Coupons on a bill: checked when the bill is priced, held while the bill is parked, used in the settlement's
 //! transaction, and given back when the bill is voided, reversed or refunded in full. Each step is one guarded
-//! update of the coupon's row (owner, status and validity in its `WHERE`), so a coupon pays for one bill however
-//! many settle at once.
+//! update of a coupon's row (owner, status and validity in its `WHERE`), so a coupon pays for one bill however
+//! many settle at once. What each coupon took off is kept in `bill_coupons`, the bill's own record.
 //!
 //! Policy on giving back: the coupon returns with the validity it was issued with; one that expired meanwhile comes
 //! back expired (a refund is not a new offer).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query, UpdateStatement};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use entity::{member_coupons, members};
+use entity::{bill_coupons, member_coupons, members};
 
 use super::{Terms, to_coupon};
-use crate::domain::CouponStatus;
+use crate::checkout::pricing::Priced;
+use crate::domain::{CouponStatus, Fen};
 use crate::{Conflict, Error, Result};
 
-/// The coupon a bill names, checked against the bill's member, store and the time.
+/// The most coupons one bill may name (when each of them combines with others).
+pub const MAX_COUPONS_PER_BILL: usize = 5;
+
+/// A coupon a bill names, checked against the bill's member, store and the time.
 #[derive(Clone, Debug)]
 pub(crate) struct BillCoupon {
     pub(crate) id: i64,
+    pub(crate) template_id: i64,
     pub(crate) terms: Terms,
+}
+
+/// The member's coupons a bill at `store_id` names, each checked now (see [`check_one`]): at most
+/// [`MAX_COUPONS_PER_BILL`], none twice, one per template. Whether they combine is the price's question. They come
+/// back in the order of their ids, so the same coupons price the same however the cashier picked them.
+pub(crate) async fn for_bill(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    member: Option<&members::Model>,
+    coupon_ids: &[i64],
+    store_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<BillCoupon>> {
+    if coupon_ids.len() > MAX_COUPONS_PER_BILL {
+        return Err(Error::invalid("coupon_ids", format!("a bill may use at most {MAX_COUPONS_PER_BILL} coupons")));
+    }
+    let mut ids = coupon_ids.to_vec();
+    ids.sort_unstable();
+    if ids.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(Error::invalid("coupon_ids", "a coupon is named twice"));
+    }
+    let mut coupons: Vec<BillCoupon> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let coupon = check_one(conn, merchant_id, member, id, store_id, now).await?;
+        if coupons.iter().any(|c| c.template_id == coupon.template_id) {
+            return Err(Error::invalid(
+                "coupon_ids",
+                "a bill uses one coupon of each kind: two were issued from one template",
+            ));
+        }
+        coupons.push(coupon);
+    }
+    Ok(coupons)
 }
 
 /// The member's coupon for a bill at `store_id` now: theirs, not used, valid now and good at the store. One held
 /// by another parked bill is caught when it is held or used.
-pub(crate) async fn for_bill(
+async fn check_one(
     conn: &impl ConnectionTrait,
     merchant_id: i64,
     member: Option<&members::Model>,
@@ -33,22 +71,22 @@ pub(crate) async fn for_bill(
     store_id: i64,
     now: DateTime<Utc>,
 ) -> Result<BillCoupon> {
-    let member = member.ok_or_else(|| Error::invalid("coupon_id", "a coupon needs the bill's member"))?;
+    let member = member.ok_or_else(|| Error::invalid("coupon_ids", "a coupon needs the bill's member"))?;
     let row = member_coupons::Entity::find_by_id(coupon_id)
         .filter(member_coupons::Column::MerchantId.eq(merchant_id))
         .filter(member_coupons::Column::MemberId.eq(member.id))
         .one(conn)
         .await?
-        .ok_or_else(|| Error::invalid("coupon_id", "no such coupon of this member"))?;
+        .ok_or_else(|| Error::invalid("coupon_ids", format!("no coupon {coupon_id} of this member")))?;
     let coupon = to_coupon(row, now)?;
     match coupon.state {
         super::CouponState::Usable | super::CouponState::Reserved => {}
         _ => return Err(Error::Conflict(Conflict::CouponUnusable)),
     }
     if !coupon.terms.scope.covers_store(store_id) {
-        return Err(Error::invalid("coupon_id", "this coupon is not valid at this store"));
+        return Err(Error::invalid("coupon_ids", format!("coupon {coupon_id} is not valid at this store")));
     }
-    Ok(BillCoupon { id: coupon.id, terms: coupon.terms })
+    Ok(BillCoupon { id: coupon.id, template_id: coupon.template_id, terms: coupon.terms })
 }
 
 /// The member's coupons a bill at `store_id` could use now, soonest to expire first (the preview's candidates).
@@ -72,7 +110,7 @@ pub(crate) async fn usable_for(
     for row in rows {
         let coupon = to_coupon(row, now)?;
         if coupon.terms.scope.covers_store(store_id) {
-            usable.push(BillCoupon { id: coupon.id, terms: coupon.terms });
+            usable.push(BillCoupon { id: coupon.id, template_id: coupon.template_id, terms: coupon.terms });
         }
     }
     Ok(usable)
@@ -82,7 +120,82 @@ fn valid_now(now: DateTime<Utc>) -> Condition {
     Condition::all().add(member_coupons::Column::ValidFrom.lte(now)).add(member_coupons::Column::ValidUntil.gte(now))
 }
 
-/// Holds the coupon for a parked bill: usable → reserved.
+/// `coupons` as `priced` applied them: each with what it took off, in the order it applied.
+pub(crate) fn as_applied(coupons: &[BillCoupon], priced: &Priced) -> Vec<UsedCoupon> {
+    priced
+        .coupon_order
+        .iter()
+        .filter_map(|&index| {
+            let coupon = coupons.get(index)?;
+            let off = priced.coupons.get(index).copied()?;
+            Some(UsedCoupon { coupon_id: coupon.id, name: coupon.terms.name.clone(), off })
+        })
+        .collect()
+}
+
+/// Writes the bill's record of its coupons (`used`, in the order they applied), replacing any it had (a parked bill
+/// edited, or settled).
+pub(crate) async fn record(conn: &impl ConnectionTrait, bill_id: i64, used: &[UsedCoupon]) -> Result<()> {
+    bill_coupons::Entity::delete_many().filter(bill_coupons::Column::BillId.eq(bill_id)).exec(conn).await?;
+    if used.is_empty() {
+        return Ok(());
+    }
+    let rows = used.iter().enumerate().map(|(position, coupon)| bill_coupons::ActiveModel {
+        bill_id: Set(bill_id),
+        coupon_id: Set(coupon.coupon_id),
+        position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+        off_fen: Set(coupon.off.get()),
+        ..Default::default()
+    });
+    bill_coupons::Entity::insert_many(rows).exec(conn).await?;
+    Ok(())
+}
+
+/// A coupon a bill names, as the bill shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsedCoupon {
+    pub coupon_id: i64,
+    pub name: String,
+    pub off: Fen,
+}
+
+/// The coupons each of `bill_ids` names, in the order they applied.
+pub(crate) async fn of_bills(
+    conn: &impl ConnectionTrait,
+    bill_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<UsedCoupon>>> {
+    let mut by_bill: std::collections::HashMap<i64, Vec<UsedCoupon>> = std::collections::HashMap::new();
+    if bill_ids.is_empty() {
+        return Ok(by_bill);
+    }
+    // A coupon row removed since (a member's data erased) leaves the bill's record with no name.
+    let rows: Vec<(i64, i64, i64, Option<String>)> = bill_coupons::Entity::find()
+        .select_only()
+        .column(bill_coupons::Column::BillId)
+        .column(bill_coupons::Column::CouponId)
+        .column(bill_coupons::Column::OffFen)
+        .column_as(Expr::col((member_coupons::Entity, member_coupons::Column::Name)), "name")
+        .join(
+            sea_orm::JoinType::LeftJoin,
+            bill_coupons::Entity::belongs_to(member_coupons::Entity)
+                .from(bill_coupons::Column::CouponId)
+                .to(member_coupons::Column::Id)
+                .into(),
+        )
+        .filter(bill_coupons::Column::BillId.is_in(bill_ids.iter().copied()))
+        .order_by_asc(bill_coupons::Column::BillId)
+        .order_by_asc(bill_coupons::Column::Position)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for (bill_id, coupon_id, off, name) in rows {
+        let name = name.unwrap_or_default();
+        by_bill.entry(bill_id).or_default().push(UsedCoupon { coupon_id, name, off: Fen::new(off) });
+    }
+    Ok(by_bill)
+}
+
+/// Holds one of a parked bill's coupons: usable → reserved.
 pub(crate) async fn reserve(
     conn: &impl ConnectionTrait,
     coupon_id: i64,
@@ -100,7 +213,7 @@ pub(crate) async fn reserve(
     if held.rows_affected == 1 { Ok(()) } else { Err(Error::Conflict(Conflict::CouponUnusable)) }
 }
 
-/// Lets go of whatever coupon the parked bill holds: reserved → usable. Returns how many were released.
+/// Lets go of whatever coupons the parked bill holds: reserved → usable. Returns how many were released.
 pub(crate) async fn release(conn: &impl ConnectionTrait, bill_id: i64) -> Result<u64> {
     Ok(member_coupons::Entity::update_many()
         .col_expr(member_coupons::Column::Status, Expr::value(CouponStatus::Usable.as_str()))

@@ -6,7 +6,7 @@
 use sea_orm::sea_query::{ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
-use entity::{bills, member_coupons};
+use entity::{bill_coupons, bills, member_coupons};
 
 use super::templates::row as template_row;
 use crate::domain::{BillStatus, CouponSource, CouponStatus, Fen, Permission};
@@ -27,9 +27,10 @@ pub struct TemplateReport {
     pub outstanding: u64,
     /// Settled bills that used one (a reversed bill gave its coupon back and is not counted).
     pub bills: u64,
-    /// What the coupons took off those bills.
+    /// What this template's coupons took off those bills (not what other coupons on them took).
     pub discount: Fen,
-    /// What those bills were paid, less what was refunded since.
+    /// What those bills were paid, less what was refunded since (a bill that used two templates' coupons counts in
+    /// both reports).
     pub revenue: Fen,
 }
 
@@ -65,14 +66,37 @@ pub async fn of_template(ctx: &AppContext, principal: &StaffPrincipal, template_
         .from(member_coupons::Entity)
         .and_where(member_coupons::Column::TemplateId.eq(template.id))
         .to_owned();
+    let settled_bills = Query::select()
+        .column(bills::Column::Id)
+        .from(bills::Entity)
+        .and_where(bills::Column::MerchantId.eq(principal.merchant_id))
+        .and_where(bills::Column::Status.eq(BillStatus::Settled.as_str()))
+        .to_owned();
+    // Uses of this template's coupons on settled bills; a bill names a coupon once, so these are one per bill.
+    let uses = || {
+        bill_coupons::Entity::find()
+            .filter(bill_coupons::Column::CouponId.in_subquery(of_these.clone()))
+            .filter(bill_coupons::Column::BillId.in_subquery(settled_bills.clone()))
+    };
+    let with_these = Query::select()
+        .column(bill_coupons::Column::BillId)
+        .from(bill_coupons::Entity)
+        .and_where(bill_coupons::Column::CouponId.in_subquery(of_these.clone()))
+        .to_owned();
     let settled = || {
         bills::Entity::find()
             .filter(bills::Column::MerchantId.eq(principal.merchant_id))
             .filter(bills::Column::Status.eq(BillStatus::Settled.as_str()))
-            .filter(bills::Column::CouponId.in_subquery(of_these.clone()))
+            .filter(bills::Column::Id.in_subquery(with_these.clone()))
     };
     let paid = sum_as_i64(&ctx.db, settled(), bills::Column::TotalFen).await?;
     let refunded = sum_as_i64(&ctx.db, settled(), bills::Column::RefundedFen).await?;
+    let discount: Option<Option<i64>> = uses()
+        .select_only()
+        .column_as(bill_coupons::Column::OffFen.sum().cast_as("BIGINT"), "total")
+        .into_tuple()
+        .one(&ctx.db)
+        .await?;
     let report = TemplateReport {
         template_id,
         issued,
@@ -82,7 +106,7 @@ pub async fn of_template(ctx: &AppContext, principal: &StaffPrincipal, template_
         expired,
         outstanding: issued.saturating_sub(used + expired),
         bills: settled().count(&ctx.db).await?,
-        discount: Fen::new(sum_as_i64(&ctx.db, settled(), bills::Column::CouponFen).await?),
+        discount: Fen::new(discount.flatten().unwrap_or(0)),
         revenue: Fen::new(paid - refunded),
     };
     Ok(report)

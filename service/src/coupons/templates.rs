@@ -199,6 +199,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Templat
         scope: Set(serde_json::to_string(&terms.scope).map_err(anyhow::Error::from)?),
         stacks_with_level: Set(terms.stacks_with_level),
         stacks_with_points: Set(terms.stacks_with_points),
+        stacks_with_coupons: Set(terms.stacks_with_coupons),
         valid_from: Set(valid_from),
         valid_until: Set(valid_until),
         valid_days: Set(valid_days),

@@ -80,6 +80,8 @@ pub struct Terms {
     pub scope: Scope,
     pub stacks_with_level: bool,
     pub stacks_with_points: bool,
+    /// Combines with other coupons on one bill (each of them must say so); one per template whatever it says.
+    pub stacks_with_coupons: bool,
 }
 
 impl Terms {
@@ -146,6 +148,7 @@ impl Terms {
             threshold: self.threshold,
             stacks_with_level: self.stacks_with_level,
             stacks_with_points: self.stacks_with_points,
+            stacks_with_coupons: self.stacks_with_coupons,
         }
     }
 }

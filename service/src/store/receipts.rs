@@ -68,8 +68,9 @@ pub fn bill_ticket(receipt: &Receipt, calendar: &Calendar) -> Ticket {
     if bill.discount > Fen::ZERO {
         ticket = ticket.row("会员折扣", format!("-{}", bill.discount));
     }
-    if bill.coupon > Fen::ZERO {
-        ticket = ticket.row("优惠券", format!("-{}", bill.coupon));
+    // Each coupon by name, as the member's coupon list names it.
+    for coupon in bill.coupons.iter().filter(|c| c.off > Fen::ZERO) {
+        ticket = ticket.row(format!("券 {}", coupon.name), format!("-{}", coupon.off));
     }
     if bill.points_offset > Fen::ZERO {
         ticket = ticket.row(format!("积分抵扣({})", bill.points_used), format!("-{}", bill.points_offset));

@@ -34,9 +34,9 @@ pub struct BillDraft {
     /// Points to use as an offset.
     #[serde(default)]
     pub points: Points,
-    /// One of the member's coupons.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coupon_id: Option<i64>,
+    /// The member's coupons: one, or several that each combine with others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coupon_ids: Vec<i64>,
     #[serde(default)]
     pub note: String,
 }

@@ -16,6 +16,7 @@ use super::read::{Bill, load, load_shown, parked_row, replay};
 use super::resolve::{Resolved, resolve};
 use super::tenders::{CheckedTender, check_cover, check_tenders};
 use crate::checkout::pricing::Priced;
+use crate::coupons::redeem::as_applied;
 use crate::domain::{Fen, IdempotencyKey, Permission, TenderKind, fingerprint};
 use crate::error::is_unique_violation;
 use crate::foundation::audit::{self, Actor, Event};
@@ -72,7 +73,6 @@ pub async fn park(
         member_debit_fen: Set(0),
         closed_at: Set(None),
         closed_by: Set(None),
-        coupon_id: Set(resolved.coupon.as_ref().map(|c| c.id)),
         coupon_fen: Set(priced.coupon.get()),
         ..Default::default()
     })
@@ -81,10 +81,11 @@ pub async fn park(
     match inserted {
         Ok(result) => {
             let id = result.last_insert_id;
-            // The coupon is held for this bill until it settles or is voided.
-            if let Some(coupon) = &resolved.coupon {
+            // The coupons are held for this bill until it settles or is voided.
+            for coupon in &resolved.coupons {
                 crate::coupons::redeem::reserve(&txn, coupon.id, id, now).await?;
             }
+            crate::coupons::redeem::record(&txn, id, &as_applied(&resolved.coupons, &priced)).await?;
             let detail = json!({ "lines": draft.lines.len(), "total_fen": priced.total, "member_id": draft.member_id });
             audit::by_staff(&txn, principal, "bill.parked", ("bill", id), detail).await?;
             txn.commit().await?;
@@ -127,11 +128,12 @@ pub async fn update_parked(
     if updated.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::BillState));
     }
-    // The coupon held follows the draft: the old one goes back, the one named now is held (it may be the same).
+    // The coupons held follow the draft: the old ones go back, the ones named now are held (they may be the same).
     crate::coupons::redeem::release(&txn, bill_id).await?;
-    if let Some(coupon) = &resolved.coupon {
+    for coupon in &resolved.coupons {
         crate::coupons::redeem::reserve(&txn, coupon.id, bill_id, ctx.now()).await?;
     }
+    crate::coupons::redeem::record(&txn, bill_id, &as_applied(&resolved.coupons, &priced)).await?;
     // What the edit changed, so a bill raised after the customer agreed is on the record.
     let detail = json!({
         "total_fen": [row.total_fen, priced.total],
@@ -353,6 +355,5 @@ pub(super) fn with_price(
         .col_expr(bills::Column::PointsOffsetFen, Expr::value(priced.points_offset))
         .col_expr(bills::Column::PointsEarned, Expr::value(priced.points_earned))
         .col_expr(bills::Column::LevelId, Expr::value(resolved.level.as_ref().map(|l| l.id)))
-        .col_expr(bills::Column::CouponId, Expr::value(resolved.coupon.as_ref().map(|c| c.id)))
         .col_expr(bills::Column::CouponFen, Expr::value(priced.coupon))
 }

@@ -64,6 +64,7 @@ pub(super) struct Written {
     pub(super) change: Fen,
     pub(super) lines: Vec<bill_lines::Model>,
     pub(super) tenders: Vec<bill_tenders::Model>,
+    pub(super) coupons: Vec<crate::coupons::UsedCoupon>,
 }
 
 impl Written {
@@ -74,7 +75,7 @@ impl Written {
         let (mut lines, mut tenders) = (self.lines, self.tenders);
         lines.sort_by_key(|l| l.id);
         tenders.sort_by_key(|t| t.id);
-        to_bill(row, lines, tenders, false)
+        to_bill(row, lines, tenders, self.coupons, false)
     }
 }
 
@@ -89,15 +90,17 @@ pub(super) async fn write_settlement(
         .for_member(resolved.member_id())
         .for_bill(bill_id)
         .memo(format!("结账 #{bill_id}"));
-    // The writes nothing in this transaction reads back, sent last. The coupon's guarded use is one of them: of two
-    // settlements naming it, the second touches no row there and its transaction is dropped.
+    // The writes nothing in this transaction reads back, sent last. Each coupon's guarded use is one of them: of two
+    // settlements naming one, the second touches no row there and its transaction is dropped.
     let mut tail = Deferred::new();
-    if let Some(coupon) = &resolved.coupon {
+    for coupon in &resolved.coupons {
         tail.push(
             crate::coupons::redeem::consume_statement(coupon.id, bill_id, now),
             Check::Exactly(1, Conflict::CouponUnusable),
         );
     }
+    let coupons = crate::coupons::redeem::as_applied(&resolved.coupons, settlement.priced);
+    crate::coupons::redeem::record(txn, bill_id, &coupons).await?;
     expect_accounts(&mut posting, settlement);
     let tenders = take_tenders(&mut posting, settlement).await?;
     let delivered = deliver_lines(&mut posting, settlement).await?;
@@ -119,7 +122,7 @@ pub(super) async fn write_settlement(
     }
     let cards = touched_cards(&delivered.rows);
     let (entry_id, change) = finish(posting, tail, settlement, delivered.stock, expiry, &cards).await?;
-    Ok(Written { entry_id, change, lines: delivered.rows, tenders })
+    Ok(Written { entry_id, change, lines: delivered.rows, tenders, coupons })
 }
 
 /// The store's accounts this bill posts to are read with the member's balances (by the first stored-value debit):

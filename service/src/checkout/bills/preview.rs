@@ -15,7 +15,7 @@ use crate::{AppContext, Result};
 /// One step of the price, in order, for the cashier and the receipt.
 #[derive(Clone, Debug)]
 pub struct Step {
-    /// `subtotal`, `level_discount`, `coupon`, `points_offset` or `total`.
+    /// `subtotal`, `level_discount`, `coupon` (one per coupon, in the order they apply), `points_offset` or `total`.
     pub step: &'static str,
     pub amount: Fen,
     pub explanation: String,
@@ -46,21 +46,32 @@ pub struct Quote {
     pub best_coupon: Option<(i64, Fen)>,
 }
 
-pub(super) fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64, coupon: Option<&str>) -> Vec<Step> {
+/// The steps of `priced`; `coupons` are the names of the coupons it was priced with, in the order given to pricing.
+pub(super) fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64, coupons: &[&str]) -> Vec<Step> {
     let level_name = level.map_or_else(|| "无等级".to_owned(), |l| l.name.clone());
-    vec![
+    let mut steps = vec![
         Step { step: "subtotal", amount: priced.subtotal, explanation: "单价 × 数量".to_owned() },
         Step {
             step: "level_discount",
             amount: Fen::new((-priced.discount).get()),
             explanation: format!("{level_name} 会员折扣，逐行四舍五入到分"),
         },
-        Step {
+    ];
+    if coupons.is_empty() {
+        steps.push(Step { step: "coupon", amount: Fen::ZERO, explanation: "未使用优惠券".to_owned() });
+    }
+    // In the order pricing applied them: free items, then amounts, then percentages (of what was left).
+    let mut applied: Vec<(usize, &str)> = coupons.iter().copied().enumerate().collect();
+    applied.sort_by_key(|&(index, _)| priced.coupon_order.iter().position(|&i| i == index));
+    for (index, name) in applied {
+        let took = priced.coupons.get(index).copied().unwrap_or(Fen::ZERO);
+        steps.push(Step {
             step: "coupon",
-            amount: Fen::new((-priced.coupon).get()),
-            explanation: coupon
-                .map_or_else(|| "未使用优惠券".to_owned(), |name| format!("{name}，按适用项目金额分摊到分")),
-        },
+            amount: Fen::new((-took).get()),
+            explanation: format!("{name}，按适用项目金额分摊到分"),
+        });
+    }
+    steps.extend([
         Step {
             step: "points_offset",
             amount: Fen::new((-priced.points_offset).get()),
@@ -72,7 +83,8 @@ pub(super) fn steps(priced: &Priced, level: Option<&LevelRule>, points_rate: i64
             },
         },
         Step { step: "total", amount: priced.total, explanation: "应收 (次卡支付的项目不计)".to_owned() },
-    ]
+    ]);
+    steps
 }
 
 pub(super) fn quote_lines(resolved: &Resolved, priced: &Priced) -> Vec<Line> {
@@ -129,7 +141,7 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, draft: BillDr
             &priced,
             resolved.level.as_ref(),
             i64::from(resolved.settings.points_per_yuan_offset),
-            resolved.coupon.as_ref().map(|c| c.terms.name.as_str()),
+            &resolved.coupons.iter().map(|c| c.terms.name.as_str()).collect::<Vec<_>>(),
         ),
         subtotal: priced.subtotal,
         discount: priced.discount,
@@ -148,9 +160,9 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, draft: BillDr
     })
 }
 
-/// Tries each of the member's usable coupons on the draft as it stands (points included): the one that takes the
-/// most, the sooner-expiring one on a tie. A coupon this bill cannot use (below its threshold, no lines it covers,
-/// not with points) is passed over.
+/// Tries each of the member's usable coupons alone on the draft as it stands (points included): the one that takes
+/// the most, the sooner-expiring one on a tie. A coupon this bill cannot use (below its threshold, no lines it
+/// covers, not with points) is passed over. Adding coupons that combine with it is the cashier's choice.
 async fn best_coupon(
     ctx: &AppContext,
     merchant_id: i64,
@@ -163,7 +175,7 @@ async fn best_coupon(
     let mut best: Option<(i64, Fen)> = None;
     // Candidates come soonest-expiring first: only a strictly larger discount replaces the one found.
     for coupon in &candidates {
-        if let Ok(priced) = resolved.price_with(draft.points, Some(coupon))
+        if let Ok(priced) = resolved.price_with(draft.points, std::slice::from_ref(coupon))
             && priced.coupon > Fen::ZERO
             && best.is_none_or(|(_, off)| priced.coupon > off)
         {

@@ -9,6 +9,7 @@ use super::input::BillDraft;
 use super::preview::quote_lines;
 use super::resolve::resolve;
 use crate::commission::StaffShare;
+use crate::coupons::redeem::UsedCoupon;
 use crate::domain::{BillStatus, Fen, IdempotencyKey, LineKind, Page, Permission, Points, TenderKind};
 use crate::foundation::principal::StaffPrincipal;
 use crate::members::auth::MemberPrincipal;
@@ -25,7 +26,7 @@ pub struct Line {
     pub unit_price: Fen,
     pub amount: Fen,
     pub discount: Fen,
-    /// This line's share of the bill's coupon.
+    /// This line's share of the bill's coupons.
     pub coupon: Fen,
     pub points_offset: Fen,
     pub net: Fen,
@@ -59,9 +60,11 @@ pub struct Bill {
     pub status: BillStatus,
     pub subtotal: Fen,
     pub discount: Fen,
-    /// The member's coupon the bill used (or holds while parked), and what it took off.
-    pub coupon_id: Option<i64>,
+    /// What the bill's coupons took off, all together.
     pub coupon: Fen,
+    /// The member's coupons the bill used (or holds while parked), each with what it took off, in the order they
+    /// applied.
+    pub coupons: Vec<UsedCoupon>,
     pub points_used: Points,
     pub points_offset: Fen,
     pub total: Fen,
@@ -127,13 +130,15 @@ pub(crate) async fn load(conn: &impl ConnectionTrait, merchant_id: i64, bill_id:
         .order_by_asc(bill_tenders::Column::Id)
         .all(conn)
         .await?;
-    to_bill(row, lines, tenders, replayed)
+    let coupons = crate::coupons::redeem::of_bills(conn, &[bill_id]).await?.remove(&bill_id).unwrap_or_default();
+    to_bill(row, lines, tenders, coupons, replayed)
 }
 
 pub(super) fn to_bill(
     row: bills::Model,
     lines: Vec<bill_lines::Model>,
     tenders: Vec<bill_tenders::Model>,
+    coupons: Vec<UsedCoupon>,
     replayed: bool,
 ) -> Result<Bill> {
     let status = BillStatus::stored(&row.status)?;
@@ -150,8 +155,8 @@ pub(super) fn to_bill(
         status,
         subtotal: Fen::new(row.subtotal_fen),
         discount: Fen::new(row.discount_fen),
-        coupon_id: row.coupon_id,
         coupon: Fen::new(row.coupon_fen),
+        coupons,
         points_used: Points::new(row.points_used),
         points_offset: Fen::new(row.points_offset_fen),
         total: Fen::new(row.total_fen),

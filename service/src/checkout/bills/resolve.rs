@@ -10,7 +10,7 @@ use entity::{count_cards, members, recharge_plans, staff};
 
 use super::input::{BillDraft, LineInput, StaffInput};
 use crate::cards::card_products::CardProduct;
-use crate::checkout::pricing::{self, PointsRule, PriceError, PriceLine, Priced};
+use crate::checkout::pricing::{self, CouponUse, PointsRule, PriceError, PriceLine, Priced};
 use crate::checkout::reference::Reference;
 use crate::commission::StaffShare;
 use crate::coupons::redeem::{BillCoupon, for_bill};
@@ -53,8 +53,9 @@ pub(super) struct Resolved {
     pub(super) split: SplitRule,
     pub(super) lines: Vec<ResolvedLine>,
     pub(super) points_available: Points,
-    /// The member's coupon the draft names, checked for the member, the store and the time.
-    pub(super) coupon: Option<BillCoupon>,
+    /// The member's coupons the draft names, checked for the member, the store and the time, in the order of their
+    /// ids.
+    pub(super) coupons: Vec<BillCoupon>,
 }
 
 pub(super) const MAX_LINES: usize = 50;
@@ -167,10 +168,7 @@ pub(super) async fn resolve(
         }
         _ => Points::ZERO,
     };
-    let coupon = match draft.coupon_id {
-        Some(id) => Some(for_bill(conn, merchant_id, member.as_ref(), id, draft.store_id, ctx.now()).await?),
-        None => None,
-    };
+    let coupons = for_bill(conn, merchant_id, member.as_ref(), &draft.coupon_ids, draft.store_id, ctx.now()).await?;
     Ok(Resolved {
         store_id: draft.store_id,
         reference,
@@ -180,7 +178,7 @@ pub(super) async fn resolve(
         split,
         lines,
         points_available,
-        coupon,
+        coupons,
     })
 }
 
@@ -438,11 +436,11 @@ impl Resolved {
     }
 
     pub(super) fn price(&self, points: Points) -> Result<Priced> {
-        self.price_with(points, self.coupon.as_ref())
+        self.price_with(points, &self.coupons)
     }
 
-    /// The price with another coupon than the draft's (the preview trying the member's others).
-    pub(super) fn price_with(&self, points: Points, coupon: Option<&BillCoupon>) -> Result<Priced> {
+    /// The price with other coupons than the draft's (the preview trying the member's others).
+    pub(super) fn price_with(&self, points: Points, coupons: &[BillCoupon]) -> Result<Priced> {
         let lines: Vec<PriceLine> = self
             .lines
             .iter()
@@ -455,28 +453,45 @@ impl Resolved {
                 earns_points: line.earns_points,
                 points_price: line.points_price,
                 bonus_points: line.bonus_points,
-                coupon_eligible: coupon.is_some_and(|c| c.terms.covers_line(line.kind, line.item_id, &line.category)),
             })
             .collect();
-        let coupon = coupon.map(|c| c.terms.rule());
-        pricing::price(&lines, points, self.points_available, self.points_rule(), coupon.as_ref()).map_err(
-            |e| match e {
-                PriceError::RedemptionOff => Error::invalid("points", "this merchant does not take points at checkout"),
-                PriceError::TooManyPoints { max } => {
-                    Error::invalid("points", format!("the member has fewer points: at most {max} can be used"))
-                }
-                PriceError::GiftsExceedPoints { needed, available } => {
-                    Error::invalid("lines", format!("the gifts cost {needed} points and the member has {available}"))
-                }
-                PriceError::CouponBelowThreshold { threshold, eligible } => Error::invalid(
-                    "coupon_id",
-                    format!("the coupon needs {threshold} fen of the lines it covers; they come to {eligible}"),
+        let uses: Vec<CouponUse> = coupons
+            .iter()
+            .map(|c| CouponUse {
+                rule: c.terms.rule(),
+                covers: self.lines.iter().map(|l| c.terms.covers_line(l.kind, l.item_id, &l.category)).collect(),
+            })
+            .collect();
+        let named =
+            |index: usize| coupons.get(index).map_or_else(String::new, |c| format!("{} (#{})", c.terms.name, c.id));
+        pricing::price(&lines, points, self.points_available, self.points_rule(), &uses).map_err(|e| match e {
+            PriceError::RedemptionOff => Error::invalid("points", "this merchant does not take points at checkout"),
+            PriceError::TooManyPoints { max } => {
+                Error::invalid("points", format!("the member has fewer points: at most {max} can be used"))
+            }
+            PriceError::GiftsExceedPoints { needed, available } => {
+                Error::invalid("lines", format!("the gifts cost {needed} points and the member has {available}"))
+            }
+            PriceError::CouponBelowThreshold { coupon, threshold, eligible } => Error::invalid(
+                "coupon_ids",
+                format!(
+                    "coupon {} needs {threshold} fen of the lines it covers; they come to {eligible}",
+                    named(coupon)
                 ),
-                PriceError::CouponExcludesPoints => {
-                    Error::invalid("coupon_id", "this coupon does not combine with points: use one or the other")
-                }
-            },
-        )
+            ),
+            PriceError::CouponExcludesPoints { coupon } => Error::invalid(
+                "coupon_ids",
+                format!("coupon {} does not combine with points: use one or the other", named(coupon)),
+            ),
+            PriceError::CouponsDoNotCombine { coupon } => Error::invalid(
+                "coupon_ids",
+                format!("coupon {} does not combine with other coupons: use it alone", named(coupon)),
+            ),
+            PriceError::CouponTakesNothing { coupon } => Error::invalid(
+                "coupon_ids",
+                format!("coupon {} would take nothing off this bill: leave it for another", named(coupon)),
+            ),
+        })
     }
 
     pub(super) fn member_id(&self) -> Option<i64> {

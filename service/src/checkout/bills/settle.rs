@@ -81,7 +81,6 @@ pub async fn settle(ctx: &AppContext, principal: &StaffPrincipal, input: SettleI
         member_debit_fen: Set(consent.debit.get()),
         closed_at: Set(None),
         closed_by: Set(None),
-        coupon_id: Set(resolved.coupon.as_ref().map(|c| c.id)),
         coupon_fen: Set(priced.coupon.get()),
         ..Default::default()
     }
