@@ -735,13 +735,16 @@ export const tests = [
     },
   },
   {
-    name: 'the-cashier-takes-a-members-coupon-off-the-bill',
+    name: 'the-cashier-takes-two-coupons-that-combine-off-the-bill',
     async run({ page, base, accounts, shot }) {
       const owner = await staffToken(base, accounts.owner)
       const cashier = await staffToken(base, accounts.cashier)
       const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900003579', name: '用券会员' })
-      const template = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '到店立减 20', kind: 'amount', value_fen: 2000, valid_days: 30 })
-      await call(base, 'POST', `/api/staff/v1/coupon-templates/${template.id}/grants`, owner, { member_ids: [member.id], idempotency_key: 'e2e-grant-checkout' })
+      const twenty = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '到店立减 20', kind: 'amount', value_fen: 2000, valid_days: 30, stacks_with_coupons: true })
+      const ninety = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '叠加九折', kind: 'percent', rate_bp: 9000, valid_days: 30, stacks_with_coupons: true })
+      for (const template of [twenty, ninety]) {
+        await call(base, 'POST', `/api/staff/v1/coupon-templates/${template.id}/grants`, owner, { member_ids: [member.id], idempotency_key: `e2e-grant-checkout-${template.id}` })
+      }
 
       await signIn(page, accounts.cashier, `/console/checkout`)
       await page.goto(`/console/checkout?member=${member.id}`)
@@ -752,14 +755,21 @@ export const tests = [
       await page.locator('[data-test=coupon-best]').click()
       await page.locator('[data-test=quote] [data-test=total]', { hasText: '￥48.00' }).waitFor()
       await page.locator('[data-test=pricing-step]', { hasText: '到店立减 20' }).waitFor()
+      // The 9折 coupon combines with it: picked as well, it takes 10% of what is left (￥48 → ￥43.20).
+      await page.locator('[data-test=coupon-picker]').click()
+      await page.locator('.el-select-dropdown__item', { hasText: '叠加九折' }).click()
+      await page.keyboard.press('Escape')
+      await page.locator('[data-test=quote] [data-test=total]', { hasText: '￥43.20' }).waitFor()
+      await page.locator('[data-test=pricing-step]', { hasText: '叠加九折' }).waitFor()
       await shot('23-coupon-at-checkout')
       await page.locator('[data-test=tender-cash]').locator('xpath=ancestor::div[contains(@class,"el-input-group")]').locator('button').click()
       await page.locator('[data-test=settle]').click()
       await page.locator('[data-test=settled-bill]').waitFor()
       const held = await call(base, 'GET', `/api/staff/v1/members/${member.id}/coupons`, cashier)
-      assert.equal(held[0].state, 'used')
+      assert.deepEqual(held.map((c) => c.state), ['used', 'used'])
       const [bill] = await call(base, 'GET', `/api/staff/v1/members/${member.id}/bills`, cashier)
-      assert.deepEqual([bill.coupon_fen, bill.total_fen], [2000, 4800])
+      assert.deepEqual([bill.coupon_fen, bill.total_fen], [2480, 4320])
+      assert.deepEqual(bill.coupons.map((c) => [c.name, c.off_fen]), [['到店立减 20', 2000], ['叠加九折', 480]])
     },
   },
   {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { codesCsv, couponFace, templateChannel, templateRequest, type TemplateDraft } from './coupons'
+import type { Schemas } from '@/api/client'
+import { codesCsv, combineCoupons, couponFace, templateChannel, templateRequest, type TemplateDraft } from './coupons'
 
 const t = (key: string, values?: Record<string, unknown>) => `${key}:${JSON.stringify(values ?? {})}`
 const draft: TemplateDraft = {
@@ -23,6 +24,7 @@ const draft: TemplateDraft = {
   budget_fen: null,
   stacks_with_level: false,
   stacks_with_points: true,
+  stacks_with_coupons: true,
   store_ids: [],
   categories: ['护理'],
 }
@@ -75,9 +77,42 @@ describe('templateChannel', () => {
 describe('couponFace', () => {
   it('words each kind', () => {
     const scope = { store_ids: [], categories: [], service_ids: [], product_ids: [] }
-    const terms = { name: '券', kind: 'amount' as const, value_fen: 2000, rate_bp: 10_000, threshold_fen: 0, scope, stacks_with_level: true, stacks_with_points: true }
+    const terms = { name: '券', kind: 'amount' as const, value_fen: 2000, rate_bp: 10_000, threshold_fen: 0, scope, stacks_with_level: true, stacks_with_points: true, stacks_with_coupons: false }
     expect(couponFace(terms, t)).toBe('￥20.00')
     expect(couponFace({ ...terms, kind: 'percent', rate_bp: 8500, cap_fen: 5000 }, t)).toBe('coupons.rate:{"rate":85} (≤ ￥50.00)')
     expect(couponFace({ ...terms, kind: 'free_item', free_item_id: 3 }, t, '洗剪吹')).toBe('coupons.freeItem:{"item":"洗剪吹"}')
+  })
+})
+
+describe('combineCoupons', () => {
+  const scope = { store_ids: [], categories: [], service_ids: [], product_ids: [] }
+  const held = (id: number, template_id: number, stacks: boolean): Schemas['MemberCouponDto'] => ({
+    id,
+    template_id,
+    source: 'grant',
+    state: 'usable',
+    created_at: '2026-12-01T00:00:00Z',
+    valid_from: '2026-12-01T00:00:00Z',
+    valid_until: '2027-01-01T00:00:00Z',
+    terms: { name: `券${id}`, kind: 'amount', value_fen: 1000, rate_bp: 10_000, threshold_fen: 0, scope, stacks_with_level: true, stacks_with_points: true, stacks_with_coupons: stacks },
+  })
+  const coupons = [held(1, 10, true), held(2, 20, true), held(3, 10, true), held(4, 30, false)]
+
+  it('keeps coupons that combine together', () => {
+    expect(combineCoupons([1], [1, 2], coupons)).toEqual([1, 2])
+  })
+  it('lets a coupon that does not combine replace the others, and be replaced', () => {
+    expect(combineCoupons([1, 2], [1, 2, 4], coupons)).toEqual([4])
+    expect(combineCoupons([4], [4, 1], coupons)).toEqual([1])
+  })
+  it('keeps one coupon of each template', () => {
+    expect(combineCoupons([1, 2], [1, 2, 3], coupons)).toEqual([2, 3])
+  })
+  it('leaves a coupon it does not know to the server', () => {
+    expect(combineCoupons([99], [99, 1], coupons)).toEqual([99, 1])
+  })
+  it('takes removals as they are', () => {
+    expect(combineCoupons([1, 2], [2], coupons)).toEqual([2])
+    expect(combineCoupons([1, 2], [], coupons)).toEqual([])
   })
 })

@@ -64,6 +64,7 @@ export interface TemplateDraft {
   budget_fen: number | null
   stacks_with_level: boolean
   stacks_with_points: boolean
+  stacks_with_coupons: boolean
   store_ids: number[]
   categories: string[]
 }
@@ -83,6 +84,7 @@ export function templateRequest(d: TemplateDraft, timeZone: string): Schemas['Co
     scope: { store_ids: d.store_ids, categories: d.categories, service_ids: [], product_ids: [] },
     stacks_with_level: d.stacks_with_level,
     stacks_with_points: d.stacks_with_points,
+    stacks_with_coupons: d.stacks_with_coupons,
     valid_days: d.validity === 'days' ? d.valid_days : null,
     // A fixed range is whole local days: from the first midnight to the end of the last day.
     valid_from: d.validity === 'fixed' && from ? midnightIn(from, timeZone).toISOString() : null,
@@ -96,4 +98,24 @@ export function templateRequest(d: TemplateDraft, timeZone: string): Schemas['Co
     points_price: d.claimable && d.points_price ? d.points_price : null,
     budget_fen: d.budget_fen,
   }
+}
+
+/**
+ * The coupons chosen for a bill after the cashier changed the selection from `before` to `after`: a coupon that does
+ * not combine with others, or one of a template already chosen, replaces what it cannot share the bill with. The
+ * server decides what the choice takes off and refuses what cannot go together; this only keeps the picker from
+ * offering a choice it would refuse.
+ */
+export function combineCoupons(before: number[], after: number[], held: Schemas['MemberCouponDto'][]): number[] {
+  const added = after.find((id) => !before.includes(id))
+  const coupon = held.find((c) => c.id === added)
+  if (added === undefined || !coupon) return after
+  if (!coupon.terms.stacks_with_coupons) return [added]
+  return after.filter((id) => {
+    if (id === added) return true
+    const other = held.find((c) => c.id === id)
+    // One not listed (held by the bill being resumed, the list not loaded yet) is the server's to judge.
+    if (!other) return true
+    return other.terms.stacks_with_coupons && other.template_id !== coupon.template_id
+  })
 }

@@ -1,1 +1,0 @@
-import"./index-DIXmD04B.js";import"./css-BLfkaDeC.js";

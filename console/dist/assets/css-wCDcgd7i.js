@@ -1,0 +1,1 @@
+import"./index-BDNguiVd.js";import"./css-VbWYRqc9.js";
