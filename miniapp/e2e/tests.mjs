@@ -124,11 +124,16 @@ tests.push({
     const tony = (await call(base, 'GET', '/api/staff/v1/staff', owner)).find((s) => s.username === 'demo-tech')
     const wash = (await call(base, 'GET', '/api/staff/v1/services', owner)).find((s) => s.name === '洗剪吹')
     const store = (await call(base, 'GET', '/api/staff/v1/stores', owner))[0]
+    // The cashier takes one of the member's coupons off the bill it parks for them.
+    const template = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '到店 10 元', kind: 'amount', value_fen: 1000, valid_days: 30 })
+    await call(base, 'POST', `/api/staff/v1/coupon-templates/${template.id}/grants`, owner, { member_ids: [session.memberId], idempotency_key: `e2e-pay-coupon-${Date.now()}` })
+    const coupon = (await call(base, 'GET', `/api/staff/v1/members/${session.memberId}/coupons`, owner)).find((c) => c.template_id === template.id)
     const bill = await call(base, 'POST', '/api/staff/v1/bills', cashier, {
       store_id: store.id,
       member_id: session.memberId,
       park: true,
       idempotency_key: `e2e-park-${Date.now()}`,
+      coupon_ids: [coupon.id],
       lines: [{ kind: 'service', item_id: wash.id, staff: [{ staff_id: tony.id }] }],
     })
 
@@ -138,12 +143,13 @@ tests.push({
     const waiting = page.locator('[data-test=bill-to-confirm]')
     await waiting.waitFor()
     assert.match(await waiting.innerText(), /洗剪吹/)
-    assert.equal(await page.locator('[data-test=bill-total]').innerText(), '￥68.00')
+    assert.match(await page.locator('[data-test=bill-coupon]').innerText(), /到店 10 元[\s\S]*-￥10\.00/)
+    assert.equal(await page.locator('[data-test=bill-total]').innerText(), '￥58.00')
     await shot('m08-bill-to-confirm')
     const wallet = page.waitForEvent('popup')
     await page.locator('[data-test=pay-bill]').click()
     const sandbox = await wallet
-    await sandbox.locator('tr', { hasText: '68.00' }).getByRole('button', { name: /Pay/ }).first().click()
+    await sandbox.locator('tr', { hasText: '58.00' }).getByRole('button', { name: /Pay/ }).first().click()
     await waiting.waitFor({ state: 'detached', timeout: 30000 })
     assert.equal((await call(base, 'GET', `/api/staff/v1/bills/${bill.id}`, cashier)).status, 'settled')
 

@@ -2929,13 +2929,17 @@ export interface components {
             target_id?: number | null;
             target_kind?: string | null;
         };
+        /** @description One of a bill's coupons and what it took off. */
+        BillCouponDto: {
+            /** Format: int64 */
+            coupon_id: number;
+            name: string;
+            off_fen: components["schemas"]["Fen"];
+        };
         /** @description A bill's content before tenders. */
         BillDraftRequest: {
-            /**
-             * Format: int64
-             * @description One of the member's usable coupons.
-             */
-            coupon_id?: number | null;
+            /** @description The member's usable coupons: one, or up to five that each combine with other coupons (one per template). */
+            coupon_ids?: number[];
             lines: components["schemas"]["BillLineRequest"][];
             /** Format: int64 */
             member_id?: number | null;
@@ -2955,12 +2959,10 @@ export interface components {
              *     is not confirmed.
              */
             confirmation_digest?: string | null;
+            /** @description What the bill's coupons took off, all together. */
             coupon_fen: components["schemas"]["Fen"];
-            /**
-             * Format: int64
-             * @description The member's coupon the bill used (or holds while parked), and what it took off.
-             */
-            coupon_id?: number | null;
+            /** @description The member's coupons the bill used (or holds while parked), in the order they applied. */
+            coupons: components["schemas"]["BillCouponDto"][];
             /** Format: date-time */
             created_at: string;
             /** Format: int64 */
@@ -3603,6 +3605,8 @@ export interface components {
              */
             rate_bp?: number | null;
             scope?: components["schemas"]["Scope"];
+            /** @description Combines with other coupons on one bill when each of them says so (default false: one coupon per bill). */
+            stacks_with_coupons?: boolean;
             /** @description Default true. */
             stacks_with_level?: boolean | null;
             /** @description Default true. */
@@ -3628,11 +3632,8 @@ export interface components {
             value_fen?: null | components["schemas"]["Fen"];
         };
         CreateBillRequest: {
-            /**
-             * Format: int64
-             * @description One of the member's usable coupons.
-             */
-            coupon_id?: number | null;
+            /** @description The member's usable coupons: one, or up to five that each combine with other coupons (one per template). */
+            coupon_ids?: number[];
             /** @description Chosen by the client, 8–64 characters; retrying with the same key never settles twice. */
             idempotency_key: string;
             lines: components["schemas"]["BillLineRequest"][];
@@ -3951,8 +3952,10 @@ export interface components {
         MemberBillDto: {
             /** @description A parked bill: what I name when I confirm it as shown. */
             confirmation_digest?: string | null;
-            /** @description What my coupon took off. */
+            /** @description What my coupons took off, all together. */
             coupon_fen: components["schemas"]["Fen"];
+            /** @description My coupons on the bill, each with what it took off. */
+            coupons: components["schemas"]["BillCouponDto"][];
             /** Format: date-time */
             created_at: string;
             discount_fen: components["schemas"]["Fen"];
@@ -5187,6 +5190,8 @@ export interface components {
              */
             rate_bp: number;
             scope: components["schemas"]["Scope"];
+            /** @description Combines with the member's other coupons on one bill (each of them must say so; one per template). */
+            stacks_with_coupons: boolean;
             stacks_with_level: boolean;
             stacks_with_points: boolean;
             /** @description The eligible lines must reach this (after the level discount). */

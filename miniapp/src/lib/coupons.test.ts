@@ -11,6 +11,7 @@ const terms = (over: Partial<Schemas['TermsDto']>): Schemas['TermsDto'] => ({
   scope: { store_ids: [], categories: [], service_ids: [], product_ids: [] },
   stacks_with_level: true,
   stacks_with_points: true,
+  stacks_with_coupons: false,
   ...over,
 })
 
@@ -25,6 +26,7 @@ describe('coupon wording', () => {
     expect(couponConditions(terms({}))).toBe('无门槛')
     expect(couponConditions(terms({ kind: 'percent', rate_bp: 8500, cap_fen: 5000, stacks_with_level: false }))).toBe('无门槛 · 最多减￥50 · 不与会员折扣同享')
     expect(couponConditions(terms({ threshold_fen: 10_000 }))).toBe('满￥100可用')
+    expect(couponConditions(terms({ stacks_with_coupons: true }))).toBe('无门槛 · 可与其他券叠加')
   })
   it('says until when, or for how long once claimed', () => {
     expect(couponValidity('2026-12-31T15:59:59Z')).toBe('2026-12-31 到期')

@@ -22,13 +22,15 @@ export function couponHeadline(terms: Schemas['TermsDto']): string {
   }
 }
 
-/** The conditions under the headline: threshold, cap, whether it combines with the level discount and points. */
+/** The conditions under the headline: threshold, cap, whether it combines with the level discount, points and other
+ * coupons (one coupon per bill unless it says so). */
 export function couponConditions(terms: Schemas['TermsDto']): string {
   const parts: string[] = []
   if (terms.kind !== 'spend_off') parts.push(terms.threshold_fen > 0 ? `满${face(terms.threshold_fen)}可用` : '无门槛')
   if (terms.kind === 'percent' && terms.cap_fen) parts.push(`最多减${face(terms.cap_fen)}`)
   if (!terms.stacks_with_level) parts.push('不与会员折扣同享')
   if (!terms.stacks_with_points) parts.push('不与积分抵扣同享')
+  if (terms.stacks_with_coupons) parts.push('可与其他券叠加')
   return parts.join(' · ')
 }
 
