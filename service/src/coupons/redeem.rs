@@ -7,7 +7,7 @@
 //! back expired (a refund is not a new offer).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query, UpdateStatement};
+use sea_orm::sea_query::{Expr, InsertStatement, OnConflict, Query, UpdateStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use entity::{bill_coupons, member_coupons, members};
@@ -118,6 +118,34 @@ pub(crate) async fn usable_for(
 
 fn valid_now(now: DateTime<Utc>) -> Condition {
     Condition::all().add(member_coupons::Column::ValidFrom.lte(now)).add(member_coupons::Column::ValidUntil.gte(now))
+}
+
+/// The settlement's record of its coupons (`used`, in the order they applied), as one write of its deferred tail:
+/// a parked bill's record, made of the same draft, is brought up to date where it stands. None when there are none.
+pub(crate) fn record_statement(bill_id: i64, used: &[UsedCoupon]) -> Result<Option<InsertStatement>> {
+    if used.is_empty() {
+        return Ok(None);
+    }
+    let mut insert = Query::insert()
+        .into_table(bill_coupons::Entity)
+        .columns([
+            bill_coupons::Column::BillId,
+            bill_coupons::Column::CouponId,
+            bill_coupons::Column::Position,
+            bill_coupons::Column::OffFen,
+        ])
+        .on_conflict(
+            OnConflict::columns([bill_coupons::Column::BillId, bill_coupons::Column::CouponId])
+                .update_columns([bill_coupons::Column::Position, bill_coupons::Column::OffFen])
+                .to_owned(),
+        )
+        .to_owned();
+    for (position, coupon) in used.iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        let row = [bill_id.into(), coupon.coupon_id.into(), position.into(), coupon.off.get().into()];
+        insert.values(row).map_err(anyhow::Error::from)?;
+    }
+    Ok(Some(insert))
 }
 
 /// `coupons` as `priced` applied them: each with what it took off, in the order it applied.

@@ -100,7 +100,9 @@ pub(super) async fn write_settlement(
         );
     }
     let coupons = crate::coupons::redeem::as_applied(&resolved.coupons, settlement.priced);
-    crate::coupons::redeem::record(txn, bill_id, &coupons).await?;
+    if let Some(record) = crate::coupons::redeem::record_statement(bill_id, &coupons)? {
+        tail.push(record, Check::Any);
+    }
     expect_accounts(&mut posting, settlement);
     let tenders = take_tenders(&mut posting, settlement).await?;
     let delivered = deliver_lines(&mut posting, settlement).await?;
