@@ -49,6 +49,7 @@ pub mod products;
 pub mod recharge_plans;
 pub mod reconciliations;
 pub mod resources;
+pub mod segments;
 pub mod service_items;
 pub mod staff;
 pub mod staff_sessions;

@@ -130,6 +130,8 @@ pub enum Conflict {
     CouponUnusable,
     /// The redemption code was redeemed already.
     CouponCodeUsed,
+    /// Another segment of the merchant has this name.
+    SegmentNameTaken,
 }
 
 impl Conflict {
@@ -171,6 +173,7 @@ impl Conflict {
             Conflict::CouponUnavailable => "coupon_unavailable",
             Conflict::CouponUnusable => "coupon_unusable",
             Conflict::CouponCodeUsed => "coupon_code_used",
+            Conflict::SegmentNameTaken => "segment_name_taken",
         }
     }
 
@@ -221,6 +224,7 @@ impl Conflict {
                 "this coupon was used, has expired, is not valid yet, or is held by another bill"
             }
             Conflict::CouponCodeUsed => "this redemption code was redeemed already",
+            Conflict::SegmentNameTaken => "another segment has this name",
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

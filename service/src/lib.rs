@@ -13,6 +13,7 @@ pub mod foundation;
 pub mod integrations;
 pub mod ledger;
 pub mod loyalty;
+pub mod marketing;
 pub mod members;
 pub mod money;
 pub mod notifications;

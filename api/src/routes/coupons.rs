@@ -346,6 +346,9 @@ pub struct GrantRequest {
     pub member_ids: Option<Vec<i64>>,
     #[serde(default)]
     pub filter: Option<MemberFilterDto>,
+    /// Everyone a saved segment holds now.
+    #[serde(default)]
+    pub segment_id: Option<i64>,
     /// The same key again issues nothing new.
     pub idempotency_key: String,
 }
@@ -358,7 +361,8 @@ pub struct GrantDto {
     pub already: u64,
 }
 
-/// Grant one coupon to each member named: all or nothing (409 `coupon_sold_out` when stock is short for all).
+/// Grant one coupon to each member named, to everyone the member filters select, or to everyone a saved segment
+/// holds: all or nothing (409 `coupon_sold_out` when stock is short for all).
 #[utoipa::path(tag = "coupons", params(("id" = i64, Path)), request_body = GrantRequest, responses((status = 200, body = GrantDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
 #[post("/coupon-templates/{id}/grants")]
 async fn grant_coupons(
@@ -367,11 +371,16 @@ async fn grant_coupons(
     id: web::Path<i64>,
     body: Body<GrantRequest>,
 ) -> ApiResult<web::Json<GrantDto>> {
-    let GrantRequest { member_ids, filter, idempotency_key: key } = body.into_inner();
-    let granted = match (member_ids, filter) {
-        (Some(ids), None) => issue::grant(&ctx, &me, id.into_inner(), &ids, &key).await?,
-        (None, Some(filter)) => issue::grant_matching(&ctx, &me, id.into_inner(), &filter.into(), &key).await?,
-        _ => return Err(service::Error::invalid("member_ids", "give member_ids or filter, one of them").into()),
+    let GrantRequest { member_ids, filter, segment_id, idempotency_key: key } = body.into_inner();
+    let id = id.into_inner();
+    let granted = match (member_ids, filter, segment_id) {
+        (Some(ids), None, None) => issue::grant(&ctx, &me, id, &ids, &key).await?,
+        (None, Some(filter), None) => issue::grant_matching(&ctx, &me, id, &filter.into(), &key).await?,
+        (None, None, Some(segment)) => issue::grant_segment(&ctx, &me, id, segment, &key).await?,
+        _ => {
+            let message = "give member_ids, filter or segment_id, one of them";
+            return Err(service::Error::invalid("member_ids", message).into());
+        }
     };
     Ok(web::Json(GrantDto { issued: granted.issued, already: granted.already }))
 }

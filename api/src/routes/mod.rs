@@ -20,6 +20,7 @@ pub mod payments;
 pub mod points;
 pub mod products;
 pub mod schedules;
+pub mod segments;
 pub mod staff;
 pub mod staff_auth;
 pub mod stored_value;
@@ -54,7 +55,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(handovers::routes)
             .configure(jobs::routes)
             .configure(visits::staff_routes)
-            .configure(coupons::staff_routes),
+            .configure(coupons::staff_routes)
+            .configure(segments::routes),
     )
     .service(
         scope::scope("/api/mini/v1")

@@ -23,6 +23,7 @@ mod money;
 mod ops;
 mod payments;
 mod scope_walk;
+mod segments;
 mod staff_auth;
 mod support;
 mod tenancy;

@@ -74,6 +74,9 @@ fn reach(method: &str, path: &str) -> Reach {
             ("GET", "/coupon-templates") => Shared,
             ("POST", "/coupon-templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/coupon-templates/") => EveryStore,
+            ("GET", "/segments") => Shared,
+            ("POST", "/segments" | "/segments/preview") => EveryStoreOwn,
+            (_, p) if p.starts_with("/segments/") => EveryStore,
             ("GET", "/member-levels" | "/members") => Shared,
             ("GET", p) if p.starts_with("/merchant") => Shared,
             ("POST", "/card-products" | "/commission-rules") => EveryStore,
@@ -132,6 +135,7 @@ struct Victim {
     level: i64,
     /// A claimable coupon template with stock.
     coupon: i64,
+    segment: i64,
     parked_bill: i64,
     settled_bill: i64,
     settled_line: i64,
@@ -174,6 +178,7 @@ impl Victim {
                 ("{id}", "card-products") => self.card_product.to_string(),
                 ("{id}", "commission-rules") => self.rule.to_string(),
                 ("{id}", "coupon-templates" | "coupon-center") => self.coupon.to_string(),
+                ("{id}", "segments") => self.segment.to_string(),
                 ("{id}", "count-cards") => self.count_card.to_string(),
                 ("{id}", "member-levels") => self.level.to_string(),
                 ("{id}", "members") => self.member.to_string(),
@@ -283,6 +288,10 @@ impl Victim {
             ("PATCH", "/coupon-templates/{id}") => json!({ "name": "走查改名" }),
             ("POST", "/coupon-templates/{id}/grants") => json!({ "member_ids": [self.member], "idempotency_key": key }),
             ("POST", "/coupon-templates/{id}/codes") => json!({ "count": 1, "idempotency_key": key }),
+            ("POST", "/segments/preview") => json!({ "rule": never_came() }),
+            ("POST", "/segments") | ("PUT", "/segments/{id}") => {
+                json!({ "name": format!("走查人群{key}"), "rule": never_came() })
+            }
             ("POST", "/me/coupon-codes") => json!({ "code": "ABCD-EFGH-JKLM" }),
             ("POST", "/me/subscriptions") => json!({ "answers": {} }),
             ("POST", "/bills") => json!({
@@ -432,6 +441,11 @@ impl Intruder {
         }
         found
     }
+}
+
+/// A segment rule naming nothing of anyone's.
+fn never_came() -> Value {
+    json!({ "combine": "all", "criteria": [{ "kind": "never_visited" }] })
 }
 
 /// Whether `value` holds `id` under `key` anywhere within.
@@ -645,6 +659,7 @@ async fn victim(app: &TestApp) -> Victim {
     let level = id(&get("/member-levels".to_owned()).await[1]);
     let coupon = json!({ "name": "走查券", "kind": "amount", "value_fen": 500, "valid_days": 30, "total_stock": 100, "claimable": true });
     let coupon = id(&post("/coupon-templates".to_owned(), coupon).await);
+    let segment = id(&post("/segments".to_owned(), json!({ "name": "走查人群", "rule": never_came() })).await);
     let printer =
         id(&post(format!("/stores/{store}/printers"), json!({ "name": "前台", "address": "192.0.2.1:9100" })).await);
     let device = id(&post(format!("/stores/{store}/bridge-devices"), json!({ "name": "前台电脑" })).await["device"]);
@@ -716,6 +731,7 @@ async fn victim(app: &TestApp) -> Victim {
         rule,
         level,
         coupon,
+        segment,
         parked_bill,
         settled_bill,
         settled_line,

@@ -312,11 +312,35 @@ pub async fn grant_matching(
     query: &crate::members::MemberQuery,
     key: &str,
 ) -> Result<Granted> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let condition = crate::members::filter(ctx, principal.merchant_id, query)?;
+    grant_where(ctx, principal, template_id, condition, key).await
+}
+
+/// Staff grant a coupon to everyone a saved segment holds now, as [`grant_matching`] grants to a filtered list.
+pub async fn grant_segment(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    template_id: i64,
+    segment_id: i64,
+    key: &str,
+) -> Result<Granted> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let condition = crate::marketing::segments::members_of(ctx, principal.merchant_id, segment_id).await?;
+    grant_where(ctx, principal, template_id, condition, key).await
+}
+
+/// The grant to every member `condition` (on `members`) selects.
+async fn grant_where(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    template_id: i64,
+    condition: sea_orm::Condition,
+    key: &str,
+) -> Result<Granted> {
     use member_coupons::Column as C;
     use sea_orm::sea_query::{OnConflict, Query};
-    principal.require_merchant_wide(Permission::CouponManage)?;
     let key = IdempotencyKey::parse(key).map_err(|m| Error::invalid("idempotency_key", m))?;
-    let condition = crate::members::filter(ctx, principal.merchant_id, query)?;
     let template = template_row(&ctx.db, principal.merchant_id, template_id).await?;
     active(&template)?;
     let source_key = format!("grant:{}", key.as_str());

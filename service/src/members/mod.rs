@@ -191,6 +191,11 @@ pub(super) async fn view(
     views.pop().ok_or(Error::NotFound("member"))
 }
 
+/// Members as a list shows them (no details), contact masked unless `contact`.
+pub(crate) async fn views_for(ctx: &AppContext, rows: Vec<members::Model>, contact: bool) -> Result<Vec<MemberView>> {
+    views(ctx, rows, contact, false).await
+}
+
 async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, details: bool) -> Result<Vec<MemberView>> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();

@@ -1,0 +1,236 @@
+//! Segments through the real server: each criterion chooses exactly the members it should on both databases, rules
+//! join criteria with AND and OR, saved segments take coupons, and bad rules change nothing.
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use service::domain::Role;
+
+use crate::support::{STAFF, TestApp, assert_error, ok};
+
+/// Four members tagged `segtest`, with visits (settled washes) this many days ago:
+/// - `regular`: 60, 40 and 20 days ago (every 20 days, last 20 days ago);
+/// - `lapsed`: once, 100 days ago;
+/// - `never`: never;
+/// - `overdue`: 100 and 70 days ago (every 30 days, waiting 70).
+struct Cast {
+    regular: i64,
+    lapsed: i64,
+    never: i64,
+    overdue: i64,
+    wash_price: i64,
+}
+
+async fn cast(app: &TestApp) -> Cast {
+    let cashier = app.token(Role::Cashier).await;
+    let services = app.staff_ok(&cashier, "/services").await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap().clone();
+    let (wash_id, wash_price) = (wash["id"].as_i64().unwrap(), wash["price_fen"].as_i64().unwrap());
+    let mut ids = Vec::new();
+    for (index, phone) in ["13900005001", "13900005002", "13900005003", "13900005004"].iter().enumerate() {
+        let body = json!({ "phone": phone, "name": format!("人群{index}"), "tags": ["segtest"] });
+        ids.push(app.staff_created(&cashier, "/members", body).await["id"].as_i64().unwrap());
+    }
+    let visits: [(i64, &[i64]); 3] = [(ids[0], &[60, 40, 20]), (ids[1], &[100]), (ids[3], &[100, 70])];
+    for (member, days) in visits {
+        for (n, days_ago) in days.iter().enumerate() {
+            let body = json!({
+                "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": format!("seg-{member}-{n}"),
+                "lines": [{ "item_id": wash_id }], "tenders": [{ "kind": "cash", "amount_fen": wash_price }],
+            });
+            let bill = app.staff_posted(&cashier, "/bills", body).await;
+            // History: the visit happened that long ago.
+            entity::bills::Entity::update_many()
+                .col_expr(entity::bills::Column::SettledAt, Expr::value(Some(Utc::now() - Duration::days(*days_ago))))
+                .filter(entity::bills::Column::Id.eq(bill["id"].as_i64().unwrap()))
+                .exec(&app.ctx.db)
+                .await
+                .unwrap();
+        }
+    }
+    Cast { regular: ids[0], lapsed: ids[1], never: ids[2], overdue: ids[3], wash_price }
+}
+
+/// The members of the cast a criterion chooses (ANDed with the cast's tag).
+async fn chosen(app: &TestApp, token: &str, criterion: Value) -> BTreeSet<i64> {
+    let rule = json!({ "combine": "all", "criteria": [{ "kind": "tags", "tags": ["segtest"] }, criterion] });
+    counted(app, token, rule).await
+}
+
+async fn counted(app: &TestApp, token: &str, rule: Value) -> BTreeSet<i64> {
+    let answer = app.staff_posted(token, "/segments/preview", json!({ "rule": rule })).await;
+    let sample: BTreeSet<i64> =
+        answer["sample"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!(
+        answer["count"].as_u64(),
+        u64::try_from(sample.len()).ok(),
+        "the sample is all of a small segment: {answer}"
+    );
+    sample
+}
+
+#[tokio::test]
+async fn each_criterion_chooses_exactly_its_members() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let c = cast(&app).await;
+    let set = |ids: &[i64]| ids.iter().copied().collect::<BTreeSet<i64>>();
+
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "last_visit", "min_days": 90 })).await, set(&[c.lapsed]));
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "last_visit", "min_days": 60 })).await,
+        set(&[c.lapsed, c.overdue])
+    );
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "last_visit", "max_days": 30 })).await, set(&[c.regular]));
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "never_visited" })).await, set(&[c.never]));
+    // Their own rhythm: waiting 70 days on a 30-day habit is overdue at 150%; 20 days on a 20-day habit is not (it
+    // is at 90%).
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "overdue", "percent": 150 })).await, set(&[c.overdue]));
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "overdue", "percent": 90 })).await,
+        set(&[c.regular, c.overdue])
+    );
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "visits", "days": 90, "min": 2 })).await, set(&[c.regular]));
+    // "At most none" in the last 90 days holds those who never came too.
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "visits", "days": 90, "max": 0 })).await,
+        set(&[c.lapsed, c.never])
+    );
+    let three_washes = 3 * c.wash_price;
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "spend", "days": 365, "min_fen": three_washes })).await,
+        set(&[c.regular])
+    );
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "spend", "days": 365, "max_fen": c.wash_price })).await,
+        set(&[c.lapsed, c.never])
+    );
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "bought_category", "categories": ["美发"], "days": 365 })).await,
+        set(&[c.regular, c.lapsed, c.overdue])
+    );
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "bought_category", "categories": ["美甲"], "days": 365 })).await,
+        set(&[])
+    );
+    let store = app.seed.store_ids[0];
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "store", "store_ids": [store], "by": "last_visit" })).await,
+        set(&[c.regular, c.lapsed, c.overdue])
+    );
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "marketing_consent", "granted": true })).await, set(&[]));
+    assert_eq!(
+        chosen(&app, &marketing, json!({ "kind": "marketing_consent", "granted": false })).await,
+        set(&[c.regular, c.lapsed, c.never, c.overdue])
+    );
+
+    // AND of the tag with (never came OR overdue on their own rhythm).
+    let rule = json!({
+        "combine": "all",
+        "criteria": [{ "kind": "tags", "tags": ["segtest"] }],
+        "groups": [{ "combine": "any", "criteria": [{ "kind": "never_visited" }, { "kind": "overdue", "percent": 150 }] }],
+    });
+    assert_eq!(counted(&app, &marketing, rule).await, set(&[c.never, c.overdue]));
+}
+
+#[tokio::test]
+async fn a_saved_segment_is_counted_when_read_and_takes_a_coupon_grant() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let c = cast(&app).await;
+    let rule = json!({ "combine": "all", "criteria": [{ "kind": "tags", "tags": ["segtest"] }, { "kind": "last_visit", "min_days": 60 }] });
+    let saved = app.staff_created(&marketing, "/segments", json!({ "name": "流失 60 天", "rule": rule })).await;
+    let id = saved["id"].as_i64().unwrap();
+    assert_error(
+        &app.post(&format!("{STAFF}/segments"), &marketing, json!({ "name": " 流失 60 天 ", "rule": rule })).await,
+        StatusCode::CONFLICT,
+        "segment_name_taken",
+    );
+    let read = app.staff_ok(&marketing, &format!("/segments/{id}")).await;
+    assert_eq!((read["count"].as_u64(), read["rule"]["criteria"][1]["min_days"].as_u64()), (Some(2), Some(60)));
+    let listed = app.staff_ok(&marketing, "/segments").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // A coupon to everyone it holds now, once however often the grant is retried.
+    let template = app
+        .staff_created(
+            &marketing,
+            "/coupon-templates",
+            json!({ "name": "回来看看 30 元", "kind": "amount", "value_fen": 3000, "valid_days": 30 }),
+        )
+        .await;
+    let grant = json!({ "segment_id": id, "idempotency_key": "segment-grant-1" });
+    let path = format!("{STAFF}/coupon-templates/{}/grants", template["id"]);
+    let granted = ok(app.post(&path, &marketing, grant.clone()).await);
+    assert_eq!(granted["issued"], 2);
+    assert_eq!(ok(app.post(&path, &marketing, grant).await)["issued"], 0);
+    for (member, holds) in [(c.lapsed, 1), (c.overdue, 1), (c.regular, 0), (c.never, 0)] {
+        let held = app.staff_ok(&marketing, &format!("/members/{member}/coupons")).await;
+        assert_eq!(held.as_array().unwrap().len(), holds, "member {member}");
+    }
+
+    // Changed to those who never came; then deleted.
+    let never =
+        json!({ "combine": "all", "criteria": [{ "kind": "tags", "tags": ["segtest"] }, { "kind": "never_visited" }] });
+    let path = format!("{STAFF}/segments/{id}");
+    ok(app.put(&path, &marketing, json!({ "name": "从未到店", "rule": never })).await);
+    assert_eq!(app.staff_ok(&marketing, &format!("/segments/{id}")).await["count"], 1);
+    assert_eq!(app.delete(&path, &marketing).await.0, StatusCode::NO_CONTENT);
+    assert_error(&app.get(&path, &marketing).await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn rules_that_cannot_be_read_are_refused_and_nothing_is_saved() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let (_, other_owner) = app.other_merchant().await;
+    let other_level = app.staff_ok(&other_owner, "/member-levels").await[0]["id"].clone();
+    assert!(other_level.is_i64(), "the other merchant has a level of its own");
+    let bad_rules = [
+        json!({ "combine": "all", "criteria": [] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "zodiac", "sign": "leo" }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "never_visited", "days": 3 }] }),
+        json!({ "combine": "both", "criteria": [{ "kind": "never_visited" }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "visits", "days": 0, "min": 1 }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "visits", "days": 30 }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "spend", "days": 30, "min_fen": 500, "max_fen": 100 }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "birth_month", "months": [13] }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "overdue", "percent": 10 }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "level", "level_ids": [other_level] }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "store", "store_ids": [999_999], "by": "home" }] }),
+        json!({ "combine": "all", "groups": [{ "combine": "any", "criteria": [] }] }),
+    ];
+    for rule in bad_rules {
+        let answer = app.post(&format!("{STAFF}/segments/preview"), &marketing, json!({ "rule": rule })).await;
+        assert!(
+            answer.0 == StatusCode::UNPROCESSABLE_ENTITY || answer.0 == StatusCode::BAD_REQUEST,
+            "{rule}: {answer:?}"
+        );
+        assert!(answer.1["code"].is_string(), "{answer:?}");
+        let answer =
+            app.post(&format!("{STAFF}/segments"), &marketing, json!({ "name": "坏规则", "rule": rule })).await;
+        assert!(answer.0.is_client_error(), "{rule}: {answer:?}");
+    }
+    let fine = json!({ "combine": "all", "criteria": [{ "kind": "never_visited" }] });
+    let answer = app.post(&format!("{STAFF}/segments"), &marketing, json!({ "name": "", "rule": fine })).await;
+    assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_eq!(app.count("segments").await, 0);
+    // Another merchant's segment is not found; a cashier may not build segments.
+    let theirs = app.staff_created(&other_owner, "/segments", json!({ "name": "他们的", "rule": fine })).await;
+    assert_error(
+        &app.get(&format!("{STAFF}/segments/{}", theirs["id"]), &marketing).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let cashier = app.token(Role::Cashier).await;
+    assert_error(
+        &app.post(&format!("{STAFF}/segments/preview"), &cashier, json!({ "rule": fine })).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+}

@@ -1,0 +1,3 @@
+//! Marketing: who to reach (segments), and later what to send them and how it did.
+
+pub mod segments;

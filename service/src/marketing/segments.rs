@@ -1,0 +1,573 @@
+//! Segments (人群): members chosen by rules over their life with the store — when they last came, how often and how
+//! much, their own usual rhythm, level, tags, birth month, what they buy, where they come, and their consent to
+//! marketing. A rule is criteria joined by all (AND) or any (OR), with one level of groups, so "lapsed 90 days AND
+//! (VIP OR spent ￥2,000 this year)" is one rule. The database answers it: one query of members with conditions on
+//! them and subqueries over their bills, written once for SQLite and PostgreSQL (only the epoch of a timestamp is
+//! spelled per backend), so a segment counts the same members on both.
+//!
+//! Visits are settled bills (a reversed bill is no visit); spend is what they paid less what was refunded.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr, SubQueryStatement};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use entity::{bill_lines, bills, marketing_consents, member_levels, member_tags, members, segments, stores};
+
+use crate::domain::{BillStatus, Fen, Permission, Tag};
+use crate::error::is_unique_violation;
+use crate::foundation::principal::StaffPrincipal;
+use crate::members::MemberView;
+use crate::{AppContext, Conflict, Error, Result};
+
+/// How a rule's criteria (or a group's) are joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// Every criterion holds (AND).
+    All,
+    /// At least one holds (OR).
+    Any,
+}
+
+/// Which members a segment holds: its own criteria and groups, joined by `combine`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentRule {
+    pub combine: Combine,
+    #[serde(default)]
+    pub criteria: Vec<Criterion>,
+    /// Groups of criteria with their own joining, each counting as one criterion of the rule.
+    #[serde(default)]
+    pub groups: Vec<CriteriaGroup>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CriteriaGroup {
+    pub combine: Combine,
+    pub criteria: Vec<Criterion>,
+}
+
+/// Where a member counts as coming for a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreBy {
+    /// The store they joined at (their home store).
+    Home,
+    /// The store of their latest visit.
+    LastVisit,
+}
+
+/// One thing a member must be. Periods are whole days back from now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Criterion {
+    /// Their latest visit was at least `min_days` and at most `max_days` ago. Members who never came do not match.
+    LastVisit { min_days: Option<u32>, max_days: Option<u32> },
+    /// They never came.
+    NeverVisited {},
+    /// Their time since the last visit is at least `percent` of their own usual interval (the average gap between
+    /// their visits; two visits at least): 150 is "half as long again as they usually wait".
+    Overdue { percent: u32 },
+    /// Visits in the last `days` days: at least `min` and at most `max` (none is zero visits).
+    Visits { days: u32, min: Option<u32>, max: Option<u32> },
+    /// What they paid in the last `days` days, less refunds: at least `min_fen` and at most `max_fen`.
+    Spend { days: u32, min_fen: Option<Fen>, max_fen: Option<Fen> },
+    /// They hold one of these levels.
+    Level { level_ids: Vec<i64> },
+    /// They carry one of these tags.
+    Tags { tags: Vec<String> },
+    /// Born in one of these months (1–12).
+    BirthMonth { months: Vec<u32> },
+    /// They bought a service or product of one of these categories in the last `days` days.
+    BoughtCategory { categories: Vec<String>, days: u32 },
+    /// They count for one of these stores, by their home store or their latest visit.
+    Store { store_ids: Vec<i64>, by: StoreBy },
+    /// Their answer in force to marketing messages is yes (`granted`), or is not yes (no, or never asked).
+    MarketingConsent { granted: bool },
+}
+
+const MAX_CRITERIA: usize = 30;
+const MAX_LIST: usize = 100;
+const MAX_DAYS: u32 = 3650;
+
+fn days_ok(field: &'static str, days: u32) -> Result<()> {
+    if (1..=MAX_DAYS).contains(&days) { Ok(()) } else { Err(Error::invalid(field, "a period is 1–3650 days")) }
+}
+
+fn range_ok<T: PartialOrd + Copy>(field: &'static str, min: Option<T>, max: Option<T>) -> Result<()> {
+    match (min, max) {
+        (Some(min), Some(max)) if min > max => Err(Error::invalid(field, "the least must not exceed the most")),
+        (None, None) => Err(Error::invalid(field, "give the least, the most, or both")),
+        _ => Ok(()),
+    }
+}
+
+fn list_ok<T>(field: &'static str, list: &[T]) -> Result<()> {
+    if list.is_empty() || list.len() > MAX_LIST { Err(Error::invalid(field, "name 1–100 of them")) } else { Ok(()) }
+}
+
+impl Criterion {
+    /// Checks the criterion's own numbers and lists; that levels and stores exist is checked with the merchant.
+    fn check(&self) -> Result<()> {
+        match self {
+            Criterion::LastVisit { min_days, max_days } => {
+                range_ok("criteria", *min_days, *max_days)?;
+                if min_days.iter().chain(max_days).any(|d| *d > MAX_DAYS) {
+                    return Err(Error::invalid("criteria", "a period is at most 3650 days"));
+                }
+                Ok(())
+            }
+            Criterion::NeverVisited {} => Ok(()),
+            Criterion::Overdue { percent } if !(50..=1000).contains(percent) => {
+                Err(Error::invalid("criteria", "overdue is 50–1000 percent of the member's usual interval"))
+            }
+            Criterion::Overdue { .. } => Ok(()),
+            Criterion::Visits { days, min, max } => {
+                days_ok("criteria", *days)?;
+                range_ok("criteria", *min, *max)
+            }
+            Criterion::Spend { days, min_fen, max_fen } => {
+                days_ok("criteria", *days)?;
+                range_ok("criteria", *min_fen, *max_fen)?;
+                if min_fen.iter().chain(max_fen).any(|f| *f < Fen::ZERO) {
+                    return Err(Error::invalid("criteria", "spend must not be negative"));
+                }
+                Ok(())
+            }
+            Criterion::Level { level_ids } => list_ok("criteria", level_ids),
+            Criterion::Tags { tags } => {
+                list_ok("criteria", tags)?;
+                tags.iter().try_for_each(|t| Tag::parse(t).map(|_| ()).map_err(|m| Error::invalid("criteria", m)))
+            }
+            Criterion::BirthMonth { months } => {
+                list_ok("criteria", months)?;
+                if months.iter().all(|m| (1..=12).contains(m)) {
+                    Ok(())
+                } else {
+                    Err(Error::invalid("criteria", "months are 1–12"))
+                }
+            }
+            Criterion::BoughtCategory { categories, days } => {
+                days_ok("criteria", *days)?;
+                list_ok("criteria", categories)
+            }
+            Criterion::Store { store_ids, .. } => list_ok("criteria", store_ids),
+            Criterion::MarketingConsent { .. } => Ok(()),
+        }
+    }
+}
+
+impl SegmentRule {
+    fn criteria(&self) -> impl Iterator<Item = &Criterion> {
+        self.criteria.iter().chain(self.groups.iter().flat_map(|g| g.criteria.iter()))
+    }
+
+    /// Checks the rule's shape and numbers, and that the levels and stores it names are the merchant's.
+    async fn check(&self, conn: &impl ConnectionTrait, merchant_id: i64) -> Result<()> {
+        let count = self.criteria().count();
+        if count == 0 {
+            return Err(Error::invalid("criteria", "a segment needs at least one criterion"));
+        }
+        if count > MAX_CRITERIA || self.groups.len() > 10 {
+            return Err(Error::invalid("criteria", "a segment has at most 30 criteria in at most 10 groups"));
+        }
+        if self.groups.iter().any(|g| g.criteria.is_empty()) {
+            return Err(Error::invalid("groups", "a group needs at least one criterion"));
+        }
+        self.criteria().try_for_each(Criterion::check)?;
+        let levels: Vec<i64> = self
+            .criteria()
+            .flat_map(|c| match c {
+                Criterion::Level { level_ids } => level_ids.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let found = member_levels::Entity::find()
+            .filter(member_levels::Column::MerchantId.eq(merchant_id))
+            .filter(member_levels::Column::Id.is_in(levels.iter().copied()))
+            .count(conn)
+            .await?;
+        if found != u64::try_from(levels.iter().collect::<std::collections::BTreeSet<_>>().len()).unwrap_or(0) {
+            return Err(Error::invalid("criteria", "a level named is not one of this merchant's"));
+        }
+        let store_ids: std::collections::BTreeSet<i64> = self
+            .criteria()
+            .flat_map(|c| match c {
+                Criterion::Store { store_ids, .. } => store_ids.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let found = stores::Entity::find()
+            .filter(stores::Column::MerchantId.eq(merchant_id))
+            .filter(stores::Column::Id.is_in(store_ids.iter().copied()))
+            .count(conn)
+            .await?;
+        if found != u64::try_from(store_ids.len()).unwrap_or(0) {
+            return Err(Error::invalid("criteria", "a store named is not one of this merchant's"));
+        }
+        Ok(())
+    }
+
+    /// The condition on `members` choosing the merchant's live members the rule holds, now.
+    pub fn condition(&self, backend: DbBackend, merchant_id: i64, now: DateTime<Utc>) -> Condition {
+        let on = |combine: Combine| match combine {
+            Combine::All => Condition::all(),
+            Combine::Any => Condition::any(),
+        };
+        let at = At { backend, merchant_id, now };
+        let mut rule = on(self.combine);
+        for criterion in &self.criteria {
+            rule = rule.add(at.criterion(criterion));
+        }
+        for group in &self.groups {
+            let mut inner = on(group.combine);
+            for criterion in &group.criteria {
+                inner = inner.add(at.criterion(criterion));
+            }
+            rule = rule.add(inner);
+        }
+        Condition::all()
+            .add(members::Column::MerchantId.eq(merchant_id))
+            .add(members::Column::AnonymisedAt.is_null())
+            .add(rule)
+    }
+}
+
+/// What a criterion is judged against: the merchant, the moment, and the database's dialect.
+struct At {
+    backend: DbBackend,
+    merchant_id: i64,
+    now: DateTime<Utc>,
+}
+
+impl At {
+    fn days_ago(&self, days: u32) -> DateTime<Utc> {
+        self.now - Duration::days(i64::from(days))
+    }
+
+    /// The merchant's settled bills with a member, selecting the member.
+    fn visits(&self) -> SelectStatement {
+        Query::select()
+            .column((bills::Entity, bills::Column::MemberId))
+            .from(bills::Entity)
+            .and_where(Expr::col((bills::Entity, bills::Column::MerchantId)).eq(self.merchant_id))
+            .and_where(Expr::col((bills::Entity, bills::Column::Status)).eq(BillStatus::Settled.as_str()))
+            .and_where(Expr::col((bills::Entity, bills::Column::MemberId)).is_not_null())
+            .to_owned()
+    }
+
+    /// Seconds since the epoch of a bill's settlement, as a number both databases compare and subtract.
+    fn settled_epoch(&self) -> SimpleExpr {
+        match self.backend {
+            DbBackend::Postgres => Expr::cust("EXTRACT(EPOCH FROM bills.settled_at)"),
+            _ => Expr::cust("CAST(strftime('%s', bills.settled_at) AS INTEGER)"),
+        }
+    }
+
+    fn member_in(&self, select: SelectStatement) -> Condition {
+        Condition::all().add(members::Column::Id.in_subquery(select))
+    }
+
+    fn member_not_in(&self, select: SelectStatement) -> Condition {
+        Condition::all().add(members::Column::Id.not_in_subquery(select))
+    }
+
+    fn criterion(&self, criterion: &Criterion) -> Condition {
+        let settled_at = Expr::col((bills::Entity, bills::Column::SettledAt));
+        match criterion {
+            Criterion::LastVisit { min_days, max_days } => {
+                let mut visits = self.visits();
+                visits.group_by_col((bills::Entity, bills::Column::MemberId));
+                if let Some(min) = min_days {
+                    visits.and_having(Func::max(settled_at.clone()).lte(self.days_ago(*min)));
+                }
+                if let Some(max) = max_days {
+                    visits.and_having(Func::max(settled_at).gte(self.days_ago(*max)));
+                }
+                self.member_in(visits)
+            }
+            Criterion::NeverVisited {} => self.member_not_in(self.visits()),
+            Criterion::Overdue { percent } => {
+                // (now − last) × (visits − 1) × 100 ≥ percent × (last − first): the average gap times the percent,
+                // without dividing.
+                let epoch = self.settled_epoch();
+                let (last, first) = (Func::max(epoch.clone()), Func::min(epoch));
+                let now = self.now.timestamp();
+                let waited = Expr::val(now).sub(last.clone());
+                let gaps = Expr::expr(Func::count(Expr::col((bills::Entity, bills::Column::Id)))).sub(1);
+                let mut visits = self.visits();
+                visits
+                    .group_by_col((bills::Entity, bills::Column::MemberId))
+                    .and_having(Func::count(Expr::col((bills::Entity, bills::Column::Id))).gte(2))
+                    .and_having(
+                        waited.mul(gaps).mul(100).gte(Expr::val(i64::from(*percent)).mul(Expr::expr(last).sub(first))),
+                    );
+                self.member_in(visits)
+            }
+            Criterion::Visits { days, min, max } => {
+                let count = || Func::count(Expr::col((bills::Entity, bills::Column::Id)));
+                let mut visits = self.visits();
+                visits
+                    .and_where(settled_at.gte(self.days_ago(*days)))
+                    .group_by_col((bills::Entity, bills::Column::MemberId));
+                match (min.filter(|m| *m > 0), max) {
+                    // No least: members with no visit at all match too, so it is "not more than the most".
+                    (None, Some(max)) => {
+                        visits.and_having(count().gt(i64::from(*max)));
+                        self.member_not_in(visits)
+                    }
+                    (min, max) => {
+                        visits.and_having(count().gte(i64::from(min.unwrap_or(1))));
+                        if let Some(max) = max {
+                            visits.and_having(count().lte(i64::from(*max)));
+                        }
+                        self.member_in(visits)
+                    }
+                }
+            }
+            Criterion::Spend { days, min_fen, max_fen } => {
+                // Every group has a bill, so the sum is never null.
+                let paid = || {
+                    Func::sum(
+                        Expr::col((bills::Entity, bills::Column::TotalFen))
+                            .sub(Expr::col((bills::Entity, bills::Column::RefundedFen))),
+                    )
+                };
+                let mut visits = self.visits();
+                visits
+                    .and_where(settled_at.gte(self.days_ago(*days)))
+                    .group_by_col((bills::Entity, bills::Column::MemberId));
+                match (min_fen.filter(|m| *m > Fen::ZERO), max_fen) {
+                    (None, Some(max)) => {
+                        visits.and_having(paid().gt(max.get()));
+                        self.member_not_in(visits)
+                    }
+                    (min, max) => {
+                        visits.and_having(paid().gte(min.map_or(1, |m| m.get())));
+                        if let Some(max) = max {
+                            visits.and_having(paid().lte(max.get()));
+                        }
+                        self.member_in(visits)
+                    }
+                }
+            }
+            Criterion::Level { level_ids } => {
+                Condition::all().add(members::Column::LevelId.is_in(level_ids.iter().copied()))
+            }
+            Criterion::Tags { tags } => self.member_in(
+                Query::select()
+                    .column(member_tags::Column::MemberId)
+                    .from(member_tags::Entity)
+                    .and_where(Expr::col(member_tags::Column::MerchantId).eq(self.merchant_id))
+                    .and_where(Expr::col(member_tags::Column::Tag).is_in(tags.iter().map(|t| t.trim().to_owned())))
+                    .to_owned(),
+            ),
+            Criterion::BirthMonth { months } => {
+                Condition::all().add(members::Column::BirthMonth.is_in(months.iter().map(|m| i64::from(*m))))
+            }
+            Criterion::BoughtCategory { categories, days } => {
+                let mut visits = self.visits();
+                visits
+                    .inner_join(
+                        bill_lines::Entity,
+                        Expr::col((bill_lines::Entity, bill_lines::Column::BillId))
+                            .equals((bills::Entity, bills::Column::Id)),
+                    )
+                    .and_where(settled_at.gte(self.days_ago(*days)))
+                    .and_where(
+                        Expr::col((bill_lines::Entity, bill_lines::Column::Category))
+                            .is_in(categories.iter().map(|c| c.trim().to_owned())),
+                    );
+                self.member_in(visits)
+            }
+            Criterion::Store { store_ids, by: StoreBy::Home } => {
+                Condition::all().add(members::Column::HomeStoreId.is_in(store_ids.iter().copied()))
+            }
+            Criterion::Store { store_ids, by: StoreBy::LastVisit } => {
+                // The member's latest settled bill is at one of the stores.
+                let latest = Query::select()
+                    .expr(Func::max(Expr::col((Alias::new("latest"), bills::Column::SettledAt))))
+                    .from_as(bills::Entity, Alias::new("latest"))
+                    .and_where(
+                        Expr::col((Alias::new("latest"), bills::Column::MemberId))
+                            .equals((bills::Entity, bills::Column::MemberId)),
+                    )
+                    .and_where(
+                        Expr::col((Alias::new("latest"), bills::Column::Status)).eq(BillStatus::Settled.as_str()),
+                    )
+                    .to_owned();
+                let mut visits = self.visits();
+                visits
+                    .and_where(Expr::col((bills::Entity, bills::Column::StoreId)).is_in(store_ids.iter().copied()))
+                    .and_where(
+                        settled_at.eq(Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(latest)))),
+                    );
+                self.member_in(visits)
+            }
+            Criterion::MarketingConsent { granted } => {
+                // Members whose latest answer is yes: their answer with the greatest id.
+                let latest = Query::select()
+                    .expr(Func::max(Expr::col((Alias::new("later"), marketing_consents::Column::Id))))
+                    .from_as(marketing_consents::Entity, Alias::new("later"))
+                    .and_where(
+                        Expr::col((Alias::new("later"), marketing_consents::Column::MemberId))
+                            .equals((marketing_consents::Entity, marketing_consents::Column::MemberId)),
+                    )
+                    .to_owned();
+                let yes = Query::select()
+                    .column((marketing_consents::Entity, marketing_consents::Column::MemberId))
+                    .from(marketing_consents::Entity)
+                    .and_where(
+                        Expr::col((marketing_consents::Entity, marketing_consents::Column::MerchantId))
+                            .eq(self.merchant_id),
+                    )
+                    .and_where(Expr::col((marketing_consents::Entity, marketing_consents::Column::Granted)).eq(true))
+                    .and_where(
+                        Expr::col((marketing_consents::Entity, marketing_consents::Column::Id))
+                            .eq(Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(latest)))),
+                    )
+                    .to_owned();
+                if *granted { self.member_in(yes) } else { self.member_not_in(yes) }
+            }
+        }
+    }
+}
+
+/// How many members a rule holds now, and a few of them (the newest) to look at.
+#[derive(Clone, Debug)]
+pub struct SegmentCount {
+    pub count: u64,
+    pub sample: Vec<MemberView>,
+}
+
+/// Counts the members `rule` holds now, with a sample of the newest: what the console shows while the rule is edited.
+pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, rule: &SegmentRule) -> Result<SegmentCount> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    rule.check(&ctx.db, principal.merchant_id).await?;
+    count(ctx, principal, rule).await
+}
+
+async fn count(ctx: &AppContext, principal: &StaffPrincipal, rule: &SegmentRule) -> Result<SegmentCount> {
+    let condition = rule.condition(ctx.db.get_database_backend(), principal.merchant_id, ctx.now());
+    let count = members::Entity::find().filter(condition.clone()).count(&ctx.db).await?;
+    let rows =
+        members::Entity::find().filter(condition).order_by_desc(members::Column::Id).limit(10).all(&ctx.db).await?;
+    let sample = crate::members::views_for(ctx, rows, principal.can(Permission::MemberContactRead)).await?;
+    Ok(SegmentCount { count, sample })
+}
+
+/// The condition on `members` choosing who the merchant's saved segment holds now (a coupon grant to it).
+pub(crate) async fn members_of(ctx: &AppContext, merchant_id: i64, segment_id: i64) -> Result<Condition> {
+    let segment = to_segment(row(ctx, merchant_id, segment_id).await?)?;
+    Ok(segment.rule.condition(ctx.db.get_database_backend(), merchant_id, ctx.now()))
+}
+
+/// A saved segment.
+#[derive(Clone, Debug)]
+pub struct Segment {
+    pub id: i64,
+    pub name: String,
+    pub rule: SegmentRule,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn to_segment(row: segments::Model) -> Result<Segment> {
+    Ok(Segment {
+        id: row.id,
+        rule: crate::domain::stored_json("a segment's rule", &row.rule)?,
+        name: row.name,
+        updated_at: row.updated_at,
+    })
+}
+
+fn checked_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 30 || name.chars().any(char::is_control) {
+        return Err(Error::invalid("name", "must be 1–30 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<segments::Model> {
+    segments::Entity::find_by_id(id)
+        .filter(segments::Column::MerchantId.eq(merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("segment"))
+}
+
+/// The merchant's saved segments, by name.
+pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Segment>> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    segments::Entity::find()
+        .filter(segments::Column::MerchantId.eq(principal.merchant_id))
+        .order_by_asc(segments::Column::Name)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(to_segment)
+        .collect()
+}
+
+/// A saved segment and how many members it holds now.
+pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<(Segment, SegmentCount)> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let segment = to_segment(row(ctx, principal.merchant_id, id).await?)?;
+    let counted = count(ctx, principal, &segment.rule).await?;
+    Ok((segment, counted))
+}
+
+/// Saves a new segment (`id` None) or replaces a saved one's name and rule.
+pub async fn save(
+    ctx: &AppContext,
+    principal: &StaffPrincipal,
+    id: Option<i64>,
+    name: &str,
+    rule: SegmentRule,
+) -> Result<Segment> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let name = checked_name(name)?;
+    rule.check(&ctx.db, principal.merchant_id).await?;
+    let stored = serde_json::to_string(&rule).map_err(anyhow::Error::from)?;
+    let now = ctx.now();
+    let written = match id {
+        None => {
+            segments::ActiveModel {
+                merchant_id: Set(principal.merchant_id),
+                name: Set(name),
+                rule: Set(stored),
+                created_by: Set(principal.staff_id),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&ctx.db)
+            .await
+        }
+        Some(id) => {
+            let mut row: segments::ActiveModel = row(ctx, principal.merchant_id, id).await?.into();
+            row.name = Set(name);
+            row.rule = Set(stored);
+            row.updated_at = Set(now);
+            row.update(&ctx.db).await
+        }
+    };
+    match written {
+        Ok(row) => to_segment(row),
+        Err(err) if is_unique_violation(&err) => Err(Error::Conflict(Conflict::SegmentNameTaken)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Deletes a saved segment.
+pub async fn delete(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<()> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    row(ctx, principal.merchant_id, id).await?;
+    segments::Entity::delete_by_id(id).exec(&ctx.db).await?;
+    Ok(())
+}
