@@ -824,4 +824,47 @@ export const tests = [
       assert.deepEqual(held.map((c) => [c.terms.name, c.source]), [['300 积分换 10 元', 'grant']])
     },
   },
+  {
+    name: 'marketing-builds-a-segment-sees-it-counted-saves-it-and-gives-it-a-coupon',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const cashier = await staffToken(base, accounts.cashier)
+      const came = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900006001', name: '来过的', tags: ['e2e人群'] })
+      const never = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900006002', name: '没来过', tags: ['e2e人群'] })
+      const wash = (await call(base, 'GET', '/api/staff/v1/services', owner)).find((s) => s.name === '洗剪吹')
+      const store = (await call(base, 'GET', '/api/staff/v1/stores', owner))[0]
+      await call(base, 'POST', '/api/staff/v1/bills', cashier, {
+        store_id: store.id, member_id: came.id, idempotency_key: 'e2e-segment-visit',
+        lines: [{ kind: 'service', item_id: wash.id }], tenders: [{ kind: 'cash', amount_fen: wash.price_fen }],
+      })
+      await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '初次到店礼', kind: 'amount', value_fen: 3000, valid_days: 30 })
+
+      await signIn(page, accounts.marketing, '/console/segments')
+      await page.locator('[data-test=segment-name]').fill('打了标签从未到店')
+      // The first criterion: the tag; then another: never came.
+      const first = page.locator('[data-test=criterion]').first()
+      await choose(page, '[data-test=criterion-kind] >> nth=0', '标签')
+      await first.locator('[data-test=criterion-tags]').click()
+      await page.keyboard.type('e2e人群')
+      await page.keyboard.press('Enter')
+      await page.keyboard.press('Escape')
+      await page.locator('[data-test=segment-count]', { hasText: /^2$/ }).waitFor()
+      await page.locator('[data-test=criterion-add]').click()
+      await choose(page, '[data-test=criterion-kind] >> nth=1', '从未到店')
+      await page.locator('[data-test=segment-count]', { hasText: /^1$/ }).waitFor()
+      await page.locator('[data-test=segment-sample]', { hasText: '6002' }).waitFor()
+      await shot('25-segment')
+      await page.locator('[data-test=segment-save]').click()
+      await page.locator('[data-test=segment-list] .el-table__row', { hasText: '打了标签从未到店' }).waitFor()
+
+      await page.locator('[data-test=segment-grant]').click()
+      await page.locator('[data-test=grant-whom]', { hasText: '当前 1 人' }).waitFor()
+      await choose(page, '[data-test=grant-template]', '初次到店礼')
+      await page.locator('[data-test=grant-go]').click()
+      await page.locator('.el-message', { hasText: '已发 1 张' }).waitFor()
+      const held = await call(base, 'GET', `/api/staff/v1/members/${never.id}/coupons`, cashier)
+      assert.deepEqual(held.map((c) => c.terms.name), ['初次到店礼'])
+      assert.deepEqual(await call(base, 'GET', `/api/staff/v1/members/${came.id}/coupons`, cashier), [])
+    },
+  },
 ]

@@ -14,6 +14,7 @@ declare module 'vue' {
     CardsTab: typeof import('./components/catalog/CardsTab.vue')['default']
     CouponCodes: typeof import('./components/CouponCodes.vue')['default']
     CouponPicker: typeof import('./components/CouponPicker.vue')['default']
+    CriterionRow: typeof import('./components/CriterionRow.vue')['default']
     ElAlert: typeof import('element-plus/es')['ElAlert']
     ElAside: typeof import('element-plus/es')['ElAside']
     ElButton: typeof import('element-plus/es')['ElButton']

@@ -1,0 +1,1 @@
+import"./index-DrsLV8gR.js";import"./css-BzATN4Et.js";

@@ -1,0 +1,1 @@
+import"./index-DrsLV8gR.js";

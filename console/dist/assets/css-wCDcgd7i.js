@@ -1,1 +1,0 @@
-import"./index-BDNguiVd.js";import"./css-VbWYRqc9.js";

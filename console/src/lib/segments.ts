@@ -1,0 +1,151 @@
+// A segment's rule as the editor holds it, and the rule the api reads. The server counts who is in a segment; this
+// only shapes what the marketing manager edits.
+import type { Schemas } from '@/api/client'
+
+export type Criterion = Schemas['Criterion']
+export type CriterionKind = Criterion['kind']
+export type Combine = Schemas['Combine']
+
+export const CRITERION_KINDS: CriterionKind[] = [
+  'last_visit',
+  'never_visited',
+  'overdue',
+  'visits',
+  'spend',
+  'bought_category',
+  'level',
+  'tags',
+  'birth_month',
+  'store',
+  'marketing_consent',
+]
+
+/** One criterion being edited: every field any kind uses, so switching kinds keeps a form to fill. */
+export interface CriterionDraft {
+  kind: CriterionKind
+  min_days: number | null
+  max_days: number | null
+  percent: number
+  days: number
+  min: number | null
+  max: number | null
+  min_fen: number | null
+  max_fen: number | null
+  level_ids: number[]
+  tags: string[]
+  months: number[]
+  categories: string[]
+  store_ids: number[]
+  by: Schemas['StoreBy']
+  granted: boolean
+}
+
+export interface GroupDraft {
+  combine: Combine
+  criteria: CriterionDraft[]
+}
+
+export interface RuleDraft {
+  combine: Combine
+  criteria: CriterionDraft[]
+  groups: GroupDraft[]
+}
+
+/** A criterion of `kind` with the values a salon starts from (lapsed 60 days, 150% of their rhythm, 90 days). */
+export function blankCriterion(kind: CriterionKind): CriterionDraft {
+  return {
+    kind,
+    min_days: 60,
+    max_days: null,
+    percent: 150,
+    days: 90,
+    min: 1,
+    max: null,
+    min_fen: null,
+    max_fen: null,
+    level_ids: [],
+    tags: [],
+    months: [],
+    categories: [],
+    store_ids: [],
+    by: 'home',
+    granted: true,
+  }
+}
+
+export function blankRule(): RuleDraft {
+  return { combine: 'all', criteria: [blankCriterion('last_visit')], groups: [] }
+}
+
+/** The criterion the api reads: only the fields of its kind. */
+export function toCriterion(d: CriterionDraft): Criterion {
+  switch (d.kind) {
+    case 'last_visit':
+      return { kind: d.kind, min_days: d.min_days, max_days: d.max_days }
+    case 'never_visited':
+      return { kind: d.kind }
+    case 'overdue':
+      return { kind: d.kind, percent: d.percent }
+    case 'visits':
+      return { kind: d.kind, days: d.days, min: d.min, max: d.max }
+    case 'spend':
+      return { kind: d.kind, days: d.days, min_fen: d.min_fen, max_fen: d.max_fen }
+    case 'bought_category':
+      return { kind: d.kind, categories: d.categories, days: d.days }
+    case 'level':
+      return { kind: d.kind, level_ids: d.level_ids }
+    case 'tags':
+      return { kind: d.kind, tags: d.tags }
+    case 'birth_month':
+      return { kind: d.kind, months: d.months }
+    case 'store':
+      return { kind: d.kind, store_ids: d.store_ids, by: d.by }
+    case 'marketing_consent':
+      return { kind: d.kind, granted: d.granted }
+  }
+}
+
+export function fromCriterion(c: Criterion): CriterionDraft {
+  const draft: CriterionDraft = { ...blankCriterion(c.kind), min_days: null, min: null }
+  return Object.assign(draft, Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)))
+}
+
+export function toRule(d: RuleDraft): Schemas['SegmentRule'] {
+  return {
+    combine: d.combine,
+    criteria: d.criteria.map(toCriterion),
+    groups: d.groups.map((g) => ({ combine: g.combine, criteria: g.criteria.map(toCriterion) })),
+  }
+}
+
+export function fromRule(r: Schemas['SegmentRule']): RuleDraft {
+  return {
+    combine: r.combine,
+    criteria: (r.criteria ?? []).map(fromCriterion),
+    groups: (r.groups ?? []).map((g) => ({ combine: g.combine, criteria: g.criteria.map(fromCriterion) })),
+  }
+}
+
+/** Whether a criterion still lacks what it needs (a list left empty): the count waits for it. */
+export function unfinished(d: CriterionDraft): boolean {
+  switch (d.kind) {
+    case 'level':
+      return d.level_ids.length === 0
+    case 'tags':
+      return d.tags.length === 0
+    case 'birth_month':
+      return d.months.length === 0
+    case 'bought_category':
+      return d.categories.length === 0
+    case 'store':
+      return d.store_ids.length === 0
+    default:
+      return false
+  }
+}
+
+/** Whether any criterion of the rule, or a group left empty, still needs filling in. */
+export function ruleUnfinished(rule: RuleDraft): boolean {
+  const all = [...rule.criteria, ...rule.groups.flatMap((g) => g.criteria)]
+  return all.length === 0 || all.some(unfinished) || rule.groups.some((g) => g.criteria.length === 0)
+}
