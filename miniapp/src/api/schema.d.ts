@@ -1249,7 +1249,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Grant one coupon to each member named: all or nothing (409 `coupon_sold_out` when stock is short for all). */
+        /**
+         * Grant one coupon to each member named, to everyone the member filters select, or to everyone a saved segment
+         *     holds: all or nothing (409 `coupon_sold_out` when stock is short for all).
+         */
         post: operations["grant_coupons"];
         delete?: never;
         options?: never;
@@ -2163,6 +2166,60 @@ export interface paths {
          */
         post: operations["classify_scan"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's saved segments, by name. */
+        get: operations["list_segments"];
+        put?: never;
+        /** Save a segment (409 `segment_name_taken` when the name is used). */
+        post: operations["create_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/segments/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Count the members a rule holds now, with a sample, without saving it. */
+        post: operations["preview_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/segments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A saved segment with how many members it holds now and the newest few. */
+        get: operations["get_segment"];
+        /** Rename a segment or change its rule. */
+        put: operations["update_segment"];
+        post?: never;
+        /** Delete a saved segment. */
+        delete: operations["delete_segment"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3306,6 +3363,11 @@ export interface components {
             /** @description The same key again returns the same codes. */
             idempotency_key: string;
         };
+        /**
+         * @description How a rule's criteria (or a group's) are joined.
+         * @enum {string}
+         */
+        Combine: "all" | "any";
         CommissionRowDto: {
             amount_fen: components["schemas"]["Fen"];
             basis_fen: components["schemas"]["Fen"];
@@ -3659,6 +3721,70 @@ export interface components {
             store_ids?: number[];
             username: string;
         };
+        CriteriaGroup: {
+            combine: components["schemas"]["Combine"];
+            criteria: components["schemas"]["Criterion"][];
+        };
+        /** @description One thing a member must be. Periods are whole days back from now. */
+        Criterion: {
+            /** @enum {string} */
+            kind: "last_visit";
+            /** Format: int32 */
+            max_days?: number | null;
+            /** Format: int32 */
+            min_days?: number | null;
+        } | {
+            /** @enum {string} */
+            kind: "never_visited";
+        } | {
+            /** @enum {string} */
+            kind: "overdue";
+            /** Format: int32 */
+            percent: number;
+        } | {
+            /** Format: int32 */
+            days: number;
+            /** @enum {string} */
+            kind: "visits";
+            /** Format: int32 */
+            max?: number | null;
+            /** Format: int32 */
+            min?: number | null;
+        } | {
+            /** Format: int32 */
+            days: number;
+            /** @enum {string} */
+            kind: "spend";
+            max_fen?: null | components["schemas"]["Fen"];
+            min_fen?: null | components["schemas"]["Fen"];
+        } | {
+            /** @enum {string} */
+            kind: "level";
+            level_ids: number[];
+        } | {
+            /** @enum {string} */
+            kind: "tags";
+            tags: string[];
+        } | {
+            /** @enum {string} */
+            kind: "birth_month";
+            months: number[];
+        } | {
+            categories: string[];
+            /** Format: int32 */
+            days: number;
+            /** @enum {string} */
+            kind: "bought_category";
+        } | {
+            by: components["schemas"]["StoreBy"];
+            /** @enum {string} */
+            kind: "store";
+            store_ids: number[];
+        } | {
+            granted: boolean;
+            /** @enum {string} */
+            kind: "marketing_consent";
+        };
         DayBoardDto: {
             /** @description A closed day (bookings made before it closed still show). */
             closed: boolean;
@@ -3750,6 +3876,11 @@ export interface components {
             idempotency_key: string;
             /** @description 1–10,000 members of the merchant; each gets one coupon. */
             member_ids?: number[] | null;
+            /**
+             * Format: int64
+             * @description Everyone a saved segment holds now.
+             */
+            segment_id?: number | null;
         };
         HandoverDto: {
             cash_counted_fen?: null | components["schemas"]["Fen"];
@@ -4808,6 +4939,42 @@ export interface components {
             service_ids?: number[];
             store_ids?: number[];
         };
+        /** @description How many members a rule holds now, and the newest few. */
+        SegmentCountDto: {
+            /** Format: int64 */
+            count: number;
+            /** @description Up to 10 of them, newest first (contact details masked unless the staff member may read them). */
+            sample: components["schemas"]["MemberDto"][];
+        };
+        SegmentDto: {
+            /**
+             * Format: int64
+             * @description Members it holds now (only when one segment is read).
+             */
+            count?: number | null;
+            /** Format: int64 */
+            id: number;
+            name: string;
+            rule: components["schemas"]["SegmentRule"];
+            sample?: components["schemas"]["MemberDto"][] | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        SegmentPreviewRequest: {
+            rule: components["schemas"]["SegmentRule"];
+        };
+        SegmentRequest: {
+            /** @description 1–30 characters, unique in the merchant. */
+            name: string;
+            rule: components["schemas"]["SegmentRule"];
+        };
+        /** @description Which members a segment holds: its own criteria and groups, joined by `combine`. */
+        SegmentRule: {
+            combine: components["schemas"]["Combine"];
+            criteria?: components["schemas"]["Criterion"][];
+            /** @description Groups of criteria with their own joining, each counting as one criterion of the rule. */
+            groups?: components["schemas"]["CriteriaGroup"][];
+        };
         ServiceItemDto: {
             active: boolean;
             /**
@@ -5087,6 +5254,11 @@ export interface components {
              */
             quantity: number;
         };
+        /**
+         * @description Where a member counts as coming for a store.
+         * @enum {string}
+         */
+        StoreBy: "home" | "last_visit";
         StoreDto: {
             active: boolean;
             address: string;
@@ -15879,6 +16051,441 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_segments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentPreviewRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentCountDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
