@@ -38,6 +38,8 @@ pub struct Model {
     pub breakage_policy: String,
     /// The subscribe-message template of the "points expiring soon" notice (JSON), if any.
     pub points_expiry_template: Option<String>,
+    /// The secret salt of campaign control-group assignment, set the first time one is needed.
+    pub assignment_salt: Option<String>,
     pub created_at: DateTimeUtc,
     /// WeChat Pay merchant number (商户号).
     pub wechatpay_mchid: Option<String>,

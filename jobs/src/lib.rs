@@ -171,6 +171,13 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
                 "sent": delivered.sent, "logged": delivered.logged, "failed": delivered.failed, "retrying": delivered.retrying,
             }))
         })?,
+        // Campaigns run at their minute; a run that died is taken over when its claim lapses.
+        Job::new("campaigns.run", "30 * * * * *", china, |ctx, tick| async move {
+            let runs = service::marketing::campaigns::run_due(&ctx, tick.max(ctx.now())).await?;
+            Ok(serde_json::json!({
+                "campaigns": runs.campaigns, "members": runs.members, "coupons": runs.coupons, "messages": runs.messages,
+            }))
+        })?,
         // A member code is spent once; once it has expired, the record of its use can go.
         Job::new("members.forget_spent_codes", "0 17 * * * *", china, |ctx, _| async move {
             let forgotten = service::members::code::forget_expired_uses(&ctx).await?;

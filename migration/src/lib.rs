@@ -31,6 +31,7 @@ mod m20261206_000023_reconciliations;
 mod m20261206_000024_one_handover_per_start;
 mod m20261207_000025_stacked_coupons;
 mod m20261207_000026_segments;
+mod m20261207_000027_campaigns;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000024_one_handover_per_start::Migration),
             Box::new(m20261207_000025_stacked_coupons::Migration),
             Box::new(m20261207_000026_segments::Migration),
+            Box::new(m20261207_000027_campaigns::Migration),
         ]
     }
 }

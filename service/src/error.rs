@@ -132,6 +132,8 @@ pub enum Conflict {
     CouponCodeUsed,
     /// Another segment of the merchant has this name.
     SegmentNameTaken,
+    /// The campaign is not in a state that allows this (cancelling one that ran).
+    CampaignState,
 }
 
 impl Conflict {
@@ -174,6 +176,7 @@ impl Conflict {
             Conflict::CouponUnusable => "coupon_unusable",
             Conflict::CouponCodeUsed => "coupon_code_used",
             Conflict::SegmentNameTaken => "segment_name_taken",
+            Conflict::CampaignState => "campaign_state",
         }
     }
 
@@ -225,6 +228,7 @@ impl Conflict {
             }
             Conflict::CouponCodeUsed => "this redemption code was redeemed already",
             Conflict::SegmentNameTaken => "another segment has this name",
+            Conflict::CampaignState => "the campaign has started or ended; only a scheduled campaign can be called off",
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bills;
 pub mod bookings;
 pub mod bridge;
+pub mod campaigns;
 pub mod card_products;
 pub mod catalog;
 pub mod commission;
@@ -56,7 +57,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(jobs::routes)
             .configure(visits::staff_routes)
             .configure(coupons::staff_routes)
-            .configure(segments::routes),
+            .configure(segments::routes)
+            .configure(campaigns::staff_routes),
     )
     .service(
         scope::scope("/api/mini/v1")
@@ -64,7 +66,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(payments::mini_routes)
             .configure(bookings::mini_routes)
             .configure(visits::mini_routes)
-            .configure(coupons::mini_routes),
+            .configure(coupons::mini_routes)
+            .configure(campaigns::mini_routes),
     )
     .configure(payments::callback_routes)
     .configure(bridge::bridge_routes)

@@ -5,6 +5,7 @@
 mod bad_input;
 mod bookings;
 mod bridge;
+mod campaigns;
 mod catalog_config;
 mod checkout;
 mod cli;

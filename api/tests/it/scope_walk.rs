@@ -74,7 +74,9 @@ fn reach(method: &str, path: &str) -> Reach {
             ("GET", "/coupon-templates") => Shared,
             ("POST", "/coupon-templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/coupon-templates/") => EveryStore,
-            ("GET", "/segments") => Shared,
+            ("GET", "/segments" | "/campaigns") => Shared,
+            ("POST", "/campaigns") => EveryStoreOwn,
+            (_, p) if p.starts_with("/campaigns/") => EveryStore,
             ("POST", "/segments" | "/segments/preview") => EveryStoreOwn,
             (_, p) if p.starts_with("/segments/") => EveryStore,
             ("GET", "/member-levels" | "/members") => Shared,
@@ -136,6 +138,9 @@ struct Victim {
     /// A claimable coupon template with stock.
     coupon: i64,
     segment: i64,
+    /// A campaign scheduled for tomorrow, and a message of an earlier one in the member's inbox.
+    campaign: i64,
+    inbox_message: i64,
     parked_bill: i64,
     settled_bill: i64,
     settled_line: i64,
@@ -179,6 +184,8 @@ impl Victim {
                 ("{id}", "commission-rules") => self.rule.to_string(),
                 ("{id}", "coupon-templates" | "coupon-center") => self.coupon.to_string(),
                 ("{id}", "segments") => self.segment.to_string(),
+                ("{id}", "campaigns") => self.campaign.to_string(),
+                ("{id}", "inbox") => self.inbox_message.to_string(),
                 ("{id}", "count-cards") => self.count_card.to_string(),
                 ("{id}", "member-levels") => self.level.to_string(),
                 ("{id}", "members") => self.member.to_string(),
@@ -240,6 +247,7 @@ impl Victim {
         let week = json!({ "windows": [{ "weekday": 1, "from": "10:00", "to": "18:00" }] });
         Some(match (method, p) {
             (_, p) if method == "GET" || method == "DELETE" || p.ends_with("/anonymise") => return None,
+            ("POST", "/campaigns/{id}/cancel" | "/me/inbox/{id}/read") => return None,
             ("POST", p)
                 if [
                     "/review",
@@ -289,6 +297,10 @@ impl Victim {
             ("POST", "/coupon-templates/{id}/grants") => json!({ "member_ids": [self.member], "idempotency_key": key }),
             ("POST", "/coupon-templates/{id}/codes") => json!({ "count": 1, "idempotency_key": key }),
             ("POST", "/segments/preview") => json!({ "rule": never_came() }),
+            ("POST", "/campaigns") => json!({
+                "name": "走查活动", "segment_id": self.segment, "message_title": "走查", "message_body": "走查消息",
+                "run_at": chrono::Utc::now() + chrono::Duration::days(1),
+            }),
             ("POST", "/segments") | ("PUT", "/segments/{id}") => {
                 json!({ "name": format!("走查人群{key}"), "rule": never_came() })
             }
@@ -660,6 +672,25 @@ async fn victim(app: &TestApp) -> Victim {
     let coupon = json!({ "name": "走查券", "kind": "amount", "value_fen": 500, "valid_days": 30, "total_stock": 100, "claimable": true });
     let coupon = id(&post("/coupon-templates".to_owned(), coupon).await);
     let segment = id(&post("/segments".to_owned(), json!({ "name": "走查人群", "rule": never_came() })).await);
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    let campaign = json!({ "name": "走查活动", "segment_id": segment, "message_title": "走查", "message_body": "走查消息", "run_at": tomorrow });
+    let campaign = id(&post("/campaigns".to_owned(), campaign).await);
+    let inbox_message = sea_orm::ActiveModelTrait::insert(
+        entity::member_inbox::ActiveModel {
+            merchant_id: sea_orm::Set(app.seed.merchant_id),
+            member_id: sea_orm::Set(member),
+            campaign_id: sea_orm::Set(None),
+            title: sea_orm::Set("走查消息".to_owned()),
+            body: sea_orm::Set("只给受害会员".to_owned()),
+            created_at: sea_orm::Set(chrono::Utc::now()),
+            read_at: sea_orm::Set(None),
+            ..Default::default()
+        },
+        &app.ctx.db,
+    )
+    .await
+    .unwrap()
+    .id;
     let printer =
         id(&post(format!("/stores/{store}/printers"), json!({ "name": "前台", "address": "192.0.2.1:9100" })).await);
     let device = id(&post(format!("/stores/{store}/bridge-devices"), json!({ "name": "前台电脑" })).await["device"]);
@@ -732,6 +763,8 @@ async fn victim(app: &TestApp) -> Victim {
         level,
         coupon,
         segment,
+        campaign,
+        inbox_message,
         parked_bill,
         settled_bill,
         settled_line,

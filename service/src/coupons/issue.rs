@@ -19,7 +19,7 @@ use super::{CouponState, MemberCoupon, Template, to_coupon, to_template};
 use crate::booking::calendar::{self, Calendar};
 use crate::domain::{CouponSource, CouponStatus, Fen, IdempotencyKey, Permission, Points, TemplateStatus};
 use crate::error::is_unique_violation;
-use crate::foundation::audit;
+use crate::foundation::audit::{self, Actor};
 use crate::foundation::principal::StaffPrincipal;
 use crate::ledger::posting::Posting;
 use crate::ledger::{self, BalanceMoves, Cause};
@@ -314,7 +314,7 @@ pub async fn grant_matching(
 ) -> Result<Granted> {
     principal.require_merchant_wide(Permission::CouponManage)?;
     let condition = crate::members::filter(ctx, principal.merchant_id, query)?;
-    grant_where(ctx, principal, template_id, condition, key).await
+    grant_where(ctx, Drop::by_staff(principal, template_id, key)?, condition).await
 }
 
 /// Staff grant a coupon to everyone a saved segment holds now, as [`grant_matching`] grants to a filtered list.
@@ -326,25 +326,42 @@ pub async fn grant_segment(
     key: &str,
 ) -> Result<Granted> {
     principal.require_merchant_wide(Permission::CouponManage)?;
+    let drop = Drop::by_staff(principal, template_id, key)?;
     let condition = crate::marketing::segments::members_of(ctx, principal.merchant_id, segment_id).await?;
-    grant_where(ctx, principal, template_id, condition, key).await
+    grant_where(ctx, drop, condition).await
 }
 
-/// The grant to every member `condition` (on `members`) selects.
-async fn grant_where(
-    ctx: &AppContext,
-    principal: &StaffPrincipal,
-    template_id: i64,
-    condition: sea_orm::Condition,
-    key: &str,
-) -> Result<Granted> {
+/// One coupon of a template to many members at once: by whom, and what it is keyed by.
+pub(crate) struct Drop {
+    pub(crate) merchant_id: i64,
+    pub(crate) template_id: i64,
+    pub(crate) actor: Actor,
+    pub(crate) source: CouponSource,
+    /// What each coupon is keyed by (with its template and member): the same key again issues nothing.
+    pub(crate) source_key: String,
+}
+
+impl Drop {
+    fn by_staff(principal: &StaffPrincipal, template_id: i64, key: &str) -> Result<Self> {
+        let key = IdempotencyKey::parse(key).map_err(|m| Error::invalid("idempotency_key", m))?;
+        Ok(Self {
+            merchant_id: principal.merchant_id,
+            template_id,
+            actor: Actor::Staff(principal.staff_id),
+            source: CouponSource::Grant,
+            source_key: format!("grant:{}", key.as_str()),
+        })
+    }
+}
+
+/// Issues `drop` to every member `condition` (on `members`) selects.
+pub(crate) async fn grant_where(ctx: &AppContext, drop: Drop, condition: sea_orm::Condition) -> Result<Granted> {
     use member_coupons::Column as C;
     use sea_orm::sea_query::{OnConflict, Query};
-    let key = IdempotencyKey::parse(key).map_err(|m| Error::invalid("idempotency_key", m))?;
-    let template = template_row(&ctx.db, principal.merchant_id, template_id).await?;
+    let template = template_row(&ctx.db, drop.merchant_id, drop.template_id).await?;
     active(&template)?;
-    let source_key = format!("grant:{}", key.as_str());
-    let zone = timezone(&ctx.db, principal.merchant_id).await?;
+    let source_key = drop.source_key;
+    let zone = timezone(&ctx.db, drop.merchant_id).await?;
     let now = ctx.now();
     let (valid_from, valid_until) = window(&template, &zone, now);
     let t = &template;
@@ -367,7 +384,7 @@ async fn grant_where(
         .expr(Expr::val(valid_from))
         .expr(Expr::val(valid_until))
         .expr(Expr::val(CouponStatus::Usable.as_str()))
-        .expr(Expr::val(CouponSource::Grant.as_str()))
+        .expr(Expr::val(drop.source.as_str()))
         .expr(Expr::val(source_key.clone()))
         .expr(Expr::val(now))
         .from(members::Entity)
@@ -409,8 +426,16 @@ async fn grant_where(
     let issued = txn.execute_raw(backend.build(&insert)).await?.rows_affected();
     if issued > 0 {
         take_stock(&txn, &template, i64::try_from(issued).unwrap_or(i64::MAX)).await?;
-        let detail = json!({ "members": issued, "key": key.as_str(), "by_filter": true });
-        audit::by_staff(&txn, principal, "coupon.granted", ("coupon_template", template.id), detail).await?;
+        let detail = json!({ "members": issued, "key": source_key, "by_filter": true });
+        let event = audit::Event {
+            merchant_id: Some(drop.merchant_id),
+            actor: drop.actor,
+            action: "coupon.granted",
+            target: Some(("coupon_template", template.id)),
+            detail,
+            ip: None,
+        };
+        audit::record(&txn, event).await?;
     }
     txn.commit().await?;
     let holders = member_coupons::Entity::find()

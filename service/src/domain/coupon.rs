@@ -62,6 +62,8 @@ pub enum CouponSource {
     Points,
     /// With a purchase above an amount (满赠).
     Purchase,
+    /// By a campaign, to its treatment group.
+    Campaign,
 }
 
 names!(CouponSource {
@@ -72,6 +74,7 @@ names!(CouponSource {
     Birthday => "birthday",
     Points => "points",
     Purchase => "purchase",
+    Campaign => "campaign",
 });
 
 /// Whether a template is still issued.

@@ -2,6 +2,7 @@
 
 mod bill;
 mod booking;
+mod campaign;
 mod coupon;
 mod idempotency;
 mod label;
@@ -17,6 +18,7 @@ mod zone;
 
 pub use bill::{BillStatus, LineKind, TenderKind};
 pub use booking::BookingStatus;
+pub use campaign::CampaignStatus;
 pub use coupon::{CouponKind, CouponSource, CouponStatus, TemplateStatus};
 pub use idempotency::{IdempotencyKey, fingerprint};
 pub(crate) use label::label;

@@ -410,32 +410,34 @@ impl At {
                 self.member_in(visits)
             }
             Criterion::MarketingConsent { granted } => {
-                // Members whose latest answer is yes: their answer with the greatest id.
-                let latest = Query::select()
-                    .expr(Func::max(Expr::col((Alias::new("later"), marketing_consents::Column::Id))))
-                    .from_as(marketing_consents::Entity, Alias::new("later"))
-                    .and_where(
-                        Expr::col((Alias::new("later"), marketing_consents::Column::MemberId))
-                            .equals((marketing_consents::Entity, marketing_consents::Column::MemberId)),
-                    )
-                    .to_owned();
-                let yes = Query::select()
-                    .column((marketing_consents::Entity, marketing_consents::Column::MemberId))
-                    .from(marketing_consents::Entity)
-                    .and_where(
-                        Expr::col((marketing_consents::Entity, marketing_consents::Column::MerchantId))
-                            .eq(self.merchant_id),
-                    )
-                    .and_where(Expr::col((marketing_consents::Entity, marketing_consents::Column::Granted)).eq(true))
-                    .and_where(
-                        Expr::col((marketing_consents::Entity, marketing_consents::Column::Id))
-                            .eq(Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(latest)))),
-                    )
-                    .to_owned();
+                let yes = latest_answer(self.merchant_id, true);
                 if *granted { self.member_in(yes) } else { self.member_not_in(yes) }
             }
         }
     }
+}
+
+/// The merchant's members whose latest answer to marketing messages is `granted` (their answer with the greatest id).
+pub(crate) fn latest_answer(merchant_id: i64, granted: bool) -> SelectStatement {
+    let later = Alias::new("later");
+    let latest = Query::select()
+        .expr(Func::max(Expr::col((later.clone(), marketing_consents::Column::Id))))
+        .from_as(marketing_consents::Entity, later.clone())
+        .and_where(
+            Expr::col((later, marketing_consents::Column::MemberId))
+                .equals((marketing_consents::Entity, marketing_consents::Column::MemberId)),
+        )
+        .to_owned();
+    Query::select()
+        .column((marketing_consents::Entity, marketing_consents::Column::MemberId))
+        .from(marketing_consents::Entity)
+        .and_where(Expr::col((marketing_consents::Entity, marketing_consents::Column::MerchantId)).eq(merchant_id))
+        .and_where(Expr::col((marketing_consents::Entity, marketing_consents::Column::Granted)).eq(granted))
+        .and_where(
+            Expr::col((marketing_consents::Entity, marketing_consents::Column::Id))
+                .eq(Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(latest)))),
+        )
+        .to_owned()
 }
 
 /// How many members a rule holds now, and a few of them (the newest) to look at.
@@ -493,7 +495,7 @@ fn checked_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<segments::Model> {
+pub(crate) async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<segments::Model> {
     segments::Entity::find_by_id(id)
         .filter(segments::Column::MerchantId.eq(merchant_id))
         .one(&ctx.db)

@@ -1,0 +1,39 @@
+//! A campaign: a segment reached at a time with a coupon and/or an in-app message, and a control group.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "campaigns")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub merchant_id: i64,
+    pub name: String,
+    /// `one_off`.
+    pub kind: String,
+    pub segment_id: i64,
+    pub coupon_template_id: Option<i64>,
+    pub message_title: Option<String>,
+    pub message_body: Option<String>,
+    /// The control group's share in basis points (1000 = 10%).
+    pub control_bp: i32,
+    /// `scheduled`, `running`, `done` or `cancelled`.
+    pub status: String,
+    pub run_at: DateTimeUtc,
+    /// A run holds the campaign until then; one that died is taken over after it.
+    pub claimed_until: Option<DateTimeUtc>,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+    /// Members the segment held when it ran, and of them the control group.
+    pub audience: i64,
+    pub control: i64,
+    pub coupons_issued: i64,
+    pub messages: i64,
+    pub created_by: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,25 @@
+//! Where a campaign stands.
+
+use serde::{Deserialize, Serialize};
+
+use super::bill::names;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    /// Waiting for its time.
+    Scheduled,
+    /// A run holds it.
+    Running,
+    /// Ran: its audience is fixed and what it sent is counted.
+    Done,
+    /// Called off before it ran.
+    Cancelled,
+}
+
+names!(CampaignStatus {
+    Scheduled => "scheduled",
+    Running => "running",
+    Done => "done",
+    Cancelled => "cancelled",
+});

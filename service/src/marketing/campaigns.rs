@@ -1,0 +1,451 @@
+//! Campaigns: a saved segment reached once, at a chosen time, with a coupon and/or an in-app message.
+//!
+//! When a campaign runs, its audience is fixed: the members the segment holds at that moment, each given a bucket
+//! 0–9999 from a hash of the merchant's secret salt, the campaign and the member, recorded and never changed. Those
+//! in a bucket below the campaign's control share form its **control group** and receive nothing: no message and no
+//! coupon (its template may not be claimable, so the coupon center cannot hand it to them either). Assignment comes
+//! before any consent filtering, so the groups stay comparable; the campaign's report compares them.
+//!
+//! The `campaigns.run` job claims each due campaign for a while (a run that died is taken over when its claim
+//! lapses) and every step is idempotent: assignment inserts each member once, the coupon is keyed by the campaign,
+//! the message is one per campaign and member. In-app messages skip members whose latest answer to marketing
+//! messages is no.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use entity::{campaign_members, campaigns, member_inbox, members, merchants};
+
+use crate::coupons::issue::{Drop, grant_where};
+use crate::domain::{CampaignStatus, CouponSource, Permission};
+use crate::foundation::audit::{self, Actor, Event};
+use crate::foundation::principal::StaffPrincipal;
+use crate::{AppContext, Conflict, Error, Result};
+
+/// The control share when a campaign names none: 10%.
+pub const DEFAULT_CONTROL_BP: i32 = 1_000;
+/// How long a run holds a campaign before another may take it over.
+const CLAIM: i64 = 10;
+
+/// What staff ask for.
+#[derive(Clone, Debug)]
+pub struct CampaignInput {
+    pub name: String,
+    pub segment_id: i64,
+    pub coupon_template_id: Option<i64>,
+    /// Title and body of the in-app message.
+    pub message: Option<(String, String)>,
+    pub control_bp: Option<i32>,
+    pub run_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    pub segment_id: i64,
+    pub coupon_template_id: Option<i64>,
+    pub message: Option<(String, String)>,
+    pub control_bp: i32,
+    pub status: CampaignStatus,
+    pub run_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Members the segment held when it ran; of them, the control group.
+    pub audience: i64,
+    pub control: i64,
+    pub coupons_issued: i64,
+    pub messages: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+fn to_campaign(row: campaigns::Model) -> Result<Campaign> {
+    Ok(Campaign {
+        id: row.id,
+        name: row.name,
+        segment_id: row.segment_id,
+        coupon_template_id: row.coupon_template_id,
+        message: row.message_title.zip(row.message_body),
+        control_bp: row.control_bp,
+        status: CampaignStatus::stored(&row.status)?,
+        run_at: row.run_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        audience: row.audience,
+        control: row.control,
+        coupons_issued: row.coupons_issued,
+        messages: row.messages,
+        created_at: row.created_at,
+    })
+}
+
+/// The bucket (0–9999) of `member_id` in `campaign_id`: the first eight bytes of SHA-256 of the merchant's salt, the
+/// campaign and the member. The same inputs give the same bucket on every run and every replica.
+pub fn bucket(salt: &str, campaign_id: i64, member_id: i64) -> i32 {
+    let digest = Sha256::digest(format!("{salt}:{campaign_id}:{member_id}").as_bytes());
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i32::try_from(u64::from_be_bytes(first) % 10_000).unwrap_or(0)
+}
+
+/// The merchant's assignment salt, made the first time it is needed (by one guarded update, so two runs at once
+/// agree on it).
+async fn salt(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<String> {
+    let read = || async {
+        merchants::Entity::find_by_id(merchant_id)
+            .one(conn)
+            .await?
+            .ok_or(Error::NotFound("merchant"))
+            .map(|m| m.assignment_salt)
+    };
+    if let Some(salt) = read().await? {
+        return Ok(salt);
+    }
+    let fresh = hex::encode(rand::random::<[u8; 16]>());
+    merchants::Entity::update_many()
+        .col_expr(merchants::Column::AssignmentSalt, Expr::value(Some(fresh)))
+        .filter(merchants::Column::Id.eq(merchant_id))
+        .filter(merchants::Column::AssignmentSalt.is_null())
+        .exec(conn)
+        .await?;
+    read().await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("the assignment salt was not kept")))
+}
+
+fn checked_text(field: &'static str, value: &str, most: usize) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > most || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::invalid(field, format!("must be 1–{most} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+/// Schedules a one-off campaign (staff who manage coupons, merchant-wide).
+pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: CampaignInput) -> Result<Campaign> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let merchant_id = principal.merchant_id;
+    let name = checked_text("name", &input.name, 30)?;
+    let message = match &input.message {
+        Some((title, body)) => {
+            Some((checked_text("message_title", title, 30)?, checked_text("message_body", body, 500)?))
+        }
+        None => None,
+    };
+    if message.is_none() && input.coupon_template_id.is_none() {
+        return Err(Error::invalid("coupon_template_id", "a campaign carries a coupon, a message, or both"));
+    }
+    let control_bp = input.control_bp.unwrap_or(DEFAULT_CONTROL_BP);
+    if !(0..=5_000).contains(&control_bp) {
+        return Err(Error::invalid("control_bp", "the control group is 0–50% (0–5000 basis points)"));
+    }
+    let now = ctx.now();
+    if input.run_at < now - Duration::minutes(5) || input.run_at > now + Duration::days(366) {
+        return Err(Error::invalid("run_at", "must be from now to a year ahead"));
+    }
+    super::segments::row(ctx, merchant_id, input.segment_id)
+        .await
+        .map_err(|_| Error::invalid("segment_id", "no such segment of this merchant"))?;
+    if let Some(template_id) = input.coupon_template_id {
+        let template = crate::coupons::templates::row(&ctx.db, merchant_id, template_id)
+            .await
+            .map_err(|_| Error::invalid("coupon_template_id", "no such coupon template of this merchant"))?;
+        // Members could otherwise claim it in the coupon center, the control group too.
+        if template.claimable {
+            return Err(Error::invalid(
+                "coupon_template_id",
+                "a campaign's coupon must not be claimable in the coupon center: its control group would find it there",
+            ));
+        }
+    }
+    let (message_title, message_body) = message.unzip();
+    let row = campaigns::ActiveModel {
+        merchant_id: Set(merchant_id),
+        name: Set(name),
+        kind: Set("one_off".to_owned()),
+        segment_id: Set(input.segment_id),
+        coupon_template_id: Set(input.coupon_template_id),
+        message_title: Set(message_title),
+        message_body: Set(message_body),
+        control_bp: Set(control_bp),
+        status: Set(CampaignStatus::Scheduled.as_str().to_owned()),
+        run_at: Set(input.run_at),
+        created_by: Set(principal.staff_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&ctx.db)
+    .await?;
+    let detail = json!({ "segment_id": row.segment_id, "run_at": row.run_at, "control_bp": control_bp });
+    audit::by_staff(&ctx.db, principal, "campaign.scheduled", ("campaign", row.id), detail).await?;
+    to_campaign(row)
+}
+
+async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<campaigns::Model> {
+    campaigns::Entity::find_by_id(id)
+        .filter(campaigns::Column::MerchantId.eq(merchant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(Error::NotFound("campaign"))
+}
+
+/// The merchant's campaigns, newest first.
+pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Campaign>> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    campaigns::Entity::find()
+        .filter(campaigns::Column::MerchantId.eq(principal.merchant_id))
+        .order_by_desc(campaigns::Column::Id)
+        .limit(200)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(to_campaign)
+        .collect()
+}
+
+pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<Campaign> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    to_campaign(row(ctx, principal.merchant_id, id).await?)
+}
+
+/// Calls off a campaign that has not started (409 `campaign_state` once it runs).
+pub async fn cancel(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<Campaign> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    row(ctx, principal.merchant_id, id).await?;
+    let now = ctx.now();
+    let cancelled = campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Cancelled.as_str()))
+        .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+        .filter(campaigns::Column::Id.eq(id))
+        .filter(campaigns::Column::Status.eq(CampaignStatus::Scheduled.as_str()))
+        .exec(&ctx.db)
+        .await?;
+    if cancelled.rows_affected != 1 {
+        return Err(Error::Conflict(Conflict::CampaignState));
+    }
+    audit::by_staff(&ctx.db, principal, "campaign.cancelled", ("campaign", id), json!({})).await?;
+    to_campaign(row(ctx, principal.merchant_id, id).await?)
+}
+
+/// What a `campaigns.run` tick did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Runs {
+    pub campaigns: u64,
+    pub members: u64,
+    pub coupons: u64,
+    pub messages: u64,
+}
+
+/// Runs every campaign due at `now` (scheduled and its time come, or running with its claim lapsed): each is
+/// claimed by one guarded update, so one replica runs it.
+pub async fn run_due(ctx: &AppContext, now: DateTime<Utc>) -> Result<Runs> {
+    let candidates: Vec<i64> = campaigns::Entity::find()
+        .select_only()
+        .column(campaigns::Column::Id)
+        .filter(due(now))
+        .order_by_asc(campaigns::Column::Id)
+        .limit(50)
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let mut runs = Runs::default();
+    for id in candidates {
+        let claimed = campaigns::Entity::update_many()
+            .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Running.as_str()))
+            .col_expr(campaigns::Column::ClaimedUntil, Expr::value(Some(now + Duration::minutes(CLAIM))))
+            .col_expr(
+                campaigns::Column::StartedAt,
+                Func::coalesce([Expr::col(campaigns::Column::StartedAt), Expr::value(Some(now))]).into(),
+            )
+            .filter(campaigns::Column::Id.eq(id))
+            .filter(due(now))
+            .exec(&ctx.db)
+            .await?;
+        if claimed.rows_affected != 1 {
+            continue; // another replica took it
+        }
+        let campaign = campaigns::Entity::find_by_id(id).one(&ctx.db).await?.ok_or(Error::NotFound("campaign"))?;
+        let done = run_one(ctx, &campaign, now).await?;
+        runs.campaigns += 1;
+        runs.members += done.members;
+        runs.coupons += done.coupons;
+        runs.messages += done.messages;
+    }
+    Ok(runs)
+}
+
+/// A campaign whose time has come, or whose run's claim lapsed.
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(campaigns::Column::Status.eq(CampaignStatus::Scheduled.as_str()))
+                .add(campaigns::Column::RunAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(campaigns::Column::Status.eq(CampaignStatus::Running.as_str()))
+                .add(campaigns::Column::ClaimedUntil.lt(now)),
+        )
+}
+
+/// Assigns, grants and messages one claimed campaign, then records what it did.
+async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Utc>) -> Result<Runs> {
+    let merchant_id = campaign.merchant_id;
+    let salt = salt(&ctx.db, merchant_id).await?;
+    let condition = super::segments::members_of(ctx, merchant_id, campaign.segment_id).await?;
+    // The audience, in pages of members by id; a member already assigned (a run taken over) keeps their row.
+    let mut after = 0_i64;
+    loop {
+        let ids: Vec<i64> = members::Entity::find()
+            .select_only()
+            .column(members::Column::Id)
+            .filter(condition.clone())
+            .filter(members::Column::Id.gt(after))
+            .order_by_asc(members::Column::Id)
+            .limit(1_000)
+            .into_tuple()
+            .all(&ctx.db)
+            .await?;
+        let Some(&last) = ids.last() else { break };
+        after = last;
+        let rows = ids.iter().map(|&member_id| {
+            let bucket = bucket(&salt, campaign.id, member_id);
+            campaign_members::ActiveModel {
+                campaign_id: Set(campaign.id),
+                member_id: Set(member_id),
+                bucket: Set(bucket),
+                in_control: Set(bucket < campaign.control_bp),
+                assigned_at: Set(now),
+                ..Default::default()
+            }
+        });
+        campaign_members::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([campaign_members::Column::CampaignId, campaign_members::Column::MemberId])
+            .exec(&ctx.db)
+            .await?;
+    }
+    let treatment = || {
+        Query::select()
+            .column(campaign_members::Column::MemberId)
+            .from(campaign_members::Entity)
+            .and_where(Expr::col(campaign_members::Column::CampaignId).eq(campaign.id))
+            .and_where(Expr::col(campaign_members::Column::InControl).eq(false))
+            .to_owned()
+    };
+    let mut coupons = 0;
+    if let Some(template_id) = campaign.coupon_template_id {
+        let drop = Drop {
+            merchant_id,
+            template_id,
+            actor: Actor::System,
+            source: CouponSource::Campaign,
+            source_key: format!("campaign:{}", campaign.id),
+        };
+        match grant_where(ctx, drop, Condition::all().add(members::Column::Id.in_subquery(treatment()))).await {
+            Ok(granted) => coupons = granted.issued,
+            // Out of stock or budget, paused or ended since it was scheduled: the message still goes; the campaign
+            // records that no coupon went with it.
+            Err(Error::Conflict(conflict)) => {
+                let detail = json!({ "campaign_id": campaign.id, "reason": conflict.code() });
+                let event = Event {
+                    merchant_id: Some(merchant_id),
+                    actor: Actor::System,
+                    action: "campaign.coupon_skipped",
+                    target: Some(("campaign", campaign.id)),
+                    detail,
+                    ip: None,
+                };
+                audit::record(&ctx.db, event).await?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let mut messages = 0;
+    if let (Some(title), Some(body)) = (&campaign.message_title, &campaign.message_body) {
+        let select = Query::select()
+            .expr(Expr::val(merchant_id))
+            .column(campaign_members::Column::MemberId)
+            .expr(Expr::val(campaign.id))
+            .expr(Expr::val(title.clone()))
+            .expr(Expr::val(body.clone()))
+            .expr(Expr::val(now))
+            .from(campaign_members::Entity)
+            .and_where(Expr::col(campaign_members::Column::CampaignId).eq(campaign.id))
+            .and_where(Expr::col(campaign_members::Column::InControl).eq(false))
+            .and_where(
+                Expr::col(campaign_members::Column::MemberId)
+                    .not_in_subquery(super::segments::latest_answer(merchant_id, false)),
+            )
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(member_inbox::Entity)
+            .columns([
+                member_inbox::Column::MerchantId,
+                member_inbox::Column::MemberId,
+                member_inbox::Column::CampaignId,
+                member_inbox::Column::Title,
+                member_inbox::Column::Body,
+                member_inbox::Column::CreatedAt,
+            ])
+            .select_from(select)
+            .map_err(|e| Error::Internal(e.into()))?
+            .on_conflict(
+                OnConflict::columns([member_inbox::Column::CampaignId, member_inbox::Column::MemberId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        let backend = ctx.db.get_database_backend();
+        messages = ctx.db.execute_raw(backend.build(&insert)).await?.rows_affected();
+    }
+    let of_campaign = || campaign_members::Entity::find().filter(campaign_members::Column::CampaignId.eq(campaign.id));
+    let audience = of_campaign().count(&ctx.db).await?;
+    let control = of_campaign().filter(campaign_members::Column::InControl.eq(true)).count(&ctx.db).await?;
+    // Totals as they stand, counted from the rows: a run taken over counts what the first one wrote too.
+    let issued = entity::member_coupons::Entity::find()
+        .filter(entity::member_coupons::Column::SourceKey.eq(format!("campaign:{}", campaign.id)))
+        .count(&ctx.db)
+        .await?;
+    let sent =
+        member_inbox::Entity::find().filter(member_inbox::Column::CampaignId.eq(campaign.id)).count(&ctx.db).await?;
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Done.as_str()))
+        .col_expr(campaigns::Column::FinishedAt, Expr::value(Some(now)))
+        .col_expr(campaigns::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(campaigns::Column::Audience, Expr::value(as_i64(audience)))
+        .col_expr(campaigns::Column::Control, Expr::value(as_i64(control)))
+        .col_expr(campaigns::Column::CouponsIssued, Expr::value(as_i64(issued)))
+        .col_expr(campaigns::Column::Messages, Expr::value(as_i64(sent)))
+        .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+        .filter(campaigns::Column::Id.eq(campaign.id))
+        .exec(&ctx.db)
+        .await?;
+    Ok(Runs { campaigns: 1, members: audience, coupons, messages })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_stable_and_split_close_to_the_share() {
+        let salt = "0123456789abcdef0123456789abcdef";
+        assert_eq!(bucket(salt, 7, 42), bucket(salt, 7, 42));
+        assert_ne!(
+            (0..50).map(|m| bucket(salt, 7, m)).collect::<Vec<_>>(),
+            (0..50).map(|m| bucket(salt, 8, m)).collect::<Vec<_>>()
+        );
+        // 100,000 members at 10%: the binomial's standard deviation is about 95, so within 5 of them (≈ ±475).
+        let control = (0..100_000).filter(|&m| bucket(salt, 7, m) < 1_000).count();
+        assert!((9_525..=10_475).contains(&control), "{control}");
+        // Every bucket is in range.
+        assert!((0..10_000).all(|m| (0..10_000).contains(&bucket(salt, 3, m))));
+    }
+}
