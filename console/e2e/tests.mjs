@@ -867,4 +867,40 @@ export const tests = [
       assert.deepEqual(await call(base, 'GET', `/api/staff/v1/members/${came.id}/coupons`, cashier), [])
     },
   },
+  {
+    name: 'marketing-schedules-a-campaign-with-a-control-group-and-sees-what-it-reached',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const cashier = await staffToken(base, accounts.cashier)
+      for (const phone of ['13900006101', '13900006102', '13900006103']) {
+        await call(base, 'POST', '/api/staff/v1/members', cashier, { phone, tags: ['e2e活动'] })
+      }
+      const rule = { combine: 'all', criteria: [{ kind: 'tags', tags: ['e2e活动'] }] }
+      await call(base, 'POST', '/api/staff/v1/segments', owner, { name: 'e2e 活动人群', rule })
+      await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '活动专享 15 元', kind: 'amount', value_fen: 1500, valid_days: 30 })
+
+      await signIn(page, accounts.marketing, '/console/campaigns')
+      await page.locator('[data-test=campaign-new]').click()
+      await page.locator('[data-test=campaign-name]').fill('e2e 回馈活动')
+      await choose(page, '[data-test=campaign-segment]', 'e2e 活动人群')
+      await choose(page, '[data-test=campaign-coupon]', '活动专享 15 元')
+      await page.locator('[data-test=campaign-title]').fill('送您 15 元')
+      await page.locator('[data-test=campaign-body]').fill('本周到店立减 15 元。')
+      await page.locator('[data-test=campaign-save]').click()
+      const row = page.locator('[data-test=campaign-list] .el-table__row', { hasText: 'e2e 回馈活动' })
+      await row.waitFor()
+      await shot('26-campaign-scheduled')
+      // The scheduler runs due campaigns at :30 of every minute.
+      for (let attempt = 0; attempt < 40; attempt++) {
+        await page.locator('[data-test=campaign-refresh]').click()
+        if ((await row.locator('[data-test=campaign-status]').innerText()) === '已完成') break
+        await page.waitForTimeout(2500)
+      }
+      await row.locator('[data-test=campaign-reach]', { hasText: '3 人' }).waitFor()
+      const [campaign] = (await call(base, 'GET', '/api/staff/v1/campaigns', owner)).filter((c) => c.name === 'e2e 回馈活动')
+      assert.equal(campaign.audience, 3)
+      assert.equal(campaign.coupons_issued + campaign.control, 3, 'each member has the coupon or is in the control group')
+      await shot('27-campaign-done')
+    },
+  },
 ]

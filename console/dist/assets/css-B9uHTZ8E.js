@@ -1,1 +1,0 @@
-import"./index-DrsLV8gR.js";

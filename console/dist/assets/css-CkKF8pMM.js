@@ -1,0 +1,1 @@
+import"./index-C4HPelGo.js";import"./css-y8TbeP4l.js";

@@ -1,1 +1,0 @@
-import"./index-DrsLV8gR.js";import"./css-BzATN4Et.js";
