@@ -296,3 +296,68 @@ tests.push({
     await page.locator('[data-test=failure]').waitFor()
   },
 })
+
+tests.push({
+  name: 'a-campaign-message-pops-up-once-on-the-card-and-waits-read-in-the-inbox',
+  async run({ page, base, accounts, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/')
+    await page.locator('[data-test=balance]').waitFor()
+    const session = await stored(page, 'huiyuan.session')
+    const owner = await staffToken(base, accounts, 'owner')
+    const stamp = Date.now()
+    const segment = await call(base, 'POST', '/api/staff/v1/segments', owner, {
+      name: `e2e-inbox-${stamp}`,
+      rule: { combine: 'all', criteria: [{ kind: 'tags', tags: ['e2e-inbox'] }] },
+    })
+    await call(base, 'PUT', `/api/staff/v1/members/${session.memberId}/tags`, owner, { tags: ['e2e-inbox'] })
+    const scheduled = await call(base, 'POST', '/api/staff/v1/campaigns', owner, {
+      name: `e2e 本周新品 ${stamp}`.slice(0, 30),
+      segment_id: segment.id,
+      control_bp: 0,
+      message_title: '本周新品',
+      message_body: '头皮护理体验价 68 元',
+      run_at: new Date().toISOString(),
+    })
+    // The campaigns.run job ticks every minute, at :30.
+    const deadline = Date.now() + 90_000
+    let campaign = scheduled
+    while (campaign.status !== 'done') {
+      assert.notEqual(campaign.status, 'cancelled')
+      assert.ok(Date.now() < deadline, `the campaign ran within 90 s (still ${campaign.status})`)
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      campaign = await call(base, 'GET', `/api/staff/v1/campaigns/${scheduled.id}`, owner)
+    }
+    assert.equal(campaign.messages, 1, 'the tagged member got the message')
+
+    // The card pops the message up; one tap closes it, and it is read.
+    await page.reload()
+    const popup = page.locator('[data-test=inbox-popup]')
+    await popup.waitFor()
+    assert.match(await popup.innerText(), /本周新品[\s\S]*头皮护理体验价 68 元/)
+    await shot('m17-inbox-popup')
+    const marked = page.waitForResponse((r) => /\/api\/mini\/v1\/me\/inbox\/\d+\/read$/.test(r.url()) && r.request().method() === 'POST')
+    await page.locator('[data-test=inbox-popup-close]').click()
+    assert.equal((await marked).status(), 204)
+    await popup.waitFor({ state: 'detached' })
+    const [message] = await call(base, 'GET', '/api/mini/v1/me/inbox', session.token)
+    assert.equal(message.title, '本周新品')
+    assert.ok(message.read_at, 'closing marked it read')
+
+    // It never pops up again.
+    const inbox = page.waitForResponse((r) => r.url().endsWith('/api/mini/v1/me/inbox'))
+    await page.reload()
+    await page.locator('[data-test=balance]').waitFor()
+    await inbox
+    await page.waitForTimeout(500)
+    assert.equal(await popup.count(), 0, 'a read message does not pop up again')
+
+    // The inbox lists it, read.
+    await page.goto('/m/pages/inbox/index')
+    const listed = page.locator('[data-test=inbox-message]', { hasText: '本周新品' })
+    await listed.waitFor()
+    assert.match(await listed.innerText(), /头皮护理体验价 68 元/)
+    assert.equal(await page.locator('[data-test=inbox-unread]').count(), 0)
+    await shot('m18-inbox')
+  },
+})

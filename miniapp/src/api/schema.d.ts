@@ -339,6 +339,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mini/v1/me/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My messages from the store, newest first. */
+        get: operations["list_my_inbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/inbox/{id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark one of my messages read. */
+        post: operations["read_my_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mini/v1/me/marketing-consent": {
         parameters: {
             query?: never;
@@ -1043,6 +1077,58 @@ export interface paths {
         get: operations["watch_bridge_scans"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's campaigns, newest first. */
+        get: operations["list_campaigns"];
+        put?: never;
+        /** Schedule a one-off campaign to a saved segment. */
+        post: operations["create_campaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/campaigns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign with what it did. */
+        get: operations["get_campaign"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/campaigns/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Call off a campaign that has not run (409 `campaign_state` otherwise). */
+        post: operations["cancel_campaign"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3280,6 +3366,71 @@ export interface components {
         };
         /** @enum {string} */
         BookingStatus: "booked" | "confirmed" | "arrived" | "completed" | "cancelled" | "no_show";
+        CampaignDto: {
+            /**
+             * Format: int64
+             * @description Members the segment held when it ran; of them, the control group (who received nothing).
+             */
+            audience: number;
+            /** Format: int64 */
+            control: number;
+            /** Format: int32 */
+            control_bp: number;
+            /** Format: int64 */
+            coupon_template_id?: number | null;
+            /** Format: int64 */
+            coupons_issued: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /** Format: int64 */
+            id: number;
+            message_body?: string | null;
+            message_title?: string | null;
+            /**
+             * Format: int64
+             * @description In-app messages sent (members who refused marketing messages are skipped).
+             */
+            messages: number;
+            name: string;
+            /** Format: date-time */
+            run_at: string;
+            /** Format: int64 */
+            segment_id: number;
+            /** Format: date-time */
+            started_at?: string | null;
+            status: components["schemas"]["CampaignStatus"];
+        };
+        CampaignRequest: {
+            /**
+             * Format: int32
+             * @description The control group's share, 0–5000 basis points (default 1000 = 10%): they receive nothing, to measure against.
+             */
+            control_bp?: number | null;
+            /**
+             * Format: int64
+             * @description A coupon for each member of the treatment group; the template must not be claimable in the coupon center.
+             */
+            coupon_template_id?: number | null;
+            message_body?: string | null;
+            /** @description An in-app message (1–30 and 1–500 characters); give a coupon, a message, or both. */
+            message_title?: string | null;
+            /** @description 1–30 characters. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description When it runs: now or up to a year ahead.
+             */
+            run_at: string;
+            /**
+             * Format: int64
+             * @description The saved segment it reaches, as it stands when the campaign runs.
+             */
+            segment_id: number;
+        };
+        /** @enum {string} */
+        CampaignStatus: "scheduled" | "running" | "done" | "cancelled";
         CancelRequest: {
             reason?: string;
             /** @description Staff only: a late cancellation not held against the member. */
@@ -3558,7 +3709,7 @@ export interface components {
          * @description How a member came by a coupon.
          * @enum {string}
          */
-        CouponSource: "claim" | "grant" | "code" | "join" | "birthday" | "points" | "purchase";
+        CouponSource: "claim" | "grant" | "code" | "join" | "birthday" | "points" | "purchase" | "campaign";
         /**
          * @description Where a member's coupon stands as a member or cashier reads it.
          * @enum {string}
@@ -3922,6 +4073,19 @@ export interface components {
         };
         Health: {
             status: string;
+        };
+        InboxMessageDto: {
+            body: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: date-time
+             * @description None: not read yet (the app shows it once as a pop-up).
+             */
+            read_at?: string | null;
+            title: string;
         };
         /**
          * @description A run of a scheduled job. Jobs serve every merchant at once, so what a run counted and its error text are not
@@ -7090,6 +7254,106 @@ export interface operations {
             };
         };
     };
+    list_my_inbox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxMessageDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    read_my_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_my_marketing_consent: {
         parameters: {
             query?: never;
@@ -10114,6 +10378,255 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_campaigns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
