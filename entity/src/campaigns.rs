@@ -16,11 +16,16 @@ pub struct Model {
     pub message_body: Option<String>,
     /// The control group's share in basis points (1000 = 10%).
     pub control_bp: i32,
-    /// `scheduled`, `running`, `done` or `cancelled`.
+    /// `scheduled`, `running`, `done`, `cancelled` or `failed`.
     pub status: String,
     pub run_at: DateTimeUtc,
-    /// A run holds the campaign until then; one that died is taken over after it.
+    /// The run holding the campaign, until `claimed_until` (renewed as it goes); one that died is taken over after.
+    pub claim_token: Option<String>,
     pub claimed_until: Option<DateTimeUtc>,
+    /// When the audience was fixed, complete.
+    pub assigned_at: Option<DateTimeUtc>,
+    /// Why the run gave up, if it did.
+    pub failure: Option<String>,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
     /// Members the segment held when it ran, and of them the control group.

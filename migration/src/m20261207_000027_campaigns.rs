@@ -42,11 +42,17 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(col("message_body")).text().null())
                 // The control group's share in basis points (1000 = 10%).
                 .col(int(col("control_bp")))
-                // scheduled | running | done | cancelled
+                // scheduled | running | done | cancelled | failed
                 .col(text(col("status")))
                 .col(at(col("run_at")))
-                // A run claims the campaign until this time; a run that died is taken over after it.
+                // A run claims the campaign (its token) until this time, renewing it as it goes; a run that died is
+                // taken over after it.
+                .col(text_null(col("claim_token")))
                 .col(at_null(col("claimed_until")))
+                // When the audience was fixed, complete: a run taken over after it does not assign again.
+                .col(at_null(col("assigned_at")))
+                // Why a run gave up (a segment gone), when it did.
+                .col(text_null(col("failure")))
                 .col(at_null(col("started_at")))
                 .col(at_null(col("finished_at")))
                 .col(amount_default(col("audience"), 0))

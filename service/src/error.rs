@@ -134,6 +134,8 @@ pub enum Conflict {
     SegmentNameTaken,
     /// The campaign is not in a state that allows this (cancelling one that ran).
     CampaignState,
+    /// A scheduled or running campaign uses it (a segment, a coupon template).
+    UsedByCampaign,
 }
 
 impl Conflict {
@@ -177,6 +179,7 @@ impl Conflict {
             Conflict::CouponCodeUsed => "coupon_code_used",
             Conflict::SegmentNameTaken => "segment_name_taken",
             Conflict::CampaignState => "campaign_state",
+            Conflict::UsedByCampaign => "used_by_campaign",
         }
     }
 
@@ -229,6 +232,7 @@ impl Conflict {
             Conflict::CouponCodeUsed => "this redemption code was redeemed already",
             Conflict::SegmentNameTaken => "another segment has this name",
             Conflict::CampaignState => "the campaign has started or ended; only a scheduled campaign can be called off",
+            Conflict::UsedByCampaign => "a scheduled campaign uses it: call the campaign off first",
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

@@ -63,6 +63,8 @@ pub struct CampaignDto {
     pub coupons_issued: i64,
     /// In-app messages sent (members who refused marketing messages are skipped).
     pub messages: i64,
+    /// Why it gave up (`failed`: its segment was gone when it ran).
+    pub failure: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -85,6 +87,7 @@ impl From<Campaign> for CampaignDto {
             control: c.control,
             coupons_issued: c.coupons_issued,
             messages: c.messages,
+            failure: c.failure,
             created_at: c.created_at,
         }
     }

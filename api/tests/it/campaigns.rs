@@ -217,6 +217,14 @@ async fn campaigns_that_cannot_be_run_are_refused_and_nothing_is_written() {
         )
         .await["id"]
         .clone();
+    let on_join = app
+        .staff_created(
+            &marketing,
+            "/coupon-templates",
+            json!({ "name": "入会礼", "kind": "amount", "value_fen": 500, "valid_days": 30, "on_join": true }),
+        )
+        .await["id"]
+        .clone();
     let (_, other_owner) = app.other_merchant().await;
     let rule = json!({ "combine": "all", "criteria": [{ "kind": "never_visited" }] });
     let theirs =
@@ -236,6 +244,7 @@ async fn campaigns_that_cannot_be_run_are_refused_and_nothing_is_written() {
     };
     let bad = [
         with(json!({ "coupon_template_id": claimable })),
+        with(json!({ "coupon_template_id": on_join })),
         with(json!({ "coupon_template_id": null })),
         with(json!({ "control_bp": 6000 })),
         with(json!({ "segment_id": theirs })),
@@ -255,4 +264,42 @@ async fn campaigns_that_cannot_be_run_are_refused_and_nothing_is_written() {
     let cashier = app.token(Role::Cashier).await;
     assert_error(&app.post(&format!("{STAFF}/campaigns"), &cashier, base).await, StatusCode::FORBIDDEN, "forbidden");
     assert_error(&app.get(&format!("{STAFF}/campaigns/999999"), &marketing).await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn what_a_campaign_uses_stays_and_a_campaign_whose_segment_is_gone_gives_up_alone() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let (segment, template, _) = audience(&app, 2, 0).await;
+    let tomorrow = Utc::now() + Duration::days(1);
+    let body = json!({ "name": "明天", "segment_id": segment, "coupon_template_id": template, "run_at": tomorrow });
+    app.staff_created(&marketing, "/campaigns", body).await;
+    // Its segment cannot be deleted, nor its coupon made claimable (the control group would claim it).
+    let path = format!("{STAFF}/segments/{segment}");
+    assert_error(&app.delete(&path, &marketing).await, StatusCode::CONFLICT, "used_by_campaign");
+    let path = format!("{STAFF}/coupon-templates/{template}");
+    assert_error(
+        &app.patch(&path, &marketing, json!({ "claimable": true })).await,
+        StatusCode::CONFLICT,
+        "used_by_campaign",
+    );
+
+    // A segment gone all the same (removed under it): that campaign gives up saying why; the next one runs.
+    let rule = json!({ "combine": "all", "criteria": [{ "kind": "tags", "tags": ["camptest"] }] });
+    let doomed =
+        app.staff_created(&marketing, "/segments", json!({ "name": "将被删除", "rule": rule })).await["id"].clone();
+    let first = app
+        .staff_created(&marketing, "/campaigns", json!({ "name": "先", "segment_id": doomed, "message_title": "先", "message_body": "先", "run_at": Utc::now() }))
+        .await;
+    let second = app
+        .staff_created(&marketing, "/campaigns", json!({ "name": "后", "segment_id": segment, "control_bp": 0, "message_title": "后", "message_body": "后", "run_at": Utc::now() }))
+        .await;
+    entity::segments::Entity::delete_by_id(doomed.as_i64().unwrap()).exec(&app.ctx.db).await.unwrap();
+    let runs = run_due(&app.ctx, Utc::now()).await.unwrap();
+    assert_eq!((runs.campaigns, runs.messages), (1, 2));
+    let failed = app.staff_ok(&marketing, &format!("/campaigns/{}", first["id"])).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["failure"].as_str().is_some_and(|f| f.contains("segment")), "{failed}");
+    assert_eq!(app.staff_ok(&marketing, &format!("/campaigns/{}", second["id"])).await["status"], "done");
+    assert_eq!(run_due(&app.ctx, Utc::now()).await.unwrap().campaigns, 0, "a campaign that gave up is not retried");
 }

@@ -39,7 +39,7 @@ const en: typeof zh = {
     reachText: '{audience} members, control {control}; coupons {coupons}, messages {messages}',
     cancel: 'Call off',
     cancelConfirm: 'Call off “{name}”?',
-    statuses: { scheduled: 'Scheduled', running: 'Running', done: 'Done', cancelled: 'Called off' },
+    statuses: { scheduled: 'Scheduled', running: 'Running', done: 'Done', cancelled: 'Called off', failed: 'Failed' },
   },
   segments: {
     new: 'New segment',
@@ -60,6 +60,7 @@ const en: typeof zh = {
     saved: 'Segment saved',
     deleteConfirm: 'Delete the segment “{name}”? Coupons already given stay.',
     grant: 'Give them a coupon',
+    saveFirst: 'Save the changes first: the coupon goes to the segment as saved',
     atLeast: 'at least',
     atMost: 'at most',
     daysAgo: 'days ago',

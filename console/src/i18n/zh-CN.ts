@@ -57,7 +57,7 @@ export default {
     reachText: '{audience} 人，对照组 {control}；发券 {coupons}，消息 {messages}',
     cancel: '取消活动',
     cancelConfirm: '取消活动「{name}」？',
-    statuses: { scheduled: '待发送', running: '发送中', done: '已完成', cancelled: '已取消' },
+    statuses: { scheduled: '待发送', running: '发送中', done: '已完成', cancelled: '已取消', failed: '未能发送' },
   },
   segments: {
     new: '新建人群',
@@ -78,6 +78,7 @@ export default {
     saved: '人群已保存',
     deleteConfirm: '删除人群「{name}」？已发出的券不受影响。',
     grant: '给这群人发券',
+    saveFirst: '先保存对条件的修改，发券按保存的人群发放',
     atLeast: '至少',
     atMost: '至多',
     daysAgo: '天前',

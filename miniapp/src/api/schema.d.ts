@@ -3382,6 +3382,8 @@ export interface components {
             coupons_issued: number;
             /** Format: date-time */
             created_at: string;
+            /** @description Why it gave up (`failed`: its segment was gone when it ran). */
+            failure?: string | null;
             /** Format: date-time */
             finished_at?: string | null;
             /** Format: int64 */
@@ -3430,7 +3432,7 @@ export interface components {
             segment_id: number;
         };
         /** @enum {string} */
-        CampaignStatus: "scheduled" | "running" | "done" | "cancelled";
+        CampaignStatus: "scheduled" | "running" | "done" | "cancelled" | "failed";
         CancelRequest: {
             reason?: string;
             /** @description Staff only: a late cancellation not held against the member. */

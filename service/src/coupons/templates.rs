@@ -15,7 +15,7 @@ use super::{FreeItemKind, Template, Terms, Validity, to_template};
 use crate::domain::{CouponStatus, Fen, MAX_AMOUNT_FEN, MAX_POINTS, Permission, Points, TemplateStatus};
 use crate::foundation::audit;
 use crate::foundation::principal::StaffPrincipal;
-use crate::{AppContext, Error, Result};
+use crate::{AppContext, Conflict, Error, Result};
 
 pub struct TemplateInput {
     pub terms: Terms,
@@ -283,6 +283,10 @@ pub async fn update(
         detail.insert("status".into(), json!(status.as_str()));
     }
     if let Some(claimable) = changes.claimable {
+        // A campaign's coupon reaches members only through the campaign: its control group must not claim it.
+        if claimable && crate::marketing::campaigns::in_use(&txn, principal.merchant_id, None, Some(id)).await? {
+            return Err(Error::Conflict(Conflict::UsedByCampaign));
+        }
         active.claimable = Set(claimable);
         detail.insert("claimable".into(), json!(claimable));
     }

@@ -15,6 +15,8 @@ pub enum CampaignStatus {
     Done,
     /// Called off before it ran.
     Cancelled,
+    /// Gave up: what it needs is gone (its segment deleted). Nothing more is sent.
+    Failed,
 }
 
 names!(CampaignStatus {
@@ -22,4 +24,5 @@ names!(CampaignStatus {
     Running => "running",
     Done => "done",
     Cancelled => "cancelled",
+    Failed => "failed",
 });

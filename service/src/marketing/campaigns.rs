@@ -62,6 +62,8 @@ pub struct Campaign {
     pub control: i64,
     pub coupons_issued: i64,
     pub messages: i64,
+    /// Why it gave up, when it did.
+    pub failure: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -81,6 +83,7 @@ fn to_campaign(row: campaigns::Model) -> Result<Campaign> {
         control: row.control,
         coupons_issued: row.coupons_issued,
         messages: row.messages,
+        failure: row.failure,
         created_at: row.created_at,
     })
 }
@@ -154,11 +157,11 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
         let template = crate::coupons::templates::row(&ctx.db, merchant_id, template_id)
             .await
             .map_err(|_| Error::invalid("coupon_template_id", "no such coupon template of this merchant"))?;
-        // Members could otherwise claim it in the coupon center, the control group too.
-        if template.claimable {
+        // Handed out any other way, it would reach the control group too.
+        if let Some(why) = reaches_control(&template) {
             return Err(Error::invalid(
                 "coupon_template_id",
-                "a campaign's coupon must not be claimable in the coupon center: its control group would find it there",
+                format!("a campaign's coupon must reach members only through the campaign, and {why}"),
             ));
         }
     }
@@ -255,8 +258,10 @@ pub async fn run_due(ctx: &AppContext, now: DateTime<Utc>) -> Result<Runs> {
         .await?;
     let mut runs = Runs::default();
     for id in candidates {
+        let token = hex::encode(rand::random::<[u8; 12]>());
         let claimed = campaigns::Entity::update_many()
             .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Running.as_str()))
+            .col_expr(campaigns::Column::ClaimToken, Expr::value(Some(token.clone())))
             .col_expr(campaigns::Column::ClaimedUntil, Expr::value(Some(now + Duration::minutes(CLAIM))))
             .col_expr(
                 campaigns::Column::StartedAt,
@@ -270,13 +275,91 @@ pub async fn run_due(ctx: &AppContext, now: DateTime<Utc>) -> Result<Runs> {
             continue; // another replica took it
         }
         let campaign = campaigns::Entity::find_by_id(id).one(&ctx.db).await?.ok_or(Error::NotFound("campaign"))?;
-        let done = run_one(ctx, &campaign, now).await?;
+        let done = match run_one(ctx, &campaign, &token, now).await {
+            Ok(done) => done,
+            // The database or the process failed: the claim lapses and a later tick takes the campaign over.
+            Err(error @ (Error::Database(_) | Error::Internal(_))) => {
+                tracing::warn!(campaign_id = id, %error, "a campaign's run stopped; it is taken over when its claim lapses");
+                continue;
+            }
+            // What it needs is gone (its segment deleted): it gives up, saying why, and the others go on.
+            Err(error) => {
+                give_up(ctx, &campaign, &error.to_string(), now).await?;
+                continue;
+            }
+        };
         runs.campaigns += 1;
         runs.members += done.members;
         runs.coupons += done.coupons;
         runs.messages += done.messages;
     }
     Ok(runs)
+}
+
+async fn give_up(ctx: &AppContext, campaign: &campaigns::Model, why: &str, now: DateTime<Utc>) -> Result<()> {
+    campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Failed.as_str()))
+        .col_expr(campaigns::Column::Failure, Expr::value(Some(why.to_owned())))
+        .col_expr(campaigns::Column::FinishedAt, Expr::value(Some(now)))
+        .col_expr(campaigns::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+        .filter(campaigns::Column::Id.eq(campaign.id))
+        .exec(&ctx.db)
+        .await?;
+    let event = Event {
+        merchant_id: Some(campaign.merchant_id),
+        actor: Actor::System,
+        action: "campaign.failed",
+        target: Some(("campaign", campaign.id)),
+        detail: json!({ "reason": why }),
+        ip: None,
+    };
+    audit::record(&ctx.db, event).await
+}
+
+/// Renews the run's claim on the campaign; false when another run has taken it over (this one must stop).
+async fn renew(ctx: &AppContext, campaign_id: i64, token: &str, now: DateTime<Utc>) -> Result<bool> {
+    let renewed = campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::ClaimedUntil, Expr::value(Some(now + Duration::minutes(CLAIM))))
+        .filter(campaigns::Column::Id.eq(campaign_id))
+        .filter(campaigns::Column::Status.eq(CampaignStatus::Running.as_str()))
+        .filter(campaigns::Column::ClaimToken.eq(token))
+        .exec(&ctx.db)
+        .await?;
+    Ok(renewed.rows_affected == 1)
+}
+
+/// Whether a coupon template may go with a campaign: one handed out any other way (claimable in the coupon center,
+/// on joining, on birthdays, with a purchase) would reach the control group too.
+pub(crate) fn reaches_control(template: &entity::coupon_templates::Model) -> Option<&'static str> {
+    if template.claimable {
+        Some("it is claimable in the coupon center")
+    } else if template.auto_grant.is_some() {
+        Some("it is given on joining or on birthdays")
+    } else if template.purchase_min_fen.is_some() {
+        Some("it is given with purchases")
+    } else {
+        None
+    }
+}
+
+/// Whether a scheduled or running campaign of the merchant uses the segment or the coupon template.
+pub(crate) async fn in_use(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    segment_id: Option<i64>,
+    template_id: Option<i64>,
+) -> Result<bool> {
+    let mut query = campaigns::Entity::find().filter(campaigns::Column::MerchantId.eq(merchant_id)).filter(
+        campaigns::Column::Status.is_in([CampaignStatus::Scheduled.as_str(), CampaignStatus::Running.as_str()]),
+    );
+    if let Some(segment_id) = segment_id {
+        query = query.filter(campaigns::Column::SegmentId.eq(segment_id));
+    }
+    if let Some(template_id) = template_id {
+        query = query.filter(campaigns::Column::CouponTemplateId.eq(template_id));
+    }
+    Ok(query.count(conn).await? > 0)
 }
 
 /// A campaign whose time has come, or whose run's claim lapsed.
@@ -294,14 +377,27 @@ fn due(now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Assigns, grants and messages one claimed campaign, then records what it did.
-async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Utc>) -> Result<Runs> {
+/// Fixes the audience of one claimed campaign (unless a run before did), then grants and messages it.
+async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now: DateTime<Utc>) -> Result<Runs> {
+    if campaign.assigned_at.is_none() {
+        assign(ctx, campaign, token, now).await?;
+    }
+    finish(ctx, campaign, now).await
+}
+
+/// Fixes the campaign's audience: the members its segment held when the campaign started (a run taken over reads
+/// the segment at that same moment), in pages of members by id, each page renewing the claim. A member assigned
+/// already keeps their row.
+async fn assign(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now: DateTime<Utc>) -> Result<()> {
     let merchant_id = campaign.merchant_id;
     let salt = salt(&ctx.db, merchant_id).await?;
-    let condition = super::segments::members_of(ctx, merchant_id, campaign.segment_id).await?;
-    // The audience, in pages of members by id; a member already assigned (a run taken over) keeps their row.
+    let started = campaign.started_at.unwrap_or(now);
+    let condition = super::segments::members_at(ctx, merchant_id, campaign.segment_id, started).await?;
     let mut after = 0_i64;
     loop {
+        if !renew(ctx, campaign.id, token, ctx.now()).await? {
+            return Err(Error::Internal(anyhow::anyhow!("campaign {}: another run took it over", campaign.id)));
+        }
         let ids: Vec<i64> = members::Entity::find()
             .select_only()
             .column(members::Column::Id)
@@ -330,6 +426,18 @@ async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Ut
             .exec(&ctx.db)
             .await?;
     }
+    campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::AssignedAt, Expr::value(Some(now)))
+        .filter(campaigns::Column::Id.eq(campaign.id))
+        .filter(campaigns::Column::ClaimToken.eq(token))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// Grants and messages the treatment group of an assigned campaign, then records what it did.
+async fn finish(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Utc>) -> Result<Runs> {
+    let merchant_id = campaign.merchant_id;
     let treatment = || {
         Query::select()
             .column(campaign_members::Column::MemberId)
@@ -339,7 +447,15 @@ async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Ut
             .to_owned()
     };
     let mut coupons = 0;
-    if let Some(template_id) = campaign.coupon_template_id {
+    let template = match campaign.coupon_template_id {
+        Some(id) => Some(crate::coupons::templates::row(&ctx.db, merchant_id, id).await?),
+        None => None,
+    };
+    let changed_since = template.as_ref().and_then(reaches_control);
+    if let Some(why) = changed_since {
+        skip_coupon(ctx, campaign, why).await?;
+    }
+    if let Some(template_id) = campaign.coupon_template_id.filter(|_| changed_since.is_none()) {
         let drop = Drop {
             merchant_id,
             template_id,
@@ -351,18 +467,7 @@ async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Ut
             Ok(granted) => coupons = granted.issued,
             // Out of stock or budget, paused or ended since it was scheduled: the message still goes; the campaign
             // records that no coupon went with it.
-            Err(Error::Conflict(conflict)) => {
-                let detail = json!({ "campaign_id": campaign.id, "reason": conflict.code() });
-                let event = Event {
-                    merchant_id: Some(merchant_id),
-                    actor: Actor::System,
-                    action: "campaign.coupon_skipped",
-                    target: Some(("campaign", campaign.id)),
-                    detail,
-                    ip: None,
-                };
-                audit::record(&ctx.db, event).await?;
-            }
+            Err(Error::Conflict(conflict)) => skip_coupon(ctx, campaign, conflict.code()).await?,
             Err(error) => return Err(error),
         }
     }
@@ -428,6 +533,19 @@ async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Ut
         .exec(&ctx.db)
         .await?;
     Ok(Runs { campaigns: 1, members: audience, coupons, messages })
+}
+
+/// Records that the campaign's coupon did not go out, and why; its message still does.
+async fn skip_coupon(ctx: &AppContext, campaign: &campaigns::Model, why: &str) -> Result<()> {
+    let event = Event {
+        merchant_id: Some(campaign.merchant_id),
+        actor: Actor::System,
+        action: "campaign.coupon_skipped",
+        target: Some(("campaign", campaign.id)),
+        detail: json!({ "reason": why }),
+        ip: None,
+    };
+    audit::record(&ctx.db, event).await
 }
 
 #[cfg(test)]

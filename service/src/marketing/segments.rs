@@ -129,13 +129,23 @@ impl Criterion {
             Criterion::Overdue { .. } => Ok(()),
             Criterion::Visits { days, min, max } => {
                 days_ok("criteria", *days)?;
-                range_ok("criteria", *min, *max)
+                range_ok("criteria", *min, *max)?;
+                if *min == Some(0) && max.is_none() {
+                    return Err(Error::invalid("criteria", "at least 0 visits is everyone: leave the criterion out"));
+                }
+                Ok(())
             }
             Criterion::Spend { days, min_fen, max_fen } => {
                 days_ok("criteria", *days)?;
                 range_ok("criteria", *min_fen, *max_fen)?;
                 if min_fen.iter().chain(max_fen).any(|f| *f < Fen::ZERO) {
                     return Err(Error::invalid("criteria", "spend must not be negative"));
+                }
+                if *min_fen == Some(Fen::ZERO) && max_fen.is_none() {
+                    return Err(Error::invalid(
+                        "criteria",
+                        "spending at least ￥0 is everyone: leave the criterion out",
+                    ));
                 }
                 Ok(())
             }
@@ -269,6 +279,14 @@ impl At {
         }
     }
 
+    /// The UTC day of a bill's settlement: visits are days, so a service and a product paid apart are one visit.
+    fn settled_day(&self) -> SimpleExpr {
+        match self.backend {
+            DbBackend::Postgres => Expr::cust("FLOOR(EXTRACT(EPOCH FROM bills.settled_at) / 86400)"),
+            _ => Expr::cust("(CAST(strftime('%s', bills.settled_at) AS INTEGER) / 86400)"),
+        }
+    }
+
     fn member_in(&self, select: SelectStatement) -> Condition {
         Condition::all().add(members::Column::Id.in_subquery(select))
     }
@@ -293,20 +311,18 @@ impl At {
             }
             Criterion::NeverVisited {} => self.member_not_in(self.visits()),
             Criterion::Overdue { percent } => {
-                // (now − last) × (visits − 1) × 100 ≥ percent × (last − first): the average gap times the percent,
-                // without dividing.
+                // (now − last) × (visit days − 1) × 100 ≥ percent × (last − first): the average gap times the
+                // percent, without dividing. Visits are days, so two bills of one afternoon make no rhythm.
                 let epoch = self.settled_epoch();
                 let (last, first) = (Func::max(epoch.clone()), Func::min(epoch));
                 let now = self.now.timestamp();
                 let waited = Expr::val(now).sub(last.clone());
-                let gaps = Expr::expr(Func::count(Expr::col((bills::Entity, bills::Column::Id)))).sub(1);
+                let days = || Func::count_distinct(self.settled_day());
+                let gaps = Expr::expr(days()).sub(1);
                 let mut visits = self.visits();
-                visits
-                    .group_by_col((bills::Entity, bills::Column::MemberId))
-                    .and_having(Func::count(Expr::col((bills::Entity, bills::Column::Id))).gte(2))
-                    .and_having(
-                        waited.mul(gaps).mul(100).gte(Expr::val(i64::from(*percent)).mul(Expr::expr(last).sub(first))),
-                    );
+                visits.group_by_col((bills::Entity, bills::Column::MemberId)).and_having(days().gte(2)).and_having(
+                    waited.mul(gaps).mul(100).gte(Expr::val(i64::from(*percent)).mul(Expr::expr(last).sub(first))),
+                );
                 self.member_in(visits)
             }
             Criterion::Visits { days, min, max } => {
@@ -465,8 +481,19 @@ async fn count(ctx: &AppContext, principal: &StaffPrincipal, rule: &SegmentRule)
 
 /// The condition on `members` choosing who the merchant's saved segment holds now (a coupon grant to it).
 pub(crate) async fn members_of(ctx: &AppContext, merchant_id: i64, segment_id: i64) -> Result<Condition> {
+    members_at(ctx, merchant_id, segment_id, ctx.now()).await
+}
+
+/// The condition choosing who the segment held at `at` (its periods counted back from then): a campaign's
+/// audience as of the moment it started.
+pub(crate) async fn members_at(
+    ctx: &AppContext,
+    merchant_id: i64,
+    segment_id: i64,
+    at: DateTime<Utc>,
+) -> Result<Condition> {
     let segment = to_segment(row(ctx, merchant_id, segment_id).await?)?;
-    Ok(segment.rule.condition(ctx.db.get_database_backend(), merchant_id, ctx.now()))
+    Ok(segment.rule.condition(ctx.db.get_database_backend(), merchant_id, at))
 }
 
 /// A saved segment.
@@ -566,10 +593,13 @@ pub async fn save(
     }
 }
 
-/// Deletes a saved segment.
+/// Deletes a saved segment no scheduled or running campaign uses (409 `used_by_campaign`).
 pub async fn delete(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<()> {
     principal.require_merchant_wide(Permission::CouponManage)?;
     row(ctx, principal.merchant_id, id).await?;
+    if super::campaigns::in_use(&ctx.db, principal.merchant_id, Some(id), None).await? {
+        return Err(Error::Conflict(Conflict::UsedByCampaign));
+    }
     segments::Entity::delete_by_id(id).exec(&ctx.db).await?;
     Ok(())
 }

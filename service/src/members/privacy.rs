@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use entity::{
     bill_lines, bill_refunds, bills, booking_holds, bookings, marketing_consents, member_allergies, member_code_uses,
-    member_coupons, member_identities, member_notes, member_sessions, member_subscriptions, member_tags, members,
-    notification_outbox, payment_refunds, payments, points_lots, visit_ratings,
+    member_coupons, member_identities, member_inbox, member_notes, member_sessions, member_subscriptions, member_tags,
+    members, notification_outbox, payment_refunds, payments, points_lots, visit_ratings,
 };
 
 use super::{live, row, view};
@@ -66,7 +66,21 @@ pub async fn export(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resul
         "payments": payments_of(ctx, merchant_id, member_id).await?,
         "consents": consents_of(ctx, merchant_id, member_id).await?,
         "coupons": coupons_of(ctx, merchant_id, member_id).await?,
+        "inbox": inbox_of(ctx, merchant_id, member_id).await?,
     }))
+}
+
+/// The store's messages to them in the app.
+async fn inbox_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    Ok(member_inbox::Entity::find()
+        .filter(member_inbox::Column::MerchantId.eq(merchant_id))
+        .filter(member_inbox::Column::MemberId.eq(member_id))
+        .order_by_asc(member_inbox::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|m| json!({ "title": m.title, "body": m.body, "sent_at": m.created_at, "read_at": m.read_at }))
+        .collect())
 }
 
 /// Every coupon they were given, with its terms as issued and what became of it.
@@ -336,6 +350,7 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
     active.update(&txn).await?;
     member_tags::Entity::delete_many().filter(member_tags::Column::MemberId.eq(member_id)).exec(&txn).await?;
     member_notes::Entity::delete_many().filter(member_notes::Column::MemberId.eq(member_id)).exec(&txn).await?;
+    member_inbox::Entity::delete_many().filter(member_inbox::Column::MemberId.eq(member_id)).exec(&txn).await?;
     member_allergies::Entity::delete_many().filter(member_allergies::Column::MemberId.eq(member_id)).exec(&txn).await?;
     marketing_consents::Entity::delete_many()
         .filter(marketing_consents::Column::MemberId.eq(member_id))

@@ -1,1 +1,0 @@
-import"./index-C4HPelGo.js";import"./css-y8TbeP4l.js";

@@ -1,0 +1,1 @@
+import"./index-Rl3gijrL.js";import"./css-gn6mUwW7.js";
