@@ -1,5 +1,5 @@
-//! Local stand-ins for the outside world: the WeChat mini-program server API, WeChat Pay API v3, and the Alipay
-//! gateway (login and trade APIs).
+//! Local stand-ins for the outside world: the WeChat mini-program server API, WeChat Pay API v3, the Alipay
+//! gateway (login and trade APIs), and Aliyun / Tencent Cloud SMS.
 //!
 //! They speak the real wire protocols (paths, parameters, JSON and form shapes, HTTP statuses, error codes, RSA2 /
 //! SHA256withRSA signatures both ways, AES-256-GCM encrypted callback resources) with real keys, so our clients are
@@ -16,6 +16,9 @@
 //!   request signatures checked with the app's public key, answers signed with Alipay's platform key.
 //! - [`notify`]: the signed callbacks (WeChat Pay JSON with an encrypted resource, Alipay signed forms), retried on a
 //!   compressed schedule, optionally duplicated, delayed or held back.
+//! - [`sms`]: Aliyun SMS (`SendSms`, `QuerySendDetails`, RPC signature v1, receipts and replies pushed over HTTP)
+//!   and Tencent Cloud SMS (`SendSms`, the status and reply pulls, TC3-HMAC-SHA256), with approved signs and
+//!   templates per account, scripted failures, throttling and late answers.
 //! - [`printer`]: a LAN receipt printer (TCP 9100) that records what it prints and answers status queries, and a
 //!   decoder from ESC/POS back to readable lines.
 //! - [`control`] and [`page`]: acting as the payer, from tests (`pay`, `decline`, scripted payment codes) or from a
@@ -44,6 +47,7 @@ pub mod mini;
 pub mod notify;
 pub mod page;
 pub mod printer;
+pub mod sms;
 mod util;
 pub mod wechatpay;
 
@@ -57,6 +61,7 @@ pub use keys::{
 };
 pub use mini::SentSubscribeMessage;
 pub use notify::{Delivery, DeliveryAttempt, Notification, Provider};
+pub use sms::{SentSms, SmsProvider};
 pub use wechatpay::SerialMode;
 pub use wechatpay::v2::wechatpay_v2_sign;
 
@@ -86,6 +91,8 @@ pub(crate) struct State {
     alipay: alipay_trade::Book,
     /// Notifications and every delivery attempt.
     notify: notify::Log,
+    /// SMS accounts, messages, receipts and replies (Aliyun and Tencent).
+    sms: sms::Book,
 }
 
 pub(crate) struct Shared {
@@ -169,6 +176,11 @@ impl FakeProviders {
                 // Alipay gateway and bill files
                 .route("/gateway.do", web::post().to(alipay::gateway))
                 .route("/downloadBillFile.resource", web::get().to(alipay::bill_download))
+                // Aliyun SMS (RPC: GET or POST) and Tencent Cloud SMS (API 3.0)
+                .route("/dysmsapi/", web::route().to(sms::aliyun::rpc))
+                .route("/dysmsapi", web::route().to(sms::aliyun::rpc))
+                .route("/tencent-sms/", web::post().to(sms::tencent::api))
+                .route("/tencent-sms", web::post().to(sms::tencent::api))
                 // Acting as the payer
                 .route("/sandbox", web::get().to(page::page))
                 .route("/sandbox/orders", web::get().to(page::orders))
@@ -285,7 +297,7 @@ impl FakeProviders {
     }
 
     /// How often an endpoint was called: `jscode2session`, `stable_token`, `getuserphonenumber`, `subscribe_send`,
-    /// `gateway`, `pay/micropay`, `pay/orderquery`, `secapi/pay/reverse`.
+    /// `gateway`, `pay/micropay`, `pay/orderquery`, `secapi/pay/reverse`, `dysmsapi`, `tencent_sms`.
     pub fn calls(&self, endpoint: &'static str) -> u32 {
         self.shared.state().calls.get(endpoint).copied().unwrap_or(0)
     }
