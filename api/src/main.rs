@@ -391,6 +391,10 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         None
     };
     let app = api::Application::from_context(ctx.clone())?;
+    // Once bound, the api's address is known: the fake's SMS receipts and replies are pushed there.
+    if let (Some(fake), Some(merchant_id)) = (&fake, service::demo::merchant_id(&ctx).await?) {
+        api::sandbox_host::connect_sms(&ctx, fake, merchant_id).await?;
+    }
     let base = format!("http://{}:{}", ctx.settings.server.host, app.port());
     tracing::info!(
         listen = %base,

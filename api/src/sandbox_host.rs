@@ -29,6 +29,8 @@ pub const DEMO: SandboxMerchant<'static> = SandboxMerchant {
 
 /// Points every provider client of `settings` at `fake`.
 pub fn point_at(settings: &mut Settings, fake: &FakeProviders) {
+    settings.marketing.aliyun_sms_endpoint = fake.aliyun_sms_endpoint();
+    settings.marketing.tencent_sms_endpoint = fake.tencent_sms_endpoint();
     settings.wechat.api_base = fake.wechat_base();
     settings.wechatpay.api_base = fake.wechatpay_base();
     settings.alipay.gateway = fake.alipay_gateway();
@@ -78,5 +80,72 @@ pub async fn connect_merchant(
         Some(sandbox::WECHATPAY_PLATFORM_CERT),
     )
     .await?;
+    Ok(())
+}
+
+/// The demo merchant's Aliyun SMS account at the fake: the key, and the signature and template the fake approved.
+pub const DEMO_SMS_KEY_ID: &str = "LTAI5tSandboxDemoKey";
+pub const DEMO_SMS_SECRET: &str = "SandboxDemoSecretForAliyunSms0001";
+pub const DEMO_SMS_SIGN: &str = "悦己美发";
+pub const DEMO_SMS_TEMPLATE: (&str, &str) =
+    ("SMS_476500001", "${name}您好，送您一张${coupon}，${days}天内到店可用，期待与您再见。回T退订");
+
+/// Gives the merchant the demo SMS account (once) and a template the fake approved, exactly as an owner and a
+/// marketing manager would record them; Aliyun's pushes are pointed at the api.
+pub async fn connect_sms(ctx: &AppContext, fake: &FakeProviders, merchant_id: i64) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    fake.register_sms_account(
+        sandbox::SmsProvider::Aliyun,
+        DEMO_SMS_KEY_ID,
+        DEMO_SMS_SECRET,
+        None,
+        &[DEMO_SMS_SIGN],
+        &[DEMO_SMS_TEMPLATE],
+    );
+    let existing = entity::sms_accounts::Entity::find()
+        .filter(entity::sms_accounts::Column::MerchantId.eq(merchant_id))
+        .one(&ctx.db)
+        .await?;
+    let account = match existing {
+        Some(account) => account,
+        None => {
+            let now = ctx.now();
+            let account = entity::sms_accounts::ActiveModel {
+                merchant_id: Set(merchant_id),
+                provider: Set("aliyun".into()),
+                access_key_id: Set(DEMO_SMS_KEY_ID.into()),
+                secret_sealed: Set(ctx.vault.seal(Field::SmsSecret, DEMO_SMS_SECRET)),
+                app_id: Set(None),
+                sign_name: Set(DEMO_SMS_SIGN.into()),
+                callback_token: Set(format!("{:032x}", rand::random::<u128>())),
+                price_fen: Set(5),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&ctx.db)
+            .await?;
+            let owner = entity::staff::Entity::find()
+                .filter(entity::staff::Column::MerchantId.eq(merchant_id))
+                .one(&ctx.db)
+                .await?
+                .map_or(0, |s| s.id);
+            entity::sms_templates::ActiveModel {
+                merchant_id: Set(merchant_id),
+                name: Set("到店礼券提醒".into()),
+                code: Set(DEMO_SMS_TEMPLATE.0.into()),
+                body: Set(DEMO_SMS_TEMPLATE.1.into()),
+                variables: Set(r#"["name","coupon","days"]"#.into()),
+                archived: Set(false),
+                created_by: Set(owner),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&ctx.db)
+            .await?;
+            account
+        }
+    };
+    let url = |kind: &str| ctx.public_url(&format!("/callbacks/sms/aliyun/{}/{kind}", account.callback_token));
+    fake.set_aliyun_sms_callbacks(&url("report"), &url("reply"));
     Ok(())
 }

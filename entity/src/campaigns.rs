@@ -14,6 +14,8 @@ pub struct Model {
     pub coupon_template_id: Option<i64>,
     pub message_title: Option<String>,
     pub message_body: Option<String>,
+    /// The SMS template the campaign sends, if any.
+    pub sms_template_id: Option<i64>,
     /// The control group's share in basis points (1000 = 10%).
     pub control_bp: i32,
     /// `scheduled`, `running`, `done`, `cancelled` or `failed`.

@@ -10,10 +10,16 @@ pub struct Model {
     pub merchant_id: i64,
     pub member_id: i64,
     pub granted: bool,
-    /// `wechat`, `alipay`, `sandbox` (the mini-program the member answered in) or `desk`.
+    /// `wechat`, `alipay`, `sandbox` (the mini-program the member answered in), `desk` (staff, at the member's
+    /// request) or `sms_reply` (the member replied to an SMS to opt out).
     pub channel: String,
     /// The sentence shown when the member answered.
     pub wording: String,
+    /// `marketing` (any marketing message), `sms` (marketing by SMS) or `personalised` (marketing chosen by the
+    /// member's characteristics, PIPL art. 24).
+    pub purpose: String,
+    /// The staff member who recorded the answer at the member's request.
+    pub recorded_by: Option<i64>,
     pub given_at: DateTimeUtc,
 }
 

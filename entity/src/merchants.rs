@@ -40,6 +40,11 @@ pub struct Model {
     pub points_expiry_template: Option<String>,
     /// The secret salt of campaign control-group assignment, set the first time one is needed.
     pub assignment_salt: Option<String>,
+    /// Marketing messages a member receives at most per 7 days, across channels.
+    pub marketing_weekly_cap: i32,
+    /// Marketing SMS arrive from this minute after midnight until `sms_until_min`, in the member's store's zone.
+    pub sms_from_min: i32,
+    pub sms_until_min: i32,
     pub created_at: DateTimeUtc,
     /// WeChat Pay merchant number (商户号).
     pub wechatpay_mchid: Option<String>,

@@ -178,6 +178,19 @@ pub fn standard_jobs() -> anyhow::Result<Vec<Job>> {
                 "campaigns": runs.campaigns, "members": runs.members, "coupons": runs.coupons, "messages": runs.messages,
             }))
         })?,
+        // Marketing messages: decided against consent, the weekly cap and the sending hours, then sent; answers lost
+        // are looked up before any retry, so no member gets one twice.
+        Job::new("marketing.dispatch", "45 * * * * *", china, |ctx, tick| async move {
+            let done = service::marketing::sends::dispatch_due(&ctx, tick.max(ctx.now())).await?;
+            Ok(serde_json::json!({
+                "sent": done.sent, "skipped": done.skipped, "held": done.held, "failed": done.failed,
+                "unknown": done.unknown, "resolved": done.resolved,
+            }))
+        })?,
+        // Delivery receipts and opt-out replies from the SMS providers that keep them for pulling (Tencent).
+        Job::new("marketing.sms_receipts", "15 */2 * * * *", china, |ctx, tick| async move {
+            Ok(service::marketing::sends::pull_due(&ctx, tick.max(ctx.now())).await?)
+        })?,
         // A member code is spent once; once it has expired, the record of its use can go.
         Job::new("members.forget_spent_codes", "0 17 * * * *", china, |ctx, _| async move {
             let forgotten = service::members::code::forget_expired_uses(&ctx).await?;

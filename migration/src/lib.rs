@@ -32,6 +32,7 @@ mod m20261206_000024_one_handover_per_start;
 mod m20261207_000025_stacked_coupons;
 mod m20261207_000026_segments;
 mod m20261207_000027_campaigns;
+mod m20261207_000028_marketing_sends;
 
 pub struct Migrator;
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000025_stacked_coupons::Migration),
             Box::new(m20261207_000026_segments::Migration),
             Box::new(m20261207_000027_campaigns::Migration),
+            Box::new(m20261207_000028_marketing_sends::Migration),
         ]
     }
 }

@@ -47,6 +47,8 @@ pub struct AppContext {
     pub wechatpay_v2: wechatpay_v2::WechatPayV2Client,
     /// The SMS channel reminders fall back to (`notifications.sms`).
     pub sms: Arc<dyn sms::SmsChannel>,
+    /// The marketing SMS providers (`marketing.*_sms_endpoint`).
+    pub sms_providers: sms::SmsProviders,
     /// Parsed payment credentials per merchant.
     pub payment_accounts: Arc<payments::credentials::AccountCache>,
     /// Checkout's copy of each merchant's stores, levels, service items and products.
@@ -79,6 +81,11 @@ impl AppContext {
             wechat: wechat::WechatClient::new(http.clone(), settings.wechat.api_base.clone()),
             alipay: alipay::AlipayClient::new(http.clone(), settings.alipay.gateway.clone()),
             wechatpay_v2: wechatpay_v2::WechatPayV2Client::new(http.clone(), settings.wechatpay.api_base.clone()),
+            sms_providers: sms::SmsProviders::new(
+                http.clone(),
+                settings.marketing.aliyun_sms_endpoint.clone(),
+                settings.marketing.tencent_sms_endpoint.clone(),
+            ),
             wechatpay: wechatpay::WechatPayClient::new(http, settings.wechatpay.api_base.clone()),
             public_url: Arc::new(std::sync::OnceLock::new()),
             payment_accounts: Arc::default(),

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::domain::CampaignStatus;
+use service::domain::{CampaignStatus, SendChannel, SendStatus};
 use service::marketing::campaigns::{self, Campaign, CampaignInput};
 use service::marketing::inbox::{self, InboxMessage};
 
@@ -37,6 +37,9 @@ pub struct CampaignRequest {
     pub message_title: Option<String>,
     #[serde(default)]
     pub message_body: Option<String>,
+    /// An SMS from a recorded template, to members who said yes to marketing by SMS, within the sending hours.
+    #[serde(default)]
+    pub sms_template_id: Option<i64>,
     /// The control group's share, 0–5000 basis points (default 1000 = 10%): they receive nothing, to measure against.
     #[serde(default)]
     pub control_bp: Option<i32>,
@@ -52,6 +55,7 @@ pub struct CampaignDto {
     pub coupon_template_id: Option<i64>,
     pub message_title: Option<String>,
     pub message_body: Option<String>,
+    pub sms_template_id: Option<i64>,
     pub control_bp: i32,
     pub status: CampaignStatus,
     pub run_at: DateTime<Utc>,
@@ -61,11 +65,20 @@ pub struct CampaignDto {
     pub audience: i64,
     pub control: i64,
     pub coupons_issued: i64,
-    /// In-app messages sent (members who refused marketing messages are skipped).
+    /// Messages sent or delivered, all channels.
     pub messages: i64,
+    /// Its messages counted by channel and where they stand (sent, delivered, failed, skipped…).
+    pub sends: Vec<SendCountDto>,
     /// Why it gave up (`failed`: its segment was gone when it ran).
     pub failure: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SendCountDto {
+    pub channel: SendChannel,
+    pub status: SendStatus,
+    pub count: i64,
 }
 
 impl From<Campaign> for CampaignDto {
@@ -78,6 +91,7 @@ impl From<Campaign> for CampaignDto {
             coupon_template_id: c.coupon_template_id,
             message_title,
             message_body,
+            sms_template_id: c.sms_template_id,
             control_bp: c.control_bp,
             status: c.status,
             run_at: c.run_at,
@@ -87,6 +101,11 @@ impl From<Campaign> for CampaignDto {
             control: c.control,
             coupons_issued: c.coupons_issued,
             messages: c.messages,
+            sends: c
+                .sends
+                .into_iter()
+                .map(|s| SendCountDto { channel: s.channel, status: s.status, count: s.count })
+                .collect(),
             failure: c.failure,
             created_at: c.created_at,
         }
@@ -119,6 +138,7 @@ async fn create_campaign(
         segment_id: r.segment_id,
         coupon_template_id: r.coupon_template_id,
         message,
+        sms_template_id: r.sms_template_id,
         control_bp: r.control_bp,
         run_at: r.run_at,
     };

@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
-use service::domain::{Fen, Gender, Severity};
+use service::domain::{ConsentPurpose, Fen, Gender, Severity};
 use service::members::{Allergy, Consent, Level, MemberInput, MemberQuery, MemberView};
 
 use crate::error::{ApiResult, ErrorBody};
@@ -88,17 +88,29 @@ impl From<Allergy> for AllergyDto {
 /// A member's answer on marketing messages, and how it was given.
 #[derive(Serialize, ToSchema)]
 pub struct ConsentDto {
+    /// What the answer is for: marketing at all, by SMS, or personalised marketing.
+    pub purpose: ConsentPurpose,
     pub granted: bool,
-    /// `wechat`, `alipay`, `sandbox` (the app they answered in) or `desk`.
+    /// `wechat`, `alipay`, `sandbox` (the app they answered in), `desk` (staff at their request) or `sms_reply`
+    /// (they replied to an SMS to opt out).
     pub channel: String,
     /// The sentence shown when they answered.
     pub wording: String,
+    /// The staff member who recorded it at the member's request.
+    pub recorded_by: Option<i64>,
     pub given_at: DateTime<Utc>,
 }
 
 impl From<Consent> for ConsentDto {
     fn from(c: Consent) -> Self {
-        Self { granted: c.granted, channel: c.channel, wording: c.wording, given_at: c.given_at }
+        Self {
+            purpose: c.purpose,
+            granted: c.granted,
+            channel: c.channel,
+            wording: c.wording,
+            recorded_by: c.recorded_by,
+            given_at: c.given_at,
+        }
     }
 }
 

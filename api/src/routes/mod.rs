@@ -22,6 +22,7 @@ pub mod points;
 pub mod products;
 pub mod schedules;
 pub mod segments;
+pub mod sms;
 pub mod staff;
 pub mod staff_auth;
 pub mod stored_value;
@@ -58,7 +59,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(visits::staff_routes)
             .configure(coupons::staff_routes)
             .configure(segments::routes)
-            .configure(campaigns::staff_routes),
+            .configure(campaigns::staff_routes)
+            .configure(sms::staff_routes),
     )
     .service(
         scope::scope("/api/mini/v1")
@@ -67,9 +69,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(bookings::mini_routes)
             .configure(visits::mini_routes)
             .configure(coupons::mini_routes)
-            .configure(campaigns::mini_routes),
+            .configure(campaigns::mini_routes)
+            .configure(sms::mini_routes),
     )
     .configure(payments::callback_routes)
+    .configure(sms::callback_routes)
     .configure(bridge::bridge_routes)
     .configure(ops::routes);
 }

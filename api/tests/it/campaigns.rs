@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use service::domain::Role;
 use service::marketing::campaigns::{bucket, run_due};
+use service::marketing::sends::dispatch_due;
 
 use crate::support::{STAFF, TestApp, assert_error, ok};
 
@@ -74,6 +75,8 @@ async fn the_control_group_receives_nothing_and_every_send_is_counted() {
 
     let runs = run_due(&app.ctx, Utc::now()).await.unwrap();
     assert_eq!((runs.campaigns, runs.members), (1, 305));
+    // The messages are planned by the run and decided and sent by the dispatcher.
+    let dispatched = dispatch_due(&app.ctx, Utc::now()).await.unwrap();
     let read = app.staff_ok(&marketing, &format!("/campaigns/{id}")).await;
     assert_eq!((read["status"].as_str(), read["audience"].as_i64()), (Some("done"), Some(305)));
 
@@ -109,6 +112,30 @@ async fn the_control_group_receives_nothing_and_every_send_is_counted() {
     assert_eq!(messaged, expected);
     assert!(refusers.iter().any(|m| treatment.contains(m)), "a refuser in the treatment group is skipped");
     assert_eq!(read["messages"].as_i64(), i64::try_from(expected.len()).ok());
+    assert_eq!(dispatched.sent, u64::try_from(expected.len()).unwrap());
+    // The send log accounts for each member of the treatment group: sent, or skipped saying why.
+    let skipped = app.staff_ok(&marketing, &format!("/campaigns/{id}/sends?status=skipped&limit=200")).await;
+    let skipped: BTreeMap<i64, String> = skipped
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["member_id"].as_i64().unwrap(), s["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    let refusers_treated: BTreeSet<i64> = refusers.intersection(&treatment).copied().collect();
+    assert_eq!(skipped.keys().copied().collect::<BTreeSet<_>>(), refusers_treated);
+    assert!(skipped.values().all(|r| r == "no_consent"), "{skipped:?}");
+    let in_app = read["sends"].as_array().unwrap();
+    let count = |status: &str| {
+        in_app
+            .iter()
+            .find(|c| c["channel"] == "in_app" && c["status"] == status)
+            .map_or(0, |c| c["count"].as_i64().unwrap())
+    };
+    assert_eq!(
+        (count("sent"), count("skipped")),
+        (i64::try_from(expected.len()).unwrap(), i64::try_from(refusers_treated.len()).unwrap())
+    );
+    assert_eq!(dispatch_due(&app.ctx, Utc::now()).await.unwrap().sent, 0, "nothing is sent twice");
 
     // The assignment is the hash of the merchant's salt, the campaign and the member: the same on any rerun.
     let salt = entity::merchants::Entity::find_by_id(app.seed.merchant_id)
@@ -155,6 +182,7 @@ async fn a_member_reads_the_campaigns_message_in_the_app() {
     });
     app.staff_created(&marketing, "/campaigns", body).await;
     run_due(&app.ctx, Utc::now()).await.unwrap();
+    dispatch_due(&app.ctx, Utc::now()).await.unwrap();
     let inbox = ok(app.get(&format!("{MINI}/me/inbox"), &token).await);
     assert_eq!((inbox[0]["title"].as_str(), inbox[0]["read_at"].is_null()), (Some("新品上市"), true));
     let answer = app.post(&format!("{MINI}/me/inbox/{}/read", inbox[0]["id"]), &token, json!({})).await;

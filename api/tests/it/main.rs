@@ -25,6 +25,7 @@ mod ops;
 mod payments;
 mod scope_walk;
 mod segments;
+mod sms_campaigns;
 mod staff_auth;
 mod support;
 mod tenancy;

@@ -74,7 +74,9 @@ fn reach(method: &str, path: &str) -> Reach {
             ("GET", "/coupon-templates") => Shared,
             ("POST", "/coupon-templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/coupon-templates/") => EveryStore,
-            ("GET", "/segments" | "/campaigns") => Shared,
+            ("GET", "/segments" | "/campaigns" | "/sms/account" | "/sms/templates") => Shared,
+            ("PUT", "/sms/account") | ("POST", "/sms/templates") => EveryStoreOwn,
+            (_, p) if p.starts_with("/sms/templates/") => EveryStore,
             ("POST", "/campaigns") => EveryStoreOwn,
             (_, p) if p.starts_with("/campaigns/") => EveryStore,
             ("POST", "/segments" | "/segments/preview") => EveryStoreOwn,
@@ -138,6 +140,7 @@ struct Victim {
     /// A claimable coupon template with stock.
     coupon: i64,
     segment: i64,
+    sms_template: i64,
     /// A campaign scheduled for tomorrow, and a message of an earlier one in the member's inbox.
     campaign: i64,
     inbox_message: i64,
@@ -184,6 +187,8 @@ impl Victim {
                 ("{id}", "commission-rules") => self.rule.to_string(),
                 ("{id}", "coupon-templates" | "coupon-center") => self.coupon.to_string(),
                 ("{id}", "segments") => self.segment.to_string(),
+                ("{id}", "templates") => self.sms_template.to_string(),
+                ("{purpose}", _) => "sms".to_owned(),
                 ("{id}", "campaigns") => self.campaign.to_string(),
                 ("{id}", "inbox") => self.inbox_message.to_string(),
                 ("{id}", "count-cards") => self.count_card.to_string(),
@@ -247,7 +252,16 @@ impl Victim {
         let week = json!({ "windows": [{ "weekday": 1, "from": "10:00", "to": "18:00" }] });
         Some(match (method, p) {
             (_, p) if method == "GET" || method == "DELETE" || p.ends_with("/anonymise") => return None,
-            ("POST", "/campaigns/{id}/cancel" | "/me/inbox/{id}/read") => return None,
+            ("POST", "/campaigns/{id}/cancel" | "/me/inbox/{id}/read" | "/sms/templates/{id}/archive") => return None,
+            ("PUT", "/sms/account") => {
+                json!({ "provider": "aliyun", "access_key_id": "walk", "secret": "walk-secret", "sign_name": "走查" })
+            }
+            ("POST", "/sms/templates") => {
+                json!({ "name": "走查短信", "code": format!("SMS_W{}", key.len()), "body": "您好，回T退订" })
+            }
+            ("POST", "/sms/templates/{id}/test") => json!({ "phone": "13900009997" }),
+            ("POST", "/members/{id}/consents") => json!({ "purpose": "marketing", "granted": true }),
+            ("PUT", "/me/consents/{purpose}") => json!({ "granted": true }),
             ("POST", p)
                 if [
                     "/review",
@@ -672,6 +686,11 @@ async fn victim(app: &TestApp) -> Victim {
     let coupon = json!({ "name": "走查券", "kind": "amount", "value_fen": 500, "valid_days": 30, "total_stock": 100, "claimable": true });
     let coupon = id(&post("/coupon-templates".to_owned(), coupon).await);
     let segment = id(&post("/segments".to_owned(), json!({ "name": "走查人群", "rule": never_came() })).await);
+    let account =
+        json!({ "provider": "aliyun", "access_key_id": "walk", "secret": "walk-secret", "sign_name": "走查" });
+    ok(app.put(&format!("{STAFF}/sms/account"), &owner, account).await);
+    let sms = json!({ "name": "走查短信", "code": "SMS_WALK", "body": "${name}您好，回T退订", "variables": ["name"] });
+    let sms_template = id(&post("/sms/templates".to_owned(), sms).await);
     let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
     let campaign = json!({ "name": "走查活动", "segment_id": segment, "message_title": "走查", "message_body": "走查消息", "run_at": tomorrow });
     let campaign = id(&post("/campaigns".to_owned(), campaign).await);
@@ -763,6 +782,7 @@ async fn victim(app: &TestApp) -> Victim {
         level,
         coupon,
         segment,
+        sms_template,
         campaign,
         inbox_message,
         parked_bill,

@@ -254,6 +254,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mini/v1/me/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My answers about marketing: at all, by SMS, and personalised. */
+        get: operations["list_my_consents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mini/v1/me/consents/{purpose}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Answer one of them (as easily withdrawn as given). */
+        put: operations["answer_my_consent"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mini/v1/me/count-cards": {
         parameters: {
             query?: never;
@@ -1135,6 +1169,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/campaigns/{id}/sends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign's send log: each member's message per channel and where it stands, newest first. */
+        get: operations["list_campaign_sends"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/card-products": {
         parameters: {
             query?: never;
@@ -1611,6 +1662,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/members/{id}/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A member's consent record: every answer, oldest first, never overwritten. */
+        get: operations["list_member_consents"];
+        put?: never;
+        /** Record an answer the member gave staff (at the desk, on the phone); who recorded it is kept. */
+        post: operations["record_member_consent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/members/{id}/count-cards": {
         parameters: {
             query?: never;
@@ -1678,6 +1747,23 @@ export interface paths {
          *     level still follows the money afterwards (a qualifying bill raises it, a refund of what earned it lowers it).
          */
         put: operations["set_member_level"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/members/{id}/marketing-sends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What marketing sent one member, across campaigns, newest first. */
+        get: operations["list_member_sends"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -2397,6 +2483,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/sms/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's SMS account (never its secret) and the limits on marketing messages. */
+        get: operations["get_sms_account"];
+        /** Set the merchant's SMS account, sending hours and weekly cap (owners). */
+        put: operations["set_sms_account"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/sms/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The SMS templates recorded for the merchant, newest first. */
+        get: operations["list_sms_templates"];
+        put?: never;
+        /** Record a template the provider approved. */
+        post: operations["create_sms_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/sms/templates/{id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a template out of the pickers (campaigns that carry it still send it). */
+        post: operations["archive_sms_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/sms/templates/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a template once to a staff phone, with sample values. */
+        post: operations["test_sms_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/staff": {
         parameters: {
             query?: never;
@@ -2938,6 +3094,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/callbacks/sms/aliyun/{token}/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Aliyun's HTTP push of delivery receipts (`report`) and members' replies (`reply`) for the account the token
+         *     names. Answered `{"code":0}` when taken; anything else makes Aliyun push again.
+         */
+        post: operations["receive_aliyun_sms_push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/callbacks/wechatpay": {
         parameters: {
             query?: never;
@@ -3392,7 +3568,7 @@ export interface components {
             message_title?: string | null;
             /**
              * Format: int64
-             * @description In-app messages sent (members who refused marketing messages are skipped).
+             * @description Messages sent or delivered, all channels.
              */
             messages: number;
             name: string;
@@ -3400,6 +3576,10 @@ export interface components {
             run_at: string;
             /** Format: int64 */
             segment_id: number;
+            /** @description Its messages counted by channel and where they stand (sent, delivered, failed, skipped…). */
+            sends: components["schemas"]["SendCountDto"][];
+            /** Format: int64 */
+            sms_template_id?: number | null;
             /** Format: date-time */
             started_at?: string | null;
             status: components["schemas"]["CampaignStatus"];
@@ -3430,6 +3610,11 @@ export interface components {
              * @description The saved segment it reaches, as it stands when the campaign runs.
              */
             segment_id: number;
+            /**
+             * Format: int64
+             * @description An SMS from a recorded template, to members who said yes to marketing by SMS, within the sending hours.
+             */
+            sms_template_id?: number | null;
         };
         /** @enum {string} */
         CampaignStatus: "scheduled" | "running" | "done" | "cancelled" | "failed";
@@ -3597,13 +3782,32 @@ export interface components {
         };
         /** @description A member's answer on marketing messages, and how it was given. */
         ConsentDto: {
-            /** @description `wechat`, `alipay`, `sandbox` (the app they answered in) or `desk`. */
+            /**
+             * @description `wechat`, `alipay`, `sandbox` (the app they answered in), `desk` (staff at their request) or `sms_reply`
+             *     (they replied to an SMS to opt out).
+             */
             channel: string;
             /** Format: date-time */
             given_at: string;
             granted: boolean;
+            /** @description What the answer is for: marketing at all, by SMS, or personalised marketing. */
+            purpose: components["schemas"]["ConsentPurpose"];
+            /**
+             * Format: int64
+             * @description The staff member who recorded it at the member's request.
+             */
+            recorded_by?: number | null;
             /** @description The sentence shown when they answered. */
             wording: string;
+        };
+        /**
+         * @description What a member's answer about marketing is for. Each is kept as its own history of answers.
+         * @enum {string}
+         */
+        ConsentPurpose: "marketing" | "sms" | "personalised";
+        ConsentRequest: {
+            granted: boolean;
+            purpose: components["schemas"]["ConsentPurpose"];
         };
         /** @description A count card: sessions left and the value not yet used. */
         CountCardDto: {
@@ -3937,6 +4141,7 @@ export interface components {
             granted: boolean;
             /** @enum {string} */
             kind: "marketing_consent";
+            purpose?: components["schemas"]["ConsentPurpose"];
         };
         DayBoardDto: {
             /** @description A closed day (bookings made before it closed still show). */
@@ -4229,6 +4434,20 @@ export interface components {
         MarketingConsentRequest: {
             granted: boolean;
         };
+        MarketingLimitsDto: {
+            /**
+             * Format: int32
+             * @description Marketing SMS arrive between these minutes after midnight, in the member's store's zone.
+             */
+            sms_from_min: number;
+            /** Format: int32 */
+            sms_until_min: number;
+            /**
+             * Format: int32
+             * @description Marketing messages a member receives at most per 7 days, across channels.
+             */
+            weekly_cap: number;
+        };
         MeDto: {
             all_stores: boolean;
             display_name: string;
@@ -4449,6 +4668,15 @@ export interface components {
             entry_id: number;
             /** @description True when this idempotency key was seen before: nothing new happened. */
             replayed: boolean;
+        };
+        MyConsentDto: {
+            answer?: null | components["schemas"]["ConsentDto"];
+            purpose: components["schemas"]["ConsentPurpose"];
+            /** @description The sentence the switch shows. */
+            wording: string;
+        };
+        MyConsentRequest: {
+            granted: boolean;
         };
         NewDeviceDto: {
             device: components["schemas"]["DeviceDto"];
@@ -5141,6 +5369,55 @@ export interface components {
             /** @description Groups of criteria with their own joining, each counting as one criterion of the rule. */
             groups?: components["schemas"]["CriteriaGroup"][];
         };
+        /**
+         * @description One marketing message's channel.
+         * @enum {string}
+         */
+        SendChannel: "in_app" | "sms";
+        SendCountDto: {
+            channel: components["schemas"]["SendChannel"];
+            /** Format: int64 */
+            count: number;
+            status: components["schemas"]["SendStatus"];
+        };
+        SendDto: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: int64 */
+            campaign_id: number;
+            campaign_name: string;
+            channel: components["schemas"]["SendChannel"];
+            /** Format: date-time */
+            delivered_at?: string | null;
+            detail?: string | null;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            member_id: number;
+            /**
+             * Format: date-time
+             * @description Not sent before this time.
+             */
+            not_before: string;
+            /** @description Masked. */
+            phone?: string | null;
+            /** Format: date-time */
+            planned_at: string;
+            /**
+             * @description Why it was skipped, held or failed: `no_consent`, `sms_opted_out`, `personalisation_refused`, `weekly_cap`,
+             *     `quiet_hours` (held until the hours open), `no_phone`, `no_sms_account`, `member_gone`, `throttled`,
+             *     `answer_lost` (looked up before any retry), or the provider's or carrier's code.
+             */
+            reason?: string | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            status: components["schemas"]["SendStatus"];
+        };
+        /**
+         * @description Where one marketing message stands.
+         * @enum {string}
+         */
+        SendStatus: "queued" | "sending" | "unknown" | "sent" | "delivered" | "failed" | "skipped";
         ServiceItemDto: {
             active: boolean;
             /**
@@ -5276,6 +5553,80 @@ export interface components {
             /** @description In time order; one per start time (the staff member "anyone" would get). */
             slots: components["schemas"]["SlotDto"][];
             timezone: string;
+        };
+        SmsAccountDto: {
+            access_key_id: string;
+            /** @description Tencent's SmsSdkAppId. */
+            app_id?: string | null;
+            /** Format: int64 */
+            price_fen: number;
+            /** @description `aliyun` or `tencent`. */
+            provider: string;
+            reply_url?: string | null;
+            /** @description Aliyun: where to point its receipt and reply pushes (its console, 通用设置 → HTTP批量推送). */
+            report_url?: string | null;
+            /** @description The approved signature, without its brackets. */
+            sign_name: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        SmsAccountRequest: {
+            access_key_id: string;
+            /** @description Tencent's SmsSdkAppId (required for Tencent). */
+            app_id?: string | null;
+            /**
+             * Format: int64
+             * @description What one message costs, in fen (default 5).
+             */
+            price_fen?: number;
+            /** @description `aliyun` or `tencent`. */
+            provider: string;
+            /** @description The AccessKey secret / SecretKey; leave out to keep the one set. */
+            secret?: string | null;
+            /** @description The approved signature, without brackets. */
+            sign_name: string;
+            /**
+             * Format: int32
+             * @description Default 480 (08:00) and 1260 (21:00).
+             */
+            sms_from_min?: number;
+            /** Format: int32 */
+            sms_until_min?: number;
+            /**
+             * Format: int32
+             * @description 1–14 (default 3).
+             */
+            weekly_cap?: number;
+        };
+        SmsSettingsDto: {
+            account?: null | components["schemas"]["SmsAccountDto"];
+            limits: components["schemas"]["MarketingLimitsDto"];
+        };
+        SmsTemplateDto: {
+            archived: boolean;
+            /** @description The approved text in the provider's syntax. */
+            body: string;
+            /** @description The provider's template code (SMS_… / a Tencent template id). */
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            length: number;
+            name: string;
+            /** @description Parts the provider bills (70 characters in one, 67 a part beyond). */
+            parts: number;
+            /** @description The message as a member reads it, signature first, with sample values. */
+            preview: string;
+            /** @description Which of our values fill the variables, in order: `name`, `store`, `coupon`, `days`. */
+            variables: string[];
+        };
+        SmsTemplateRequest: {
+            /** @description As approved, with the unsubscribe words (回T退订 / 回TD退订) and without the signature. */
+            body: string;
+            code: string;
+            name: string;
+            variables?: string[];
         };
         StaffDto: {
             active: boolean;
@@ -5536,6 +5887,19 @@ export interface components {
             threshold_fen: components["schemas"]["Fen"];
             /** @description `amount`, `spend_off`: the face value. */
             value_fen: components["schemas"]["Fen"];
+        };
+        TestSendDto: {
+            /** @description The provider's code and words when it refused. */
+            error_code?: string | null;
+            error_message?: string | null;
+            provider_id?: string | null;
+            sent: boolean;
+            /** @description The text sent, with sample values. */
+            text: string;
+        };
+        TestSendRequest: {
+            /** @description A staff phone (11 digits). */
+            phone: string;
         };
         /** @description From `from_fen` of the staff member's sales this month on, the rule pays `value`. */
         TierDto: {
@@ -6990,6 +7354,139 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_my_consents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyConsentDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    answer_my_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                purpose: components["schemas"]["ConsentPurpose"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MyConsentRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyConsentDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body does not match its schema, has unknown fields, or a value is refused (`invalid_input`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10638,6 +11135,78 @@ export interface operations {
             };
         };
     };
+    list_campaign_sends: {
+        parameters: {
+            query?: {
+                channel?: null | components["schemas"]["SendChannel"];
+                status?: null | components["schemas"]["SendStatus"];
+                /** @description Rows older than this id (the last id of the previous page). */
+                before_id?: number | null;
+                /** @description 1–200, default 50. */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). A query parameter of the wrong type (`invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource for this merchant (`not_found`). Something the query names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A query parameter out of its range (`invalid_input`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_card_products: {
         parameters: {
             query?: never;
@@ -13237,6 +13806,157 @@ export interface operations {
             };
         };
     };
+    list_member_consents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    record_member_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body does not match its schema, has unknown fields, or a value is refused (`invalid_input`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_member_count_cards: {
         parameters: {
             query?: never;
@@ -13487,6 +14207,78 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_member_sends: {
+        parameters: {
+            query?: {
+                channel?: null | components["schemas"]["SendChannel"];
+                status?: null | components["schemas"]["SendStatus"];
+                /** @description Rows older than this id (the last id of the previous page). */
+                before_id?: number | null;
+                /** @description 1–200, default 50. */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendDto"][];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). A query parameter of the wrong type (`invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource for this merchant (`not_found`). Something the query names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A query parameter out of its range (`invalid_input`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -17428,6 +18220,424 @@ export interface operations {
             };
         };
     };
+    get_sms_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsSettingsDto"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_sms_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsAccountRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsSettingsDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_sms_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplateDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplateDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    archive_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplateDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestSendRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestSendDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_staff: {
         parameters: {
             query?: never;
@@ -20331,6 +21541,75 @@ export interface operations {
                 };
             };
             /** @description The body does not match its schema, has unknown fields, or a value is refused (`invalid_input`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    receive_aliyun_sms_push: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -60,6 +60,7 @@ pub struct Settings {
     pub payments: PaymentSettings,
     pub jobs: JobSettings,
     pub notifications: NotificationSettings,
+    pub marketing: MarketingSettings,
     pub demo: DemoSettings,
     pub sandbox: SandboxSettings,
     pub log: LogSettings,
@@ -176,6 +177,20 @@ pub struct NotificationSettings {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct MarketingSettings {
+    /// Aliyun SMS (`https://dysmsapi.aliyuncs.com/`); the sandbox's fake in the embedded default and the tests.
+    pub aliyun_sms_endpoint: String,
+    /// Tencent Cloud SMS (`https://sms.tencentcloudapi.com/`).
+    pub tencent_sms_endpoint: String,
+    /// Marketing SMS handed to one provider per second at most, below its published limit (Aliyun 5,000/s,
+    /// Tencent 3,000/s) and gentle on a shared account.
+    pub sms_per_second: u32,
+    /// How long a receipt can take: a Tencent send whose answer was lost and that shows no receipt after this long
+    /// never went, and is sent again.
+    pub receipt_window_secs: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DemoSettings {
     /// Seed the demo merchant on first start (development only).
     pub seed: bool,
@@ -242,6 +257,12 @@ impl Default for Settings {
             },
             jobs: JobSettings { in_process: true },
             notifications: NotificationSettings { sms: "log".into(), sms_enabled: true, claim_secs: 60 },
+            marketing: MarketingSettings {
+                aliyun_sms_endpoint: "https://dysmsapi.aliyuncs.com/".into(),
+                tencent_sms_endpoint: "https://sms.tencentcloudapi.com/".into(),
+                sms_per_second: 100,
+                receipt_window_secs: 900,
+            },
             demo: DemoSettings { seed: true },
             sandbox: SandboxSettings { enabled: true, listen: "127.0.0.1:8081".into() },
             log: LogSettings { format: "pretty".into(), filter: "info,sqlx=warn,sea_orm=warn".into() },

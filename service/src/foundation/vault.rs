@@ -46,6 +46,7 @@ pub enum Field {
     MemberBirthday,
     MemberPreferences,
     MemberNote,
+    SmsSecret,
 }
 
 impl Field {
@@ -65,6 +66,7 @@ impl Field {
             Field::MemberBirthday => b"members.birthday",
             Field::MemberPreferences => b"members.preferences",
             Field::MemberNote => b"member_notes.body",
+            Field::SmsSecret => b"sms_accounts.secret",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Campaigns: a saved segment reached once, at a chosen time, with a coupon and/or an in-app message.
+//! Campaigns: a saved segment reached once, at a chosen time, with a coupon, an in-app message and/or an SMS.
 //!
 //! When a campaign runs, its audience is fixed: the members the segment holds at that moment, each given a bucket
 //! 0–9999 from a hash of the merchant's secret salt, the campaign and the member, recorded and never changed. Those
@@ -8,24 +8,27 @@
 //!
 //! The `campaigns.run` job claims each due campaign for a while (a run that died is taken over when its claim
 //! lapses) and every step is idempotent: assignment inserts each member once, the coupon is keyed by the campaign,
-//! the message is one per campaign and member. In-app messages skip members whose latest answer to marketing
-//! messages is no.
+//! messages are planned once per campaign, member and channel. The messages themselves are decided and sent by the
+//! dispatcher ([`super::sends`]), against consent, the weekly cap and the sending hours as they stand then.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use entity::{campaign_members, campaigns, member_inbox, members, merchants};
+use entity::{campaign_members, campaigns, marketing_sends, members, merchants};
 
 use crate::coupons::issue::{Drop, grant_where};
-use crate::domain::{CampaignStatus, CouponSource, Permission};
+use crate::domain::{CampaignStatus, CouponSource, Permission, SendChannel, SendStatus};
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::StaffPrincipal;
+use crate::marketing::checked_text;
 use crate::{AppContext, Conflict, Error, Result};
 
 /// The control share when a campaign names none: 10%.
@@ -41,6 +44,8 @@ pub struct CampaignInput {
     pub coupon_template_id: Option<i64>,
     /// Title and body of the in-app message.
     pub message: Option<(String, String)>,
+    /// The SMS template to send.
+    pub sms_template_id: Option<i64>,
     pub control_bp: Option<i32>,
     pub run_at: DateTime<Utc>,
 }
@@ -52,6 +57,7 @@ pub struct Campaign {
     pub segment_id: i64,
     pub coupon_template_id: Option<i64>,
     pub message: Option<(String, String)>,
+    pub sms_template_id: Option<i64>,
     pub control_bp: i32,
     pub status: CampaignStatus,
     pub run_at: DateTime<Utc>,
@@ -61,19 +67,82 @@ pub struct Campaign {
     pub audience: i64,
     pub control: i64,
     pub coupons_issued: i64,
+    /// Messages sent (or delivered), all channels.
     pub messages: i64,
+    /// Its messages by channel and where they stand.
+    pub sends: Vec<SendCount>,
     /// Why it gave up, when it did.
     pub failure: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
-fn to_campaign(row: campaigns::Model) -> Result<Campaign> {
+/// How many of a campaign's messages on one channel stand where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendCount {
+    pub channel: SendChannel,
+    pub status: SendStatus,
+    pub count: i64,
+}
+
+#[derive(FromQueryResult)]
+struct SendCountRow {
+    campaign_id: i64,
+    channel: String,
+    status: String,
+    count: i64,
+}
+
+/// The campaigns' messages counted by channel and status.
+async fn send_counts(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<HashMap<i64, Vec<SendCount>>> {
+    let rows = marketing_sends::Entity::find()
+        .select_only()
+        .column(marketing_sends::Column::CampaignId)
+        .column(marketing_sends::Column::Channel)
+        .column(marketing_sends::Column::Status)
+        .column_as(marketing_sends::Column::Id.count(), "count")
+        .filter(marketing_sends::Column::CampaignId.is_in(ids.iter().copied()))
+        .group_by(marketing_sends::Column::CampaignId)
+        .group_by(marketing_sends::Column::Channel)
+        .group_by(marketing_sends::Column::Status)
+        .into_model::<SendCountRow>()
+        .all(conn)
+        .await?;
+    let mut counts: HashMap<i64, Vec<SendCount>> = HashMap::new();
+    for row in rows {
+        let count = SendCount {
+            channel: SendChannel::stored(&row.channel)?,
+            status: SendStatus::stored(&row.status)?,
+            count: row.count,
+        };
+        counts.entry(row.campaign_id).or_default().push(count);
+    }
+    for list in counts.values_mut() {
+        list.sort_by_key(|c| (c.channel.as_str(), c.status.as_str()));
+    }
+    Ok(counts)
+}
+
+async fn with_counts(conn: &impl ConnectionTrait, rows: Vec<campaigns::Model>) -> Result<Vec<Campaign>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut counts = send_counts(conn, &ids).await?;
+    rows.into_iter()
+        .map(|row| {
+            let sends = counts.remove(&row.id).unwrap_or_default();
+            to_campaign(row, sends)
+        })
+        .collect()
+}
+
+fn to_campaign(row: campaigns::Model, sends: Vec<SendCount>) -> Result<Campaign> {
+    let messages =
+        sends.iter().filter(|c| matches!(c.status, SendStatus::Sent | SendStatus::Delivered)).map(|c| c.count).sum();
     Ok(Campaign {
         id: row.id,
         name: row.name,
         segment_id: row.segment_id,
         coupon_template_id: row.coupon_template_id,
         message: row.message_title.zip(row.message_body),
+        sms_template_id: row.sms_template_id,
         control_bp: row.control_bp,
         status: CampaignStatus::stored(&row.status)?,
         run_at: row.run_at,
@@ -82,7 +151,8 @@ fn to_campaign(row: campaigns::Model) -> Result<Campaign> {
         audience: row.audience,
         control: row.control,
         coupons_issued: row.coupons_issued,
-        messages: row.messages,
+        messages,
+        sends,
         failure: row.failure,
         created_at: row.created_at,
     })
@@ -120,14 +190,6 @@ async fn salt(conn: &impl ConnectionTrait, merchant_id: i64) -> Result<String> {
     read().await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("the assignment salt was not kept")))
 }
 
-fn checked_text(field: &'static str, value: &str, most: usize) -> Result<String> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > most || value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::invalid(field, format!("must be 1–{most} characters")));
-    }
-    Ok(value.to_owned())
-}
-
 /// Schedules a one-off campaign (staff who manage coupons, merchant-wide).
 pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: CampaignInput) -> Result<Campaign> {
     principal.require_merchant_wide(Permission::CouponManage)?;
@@ -139,8 +201,11 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
         }
         None => None,
     };
-    if message.is_none() && input.coupon_template_id.is_none() {
-        return Err(Error::invalid("coupon_template_id", "a campaign carries a coupon, a message, or both"));
+    if message.is_none() && input.coupon_template_id.is_none() && input.sms_template_id.is_none() {
+        return Err(Error::invalid(
+            "coupon_template_id",
+            "a campaign carries a coupon, a message, an SMS, or some of them",
+        ));
     }
     let control_bp = input.control_bp.unwrap_or(DEFAULT_CONTROL_BP);
     if !(0..=5_000).contains(&control_bp) {
@@ -165,6 +230,18 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
             ));
         }
     }
+    if let Some(template_id) = input.sms_template_id {
+        let template = super::sms::template_row(&ctx.db, merchant_id, template_id)
+            .await
+            .map_err(|_| Error::invalid("sms_template_id", "no such SMS template of this merchant"))?;
+        if template.archived {
+            return Err(Error::invalid("sms_template_id", "this SMS template is archived"));
+        }
+        let variables = super::sms::variables_of(&template)?;
+        if input.coupon_template_id.is_none() && variables.iter().any(|v| v == "coupon" || v == "days") {
+            return Err(Error::invalid("sms_template_id", "this SMS names a coupon, and the campaign carries none"));
+        }
+    }
     let (message_title, message_body) = message.unzip();
     let row = campaigns::ActiveModel {
         merchant_id: Set(merchant_id),
@@ -174,6 +251,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
         coupon_template_id: Set(input.coupon_template_id),
         message_title: Set(message_title),
         message_body: Set(message_body),
+        sms_template_id: Set(input.sms_template_id),
         control_bp: Set(control_bp),
         status: Set(CampaignStatus::Scheduled.as_str().to_owned()),
         run_at: Set(input.run_at),
@@ -186,7 +264,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
     .await?;
     let detail = json!({ "segment_id": row.segment_id, "run_at": row.run_at, "control_bp": control_bp });
     audit::by_staff(&ctx.db, principal, "campaign.scheduled", ("campaign", row.id), detail).await?;
-    to_campaign(row)
+    to_campaign(row, Vec::new())
 }
 
 async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<campaigns::Model> {
@@ -200,20 +278,23 @@ async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<campaigns::M
 /// The merchant's campaigns, newest first.
 pub async fn list(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<Campaign>> {
     principal.require_merchant_wide(Permission::CouponManage)?;
-    campaigns::Entity::find()
+    let rows = campaigns::Entity::find()
         .filter(campaigns::Column::MerchantId.eq(principal.merchant_id))
         .order_by_desc(campaigns::Column::Id)
         .limit(200)
         .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(to_campaign)
-        .collect()
+        .await?;
+    with_counts(&ctx.db, rows).await
+}
+
+async fn one(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<Campaign> {
+    let mut list = with_counts(&ctx.db, vec![row(ctx, merchant_id, id).await?]).await?;
+    list.pop().ok_or(Error::NotFound("campaign"))
 }
 
 pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<Campaign> {
     principal.require_merchant_wide(Permission::CouponManage)?;
-    to_campaign(row(ctx, principal.merchant_id, id).await?)
+    one(ctx, principal.merchant_id, id).await
 }
 
 /// Calls off a campaign that has not started (409 `campaign_state` once it runs).
@@ -232,7 +313,7 @@ pub async fn cancel(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Re
         return Err(Error::Conflict(Conflict::CampaignState));
     }
     audit::by_staff(&ctx.db, principal, "campaign.cancelled", ("campaign", id), json!({})).await?;
-    to_campaign(row(ctx, principal.merchant_id, id).await?)
+    one(ctx, principal.merchant_id, id).await
 }
 
 /// What a `campaigns.run` tick did.
@@ -471,44 +552,14 @@ async fn finish(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Utc
             Err(error) => return Err(error),
         }
     }
-    let mut messages = 0;
-    if let (Some(title), Some(body)) = (&campaign.message_title, &campaign.message_body) {
-        let select = Query::select()
-            .expr(Expr::val(merchant_id))
-            .column(campaign_members::Column::MemberId)
-            .expr(Expr::val(campaign.id))
-            .expr(Expr::val(title.clone()))
-            .expr(Expr::val(body.clone()))
-            .expr(Expr::val(now))
-            .from(campaign_members::Entity)
-            .and_where(Expr::col(campaign_members::Column::CampaignId).eq(campaign.id))
-            .and_where(Expr::col(campaign_members::Column::InControl).eq(false))
-            .and_where(
-                Expr::col(campaign_members::Column::MemberId)
-                    .not_in_subquery(super::segments::latest_answer(merchant_id, false)),
-            )
-            .to_owned();
-        let insert = Query::insert()
-            .into_table(member_inbox::Entity)
-            .columns([
-                member_inbox::Column::MerchantId,
-                member_inbox::Column::MemberId,
-                member_inbox::Column::CampaignId,
-                member_inbox::Column::Title,
-                member_inbox::Column::Body,
-                member_inbox::Column::CreatedAt,
-            ])
-            .select_from(select)
-            .map_err(|e| Error::Internal(e.into()))?
-            .on_conflict(
-                OnConflict::columns([member_inbox::Column::CampaignId, member_inbox::Column::MemberId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        let backend = ctx.db.get_database_backend();
-        messages = ctx.db.execute_raw(backend.build(&insert)).await?.rows_affected();
+    let mut channels = Vec::new();
+    if campaign.message_title.is_some() && campaign.message_body.is_some() {
+        channels.push(SendChannel::InApp);
     }
+    if campaign.sms_template_id.is_some() {
+        channels.push(SendChannel::Sms);
+    }
+    let messages = super::sends::plan(&ctx.db, campaign, &channels, now).await?;
     let of_campaign = || campaign_members::Entity::find().filter(campaign_members::Column::CampaignId.eq(campaign.id));
     let audience = of_campaign().count(&ctx.db).await?;
     let control = of_campaign().filter(campaign_members::Column::InControl.eq(true)).count(&ctx.db).await?;
@@ -517,8 +568,6 @@ async fn finish(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Utc
         .filter(entity::member_coupons::Column::SourceKey.eq(format!("campaign:{}", campaign.id)))
         .count(&ctx.db)
         .await?;
-    let sent =
-        member_inbox::Entity::find().filter(member_inbox::Column::CampaignId.eq(campaign.id)).count(&ctx.db).await?;
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     campaigns::Entity::update_many()
         .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Done.as_str()))
@@ -527,7 +576,6 @@ async fn finish(ctx: &AppContext, campaign: &campaigns::Model, now: DateTime<Utc
         .col_expr(campaigns::Column::Audience, Expr::value(as_i64(audience)))
         .col_expr(campaigns::Column::Control, Expr::value(as_i64(control)))
         .col_expr(campaigns::Column::CouponsIssued, Expr::value(as_i64(issued)))
-        .col_expr(campaigns::Column::Messages, Expr::value(as_i64(sent)))
         .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
         .filter(campaigns::Column::Id.eq(campaign.id))
         .exec(&ctx.db)

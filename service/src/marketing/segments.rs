@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use entity::{bill_lines, bills, marketing_consents, member_levels, member_tags, members, segments, stores};
 
-use crate::domain::{BillStatus, Fen, Permission, Tag};
+use crate::domain::{BillStatus, ConsentPurpose, Fen, Permission, Tag};
 use crate::error::is_unique_violation;
 use crate::foundation::principal::StaffPrincipal;
 use crate::members::MemberView;
@@ -87,8 +87,13 @@ pub enum Criterion {
     BoughtCategory { categories: Vec<String>, days: u32 },
     /// They count for one of these stores, by their home store or their latest visit.
     Store { store_ids: Vec<i64>, by: StoreBy },
-    /// Their answer in force to marketing messages is yes (`granted`), or is not yes (no, or never asked).
-    MarketingConsent { granted: bool },
+    /// Their answer in force for the purpose (marketing at all by default, or by SMS, or personalised) is yes
+    /// (`granted`), or is not yes (no, or never asked).
+    MarketingConsent {
+        granted: bool,
+        #[serde(default)]
+        purpose: ConsentPurpose,
+    },
 }
 
 const MAX_CRITERIA: usize = 30;
@@ -425,30 +430,32 @@ impl At {
                     );
                 self.member_in(visits)
             }
-            Criterion::MarketingConsent { granted } => {
-                let yes = latest_answer(self.merchant_id, true);
+            Criterion::MarketingConsent { granted, purpose } => {
+                let yes = latest_answer(self.merchant_id, *purpose, true);
                 if *granted { self.member_in(yes) } else { self.member_not_in(yes) }
             }
         }
     }
 }
 
-/// The merchant's members whose latest answer to marketing messages is `granted` (their answer with the greatest id).
-pub(crate) fn latest_answer(merchant_id: i64, granted: bool) -> SelectStatement {
+/// The merchant's members whose latest answer for `purpose` is `granted` (their answer with the greatest id).
+pub(crate) fn latest_answer(merchant_id: i64, purpose: ConsentPurpose, granted: bool) -> SelectStatement {
     let later = Alias::new("later");
     let latest = Query::select()
         .expr(Func::max(Expr::col((later.clone(), marketing_consents::Column::Id))))
         .from_as(marketing_consents::Entity, later.clone())
         .and_where(
-            Expr::col((later, marketing_consents::Column::MemberId))
+            Expr::col((later.clone(), marketing_consents::Column::MemberId))
                 .equals((marketing_consents::Entity, marketing_consents::Column::MemberId)),
         )
+        .and_where(Expr::col((later, marketing_consents::Column::Purpose)).eq(purpose.as_str()))
         .to_owned();
     Query::select()
         .column((marketing_consents::Entity, marketing_consents::Column::MemberId))
         .from(marketing_consents::Entity)
         .and_where(Expr::col((marketing_consents::Entity, marketing_consents::Column::MerchantId)).eq(merchant_id))
         .and_where(Expr::col((marketing_consents::Entity, marketing_consents::Column::Granted)).eq(granted))
+        .and_where(Expr::col((marketing_consents::Entity, marketing_consents::Column::Purpose)).eq(purpose.as_str()))
         .and_where(
             Expr::col((marketing_consents::Entity, marketing_consents::Column::Id))
                 .eq(Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(latest)))),
@@ -514,14 +521,6 @@ fn to_segment(row: segments::Model) -> Result<Segment> {
     })
 }
 
-fn checked_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 30 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("name", "must be 1–30 characters"));
-    }
-    Ok(name.to_owned())
-}
-
 pub(crate) async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<segments::Model> {
     segments::Entity::find_by_id(id)
         .filter(segments::Column::MerchantId.eq(merchant_id))
@@ -560,7 +559,7 @@ pub async fn save(
     rule: SegmentRule,
 ) -> Result<Segment> {
     principal.require_merchant_wide(Permission::CouponManage)?;
-    let name = checked_name(name)?;
+    let name = super::checked_text("name", name, 30)?;
     rule.check(&ctx.db, principal.merchant_id).await?;
     let stored = serde_json::to_string(&rule).map_err(anyhow::Error::from)?;
     let now = ctx.now();

@@ -1,5 +1,12 @@
-//! SMS, the second reminder channel: a trait so a provider (Aliyun, Tencent Cloud) plugs in by configuration, and
-//! the logging channel of the embedded default, which writes each message to the log with the number masked.
+//! SMS. For reminders, the second channel: a trait so a provider plugs in by configuration, and the logging channel
+//! of the embedded default, which writes each message to the log with the number masked. For marketing, the
+//! providers themselves ([`SmsProviders`]): Aliyun SMS and Tencent Cloud SMS with approved templates.
+
+pub mod aliyun;
+mod provider;
+mod tencent;
+
+pub use provider::{Account, Found, Message, Provider, Receipt, Reply, SendError, SmsProviders};
 
 use async_trait::async_trait;
 
