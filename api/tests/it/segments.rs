@@ -140,6 +140,57 @@ async fn each_criterion_chooses_exactly_its_members() {
 }
 
 #[tokio::test]
+async fn stored_value_count_cards_and_answers_per_purpose_choose_their_members() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let owner = app.token(Role::Owner).await;
+    let c = cast(&app).await;
+    let set = |ids: &[i64]| ids.iter().copied().collect::<BTreeSet<i64>>();
+    let store = app.seed.store_ids[0];
+    // The regular holds ￥500 of stored value, the lapsed member ￥50; the others never held any.
+    for (member, amount) in [(c.regular, 50_000), (c.lapsed, 5_000)] {
+        let body = json!({ "amount_fen": amount, "store_id": store, "tender": "cash", "idempotency_key": format!("seg-sv-{member}") });
+        app.staff_posted(&owner, &format!("/members/{member}/stored-value/recharges"), body).await;
+    }
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "stored_value", "min_fen": 10_000 })).await, set(&[c.regular]));
+    assert_eq!(chosen(&app, &marketing, json!({ "kind": "stored_value", "max_fen": 10_000 })).await, set(&[c.lapsed]));
+    // The overdue member buys a ten-session card valid a year.
+    let products = app.staff_ok(&owner, "/card-products").await;
+    let card = products.as_array().unwrap().iter().find(|p| p["name"] == "洗护10次卡").unwrap().clone();
+    let sale = json!({
+        "store_id": store, "member_id": c.overdue, "idempotency_key": "seg-card-sale",
+        "lines": [{ "kind": "card_sale", "item_id": card["id"] }],
+        "tenders": [{ "kind": "cash", "amount_fen": card["price_fen"] }],
+    });
+    app.staff_posted(&owner, "/bills", sale).await;
+    let card_rule = |max: Option<u32>, days: Option<u32>| json!({ "kind": "count_card", "max_sessions": max, "expires_within_days": days });
+    assert_eq!(chosen(&app, &marketing, card_rule(Some(10), None)).await, set(&[c.overdue]));
+    assert_eq!(chosen(&app, &marketing, card_rule(Some(9), None)).await, set(&[]));
+    assert_eq!(chosen(&app, &marketing, card_rule(None, Some(400))).await, set(&[c.overdue]));
+    assert_eq!(chosen(&app, &marketing, card_rule(Some(10), Some(30))).await, set(&[]));
+    // Answers per purpose: a yes to marketing is no yes to SMS.
+    let cashier = app.token(Role::Cashier).await;
+    let answer = |member: i64, purpose: &str, granted: bool| {
+        let (app, cashier) = (&app, cashier.clone());
+        let body = json!({ "purpose": purpose, "granted": granted });
+        async move { app.staff_created(&cashier, &format!("/members/{member}/consents"), body).await }
+    };
+    answer(c.regular, "marketing", true).await;
+    answer(c.lapsed, "sms", true).await;
+    let consent =
+        |purpose: &str, granted: bool| json!({ "kind": "marketing_consent", "purpose": purpose, "granted": granted });
+    assert_eq!(chosen(&app, &marketing, consent("marketing", true)).await, set(&[c.regular]));
+    assert_eq!(chosen(&app, &marketing, consent("sms", true)).await, set(&[c.lapsed]));
+    assert_eq!(chosen(&app, &marketing, consent("sms", false)).await, set(&[c.regular, c.never, c.overdue]));
+    // A criterion with nothing to judge by is refused.
+    for criterion in [json!({ "kind": "stored_value" }), json!({ "kind": "count_card" }), card_rule(Some(0), None)] {
+        let rule = json!({ "combine": "all", "criteria": [criterion] });
+        let answer = app.post(&format!("{STAFF}/segments/preview"), &marketing, json!({ "rule": rule })).await;
+        assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    }
+}
+
+#[tokio::test]
 async fn a_saved_segment_is_counted_when_read_and_takes_a_coupon_grant() {
     let app = TestApp::spawn().await;
     let marketing = app.token(Role::Marketing).await;

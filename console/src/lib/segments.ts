@@ -17,6 +17,8 @@ export const CRITERION_KINDS: CriterionKind[] = [
   'tags',
   'birth_month',
   'store',
+  'stored_value',
+  'count_card',
   'marketing_consent',
 ]
 
@@ -38,6 +40,9 @@ export interface CriterionDraft {
   store_ids: number[]
   by: Schemas['StoreBy']
   granted: boolean
+  purpose: Schemas['ConsentPurpose']
+  max_sessions: number | null
+  expires_within_days: number | null
 }
 
 export interface GroupDraft {
@@ -70,6 +75,10 @@ export function blankCriterion(kind: CriterionKind): CriterionDraft {
     store_ids: [],
     by: 'home',
     granted: true,
+    purpose: 'marketing',
+    // A count card nearly used up: two sessions left.
+    max_sessions: 2,
+    expires_within_days: null,
   }
 }
 
@@ -100,13 +109,17 @@ export function toCriterion(d: CriterionDraft): Criterion {
       return { kind: d.kind, months: d.months }
     case 'store':
       return { kind: d.kind, store_ids: d.store_ids, by: d.by }
+    case 'stored_value':
+      return { kind: d.kind, min_fen: d.min_fen, max_fen: d.max_fen }
+    case 'count_card':
+      return { kind: d.kind, max_sessions: d.max_sessions, expires_within_days: d.expires_within_days }
     case 'marketing_consent':
-      return { kind: d.kind, granted: d.granted }
+      return { kind: d.kind, granted: d.granted, purpose: d.purpose }
   }
 }
 
 export function fromCriterion(c: Criterion): CriterionDraft {
-  const draft: CriterionDraft = { ...blankCriterion(c.kind), min_days: null, min: null }
+  const draft: CriterionDraft = { ...blankCriterion(c.kind), min_days: null, min: null, max_sessions: null }
   return Object.assign(draft, Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)))
 }
 
@@ -139,6 +152,10 @@ export function unfinished(d: CriterionDraft): boolean {
       return d.categories.length === 0
     case 'store':
       return d.store_ids.length === 0
+    case 'stored_value':
+      return d.min_fen === null && d.max_fen === null
+    case 'count_card':
+      return d.max_sessions === null && d.expires_within_days === null
     default:
       return false
   }

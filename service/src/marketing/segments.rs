@@ -15,11 +15,15 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use entity::{bill_lines, bills, marketing_consents, member_levels, member_tags, members, segments, stores};
+use entity::{
+    bill_lines, bills, count_cards, ledger_accounts, marketing_consents, member_levels, member_tags, members, segments,
+    stores,
+};
 
 use crate::domain::{BillStatus, ConsentPurpose, Fen, Permission, Tag};
 use crate::error::is_unique_violation;
 use crate::foundation::principal::StaffPrincipal;
+use crate::ledger::AccountKind;
 use crate::members::MemberView;
 use crate::{AppContext, Conflict, Error, Result};
 
@@ -87,6 +91,12 @@ pub enum Criterion {
     BoughtCategory { categories: Vec<String>, days: u32 },
     /// They count for one of these stores, by their home store or their latest visit.
     Store { store_ids: Vec<i64>, by: StoreBy },
+    /// Their stored value (principal and bonus together) is at least `min_fen` and at most `max_fen`. Members who
+    /// never held stored value do not match.
+    StoredValue { min_fen: Option<Fen>, max_fen: Option<Fen> },
+    /// They hold a usable count card with at most `max_sessions` sessions left (one at least), or expiring within
+    /// `expires_within_days` days; both given, one card must be both.
+    CountCard { max_sessions: Option<u32>, expires_within_days: Option<u32> },
     /// Their answer in force for the purpose (marketing at all by default, or by SMS, or personalised) is yes
     /// (`granted`), or is not yes (no, or never asked).
     MarketingConsent {
@@ -172,6 +182,25 @@ impl Criterion {
                 list_ok("criteria", categories)
             }
             Criterion::Store { store_ids, .. } => list_ok("criteria", store_ids),
+            Criterion::StoredValue { min_fen, max_fen } => {
+                range_ok("criteria", *min_fen, *max_fen)?;
+                if min_fen.is_none() && max_fen.is_none() {
+                    return Err(Error::invalid("criteria", "give a lowest or a highest balance"));
+                }
+                if min_fen.iter().chain(max_fen).any(|f| *f < Fen::ZERO) {
+                    return Err(Error::invalid("criteria", "a balance must not be negative"));
+                }
+                Ok(())
+            }
+            Criterion::CountCard { max_sessions, expires_within_days } => {
+                if max_sessions.is_none() && expires_within_days.is_none() {
+                    return Err(Error::invalid("criteria", "give the sessions left or the days to expiry"));
+                }
+                if max_sessions.is_some_and(|n| n == 0 || n > 1000) {
+                    return Err(Error::invalid("criteria", "sessions left are 1–1000"));
+                }
+                expires_within_days.map_or(Ok(()), |d| days_ok("criteria", d))
+            }
             Criterion::MarketingConsent { .. } => Ok(()),
         }
     }
@@ -429,6 +458,63 @@ impl At {
                         settled_at.eq(Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(latest)))),
                     );
                 self.member_in(visits)
+            }
+            Criterion::StoredValue { min_fen, max_fen } => {
+                let balance = Func::sum(Expr::col((ledger_accounts::Entity, ledger_accounts::Column::Balance)));
+                let mut held = Query::select()
+                    .column((ledger_accounts::Entity, ledger_accounts::Column::MemberId))
+                    .from(ledger_accounts::Entity)
+                    .and_where(
+                        Expr::col((ledger_accounts::Entity, ledger_accounts::Column::MerchantId)).eq(self.merchant_id),
+                    )
+                    .and_where(
+                        Expr::col((ledger_accounts::Entity, ledger_accounts::Column::Kind))
+                            .is_in([AccountKind::SvPrincipal.as_str(), AccountKind::SvBonus.as_str()]),
+                    )
+                    .and_where(Expr::col((ledger_accounts::Entity, ledger_accounts::Column::MemberId)).is_not_null())
+                    .group_by_col((ledger_accounts::Entity, ledger_accounts::Column::MemberId))
+                    .to_owned();
+                if let Some(min) = min_fen {
+                    held.and_having(balance.clone().gte(min.get()));
+                }
+                if let Some(max) = max_fen {
+                    held.and_having(balance.lte(max.get()));
+                }
+                self.member_in(held)
+            }
+            Criterion::CountCard { max_sessions, expires_within_days } => {
+                let card = |column| Expr::col((count_cards::Entity, column));
+                let mut cards = Query::select()
+                    .column((count_cards::Entity, count_cards::Column::MemberId))
+                    .from(count_cards::Entity)
+                    .and_where(card(count_cards::Column::MerchantId).eq(self.merchant_id))
+                    .and_where(card(count_cards::Column::Status).eq("active"))
+                    .and_where(
+                        card(count_cards::Column::ExpiresAt)
+                            .is_null()
+                            .or(card(count_cards::Column::ExpiresAt).gt(self.now)),
+                    )
+                    .to_owned();
+                if let Some(days) = expires_within_days {
+                    cards.and_where(
+                        card(count_cards::Column::ExpiresAt).lte(self.now + Duration::days(i64::from(*days))),
+                    );
+                }
+                if let Some(most) = max_sessions {
+                    // The card's sessions are its ledger account `card:<id>:sessions`.
+                    cards
+                        .inner_join(
+                            ledger_accounts::Entity,
+                            Expr::col((ledger_accounts::Entity, ledger_accounts::Column::Key))
+                                .eq(Expr::cust(r#"'card:' || "count_cards"."id" || ':sessions'"#)),
+                        )
+                        .and_where(Expr::col((ledger_accounts::Entity, ledger_accounts::Column::Balance)).gte(1))
+                        .and_where(
+                            Expr::col((ledger_accounts::Entity, ledger_accounts::Column::Balance))
+                                .lte(i64::from(*most)),
+                        );
+                }
+                self.member_in(cards)
             }
             Criterion::MarketingConsent { granted, purpose } => {
                 let yes = latest_answer(self.merchant_id, *purpose, true);
