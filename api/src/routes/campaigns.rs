@@ -15,7 +15,11 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Member, Staff};
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_campaigns).service(create_campaign).service(get_campaign).service(cancel_campaign);
+    cfg.service(list_campaigns)
+        .service(create_campaign)
+        .service(get_campaign)
+        .service(cancel_campaign)
+        .service(stop_campaign);
 }
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
@@ -165,6 +169,17 @@ async fn cancel_campaign(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<CampaignDto>> {
     Ok(web::Json(campaigns::cancel(&ctx, &me, id.into_inner()).await?.into()))
+}
+
+/// End a campaign that has run: its messages not sent yet are skipped (409 `campaign_state` before it runs).
+#[utoipa::path(tag = "marketing", params(("id" = i64, Path)), responses((status = 200, body = CampaignDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/campaigns/{id}/stop")]
+async fn stop_campaign(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<CampaignDto>> {
+    Ok(web::Json(campaigns::stop(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -252,7 +252,8 @@ impl Victim {
         let week = json!({ "windows": [{ "weekday": 1, "from": "10:00", "to": "18:00" }] });
         Some(match (method, p) {
             (_, p) if method == "GET" || method == "DELETE" || p.ends_with("/anonymise") => return None,
-            ("POST", "/campaigns/{id}/cancel" | "/me/inbox/{id}/read" | "/sms/templates/{id}/archive") => return None,
+            ("POST", "/campaigns/{id}/cancel" | "/campaigns/{id}/stop" | "/me/inbox/{id}/read") => return None,
+            ("POST", "/sms/templates/{id}/archive") => return None,
             ("PUT", "/sms/account") => {
                 json!({ "provider": "aliyun", "access_key_id": "walk", "secret": "walk-secret", "sign_name": "走查" })
             }

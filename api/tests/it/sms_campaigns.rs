@@ -230,7 +230,22 @@ async fn the_weekly_cap_and_the_sending_hours_hold_at_the_moment_of_sending() {
     assert_eq!(dispatch_due(&app.ctx, opens - Duration::minutes(1)).await.unwrap().sent, 0, "not before 08:00");
     assert_eq!(dispatch_due(&app.ctx, opens).await.unwrap().sent, 3);
     assert_eq!(app.fake.sms_sent().len(), before + 3);
-    assert_eq!(made.len(), 3);
+
+    // A campaign stopped while its messages wait for the hours: they are skipped, none goes.
+    let fourth = run_campaign(&app, segment, template, coupon, 0).await;
+    assert_eq!(dispatch_due(&app.ctx, at(22, 30)).await.unwrap().held, 3);
+    let stopped = ok(app.post(&format!("{STAFF}/campaigns/{fourth}/stop"), &marketing, json!({})).await);
+    assert_eq!(stopped["status"], "done");
+    assert_eq!(dispatch_due(&app.ctx, opens).await.unwrap().sent, 0);
+    let rows = log(&app, fourth).await;
+    assert_eq!(rows.len(), made.len());
+    assert!(rows.values().all(|(s, r)| s == "skipped" && r.as_deref() == Some("campaign_stopped")), "{rows:?}");
+    assert_eq!(app.fake.sms_sent().len(), before + 3);
+    // One not run yet cannot be stopped (it is cancelled).
+    let body = json!({ "name": "明天", "segment_id": segment, "sms_template_id": template, "coupon_template_id": coupon, "run_at": Utc::now() + Duration::days(1) });
+    let tomorrow = app.staff_created(&marketing, "/campaigns", body).await["id"].as_i64().unwrap();
+    let answer = app.post(&format!("{STAFF}/campaigns/{tomorrow}/stop"), &marketing, json!({})).await;
+    assert_error(&answer, StatusCode::CONFLICT, "campaign_state");
 }
 
 #[tokio::test]

@@ -316,6 +316,28 @@ pub async fn cancel(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Re
     one(ctx, principal.merchant_id, id).await
 }
 
+/// Ends a campaign that has run: its messages not sent yet are skipped (`campaign_stopped`); what went stays
+/// counted, and so does its control group. A campaign not yet run is cancelled instead (409 `campaign_state`).
+pub async fn stop(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<Campaign> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let campaign = row(ctx, principal.merchant_id, id).await?;
+    if CampaignStatus::stored(&campaign.status)? != CampaignStatus::Done {
+        return Err(Error::Conflict(Conflict::CampaignState));
+    }
+    let now = ctx.now();
+    let stopped = marketing_sends::Entity::update_many()
+        .col_expr(marketing_sends::Column::Status, Expr::value(SendStatus::Skipped.as_str()))
+        .col_expr(marketing_sends::Column::Reason, Expr::value(Some("campaign_stopped")))
+        .col_expr(marketing_sends::Column::UpdatedAt, Expr::value(now))
+        .filter(marketing_sends::Column::CampaignId.eq(id))
+        .filter(marketing_sends::Column::Status.eq(SendStatus::Queued.as_str()))
+        .exec(&ctx.db)
+        .await?;
+    let detail = json!({ "skipped": stopped.rows_affected });
+    audit::by_staff(&ctx.db, principal, "campaign.stopped", ("campaign", id), detail).await?;
+    one(ctx, principal.merchant_id, id).await
+}
+
 /// What a `campaigns.run` tick did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Runs {
