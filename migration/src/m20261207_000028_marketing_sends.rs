@@ -122,8 +122,13 @@ impl MigrationTrait for Migration {
         m.create_index(index(col("marketing_sends"), "ux_marketing_sends_key", &["send_key"], true)).await?;
         m.create_index(index(col("marketing_sends"), "ix_marketing_sends_due", &["status", "not_before"], false))
             .await?;
-        m.create_index(index(col("marketing_sends"), "ix_marketing_sends_member", &["member_id", "sent_at"], false))
-            .await
+        m.create_index(index(
+            col("marketing_sends"),
+            "ix_marketing_sends_member",
+            &["member_id", "attempted_at"],
+            false,
+        ))
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -67,7 +67,26 @@ pub async fn export(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resul
         "consents": consents_of(ctx, merchant_id, member_id).await?,
         "coupons": coupons_of(ctx, merchant_id, member_id).await?,
         "inbox": inbox_of(ctx, merchant_id, member_id).await?,
+        "marketing_messages": marketing_sends_of(ctx, merchant_id, member_id).await?,
     }))
+}
+
+/// Every marketing message planned for them, and what became of it.
+async fn marketing_sends_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<Vec<Value>> {
+    Ok(entity::marketing_sends::Entity::find()
+        .filter(entity::marketing_sends::Column::MerchantId.eq(merchant_id))
+        .filter(entity::marketing_sends::Column::MemberId.eq(member_id))
+        .order_by_asc(entity::marketing_sends::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "campaign_id": s.campaign_id, "channel": s.channel, "status": s.status, "reason": s.reason,
+                "sent_at": s.sent_at, "delivered_at": s.delivered_at,
+            })
+        })
+        .collect())
 }
 
 /// The store's messages to them in the app.
@@ -287,7 +306,12 @@ async fn consents_of(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Resu
     let marketing: Vec<Value> = super::consents::history(&ctx.db, merchant_id, member_id)
         .await?
         .into_iter()
-        .map(|c| json!({ "granted": c.granted, "channel": c.channel, "wording": c.wording, "at": c.given_at }))
+        .map(|c| {
+            json!({
+                "purpose": c.purpose.as_str(), "granted": c.granted, "channel": c.channel, "wording": c.wording,
+                "recorded_by_staff": c.recorded_by, "at": c.given_at,
+            })
+        })
         .collect();
     let ratings: Vec<Value> = visit_ratings::Entity::find()
         .filter(visit_ratings::Column::MerchantId.eq(merchant_id))
