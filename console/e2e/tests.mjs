@@ -903,4 +903,171 @@ export const tests = [
       await shot('27-campaign-done')
     },
   },
+  {
+    name: 'marketing-manager-records-an-sms-template-and-sends-a-test',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const templates = async () => (await call(base, 'GET', '/api/staff/v1/sms/templates', owner)).map((t) => t.code)
+
+      // The demo merchant's Aliyun account, which only the owner may change: marketing reads it, and the addresses
+      // to paste into Aliyun's console.
+      await signIn(page, accounts.marketing, '/console/sms')
+      await page.locator('[data-test=sms-owner-only]').waitFor()
+      assert.equal(await page.locator('[data-test=sms-sign]').inputValue(), '悦己美发')
+      assert.equal(await page.locator('[data-test=sms-save]').count(), 0)
+      await page.locator('[data-test=sms-report-url]', { hasText: '/callbacks/sms/aliyun/' }).waitFor()
+      await page.locator('[data-test=sms-templates] .el-table__row', { hasText: '到店礼券提醒' }).waitFor()
+      await page.locator('.el-loading-mask').first().waitFor({ state: 'hidden' })
+      await shot('28-sms-settings')
+
+      // A text without the opt-out words: the server refuses it, the dialog says why, and nothing is added.
+      await page.locator('[data-test=sms-template-new]').click()
+      await page.locator('[data-test=sms-template-name]').fill('护理套餐八折')
+      await page.locator('[data-test=sms-template-code]').fill('SMS_476500077')
+      await page.locator('[data-test=sms-template-body]').fill('${name}您好，本周护理套餐八折')
+      await choose(page, '[data-test=sms-template-variables]', '称呼')
+      await page.keyboard.press('Escape')
+      await page.locator('[data-test=sms-template-save]').click()
+      await page.locator('[data-test=sms-template-error]', { hasText: '回T退订' }).waitFor()
+      await shot('29-sms-template-refused')
+      assert.deepEqual(await templates(), ['SMS_476500001'])
+
+      // With 回T退订 it is recorded; the server's preview reads as the member will: signature first.
+      await page.locator('[data-test=sms-template-body]').fill('${name}您好，本周护理套餐八折，回T退订')
+      await page.locator('[data-test=sms-template-save]').click()
+      const added = page.locator('[data-test=sms-templates] .el-table__row', { hasText: 'SMS_476500077' })
+      await added.waitFor()
+      const preview = await added.locator('[data-test=sms-template-preview]').innerText()
+      assert.match(preview, /^【悦己美发】.+您好，本周护理套餐八折，回T退订$/)
+      assert.match(await added.locator('[data-test=sms-template-length]').innerText(), /字 \/ 1 条/)
+      assert.deepEqual((await templates()).sort(), ['SMS_476500001', 'SMS_476500077'])
+
+      // A test send: the sandbox's Aliyun approved only the demo template, so it refuses the new code and the
+      // dialog shows its code and words; the approved template goes out.
+      await added.locator('[data-test=sms-template-test]').click()
+      await page.locator('[data-test=sms-test-phone]').fill('13900001111')
+      await page.locator('[data-test=sms-test-go]').click()
+      await page.locator('[data-test=sms-test-result]', { hasText: '服务商拒绝' }).waitFor()
+      assert.match(await page.locator('[data-test=sms-test-result]').innerText(), /isv\.SMS_TEMPLATE_ILLEGAL/)
+      await page.keyboard.press('Escape')
+      await page.locator('[data-test=sms-templates] .el-table__row', { hasText: '到店礼券提醒' }).locator('[data-test=sms-template-test]').click()
+      await page.locator('[data-test=sms-test-phone]').fill('13900001111')
+      await page.locator('[data-test=sms-test-go]').click()
+      await page.locator('[data-test=sms-test-result]', { hasText: '已发送' }).waitFor()
+      assert.match(await page.locator('[data-test=sms-test-text]').innerText(), /^【悦己美发】.+回T退订$/)
+      await page.waitForTimeout(500)
+      await shot('30-sms-test-sent')
+      await page.keyboard.press('Escape')
+
+      // Archived, it leaves the campaign picker but stays listed.
+      await added.locator('[data-test=sms-template-archive]').click()
+      await page.locator('.el-message-box__btns .el-button--primary').click()
+      await added.locator('[data-test=sms-template-archived]').waitFor()
+    },
+  },
+  {
+    name: 'a-campaign-with-an-sms-shows-every-send-in-its-log',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const cashier = await staffToken(base, accounts.cashier)
+      // Sending hours all day, so the scenario does not depend on the hour it runs at (the api suite tests the hours).
+      const { account, limits } = await call(base, 'GET', '/api/staff/v1/sms/account', owner)
+      await call(base, 'PUT', '/api/staff/v1/sms/account', owner, {
+        provider: account.provider, access_key_id: account.access_key_id, sign_name: account.sign_name, price_fen: account.price_fen,
+        weekly_cap: limits.weekly_cap, sms_from_min: 0, sms_until_min: 1440,
+      })
+      const members = []
+      for (const [phone, name] of [['13900006201', '短信甲'], ['13900006202', '短信乙'], ['13900006203', '短信丙']]) {
+        members.push(await call(base, 'POST', '/api/staff/v1/members', cashier, { phone, name, tags: ['e2e短信'] }))
+      }
+      // Two said yes to marketing at the desk; the third never answered.
+      for (const member of members.slice(0, 2)) {
+        await call(base, 'POST', `/api/staff/v1/members/${member.id}/consents`, cashier, { purpose: 'marketing', granted: true })
+      }
+      const rule = { combine: 'all', criteria: [{ kind: 'tags', tags: ['e2e短信'] }] }
+      await call(base, 'POST', '/api/staff/v1/segments', owner, { name: 'e2e 短信人群', rule })
+      await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '短信专享 10 元', kind: 'amount', value_fen: 1000, valid_days: 30 })
+
+      await signIn(page, accounts.marketing, '/console/campaigns')
+      await page.locator('[data-test=campaign-new]').click()
+      await page.locator('[data-test=campaign-name]').fill('e2e 短信活动')
+      await choose(page, '[data-test=campaign-segment]', 'e2e 短信人群')
+      await choose(page, '[data-test=campaign-coupon]', '短信专享 10 元')
+      await choose(page, '[data-test=campaign-sms]', '到店礼券提醒')
+      await page.locator('[data-test=campaign-sms-preview]', { hasText: '【悦己美发】' }).waitFor()
+      assert.match(await page.locator('[data-test=campaign-sms-parts]').innerText(), /按 1 条计费/)
+      await page.locator('[data-test=campaign-control] input').fill('0')
+      await page.locator('[data-test=campaign-control] input').press('Tab')
+      await page.waitForTimeout(500)
+      await shot('31-campaign-with-sms')
+      await page.locator('[data-test=campaign-save]').click()
+      const row = page.locator('[data-test=campaign-list] .el-table__row', { hasText: 'e2e 短信活动' })
+      await row.waitFor()
+      // Campaigns run at :30 of every minute and their messages go out at :45.
+      const sms = row.locator('[data-test=campaign-sends][data-channel=sms]')
+      const count = (text, status) => Number(new RegExp(`${status} (\\d+)`).exec(text)?.[1] ?? 0)
+      let text = ''
+      for (let attempt = 0; attempt < 60; attempt++) {
+        await page.locator('[data-test=campaign-refresh]').click()
+        await page.locator('.el-loading-mask').first().waitFor({ state: 'hidden' })
+        text = (await sms.count()) ? await sms.innerText() : ''
+        if (count(text, '已送达') + count(text, '已发送') === 2 && count(text, '跳过') === 1) break
+        await page.waitForTimeout(2500)
+      }
+      assert.equal(count(text, '已送达') + count(text, '已发送'), 2, `sends: ${text}`)
+      assert.equal(count(text, '跳过'), 1, `sends: ${text}`)
+      await row.locator('[data-test=campaign-reach]', { hasText: '3 人' }).waitFor()
+      await shot('32-campaign-sms-done')
+
+      // The log: each member's SMS, and why the third got none.
+      await row.locator('[data-test=campaign-log]').click()
+      const log = page.locator('[data-test=send-log] .el-table__row')
+      await log.nth(2).waitFor()
+      assert.equal(await log.count(), 3)
+      const statuses = (await page.locator('[data-test=send-log] [data-test=send-status]').allInnerTexts()).sort()
+      assert.equal(statuses.filter((s) => s === '已发送' || s === '已送达').length, 2, statuses.join())
+      const skipped = log.filter({ hasText: '跳过' })
+      assert.equal(await skipped.count(), 1)
+      assert.equal(await skipped.locator('[data-test=send-reason]').innerText(), '未同意营销')
+      assert.match(await skipped.innerText(), new RegExp(`#${members[2].id}`))
+      await page.waitForTimeout(500)
+      await shot('33-campaign-send-log')
+      await choose(page, '[data-test=send-log-status]', '跳过')
+      await page.locator('[data-test=send-log] .el-table__row').nth(1).waitFor({ state: 'detached' })
+      assert.equal(await log.count(), 1)
+      assert.equal(await log.locator('[data-test=send-reason]').innerText(), '未同意营销')
+
+      // The member's profile lists it too, for those who run marketing.
+      await page.goto(`/console/members/${members[2].id}`)
+      await page.locator('[data-test=member-marketing]').getByRole('tab', { name: '营销发送' }).click()
+      await page.locator('[data-test=member-sends] .el-table__row', { hasText: '未同意营销' }).filter({ hasText: 'e2e 短信活动' }).waitFor()
+      const [campaign] = (await call(base, 'GET', '/api/staff/v1/campaigns', owner)).filter((c) => c.name === 'e2e 短信活动')
+      assert.equal(campaign.messages, 2)
+    },
+  },
+  {
+    name: 'a-cashier-records-a-members-sms-refusal-at-their-request',
+    async run({ page, base, accounts, shot }) {
+      const cashier = await staffToken(base, accounts.cashier)
+      const member = await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: '13900006301', name: '前台退订' })
+
+      await signIn(page, accounts.cashier, `/console/members/${member.id}`)
+      const state = page.locator('[data-test=consent-sms] [data-test=consent-state]')
+      await state.filter({ hasText: '未表态' }).waitFor()
+      await page.locator('[data-test=consent-sms-refuse]').click()
+      const confirm = page.locator('.el-message-box', { hasText: '短信营销' })
+      await confirm.waitFor()
+      await page.waitForTimeout(500)
+      await shot('34-consent-confirm')
+      await confirm.getByRole('button', { name: '按会员本人要求记录' }).click()
+      await page.locator('[data-test=consent-record] .el-table__row', { hasText: '短信营销' }).filter({ hasText: '拒绝' }).filter({ hasText: '前台代录' }).waitFor()
+      await state.filter({ hasText: '拒绝' }).waitFor()
+      // A cashier does not read what marketing sent.
+      assert.equal(await page.locator('[data-test=member-sends]').count(), 0)
+      await page.locator('.el-loading-mask').first().waitFor({ state: 'hidden' })
+      await shot('35-consent-record')
+      const record = await call(base, 'GET', `/api/staff/v1/members/${member.id}/consents`, cashier)
+      assert.deepEqual(record.map((c) => [c.purpose, c.granted, c.channel, typeof c.recorded_by]), [['sms', false, 'desk', 'number']])
+    },
+  },
 ]

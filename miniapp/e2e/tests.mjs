@@ -185,9 +185,11 @@ tests.push({
     await page.locator('[data-test=allergy-substance] input').fill('芦荟')
     await page.locator('[data-test=add-allergy]').click()
     await page.locator('[data-test=allergy]', { hasText: '芦荟' }).waitFor()
-    await page.locator('[data-test=marketing-consent]').click()
-    await page.locator('[data-test=consent-record]', { hasText: '已同意' }).waitFor()
-    await shot('m11-me-allergy-and-consent')
+    await shot('m11-me-allergy')
+    await page.locator('[data-test=me-consents]').click()
+    await page.locator('[data-test=consent-switch-marketing]').click()
+    await page.locator('[data-test=consent-record-marketing]', { hasText: '上次设置' }).waitFor()
+    await shot('m11-consent-given')
     const session = await stored(page, 'huiyuan.session')
     const manager = await staffToken(base, accounts, 'manager')
     const member = await call(base, 'GET', `/api/staff/v1/members/${session.memberId}`, manager)
@@ -319,12 +321,13 @@ tests.push({
       message_body: '头皮护理体验价 68 元',
       run_at: new Date().toISOString(),
     })
-    // The campaigns.run job ticks every minute, at :30.
-    const deadline = Date.now() + 90_000
+    // The campaigns.run job ticks every minute, at :30, and plans the message; marketing.dispatch sends it at :45.
+    const deadline = Date.now() + 120_000
+    const queued = (c) => c.sends.some((s) => s.status === 'queued')
     let campaign = scheduled
-    while (campaign.status !== 'done') {
+    while (campaign.status !== 'done' || queued(campaign)) {
       assert.notEqual(campaign.status, 'cancelled')
-      assert.ok(Date.now() < deadline, `the campaign ran within 90 s (still ${campaign.status})`)
+      assert.ok(Date.now() < deadline, `the campaign ran and sent within 120 s (still ${campaign.status}, ${JSON.stringify(campaign.sends)})`)
       await new Promise((resolve) => setTimeout(resolve, 2000))
       campaign = await call(base, 'GET', `/api/staff/v1/campaigns/${scheduled.id}`, owner)
     }
@@ -359,5 +362,68 @@ tests.push({
     assert.match(await listed.innerText(), /头皮护理体验价 68 元/)
     assert.equal(await page.locator('[data-test=inbox-unread]').count(), 0)
     await shot('m18-inbox')
+  },
+})
+
+/** Whether a uni switch (H5) shows on. */
+async function switchedOn(page, test) {
+  return (await page.locator(`[data-test=${test}] .uni-switch-input-checked`).count()) === 1
+}
+
+tests.push({
+  name: 'member-turns-off-sms-marketing-and-keeps-in-app-messages',
+  async run({ page, base, accounts, shot }) {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto('/m/pages/me/index')
+    await page.locator('[data-test=consents-summary]', { hasText: '营销消息：未设置' }).waitFor()
+    await page.locator('[data-test=me-consents]').click()
+    await page.locator('[data-test=consent-switch-personalised]').waitFor()
+    // Never asked: marketing off, SMS with it, personalised recommendations on (what the server does without an answer).
+    assert.deepEqual(
+      [await switchedOn(page, 'consent-switch-marketing'), await switchedOn(page, 'consent-switch-sms'), await switchedOn(page, 'consent-switch-personalised')],
+      [false, false, true],
+    )
+    assert.equal(await page.locator('[data-test=consent-record-marketing]').count(), 0, 'nothing answered yet')
+
+    // Yes to marketing messages: SMS now goes with it, until she says otherwise.
+    await page.locator('[data-test=consent-switch-marketing]').click()
+    await page.locator('[data-test=consent-record-marketing]', { hasText: '上次设置' }).waitFor()
+    await page.locator('[data-test=consent-switch-sms] .uni-switch-input-checked').waitFor()
+    assert.equal(await page.locator('[data-test=consent-hint-sms]').count(), 0)
+    // No to SMS: one tap, no confirmation.
+    await page.locator('[data-test=consent-switch-sms]').click()
+    await page.locator('[data-test=consent-record-sms]', { hasText: '上次设置' }).waitFor()
+    assert.equal(await switchedOn(page, 'consent-switch-sms'), false)
+    assert.equal(await switchedOn(page, 'consent-switch-marketing'), true)
+    assert.equal(await page.locator('.uni-modal').count(), 0, 'withdrawing asks for no confirmation')
+    await page.waitForTimeout(300) // the switch's slide
+    await shot('m19-sms-marketing-off')
+
+    const session = await stored(page, 'huiyuan.session')
+    const mine = await call(base, 'GET', '/api/mini/v1/me/consents', session.token)
+    assert.deepEqual(
+      mine.map((c) => [c.purpose, c.answer?.granted ?? null, c.answer?.channel ?? null]),
+      [['marketing', true, 'sandbox'], ['sms', false, 'sandbox'], ['personalised', null, null]],
+    )
+    const manager = await staffToken(base, accounts, 'manager')
+    const record = await call(base, 'GET', `/api/staff/v1/members/${session.memberId}/consents`, manager)
+    assert.deepEqual(record.map((c) => [c.purpose, c.granted]), [['marketing', true], ['sms', false]], 'two answers, each under its purpose')
+
+    // Back on 我的, the summary says she keeps in-app messages without SMS.
+    await page.goBack()
+    await page.locator('[data-test=consents-summary]', { hasText: '营销消息：已开启，不收短信' }).waitFor()
+    await shot('m20-me-consents-summary')
+
+    // Turning SMS back on while marketing is off explains that SMS needs both.
+    await page.locator('[data-test=me-consents]').click()
+    await page.locator('[data-test=consent-switch-marketing]').click()
+    await page.locator('[data-test=consent-switch-marketing] .uni-switch-input-checked').waitFor({ state: 'detached' })
+    assert.equal(await page.locator('[data-test=consent-hint-sms]').count(), 0)
+    await page.locator('[data-test=consent-switch-sms]').click()
+    await page.locator('[data-test=consent-hint-sms]', { hasText: '营销消息' }).waitFor()
+    await page.waitForTimeout(300)
+    await shot('m21-sms-needs-marketing')
+    const after = await call(base, 'GET', '/api/mini/v1/me/consents', session.token)
+    assert.deepEqual(after.map((c) => c.answer?.granted ?? null), [false, true, null])
   },
 })

@@ -1186,6 +1186,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/campaigns/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a campaign that has run: its messages not sent yet are skipped (409 `campaign_state` before it runs). */
+        post: operations["stop_campaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/card-products": {
         parameters: {
             query?: never;
@@ -4137,6 +4154,18 @@ export interface components {
             /** @enum {string} */
             kind: "store";
             store_ids: number[];
+        } | {
+            /** @enum {string} */
+            kind: "stored_value";
+            max_fen?: null | components["schemas"]["Fen"];
+            min_fen?: null | components["schemas"]["Fen"];
+        } | {
+            /** Format: int32 */
+            expires_within_days?: number | null;
+            /** @enum {string} */
+            kind: "count_card";
+            /** Format: int32 */
+            max_sessions?: number | null;
         } | {
             granted: boolean;
             /** @enum {string} */
@@ -11198,6 +11227,70 @@ export interface operations {
             };
             /** @description A query parameter out of its range (`invalid_input`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stop_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,1 +1,0 @@
-import"./index-Rl3gijrL.js";import"./css-gn6mUwW7.js";

@@ -1,0 +1,1 @@
+import{d as a,b as s,a as t,L as e,i as o,w as r,e as l,t as n}from"./index-C3ipB1Q0.js";const p=a({__name:"Avatar",props:{name:{},photo:{}},setup:a=>(a,p)=>{const c=e,i=o;return a.photo?(s(),t(c,{key:0,class:"avatar",src:a.photo,mode:"aspectFill"},null,8,["src"])):(s(),t(i,{key:1,class:"avatar initial"},{default:r(()=>[l(n(a.name.slice(0,1)),1)]),_:1}))}});export{p as _};
