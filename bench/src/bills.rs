@@ -44,7 +44,7 @@ pub struct Options<'a> {
 }
 
 /// The bill every cashier rings up: two services and one retail product, stored value plus cash with change.
-struct TypicalBill {
+pub(crate) struct TypicalBill {
     store_id: i64,
     services: [i64; 2],
     product: i64,
@@ -140,7 +140,7 @@ pub(crate) async fn context(url: &str) -> anyhow::Result<service::AppContext> {
     service::AppContext::build(settings).await.context("connecting to the bench database")
 }
 
-async fn typical_bill(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<TypicalBill> {
+pub(crate) async fn typical_bill(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Result<TypicalBill> {
     let store_id =
         scalar(db, "SELECT MIN(id) AS n FROM stores WHERE merchant_id = $1", vec![merchant_id.into()]).await?;
     let first =
@@ -168,7 +168,7 @@ async fn demo_members(db: &DatabaseConnection, merchant_id: i64) -> anyhow::Resu
 
 /// Generates past bills up to `target`, a million at a time, each with a line, a cash tender and a balanced
 /// journal entry on the first store's cash and 美发 revenue accounts.
-async fn ensure_past_bills(
+pub(crate) async fn ensure_past_bills(
     db: &DatabaseConnection,
     merchant_id: i64,
     bill: &TypicalBill,

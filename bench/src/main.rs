@@ -11,6 +11,7 @@
 
 mod bills;
 mod bookings;
+mod campaigns;
 mod ceiling;
 mod coupons;
 mod notifications;
@@ -71,6 +72,28 @@ enum Bench {
         /// Turns each build gets when comparing.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+    },
+    /// Segments and campaigns on PostgreSQL: a segment's count against the database's own time, planning a
+    /// campaign over every member against the same inserts straight on the database, and SMS dispatch against
+    /// signed calls straight to the fake provider.
+    Campaigns {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        server: String,
+        #[arg(long, default_value = "hy_bench")]
+        database: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        members: u64,
+        /// Past bills to have before measuring (as `bills` makes them).
+        #[arg(long, default_value_t = 10_000_000)]
+        bills: u64,
+        /// Members who said yes to SMS, whom the dispatch phase messages.
+        #[arg(long, default_value_t = 20_000)]
+        sms: u64,
+        /// The parts to run, of `segments`, `planning` and `dispatch`.
+        #[arg(long, value_delimiter = ',', default_value = "segments,planning,dispatch")]
+        phases: Vec<String>,
+        #[arg(long, default_value = "target/release/api")]
+        api: PathBuf,
     },
     /// Coupons on PostgreSQL: a drop to every member against the database's own rate, claims per second, and
     /// settlement with a coupon against without one.
@@ -179,6 +202,17 @@ fn main() -> anyhow::Result<()> {
         Bench::Slots { searches } => {
             slots::bench_slots(searches.max(1));
             Ok(())
+        }
+        Bench::Campaigns { server, database, members, bills, sms, api, phases } => {
+            runtime.block_on(campaigns::bench_campaigns(campaigns::Options {
+                server: &server,
+                database: &database,
+                members,
+                bills,
+                api: &api,
+                sms: sms.max(1),
+                phases,
+            }))
         }
         Bench::Coupons { server, database, members, concurrency, seconds, api, rounds, claimers, pool } => runtime
             .block_on(coupons::bench_coupons(coupons::Options {
