@@ -333,19 +333,24 @@ pub struct SendQuery {
     /// Rows older than this id (the last id of the previous page).
     pub before_id: Option<i64>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
 impl SendQuery {
-    fn filter(self, campaign_id: Option<i64>, member_id: Option<i64>) -> LogFilter {
-        LogFilter {
+    fn filter(self, campaign_id: Option<i64>, member_id: Option<i64>) -> Result<LogFilter, service::Error> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(service::Error::invalid("limit", "must be 1–200"));
+        }
+        Ok(LogFilter {
             campaign_id,
             member_id,
             channel: self.channel,
             status: self.status,
             before_id: self.before_id,
-            limit: self.limit.unwrap_or(50),
-        }
+            limit,
+        })
     }
 }
 
@@ -358,7 +363,7 @@ async fn list_campaign_sends(
     id: web::Path<i64>,
     query: web::Query<SendQuery>,
 ) -> ApiResult<web::Json<Vec<SendDto>>> {
-    let filter = query.into_inner().filter(Some(id.into_inner()), None);
+    let filter = query.into_inner().filter(Some(id.into_inner()), None)?;
     Ok(web::Json(sends::log(&ctx, &me, filter).await?.into_iter().map(Into::into).collect()))
 }
 
@@ -371,7 +376,7 @@ async fn list_member_sends(
     id: web::Path<i64>,
     query: web::Query<SendQuery>,
 ) -> ApiResult<web::Json<Vec<SendDto>>> {
-    let filter = query.into_inner().filter(None, Some(id.into_inner()));
+    let filter = query.into_inner().filter(None, Some(id.into_inner()))?;
     Ok(web::Json(sends::log(&ctx, &me, filter).await?.into_iter().map(Into::into).collect()))
 }
 
