@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use entity::{campaign_members, campaigns, marketing_sends, members, merchants};
 
-use crate::coupons::issue::{Drop, grant_where};
+use crate::coupons::grants::{Drop, grant_where};
 use crate::domain::{CampaignStatus, CouponSource, Permission, SendChannel, SendStatus};
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::StaffPrincipal;

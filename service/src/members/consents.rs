@@ -95,19 +95,12 @@ pub(crate) async fn latest_of(
     merchant_id: i64,
     member_ids: &[i64],
 ) -> Result<HashMap<i64, Consent>> {
-    let mut answers = HashMap::new();
-    // Ascending ids: a later answer replaces an earlier one.
-    for row in marketing_consents::Entity::find()
-        .filter(marketing_consents::Column::MerchantId.eq(merchant_id))
-        .filter(marketing_consents::Column::MemberId.is_in(member_ids.iter().copied()))
-        .filter(marketing_consents::Column::Purpose.eq(ConsentPurpose::Marketing.as_str()))
-        .order_by_asc(marketing_consents::Column::Id)
-        .all(conn)
+    Ok(in_force(conn, merchant_id, member_ids)
         .await?
-    {
-        answers.insert(row.member_id, Consent::from(row));
-    }
-    Ok(answers)
+        .into_iter()
+        .filter(|((_, purpose), _)| *purpose == ConsentPurpose::Marketing)
+        .map(|((member, _), consent)| (member, consent))
+        .collect())
 }
 
 /// The member's answer in force, if they ever answered.

@@ -19,21 +19,26 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::json;
 
-use entity::{campaigns, marketing_sends, member_inbox, members, sms_accounts, sms_templates, stores};
+use entity::{campaigns, marketing_sends, member_inbox, members, sms_templates, stores};
 
 use super::sms::{Limits, OpenAccount};
-use crate::domain::{ConsentPurpose, Permission, PhoneNumber, SendChannel, SendStatus};
-use crate::foundation::audit::Actor;
-use crate::foundation::principal::StaffPrincipal;
+use crate::domain::{ConsentPurpose, PhoneNumber, SendChannel, SendStatus};
 use crate::foundation::vault::Field;
-use crate::integrations::sms::{Found, Message, Receipt, Reply, SendError, SmsProviders};
-use crate::members::consents::{self, Giver};
+use crate::integrations::sms::{Found, Message, SendError, SmsProviders};
+use crate::members::consents;
 use crate::{AppContext, Error, Result};
+
+mod log;
+mod receipts;
+mod rules;
+
+pub use log::{LogFilter, SendView, log};
+pub use receipts::{Pushed, apply_receipts, apply_replies, pull_due, pushed};
+use rules::{Decision, Facts, decide};
 
 /// Rows one claim takes: small enough that a batch ends well inside its claim.
 const BATCH: u64 = 200;
@@ -123,74 +128,6 @@ pub struct Dispatched {
     pub unknown: u64,
     /// Lost answers looked up this tick and settled (found, or queued again).
     pub resolved: u64,
-}
-
-/// Whether one message may go now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Decision {
-    Send,
-    Skip(&'static str),
-    /// Outside the sending hours: wait until they open.
-    Hold(DateTime<Utc>),
-}
-
-/// What holds for one member when their message is decided.
-struct Facts {
-    channel: SendChannel,
-    gone: bool,
-    marketing: Option<bool>,
-    sms: Option<bool>,
-    personalised: Option<bool>,
-    has_phone: bool,
-    has_account: bool,
-    sent_this_week: i64,
-    limits: Limits,
-    zone: chrono_tz::Tz,
-    now: DateTime<Utc>,
-}
-
-/// The rules, in the order a member would ask about them.
-fn decide(facts: &Facts) -> Decision {
-    if facts.gone {
-        return Decision::Skip("member_gone");
-    }
-    // Campaigns pick members by their characteristics (a segment): a member who refused that hears from none.
-    if facts.personalised == Some(false) {
-        return Decision::Skip("personalisation_refused");
-    }
-    match facts.channel {
-        // In the app the member opened: only a no stops it.
-        SendChannel::InApp if facts.marketing == Some(false) => return Decision::Skip("no_consent"),
-        SendChannel::InApp => {}
-        // Commercial SMS needs a yes: no answer is a no.
-        SendChannel::Sms if facts.marketing != Some(true) => return Decision::Skip("no_consent"),
-        SendChannel::Sms if facts.sms == Some(false) => return Decision::Skip("sms_opted_out"),
-        SendChannel::Sms if !facts.has_phone => return Decision::Skip("no_phone"),
-        SendChannel::Sms if !facts.has_account => return Decision::Skip("no_sms_account"),
-        SendChannel::Sms => {}
-    }
-    if facts.sent_this_week >= i64::from(facts.limits.weekly_cap) {
-        return Decision::Skip("weekly_cap");
-    }
-    if facts.channel == SendChannel::Sms
-        && let Some(opens) = hours_open(facts.zone, facts.limits, facts.now)
-    {
-        return Decision::Hold(opens);
-    }
-    Decision::Send
-}
-
-/// When the sending hours next open, if `now` is outside them in `zone`.
-fn hours_open(zone: chrono_tz::Tz, limits: Limits, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let local = now.with_timezone(&zone);
-    let minute = i32::try_from(local.hour() * 60 + local.minute()).unwrap_or(0);
-    if (limits.sms_from_min..limits.sms_until_min).contains(&minute) {
-        return None;
-    }
-    let day = if minute < limits.sms_from_min { local.date_naive() } else { local.date_naive().succ_opt()? };
-    let from = u32::try_from(limits.sms_from_min).ok()?;
-    let opens = day.and_time(NaiveTime::from_hms_opt(from / 60, from % 60, 0)?);
-    Some(zone.from_local_datetime(&opens).earliest()?.with_timezone(&Utc))
 }
 
 /// Sends what is due, settles lost answers, and frees what a dead dispatcher held; until nothing is due or the
@@ -344,8 +281,7 @@ struct CampaignSms {
     coupon: Option<(String, i32)>,
 }
 
-async fn campaign_sms(ctx: &AppContext, campaign_id: i64) -> Result<Option<CampaignSms>> {
-    let campaign = campaigns::Entity::find_by_id(campaign_id).one(&ctx.db).await?.ok_or(Error::NotFound("campaign"))?;
+async fn campaign_sms(ctx: &AppContext, campaign: &campaigns::Model) -> Result<Option<CampaignSms>> {
     let Some(template_id) = campaign.sms_template_id else { return Ok(None) };
     let template = super::sms::template_row(&ctx.db, campaign.merchant_id, template_id).await?;
     let variables = super::sms::variables_of(&template)?;
@@ -389,6 +325,14 @@ async fn decide_batch(
     let mut week = sent_this_week(ctx, &member_ids, now).await?;
     let mut merchants: HashMap<i64, MerchantFacts> = HashMap::new();
     let mut answers: HashMap<(i64, ConsentPurpose), bool> = HashMap::new();
+    let campaign_ids: HashSet<i64> = claimed.iter().map(|r| r.campaign_id).collect();
+    let campaigns_of: HashMap<i64, campaigns::Model> = campaigns::Entity::find()
+        .filter(campaigns::Column::Id.is_in(campaign_ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
     let mut sms_of: HashMap<i64, Option<CampaignSms>> = HashMap::new();
     for row in &claimed {
         if let std::collections::hash_map::Entry::Vacant(slot) = merchants.entry(row.merchant_id) {
@@ -400,7 +344,8 @@ async fn decide_batch(
             }
         }
         if row.channel == SendChannel::Sms.as_str() && !sms_of.contains_key(&row.campaign_id) {
-            sms_of.insert(row.campaign_id, campaign_sms(ctx, row.campaign_id).await?);
+            let campaign = campaigns_of.get(&row.campaign_id).ok_or(Error::NotFound("campaign"))?;
+            sms_of.insert(row.campaign_id, campaign_sms(ctx, campaign).await?);
         }
     }
     for row in claimed {
@@ -440,7 +385,8 @@ async fn decide_batch(
             Decision::Send => {
                 let counted = match channel {
                     SendChannel::InApp => {
-                        let sent = deliver_in_app(ctx, &row, token, now).await?;
+                        let campaign = campaigns_of.get(&row.campaign_id).ok_or(Error::NotFound("campaign"))?;
+                        let sent = deliver_in_app(ctx, &row, campaign, token, now).await?;
                         done.sent += u64::from(sent);
                         sent
                     }
@@ -480,12 +426,11 @@ fn values_for(ctx: &AppContext, member: &members::Model, sms: &CampaignSms, sign
 async fn deliver_in_app(
     ctx: &AppContext,
     row: &marketing_sends::Model,
+    campaign: &campaigns::Model,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let campaign =
-        campaigns::Entity::find_by_id(row.campaign_id).one(&ctx.db).await?.ok_or(Error::NotFound("campaign"))?;
-    let (Some(title), Some(body)) = (campaign.message_title, campaign.message_body) else {
+    let (Some(title), Some(body)) = (campaign.message_title.clone(), campaign.message_body.clone()) else {
         settle(ctx, row.id, token, SendStatus::Skipped, Some("no_message"), None, now).await?;
         return Ok(false);
     };
@@ -722,280 +667,4 @@ async fn requeue(
     let update =
         marketing_sends::Entity::update_many().col_expr(marketing_sends::Column::NotBefore, Expr::value(until));
     finish(ctx, update, id, token, SendStatus::Queued, Some(reason), None, now).await
-}
-
-/// Applies delivery receipts of one account's sends: found by our key (or the provider's id), marked delivered or
-/// failed. A receipt for a send whose answer was lost settles it too.
-pub async fn apply_receipts(ctx: &AppContext, account: &sms_accounts::Model, receipts: &[Receipt]) -> Result<u64> {
-    let mut applied = 0;
-    for receipt in receipts {
-        let by = match &receipt.key {
-            Some(key) => marketing_sends::Column::SendKey.eq(key.clone()),
-            None => marketing_sends::Column::ProviderId.eq(receipt.provider_id.clone()),
-        };
-        let status = if receipt.delivered { SendStatus::Delivered } else { SendStatus::Failed };
-        let at = receipt.at.unwrap_or_else(|| ctx.now());
-        let mut update = marketing_sends::Entity::update_many()
-            .col_expr(marketing_sends::Column::Status, Expr::value(status.as_str()))
-            .col_expr(marketing_sends::Column::UpdatedAt, Expr::value(ctx.now()))
-            .filter(marketing_sends::Column::MerchantId.eq(account.merchant_id))
-            .filter(marketing_sends::Column::Channel.eq(SendChannel::Sms.as_str()))
-            .filter(
-                marketing_sends::Column::Status
-                    .is_in([SendStatus::Sending, SendStatus::Unknown, SendStatus::Sent].map(SendStatus::as_str)),
-            )
-            .filter(by);
-        update = if receipt.delivered {
-            update.col_expr(marketing_sends::Column::DeliveredAt, Expr::value(Some(at)))
-        } else {
-            update.col_expr(marketing_sends::Column::Reason, Expr::value(Some(receipt.code.clone())))
-        };
-        // A receipt proves the send went: a row still marked lost or in hand gets its sending time too.
-        update = update.col_expr(
-            marketing_sends::Column::SentAt,
-            sea_orm::sea_query::Func::coalesce([
-                Expr::col(marketing_sends::Column::SentAt),
-                Expr::col(marketing_sends::Column::AttemptedAt),
-            ])
-            .into(),
-        );
-        applied += update.exec(&ctx.db).await?.rows_affected;
-    }
-    Ok(applied)
-}
-
-/// Applies members' replies to the account's signature: one that opts out is recorded as the SMS opt-out of every
-/// member of the merchant with that number.
-pub async fn apply_replies(ctx: &AppContext, account: &sms_accounts::Model, replies: &[Reply]) -> Result<u64> {
-    let mut opted_out = 0;
-    for reply in replies.iter().filter(|r| r.opts_out()) {
-        if reply.sign_name.as_deref().is_some_and(|s| s != account.sign_name) {
-            continue; // a reply to another signature on the same account
-        }
-        let Ok(phone) = PhoneNumber::parse(&reply.phone) else { continue };
-        let index = ctx.vault.blind_index(crate::members::PHONE_INDEX, phone.as_str());
-        let ids: Vec<i64> = members::Entity::find()
-            .select_only()
-            .column(members::Column::Id)
-            .filter(members::Column::MerchantId.eq(account.merchant_id))
-            .filter(members::Column::PhoneIndex.eq(index))
-            .into_tuple()
-            .all(&ctx.db)
-            .await?;
-        for member_id in ids {
-            let giver = Giver {
-                merchant_id: account.merchant_id,
-                member_id,
-                actor: Actor::System,
-                channel: "sms_reply".to_owned(),
-                recorded_by: None,
-            };
-            let wording = format!("回复“{}”退订短信", reply.text.trim());
-            consents::record(&ctx.db, giver, ConsentPurpose::Sms, false, &wording, ctx.now()).await?;
-            opted_out += 1;
-        }
-    }
-    Ok(opted_out)
-}
-
-/// What Aliyun pushed to an account's callback URL.
-#[derive(Clone, Copy, Debug)]
-pub enum Pushed {
-    Report,
-    Reply,
-}
-
-/// Takes one of Aliyun's pushes for the account its URL names; an unknown token is not found.
-pub async fn pushed(ctx: &AppContext, token: &str, kind: Pushed, body: &[u8]) -> Result<u64> {
-    let account = sms_accounts::Entity::find()
-        .filter(sms_accounts::Column::CallbackToken.eq(token))
-        .one(&ctx.db)
-        .await?
-        .ok_or(Error::NotFound("sms_account"))?;
-    let bad = |e: serde_json::Error| Error::invalid("body", format!("not a push of this kind: {e}"));
-    match kind {
-        Pushed::Report => {
-            let receipts = crate::integrations::sms::aliyun::parse_reports(body).map_err(bad)?;
-            apply_receipts(ctx, &account, &receipts).await
-        }
-        Pushed::Reply => {
-            let replies = crate::integrations::sms::aliyun::parse_replies(body).map_err(bad)?;
-            apply_replies(ctx, &account, &replies).await
-        }
-    }
-}
-
-/// Pulls receipts and replies from the accounts whose provider keeps them for pulling (Tencent).
-pub async fn pull_due(ctx: &AppContext, now: DateTime<Utc>) -> Result<serde_json::Value> {
-    let accounts = sms_accounts::Entity::find()
-        .filter(sms_accounts::Column::Provider.eq(crate::integrations::sms::Provider::Tencent.as_str()))
-        .all(&ctx.db)
-        .await?;
-    let (mut receipts, mut opted_out, mut failures) = (0, 0, 0);
-    for row in accounts {
-        let account = OpenAccount::open(ctx, row.clone())?;
-        match ctx.sms_providers.pull(&account.account(), now).await {
-            Ok((got, replies)) => {
-                receipts += apply_receipts(ctx, &row, &got).await?;
-                opted_out += apply_replies(ctx, &row, &replies).await?;
-            }
-            Err(why) => {
-                tracing::warn!(merchant_id = row.merchant_id, %why, "pulling SMS receipts failed");
-                failures += 1;
-            }
-        }
-    }
-    Ok(json!({ "receipts": receipts, "opted_out": opted_out, "failures": failures }))
-}
-
-/// One row of the send log, as staff see it.
-#[derive(Clone, Debug)]
-pub struct SendView {
-    pub id: i64,
-    pub campaign_id: i64,
-    pub campaign_name: String,
-    pub member_id: i64,
-    /// The member's number, masked (the log is for accounting, not for contacting).
-    pub phone: Option<String>,
-    pub channel: SendChannel,
-    pub status: SendStatus,
-    pub reason: Option<String>,
-    pub detail: Option<String>,
-    pub attempts: i32,
-    pub planned_at: DateTime<Utc>,
-    pub not_before: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
-}
-
-/// Which rows of the send log.
-#[derive(Clone, Debug, Default)]
-pub struct LogFilter {
-    pub campaign_id: Option<i64>,
-    pub member_id: Option<i64>,
-    pub channel: Option<SendChannel>,
-    pub status: Option<SendStatus>,
-    /// Rows with a smaller id than this (the next page).
-    pub before_id: Option<i64>,
-    pub limit: u64,
-}
-
-/// The send log: per campaign or per member, newest first.
-pub async fn log(ctx: &AppContext, principal: &StaffPrincipal, filter: LogFilter) -> Result<Vec<SendView>> {
-    principal.require_merchant_wide(Permission::CouponManage)?;
-    let merchant_id = principal.merchant_id;
-    let mut query = marketing_sends::Entity::find().filter(marketing_sends::Column::MerchantId.eq(merchant_id));
-    // What the log is of must be the merchant's: another merchant's campaign or member is not found, not empty.
-    if let Some(id) = filter.campaign_id {
-        campaigns::Entity::find_by_id(id)
-            .filter(campaigns::Column::MerchantId.eq(merchant_id))
-            .one(&ctx.db)
-            .await?
-            .ok_or(Error::NotFound("campaign"))?;
-        query = query.filter(marketing_sends::Column::CampaignId.eq(id));
-    }
-    if let Some(id) = filter.member_id {
-        crate::members::row(&ctx.db, merchant_id, id).await?;
-        query = query.filter(marketing_sends::Column::MemberId.eq(id));
-    }
-    if let Some(channel) = filter.channel {
-        query = query.filter(marketing_sends::Column::Channel.eq(channel.as_str()));
-    }
-    if let Some(status) = filter.status {
-        query = query.filter(marketing_sends::Column::Status.eq(status.as_str()));
-    }
-    if let Some(id) = filter.before_id {
-        query = query.filter(marketing_sends::Column::Id.lt(id));
-    }
-    let rows = query.order_by_desc(marketing_sends::Column::Id).limit(filter.limit.clamp(1, 200)).all(&ctx.db).await?;
-    let member_ids: HashSet<i64> = rows.iter().map(|r| r.member_id).collect();
-    let campaign_ids: HashSet<i64> = rows.iter().map(|r| r.campaign_id).collect();
-    let phones: HashMap<i64, Option<String>> = members::Entity::find()
-        .filter(members::Column::Id.is_in(member_ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|m| {
-            let phone = ctx.vault.open_opt(Field::MemberPhone, m.phone_sealed.as_deref()).ok().flatten();
-            (m.id, phone.and_then(|p| PhoneNumber::parse(&p).ok()).map(|p| p.masked()))
-        })
-        .collect();
-    let names: HashMap<i64, String> = campaigns::Entity::find()
-        .filter(campaigns::Column::Id.is_in(campaign_ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.name))
-        .collect();
-    rows.into_iter()
-        .map(|r| {
-            Ok(SendView {
-                id: r.id,
-                campaign_name: names.get(&r.campaign_id).cloned().unwrap_or_default(),
-                campaign_id: r.campaign_id,
-                phone: phones.get(&r.member_id).cloned().flatten(),
-                member_id: r.member_id,
-                channel: SendChannel::stored(&r.channel)?,
-                status: SendStatus::stored(&r.status)?,
-                reason: r.reason,
-                detail: r.detail,
-                attempts: r.attempts,
-                planned_at: r.planned_at,
-                not_before: r.not_before,
-                sent_at: r.sent_at,
-                delivered_at: r.delivered_at,
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn facts(channel: SendChannel) -> Facts {
-        Facts {
-            channel,
-            gone: false,
-            marketing: Some(true),
-            sms: None,
-            personalised: None,
-            has_phone: true,
-            has_account: true,
-            sent_this_week: 0,
-            limits: Limits { weekly_cap: 2, sms_from_min: 8 * 60, sms_until_min: 21 * 60 },
-            zone: chrono_tz::Asia::Shanghai,
-            // 12:00 in Shanghai.
-            now: Utc.with_ymd_and_hms(2026, 12, 7, 4, 0, 0).single().unwrap_or_default(),
-        }
-    }
-
-    #[test]
-    fn consent_the_cap_and_the_hours_decide_each_message() {
-        assert_eq!(decide(&facts(SendChannel::Sms)), Decision::Send);
-        // SMS needs a yes; in the app only a no stops it.
-        let unasked = |channel| Facts { marketing: None, ..facts(channel) };
-        assert_eq!(decide(&unasked(SendChannel::Sms)), Decision::Skip("no_consent"));
-        assert_eq!(decide(&unasked(SendChannel::InApp)), Decision::Send);
-        let refused = Facts { marketing: Some(false), ..facts(SendChannel::InApp) };
-        assert_eq!(decide(&refused), Decision::Skip("no_consent"));
-        assert_eq!(decide(&Facts { sms: Some(false), ..facts(SendChannel::Sms) }), Decision::Skip("sms_opted_out"));
-        let impersonal = Facts { personalised: Some(false), ..facts(SendChannel::InApp) };
-        assert_eq!(decide(&impersonal), Decision::Skip("personalisation_refused"));
-        assert_eq!(decide(&Facts { has_phone: false, ..facts(SendChannel::Sms) }), Decision::Skip("no_phone"));
-        let capped = |channel| Facts { sent_this_week: 2, ..facts(channel) };
-        assert_eq!(decide(&capped(SendChannel::Sms)), Decision::Skip("weekly_cap"));
-        assert_eq!(decide(&capped(SendChannel::InApp)), Decision::Skip("weekly_cap"));
-        // 22:30 in Shanghai: held until 08:00 the next morning; the in-app message goes.
-        let late = |channel| Facts { now: Utc.with_ymd_and_hms(2026, 12, 7, 14, 30, 0).unwrap(), ..facts(channel) };
-        let opens = Utc.with_ymd_and_hms(2026, 12, 8, 0, 0, 0).unwrap();
-        assert_eq!(decide(&late(SendChannel::Sms)), Decision::Hold(opens));
-        assert_eq!(decide(&late(SendChannel::InApp)), Decision::Send);
-        // 07:59 is held until 08:00 the same day.
-        let early = Facts { now: Utc.with_ymd_and_hms(2026, 12, 7, 23, 59, 0).unwrap(), ..facts(SendChannel::Sms) };
-        assert_eq!(decide(&early), Decision::Hold(opens));
-        // The hours are the member's store's zone's.
-        let urumqi = Facts { zone: chrono_tz::Asia::Urumqi, ..late(SendChannel::Sms) };
-        assert_eq!(decide(&urumqi), Decision::Send);
-    }
 }
