@@ -111,7 +111,7 @@ pub fn zoned_jobs() -> anyhow::Result<Vec<ZonedJob>> {
         ZonedJob::new("bookings.close_day", "0 0 3 * * *", |ctx, tick, zone| async move {
             let today = tick.with_timezone(&zone).date_naive();
             let day = today.pred_opt().unwrap_or(today);
-            let (stores, no_shows) = service::booking::bookings::close_day_in_zone(&ctx, zone.name(), day).await?;
+            let (stores, no_shows) = service::booking::arrivals::close_day_in_zone(&ctx, zone.name(), day).await?;
             Ok(serde_json::json!({ "day": day.to_string(), "stores": stores, "no_shows": no_shows }))
         })?,
         // After midnight, points past their expiry are written off, so the morning's points liability is true.

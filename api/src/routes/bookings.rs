@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
+use service::booking::arrivals;
 use service::booking::availability::Slot;
 use service::booking::board::DayBoard;
 use service::booking::bookings::{self, BookInput, Booker, Booking};
@@ -502,7 +503,7 @@ async fn check_in_booking(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<BookingDto>> {
-    Ok(web::Json(bookings::check_in(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(arrivals::check_in(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 /// Marks a checked-in booking as done.
@@ -513,7 +514,7 @@ async fn complete_booking(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<BookingDto>> {
-    Ok(web::Json(bookings::complete(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(arrivals::complete(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 /// The member did not come (counted against them); only once the booking has started.
@@ -524,7 +525,7 @@ async fn mark_booking_no_show(
     Staff(me): Staff,
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<BookingDto>> {
-    Ok(web::Json(bookings::no_show(&ctx, &me, id.into_inner()).await?.into()))
+    Ok(web::Json(arrivals::no_show(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

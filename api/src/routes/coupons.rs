@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::coupons::codes::{self, Code};
+use service::coupons::grants;
 use service::coupons::issue::{self, Offer};
 use service::coupons::templates::{self, TemplateChanges, TemplateInput, TemplateSummary};
 use service::coupons::{CouponState, FreeItemKind, MemberCoupon, Scope, Terms, Validity};
@@ -374,9 +375,9 @@ async fn grant_coupons(
     let GrantRequest { member_ids, filter, segment_id, idempotency_key: key } = body.into_inner();
     let id = id.into_inner();
     let granted = match (member_ids, filter, segment_id) {
-        (Some(ids), None, None) => issue::grant(&ctx, &me, id, &ids, &key).await?,
-        (None, Some(filter), None) => issue::grant_matching(&ctx, &me, id, &filter.into(), &key).await?,
-        (None, None, Some(segment)) => issue::grant_segment(&ctx, &me, id, segment, &key).await?,
+        (Some(ids), None, None) => grants::grant(&ctx, &me, id, &ids, &key).await?,
+        (None, Some(filter), None) => grants::grant_matching(&ctx, &me, id, &filter.into(), &key).await?,
+        (None, None, Some(segment)) => grants::grant_segment(&ctx, &me, id, segment, &key).await?,
         _ => {
             let message = "give member_ids, filter or segment_id, one of them";
             return Err(service::Error::invalid("member_ids", message).into());

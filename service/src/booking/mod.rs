@@ -2,6 +2,7 @@
 //! ([`availability`]), the booking lifecycle ([`bookings`]) and the day board ([`board`]). The slot arithmetic itself
 //! is pure and lives in [`slots`].
 
+pub mod arrivals;
 pub mod availability;
 pub mod board;
 pub mod bookings;

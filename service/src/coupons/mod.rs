@@ -6,6 +6,7 @@
 //! the coupon's validity when it is read or used, never only by a batch job.
 
 pub mod codes;
+pub mod grants;
 pub mod issue;
 pub(crate) mod redeem;
 pub mod report;

@@ -6,6 +6,8 @@
 //! queue behind each other: a split computed from the balances it read is still exact when it posts. The ledger's
 //! guarded updates remain the last word: no interleaving can overdraw a card.
 
+mod statement;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -16,7 +18,7 @@ use serde_json::json;
 use entity::{members, stored_value_cards};
 
 use crate::cards::recharge_plans::plan_row;
-use crate::domain::{Fen, IdempotencyKey, Page, Permission, Points, SplitRule, amount, fingerprint};
+use crate::domain::{Fen, IdempotencyKey, Permission, Points, SplitRule, amount, fingerprint};
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::StaffPrincipal;
 use crate::ledger::posting::Posting;
@@ -24,6 +26,9 @@ use crate::ledger::{self, Account, AccountKind, Cause, Draft};
 use crate::loyalty::points::NewLot;
 use crate::store::print_queue::{self, Job, JobKind};
 use crate::{AppContext, Conflict, Error, Result};
+
+pub(crate) use statement::statement_lines;
+pub use statement::{StatementLine, my_statement, statement};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CardStatus {
@@ -717,66 +722,6 @@ pub async fn set_frozen(ctx: &AppContext, principal: &StaffPrincipal, member_id:
     }
     txn.commit().await?;
     card_in(&ctx.db, merchant_id, member_id).await
-}
-
-/// One line of a member's stored-value statement.
-#[derive(Clone, Debug)]
-pub struct StatementLine {
-    pub entry_id: i64,
-    pub kind: String,
-    pub memo: String,
-    pub bill_id: Option<i64>,
-    pub principal_delta: Fen,
-    pub bonus_delta: Fen,
-    pub created_at: DateTime<Utc>,
-}
-
-/// The card's movements, newest first: one page of entries, `before_id` an entry id.
-pub async fn statement(
-    ctx: &AppContext,
-    principal: &StaffPrincipal,
-    member_id: i64,
-    page: Page,
-) -> Result<Vec<StatementLine>> {
-    principal.require(Permission::MemberRead)?;
-    crate::members::row(&ctx.db, principal.merchant_id, member_id).await?;
-    statement_lines(&ctx.db, principal.merchant_id, member_id, Some(page)).await
-}
-
-/// The member's own card movements, newest first (their statement in the app).
-pub async fn my_statement(
-    ctx: &AppContext,
-    merchant_id: i64,
-    member_id: i64,
-    page: Page,
-) -> Result<Vec<StatementLine>> {
-    statement_lines(&ctx.db, merchant_id, member_id, Some(page)).await
-}
-
-/// The card's movements, newest first: one page, or (`None`) every one, for the member's export.
-pub(crate) async fn statement_lines(
-    conn: &impl ConnectionTrait,
-    merchant_id: i64,
-    member_id: i64,
-    page: Option<Page>,
-) -> Result<Vec<StatementLine>> {
-    let Some(card) = card_row(conn, merchant_id, member_id).await? else {
-        return Ok(Vec::new());
-    };
-    let accounts = [card.principal_account_id, card.bonus_account_id];
-    Ok(ledger::statement::movements(conn, &accounts, page)
-        .await?
-        .into_iter()
-        .map(|m| StatementLine {
-            entry_id: m.entry_id,
-            principal_delta: Fen::new(m.deltas[0]),
-            bonus_delta: Fen::new(m.deltas[1]),
-            kind: m.kind,
-            memo: m.memo,
-            bill_id: m.bill_id,
-            created_at: m.created_at,
-        })
-        .collect())
 }
 
 /// The breakage job, for one stored-value card past its expiry under the `at_expiry` policy: the principal left
