@@ -1,4 +1,5 @@
-//! A campaign: a segment reached at a time with a coupon and/or an in-app message, and a control group.
+//! A campaign: a segment reached at a time with a coupon and/or an in-app message, and a control group; or one
+//! day's run of an automation.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,9 +9,10 @@ pub struct Model {
     pub id: i64,
     pub merchant_id: i64,
     pub name: String,
-    /// `one_off`.
+    /// `one_off`, or `automation` (one day's run of `automation_id`).
     pub kind: String,
-    pub segment_id: i64,
+    /// The segment reached; none for a run of an automation without one.
+    pub segment_id: Option<i64>,
     pub coupon_template_id: Option<i64>,
     pub message_title: Option<String>,
     pub message_body: Option<String>,
@@ -38,6 +40,10 @@ pub struct Model {
     pub created_by: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The automation this is a run of.
+    pub automation_id: Option<i64>,
+    /// The local date (YYYY-MM-DD) of an automation's run: one per automation and date.
+    pub occasion: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

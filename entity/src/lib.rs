@@ -27,6 +27,7 @@ pub mod job_runs;
 pub mod journal_entries;
 pub mod journal_lines;
 pub mod ledger_accounts;
+pub mod marketing_automations;
 pub mod marketing_consents;
 pub mod marketing_sends;
 pub mod member_allergies;

@@ -129,6 +129,11 @@ pub fn zoned_jobs() -> anyhow::Result<Vec<ZonedJob>> {
             let run = service::coupons::issue::birthdays_in_zone(&ctx, zone.name(), tick).await?;
             Ok(serde_json::json!({ "members": run.members, "issued": run.issued }))
         })?,
+        // In the morning, today's run of every active automation; `campaigns.run` carries them out.
+        ZonedJob::new("marketing.automations", "0 0 9 * * *", |ctx, tick, zone| async move {
+            let started = service::marketing::automations::start_in_zone(&ctx, zone.name(), tick).await?;
+            Ok(serde_json::json!({ "runs": started.runs, "already": started.already }))
+        })?,
         // Then value left on expired cards, by each merchant's breakage policy.
         ZonedJob::new("cards.recognise_breakage", "0 20 0 * * *", |ctx, tick, zone| async move {
             let done = service::cards::breakage::recognise_in_zone(&ctx, zone.name(), tick).await?;

@@ -33,6 +33,7 @@ mod m20261207_000025_stacked_coupons;
 mod m20261207_000026_segments;
 mod m20261207_000027_campaigns;
 mod m20261207_000028_marketing_sends;
+mod m20261208_000029_automations;
 
 pub struct Migrator;
 
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000026_segments::Migration),
             Box::new(m20261207_000027_campaigns::Migration),
             Box::new(m20261207_000028_marketing_sends::Migration),
+            Box::new(m20261208_000029_automations::Migration),
         ]
     }
 }

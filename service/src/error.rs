@@ -134,7 +134,9 @@ pub enum Conflict {
     SegmentNameTaken,
     /// The campaign is not in a state that allows this (cancelling one that ran).
     CampaignState,
-    /// A scheduled or running campaign uses it (a segment, a coupon template).
+    /// The automation is not in a state this allows (resuming one that is not paused, say).
+    AutomationState,
+    /// A scheduled or running campaign, or an automation not ended, uses it (a segment, a coupon template).
     UsedByCampaign,
 }
 
@@ -179,6 +181,7 @@ impl Conflict {
             Conflict::CouponCodeUsed => "coupon_code_used",
             Conflict::SegmentNameTaken => "segment_name_taken",
             Conflict::CampaignState => "campaign_state",
+            Conflict::AutomationState => "automation_state",
             Conflict::UsedByCampaign => "used_by_campaign",
         }
     }
@@ -232,7 +235,12 @@ impl Conflict {
             Conflict::CouponCodeUsed => "this redemption code was redeemed already",
             Conflict::SegmentNameTaken => "another segment has this name",
             Conflict::CampaignState => "the campaign has started or ended; only a scheduled campaign can be called off",
-            Conflict::UsedByCampaign => "a scheduled campaign uses it: call the campaign off first",
+            Conflict::AutomationState => {
+                "the automation is not in a state that allows this: pause an active one, resume a paused one, end either"
+            }
+            Conflict::UsedByCampaign => {
+                "a scheduled campaign or an automation not ended uses it: call it off or end it first"
+            }
             Conflict::RuleExists => {
                 "an active commission rule already covers this line kind, item and category; change that one"
             }

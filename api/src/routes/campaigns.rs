@@ -55,7 +55,10 @@ pub struct CampaignRequest {
 pub struct CampaignDto {
     pub id: i64,
     pub name: String,
-    pub segment_id: i64,
+    /// The segment reached; none for a run of an automation without one.
+    pub segment_id: Option<i64>,
+    /// The automation this is one day's run of.
+    pub automation_id: Option<i64>,
     pub coupon_template_id: Option<i64>,
     pub message_title: Option<String>,
     pub message_body: Option<String>,
@@ -92,6 +95,7 @@ impl From<Campaign> for CampaignDto {
             id: c.id,
             name: c.name,
             segment_id: c.segment_id,
+            automation_id: c.automation_id,
             coupon_template_id: c.coupon_template_id,
             message_title,
             message_body,
@@ -132,11 +136,7 @@ async fn create_campaign(
     body: Body<CampaignRequest>,
 ) -> ApiResult<HttpResponse> {
     let r = body.into_inner();
-    let message = match (r.message_title, r.message_body) {
-        (Some(title), Some(body)) => Some((title, body)),
-        (None, None) => None,
-        _ => return Err(service::Error::invalid("message_body", "give the message's title and body together").into()),
-    };
+    let message = message_of(r.message_title, r.message_body)?;
     let input = CampaignInput {
         name: r.name,
         segment_id: r.segment_id,
@@ -147,6 +147,18 @@ async fn create_campaign(
         run_at: r.run_at,
     };
     Ok(HttpResponse::Created().json(CampaignDto::from(campaigns::create(&ctx, &me, input).await?)))
+}
+
+/// An in-app message's title and body: both or neither.
+pub(crate) fn message_of(
+    title: Option<String>,
+    body: Option<String>,
+) -> Result<Option<(String, String)>, service::Error> {
+    match (title, body) {
+        (Some(title), Some(body)) => Ok(Some((title, body))),
+        (None, None) => Ok(None),
+        _ => Err(service::Error::invalid("message_body", "give the message's title and body together")),
+    }
 }
 
 /// A campaign with what it did.

@@ -1,6 +1,7 @@
 //! Routes, one module per resource area. Handlers are thin: extract, call one service function, map to a DTO.
 
 pub mod audit;
+pub mod automations;
 pub mod bills;
 pub mod bookings;
 pub mod bridge;
@@ -60,6 +61,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(coupons::staff_routes)
             .configure(segments::routes)
             .configure(campaigns::staff_routes)
+            .configure(automations::staff_routes)
             .configure(sms::staff_routes),
     )
     .service(

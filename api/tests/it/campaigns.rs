@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use service::domain::Role;
-use service::marketing::campaigns::{bucket, run_due};
+use service::marketing::campaigns::{Unit, bucket, run_due};
 use service::marketing::sends::dispatch_due;
 
 use crate::support::{STAFF, TestApp, assert_error, ok};
@@ -146,7 +146,7 @@ async fn the_control_group_receives_nothing_and_every_send_is_counted() {
         .assignment_salt
         .expect("a salt");
     for (member, (recorded, in_control)) in &assigned {
-        assert_eq!(bucket(&salt, id, *member), *recorded);
+        assert_eq!(bucket(&salt, Unit::Campaign(id), *member), *recorded);
         assert_eq!(*recorded < 2000, *in_control);
     }
     // The job ticking again sends nothing more.

@@ -2,6 +2,7 @@
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod automations;
 mod bad_input;
 mod bookings;
 mod bridge;

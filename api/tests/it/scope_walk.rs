@@ -74,11 +74,11 @@ fn reach(method: &str, path: &str) -> Reach {
             ("GET", "/coupon-templates") => Shared,
             ("POST", "/coupon-templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/coupon-templates/") => EveryStore,
-            ("GET", "/segments" | "/campaigns" | "/sms/account" | "/sms/templates") => Shared,
+            ("GET", "/segments" | "/campaigns" | "/automations" | "/sms/account" | "/sms/templates") => Shared,
             ("PUT", "/sms/account") | ("POST", "/sms/templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/sms/templates/") => EveryStore,
-            ("POST", "/campaigns") => EveryStoreOwn,
-            (_, p) if p.starts_with("/campaigns/") => EveryStore,
+            ("POST", "/campaigns" | "/automations") => EveryStoreOwn,
+            (_, p) if p.starts_with("/campaigns/") || p.starts_with("/automations/") => EveryStore,
             ("POST", "/segments" | "/segments/preview") => EveryStoreOwn,
             (_, p) if p.starts_with("/segments/") => EveryStore,
             ("GET", "/member-levels" | "/members") => Shared,
@@ -143,6 +143,8 @@ struct Victim {
     sms_template: i64,
     /// A campaign scheduled for tomorrow, and a message of an earlier one in the member's inbox.
     campaign: i64,
+    /// An active automation.
+    automation: i64,
     inbox_message: i64,
     parked_bill: i64,
     settled_bill: i64,
@@ -190,6 +192,7 @@ impl Victim {
                 ("{id}", "templates") => self.sms_template.to_string(),
                 ("{purpose}", _) => "sms".to_owned(),
                 ("{id}", "campaigns") => self.campaign.to_string(),
+                ("{id}", "automations") => self.automation.to_string(),
                 ("{id}", "inbox") => self.inbox_message.to_string(),
                 ("{id}", "count-cards") => self.count_card.to_string(),
                 ("{id}", "member-levels") => self.level.to_string(),
@@ -253,6 +256,10 @@ impl Victim {
         Some(match (method, p) {
             (_, p) if method == "GET" || method == "DELETE" || p.ends_with("/anonymise") => return None,
             ("POST", "/campaigns/{id}/cancel" | "/campaigns/{id}/stop" | "/me/inbox/{id}/read") => return None,
+            ("POST", "/automations/{id}/pause" | "/automations/{id}/resume" | "/automations/{id}/end") => return None,
+            ("POST", "/automations") => {
+                json!({ "name": "走查自动化", "trigger": "win_back", "message_title": "走查", "message_body": "走查消息" })
+            }
             ("POST", "/sms/templates/{id}/archive") => return None,
             ("PUT", "/sms/account") => {
                 json!({ "provider": "aliyun", "access_key_id": "walk", "secret": "walk-secret", "sign_name": "走查" })
@@ -695,6 +702,9 @@ async fn victim(app: &TestApp) -> Victim {
     let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
     let campaign = json!({ "name": "走查活动", "segment_id": segment, "message_title": "走查", "message_body": "走查消息", "run_at": tomorrow });
     let campaign = id(&post("/campaigns".to_owned(), campaign).await);
+    let automation =
+        json!({ "name": "走查自动化", "trigger": "welcome", "message_title": "欢迎", "message_body": "欢迎光临" });
+    let automation = id(&post("/automations".to_owned(), automation).await);
     let inbox_message = sea_orm::ActiveModelTrait::insert(
         entity::member_inbox::ActiveModel {
             merchant_id: sea_orm::Set(app.seed.merchant_id),
@@ -785,6 +795,7 @@ async fn victim(app: &TestApp) -> Victim {
         segment,
         sms_template,
         campaign,
+        automation,
         inbox_message,
         parked_bill,
         settled_bill,

@@ -261,7 +261,7 @@ fn birthday_in(birthday: NaiveDate, year: i32) -> Option<NaiveDate> {
 }
 
 /// The member's next birthday on or after `today`.
-fn next_birthday(birthday: NaiveDate, today: NaiveDate) -> Option<NaiveDate> {
+pub(crate) fn next_birthday(birthday: NaiveDate, today: NaiveDate) -> Option<NaiveDate> {
     birthday_in(birthday, today.year()).filter(|day| *day >= today).or_else(|| birthday_in(birthday, today.year() + 1))
 }
 

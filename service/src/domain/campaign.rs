@@ -89,3 +89,57 @@ names!(SendStatus {
     Failed => "failed",
     Skipped => "skipped",
 });
+
+/// What picks an automation's members each day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AutomationTrigger {
+    /// Joined within the last `days` days (once ever, by default).
+    Welcome,
+    /// Their birthday is within `days` days from today.
+    Birthday,
+    /// Their latest visit was at least `days` days ago.
+    WinBack,
+    /// Their time since the latest visit is at least `threshold` percent of their own usual interval.
+    Rebook,
+    /// A usable count card of theirs expires within `days` days.
+    CountCardExpiring,
+    /// Their stored value, not empty, expires within `days` days.
+    StoredValueExpiring,
+    /// Their stored value is above zero and at most `threshold` fen.
+    LowBalance,
+    /// A usable coupon of theirs ends within `days` days.
+    CouponExpiring,
+    /// Everyone the segment holds, every `days` days.
+    Recurring,
+}
+
+names!(AutomationTrigger {
+    Welcome => "welcome",
+    Birthday => "birthday",
+    WinBack => "win_back",
+    Rebook => "rebook",
+    CountCardExpiring => "count_card_expiring",
+    StoredValueExpiring => "stored_value_expiring",
+    LowBalance => "low_balance",
+    CouponExpiring => "coupon_expiring",
+    Recurring => "recurring",
+});
+
+/// Whether an automation runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AutomationStatus {
+    /// Runs each day.
+    Active,
+    /// Runs no more until resumed; what its runs planned still goes.
+    Paused,
+    /// Ended for good: no more runs, and its runs' messages not sent yet are skipped.
+    Ended,
+}
+
+names!(AutomationStatus {
+    Active => "active",
+    Paused => "paused",
+    Ended => "ended",
+});

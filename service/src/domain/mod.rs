@@ -18,7 +18,7 @@ mod zone;
 
 pub use bill::{BillStatus, LineKind, TenderKind};
 pub use booking::BookingStatus;
-pub use campaign::{CampaignStatus, ConsentPurpose, SendChannel, SendStatus};
+pub use campaign::{AutomationStatus, AutomationTrigger, CampaignStatus, ConsentPurpose, SendChannel, SendStatus};
 pub use coupon::{CouponKind, CouponSource, CouponStatus, TemplateStatus};
 pub use idempotency::{IdempotencyKey, fingerprint};
 pub(crate) use label::label;

@@ -54,7 +54,10 @@ pub struct CampaignInput {
 pub struct Campaign {
     pub id: i64,
     pub name: String,
-    pub segment_id: i64,
+    /// The segment reached; none for a run of an automation without one.
+    pub segment_id: Option<i64>,
+    /// The automation this is one day's run of.
+    pub automation_id: Option<i64>,
     pub coupon_template_id: Option<i64>,
     pub message: Option<(String, String)>,
     pub sms_template_id: Option<i64>,
@@ -140,6 +143,7 @@ fn to_campaign(row: campaigns::Model, sends: Vec<SendCount>) -> Result<Campaign>
         id: row.id,
         name: row.name,
         segment_id: row.segment_id,
+        automation_id: row.automation_id,
         coupon_template_id: row.coupon_template_id,
         message: row.message_title.zip(row.message_body),
         sms_template_id: row.sms_template_id,
@@ -158,10 +162,33 @@ fn to_campaign(row: campaigns::Model, sends: Vec<SendCount>) -> Result<Campaign>
     })
 }
 
-/// The bucket (0–9999) of `member_id` in `campaign_id`: the first eight bytes of SHA-256 of the merchant's salt, the
-/// campaign and the member. The same inputs give the same bucket on every run and every replica.
-pub fn bucket(salt: &str, campaign_id: i64, member_id: i64) -> i32 {
-    let digest = Sha256::digest(format!("{salt}:{campaign_id}:{member_id}").as_bytes());
+/// What a member is assigned within: a campaign, or an automation across all its runs (so a member is in the same
+/// group every day the automation reaches them, and its runs add up to one comparison).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Campaign(i64),
+    Automation(i64),
+}
+
+impl Unit {
+    fn of(campaign: &campaigns::Model) -> Self {
+        campaign.automation_id.map_or(Unit::Campaign(campaign.id), Unit::Automation)
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unit::Campaign(id) => write!(f, "{id}"),
+            Unit::Automation(id) => write!(f, "automation-{id}"),
+        }
+    }
+}
+
+/// The bucket (0–9999) of `member_id` in `unit`: the first eight bytes of SHA-256 of the merchant's salt, the
+/// campaign (or automation) and the member. The same inputs give the same bucket on every run and every replica.
+pub fn bucket(salt: &str, unit: Unit, member_id: i64) -> i32 {
+    let digest = Sha256::digest(format!("{salt}:{unit}:{member_id}").as_bytes());
     let mut first = [0_u8; 8];
     first.copy_from_slice(&digest[..8]);
     i32::try_from(u64::from_be_bytes(first) % 10_000).unwrap_or(0)
@@ -195,22 +222,10 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
     principal.require_merchant_wide(Permission::CouponManage)?;
     let merchant_id = principal.merchant_id;
     let name = checked_text("name", &input.name, 30)?;
-    let message = match &input.message {
-        Some((title, body)) => {
-            Some((checked_text("message_title", title, 30)?, checked_text("message_body", body, 500)?))
-        }
-        None => None,
-    };
-    if message.is_none() && input.coupon_template_id.is_none() && input.sms_template_id.is_none() {
-        return Err(Error::invalid(
-            "coupon_template_id",
-            "a campaign carries a coupon, a message, an SMS, or some of them",
-        ));
-    }
-    let control_bp = input.control_bp.unwrap_or(DEFAULT_CONTROL_BP);
-    if !(0..=5_000).contains(&control_bp) {
-        return Err(Error::invalid("control_bp", "the control group is 0–50% (0–5000 basis points)"));
-    }
+    let message =
+        checked_content(ctx, merchant_id, input.coupon_template_id, input.message.as_ref(), input.sms_template_id)
+            .await?;
+    let control_bp = checked_control(input.control_bp)?;
     let now = ctx.now();
     if input.run_at < now - Duration::minutes(5) || input.run_at > now + Duration::days(366) {
         return Err(Error::invalid("run_at", "must be from now to a year ahead"));
@@ -218,36 +233,12 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
     super::segments::row(ctx, merchant_id, input.segment_id)
         .await
         .map_err(|_| Error::invalid("segment_id", "no such segment of this merchant"))?;
-    if let Some(template_id) = input.coupon_template_id {
-        let template = crate::coupons::templates::row(&ctx.db, merchant_id, template_id)
-            .await
-            .map_err(|_| Error::invalid("coupon_template_id", "no such coupon template of this merchant"))?;
-        // Handed out any other way, it would reach the control group too.
-        if let Some(why) = reaches_control(&template) {
-            return Err(Error::invalid(
-                "coupon_template_id",
-                format!("a campaign's coupon must reach members only through the campaign, and {why}"),
-            ));
-        }
-    }
-    if let Some(template_id) = input.sms_template_id {
-        let template = super::sms::template_row(&ctx.db, merchant_id, template_id)
-            .await
-            .map_err(|_| Error::invalid("sms_template_id", "no such SMS template of this merchant"))?;
-        if template.archived {
-            return Err(Error::invalid("sms_template_id", "this SMS template is archived"));
-        }
-        let variables = super::sms::variables_of(&template)?;
-        if input.coupon_template_id.is_none() && variables.iter().any(|v| v == "coupon" || v == "days") {
-            return Err(Error::invalid("sms_template_id", "this SMS names a coupon, and the campaign carries none"));
-        }
-    }
     let (message_title, message_body) = message.unzip();
     let row = campaigns::ActiveModel {
         merchant_id: Set(merchant_id),
         name: Set(name),
         kind: Set("one_off".to_owned()),
-        segment_id: Set(input.segment_id),
+        segment_id: Set(Some(input.segment_id)),
         coupon_template_id: Set(input.coupon_template_id),
         message_title: Set(message_title),
         message_body: Set(message_body),
@@ -265,6 +256,64 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
     let detail = json!({ "segment_id": row.segment_id, "run_at": row.run_at, "control_bp": control_bp });
     audit::by_staff(&ctx.db, principal, "campaign.scheduled", ("campaign", row.id), detail).await?;
     to_campaign(row, Vec::new())
+}
+
+/// The control share asked for, or the default: 0–50%.
+pub(super) fn checked_control(control_bp: Option<i32>) -> Result<i32> {
+    let control_bp = control_bp.unwrap_or(DEFAULT_CONTROL_BP);
+    if !(0..=5_000).contains(&control_bp) {
+        return Err(Error::invalid("control_bp", "the control group is 0–50% (0–5000 basis points)"));
+    }
+    Ok(control_bp)
+}
+
+/// Checks what a campaign (or an automation's runs) carries: at least one of a coupon, an in-app message and an
+/// SMS; a coupon that reaches members only through the campaign; an SMS template of the merchant's, not archived,
+/// naming a coupon only when one goes with it. Returns the message trimmed.
+pub(super) async fn checked_content(
+    ctx: &AppContext,
+    merchant_id: i64,
+    coupon_template_id: Option<i64>,
+    message: Option<&(String, String)>,
+    sms_template_id: Option<i64>,
+) -> Result<Option<(String, String)>> {
+    let message = match message {
+        Some((title, body)) => {
+            Some((checked_text("message_title", title, 30)?, checked_text("message_body", body, 500)?))
+        }
+        None => None,
+    };
+    if message.is_none() && coupon_template_id.is_none() && sms_template_id.is_none() {
+        return Err(Error::invalid(
+            "coupon_template_id",
+            "a campaign carries a coupon, a message, an SMS, or some of them",
+        ));
+    }
+    if let Some(template_id) = coupon_template_id {
+        let template = crate::coupons::templates::row(&ctx.db, merchant_id, template_id)
+            .await
+            .map_err(|_| Error::invalid("coupon_template_id", "no such coupon template of this merchant"))?;
+        // Handed out any other way, it would reach the control group too.
+        if let Some(why) = reaches_control(&template) {
+            return Err(Error::invalid(
+                "coupon_template_id",
+                format!("a campaign's coupon must reach members only through the campaign, and {why}"),
+            ));
+        }
+    }
+    if let Some(template_id) = sms_template_id {
+        let template = super::sms::template_row(&ctx.db, merchant_id, template_id)
+            .await
+            .map_err(|_| Error::invalid("sms_template_id", "no such SMS template of this merchant"))?;
+        if template.archived {
+            return Err(Error::invalid("sms_template_id", "this SMS template is archived"));
+        }
+        let variables = super::sms::variables_of(&template)?;
+        if coupon_template_id.is_none() && variables.iter().any(|v| v == "coupon" || v == "days") {
+            return Err(Error::invalid("sms_template_id", "this SMS names a coupon, and the campaign carries none"));
+        }
+    }
+    Ok(message)
 }
 
 async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<campaigns::Model> {
@@ -446,7 +495,8 @@ pub(crate) fn reaches_control(template: &entity::coupon_templates::Model) -> Opt
     }
 }
 
-/// Whether a scheduled or running campaign of the merchant uses the segment or the coupon template.
+/// Whether a scheduled or running campaign of the merchant, or an automation not ended, uses the segment or the
+/// coupon template.
 pub(crate) async fn in_use(
     conn: &impl ConnectionTrait,
     merchant_id: i64,
@@ -462,7 +512,7 @@ pub(crate) async fn in_use(
     if let Some(template_id) = template_id {
         query = query.filter(campaigns::Column::CouponTemplateId.eq(template_id));
     }
-    Ok(query.count(conn).await? > 0)
+    Ok(query.count(conn).await? > 0 || super::automations::in_use(conn, merchant_id, segment_id, template_id).await?)
 }
 
 /// A campaign whose time has come, or whose run's claim lapsed.
@@ -495,23 +545,30 @@ async fn assign(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now:
     let merchant_id = campaign.merchant_id;
     let salt = salt(&ctx.db, merchant_id).await?;
     let started = campaign.started_at.unwrap_or(now);
-    let condition = super::segments::members_at(ctx, merchant_id, campaign.segment_id, started).await?;
-    // The segment is evaluated once (a rule over a year of bills costs seconds; paging it would repeat that per
+    // The audience is evaluated once (a rule over a year of bills costs seconds; paging it would repeat that per
     // page): its ids, 8 bytes a member, then written in pages, each renewing the claim.
-    let ids: Vec<i64> = members::Entity::find()
-        .select_only()
-        .column(members::Column::Id)
-        .filter(condition)
-        .order_by_asc(members::Column::Id)
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
+    let ids = match (campaign.automation_id, campaign.segment_id) {
+        (Some(automation_id), _) => super::automations::audience(ctx, automation_id, started).await?,
+        (None, Some(segment_id)) => {
+            let condition = super::segments::members_at(ctx, merchant_id, segment_id, started).await?;
+            members::Entity::find()
+                .select_only()
+                .column(members::Column::Id)
+                .filter(condition)
+                .order_by_asc(members::Column::Id)
+                .into_tuple()
+                .all(&ctx.db)
+                .await?
+        }
+        (None, None) => return Err(Error::NotFound("segment")),
+    };
+    let unit = Unit::of(campaign);
     for page in ids.chunks(1_000) {
         if !renew(ctx, campaign.id, token, ctx.now()).await? {
             return Err(Error::Internal(anyhow::anyhow!("campaign {}: another run took it over", campaign.id)));
         }
         let rows = page.iter().map(|&member_id| {
-            let bucket = bucket(&salt, campaign.id, member_id);
+            let bucket = bucket(&salt, unit, member_id);
             campaign_members::ActiveModel {
                 campaign_id: Set(campaign.id),
                 member_id: Set(member_id),
@@ -622,15 +679,21 @@ mod tests {
     #[test]
     fn buckets_are_stable_and_split_close_to_the_share() {
         let salt = "0123456789abcdef0123456789abcdef";
-        assert_eq!(bucket(salt, 7, 42), bucket(salt, 7, 42));
+        let (seven, eight) = (Unit::Campaign(7), Unit::Campaign(8));
+        assert_eq!(bucket(salt, seven, 42), bucket(salt, seven, 42));
         assert_ne!(
-            (0..50).map(|m| bucket(salt, 7, m)).collect::<Vec<_>>(),
-            (0..50).map(|m| bucket(salt, 8, m)).collect::<Vec<_>>()
+            (0..50).map(|m| bucket(salt, seven, m)).collect::<Vec<_>>(),
+            (0..50).map(|m| bucket(salt, eight, m)).collect::<Vec<_>>()
+        );
+        // An automation is a unit of its own, not the campaign with the same number.
+        assert_ne!(
+            (0..50).map(|m| bucket(salt, seven, m)).collect::<Vec<_>>(),
+            (0..50).map(|m| bucket(salt, Unit::Automation(7), m)).collect::<Vec<_>>()
         );
         // 100,000 members at 10%: the binomial's standard deviation is about 95, so within 5 of them (≈ ±475).
-        let control = (0..100_000).filter(|&m| bucket(salt, 7, m) < 1_000).count();
+        let control = (0..100_000).filter(|&m| bucket(salt, seven, m) < 1_000).count();
         assert!((9_525..=10_475).contains(&control), "{control}");
         // Every bucket is in range.
-        assert!((0..10_000).all(|m| (0..10_000).contains(&bucket(salt, 3, m))));
+        assert!((0..10_000).all(|m| (0..10_000).contains(&bucket(salt, Unit::Campaign(3), m))));
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::{Error, Result};
 
+pub mod automations;
 pub mod campaigns;
 pub mod inbox;
 pub mod segments;
