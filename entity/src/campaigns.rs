@@ -44,6 +44,8 @@ pub struct Model {
     pub automation_id: Option<i64>,
     /// The local date (YYYY-MM-DD) of an automation's run: one per automation and date.
     pub occasion: Option<String>,
+    /// When staff paused it: it does not run, or its messages are not sent, until resumed.
+    pub paused_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@
 //!   them again, and whether it is active, paused or ended.
 //! - `campaigns.automation_id` and `campaigns.occasion`: each day's run is a campaign of its automation, unique per
 //!   automation and local date, so a day runs once however many replicas try.
+//! - `campaigns.paused_at`: a campaign paused by staff: not run, or its messages not sent, until resumed.
 //! - `campaigns.segment_id` may be empty: a run of an automation without a segment reaches whom its trigger picks.
 //!   SQLite cannot drop a NOT NULL in place, so there the table is rebuilt with its rows.
 
@@ -91,6 +92,7 @@ impl MigrationTrait for Migration {
         m.alter_table(Table::alter().table(col("campaigns")).add_column(fk_id_null(col("automation_id"))).take())
             .await?;
         m.alter_table(Table::alter().table(col("campaigns")).add_column(text_null(col("occasion"))).take()).await?;
+        m.alter_table(Table::alter().table(col("campaigns")).add_column(at_null(col("paused_at"))).take()).await?;
         m.create_index(index(col("campaigns"), "ux_campaigns_occasion", &["automation_id", "occasion"], true)).await?;
         m.create_table(
             Table::create()
@@ -131,7 +133,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table(col("marketing_automations")).to_owned()).await?;
         m.drop_index(Index::drop().name("ux_campaigns_occasion").table(col("campaigns")).to_owned()).await?;
-        for column in ["occasion", "automation_id"] {
+        for column in ["paused_at", "occasion", "automation_id"] {
             m.alter_table(Table::alter().table(col("campaigns")).drop_column(col(column)).take()).await?;
         }
         Ok(())

@@ -234,7 +234,10 @@ impl Conflict {
             }
             Conflict::CouponCodeUsed => "this redemption code was redeemed already",
             Conflict::SegmentNameTaken => "another segment has this name",
-            Conflict::CampaignState => "the campaign has started or ended; only a scheduled campaign can be called off",
+            Conflict::CampaignState => {
+                "the campaign is not in a state that allows this: call off or pause a scheduled one, pause or stop one \
+                 that has run, resume a paused one"
+            }
             Conflict::AutomationState => {
                 "the automation is not in a state that allows this: pause an active one, resume a paused one, end either"
             }

@@ -19,6 +19,8 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
         .service(create_campaign)
         .service(get_campaign)
         .service(cancel_campaign)
+        .service(pause_campaign)
+        .service(resume_campaign)
         .service(stop_campaign);
 }
 
@@ -78,6 +80,8 @@ pub struct CampaignDto {
     pub sends: Vec<SendCountDto>,
     /// Why it gave up (`failed`: its segment was gone when it ran).
     pub failure: Option<String>,
+    /// When staff paused it: a scheduled one does not run, one that ran sends nothing more, until resumed.
+    pub paused_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -115,6 +119,7 @@ impl From<Campaign> for CampaignDto {
                 .map(|s| SendCountDto { channel: s.channel, status: s.status, count: s.count })
                 .collect(),
             failure: c.failure,
+            paused_at: c.paused_at,
             created_at: c.created_at,
         }
     }
@@ -181,6 +186,29 @@ async fn cancel_campaign(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<CampaignDto>> {
     Ok(web::Json(campaigns::cancel(&ctx, &me, id.into_inner()).await?.into()))
+}
+
+/// Pause a scheduled campaign, or one that has run: nothing more is sent until it is resumed (409 `campaign_state`
+/// while it is being run, or once paused, cancelled or failed).
+#[utoipa::path(tag = "marketing", params(("id" = i64, Path)), responses((status = 200, body = CampaignDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/campaigns/{id}/pause")]
+async fn pause_campaign(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<CampaignDto>> {
+    Ok(web::Json(campaigns::pause(&ctx, &me, id.into_inner()).await?.into()))
+}
+
+/// Resume a paused campaign: its messages not sent yet are queued again (409 `campaign_state` if not paused).
+#[utoipa::path(tag = "marketing", params(("id" = i64, Path)), responses((status = 200, body = CampaignDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/campaigns/{id}/resume")]
+async fn resume_campaign(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<CampaignDto>> {
+    Ok(web::Json(campaigns::resume(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 /// End a campaign that has run: its messages not sent yet are skipped (409 `campaign_state` before it runs).

@@ -233,6 +233,36 @@ async fn a_campaign_runs_once_is_taken_over_when_a_run_died_and_can_be_called_of
 }
 
 #[tokio::test]
+async fn a_paused_campaign_neither_runs_nor_sends_until_resumed() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let (segment, _, _) = audience(&app, 20, 0).await;
+    let body = json!({
+        "name": "暂停测试", "segment_id": segment, "control_bp": 0,
+        "message_title": "本周特惠", "message_body": "回复或在“我的”中可关闭营销消息。", "run_at": Utc::now(),
+    });
+    let id = app.staff_created(&marketing, "/campaigns", body).await["id"].as_i64().unwrap();
+    let path = |action: &str| format!("{STAFF}/campaigns/{id}/{action}");
+    // Paused before its time: it does not run when the time comes.
+    let paused = ok(app.post(&path("pause"), &marketing, json!({})).await);
+    assert!(paused["paused_at"].is_string());
+    assert_eq!(run_due(&app.ctx, Utc::now()).await.unwrap().campaigns, 0);
+    assert_error(&app.post(&path("pause"), &marketing, json!({})).await, StatusCode::CONFLICT, "campaign_state");
+    assert!(ok(app.post(&path("resume"), &marketing, json!({})).await)["paused_at"].is_null());
+    assert_eq!(run_due(&app.ctx, Utc::now()).await.unwrap().campaigns, 1, "resumed, its time has passed: it runs");
+
+    // Paused after it ran: its messages wait, and go once it resumes.
+    ok(app.post(&path("pause"), &marketing, json!({})).await);
+    assert_eq!(dispatch_due(&app.ctx, Utc::now()).await.unwrap().sent, 0);
+    let waiting = app.staff_ok(&marketing, &format!("/campaigns/{id}/sends?status=paused&limit=200")).await;
+    assert_eq!(waiting.as_array().unwrap().len(), 20);
+    ok(app.post(&path("resume"), &marketing, json!({})).await);
+    let sent = dispatch_due(&app.ctx, Utc::now()).await.unwrap().sent;
+    assert_eq!(sent, 20);
+    assert_error(&app.post(&path("resume"), &marketing, json!({})).await, StatusCode::CONFLICT, "campaign_state");
+}
+
+#[tokio::test]
 async fn campaigns_that_cannot_be_run_are_refused_and_nothing_is_written() {
     let app = TestApp::spawn().await;
     let marketing = app.token(Role::Marketing).await;

@@ -256,6 +256,7 @@ impl Victim {
         Some(match (method, p) {
             (_, p) if method == "GET" || method == "DELETE" || p.ends_with("/anonymise") => return None,
             ("POST", "/campaigns/{id}/cancel" | "/campaigns/{id}/stop" | "/me/inbox/{id}/read") => return None,
+            ("POST", "/campaigns/{id}/pause" | "/campaigns/{id}/resume") => return None,
             ("POST", "/automations/{id}/pause" | "/automations/{id}/resume" | "/automations/{id}/end") => return None,
             ("POST", "/automations") => {
                 json!({ "name": "走查自动化", "trigger": "win_back", "message_title": "走查", "message_body": "走查消息" })

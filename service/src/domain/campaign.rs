@@ -66,6 +66,8 @@ names!(SendChannel {
 pub enum SendStatus {
     /// Planned, waiting for its time (or held: quiet hours, a provider asking us to slow down).
     Queued,
+    /// Planned, and held while its campaign is paused: queued again when it resumes.
+    Paused,
     /// A dispatcher holds it.
     Sending,
     /// Handed to the provider and the answer lost: looked up before anything else.
@@ -82,6 +84,7 @@ pub enum SendStatus {
 
 names!(SendStatus {
     Queued => "queued",
+    Paused => "paused",
     Sending => "sending",
     Unknown => "unknown",
     Sent => "sent",

@@ -327,7 +327,7 @@ pub async fn end(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Resul
         .col_expr(marketing_sends::Column::Reason, Expr::value(Some("campaign_stopped")))
         .col_expr(marketing_sends::Column::UpdatedAt, Expr::value(now))
         .filter(marketing_sends::Column::CampaignId.in_subquery(runs))
-        .filter(marketing_sends::Column::Status.eq(SendStatus::Queued.as_str()))
+        .filter(marketing_sends::Column::Status.is_in([SendStatus::Queued.as_str(), SendStatus::Paused.as_str()]))
         .exec(&ctx.db)
         .await?;
     let detail = json!({ "skipped": stopped.rows_affected });

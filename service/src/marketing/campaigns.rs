@@ -76,6 +76,8 @@ pub struct Campaign {
     pub sends: Vec<SendCount>,
     /// Why it gave up, when it did.
     pub failure: Option<String>,
+    /// When staff paused it (it does not run, or its messages wait, until resumed).
+    pub paused_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -158,6 +160,7 @@ fn to_campaign(row: campaigns::Model, sends: Vec<SendCount>) -> Result<Campaign>
         messages,
         sends,
         failure: row.failure,
+        paused_at: row.paused_at,
         created_at: row.created_at,
     })
 }
@@ -379,11 +382,68 @@ pub async fn stop(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Resu
         .col_expr(marketing_sends::Column::Reason, Expr::value(Some("campaign_stopped")))
         .col_expr(marketing_sends::Column::UpdatedAt, Expr::value(now))
         .filter(marketing_sends::Column::CampaignId.eq(id))
-        .filter(marketing_sends::Column::Status.eq(SendStatus::Queued.as_str()))
+        .filter(marketing_sends::Column::Status.is_in([SendStatus::Queued.as_str(), SendStatus::Paused.as_str()]))
         .exec(&ctx.db)
         .await?;
     let detail = json!({ "skipped": stopped.rows_affected });
     audit::by_staff(&ctx.db, principal, "campaign.stopped", ("campaign", id), detail).await?;
+    one(ctx, principal.merchant_id, id).await
+}
+
+/// Moves a campaign's messages from one status to another (pausing and resuming).
+async fn move_sends(ctx: &AppContext, id: i64, from: SendStatus, to: SendStatus) -> Result<u64> {
+    let moved = marketing_sends::Entity::update_many()
+        .col_expr(marketing_sends::Column::Status, Expr::value(to.as_str()))
+        .col_expr(marketing_sends::Column::UpdatedAt, Expr::value(ctx.now()))
+        .filter(marketing_sends::Column::CampaignId.eq(id))
+        .filter(marketing_sends::Column::Status.eq(from.as_str()))
+        .exec(&ctx.db)
+        .await?;
+    Ok(moved.rows_affected)
+}
+
+/// Pauses a campaign: a scheduled one does not run when its time comes, one that has run sends nothing more (its
+/// messages not yet sent wait as `paused`) until resumed. A campaign being run right now cannot be paused (409
+/// `campaign_state`, as for one cancelled, failed or paused already): try again in a moment.
+pub async fn pause(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<Campaign> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    row(ctx, principal.merchant_id, id).await?;
+    let now = ctx.now();
+    // Guarded: a run claims only a campaign not paused, so either the pause or the run wins, never both.
+    let paused = campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::PausedAt, Expr::value(Some(now)))
+        .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+        .filter(campaigns::Column::Id.eq(id))
+        .filter(campaigns::Column::Status.is_in([CampaignStatus::Scheduled.as_str(), CampaignStatus::Done.as_str()]))
+        .filter(campaigns::Column::PausedAt.is_null())
+        .exec(&ctx.db)
+        .await?;
+    if paused.rows_affected != 1 {
+        return Err(Error::Conflict(Conflict::CampaignState));
+    }
+    let held = move_sends(ctx, id, SendStatus::Queued, SendStatus::Paused).await?;
+    audit::by_staff(&ctx.db, principal, "campaign.paused", ("campaign", id), json!({ "held": held })).await?;
+    one(ctx, principal.merchant_id, id).await
+}
+
+/// Resumes a paused campaign: a scheduled one runs when its time comes (at once if it has passed), the messages
+/// of one that has run are queued again and decided as they are sent (409 `campaign_state` if it is not paused).
+pub async fn resume(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Result<Campaign> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    row(ctx, principal.merchant_id, id).await?;
+    let now = ctx.now();
+    let resumed = campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::PausedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+        .filter(campaigns::Column::Id.eq(id))
+        .filter(campaigns::Column::PausedAt.is_not_null())
+        .exec(&ctx.db)
+        .await?;
+    if resumed.rows_affected != 1 {
+        return Err(Error::Conflict(Conflict::CampaignState));
+    }
+    let queued = move_sends(ctx, id, SendStatus::Paused, SendStatus::Queued).await?;
+    audit::by_staff(&ctx.db, principal, "campaign.resumed", ("campaign", id), json!({ "queued": queued })).await?;
     one(ctx, principal.merchant_id, id).await
 }
 
@@ -521,7 +581,8 @@ fn due(now: DateTime<Utc>) -> Condition {
         .add(
             Condition::all()
                 .add(campaigns::Column::Status.eq(CampaignStatus::Scheduled.as_str()))
-                .add(campaigns::Column::RunAt.lte(now)),
+                .add(campaigns::Column::RunAt.lte(now))
+                .add(campaigns::Column::PausedAt.is_null()),
         )
         .add(
             Condition::all()
