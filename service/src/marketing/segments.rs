@@ -97,6 +97,19 @@ pub enum Criterion {
     /// They hold a usable count card with at most `max_sessions` sessions left (one at least), or expiring within
     /// `expires_within_days` days; both given, one card must be both.
     CountCard { max_sessions: Option<u32>, expires_within_days: Option<u32> },
+    /// Their RFM scores among the merchant's members who came in the last `days` days: recency, frequency (bills)
+    /// and money (paid less refunds), each 1–5 by quintile, 5 the most recent, most frequent, most spent; members
+    /// with equal figures share a score. A list left empty takes any score; members who did not come in the period
+    /// have no scores and do not match.
+    Rfm {
+        days: u32,
+        #[serde(default)]
+        recency: Vec<u8>,
+        #[serde(default)]
+        frequency: Vec<u8>,
+        #[serde(default)]
+        monetary: Vec<u8>,
+    },
     /// Their answer in force for the purpose (marketing at all by default, or by SMS, or personalised) is yes
     /// (`granted`), or is not yes (no, or never asked).
     MarketingConsent {
@@ -200,6 +213,17 @@ impl Criterion {
                     return Err(Error::invalid("criteria", "sessions left are 1–1000"));
                 }
                 expires_within_days.map_or(Ok(()), |d| days_ok("criteria", d))
+            }
+            Criterion::Rfm { days, recency, frequency, monetary } => {
+                days_ok("criteria", *days)?;
+                let lists = [recency, frequency, monetary];
+                if lists.iter().all(|l| l.is_empty()) {
+                    return Err(Error::invalid("criteria", "choose the scores of recency, frequency or money"));
+                }
+                if lists.iter().any(|l| l.len() > 5 || l.iter().any(|s| !(1..=5).contains(s))) {
+                    return Err(Error::invalid("criteria", "RFM scores are 1–5"));
+                }
+                Ok(())
             }
             Criterion::MarketingConsent { .. } => Ok(()),
         }
@@ -520,7 +544,40 @@ impl At {
                 let yes = latest_answer(self.merchant_id, *purpose, true);
                 if *granted { self.member_in(yes) } else { self.member_not_in(yes) }
             }
+            Criterion::Rfm { days, recency, frequency, monetary } => self.rfm(*days, recency, frequency, monetary),
         }
+    }
+
+    /// Members whose RFM scores are in the lists. A score is ⌈5 × (members with a figure at most theirs) ÷
+    /// (members)⌉: integer arithmetic both databases do alike, and ties share a score (the window counts peers).
+    fn rfm(&self, days: u32, recency: &[u8], frequency: &[u8], monetary: &[u8]) -> Condition {
+        let settled_at = Expr::col((bills::Entity, bills::Column::SettledAt));
+        let paid = Expr::col((bills::Entity, bills::Column::TotalFen))
+            .sub(Expr::col((bills::Entity, bills::Column::RefundedFen)));
+        let mut figures = self.visits();
+        figures
+            .expr_as(Func::max(settled_at.clone()), "last_at")
+            .expr_as(Func::count(Expr::col((bills::Entity, bills::Column::Id))), "visits")
+            .expr_as(Func::sum(paid), "paid")
+            .and_where(settled_at.gte(self.days_ago(days)))
+            .group_by_col((bills::Entity, bills::Column::MemberId));
+        let score = |figure: &str| {
+            Expr::cust(format!("(5 * COUNT(*) OVER (ORDER BY {figure}) + COUNT(*) OVER () - 1) / COUNT(*) OVER ()"))
+        };
+        let scores = Query::select()
+            .column("member_id")
+            .expr_as(score("last_at"), "r")
+            .expr_as(score("visits"), "f")
+            .expr_as(score("paid"), "m")
+            .from_subquery(figures, "figures")
+            .to_owned();
+        let mut chosen = Query::select().column("member_id").from_subquery(scores, "scores").to_owned();
+        for (name, list) in [("r", recency), ("f", frequency), ("m", monetary)] {
+            if !list.is_empty() {
+                chosen.and_where(Expr::col(name).is_in(list.iter().map(|s| i64::from(*s))));
+            }
+        }
+        self.member_in(chosen)
     }
 }
 
