@@ -865,6 +865,15 @@ export const tests = [
       const held = await call(base, 'GET', `/api/staff/v1/members/${never.id}/coupons`, cashier)
       assert.deepEqual(held.map((c) => c.terms.name), ['初次到店礼'])
       assert.deepEqual(await call(base, 'GET', `/api/staff/v1/members/${came.id}/coupons`, cashier), [])
+
+      // An RFM tier: counted once a dimension is chosen (the most recent fifth of the year's visitors), said in words.
+      await page.locator('[data-test=segment-new]').click()
+      await choose(page, '[data-test=criterion-kind] >> nth=0', 'RFM 分层')
+      await page.locator('[data-test=criterion-rfm-days] input').waitFor()
+      await page.locator('[data-test=segment-count]', { hasText: '—' }).waitFor()
+      await page.locator('[data-test=criterion-rfm-recency] .el-checkbox-button', { hasText: '5' }).click()
+      await page.locator('[data-test=criterion-rfm-summary]', { hasText: '近 365 天 RFM：最近消费 5 分' }).waitFor()
+      await page.locator('[data-test=segment-count]', { hasText: /^\d+$/ }).waitFor()
     },
   },
   {
@@ -1068,6 +1077,116 @@ export const tests = [
       await shot('35-consent-record')
       const record = await call(base, 'GET', `/api/staff/v1/members/${member.id}/consents`, cashier)
       assert.deepEqual(record.map((c) => [c.purpose, c.granted, c.channel, typeof c.recorded_by]), [['sms', false, 'desk', 'number']])
+    },
+  },
+  {
+    name: 'marketing-sets-up-a-win-back-automation-pauses-resumes-and-ends-it',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+
+      await signIn(page, accounts.marketing, '/console/automations')
+      await page.locator('[data-test=automation-intro]', { hasText: '09:00' }).waitFor()
+      await page.locator('[data-test=automation-new]').click()
+      await page.locator('[data-test=automation-name]').fill('流失召回60天')
+      await choose(page, '[data-test=automation-trigger]', '流失召回')
+      // The trigger's own default, its range, and the sentence the list will show.
+      assert.equal(await page.locator('[data-test=automation-param] input').inputValue(), '60')
+      await page.locator('[data-test=automation-preview]', { hasText: '最近一次到店已满 60 天' }).waitFor()
+      await page.locator('[data-test=automation-param-90]').click()
+      await page.locator('[data-test=automation-preview]', { hasText: '最近一次到店已满 90 天' }).waitFor()
+      await page.locator('[data-test=automation-param-60]').click()
+      await page.locator('[data-test=automation-preview]', { hasText: '最近一次到店已满 60 天' }).waitFor()
+      await page.locator('[data-test=automation-title]').fill('好久不见')
+      await page.locator('[data-test=automation-body]').fill('您已经两个月没来啦，回店护理享专属关怀。')
+      await page.waitForTimeout(300)
+      await shot('36-automation-new')
+      await page.locator('[data-test=automation-save]').click()
+
+      const row = page.locator('[data-test=automation-list] .el-table__row', { hasText: '流失召回60天' })
+      const status = row.locator('[data-test=automation-status]')
+      await status.filter({ hasText: '运行中' }).waitFor()
+      assert.match(await row.locator('[data-test=automation-trigger-text]').innerText(), /最近一次到店已满 60 天/)
+      await row.locator('[data-test=automation-has-in-app]').waitFor()
+      assert.equal(await row.locator('[data-test=automation-has-coupon]').count(), 0)
+      const [created] = (await call(base, 'GET', '/api/staff/v1/automations', owner)).filter((a) => a.name === '流失召回60天')
+      assert.deepEqual(
+        [created.trigger, created.days, created.threshold ?? null, created.control_bp, created.cooldown_days, created.message_title, created.status],
+        ['win_back', 60, null, 1000, 180, '好久不见', 'active'],
+      )
+      await page.locator('.el-loading-mask').first().waitFor({ state: 'hidden' })
+      await shot('37-automation-created')
+
+      await row.locator('[data-test=automation-pause]').click()
+      await status.filter({ hasText: '已暂停' }).waitFor()
+      await row.locator('[data-test=automation-resume]').click()
+      await status.filter({ hasText: '运行中' }).waitFor()
+
+      // Ending asks first: what its runs have not sent yet will not go.
+      await row.locator('[data-test=automation-end]').click()
+      const confirm = page.locator('.el-message-box', { hasText: '流失召回60天' })
+      await confirm.waitFor()
+      assert.match(await confirm.innerText(), /尚未发出的消息将被跳过/)
+      await confirm.locator('.el-message-box__btns .el-button--primary').click()
+      await status.filter({ hasText: '已结束' }).waitFor()
+      assert.equal(await row.locator('[data-test=automation-pause], [data-test=automation-resume], [data-test=automation-end]').count(), 0)
+      const [ended] = (await call(base, 'GET', '/api/staff/v1/automations', owner)).filter((a) => a.name === '流失召回60天')
+      assert.equal(ended.status, 'ended')
+      await page.waitForTimeout(600) // the confirmation box fades out
+      await shot('38-automation-ended')
+    },
+  },
+  {
+    name: 'marketing-pauses-a-scheduled-campaign-and-resumes-it',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const rule = { combine: 'all', criteria: [{ kind: 'tags', tags: ['e2e暂停'] }] }
+      await call(base, 'POST', '/api/staff/v1/segments', owner, { name: 'e2e 暂停人群', rule })
+      const campaign = async () => (await call(base, 'GET', '/api/staff/v1/campaigns', owner)).find((c) => c.name === 'e2e 暂停活动')
+
+      // Scheduled two days ahead, in the store's time, so it does not run while the scenario looks at it.
+      const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10) + ' 10:00'
+      await signIn(page, accounts.marketing, '/console/campaigns')
+      await page.locator('[data-test=campaign-new]').click()
+      await page.locator('[data-test=campaign-name]').fill('e2e 暂停活动')
+      await choose(page, '[data-test=campaign-segment]', 'e2e 暂停人群')
+      await page.locator('[data-test=campaign-title]').fill('周末护理')
+      await page.locator('[data-test=campaign-body]').fill('本周末到店护理享九折。')
+      await page.locator('[data-test=campaign-later]').click()
+      const runAt = page.locator('[data-test=campaign-run-at] input')
+      await runAt.fill(later)
+      await runAt.press('Enter')
+      await page.locator('[data-test=campaign-save]').click()
+      const row = page.locator('[data-test=campaign-list] .el-table__row', { hasText: 'e2e 暂停活动' })
+      await row.locator('[data-test=campaign-status]', { hasText: '待发送' }).waitFor()
+      assert.equal(await row.locator('[data-test=campaign-paused]').count(), 0)
+      assert.equal(await row.locator('[data-test=campaign-resume]').count(), 0)
+      const scheduled = await campaign()
+      assert.equal(scheduled.status, 'scheduled')
+      assert.ok(new Date(scheduled.run_at) > new Date(), `runs at ${scheduled.run_at}`)
+
+      // Pausing asks first, saying what it holds back; the row then shows 已暂停 and offers 恢复 instead.
+      await row.locator('[data-test=campaign-pause]').click()
+      const confirm = page.locator('.el-message-box', { hasText: 'e2e 暂停活动' })
+      await confirm.waitFor()
+      assert.match(await confirm.innerText(), /计划中的活动到时不会执行/)
+      await confirm.locator('.el-message-box__btns .el-button--primary').click()
+      await row.locator('[data-test=campaign-paused]', { hasText: '已暂停' }).waitFor()
+      await row.locator('[data-test=campaign-resume]').waitFor()
+      assert.equal(await row.locator('[data-test=campaign-pause]').count(), 0)
+      assert.equal(await row.locator('[data-test=campaign-status]').innerText(), '待发送')
+      const paused = await campaign()
+      assert.equal(paused.status, 'scheduled')
+      assert.ok(paused.paused_at, 'paused_at is set')
+      await page.waitForTimeout(600) // the confirmation box fades out
+      await shot('39-campaign-paused')
+
+      // Resumed before its time, it is simply scheduled again.
+      await row.locator('[data-test=campaign-resume]').click()
+      await row.locator('[data-test=campaign-paused]').waitFor({ state: 'detached' })
+      await row.locator('[data-test=campaign-pause]').waitFor()
+      assert.equal(await row.locator('[data-test=campaign-resume]').count(), 0)
+      const resumed = await campaign()
+      assert.deepEqual([resumed.status, resumed.paused_at ?? null], ['scheduled', null])
     },
   },
 ]

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Schemas } from '@/api/client'
 import { i18n } from '@/i18n'
-import { answersInForce, channelSummary, consentChannelLabel, countsByChannel, reasonLabel, statusLabel, STATUSES } from './sends'
+import { answersInForce, channelSummary, consentChannelLabel, countsByChannel, reasonLabel, statusLabel, STATUSES, statusType } from './sends'
 
 afterEach(() => {
   i18n.global.locale.value = 'zh-CN'
@@ -41,6 +41,7 @@ describe('send reasons', () => {
     i18n.global.locale.value = 'en'
     expect(reasonLabel('no_consent')).toBe('no marketing consent')
     expect(statusLabel('skipped')).toBe('skipped')
+    expect(statusLabel('paused')).toBe('paused')
   })
 })
 
@@ -87,6 +88,22 @@ describe('send counts', () => {
   it('has words for every status', () => {
     for (const status of STATUSES) expect(statusLabel(status)).not.toBe(status)
     expect(statusLabel('sent')).toBe('已发送')
+  })
+
+  it('names the messages a paused campaign holds', () => {
+    expect(STATUSES).toContain('paused')
+    expect(statusLabel('paused')).toBe('已暂停')
+    expect(statusType('paused')).toBe('info')
+  })
+
+  it('counts held messages after those still on their way and before those that did not go', () => {
+    const held: Schemas['SendCountDto'][] = [
+      { channel: 'sms', status: 'skipped', count: 1 },
+      { channel: 'sms', status: 'paused', count: 4 },
+      { channel: 'sms', status: 'delivered', count: 2 },
+    ]
+    const [sms] = countsByChannel(held)
+    expect(channelSummary(sms!)).toBe('短信 已送达 2 / 已暂停 4 / 跳过 1')
   })
 })
 

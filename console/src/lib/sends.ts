@@ -10,8 +10,8 @@ export type ConsentPurpose = Schemas['ConsentPurpose']
 
 /** SMS first (it costs money and needs a yes), then the in-app message. */
 export const CHANNELS: SendChannel[] = ['sms', 'in_app']
-/** What arrived, what went, what is still on its way, what did not go. */
-export const STATUSES: SendStatus[] = ['delivered', 'sent', 'queued', 'sending', 'unknown', 'failed', 'skipped']
+/** What arrived, what went, what is still on its way, what is held by a paused campaign, what did not go. */
+export const STATUSES: SendStatus[] = ['delivered', 'sent', 'queued', 'sending', 'unknown', 'paused', 'failed', 'skipped']
 export const PURPOSES: ConsentPurpose[] = ['marketing', 'sms', 'personalised']
 
 export function statusLabel(status: string): string {
@@ -29,7 +29,7 @@ export function reasonLabel(reason: string | null | undefined): string {
   return /^[a-z_]+$/.test(reason) ? named('sendReasons', reason) : reason
 }
 
-/** The colour of a status's tag: arrived, went, waiting, did not go. */
+/** The colour of a status's tag: arrived, went, waiting, held or did not go. */
 export function statusType(status: string): 'success' | 'primary' | 'warning' | 'danger' | 'info' {
   switch (status) {
     case 'delivered':
@@ -38,6 +38,7 @@ export function statusType(status: string): 'success' | 'primary' | 'warning' | 
       return 'primary'
     case 'failed':
       return 'danger'
+    case 'paused':
     case 'skipped':
       return 'info'
     default:

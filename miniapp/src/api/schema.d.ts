@@ -774,6 +774,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/automations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's automations, newest first. */
+        get: operations["list_automations"];
+        put?: never;
+        /** Create an automation: from the next morning (09:00 in the merchant's zone) it runs every day. */
+        post: operations["create_automation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/automations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An automation with its runs added up. */
+        get: operations["get_automation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/automations/{id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End an automation for good: no more runs, its runs' messages not sent yet are skipped (409 once ended). */
+        post: operations["end_automation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/automations/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause an active automation: no more runs until resumed (409 `automation_state` otherwise). */
+        post: operations["pause_automation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/automations/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused automation (409 `automation_state` otherwise). */
+        post: operations["resume_automation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/bills": {
         parameters: {
             query?: never;
@@ -1163,6 +1249,43 @@ export interface paths {
         put?: never;
         /** Call off a campaign that has not run (409 `campaign_state` otherwise). */
         post: operations["cancel_campaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/campaigns/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a scheduled campaign, or one that has run: nothing more is sent until it is resumed (409 `campaign_state`
+         *     while it is being run, or once paused, cancelled or failed).
+         */
+        post: operations["pause_campaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/campaigns/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused campaign: its messages not sent yet are queued again (409 `campaign_state` if not paused). */
+        post: operations["resume_campaign"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3265,6 +3388,100 @@ export interface components {
             target_id?: number | null;
             target_kind?: string | null;
         };
+        AutomationDto: {
+            /** Format: int64 */
+            audience: number;
+            /** Format: int64 */
+            control: number;
+            /** Format: int32 */
+            control_bp: number;
+            /** Format: int32 */
+            cooldown_days: number;
+            /** Format: int64 */
+            coupon_template_id?: number | null;
+            /** Format: int64 */
+            coupons_issued: number;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int32
+             * @description The trigger's days (0 for rebook and low balance).
+             */
+            days: number;
+            /** Format: int64 */
+            id: number;
+            /** @description The local date (YYYY-MM-DD) of its latest run. */
+            last_occasion?: string | null;
+            message_body?: string | null;
+            message_title?: string | null;
+            name: string;
+            /**
+             * Format: int64
+             * @description Its runs so far; their members, control group and coupons added up.
+             */
+            runs: number;
+            /** Format: int64 */
+            segment_id?: number | null;
+            /** Format: int64 */
+            sms_template_id?: number | null;
+            status: components["schemas"]["AutomationStatus"];
+            /** Format: int64 */
+            threshold?: number | null;
+            trigger: components["schemas"]["AutomationTrigger"];
+        };
+        AutomationRequest: {
+            /**
+             * Format: int32
+             * @description The control group's share, 0–5000 basis points (default 1000 = 10%), kept across all its runs.
+             */
+            control_bp?: number | null;
+            /**
+             * Format: int32
+             * @description Days, 0–3650, before it may reach the same member again; by default once ever for a welcome, 300 days for a
+             *     birthday, 180 for a win-back, 7 for a coupon expiring, 30 for the others, 0 for recurring.
+             */
+            cooldown_days?: number | null;
+            /**
+             * Format: int64
+             * @description A coupon for each member of the treatment group; the template must not reach members any other way.
+             */
+            coupon_template_id?: number | null;
+            /**
+             * Format: int32
+             * @description The trigger's days, its default when left out: welcome, joined within 1–30 (3); birthday, 0–30 days ahead
+             *     (3); win-back, lapsed 7–730 (60); count card or stored value expiring, within 1–90 (14); coupon expiring,
+             *     within 1–30 (3); recurring, every 1–365 days (7). Rebook and low balance take none.
+             */
+            days?: number | null;
+            message_body?: string | null;
+            message_title?: string | null;
+            /** @description 1–18 characters (each run is named after it and its date). */
+            name: string;
+            /**
+             * Format: int64
+             * @description Narrows the trigger to a saved segment; a recurring automation needs one.
+             */
+            segment_id?: number | null;
+            /** Format: int64 */
+            sms_template_id?: number | null;
+            /**
+             * Format: int64
+             * @description Rebook: percent of the member's own interval, 101–1000 (150). Low balance: the balance in fen at most
+             *     (10000). Others take none.
+             */
+            threshold?: number | null;
+            trigger: components["schemas"]["AutomationTrigger"];
+        };
+        /**
+         * @description Whether an automation runs.
+         * @enum {string}
+         */
+        AutomationStatus: "active" | "paused" | "ended";
+        /**
+         * @description What picks an automation's members each day.
+         * @enum {string}
+         */
+        AutomationTrigger: "welcome" | "birthday" | "win_back" | "rebook" | "count_card_expiring" | "stored_value_expiring" | "low_balance" | "coupon_expiring" | "recurring";
         /** @description One of a bill's coupons and what it took off. */
         BillCouponDto: {
             /** Format: int64 */
@@ -3565,6 +3782,11 @@ export interface components {
              * @description Members the segment held when it ran; of them, the control group (who received nothing).
              */
             audience: number;
+            /**
+             * Format: int64
+             * @description The automation this is one day's run of.
+             */
+            automation_id?: number | null;
             /** Format: int64 */
             control: number;
             /** Format: int32 */
@@ -3589,10 +3811,18 @@ export interface components {
              */
             messages: number;
             name: string;
+            /**
+             * Format: date-time
+             * @description When staff paused it: a scheduled one does not run, one that ran sends nothing more, until resumed.
+             */
+            paused_at?: string | null;
             /** Format: date-time */
             run_at: string;
-            /** Format: int64 */
-            segment_id: number;
+            /**
+             * Format: int64
+             * @description The segment reached; none for a run of an automation without one.
+             */
+            segment_id?: number | null;
             /** @description Its messages counted by channel and where they stand (sent, delivered, failed, skipped…). */
             sends: components["schemas"]["SendCountDto"][];
             /** Format: int64 */
@@ -4166,6 +4396,14 @@ export interface components {
             kind: "count_card";
             /** Format: int32 */
             max_sessions?: number | null;
+        } | {
+            /** Format: int32 */
+            days: number;
+            frequency?: number[];
+            /** @enum {string} */
+            kind: "rfm";
+            monetary?: number[];
+            recency?: number[];
         } | {
             granted: boolean;
             /** @enum {string} */
@@ -5446,7 +5684,7 @@ export interface components {
          * @description Where one marketing message stands.
          * @enum {string}
          */
-        SendStatus: "queued" | "sending" | "unknown" | "sent" | "delivered" | "failed" | "skipped";
+        SendStatus: "queued" | "paused" | "sending" | "unknown" | "sent" | "delivered" | "failed" | "skipped";
         ServiceItemDto: {
             active: boolean;
             /**
@@ -9210,6 +9448,383 @@ export interface operations {
             };
         };
     };
+    list_automations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_automation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AutomationRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_automation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    end_automation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    pause_automation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resume_automation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_bills: {
         parameters: {
             query: {
@@ -11101,6 +11716,134 @@ export interface operations {
         };
     };
     cancel_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    pause_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this (`forbidden`), or the merchant has it turned off (`disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resume_campaign: {
         parameters: {
             query?: never;
             header?: never;

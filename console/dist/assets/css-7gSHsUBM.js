@@ -1,1 +1,0 @@
-import"./index-DGAWNdCO.js";import"./css-uRctpJwx.js";
