@@ -45,6 +45,9 @@ pub struct Model {
     /// Marketing SMS arrive from this minute after midnight until `sms_until_min`, in the member's store's zone.
     pub sms_from_min: i32,
     pub sms_until_min: i32,
+    /// The merchant-wide control group's share in basis points: members whose bucket falls under it are in the
+    /// control group of every campaign and automation (0: none).
+    pub holdout_bp: i32,
     pub created_at: DateTimeUtc,
     /// WeChat Pay merchant number (商户号).
     pub wechatpay_mchid: Option<String>,

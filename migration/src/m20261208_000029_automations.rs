@@ -6,6 +6,7 @@
 //!   them again, and whether it is active, paused or ended.
 //! - `campaigns.automation_id` and `campaigns.occasion`: each day's run is a campaign of its automation, unique per
 //!   automation and local date, so a day runs once however many replicas try.
+//! - `merchants.holdout_bp`: a merchant-wide control group, in the control group of every campaign (0: none).
 //! - `campaigns.paused_at`: a campaign paused by staff: not run, or its messages not sent, until resumed.
 //! - `campaigns.segment_id` may be empty: a run of an automation without a segment reaches whom its trigger picks.
 //!   SQLite cannot drop a NOT NULL in place, so there the table is rebuilt with its rows.
@@ -93,6 +94,8 @@ impl MigrationTrait for Migration {
             .await?;
         m.alter_table(Table::alter().table(col("campaigns")).add_column(text_null(col("occasion"))).take()).await?;
         m.alter_table(Table::alter().table(col("campaigns")).add_column(at_null(col("paused_at"))).take()).await?;
+        let holdout = ColumnDef::new(col("holdout_bp")).integer().not_null().default(0).take();
+        m.alter_table(Table::alter().table(col("merchants")).add_column(holdout).take()).await?;
         m.create_index(index(col("campaigns"), "ux_campaigns_occasion", &["automation_id", "occasion"], true)).await?;
         m.create_table(
             Table::create()
@@ -136,6 +139,7 @@ impl MigrationTrait for Migration {
         for column in ["paused_at", "occasion", "automation_id"] {
             m.alter_table(Table::alter().table(col("campaigns")).drop_column(col(column)).take()).await?;
         }
+        m.alter_table(Table::alter().table(col("merchants")).drop_column(col("holdout_bp")).take()).await?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Campaigns for staff who manage marketing (schedule, read, call off), and the member's in-app inbox.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +21,9 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
         .service(cancel_campaign)
         .service(pause_campaign)
         .service(resume_campaign)
-        .service(stop_campaign);
+        .service(stop_campaign)
+        .service(get_holdout)
+        .service(set_holdout);
 }
 
 pub fn mini_routes(cfg: &mut ServiceConfig) {
@@ -220,6 +222,33 @@ async fn stop_campaign(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<CampaignDto>> {
     Ok(web::Json(campaigns::stop(&ctx, &me, id.into_inner()).await?.into()))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldoutDto {
+    /// The merchant-wide control group, 0–2000 basis points (0: none): these members are in the control group of
+    /// every campaign and automation, so the whole of marketing can be measured against them.
+    pub holdout_bp: i32,
+}
+
+/// The merchant-wide control group.
+#[utoipa::path(tag = "marketing", responses((status = 200, body = HoldoutDto), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/marketing/holdout")]
+async fn get_holdout(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<HoldoutDto>> {
+    Ok(web::Json(HoldoutDto { holdout_bp: campaigns::holdout(&ctx, &me).await? }))
+}
+
+/// Set the merchant-wide control group (owner); campaigns that ran keep their groups.
+#[utoipa::path(tag = "marketing", request_body = HoldoutDto, responses((status = 200, body = HoldoutDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[put("/marketing/holdout")]
+async fn set_holdout(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: Body<HoldoutDto>,
+) -> ApiResult<web::Json<HoldoutDto>> {
+    let holdout_bp = campaigns::set_holdout(&ctx, &me, body.into_inner().holdout_bp).await?;
+    Ok(web::Json(HoldoutDto { holdout_bp }))
 }
 
 #[derive(Serialize, ToSchema)]

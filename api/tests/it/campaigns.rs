@@ -263,6 +263,49 @@ async fn a_paused_campaign_neither_runs_nor_sends_until_resumed() {
 }
 
 #[tokio::test]
+async fn the_merchant_wide_control_group_is_in_the_control_group_of_every_campaign() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let owner = app.token(Role::Owner).await;
+    let (segment, _, _) = audience(&app, 150, 0).await;
+    let path = format!("{STAFF}/marketing/holdout");
+    assert_error(&app.put(&path, &marketing, json!({ "holdout_bp": 1000 })).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(
+        &app.put(&path, &owner, json!({ "holdout_bp": 2500 })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
+    assert_eq!(ok(app.get(&path, &marketing).await)["holdout_bp"], 0, "refused, nothing changed");
+    assert_eq!(ok(app.put(&path, &owner, json!({ "holdout_bp": 2000 })).await)["holdout_bp"], 2000);
+    let (mut controls, mut ids) = (Vec::new(), Vec::new());
+    for name in ["第一场", "第二场"] {
+        let body = json!({
+            "name": name, "segment_id": segment, "control_bp": 0,
+            "message_title": name, "message_body": "回复或在“我的”中可关闭营销消息。", "run_at": Utc::now(),
+        });
+        let id = app.staff_created(&marketing, "/campaigns", body).await["id"].as_i64().unwrap();
+        run_due(&app.ctx, Utc::now()).await.unwrap();
+        let control: BTreeSet<i64> =
+            groups(&app, id).await.into_iter().filter(|(_, (_, c))| *c).map(|(m, _)| m).collect();
+        controls.push(control);
+        ids.push(id);
+    }
+    let salt = entity::merchants::Entity::find_by_id(app.seed.merchant_id)
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .assignment_salt
+        .expect("a salt");
+    let members: BTreeSet<i64> = groups(&app, ids[0]).await.keys().copied().collect();
+    let held_out: BTreeSet<i64> = members.iter().copied().filter(|m| bucket(&salt, Unit::Holdout, *m) < 2000).collect();
+    // 20% of 150 is 30, with a standard deviation of about 4.9: within four of them (11–49).
+    assert!((11..=49).contains(&held_out.len()), "held out {} of 150", held_out.len());
+    assert_eq!(controls[0], held_out, "with no control share of its own, the control group is the merchant's");
+    assert_eq!(controls[1], held_out, "the same members in every campaign");
+}
+
+#[tokio::test]
 async fn campaigns_that_cannot_be_run_are_refused_and_nothing_is_written() {
     let app = TestApp::spawn().await;
     let marketing = app.token(Role::Marketing).await;

@@ -75,6 +75,7 @@ fn reach(method: &str, path: &str) -> Reach {
             ("POST", "/coupon-templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/coupon-templates/") => EveryStore,
             ("GET", "/segments" | "/campaigns" | "/automations" | "/sms/account" | "/sms/templates") => Shared,
+            ("GET" | "PUT", "/marketing/holdout") => EveryStoreOwn,
             ("PUT", "/sms/account") | ("POST", "/sms/templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/sms/templates/") => EveryStore,
             ("POST", "/campaigns" | "/automations") => EveryStoreOwn,
@@ -270,6 +271,7 @@ impl Victim {
             }
             ("POST", "/sms/templates/{id}/test") => json!({ "phone": "13900009997" }),
             ("POST", "/members/{id}/consents") => json!({ "purpose": "marketing", "granted": true }),
+            ("PUT", "/marketing/holdout") => json!({ "holdout_bp": 0 }),
             ("PUT", "/me/consents/{purpose}") => json!({ "granted": true }),
             ("POST", p)
                 if [

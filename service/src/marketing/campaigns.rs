@@ -171,6 +171,8 @@ fn to_campaign(row: campaigns::Model, sends: Vec<SendCount>) -> Result<Campaign>
 pub enum Unit {
     Campaign(i64),
     Automation(i64),
+    /// The merchant-wide control group: the same bucket in every campaign.
+    Holdout,
 }
 
 impl Unit {
@@ -184,6 +186,7 @@ impl std::fmt::Display for Unit {
         match self {
             Unit::Campaign(id) => write!(f, "{id}"),
             Unit::Automation(id) => write!(f, "automation-{id}"),
+            Unit::Holdout => f.write_str("holdout"),
         }
     }
 }
@@ -388,6 +391,29 @@ pub async fn stop(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Resu
     let detail = json!({ "skipped": stopped.rows_affected });
     audit::by_staff(&ctx.db, principal, "campaign.stopped", ("campaign", id), detail).await?;
     one(ctx, principal.merchant_id, id).await
+}
+
+/// The merchant-wide control group's share, in basis points.
+pub async fn holdout(ctx: &AppContext, principal: &StaffPrincipal) -> Result<i32> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    Ok(crate::foundation::merchants::row(&ctx.db, principal.merchant_id).await?.holdout_bp)
+}
+
+/// Sets the merchant-wide control group (the owner: it holds members back from every campaign), 0–20%. Members are
+/// assigned by their bucket when each campaign runs: campaigns that ran keep the groups they had.
+pub async fn set_holdout(ctx: &AppContext, principal: &StaffPrincipal, holdout_bp: i32) -> Result<i32> {
+    principal.require_merchant_wide(Permission::MerchantManage)?;
+    if !(0..=2_000).contains(&holdout_bp) {
+        return Err(Error::invalid("holdout_bp", "the merchant-wide control group is 0–20% (0–2000 basis points)"));
+    }
+    merchants::Entity::update_many()
+        .col_expr(merchants::Column::HoldoutBp, Expr::value(holdout_bp))
+        .filter(merchants::Column::Id.eq(principal.merchant_id))
+        .exec(&ctx.db)
+        .await?;
+    let detail = json!({ "holdout_bp": holdout_bp });
+    audit::by_staff(&ctx.db, principal, "marketing.holdout_set", ("merchant", principal.merchant_id), detail).await?;
+    Ok(holdout_bp)
 }
 
 /// Moves a campaign's messages from one status to another (pausing and resuming).
@@ -624,17 +650,20 @@ async fn assign(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now:
         (None, None) => return Err(Error::NotFound("segment")),
     };
     let unit = Unit::of(campaign);
+    let holdout_bp = crate::foundation::merchants::row(&ctx.db, merchant_id).await?.holdout_bp;
     for page in ids.chunks(1_000) {
         if !renew(ctx, campaign.id, token, ctx.now()).await? {
             return Err(Error::Internal(anyhow::anyhow!("campaign {}: another run took it over", campaign.id)));
         }
         let rows = page.iter().map(|&member_id| {
             let bucket = bucket(&salt, unit, member_id);
+            // The merchant-wide control group is in every campaign's control group, whatever its own bucket.
+            let held_out = holdout_bp > 0 && self::bucket(&salt, Unit::Holdout, member_id) < holdout_bp;
             campaign_members::ActiveModel {
                 campaign_id: Set(campaign.id),
                 member_id: Set(member_id),
                 bucket: Set(bucket),
-                in_control: Set(bucket < campaign.control_bp),
+                in_control: Set(bucket < campaign.control_bp || held_out),
                 assigned_at: Set(now),
                 ..Default::default()
             }
