@@ -1189,4 +1189,38 @@ export const tests = [
       assert.deepEqual([resumed.status, resumed.paused_at ?? null], ['scheduled', null])
     },
   },
+  {
+    name: 'owner-sets-a-merchant-wide-control-group',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const holdout = async () => (await call(base, 'GET', '/api/staff/v1/marketing/holdout', owner)).holdout_bp
+      try {
+        // 5 % of members get no marketing at all, so the whole of it can be measured against them.
+        await signIn(page, accounts.owner, '/console/sms')
+        const pct = page.locator('[data-test=holdout-pct] input')
+        await pct.waitFor()
+        assert.equal(await page.locator('[data-test=holdout-owner-only]').count(), 0)
+        await pct.fill('5')
+        await pct.press('Tab')
+        await page.locator('[data-test=holdout-save]').click()
+        await page.locator('.el-message--success', { hasText: '全店对照组已保存' }).waitFor()
+        await page.waitForTimeout(500)
+        await shot('40-holdout-set')
+
+        // It holds after a reload, and the server has it in basis points.
+        await page.reload()
+        await pct.waitFor()
+        assert.equal(await pct.inputValue(), '5')
+        assert.equal(await holdout(), 500)
+
+        // Only the owner may change it: marketing reads it and is refused.
+        const marketing = await staffToken(base, accounts.marketing)
+        assert.equal((await call(base, 'GET', '/api/staff/v1/marketing/holdout', marketing)).holdout_bp, 500)
+        await assert.rejects(call(base, 'PUT', '/api/staff/v1/marketing/holdout', marketing, { holdout_bp: 0 }), /403/)
+      } finally {
+        // The other scenarios count every member's sends: the merchant goes back to no control group.
+        await call(base, 'PUT', '/api/staff/v1/marketing/holdout', owner, { holdout_bp: 0 })
+      }
+    },
+  },
 ]

@@ -774,6 +774,12 @@ const en: typeof zh = {
     testRefused: 'Refused by the provider',
     testText: 'Text sent',
     providerId: 'Provider id',
+    holdout: 'Merchant-wide control group',
+    holdoutExplain: 'Members whose fixed bucket falls within this share are in the control group of every campaign and automation and receive no marketing at all, so the whole of marketing can be measured against them. Campaigns that already ran keep their groups.',
+    holdoutShare: 'Control group share',
+    holdoutHint: '0–20%; 0 means none',
+    holdoutOwnerOnly: 'Only owners may change the merchant-wide control group',
+    holdoutSaved: 'Control group saved',
   },
   consents: {
     title: 'Marketing consent and sends',
@@ -961,6 +967,7 @@ const en: typeof zh = {
     coupon: { granted: 'Coupons granted', codes_generated: 'Redemption codes generated' },
     coupon_template: { created: 'Coupon created', updated: 'Coupon changed' },
     handover: { recorded: 'Handover' },
+    marketing: { holdout_set: 'Merchant-wide control group set' },
     member: {
       created: 'Member created',
       updated: 'Member changed',

@@ -800,6 +800,12 @@ export default {
     testRefused: '服务商拒绝',
     testText: '发送内容',
     providerId: '服务商回执号',
+    holdout: '全店对照组',
+    holdoutExplain: '按会员固定分组，落在这个比例内的会员是所有营销活动和自动营销的对照组，不会收到任何营销券和消息，用来衡量全部营销的效果。已经执行的活动保持原来的分组。',
+    holdoutShare: '对照组比例',
+    holdoutHint: '0–20%，0 表示不设全店对照组',
+    holdoutOwnerOnly: '全店对照组只有老板可以修改',
+    holdoutSaved: '全店对照组已保存',
   },
   consents: {
     title: '营销同意与发送',
@@ -989,6 +995,7 @@ export default {
     coupon: { granted: '发券', codes_generated: '生成兑换码' },
     coupon_template: { created: '新建优惠券', updated: '修改优惠券' },
     handover: { recorded: '交班' },
+    marketing: { holdout_set: '设置全店对照组' },
     member: {
       created: '新建会员',
       updated: '修改会员资料',

@@ -1,1 +1,0 @@
-import"./index-D5KZuSn1.js";
