@@ -46,6 +46,8 @@ pub struct Model {
     pub occasion: Option<String>,
     /// When staff paused it: it does not run, or its messages are not sent, until resumed.
     pub paused_at: Option<DateTimeUtc>,
+    /// When staff stopped it, or its automation ended: nothing more of it is sent.
+    pub stopped_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,7 +7,8 @@
 //! - `campaigns.automation_id` and `campaigns.occasion`: each day's run is a campaign of its automation, unique per
 //!   automation and local date, so a day runs once however many replicas try.
 //! - `merchants.holdout_bp`: a merchant-wide control group, in the control group of every campaign (0: none).
-//! - `campaigns.paused_at`: a campaign paused by staff: not run, or its messages not sent, until resumed.
+//! - `campaigns.paused_at`: a campaign paused by staff: not run, or its messages not sent, until resumed;
+//!   `campaigns.stopped_at`: stopped by staff (or its automation ended): nothing more of it is sent.
 //! - `campaigns.segment_id` may be empty: a run of an automation without a segment reaches whom its trigger picks.
 //!   SQLite cannot drop a NOT NULL in place, so there the table is rebuilt with its rows.
 
@@ -66,6 +67,11 @@ const CAMPAIGN_COLUMNS: &str = "id, merchant_id, name, kind, segment_id, coupon_
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// All or nothing, on SQLite too: a rebuild stopped half-way would leave `campaigns` renamed.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
         if db.get_database_backend() == DbBackend::Sqlite {
@@ -94,6 +100,7 @@ impl MigrationTrait for Migration {
             .await?;
         m.alter_table(Table::alter().table(col("campaigns")).add_column(text_null(col("occasion"))).take()).await?;
         m.alter_table(Table::alter().table(col("campaigns")).add_column(at_null(col("paused_at"))).take()).await?;
+        m.alter_table(Table::alter().table(col("campaigns")).add_column(at_null(col("stopped_at"))).take()).await?;
         let holdout = ColumnDef::new(col("holdout_bp")).integer().not_null().default(0).take();
         m.alter_table(Table::alter().table(col("merchants")).add_column(holdout).take()).await?;
         m.create_index(index(col("campaigns"), "ux_campaigns_occasion", &["automation_id", "occasion"], true)).await?;
@@ -134,9 +141,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The runs of automations go with them: without a segment they would not read as campaigns before this.
+        let db = m.get_connection();
+        let runs = "SELECT id FROM campaigns WHERE automation_id IS NOT NULL";
+        for table in ["marketing_sends", "campaign_members"] {
+            db.execute_unprepared(&format!("DELETE FROM {table} WHERE campaign_id IN ({runs})")).await?;
+        }
+        db.execute_unprepared("DELETE FROM campaigns WHERE automation_id IS NOT NULL").await?;
         m.drop_table(Table::drop().table(col("marketing_automations")).to_owned()).await?;
         m.drop_index(Index::drop().name("ux_campaigns_occasion").table(col("campaigns")).to_owned()).await?;
-        for column in ["paused_at", "occasion", "automation_id"] {
+        for column in ["stopped_at", "paused_at", "occasion", "automation_id"] {
             m.alter_table(Table::alter().table(col("campaigns")).drop_column(col(column)).take()).await?;
         }
         m.alter_table(Table::alter().table(col("merchants")).drop_column(col("holdout_bp")).take()).await?;

@@ -253,6 +253,26 @@ async fn a_paused_campaign_neither_runs_nor_sends_until_resumed() {
 
     // Paused after it ran: its messages wait, and go once it resumes.
     ok(app.post(&path("pause"), &marketing, json!({})).await);
+    // A message a dispatcher put back as queued meanwhile (quiet hours, a lapsed claim) is held, not sent.
+    let requeue = |status: &'static str| {
+        entity::marketing_sends::Entity::update_many()
+            .col_expr(entity::marketing_sends::Column::Status, Expr::value("queued"))
+            .filter(entity::marketing_sends::Column::CampaignId.eq(id))
+            .filter(entity::marketing_sends::Column::Status.eq(status))
+            .exec(&app.ctx.db)
+    };
+    let one = entity::marketing_sends::Entity::find()
+        .filter(entity::marketing_sends::Column::CampaignId.eq(id))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    entity::marketing_sends::Entity::update_many()
+        .col_expr(entity::marketing_sends::Column::Status, Expr::value("queued"))
+        .filter(entity::marketing_sends::Column::Id.eq(one.id))
+        .exec(&app.ctx.db)
+        .await
+        .unwrap();
     assert_eq!(dispatch_due(&app.ctx, Utc::now()).await.unwrap().sent, 0);
     let waiting = app.staff_ok(&marketing, &format!("/campaigns/{id}/sends?status=paused&limit=200")).await;
     assert_eq!(waiting.as_array().unwrap().len(), 20);
@@ -260,6 +280,14 @@ async fn a_paused_campaign_neither_runs_nor_sends_until_resumed() {
     let sent = dispatch_due(&app.ctx, Utc::now()).await.unwrap().sent;
     assert_eq!(sent, 20);
     assert_error(&app.post(&path("resume"), &marketing, json!({})).await, StatusCode::CONFLICT, "campaign_state");
+
+    // Stopped: a message put back as queued afterwards is skipped when the dispatcher comes to it.
+    ok(app.post(&path("stop"), &marketing, json!({})).await);
+    requeue("sent").await.unwrap();
+    let dispatched = dispatch_due(&app.ctx, Utc::now()).await.unwrap();
+    assert_eq!((dispatched.sent, dispatched.skipped), (0, 20));
+    let skipped = app.staff_ok(&marketing, &format!("/campaigns/{id}/sends?status=skipped&limit=200")).await;
+    assert!(skipped.as_array().unwrap().iter().all(|s| s["reason"] == "campaign_stopped"));
 }
 
 #[tokio::test]

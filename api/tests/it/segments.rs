@@ -145,7 +145,7 @@ async fn rfm_scores_are_quintiles_of_the_merchants_members_the_same_as_counted_a
     let marketing = app.token(Role::Marketing).await;
     let c = cast(&app).await;
     // The scores computed here from the bills, as a second opinion: each member's latest visit, bills and paid in the
-    // last 365 days, then ⌈5 × (members at most theirs) ÷ members⌉ per figure.
+    // last 365 days, then 1 + ⌊5 × (members below theirs) ÷ members⌋ per figure.
     let since = Utc::now() - Duration::days(365);
     let bills = entity::bills::Entity::find()
         .filter(entity::bills::Column::MerchantId.eq(app.seed.merchant_id))
@@ -155,38 +155,32 @@ async fn rfm_scores_are_quintiles_of_the_merchants_members_the_same_as_counted_a
         .all(&app.ctx.db)
         .await
         .unwrap();
-    let mut figures: std::collections::BTreeMap<i64, (chrono::DateTime<Utc>, i64, i64)> = Default::default();
+    let mut figures: std::collections::BTreeMap<i64, [i64; 3]> = Default::default();
     for bill in &bills {
-        let at = bill.settled_at.unwrap();
-        let entry = figures.entry(bill.member_id.unwrap()).or_insert((at, 0, 0));
-        entry.0 = entry.0.max(at);
-        entry.1 += 1;
-        entry.2 += bill.total_fen - bill.refunded_fen;
+        let at = bill.settled_at.unwrap().timestamp();
+        let entry = figures.entry(bill.member_id.unwrap()).or_insert([at, 0, 0]);
+        entry[0] = entry[0].max(at);
+        entry[1] += 1;
+        entry[2] += bill.total_fen - bill.refunded_fen;
     }
     let total = i64::try_from(figures.len()).unwrap();
-    let score = |member: i64, pick: &dyn Fn(&(chrono::DateTime<Utc>, i64, i64)) -> (i64, i64)| -> Option<i64> {
-        let mine = pick(figures.get(&member)?);
-        let at_most = i64::try_from(figures.values().filter(|f| pick(f) <= mine).count()).unwrap();
-        Some((5 * at_most + total - 1) / total)
+    // Figure 0: the latest visit; 1: bills; 2: paid.
+    let score = |member: i64, figure: usize| -> Option<i64> {
+        let mine = figures.get(&member)?[figure];
+        let below = i64::try_from(figures.values().filter(|f| f[figure] < mine).count()).unwrap();
+        Some(5 * below / total + 1)
     };
-    let recency = |f: &(chrono::DateTime<Utc>, i64, i64)| (f.0.timestamp(), 0);
-    let frequency = |f: &(chrono::DateTime<Utc>, i64, i64)| (f.1, 0);
-    let monetary = |f: &(chrono::DateTime<Utc>, i64, i64)| (f.2, 0);
     let cast = [c.regular, c.lapsed, c.never, c.overdue];
-    for (name, pick) in [
-        ("recency", &recency as &dyn Fn(&(chrono::DateTime<Utc>, i64, i64)) -> (i64, i64)),
-        ("frequency", &frequency),
-        ("monetary", &monetary),
-    ] {
+    for (figure, name) in ["recency", "frequency", "monetary"].into_iter().enumerate() {
         for s in 1..=5 {
-            let expected: BTreeSet<i64> = cast.iter().copied().filter(|m| score(*m, pick) == Some(s)).collect();
+            let expected: BTreeSet<i64> = cast.iter().copied().filter(|m| score(*m, figure) == Some(s)).collect();
             let criterion = json!({ "kind": "rfm", "days": 365, name: [s] });
             assert_eq!(chosen(&app, &marketing, criterion).await, expected, "{name} {s}");
         }
     }
     // The regular, three visits and the latest 20 days ago, scores above the lapsed on recency and frequency; the
     // member who never came has no scores at all.
-    let (r, f) = (|m| score(m, &recency).unwrap(), |m| score(m, &frequency).unwrap());
+    let (r, f) = (|m| score(m, 0).unwrap(), |m| score(m, 1).unwrap());
     assert!(r(c.regular) > r(c.lapsed) && f(c.regular) > f(c.lapsed));
     let any = json!({ "kind": "rfm", "days": 365, "recency": [1, 2, 3, 4, 5] });
     assert_eq!(chosen(&app, &marketing, any).await, [c.regular, c.lapsed, c.overdue].into_iter().collect());

@@ -138,7 +138,8 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Automat
     let name = checked_text("name", &input.name, 18)?;
     let shape = shape(input.trigger);
     let days = match (input.days, shape.days_range) {
-        (_, (0, 0)) => 0,
+        (None, (0, 0)) => 0,
+        (Some(_), (0, 0)) => return Err(Error::invalid("days", "this trigger takes no days")),
         (None, _) => shape.days,
         (Some(days), (least, most)) if (least..=most).contains(&days) => days,
         (Some(_), (least, most)) => {
@@ -317,6 +318,19 @@ pub async fn end(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Resul
     let live = [AutomationStatus::Active, AutomationStatus::Paused];
     set_status(ctx, principal, id, &live, AutomationStatus::Ended).await?;
     let now = ctx.now();
+    // Its runs are stopped (the dispatcher skips what it holds of them); one made but not run is called off.
+    campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::StoppedAt, Expr::value(Some(now)))
+        .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+        .filter(campaigns::Column::AutomationId.eq(id))
+        .exec(&ctx.db)
+        .await?;
+    campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Cancelled.as_str()))
+        .filter(campaigns::Column::AutomationId.eq(id))
+        .filter(campaigns::Column::Status.eq(CampaignStatus::Scheduled.as_str()))
+        .exec(&ctx.db)
+        .await?;
     let runs = Query::select()
         .column(campaigns::Column::Id)
         .from(campaigns::Entity)
@@ -333,6 +347,12 @@ pub async fn end(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Resul
     let detail = json!({ "skipped": stopped.rows_affected });
     audit::by_staff(&ctx.db, principal, "automation.ended", ("automation", id), detail).await?;
     one(ctx, principal.merchant_id, id).await
+}
+
+/// Where the automation stands now (a run checks it as it starts).
+pub(crate) async fn status_of(conn: &impl ConnectionTrait, id: i64) -> Result<AutomationStatus> {
+    let row = marketing_automations::Entity::find_by_id(id).one(conn).await?.ok_or(Error::NotFound("automation"))?;
+    AutomationStatus::stored(&row.status)
 }
 
 /// What a daily tick did in one zone.

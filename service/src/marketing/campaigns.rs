@@ -359,6 +359,7 @@ pub async fn cancel(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Re
     let now = ctx.now();
     let cancelled = campaigns::Entity::update_many()
         .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Cancelled.as_str()))
+        .col_expr(campaigns::Column::PausedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
         .filter(campaigns::Column::Id.eq(id))
         .filter(campaigns::Column::Status.eq(CampaignStatus::Scheduled.as_str()))
@@ -380,6 +381,14 @@ pub async fn stop(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Resu
         return Err(Error::Conflict(Conflict::CampaignState));
     }
     let now = ctx.now();
+    // Marked first: the dispatcher skips what it holds of a stopped campaign, and a message it puts back later.
+    campaigns::Entity::update_many()
+        .col_expr(campaigns::Column::StoppedAt, Expr::value(Some(now)))
+        .col_expr(campaigns::Column::PausedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+        .filter(campaigns::Column::Id.eq(id))
+        .exec(&ctx.db)
+        .await?;
     let stopped = marketing_sends::Entity::update_many()
         .col_expr(marketing_sends::Column::Status, Expr::value(SendStatus::Skipped.as_str()))
         .col_expr(marketing_sends::Column::Reason, Expr::value(Some("campaign_stopped")))
@@ -416,12 +425,23 @@ pub async fn set_holdout(ctx: &AppContext, principal: &StaffPrincipal, holdout_b
     Ok(holdout_bp)
 }
 
-/// Moves a campaign's messages from one status to another (pausing and resuming).
-async fn move_sends(ctx: &AppContext, id: i64, from: SendStatus, to: SendStatus) -> Result<u64> {
+/// Moves a campaign's messages from one status to another (pausing and resuming), only while the campaign is
+/// paused (or not) as `paused` says: a pause and a resume interleaved leave the messages as the campaign ends up.
+async fn move_sends(ctx: &AppContext, id: i64, from: SendStatus, to: SendStatus, paused: bool) -> Result<u64> {
+    let still = Query::select()
+        .column(campaigns::Column::Id)
+        .from(campaigns::Entity)
+        .and_where(Expr::col(campaigns::Column::Id).eq(id))
+        .and_where(if paused {
+            Expr::col(campaigns::Column::PausedAt).is_not_null()
+        } else {
+            Expr::col(campaigns::Column::PausedAt).is_null()
+        })
+        .to_owned();
     let moved = marketing_sends::Entity::update_many()
         .col_expr(marketing_sends::Column::Status, Expr::value(to.as_str()))
         .col_expr(marketing_sends::Column::UpdatedAt, Expr::value(ctx.now()))
-        .filter(marketing_sends::Column::CampaignId.eq(id))
+        .filter(marketing_sends::Column::CampaignId.in_subquery(still))
         .filter(marketing_sends::Column::Status.eq(from.as_str()))
         .exec(&ctx.db)
         .await?;
@@ -447,7 +467,7 @@ pub async fn pause(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Res
     if paused.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::CampaignState));
     }
-    let held = move_sends(ctx, id, SendStatus::Queued, SendStatus::Paused).await?;
+    let held = move_sends(ctx, id, SendStatus::Queued, SendStatus::Paused, true).await?;
     audit::by_staff(&ctx.db, principal, "campaign.paused", ("campaign", id), json!({ "held": held })).await?;
     one(ctx, principal.merchant_id, id).await
 }
@@ -462,13 +482,14 @@ pub async fn resume(ctx: &AppContext, principal: &StaffPrincipal, id: i64) -> Re
         .col_expr(campaigns::Column::PausedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
         .filter(campaigns::Column::Id.eq(id))
+        .filter(campaigns::Column::Status.is_in([CampaignStatus::Scheduled.as_str(), CampaignStatus::Done.as_str()]))
         .filter(campaigns::Column::PausedAt.is_not_null())
         .exec(&ctx.db)
         .await?;
     if resumed.rows_affected != 1 {
         return Err(Error::Conflict(Conflict::CampaignState));
     }
-    let queued = move_sends(ctx, id, SendStatus::Paused, SendStatus::Queued).await?;
+    let queued = move_sends(ctx, id, SendStatus::Paused, SendStatus::Queued, false).await?;
     audit::by_staff(&ctx.db, principal, "campaign.resumed", ("campaign", id), json!({ "queued": queued })).await?;
     one(ctx, principal.merchant_id, id).await
 }
@@ -619,6 +640,23 @@ fn due(now: DateTime<Utc>) -> Condition {
 
 /// Fixes the audience of one claimed campaign (unless a run before did), then grants and messages it.
 async fn run_one(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now: DateTime<Utc>) -> Result<Runs> {
+    // A day's run of an automation paused or ended since the run was made does not go.
+    if let Some(automation_id) = campaign.automation_id {
+        let status = super::automations::status_of(&ctx.db, automation_id).await?;
+        if status != crate::domain::AutomationStatus::Active {
+            let why = format!("automation_{status}");
+            campaigns::Entity::update_many()
+                .col_expr(campaigns::Column::Status, Expr::value(CampaignStatus::Cancelled.as_str()))
+                .col_expr(campaigns::Column::Failure, Expr::value(Some(why)))
+                .col_expr(campaigns::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(campaigns::Column::UpdatedAt, Expr::value(now))
+                .filter(campaigns::Column::Id.eq(campaign.id))
+                .filter(campaigns::Column::ClaimToken.eq(token))
+                .exec(&ctx.db)
+                .await?;
+            return Ok(Runs::default());
+        }
+    }
     if campaign.assigned_at.is_none() {
         assign(ctx, campaign, token, now).await?;
     }

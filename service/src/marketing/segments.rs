@@ -99,7 +99,7 @@ pub enum Criterion {
     CountCard { max_sessions: Option<u32>, expires_within_days: Option<u32> },
     /// Their RFM scores among the merchant's members who came in the last `days` days: recency, frequency (bills)
     /// and money (paid less refunds), each 1–5 by quintile, 5 the most recent, most frequent, most spent; members
-    /// with equal figures share a score. A list left empty takes any score; members who did not come in the period
+    /// with equal figures share the lowest score their place allows. A list left empty takes any score; members who did not come in the period
     /// have no scores and do not match.
     Rfm {
         days: u32,
@@ -548,8 +548,9 @@ impl At {
         }
     }
 
-    /// Members whose RFM scores are in the lists. A score is ⌈5 × (members with a figure at most theirs) ÷
-    /// (members)⌉: integer arithmetic both databases do alike, and ties share a score (the window counts peers).
+    /// Members whose RFM scores are in the lists. A score is 1 + ⌊5 × (members with a figure below theirs) ÷
+    /// (members)⌋: integer arithmetic both databases do alike; ties share the lowest score their place allows, so a
+    /// figure most members share (one bill) scores low, not high.
     fn rfm(&self, days: u32, recency: &[u8], frequency: &[u8], monetary: &[u8]) -> Condition {
         let settled_at = Expr::col((bills::Entity, bills::Column::SettledAt));
         let paid = Expr::col((bills::Entity, bills::Column::TotalFen))
@@ -561,9 +562,8 @@ impl At {
             .expr_as(Func::sum(paid), "paid")
             .and_where(settled_at.gte(self.days_ago(days)))
             .group_by_col((bills::Entity, bills::Column::MemberId));
-        let score = |figure: &str| {
-            Expr::cust(format!("(5 * COUNT(*) OVER (ORDER BY {figure}) + COUNT(*) OVER () - 1) / COUNT(*) OVER ()"))
-        };
+        let score =
+            |figure: &str| Expr::cust(format!("5 * (RANK() OVER (ORDER BY {figure}) - 1) / COUNT(*) OVER () + 1"));
         let scores = Query::select()
             .column("member_id")
             .expr_as(score("last_at"), "r")

@@ -26,7 +26,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryF
 use entity::{campaigns, marketing_sends, member_inbox, members, sms_templates, stores};
 
 use super::sms::{Limits, OpenAccount};
-use crate::domain::{ConsentPurpose, PhoneNumber, SendChannel, SendStatus};
+use crate::domain::{CampaignStatus, ConsentPurpose, PhoneNumber, SendChannel, SendStatus};
 use crate::foundation::vault::Field;
 use crate::integrations::sms::{Found, Message, SendError, SmsProviders};
 use crate::members::consents;
@@ -349,6 +349,19 @@ async fn decide_batch(
         }
     }
     for row in claimed {
+        // Stopped or paused after this row was planned (or while this dispatcher held it).
+        if let Some(campaign) = campaigns_of.get(&row.campaign_id) {
+            if campaign.stopped_at.is_some() || campaign.status == CampaignStatus::Cancelled.as_str() {
+                settle(ctx, row.id, token, SendStatus::Skipped, Some("campaign_stopped"), None, now).await?;
+                done.skipped += 1;
+                continue;
+            }
+            if campaign.paused_at.is_some() {
+                hold_paused(ctx, &row, token, now).await?;
+                done.held += 1;
+                continue;
+            }
+        }
         let channel = SendChannel::stored(&row.channel)?;
         let merchant = merchants.get(&row.merchant_id).ok_or(Error::NotFound("merchant"))?;
         let member = members.get(&row.member_id);
@@ -656,6 +669,19 @@ async fn finish(
 }
 
 /// Gives a claimed row back to the queue until `until`, saying why it waits.
+/// Puts a claimed row of a paused campaign back as `paused`, if the campaign is still paused: resumed meanwhile, the
+/// row keeps its claim until it lapses and is queued again like any row whose dispatcher stopped.
+async fn hold_paused(ctx: &AppContext, row: &marketing_sends::Model, token: &str, now: DateTime<Utc>) -> Result<()> {
+    let paused = sea_orm::sea_query::Query::select()
+        .column(campaigns::Column::Id)
+        .from(campaigns::Entity)
+        .and_where(Expr::col(campaigns::Column::Id).eq(row.campaign_id))
+        .and_where(Expr::col(campaigns::Column::PausedAt).is_not_null())
+        .to_owned();
+    let update = marketing_sends::Entity::update_many().filter(marketing_sends::Column::CampaignId.in_subquery(paused));
+    finish(ctx, update, row.id, token, SendStatus::Paused, None, None, now).await
+}
+
 async fn requeue(
     ctx: &AppContext,
     id: i64,
