@@ -441,7 +441,7 @@ fn due_on(automation: &marketing_automations::Model, today: NaiveDate) -> Result
 
 /// The members one run of the automation reaches at `at`: those its trigger picks, in its segment if it has one,
 /// less those any of its runs assigned within its cooldown. Ordered by id.
-pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<Utc>) -> Result<Vec<i64>> {
+pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<Utc>) -> Result<Audience> {
     let automation = marketing_automations::Entity::find_by_id(automation_id)
         .one(&ctx.db)
         .await?
@@ -534,14 +534,7 @@ pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<
         condition = condition.add(members::Column::Id.not_in_subquery(reached));
     }
     if trigger != AutomationTrigger::Birthday {
-        return Ok(members::Entity::find()
-            .select_only()
-            .column(members::Column::Id)
-            .filter(condition)
-            .order_by_asc(members::Column::Id)
-            .into_tuple()
-            .all(&ctx.db)
-            .await?);
+        return Ok(Audience::Where(condition));
     }
     // Birthdays are sealed: the month narrows it in SQL, the date is read member by member.
     let today = Calendar::new(&crate::foundation::merchants::row(&ctx.db, merchant_id).await?.timezone).today(at);
@@ -566,7 +559,14 @@ pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<
             }
         }
     }
-    Ok(picked)
+    Ok(Audience::Members(picked))
+}
+
+/// Who a run reaches: the members a condition selects, or (when only the service can tell, as for sealed
+/// birthdays) these members.
+pub(crate) enum Audience {
+    Where(Condition),
+    Members(Vec<i64>),
 }
 
 /// Whether an active or paused automation of the merchant uses the segment or the coupon template.

@@ -16,14 +16,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use entity::{campaign_members, campaigns, marketing_sends, members, merchants};
 
+use super::automations::Audience;
 use crate::coupons::grants::{Drop, grant_where};
 use crate::domain::{CampaignStatus, CouponSource, Permission, SendChannel, SendStatus};
 use crate::foundation::audit::{self, Actor, Event};
@@ -670,12 +671,24 @@ async fn assign(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now:
     let merchant_id = campaign.merchant_id;
     let salt = salt(&ctx.db, merchant_id).await?;
     let started = campaign.started_at.unwrap_or(now);
-    // The audience is evaluated once (a rule over a year of bills costs seconds; paging it would repeat that per
-    // page): its ids, 8 bytes a member, then written in pages, each renewing the claim.
-    let ids = match (campaign.automation_id, campaign.segment_id) {
+    let audience = match (campaign.automation_id, campaign.segment_id) {
         (Some(automation_id), _) => super::automations::audience(ctx, automation_id, started).await?,
         (None, Some(segment_id)) => {
-            let condition = super::segments::members_at(ctx, merchant_id, segment_id, started).await?;
+            Audience::Where(super::segments::members_at(ctx, merchant_id, segment_id, started).await?)
+        }
+        (None, None) => return Err(Error::NotFound("segment")),
+    };
+    let unit = Unit::of(campaign);
+    let holdout_bp = crate::foundation::merchants::row(&ctx.db, merchant_id).await?.holdout_bp;
+    let ids = match audience {
+        // PostgreSQL computes the buckets itself: one statement reads the audience and writes it.
+        Audience::Where(condition) if ctx.db.get_database_backend() == DbBackend::Postgres => {
+            assign_in_postgres(ctx, campaign, condition, &salt, unit, holdout_bp, now).await?;
+            Vec::new()
+        }
+        // The audience is evaluated once (a rule over a year of bills costs seconds; paging it would repeat that
+        // per page): its ids, 8 bytes a member, then written in pages, each renewing the claim.
+        Audience::Where(condition) => {
             members::Entity::find()
                 .select_only()
                 .column(members::Column::Id)
@@ -685,10 +698,8 @@ async fn assign(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now:
                 .all(&ctx.db)
                 .await?
         }
-        (None, None) => return Err(Error::NotFound("segment")),
+        Audience::Members(ids) => ids,
     };
-    let unit = Unit::of(campaign);
-    let holdout_bp = crate::foundation::merchants::row(&ctx.db, merchant_id).await?.holdout_bp;
     for page in ids.chunks(1_000) {
         if !renew(ctx, campaign.id, token, ctx.now()).await? {
             return Err(Error::Internal(anyhow::anyhow!("campaign {}: another run took it over", campaign.id)));
@@ -717,6 +728,57 @@ async fn assign(ctx: &AppContext, campaign: &campaigns::Model, token: &str, now:
         .filter(campaigns::Column::ClaimToken.eq(token))
         .exec(&ctx.db)
         .await?;
+    Ok(())
+}
+
+/// The bucket of `members.id` under `prefix` (the salt and the unit), in PostgreSQL's SQL: the same as [`bucket`],
+/// the first eight bytes of the SHA-256 read as an unsigned number, modulo 10,000 (a signed `bigint` that came out
+/// negative is 2⁶⁴ short, and 2⁶⁴ mod 10,000 is 1,616).
+fn bucket_sql(prefix: &str) -> String {
+    let hash = format!(
+        "('x' || encode(substring(sha256(convert_to('{prefix}' || m.id::text, 'UTF8')) from 1 for 8), 'hex'))::bit(64)::bigint"
+    );
+    format!("((({hash}) % 10000) + 10000 + CASE WHEN ({hash}) < 0 THEN 1616 ELSE 0 END) % 10000")
+}
+
+/// Assigns the audience `condition` selects in one `INSERT … SELECT`, buckets computed by PostgreSQL (a member
+/// assigned already keeps their row).
+async fn assign_in_postgres(
+    ctx: &AppContext,
+    campaign: &campaigns::Model,
+    condition: Condition,
+    salt: &str,
+    unit: Unit,
+    holdout_bp: i32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    // Only ours go into the text: a hex salt and a unit of digits, letters and dashes.
+    let prefix = format!("{salt}:{unit}:");
+    let holdout = format!("{salt}:{}:", Unit::Holdout);
+    if !prefix.chars().chain(holdout.chars()).all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '-') {
+        return Err(Error::Internal(anyhow::anyhow!("an assignment prefix that is not ours")));
+    }
+    let select = Query::select()
+        .column((members::Entity, members::Column::Id))
+        .from(members::Entity)
+        .cond_where(condition)
+        .to_owned();
+    let members = DbBackend::Postgres.build(&select);
+    let (members_sql, mut values) = (members.sql, members.values.map(|v| v.0).unwrap_or_default());
+    let held = if holdout_bp > 0 { format!(" OR b.held < {holdout_bp}") } else { String::new() };
+    let sql = format!(
+        "INSERT INTO campaign_members (campaign_id, member_id, bucket, in_control, assigned_at) \
+         SELECT {campaign}, m.id, b.bucket, b.bucket < {control}{held}, ${at} FROM ({members_sql}) m \
+         CROSS JOIN LATERAL (SELECT CAST({bucket} AS INTEGER) AS bucket, CAST({holdout} AS INTEGER) AS held) b \
+         ON CONFLICT (campaign_id, member_id) DO NOTHING",
+        campaign = campaign.id,
+        control = campaign.control_bp,
+        at = values.len() + 1,
+        bucket = bucket_sql(&prefix),
+        holdout = if holdout_bp > 0 { bucket_sql(&holdout) } else { "0".to_owned() },
+    );
+    values.push(now.into());
+    ctx.db.execute_raw(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     Ok(())
 }
 
