@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::domain::{CampaignStatus, SendChannel, SendStatus};
+use service::marketing::assignment;
 use service::marketing::campaigns::{self, Campaign, CampaignInput};
 use service::marketing::inbox::{self, InboxMessage};
 
@@ -236,7 +237,7 @@ pub struct HoldoutDto {
 #[utoipa::path(tag = "marketing", responses((status = 200, body = HoldoutDto), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
 #[get("/marketing/holdout")]
 async fn get_holdout(ctx: web::Data<AppContext>, Staff(me): Staff) -> ApiResult<web::Json<HoldoutDto>> {
-    Ok(web::Json(HoldoutDto { holdout_bp: campaigns::holdout(&ctx, &me).await? }))
+    Ok(web::Json(HoldoutDto { holdout_bp: assignment::holdout(&ctx, &me).await? }))
 }
 
 /// Set the merchant-wide control group (owner); campaigns that ran keep their groups.
@@ -247,7 +248,7 @@ async fn set_holdout(
     Staff(me): Staff,
     body: Body<HoldoutDto>,
 ) -> ApiResult<web::Json<HoldoutDto>> {
-    let holdout_bp = campaigns::set_holdout(&ctx, &me, body.into_inner().holdout_bp).await?;
+    let holdout_bp = assignment::set_holdout(&ctx, &me, body.into_inner().holdout_bp).await?;
     Ok(web::Json(HoldoutDto { holdout_bp }))
 }
 

@@ -10,8 +10,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use service::domain::Role;
+use service::marketing::assignment::{Unit, bucket};
 use service::marketing::automations::start_in_zone;
-use service::marketing::campaigns::{Unit, bucket, run_due};
+use service::marketing::campaigns::run_due;
 
 use crate::support::{STAFF, TestApp, assert_error, ok};
 

@@ -11,7 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use service::domain::Role;
-use service::marketing::campaigns::{Unit, bucket, run_due};
+use service::marketing::assignment::{Unit, bucket};
+use service::marketing::campaigns::run_due;
 use service::marketing::sends::dispatch_due;
 
 use crate::support::{STAFF, TestApp, assert_error, ok};

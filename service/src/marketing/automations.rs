@@ -458,6 +458,13 @@ pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<
         )
     };
     let ahead = at + Duration::days(i64::from(days));
+    // The merchant's day, for birthdays (read once: the month narrows in SQL, the date is checked after).
+    let today = match trigger {
+        AutomationTrigger::Birthday => {
+            Calendar::new(&crate::foundation::merchants::row(&ctx.db, merchant_id).await?.timezone).today(at)
+        }
+        _ => at.date_naive(),
+    };
     let mut condition =
         Condition::all().add(members::Column::MerchantId.eq(merchant_id)).add(members::Column::AnonymisedAt.is_null());
     condition = match trigger {
@@ -465,8 +472,6 @@ pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<
             condition.add(members::Column::CreatedAt.gte(at - Duration::days(i64::from(days))))
         }
         AutomationTrigger::Birthday => {
-            let today =
-                Calendar::new(&crate::foundation::merchants::row(&ctx.db, merchant_id).await?.timezone).today(at);
             let months: Vec<i32> = (0..=days)
                 .filter_map(|d| today.checked_add_signed(Duration::days(i64::from(d))))
                 .map(|day| i32::try_from(chrono::Datelike::month(&day)).unwrap_or(0))
@@ -536,8 +541,7 @@ pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<
     if trigger != AutomationTrigger::Birthday {
         return Ok(Audience::Where(condition));
     }
-    // Birthdays are sealed: the month narrows it in SQL, the date is read member by member.
-    let today = Calendar::new(&crate::foundation::merchants::row(&ctx.db, merchant_id).await?.timezone).today(at);
+    // Birthdays are sealed: the month narrowed it in SQL, the date is read member by member.
     let last = today + Duration::days(i64::from(days));
     let mut picked = Vec::new();
     let mut after = 0_i64;

@@ -3,6 +3,7 @@
 
 use crate::{Error, Result};
 
+pub mod assignment;
 pub mod automations;
 pub mod campaigns;
 pub mod inbox;
