@@ -153,7 +153,8 @@ export const tests = [
       assert.ok(await page.locator('[data-test=settle]').isDisabled(), 'settle waits for the allergy acknowledgement')
       await shot('05-bill-with-allergy-warning')
       await page.locator('[data-test=allergy-ack]').click()
-      assert.equal(await page.locator('[data-test=remaining]').innerText(), '￥0.00')
+      // The cash button fills what is left once the server's quote is back: wait for it, not a fixed moment.
+      await page.locator('[data-test=remaining]', { hasText: '￥0.00' }).waitFor()
       await page.locator('[data-test=settle]').click()
       await page.locator('[data-test=settled-bill]').waitFor()
       await page.locator('[data-test=receipt-status]', { hasText: '已排队' }).waitFor()
