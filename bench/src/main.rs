@@ -503,18 +503,16 @@ async fn generate_members(db: &DatabaseConnection, merchant_id: i64, from: u64, 
                 let now = chrono::Utc::now();
                 let mut sql = String::from(
                     "INSERT INTO members (merchant_id, nickname, name_sealed, name_index, phone_sealed, phone_index, gender, \
-                     birthday_sealed, birth_month, level_id, total_spend_fen, preferences, source, created_at, updated_at) VALUES ",
+                     birthday_sealed, birth_month, birth_day, level_id, total_spend_fen, preferences, source, created_at, updated_at) VALUES ",
                 );
-                let mut values: Vec<Value> = Vec::with_capacity(usize::try_from(end - start)? * 15);
+                const COLUMNS: usize = 16;
+                let mut values: Vec<Value> = Vec::with_capacity(usize::try_from(end - start)? * COLUMNS);
                 for (row, i) in (start..end).enumerate() {
-                    let p = row * 15;
                     if row > 0 {
                         sql.push(',');
                     }
-                    sql.push_str(&format!(
-                        "(${},${},${},${},${},${},${},${},${},${},${},${},${},${},${})",
-                        p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9, p + 10, p + 11, p + 12, p + 13, p + 14, p + 15
-                    ));
+                    let places: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", row * COLUMNS + c)).collect();
+                    sql.push_str(&format!("({})", places.join(",")));
                     let name = format!("会员{i}");
                     let month = u32::try_from(i % 12)? + 1;
                     values.extend([
@@ -528,6 +526,7 @@ async fn generate_members(db: &DatabaseConnection, merchant_id: i64, from: u64, 
                         // Sealed as the api writes it: a plain birthday would be sealed at the api's start.
                         vault.seal(Field::MemberBirthday, &format!("1990-{month:02}-01")).into(),
                         i32::try_from(month)?.into(),
+                        1_i32.into(),
                         level.into(),
                         i64::try_from(i % 500_000)?.into(),
                         "{}".into(),

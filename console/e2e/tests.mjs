@@ -876,6 +876,24 @@ export const tests = [
       await page.locator('[data-test=criterion-rfm-recency] .el-checkbox-button', { hasText: '5' }).click()
       await page.locator('[data-test=criterion-rfm-summary]', { hasText: '近 365 天 RFM：最近消费 5 分' }).waitFor()
       await page.locator('[data-test=segment-count]', { hasText: /^\d+$/ }).waitFor()
+
+      // A birthday near: the member who came has one three days from now on the store's calendar (Shanghai); the
+      // week ahead holds them, the next two days do not.
+      const inThreeDays = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(Date.now() + 3 * 86400e3))
+      await call(base, 'PATCH', `/api/staff/v1/members/${came.id}`, owner, { birthday: `1996${inThreeDays.slice(4)}` })
+      await page.locator('[data-test=segment-new]').click()
+      await choose(page, '[data-test=criterion-kind] >> nth=0', '标签')
+      await page.locator('[data-test=criterion-tags]').first().click()
+      await page.keyboard.type('e2e人群')
+      await page.keyboard.press('Enter')
+      await page.keyboard.press('Escape')
+      await page.locator('[data-test=criterion-add]').click()
+      await choose(page, '[data-test=criterion-kind] >> nth=1', '生日临近')
+      await page.locator('[data-test=segment-count]', { hasText: /^1$/ }).waitFor()
+      await page.locator('[data-test=segment-sample]', { hasText: '6001' }).waitFor()
+      await page.locator('[data-test=criterion-birthday-days] input').fill('2')
+      await page.locator('[data-test=criterion-birthday-days] input').press('Tab')
+      await page.locator('[data-test=segment-count]', { hasText: /^0$/ }).waitFor()
     },
   },
   {

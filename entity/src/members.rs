@@ -22,6 +22,8 @@ pub struct Model {
     pub birthday: Option<Date>,
     /// Birthday month 1–12, kept apart so "birthdays this month" is an index scan.
     pub birth_month: Option<i32>,
+    /// Birthday's day of the month 1–31, plain beside the month for "birthday within N days" (the year stays sealed).
+    pub birth_day: Option<i32>,
     pub level_id: Option<i64>,
     pub total_spend_fen: i64,
     pub total_recharge_fen: i64,

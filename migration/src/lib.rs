@@ -34,6 +34,7 @@ mod m20261207_000026_segments;
 mod m20261207_000027_campaigns;
 mod m20261207_000028_marketing_sends;
 mod m20261208_000029_automations;
+mod m20261208_000030_birth_day;
 
 pub struct Migrator;
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000027_campaigns::Migration),
             Box::new(m20261207_000028_marketing_sends::Migration),
             Box::new(m20261208_000029_automations::Migration),
+            Box::new(m20261208_000030_birth_day::Migration),
         ]
     }
 }

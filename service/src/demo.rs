@@ -221,6 +221,7 @@ pub async fn seed(ctx: &AppContext, password_for: &dyn Fn(Role) -> String) -> Re
             birthday: Set(None),
             birthday_sealed: Set(birthday.map(|b| ctx.vault.seal(Field::MemberBirthday, &b.to_string()))),
             birth_month: Set(Some(i32::try_from(m).unwrap_or(1))),
+            birth_day: Set(Some(i32::try_from(d).unwrap_or(1))),
             level_id: Set(if level == 0 { base_level } else { Some(level_ids[level - 1]) }),
             total_spend_fen: Set(i64::try_from(i).unwrap_or(0) * 52_300),
             preferences: Set("{}".to_owned()),

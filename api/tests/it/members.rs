@@ -285,9 +285,12 @@ async fn notes_preferences_and_the_full_birthday_are_sealed_at_rest() {
         StatusCode::CREATED
     );
 
-    // At rest: nothing of it in plain, the birth month alone kept for queries.
+    // At rest: nothing of it in plain, the birth month and day alone (never the year) kept for queries.
     let row = entity::members::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap();
-    assert_eq!((row.birthday, row.preferences.as_str(), row.birth_month), (None, "{}", Some(5)));
+    assert_eq!(
+        (row.birthday, row.preferences.as_str(), row.birth_month, row.birth_day),
+        (None, "{}", Some(5), Some(17))
+    );
     let sealed = format!("{:?} {:?}", row.birthday_sealed, row.preferences_sealed);
     assert!(!sealed.contains("1990") && !sealed.contains("柠檬") && !sealed.contains("None"), "{sealed}");
     let notes = entity::member_notes::Entity::find().all(&app.ctx.db).await.unwrap();
@@ -318,6 +321,12 @@ async fn notes_preferences_and_the_full_birthday_are_sealed_at_rest() {
     let row = entity::members::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap();
     assert_eq!((row.birthday, row.preferences.as_str()), (None, "{}"));
     assert!(row.birthday_sealed.is_some() && row.preferences_sealed.is_some());
+    assert_eq!((row.birth_month, row.birth_day), (Some(1), Some(2)), "month and day follow the birthday sealed");
+    // A row sealed before the birth day was kept beside the month is given it at the next start.
+    app.ctx.db.execute_unprepared(&format!("UPDATE members SET birth_day = NULL WHERE id = {id}")).await.unwrap();
+    app.replica().await;
+    let row = entity::members::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap();
+    assert_eq!((row.birth_month, row.birth_day), (Some(1), Some(2)));
     let note = entity::member_notes::Entity::find()
         .all(&app.ctx.db)
         .await

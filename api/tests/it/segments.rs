@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Timelike, Utc};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use service::domain::Role;
@@ -137,6 +137,33 @@ async fn each_criterion_chooses_exactly_its_members() {
         "groups": [{ "combine": "any", "criteria": [{ "kind": "never_visited" }, { "kind": "overdue", "percent": 150 }] }],
     });
     assert_eq!(counted(&app, &marketing, rule).await, set(&[c.never, c.overdue]));
+}
+
+/// A birthday within N days counts on the merchant's calendar: the merchant is put in a zone whose date is not UTC's
+/// at this hour (a day behind or ahead), so a window read on UTC's date would choose other members.
+#[tokio::test]
+async fn birthdays_within_days_count_from_today_on_the_merchants_calendar() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let manager = app.token(Role::Manager).await;
+    let c = cast(&app).await;
+    let now = Utc::now();
+    let zone = if now.hour() < 10 { "Pacific/Honolulu" } else { "Pacific/Kiritimati" };
+    let sql = format!("UPDATE merchants SET timezone = '{zone}' WHERE id = {}", app.seed.merchant_id);
+    app.ctx.db.execute_unprepared(&sql).await.unwrap();
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    let today = now.with_timezone(&tz).date_naive();
+    assert_ne!(today, now.date_naive(), "the zone's date is not UTC's");
+    // Born in a leap year, so 29 February (a day away from today) can be written too.
+    let birthday = |days: i64| (today + Duration::days(days)).with_year(1996).unwrap().to_string();
+    for (member, days) in [(c.regular, 0), (c.lapsed, 3), (c.never, 4), (c.overdue, -1)] {
+        ok(app.patch(&format!("{STAFF}/members/{member}"), &manager, json!({ "birthday": birthday(days) })).await);
+    }
+    let set = |ids: &[i64]| ids.iter().copied().collect::<BTreeSet<i64>>();
+    let within = |days: u32| chosen(&app, &marketing, json!({ "kind": "birthday", "within_days": days }));
+    assert_eq!(within(0).await, set(&[c.regular]), "today only");
+    assert_eq!(within(3).await, set(&[c.regular, c.lapsed]));
+    assert_eq!(within(90).await, set(&[c.regular, c.lapsed, c.never]), "yesterday's is a year away");
 }
 
 #[tokio::test]
@@ -312,6 +339,9 @@ async fn rules_that_cannot_be_read_are_refused_and_nothing_is_saved() {
         json!({ "combine": "all", "criteria": [{ "kind": "spend", "days": 30, "min_fen": 0 }] }),
         json!({ "combine": "all", "criteria": [{ "kind": "spend", "days": 30, "min_fen": 500, "max_fen": 100 }] }),
         json!({ "combine": "all", "criteria": [{ "kind": "birth_month", "months": [13] }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "birthday", "within_days": 91 }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "birthday", "within_days": -1 }] }),
+        json!({ "combine": "all", "criteria": [{ "kind": "birthday" }] }),
         json!({ "combine": "all", "criteria": [{ "kind": "overdue", "percent": 10 }] }),
         json!({ "combine": "all", "criteria": [{ "kind": "level", "level_ids": [other_level] }] }),
         json!({ "combine": "all", "criteria": [{ "kind": "store", "store_ids": [999_999], "by": "home" }] }),

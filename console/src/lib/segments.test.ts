@@ -52,6 +52,13 @@ describe('segment rules', () => {
     expect(read.criteria[0]).toMatchObject({ kind: 'visits', days: 30, min: null, max: 0 })
   })
 
+  it('sends a birthday window of the coming week by default, and reads one back as it was', () => {
+    expect(toCriterion(blankCriterion('birthday'))).toEqual({ kind: 'birthday', within_days: 7 })
+    const read = fromRule({ combine: 'all', criteria: [{ kind: 'birthday', within_days: 0 }] })
+    expect(toCriterion(read.criteria[0]!)).toEqual({ kind: 'birthday', within_days: 0 })
+    expect(unfinished(read.criteria[0]!)).toBe(false)
+  })
+
   it('starts an RFM criterion over a year with no dimension chosen, and sends its scores in order', () => {
     expect(CRITERION_KINDS).toContain('rfm')
     expect(i18n.global.t('segments.kinds.rfm')).toBe('RFM 分层')

@@ -17,6 +17,7 @@ export const CRITERION_KINDS: CriterionKind[] = [
   'level',
   'tags',
   'birth_month',
+  'birthday',
   'store',
   'stored_value',
   'count_card',
@@ -44,6 +45,7 @@ export interface CriterionDraft {
   level_ids: number[]
   tags: string[]
   months: number[]
+  within_days: number
   categories: string[]
   store_ids: number[]
   by: Schemas['StoreBy']
@@ -68,7 +70,7 @@ export interface RuleDraft {
 }
 
 /** A criterion of `kind` with the values a salon starts from (lapsed 60 days, 150% of their rhythm, 90 days; RFM
- * over a year). */
+ * over a year; birthdays in the coming week). */
 export function blankCriterion(kind: CriterionKind): CriterionDraft {
   return {
     kind,
@@ -83,6 +85,8 @@ export function blankCriterion(kind: CriterionKind): CriterionDraft {
     level_ids: [],
     tags: [],
     months: [],
+    // Birthdays in the coming week.
+    within_days: 7,
     categories: [],
     store_ids: [],
     by: 'home',
@@ -122,6 +126,8 @@ export function toCriterion(d: CriterionDraft): Criterion {
       return { kind: d.kind, tags: d.tags }
     case 'birth_month':
       return { kind: d.kind, months: d.months }
+    case 'birthday':
+      return { kind: d.kind, within_days: d.within_days }
     case 'store':
       return { kind: d.kind, store_ids: d.store_ids, by: d.by }
     case 'stored_value':

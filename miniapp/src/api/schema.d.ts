@@ -4392,6 +4392,11 @@ export interface components {
             kind: "birth_month";
             months: number[];
         } | {
+            /** @enum {string} */
+            kind: "birthday";
+            /** Format: int32 */
+            within_days: number;
+        } | {
             categories: string[];
             /** Format: int32 */
             days: number;

@@ -254,17 +254,6 @@ pub struct BirthdayRun {
     pub issued: u64,
 }
 
-/// The member's birthday in `year`; 29 February is kept on the 28th in a common year.
-fn birthday_in(birthday: NaiveDate, year: i32) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day())
-        .or_else(|| NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day() - 1))
-}
-
-/// The member's next birthday on or after `today`.
-pub(crate) fn next_birthday(birthday: NaiveDate, today: NaiveDate) -> Option<NaiveDate> {
-    birthday_in(birthday, today.year()).filter(|day| *day >= today).or_else(|| birthday_in(birthday, today.year() + 1))
-}
-
 /// The last instant of the month `day` is in, on the zone's clock.
 fn end_of_month(calendar: &Calendar, day: NaiveDate) -> DateTime<Utc> {
     let first_of_next = if day.month() == 12 {
@@ -319,7 +308,9 @@ pub async fn birthdays_in_zone(ctx: &AppContext, timezone: &str, now: DateTime<U
                 if keeping.store_of(member).is_none() {
                     continue;
                 }
-                let Some(next) = crate::members::birthday_of(ctx, member)?.and_then(|b| next_birthday(b, today)) else {
+                let Some(next) = crate::members::birthday_of(ctx, member)?
+                    .and_then(|b| crate::members::birthdays::next_birthday(b, today))
+                else {
                     continue;
                 };
                 let mut given = false;
@@ -571,19 +562,11 @@ pub async fn of_member(ctx: &AppContext, principal: &StaffPrincipal, member_id: 
 mod tests {
     use chrono::NaiveDate;
 
-    use super::{end_of_month, next_birthday};
+    use super::end_of_month;
     use crate::booking::calendar::Calendar;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
-    }
-
-    #[test]
-    fn the_next_birthday_is_this_year_or_next_and_a_leap_day_keeps_to_february() {
-        assert_eq!(next_birthday(day(1990, 12, 10), day(2026, 12, 6)), Some(day(2026, 12, 10)));
-        assert_eq!(next_birthday(day(1990, 12, 1), day(2026, 12, 6)), Some(day(2027, 12, 1)));
-        assert_eq!(next_birthday(day(1996, 2, 29), day(2027, 2, 1)), Some(day(2027, 2, 28)));
-        assert_eq!(next_birthday(day(1996, 2, 29), day(2028, 2, 1)), Some(day(2028, 2, 29)));
     }
 
     #[test]

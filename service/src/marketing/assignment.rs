@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 
 use entity::{campaign_members, campaigns, members, merchants};
 
-use super::automations::Audience;
 use super::campaigns::renew;
 use crate::domain::Permission;
 use crate::foundation::audit;
@@ -117,32 +116,26 @@ pub(super) async fn assign(
     let started = campaign.started_at.unwrap_or(now);
     let audience = match (campaign.automation_id, campaign.segment_id) {
         (Some(automation_id), _) => super::automations::audience(ctx, automation_id, started).await?,
-        (None, Some(segment_id)) => {
-            Audience::Where(super::segments::members_at(ctx, merchant_id, segment_id, started).await?)
-        }
+        (None, Some(segment_id)) => super::segments::members_at(ctx, merchant_id, segment_id, started).await?,
         (None, None) => return Err(Error::NotFound("segment")),
     };
     let unit = Unit::of(campaign);
     let holdout_bp = crate::foundation::merchants::row(&ctx.db, merchant_id).await?.holdout_bp;
-    let ids = match audience {
-        // PostgreSQL computes the buckets itself: one statement reads the audience and writes it.
-        Audience::Where(condition) if ctx.db.get_database_backend() == DbBackend::Postgres => {
-            assign_in_postgres(ctx, campaign, condition, &salt, unit, holdout_bp, now).await?;
-            Vec::new()
-        }
+    // PostgreSQL computes the buckets itself: one statement reads the audience and writes it.
+    let ids: Vec<i64> = if ctx.db.get_database_backend() == DbBackend::Postgres {
+        assign_in_postgres(ctx, campaign, audience, &salt, unit, holdout_bp, now).await?;
+        Vec::new()
+    } else {
         // The audience is evaluated once (a rule over a year of bills costs seconds; paging it would repeat that
         // per page): its ids, 8 bytes a member, then written in pages, each renewing the claim.
-        Audience::Where(condition) => {
-            members::Entity::find()
-                .select_only()
-                .column(members::Column::Id)
-                .filter(condition)
-                .order_by_asc(members::Column::Id)
-                .into_tuple()
-                .all(&ctx.db)
-                .await?
-        }
-        Audience::Members(ids) => ids,
+        members::Entity::find()
+            .select_only()
+            .column(members::Column::Id)
+            .filter(audience)
+            .order_by_asc(members::Column::Id)
+            .into_tuple()
+            .all(&ctx.db)
+            .await?
     };
     for page in ids.chunks(1_000) {
         if !renew(ctx, campaign.id, token, ctx.now()).await? {

@@ -441,7 +441,7 @@ fn due_on(automation: &marketing_automations::Model, today: NaiveDate) -> Result
 
 /// The members one run of the automation reaches at `at`: those its trigger picks, in its segment if it has one,
 /// less those any of its runs assigned within its cooldown. Ordered by id.
-pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<Utc>) -> Result<Audience> {
+pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<Utc>) -> Result<Condition> {
     let automation = marketing_automations::Entity::find_by_id(automation_id)
         .one(&ctx.db)
         .await?
@@ -450,34 +450,23 @@ pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<
     let trigger = AutomationTrigger::stored(&automation.trigger)?;
     let backend = ctx.db.get_database_backend();
     let days = u32::try_from(automation.days).unwrap_or(0);
+    let today = super::segments::merchant_today(ctx, merchant_id, at).await?;
     let rule = |criterion: Criterion| {
         SegmentRule { combine: Combine::All, criteria: vec![criterion], groups: Vec::new() }.condition(
             backend,
             merchant_id,
             at,
+            today,
         )
     };
     let ahead = at + Duration::days(i64::from(days));
-    // The merchant's day, for birthdays (read once: the month narrows in SQL, the date is checked after).
-    let today = match trigger {
-        AutomationTrigger::Birthday => {
-            Calendar::new(&crate::foundation::merchants::row(&ctx.db, merchant_id).await?.timezone).today(at)
-        }
-        _ => at.date_naive(),
-    };
     let mut condition =
         Condition::all().add(members::Column::MerchantId.eq(merchant_id)).add(members::Column::AnonymisedAt.is_null());
     condition = match trigger {
         AutomationTrigger::Welcome => {
             condition.add(members::Column::CreatedAt.gte(at - Duration::days(i64::from(days))))
         }
-        AutomationTrigger::Birthday => {
-            let months: Vec<i32> = (0..=days)
-                .filter_map(|d| today.checked_add_signed(Duration::days(i64::from(d))))
-                .map(|day| i32::try_from(chrono::Datelike::month(&day)).unwrap_or(0))
-                .collect();
-            condition.add(members::Column::BirthMonth.is_in(months))
-        }
+        AutomationTrigger::Birthday => condition.add(rule(Criterion::Birthday { within_days: days })),
         AutomationTrigger::WinBack => {
             condition.add(rule(Criterion::LastVisit { min_days: Some(days), max_days: None }))
         }
@@ -538,39 +527,7 @@ pub(crate) async fn audience(ctx: &AppContext, automation_id: i64, at: DateTime<
             .to_owned();
         condition = condition.add(members::Column::Id.not_in_subquery(reached));
     }
-    if trigger != AutomationTrigger::Birthday {
-        return Ok(Audience::Where(condition));
-    }
-    // Birthdays are sealed: the month narrowed it in SQL, the date is read member by member.
-    let last = today + Duration::days(i64::from(days));
-    let mut picked = Vec::new();
-    let mut after = 0_i64;
-    loop {
-        let batch = members::Entity::find()
-            .filter(condition.clone())
-            .filter(members::Column::Id.gt(after))
-            .order_by_asc(members::Column::Id)
-            .limit(500)
-            .all(&ctx.db)
-            .await?;
-        let Some(tail) = batch.last() else { break };
-        after = tail.id;
-        for member in &batch {
-            let next =
-                crate::members::birthday_of(ctx, member)?.and_then(|b| crate::coupons::issue::next_birthday(b, today));
-            if next.is_some_and(|day| day <= last) {
-                picked.push(member.id);
-            }
-        }
-    }
-    Ok(Audience::Members(picked))
-}
-
-/// Who a run reaches: the members a condition selects, or (when only the service can tell, as for sealed
-/// birthdays) these members.
-pub(crate) enum Audience {
-    Where(Condition),
-    Members(Vec<i64>),
+    Ok(condition)
 }
 
 /// Whether an active or paused automation of the merchant uses the segment or the coupon template.

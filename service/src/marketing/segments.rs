@@ -1,5 +1,5 @@
 //! Segments (人群): members chosen by rules over their life with the store — when they last came, how often and how
-//! much, their own usual rhythm, level, tags, birth month, what they buy, where they come, and their consent to
+//! much, their own usual rhythm, level, tags, birthday, what they buy, where they come, and their consent to
 //! marketing. A rule is criteria joined by all (AND) or any (OR), with one level of groups, so "lapsed 90 days AND
 //! (VIP OR spent ￥2,000 this year)" is one rule. The database answers it: one query of members with conditions on
 //! them and subqueries over their bills, written once for SQLite and PostgreSQL (only the epoch of a timestamp is
@@ -7,7 +7,7 @@
 //!
 //! Visits are settled bills (a reversed bill is no visit); spend is what they paid less what was refunded.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr, SubQueryStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
@@ -87,6 +87,9 @@ pub enum Criterion {
     Tags { tags: Vec<String> },
     /// Born in one of these months (1–12).
     BirthMonth { months: Vec<u32> },
+    /// Their birthday is today or within the next `within_days` days (0–90), on the merchant's calendar; one born on
+    /// 29 February has it on the 28th in other years (as birthday coupons count it).
+    Birthday { within_days: u32 },
     /// They bought a service or product of one of these categories in the last `days` days.
     BoughtCategory { categories: Vec<String>, days: u32 },
     /// They count for one of these stores, by their home store or their latest visit.
@@ -122,6 +125,7 @@ pub enum Criterion {
 const MAX_CRITERIA: usize = 30;
 const MAX_LIST: usize = 100;
 const MAX_DAYS: u32 = 3650;
+const MAX_BIRTHDAY_DAYS: u32 = 90;
 
 fn days_ok(field: &'static str, days: u32) -> Result<()> {
     if (1..=MAX_DAYS).contains(&days) { Ok(()) } else { Err(Error::invalid(field, "a period is 1–3650 days")) }
@@ -190,6 +194,10 @@ impl Criterion {
                     Err(Error::invalid("criteria", "months are 1–12"))
                 }
             }
+            Criterion::Birthday { within_days } if *within_days > MAX_BIRTHDAY_DAYS => {
+                Err(Error::invalid("criteria", "a birthday is within 0–90 days"))
+            }
+            Criterion::Birthday { .. } => Ok(()),
             Criterion::BoughtCategory { categories, days } => {
                 days_ok("criteria", *days)?;
                 list_ok("criteria", categories)
@@ -281,13 +289,14 @@ impl SegmentRule {
         Ok(())
     }
 
-    /// The condition on `members` choosing the merchant's live members the rule holds, now.
-    pub fn condition(&self, backend: DbBackend, merchant_id: i64, now: DateTime<Utc>) -> Condition {
+    /// The condition on `members` choosing the merchant's live members the rule holds at `now`, which is `today` on
+    /// the merchant's calendar.
+    pub fn condition(&self, backend: DbBackend, merchant_id: i64, now: DateTime<Utc>, today: NaiveDate) -> Condition {
         let on = |combine: Combine| match combine {
             Combine::All => Condition::all(),
             Combine::Any => Condition::any(),
         };
-        let at = At { backend, merchant_id, now };
+        let at = At { backend, merchant_id, now, today };
         let mut rule = on(self.combine);
         for criterion in &self.criteria {
             rule = rule.add(at.criterion(criterion));
@@ -306,11 +315,13 @@ impl SegmentRule {
     }
 }
 
-/// What a criterion is judged against: the merchant, the moment, and the database's dialect.
+/// What a criterion is judged against: the merchant, the moment (and its date on the merchant's calendar), and the
+/// database's dialect.
 struct At {
     backend: DbBackend,
     merchant_id: i64,
     now: DateTime<Utc>,
+    today: NaiveDate,
 }
 
 impl At {
@@ -443,6 +454,17 @@ impl At {
             ),
             Criterion::BirthMonth { months } => {
                 Condition::all().add(members::Column::BirthMonth.is_in(months.iter().map(|m| i64::from(*m))))
+            }
+            Criterion::Birthday { within_days } => {
+                let mut any = Condition::any();
+                for (month, days) in crate::members::birthdays::birthdays_within(self.today, *within_days) {
+                    any = any.add(
+                        Condition::all()
+                            .add(members::Column::BirthMonth.eq(month))
+                            .add(members::Column::BirthDay.is_in(days)),
+                    );
+                }
+                any
             }
             Criterion::BoughtCategory { categories, days } => {
                 let mut visits = self.visits();
@@ -606,6 +628,12 @@ pub(crate) fn latest_answer(merchant_id: i64, purpose: ConsentPurpose, granted: 
         .to_owned()
 }
 
+/// The date it is for the merchant at `at`, on its own calendar.
+pub(crate) async fn merchant_today(ctx: &AppContext, merchant_id: i64, at: DateTime<Utc>) -> Result<NaiveDate> {
+    let merchant = crate::foundation::merchants::row(&ctx.db, merchant_id).await?;
+    Ok(crate::booking::calendar::Calendar::new(&merchant.timezone).today(at))
+}
+
 /// How many members a rule holds now, and a few of them (the newest) to look at.
 #[derive(Clone, Debug)]
 pub struct SegmentCount {
@@ -621,7 +649,9 @@ pub async fn preview(ctx: &AppContext, principal: &StaffPrincipal, rule: &Segmen
 }
 
 async fn count(ctx: &AppContext, principal: &StaffPrincipal, rule: &SegmentRule) -> Result<SegmentCount> {
-    let condition = rule.condition(ctx.db.get_database_backend(), principal.merchant_id, ctx.now());
+    let now = ctx.now();
+    let today = merchant_today(ctx, principal.merchant_id, now).await?;
+    let condition = rule.condition(ctx.db.get_database_backend(), principal.merchant_id, now, today);
     // Both read the whole rule (a year of bills, say): side by side, on two of PostgreSQL's connections.
     let (count, rows) = tokio::try_join!(
         members::Entity::find().filter(condition.clone()).count(&ctx.db),
@@ -645,7 +675,8 @@ pub(crate) async fn members_at(
     at: DateTime<Utc>,
 ) -> Result<Condition> {
     let segment = to_segment(row(ctx, merchant_id, segment_id).await?)?;
-    Ok(segment.rule.condition(ctx.db.get_database_backend(), merchant_id, at))
+    let today = merchant_today(ctx, merchant_id, at).await?;
+    Ok(segment.rule.condition(ctx.db.get_database_backend(), merchant_id, at, today))
 }
 
 /// A saved segment.

@@ -7,6 +7,7 @@
 
 pub mod allergies;
 pub mod auth;
+pub(crate) mod birthdays;
 pub mod code;
 pub mod consents;
 pub mod notes;
@@ -342,6 +343,7 @@ pub(crate) async fn insert_row(
         birthday: Set(None),
         birthday_sealed: Set(None),
         birth_month: Set(None),
+        birth_day: Set(None),
         level_id: Set(default_level(conn, new.merchant_id).await?),
         total_spend_fen: Set(0),
         preferences: Set("{}".to_owned()),
@@ -385,6 +387,7 @@ fn apply_changes(ctx: &AppContext, active: &mut members::ActiveModel, input: Mem
         active.birthday_sealed = Set(Some(ctx.vault.seal(Field::MemberBirthday, &birthday.to_string())));
         active.birthday = Set(None);
         active.birth_month = Set(i32::try_from(birthday.month()).ok());
+        active.birth_day = Set(i32::try_from(birthday.day()).ok());
         changed.push("birthday");
     }
     if let Some(preferences) = input.preferences {
@@ -412,7 +415,8 @@ fn preferences_of(ctx: &AppContext, row: &members::Model) -> Result<Value> {
 }
 
 /// Seals what rows written before sealing hold in plain (birthdays, preferences, notes) and empties the plain
-/// columns; run at start, in batches. Idempotent: a second run finds nothing plain.
+/// columns, and gives rows sealed before the birth day was kept their month and day; run at start, in batches.
+/// Idempotent: a second run finds nothing to do.
 pub async fn seal_plain_details(ctx: &AppContext) -> Result<u64> {
     use sea_orm::QuerySelect;
     let mut sealed = 0;
@@ -421,7 +425,8 @@ pub async fn seal_plain_details(ctx: &AppContext) -> Result<u64> {
             .filter(
                 sea_orm::Condition::any()
                     .add(members::Column::Birthday.is_not_null())
-                    .add(members::Column::Preferences.ne("{}")),
+                    .add(members::Column::Preferences.ne("{}"))
+                    .add(members::Column::BirthdaySealed.is_not_null().and(members::Column::BirthDay.is_null())),
             )
             .limit(500)
             .all(&ctx.db)
@@ -434,6 +439,8 @@ pub async fn seal_plain_details(ctx: &AppContext) -> Result<u64> {
             let mut active: members::ActiveModel = row.into();
             active.birthday_sealed = Set(birthday.map(|b| ctx.vault.seal(Field::MemberBirthday, &b.to_string())));
             active.birthday = Set(None);
+            active.birth_month = Set(birthday.and_then(|b| i32::try_from(b.month()).ok()));
+            active.birth_day = Set(birthday.and_then(|b| i32::try_from(b.day()).ok()));
             active.preferences_sealed = Set(Some(ctx.vault.seal(Field::MemberPreferences, &preferences.to_string())));
             active.preferences = Set("{}".to_owned());
             active.update(&ctx.db).await?;

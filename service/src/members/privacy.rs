@@ -367,6 +367,7 @@ pub async fn anonymise(ctx: &AppContext, merchant_id: i64, member_id: i64, actor
     active.birthday = Set(None);
     active.birthday_sealed = Set(None);
     active.birth_month = Set(None);
+    active.birth_day = Set(None);
     active.preferences = Set("{}".to_owned());
     active.preferences_sealed = Set(None);
     active.anonymised_at = Set(Some(now));

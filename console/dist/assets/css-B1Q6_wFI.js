@@ -1,0 +1,1 @@
+import"./index-b68dC7Ec.js";

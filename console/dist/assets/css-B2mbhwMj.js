@@ -1,1 +1,0 @@
-import"./index-CV22Qdik.js";
