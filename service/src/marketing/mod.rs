@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod automations;
 pub mod campaigns;
 pub mod inbox;
+pub mod roi;
 pub mod segments;
 pub mod sends;
 pub mod sms;
