@@ -48,6 +48,8 @@ pub struct Model {
     pub paused_at: Option<DateTimeUtc>,
     /// When staff stopped it, or its automation ended: nothing more of it is sent.
     pub stopped_at: Option<DateTimeUtc>,
+    /// Days after it runs over which its groups are compared (7–90, fixed before it runs).
+    pub horizon_days: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

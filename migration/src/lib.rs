@@ -35,6 +35,7 @@ mod m20261207_000027_campaigns;
 mod m20261207_000028_marketing_sends;
 mod m20261208_000029_automations;
 mod m20261208_000030_birth_day;
+mod m20261209_000031_campaign_horizon;
 
 pub struct Migrator;
 
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000028_marketing_sends::Migration),
             Box::new(m20261208_000029_automations::Migration),
             Box::new(m20261208_000030_birth_day::Migration),
+            Box::new(m20261209_000031_campaign_horizon::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ mod mini_auth;
 mod money;
 mod ops;
 mod payments;
+mod roi;
 mod scope_walk;
 mod segments;
 mod sms_campaigns;

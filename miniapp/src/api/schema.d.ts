@@ -1275,6 +1275,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/campaigns/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign's effect: its treatment group against its control group. */
+        get: operations["get_campaign_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/campaigns/{id}/resume": {
         parameters: {
             query?: never;
@@ -3819,6 +3836,11 @@ export interface components {
             failure?: string | null;
             /** Format: date-time */
             finished_at?: string | null;
+            /**
+             * Format: int32
+             * @description Days after it ran over which its groups are compared.
+             */
+            horizon_days: number;
             /** Format: int64 */
             id: number;
             message_body?: string | null;
@@ -3849,6 +3871,37 @@ export interface components {
             started_at?: string | null;
             status: components["schemas"]["CampaignStatus"];
         };
+        /** @description A campaign measured against its control group, everyone as assigned, over the horizon fixed before it ran. */
+        CampaignReportDto: {
+            /** Format: int64 */
+            campaign_id: number;
+            control: components["schemas"]["GroupFiguresDto"];
+            cost: components["schemas"]["CostDto"];
+            /**
+             * Format: double
+             * @description The smallest visit-rate difference these group sizes detect (80% power, 5% two-sided).
+             */
+            detectable_visit_rate?: number | null;
+            /**
+             * Format: date-time
+             * @description The window measured (none before the campaign ran).
+             */
+            from?: string | null;
+            /** Format: int32 */
+            horizon_days: number;
+            net_fen?: null | components["schemas"]["IntervalDto"];
+            /** @description The horizon has not ended: the figures may still move. */
+            provisional: boolean;
+            recharge_lift_fen?: null | components["schemas"]["IntervalDto"];
+            revenue_lift_fen?: null | components["schemas"]["IntervalDto"];
+            roi?: null | components["schemas"]["IntervalDto"];
+            treatment: components["schemas"]["GroupFiguresDto"];
+            /** Format: date-time */
+            until?: string | null;
+            /** @description Positive or negative when the whole interval of the net is; inconclusive when it spans zero. */
+            verdict: components["schemas"]["ReportVerdict"];
+            visit_rate_lift?: null | components["schemas"]["IntervalDto"];
+        };
         CampaignRequest: {
             /**
              * Format: int32
@@ -3860,6 +3913,12 @@ export interface components {
              * @description A coupon for each member of the treatment group; the template must not be claimable in the coupon center.
              */
             coupon_template_id?: number | null;
+            /**
+             * Format: int32
+             * @description How many days after it runs the treatment and control groups are compared (7–90, default 30): fixed now, so
+             *     the report cannot be read early and stopped on a lucky day.
+             */
+            horizon_days?: number | null;
             message_body?: string | null;
             /** @description An in-app message (1–30 and 1–500 characters); give a coupon, a message, or both. */
             message_title?: string | null;
@@ -4073,6 +4132,28 @@ export interface components {
         ConsentRequest: {
             granted: boolean;
             purpose: components["schemas"]["ConsentPurpose"];
+        };
+        /** @description What the campaign cost, in fen. */
+        CostDto: {
+            /**
+             * Format: int64
+             * @description Bonus stored value granted to the treatment group beyond the control group's rate.
+             */
+            bonus_fen: number;
+            /**
+             * Format: int64
+             * @description Its coupons' discounts on settled bills, every redeemer counted.
+             */
+            coupon_fen: number;
+            /**
+             * Format: int64
+             * @description SMS sent, and their cost at the price per message of the SMS settings.
+             */
+            sms: number;
+            /** Format: int64 */
+            sms_fen: number;
+            /** Format: int64 */
+            total_fen: number;
         };
         /** @description A count card: sessions left and the value not yet used. */
         CountCardDto: {
@@ -4530,6 +4611,38 @@ export interface components {
              */
             segment_id?: number | null;
         };
+        /** @description One group over the horizon. Amounts are fen; per-member figures are averages, so fractional. */
+        GroupFiguresDto: {
+            /** Format: double */
+            average_bill_fen?: number | null;
+            /** Format: int64 */
+            bills: number;
+            /** Format: int64 */
+            bonus_fen: number;
+            /** Format: int64 */
+            members: number;
+            /**
+             * Format: int64
+             * @description Stored value paid in, and the bonus it granted.
+             */
+            recharge_fen: number;
+            /** Format: double */
+            recharge_per_member_fen?: number | null;
+            /**
+             * Format: int64
+             * @description Recognised revenue: services and products, count-card sessions at their value, stored value spent; less
+             *     refunds. Recharges are not revenue.
+             */
+            revenue_fen: number;
+            /** Format: double */
+            revenue_per_member_fen?: number | null;
+            visit_rate?: null | components["schemas"]["IntervalDto"];
+            /**
+             * Format: int64
+             * @description Members with at least one settled bill.
+             */
+            visitors: number;
+        };
         HandoverDto: {
             cash_counted_fen?: null | components["schemas"]["Fen"];
             /** @description What was done: entry kind (`sale`, `recharge`, `refund`, `card_refund`, …) → how many. */
@@ -4591,6 +4704,15 @@ export interface components {
              */
             read_at?: string | null;
             title: string;
+        };
+        /** @description An estimate with its 95% interval. */
+        IntervalDto: {
+            /** Format: double */
+            estimate: number;
+            /** Format: double */
+            high: number;
+            /** Format: double */
+            low: number;
         };
         /**
          * @description A run of a scheduled job. Jobs serve every merchant at once, so what a run counted and its error text are not
@@ -5526,6 +5648,11 @@ export interface components {
             /** @description The template id from the mini-program's subscribe-message settings. */
             template_id: string;
         };
+        /**
+         * @description What the report concludes.
+         * @enum {string}
+         */
+        ReportVerdict: "positive" | "negative" | "inconclusive" | "not_enough_data";
         /**
          * @description The owner's word on one staff member's reprints, over what their role says.
          * @enum {string}
@@ -11865,6 +11992,61 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_campaign_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignReportDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

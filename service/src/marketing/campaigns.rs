@@ -47,6 +47,8 @@ pub struct CampaignInput {
     /// The SMS template to send.
     pub sms_template_id: Option<i64>,
     pub control_bp: Option<i32>,
+    /// Days after the run over which the groups are compared (7–90, default 30).
+    pub horizon_days: Option<i32>,
     pub run_at: DateTime<Utc>,
 }
 
@@ -62,6 +64,7 @@ pub struct Campaign {
     pub message: Option<(String, String)>,
     pub sms_template_id: Option<i64>,
     pub control_bp: i32,
+    pub horizon_days: i32,
     pub status: CampaignStatus,
     pub run_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -150,6 +153,7 @@ fn to_campaign(row: campaigns::Model, sends: Vec<SendCount>) -> Result<Campaign>
         message: row.message_title.zip(row.message_body),
         sms_template_id: row.sms_template_id,
         control_bp: row.control_bp,
+        horizon_days: row.horizon_days,
         status: CampaignStatus::stored(&row.status)?,
         run_at: row.run_at,
         started_at: row.started_at,
@@ -174,6 +178,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
         checked_content(ctx, merchant_id, input.coupon_template_id, input.message.as_ref(), input.sms_template_id)
             .await?;
     let control_bp = checked_control(input.control_bp)?;
+    let horizon_days = checked_horizon(input.horizon_days)?;
     let now = ctx.now();
     if input.run_at < now - Duration::minutes(5) || input.run_at > now + Duration::days(366) {
         return Err(Error::invalid("run_at", "must be from now to a year ahead"));
@@ -192,6 +197,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
         message_body: Set(message_body),
         sms_template_id: Set(input.sms_template_id),
         control_bp: Set(control_bp),
+        horizon_days: Set(horizon_days),
         status: Set(CampaignStatus::Scheduled.as_str().to_owned()),
         run_at: Set(input.run_at),
         created_by: Set(principal.staff_id),
@@ -201,9 +207,20 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
     }
     .insert(&ctx.db)
     .await?;
-    let detail = json!({ "segment_id": row.segment_id, "run_at": row.run_at, "control_bp": control_bp });
+    let detail = json!({
+        "segment_id": row.segment_id, "run_at": row.run_at, "control_bp": control_bp, "horizon_days": horizon_days,
+    });
     audit::by_staff(&ctx.db, principal, "campaign.scheduled", ("campaign", row.id), detail).await?;
     to_campaign(row, Vec::new())
+}
+
+/// The measurement horizon asked for, or the default: 7–90 days.
+fn checked_horizon(days: Option<i32>) -> Result<i32> {
+    let days = days.unwrap_or(super::roi::DEFAULT_HORIZON_DAYS);
+    if !(7..=90).contains(&days) {
+        return Err(Error::invalid("horizon_days", "the measurement horizon is 7–90 days"));
+    }
+    Ok(days)
 }
 
 /// The control share asked for, or the default: 0–50%.
@@ -264,7 +281,7 @@ pub(super) async fn checked_content(
     Ok(message)
 }
 
-async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<campaigns::Model> {
+pub(crate) async fn row(ctx: &AppContext, merchant_id: i64, id: i64) -> Result<campaigns::Model> {
     campaigns::Entity::find_by_id(id)
         .filter(campaigns::Column::MerchantId.eq(merchant_id))
         .one(&ctx.db)

@@ -1,0 +1,183 @@
+//! A campaign's report through the real server on both databases: each group's visits, recognised revenue and
+//! recharges over the horizon, counted from the ledger everyone as assigned (a bill before the run, a reversed bill
+//! and recharge cash are not revenue), the campaign's costs, and the intervals the statistics give for those counts.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use service::domain::Role;
+use service::marketing::campaigns::run_due;
+use service::marketing::roi::stats::{self, Moments};
+
+use crate::support::{STAFF, TestApp, assert_error, ok};
+
+const MEMBERS: usize = 24;
+
+fn close(value: &Value, expected: f64) -> bool {
+    value.as_f64().is_some_and(|v| (v - expected).abs() <= 1e-6 * expected.abs().max(1.0))
+}
+
+#[tokio::test]
+async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the_lift_with_its_interval() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let cashier = app.token(Role::Cashier).await;
+    let owner = app.token(Role::Owner).await;
+    let store = app.seed.store_ids[0];
+    let services = app.staff_ok(&cashier, "/services").await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap().clone();
+    let (wash_id, wash_fen) = (wash["id"].as_i64().unwrap(), wash["price_fen"].as_i64().unwrap());
+
+    let mut members = Vec::new();
+    for n in 0..MEMBERS {
+        let body = json!({ "phone": format!("1390003{n:04}"), "tags": ["roitest"] });
+        members.push(app.staff_created(&cashier, "/members", body).await["id"].as_i64().unwrap());
+    }
+    let bill = |member: i64, key: String, coupons: Vec<i64>| {
+        json!({
+            "store_id": store, "member_id": member, "idempotency_key": key, "coupon_ids": coupons,
+            "lines": [{ "item_id": wash_id }], "tenders": [{ "kind": "cash", "amount_fen": wash_fen }],
+        })
+    };
+    // Before the campaign: a visit that is not the campaign's.
+    let before = app.staff_posted(&cashier, "/bills", bill(members[0], "roi-before".into(), vec![])).await;
+    let rule = json!({ "combine": "all", "criteria": [{ "kind": "tags", "tags": ["roitest"] }] });
+    let segment = app.staff_created(&marketing, "/segments", json!({ "name": "效果测试", "rule": rule })).await;
+    let template = json!({ "name": "回馈 10 元", "kind": "amount", "value_fen": 1000, "valid_days": 30 });
+    let template = app.staff_created(&marketing, "/coupon-templates", template).await["id"].as_i64().unwrap();
+    let body = json!({
+        "name": "效果测试活动", "segment_id": segment["id"], "coupon_template_id": template, "control_bp": 5000,
+        "horizon_days": 14, "run_at": Utc::now(),
+    });
+    let campaign = app.staff_created(&marketing, "/campaigns", body).await;
+    let id = campaign["id"].as_i64().unwrap();
+    assert_eq!(campaign["horizon_days"], 14);
+    let report_path = format!("/campaigns/{id}/report");
+    let waiting = app.staff_ok(&marketing, &report_path).await;
+    assert_eq!((waiting["verdict"].as_str(), waiting["from"].is_null()), (Some("not_enough_data"), true));
+    // The bill before the run was settled a moment before it started.
+    entity::bills::Entity::update_many()
+        .col_expr(entity::bills::Column::SettledAt, Expr::value(Some(Utc::now() - Duration::minutes(1))))
+        .filter(entity::bills::Column::Id.eq(before["id"].as_i64().unwrap()))
+        .exec(&app.ctx.db)
+        .await
+        .unwrap();
+    entity::journal_entries::Entity::update_many()
+        .col_expr(entity::journal_entries::Column::CreatedAt, Expr::value(Utc::now() - Duration::minutes(1)))
+        .filter(entity::journal_entries::Column::BillId.eq(before["id"].as_i64().unwrap()))
+        .exec(&app.ctx.db)
+        .await
+        .unwrap();
+    run_due(&app.ctx, Utc::now()).await.unwrap();
+
+    let groups: BTreeMap<i64, bool> = entity::campaign_members::Entity::find()
+        .filter(entity::campaign_members::Column::CampaignId.eq(id))
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.member_id, m.in_control))
+        .collect();
+    let treated: Vec<i64> = groups.iter().filter(|(_, c)| !**c).map(|(m, _)| *m).collect();
+    let control: Vec<i64> = groups.iter().filter(|(_, c)| **c).map(|(m, _)| *m).collect();
+    assert!(treated.len() >= 4 && control.len() >= 3, "a usable split of 24: {} / {}", treated.len(), control.len());
+
+    // Treatment: three visits, the first with the campaign's coupon (￥10 off); the fourth recharges ￥500 at the
+    // desk (not revenue). Control: two visits, one of them reversed (no visit, no revenue).
+    let coupon_of = |member: i64| {
+        let app = &app;
+        async move {
+            entity::member_coupons::Entity::find()
+                .filter(entity::member_coupons::Column::MemberId.eq(member))
+                .filter(entity::member_coupons::Column::TemplateId.eq(template))
+                .one(&app.ctx.db)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let with_coupon = json!({
+        "store_id": store, "member_id": treated[0], "idempotency_key": "roi-bill-t0", "coupon_ids": [coupon_of(treated[0]).await],
+        "lines": [{ "item_id": wash_id }], "tenders": [{ "kind": "cash", "amount_fen": wash_fen - 1000 }],
+    });
+    app.staff_posted(&cashier, "/bills", with_coupon).await;
+    for (n, member) in treated[1..3].iter().enumerate() {
+        app.staff_posted(&cashier, "/bills", bill(*member, format!("roi-bill-t{}", n + 1), vec![])).await;
+    }
+    let recharge =
+        json!({ "store_id": store, "amount_fen": 50_000, "tender": "cash", "idempotency_key": "roi-recharge" });
+    ok(app.post(&format!("{STAFF}/members/{}/stored-value/recharges", treated[3]), &owner, recharge).await);
+    app.staff_posted(&cashier, "/bills", bill(control[0], "roi-bill-c0".into(), vec![])).await;
+    let reversed = app.staff_posted(&cashier, "/bills", bill(control[1], "roi-bill-c1".into(), vec![])).await;
+    let reverse = json!({ "reason": "开错单", "idempotency_key": "roi-reverse" });
+    app.staff_created(&owner, &format!("/bills/{}/reverse", reversed["id"]), reverse).await;
+
+    let read = app.staff_ok(&marketing, &report_path).await;
+    let (nt, nc) = (u64::try_from(treated.len()).unwrap(), u64::try_from(control.len()).unwrap());
+    assert_eq!(read["horizon_days"], 14);
+    assert_eq!(read["provisional"], true, "the horizon has not ended");
+    let t = &read["treatment"];
+    let c = &read["control"];
+    assert_eq!((t["members"].as_u64(), c["members"].as_u64()), (Some(nt), Some(nc)));
+    assert_eq!((t["visitors"].as_u64(), t["bills"].as_u64()), (Some(3), Some(3)));
+    assert_eq!((c["visitors"].as_u64(), c["bills"].as_u64()), (Some(1), Some(1)), "the reversed bill is no visit");
+    assert_eq!(t["revenue_fen"].as_i64(), Some(3 * wash_fen - 1000), "net of the coupon");
+    assert_eq!(c["revenue_fen"].as_i64(), Some(wash_fen), "the reversed bill took its revenue back");
+    assert_eq!((t["recharge_fen"].as_i64(), c["recharge_fen"].as_i64()), (Some(50_000), Some(0)));
+    assert!(close(&t["average_bill_fen"], (3 * wash_fen - 1000) as f64 / 3.0));
+    assert_eq!(read["cost"]["coupon_fen"], 1000);
+    assert_eq!(read["cost"]["total_fen"], 1000);
+
+    // The intervals are the statistics' own for these counts and amounts.
+    let lift = stats::newcombe(3, nt, 1, nc).unwrap();
+    let v = &read["visit_rate_lift"];
+    assert!(close(&v["estimate"], lift.estimate) && close(&v["low"], lift.low) && close(&v["high"], lift.high), "{v}");
+    let money = |amounts: &[i64], n: usize| {
+        Moments::of(amounts.iter().map(|a| *a as f64).chain(std::iter::repeat_n(0.0, n - amounts.len())))
+    };
+    let t_money = money(&[wash_fen - 1000, wash_fen, wash_fen], treated.len());
+    let c_money = money(&[wash_fen], control.len());
+    let (revenue, _) = stats::welch(&t_money, &c_money).unwrap();
+    let r = &read["revenue_lift_fen"];
+    assert!(close(&r["low"], revenue.low) && close(&r["high"], revenue.high), "{r} against {revenue:?}");
+    let net = stats::net_return(revenue, nt, 1000.0);
+    assert!(close(&read["net_fen"]["estimate"], net.net.estimate), "{}", read["net_fen"]);
+    assert!(close(&read["roi"]["high"], net.roi.unwrap().high));
+    let expected = match stats::verdict(&net.net) {
+        stats::Verdict::Positive => "positive",
+        stats::Verdict::Negative => "negative",
+        stats::Verdict::Inconclusive => "inconclusive",
+    };
+    assert_eq!(read["verdict"], expected);
+    assert_eq!(expected, "inconclusive", "two dozen members cannot tell");
+    let detectable = stats::detectable_rate_difference(1.0 / nc as f64, nt, nc).unwrap();
+    assert!(close(&read["detectable_visit_rate"], detectable));
+
+    // Another merchant's campaign is not found; a cashier may not read reports; a horizon outside 7–90 is refused.
+    let (_, other_owner) = app.other_merchant().await;
+    assert_error(
+        &app.get(&format!("{STAFF}/campaigns/{id}/report"), &other_owner).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &app.get(&format!("{STAFF}/campaigns/{id}/report"), &cashier).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    for horizon in [6, 91] {
+        let body = json!({ "name": "坏的观察期", "segment_id": segment["id"], "coupon_template_id": template,
+            "horizon_days": horizon, "run_at": Utc::now() });
+        assert_error(
+            &app.post(&format!("{STAFF}/campaigns"), &marketing, body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        );
+    }
+}

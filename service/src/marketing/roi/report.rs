@@ -1,0 +1,448 @@
+//! A campaign's report: everyone as assigned (intention to treat), each group's visits, recognised revenue and
+//! recharges over the horizon fixed before it ran, the lift of the treatment group over the random control group
+//! with its interval, what the campaign cost, and the net return.
+//!
+//! Money comes from the ledger, the books' own record: recognised revenue is what the member's sales credited to
+//! revenue (services and products, count-card sessions at their deferred value, stored value spent) less what
+//! refunds and reversals in the window took back; recharges are what recharges credited to the member's stored
+//! value, less recharges refunded. Recharge cash is a liability, never revenue. A visit is a settled bill.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+
+use entity::{
+    bill_coupons, bills, campaign_members, journal_entries, journal_lines, ledger_accounts, marketing_sends,
+    member_coupons, sms_accounts,
+};
+
+use super::stats::{self, Interval, Moments, Verdict};
+use crate::domain::{BillStatus, CampaignStatus, Permission, SendChannel, SendStatus};
+use crate::foundation::principal::StaffPrincipal;
+use crate::ledger::AccountKind;
+use crate::marketing::campaigns;
+use crate::{AppContext, Result};
+
+/// One group's figures over the horizon.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupFigures {
+    pub members: u64,
+    /// Members with at least one settled bill.
+    pub visitors: u64,
+    /// The visit rate with its Wilson interval; none for an empty group.
+    pub visit_rate: Option<Interval>,
+    pub bills: u64,
+    /// Recognised revenue, in fen: the total and per member.
+    pub revenue_fen: i64,
+    pub revenue_per_member_fen: Option<f64>,
+    /// Revenue per bill.
+    pub average_bill_fen: Option<f64>,
+    /// Stored value recharged (principal paid in), in fen: the total and per member.
+    pub recharge_fen: i64,
+    pub recharge_per_member_fen: Option<f64>,
+    /// Bonus stored value the recharges granted.
+    pub bonus_fen: i64,
+}
+
+/// What the campaign cost, in fen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cost {
+    /// Discounts its coupons gave on settled bills (every redeemer, including those who would have come anyway).
+    pub coupon_fen: i64,
+    /// Bonus stored value granted beyond what the control group's rate would have granted the treatment group.
+    pub bonus_fen: i64,
+    /// SMS sent (or delivered), and what they cost at the merchant's price per message.
+    pub sms: u64,
+    pub sms_fen: i64,
+    pub total_fen: i64,
+}
+
+/// What the report concludes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportVerdict {
+    /// The campaign's net return is above zero for the whole interval.
+    Positive,
+    /// Below zero for the whole interval.
+    Negative,
+    /// The interval spans zero: the data cannot tell.
+    Inconclusive,
+    /// A group has fewer than two members, or the campaign has not run.
+    NotEnoughData,
+}
+
+impl ReportVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportVerdict::Positive => "positive",
+            ReportVerdict::Negative => "negative",
+            ReportVerdict::Inconclusive => "inconclusive",
+            ReportVerdict::NotEnoughData => "not_enough_data",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CampaignReport {
+    pub campaign_id: i64,
+    pub horizon_days: i32,
+    /// The window measured: from when the audience was fixed, for the horizon; none before the campaign ran.
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// The horizon has not ended: the figures may still move.
+    pub provisional: bool,
+    pub treatment: GroupFigures,
+    pub control: GroupFigures,
+    /// Treatment − control: the visit rate (Newcombe's interval), revenue and recharges per member (Welch's).
+    pub visit_rate_lift: Option<Interval>,
+    pub revenue_lift_fen: Option<Interval>,
+    pub recharge_lift_fen: Option<Interval>,
+    pub cost: Cost,
+    /// Revenue lift per member × treatment members − cost, and that over the cost.
+    pub net_fen: Option<Interval>,
+    pub roi: Option<Interval>,
+    pub verdict: ReportVerdict,
+    /// The smallest difference in visit rate these group sizes detect (80% power, 5% two-sided), at the control
+    /// group's rate.
+    pub detectable_visit_rate: Option<f64>,
+}
+
+/// The campaign's report (staff who manage marketing, merchant-wide).
+pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id: i64) -> Result<CampaignReport> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let row = campaigns::row(ctx, principal.merchant_id, campaign_id).await?;
+    let horizon = Duration::days(i64::from(row.horizon_days));
+    let ran = !matches!(
+        CampaignStatus::stored(&row.status)?,
+        CampaignStatus::Scheduled | CampaignStatus::Cancelled | CampaignStatus::Failed
+    );
+    let Some(from) = row.started_at.filter(|_| ran) else {
+        return Ok(empty(campaign_id, row.horizon_days));
+    };
+    let until = from + horizon;
+    let now = ctx.now();
+    let outcomes = Outcomes::read(ctx, row.merchant_id, row.id, from, std::cmp::min(until, now)).await?;
+    let (treatment, control) = (outcomes.group(false), outcomes.group(true));
+    let (t, c) = (treatment.figures(), control.figures());
+    let visit_rate_lift = stats::newcombe(t.visitors, t.members, c.visitors, c.members);
+    let revenue_lift_fen = stats::welch(&treatment.revenue, &control.revenue).map(|(i, _)| i);
+    let recharge_lift_fen = stats::welch(&treatment.recharge, &control.recharge).map(|(i, _)| i);
+    let cost = cost(ctx, &row, &t, &c, from, std::cmp::min(until, now)).await?;
+    let back = revenue_lift_fen.map(|lift| stats::net_return(lift, t.members, fen_f64(cost.total_fen)));
+    let verdict = match back {
+        None => ReportVerdict::NotEnoughData,
+        Some(back) => match stats::verdict(&back.net) {
+            Verdict::Positive => ReportVerdict::Positive,
+            Verdict::Negative => ReportVerdict::Negative,
+            Verdict::Inconclusive => ReportVerdict::Inconclusive,
+        },
+    };
+    let base_rate = c.visit_rate.or(t.visit_rate).map_or(0.0, |r| r.estimate);
+    Ok(CampaignReport {
+        campaign_id,
+        horizon_days: row.horizon_days,
+        from: Some(from),
+        until: Some(until),
+        provisional: now < until,
+        detectable_visit_rate: stats::detectable_rate_difference(base_rate, t.members, c.members),
+        treatment: t,
+        control: c,
+        visit_rate_lift,
+        revenue_lift_fen,
+        recharge_lift_fen,
+        cost,
+        net_fen: back.map(|b| b.net),
+        roi: back.and_then(|b| b.roi),
+        verdict,
+    })
+}
+
+fn empty(campaign_id: i64, horizon_days: i32) -> CampaignReport {
+    let none = GroupTotals::default().figures();
+    CampaignReport {
+        campaign_id,
+        horizon_days,
+        from: None,
+        until: None,
+        provisional: true,
+        treatment: none.clone(),
+        control: none,
+        visit_rate_lift: None,
+        revenue_lift_fen: None,
+        recharge_lift_fen: None,
+        cost: Cost { coupon_fen: 0, bonus_fen: 0, sms: 0, sms_fen: 0, total_fen: 0 },
+        net_fen: None,
+        roi: None,
+        verdict: ReportVerdict::NotEnoughData,
+        detectable_visit_rate: None,
+    }
+}
+
+/// Fen as a real number for the statistics (exact below 2⁵³ fen, ninety trillion yuan).
+#[expect(clippy::as_conversions, reason = "i64 has no lossless conversion to f64; sums of fen stay far below 2^53")]
+fn fen_f64(fen: i64) -> f64 {
+    fen as f64
+}
+
+/// A real amount of fen rounded to whole fen.
+#[expect(clippy::as_conversions, reason = "f64 to i64 saturates; the amounts are sums of fen, far inside i64")]
+fn whole_fen(fen: f64) -> i64 {
+    fen.round() as i64
+}
+
+/// One member's outcome over the window.
+#[derive(Clone, Copy, Debug, Default)]
+struct MemberOutcome {
+    in_control: bool,
+    bills: i64,
+    revenue: i64,
+    recharge: i64,
+    bonus: i64,
+}
+
+/// A group's members' outcomes summed, with the moments the intervals need.
+#[derive(Clone, Debug, Default)]
+struct GroupTotals {
+    members: u64,
+    visitors: u64,
+    bills: i64,
+    revenue_fen: i64,
+    recharge_fen: i64,
+    bonus_fen: i64,
+    revenue: Moments,
+    recharge: Moments,
+}
+
+impl GroupTotals {
+    fn add(&mut self, member: &MemberOutcome) {
+        self.members += 1;
+        self.visitors += u64::from(member.bills > 0);
+        self.bills += member.bills;
+        self.revenue_fen += member.revenue;
+        self.recharge_fen += member.recharge;
+        self.bonus_fen += member.bonus;
+        let (revenue, recharge) = (fen_f64(member.revenue), fen_f64(member.recharge));
+        self.revenue = Moments {
+            n: self.revenue.n + 1,
+            sum: self.revenue.sum + revenue,
+            sum_sq: self.revenue.sum_sq + revenue * revenue,
+        };
+        self.recharge = Moments {
+            n: self.recharge.n + 1,
+            sum: self.recharge.sum + recharge,
+            sum_sq: self.recharge.sum_sq + recharge * recharge,
+        };
+    }
+
+    fn figures(&self) -> GroupFigures {
+        let per_member = |fen: i64| (self.members > 0).then(|| fen_f64(fen) / stats::real(self.members));
+        GroupFigures {
+            members: self.members,
+            visitors: self.visitors,
+            visit_rate: stats::wilson(self.visitors, self.members),
+            bills: u64::try_from(self.bills).unwrap_or(0),
+            revenue_fen: self.revenue_fen,
+            revenue_per_member_fen: per_member(self.revenue_fen),
+            average_bill_fen: (self.bills > 0).then(|| fen_f64(self.revenue_fen) / fen_f64(self.bills)),
+            recharge_fen: self.recharge_fen,
+            recharge_per_member_fen: per_member(self.recharge_fen),
+            bonus_fen: self.bonus_fen,
+        }
+    }
+}
+
+/// Every assigned member's outcome over a window.
+struct Outcomes {
+    members: HashMap<i64, MemberOutcome>,
+}
+
+impl Outcomes {
+    async fn read(
+        ctx: &AppContext,
+        merchant_id: i64,
+        campaign_id: i64,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Outcomes> {
+        let assigned: Vec<(i64, bool)> = campaign_members::Entity::find()
+            .select_only()
+            .column(campaign_members::Column::MemberId)
+            .column(campaign_members::Column::InControl)
+            .filter(campaign_members::Column::CampaignId.eq(campaign_id))
+            .into_tuple()
+            .all(&ctx.db)
+            .await?;
+        let mut members: HashMap<i64, MemberOutcome> = assigned
+            .into_iter()
+            .map(|(id, in_control)| (id, MemberOutcome { in_control, ..MemberOutcome::default() }))
+            .collect();
+        let audience = Query::select()
+            .column(campaign_members::Column::MemberId)
+            .from(campaign_members::Entity)
+            .and_where(Expr::col(campaign_members::Column::CampaignId).eq(campaign_id))
+            .to_owned();
+
+        // Visits: settled bills in the window.
+        let visits = Query::select()
+            .column(bills::Column::MemberId)
+            .expr_as(Func::count(Expr::col(bills::Column::Id)), Alias::new("n"))
+            .from(bills::Entity)
+            .and_where(Expr::col(bills::Column::MerchantId).eq(merchant_id))
+            .and_where(Expr::col(bills::Column::Status).eq(BillStatus::Settled.as_str()))
+            .and_where(Expr::col(bills::Column::SettledAt).gte(from))
+            .and_where(Expr::col(bills::Column::SettledAt).lt(until))
+            .and_where(Expr::col(bills::Column::MemberId).in_subquery(audience.clone()))
+            .group_by_col(bills::Column::MemberId)
+            .to_owned();
+        for row in ctx.db.query_all(&visits).await? {
+            let (member, n): (i64, i64) = (row.try_get("", "member_id")?, row.try_get("", "n")?);
+            if let Some(outcome) = members.get_mut(&member) {
+                outcome.bills = n;
+            }
+        }
+
+        // Money: the member's ledger lines on revenue and stored value, by entry kind and side.
+        for row in ctx.db.query_all(&ledger_moves(merchant_id, audience, from, until)).await? {
+            let member: i64 = row.try_get("", "member_id")?;
+            let (account, entry): (String, String) = (row.try_get("", "account")?, row.try_get("", "entry")?);
+            let amount: i64 = row.try_get("", "amount")?;
+            let Some(outcome) = members.get_mut(&member) else { continue };
+            // Credits are negative. Revenue: sales credit it, refunds and reversals debit it back.
+            // Stored value: recharges (at the desk, by wallet or on a bill) credit it; refunds of a recharge debit
+            // it. Spending (a debit in a sale) and giving spent value back (a credit in a refund) are not recharges.
+            let taking_back = matches!(entry.as_str(), "refund" | "reversal");
+            let recharging = matches!(entry.as_str(), "recharge" | "sale");
+            let counts = (recharging && amount < 0) || (taking_back && amount > 0);
+            match account.as_str() {
+                "revenue" => outcome.revenue -= amount,
+                "sv_principal" if counts => outcome.recharge -= amount,
+                "sv_bonus" if counts => outcome.bonus -= amount,
+                _ => {}
+            }
+        }
+        Ok(Outcomes { members })
+    }
+
+    fn group(&self, control: bool) -> GroupTotals {
+        let mut totals = GroupTotals::default();
+        for member in self.members.values().filter(|m| m.in_control == control) {
+            totals.add(member);
+        }
+        totals
+    }
+}
+
+/// The sums of the audience's ledger lines on revenue and stored-value accounts, by member, account kind, entry kind
+/// and side (debit or credit), for entries in the window.
+fn ledger_moves(
+    merchant_id: i64,
+    audience: SelectStatement,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> SelectStatement {
+    let (lines, entries, accounts) = (Alias::new("l"), Alias::new("e"), Alias::new("a"));
+    let amount = Expr::col((lines.clone(), journal_lines::Column::Amount));
+    let side = Expr::case(amount.clone().lt(0), -1).finally(1);
+    Query::select()
+        .expr_as(Expr::col((entries.clone(), journal_entries::Column::MemberId)), Alias::new("member_id"))
+        .expr_as(Expr::col((accounts.clone(), ledger_accounts::Column::Kind)), Alias::new("account"))
+        .expr_as(Expr::col((entries.clone(), journal_entries::Column::Kind)), Alias::new("entry"))
+        .expr_as(Expr::expr(Func::sum(amount)).cast_as(Alias::new("BIGINT")), Alias::new("amount"))
+        .from_as(journal_lines::Entity, lines.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            journal_entries::Entity,
+            entries.clone(),
+            Expr::col((entries.clone(), journal_entries::Column::Id))
+                .equals((lines.clone(), journal_lines::Column::EntryId)),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            ledger_accounts::Entity,
+            accounts.clone(),
+            Expr::col((accounts.clone(), ledger_accounts::Column::Id))
+                .equals((lines.clone(), journal_lines::Column::AccountId)),
+        )
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::MerchantId)).eq(merchant_id))
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::MemberId)).in_subquery(audience))
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).gte(from))
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).lt(until))
+        .and_where(
+            Expr::col((entries.clone(), journal_entries::Column::Kind))
+                .is_in(["sale", "refund", "reversal", "recharge"]),
+        )
+        .and_where(Expr::col((accounts.clone(), ledger_accounts::Column::Kind)).is_in([
+            AccountKind::Revenue.as_str(),
+            AccountKind::SvPrincipal.as_str(),
+            AccountKind::SvBonus.as_str(),
+        ]))
+        .add_group_by([
+            Expr::col((entries.clone(), journal_entries::Column::MemberId)),
+            Expr::col((accounts, ledger_accounts::Column::Kind)),
+            Expr::col((entries, journal_entries::Column::Kind)),
+            side.into(),
+        ])
+        .to_owned()
+}
+
+/// What the campaign cost over the window: its coupons' discounts on settled bills, the bonus its treatment group
+/// was granted beyond the control group's rate, and its SMS at the merchant's price.
+async fn cost(
+    ctx: &AppContext,
+    campaign: &entity::campaigns::Model,
+    treatment: &GroupFigures,
+    control: &GroupFigures,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Cost> {
+    let coupons = Query::select()
+        .expr_as(
+            Expr::expr(Func::sum(Expr::col((bill_coupons::Entity, bill_coupons::Column::OffFen)))).cast_as("BIGINT"),
+            Alias::new("off"),
+        )
+        .from(bill_coupons::Entity)
+        .inner_join(
+            bills::Entity,
+            Expr::col((bills::Entity, bills::Column::Id)).equals((bill_coupons::Entity, bill_coupons::Column::BillId)),
+        )
+        .inner_join(
+            member_coupons::Entity,
+            Expr::col((member_coupons::Entity, member_coupons::Column::Id))
+                .equals((bill_coupons::Entity, bill_coupons::Column::CouponId)),
+        )
+        .and_where(Expr::col((member_coupons::Entity, member_coupons::Column::MerchantId)).eq(campaign.merchant_id))
+        .and_where(
+            Expr::col((member_coupons::Entity, member_coupons::Column::SourceKey))
+                .eq(format!("campaign:{}", campaign.id)),
+        )
+        .and_where(Expr::col((bills::Entity, bills::Column::Status)).eq(BillStatus::Settled.as_str()))
+        .and_where(Expr::col((bills::Entity, bills::Column::SettledAt)).gte(from))
+        .and_where(Expr::col((bills::Entity, bills::Column::SettledAt)).lt(until))
+        .to_owned();
+    let coupon_fen: Option<i64> = match ctx.db.query_one(&coupons).await? {
+        Some(row) => row.try_get("", "off")?,
+        None => None,
+    };
+    let sms = marketing_sends::Entity::find()
+        .filter(marketing_sends::Column::CampaignId.eq(campaign.id))
+        .filter(marketing_sends::Column::Channel.eq(SendChannel::Sms.as_str()))
+        .filter(marketing_sends::Column::Status.is_in([SendStatus::Sent.as_str(), SendStatus::Delivered.as_str()]))
+        .count(&ctx.db)
+        .await?;
+    let price = sms_accounts::Entity::find()
+        .filter(sms_accounts::Column::MerchantId.eq(campaign.merchant_id))
+        .one(&ctx.db)
+        .await?
+        .map_or(0, |a| a.price_fen);
+    let sms_fen = price.saturating_mul(i64::try_from(sms).unwrap_or(i64::MAX));
+    // Bonus the treatment group got beyond what it would have at the control group's rate per member.
+    let expected = match (control.members, treatment.members) {
+        (0, _) | (_, 0) => 0.0,
+        (c, t) => fen_f64(control.bonus_fen) / stats::real(c) * stats::real(t),
+    };
+    let bonus_fen = whole_fen((fen_f64(treatment.bonus_fen) - expected).max(0.0));
+    let coupon_fen = coupon_fen.unwrap_or(0);
+    Ok(Cost { coupon_fen, bonus_fen, sms, sms_fen, total_fen: coupon_fen + bonus_fen + sms_fen })
+}
