@@ -18,6 +18,11 @@ use crate::support::{STAFF, TestApp, assert_error, ok};
 
 const MEMBERS: usize = 24;
 
+/// Small test amounts and counts as real numbers.
+fn real(value: i64) -> f64 {
+    f64::from(i32::try_from(value).unwrap())
+}
+
 fn close(value: &Value, expected: f64) -> bool {
     value.as_f64().is_some_and(|v| (v - expected).abs() <= 1e-6 * expected.abs().max(1.0))
 }
@@ -130,7 +135,7 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
     assert_eq!(t["revenue_fen"].as_i64(), Some(3 * wash_fen - 1000), "net of the coupon");
     assert_eq!(c["revenue_fen"].as_i64(), Some(wash_fen), "the reversed bill took its revenue back");
     assert_eq!((t["recharge_fen"].as_i64(), c["recharge_fen"].as_i64()), (Some(50_000), Some(0)));
-    assert!(close(&t["average_bill_fen"], (3 * wash_fen - 1000) as f64 / 3.0));
+    assert!(close(&t["average_bill_fen"], real(3 * wash_fen - 1000) / 3.0));
     assert_eq!(read["cost"]["coupon_fen"], 1000);
     assert_eq!(read["cost"]["total_fen"], 1000);
 
@@ -139,7 +144,7 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
     let v = &read["visit_rate_lift"];
     assert!(close(&v["estimate"], lift.estimate) && close(&v["low"], lift.low) && close(&v["high"], lift.high), "{v}");
     let money = |amounts: &[i64], n: usize| {
-        Moments::of(amounts.iter().map(|a| *a as f64).chain(std::iter::repeat_n(0.0, n - amounts.len())))
+        Moments::of(amounts.iter().map(|a| real(*a)).chain(std::iter::repeat_n(0.0, n - amounts.len())))
     };
     let t_money = money(&[wash_fen - 1000, wash_fen, wash_fen], treated.len());
     let c_money = money(&[wash_fen], control.len());
@@ -156,7 +161,7 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
     };
     assert_eq!(read["verdict"], expected);
     assert_eq!(expected, "inconclusive", "two dozen members cannot tell");
-    let detectable = stats::detectable_rate_difference(1.0 / nc as f64, nt, nc).unwrap();
+    let detectable = stats::detectable_rate_difference(1.0 / real(i64::try_from(nc).unwrap()), nt, nc).unwrap();
     assert!(close(&read["detectable_visit_rate"], detectable));
 
     // Another merchant's campaign is not found; a cashier may not read reports; a horizon outside 7–90 is refused.
