@@ -280,6 +280,16 @@ pub struct CampaignReportDto {
     pub verdict: ReportVerdict,
     /// The smallest visit-rate difference these group sizes detect (80% power, 5% two-sided).
     pub detectable_visit_rate: Option<f64>,
+    /// Cumulative revenue per member of each group (fen) at the end of each day of the window so far.
+    pub daily: Vec<DailyPointDto>,
+}
+
+/// Revenue per member so far, by group, at the end of day `day` (1 is the first 24 hours after the run).
+#[derive(Serialize, ToSchema)]
+pub struct DailyPointDto {
+    pub day: i64,
+    pub treatment_fen: f64,
+    pub control_fen: f64,
 }
 
 impl From<CampaignReport> for CampaignReportDto {
@@ -306,6 +316,11 @@ impl From<CampaignReport> for CampaignReportDto {
             roi: r.roi.map(Into::into),
             verdict: r.verdict,
             detectable_visit_rate: r.detectable_visit_rate,
+            daily: r
+                .daily
+                .into_iter()
+                .map(|d| DailyPointDto { day: d.day, treatment_fen: d.treatment_fen, control_fen: d.control_fen })
+                .collect(),
         }
     }
 }

@@ -164,6 +164,12 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
     let detectable = stats::detectable_rate_difference(1.0 / real(i64::try_from(nc).unwrap()), nt, nc).unwrap();
     assert!(close(&read["detectable_visit_rate"], detectable));
 
+    // Day by day: all of it on the first day.
+    let daily = read["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 1, "{daily:?}");
+    assert!(close(&daily[0]["treatment_fen"], real(3 * wash_fen - 1000) / real(i64::try_from(nt).unwrap())));
+    assert!(close(&daily[0]["control_fen"], real(wash_fen) / real(i64::try_from(nc).unwrap())));
+
     // Another merchant's campaign is not found; a cashier may not read reports; a horizon outside 7–90 is refused.
     let (_, other_owner) = app.other_merchant().await;
     assert_error(

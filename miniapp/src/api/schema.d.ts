@@ -3877,6 +3877,8 @@ export interface components {
             campaign_id: number;
             control: components["schemas"]["GroupFiguresDto"];
             cost: components["schemas"]["CostDto"];
+            /** @description Cumulative revenue per member of each group (fen) at the end of each day of the window so far. */
+            daily: components["schemas"]["DailyPointDto"][];
             /**
              * Format: double
              * @description The smallest visit-rate difference these group sizes detect (80% power, 5% two-sided).
@@ -4513,6 +4515,15 @@ export interface components {
             /** @enum {string} */
             kind: "marketing_consent";
             purpose?: components["schemas"]["ConsentPurpose"];
+        };
+        /** @description Revenue per member so far, by group, at the end of day `day` (1 is the first 24 hours after the run). */
+        DailyPointDto: {
+            /** Format: double */
+            control_fen: number;
+            /** Format: int64 */
+            day: number;
+            /** Format: double */
+            treatment_fen: number;
         };
         DayBoardDto: {
             /** @description A closed day (bookings made before it closed still show). */

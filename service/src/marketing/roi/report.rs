@@ -107,6 +107,16 @@ pub struct CampaignReport {
     /// The smallest difference in visit rate these group sizes detect (80% power, 5% two-sided), at the control
     /// group's rate.
     pub detectable_visit_rate: Option<f64>,
+    /// Cumulative revenue per member of each group at the end of each day of the window so far.
+    pub daily: Vec<DailyPoint>,
+}
+
+/// Revenue per member so far, by group, at the end of day `day` (1 is the first 24 hours after the run).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DailyPoint {
+    pub day: i64,
+    pub treatment_fen: f64,
+    pub control_fen: f64,
 }
 
 /// The campaign's report (staff who manage marketing, merchant-wide).
@@ -147,6 +157,7 @@ pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id:
         until: Some(until),
         provisional: now < until,
         detectable_visit_rate: stats::detectable_rate_difference(base_rate, t.members, c.members),
+        daily: outcomes.daily(from, std::cmp::min(until, now), t.members, c.members),
         treatment: t,
         control: c,
         visit_rate_lift,
@@ -177,6 +188,7 @@ fn empty(campaign_id: i64, horizon_days: i32) -> CampaignReport {
         roi: None,
         verdict: ReportVerdict::NotEnoughData,
         detectable_visit_rate: None,
+        daily: Vec::new(),
     }
 }
 
@@ -253,9 +265,10 @@ impl GroupTotals {
     }
 }
 
-/// Every assigned member's outcome over a window.
+/// Every assigned member's outcome over a window, and each revenue entry's moment and amount.
 struct Outcomes {
     members: HashMap<i64, MemberOutcome>,
+    revenue_entries: Vec<(i64, DateTime<Utc>, i64)>,
 }
 
 impl Outcomes {
@@ -278,11 +291,7 @@ impl Outcomes {
             .into_iter()
             .map(|(id, in_control)| (id, MemberOutcome { in_control, ..MemberOutcome::default() }))
             .collect();
-        let audience = Query::select()
-            .column(campaign_members::Column::MemberId)
-            .from(campaign_members::Entity)
-            .and_where(Expr::col(campaign_members::Column::CampaignId).eq(campaign_id))
-            .to_owned();
+        let audience = audience_of(campaign_id);
 
         // Visits: settled bills in the window.
         let visits = Query::select()
@@ -322,7 +331,37 @@ impl Outcomes {
                 _ => {}
             }
         }
-        Ok(Outcomes { members })
+        // Revenue entry by entry, for the day-by-day chart.
+        let mut revenue_entries = Vec::new();
+        for row in ctx.db.query_all(&revenue_entries_of(merchant_id, audience_of(campaign_id), from, until)).await? {
+            let member: i64 = row.try_get("", "member_id")?;
+            let at: DateTime<Utc> = row.try_get("", "at")?;
+            let amount: i64 = row.try_get("", "amount")?;
+            revenue_entries.push((member, at, -amount));
+        }
+        Ok(Outcomes { members, revenue_entries })
+    }
+
+    /// Cumulative revenue per member of each group at the end of each whole or begun day from `from` to `until`.
+    fn daily(&self, from: DateTime<Utc>, until: DateTime<Utc>, treated: u64, control: u64) -> Vec<DailyPoint> {
+        const DAY_MS: i64 = 86_400_000;
+        let days = (std::cmp::max((until - from).num_milliseconds(), 0) + DAY_MS - 1) / DAY_MS;
+        let mut by_day = vec![(0_i64, 0_i64); usize::try_from(days).unwrap_or(0)];
+        for (member, at, amount) in &self.revenue_entries {
+            let day = usize::try_from((*at - from).num_milliseconds() / DAY_MS).unwrap_or(0);
+            let (Some(slot), Some(outcome)) = (by_day.get_mut(day), self.members.get(member)) else { continue };
+            if outcome.in_control { slot.1 += amount } else { slot.0 += amount }
+        }
+        let per_member = |fen: i64, n: u64| if n == 0 { 0.0 } else { fen_f64(fen) / stats::real(n) };
+        let (mut t, mut c) = (0, 0);
+        (1..=days)
+            .zip(by_day)
+            .map(|(day, (t_day, c_day))| {
+                t += t_day;
+                c += c_day;
+                DailyPoint { day, treatment_fen: per_member(t, treated), control_fen: per_member(c, control) }
+            })
+            .collect()
     }
 
     fn group(&self, control: bool) -> GroupTotals {
@@ -332,6 +371,61 @@ impl Outcomes {
         }
         totals
     }
+}
+
+/// The campaign's assigned members.
+fn audience_of(campaign_id: i64) -> SelectStatement {
+    Query::select()
+        .column(campaign_members::Column::MemberId)
+        .from(campaign_members::Entity)
+        .and_where(Expr::col(campaign_members::Column::CampaignId).eq(campaign_id))
+        .to_owned()
+}
+
+/// Each of the audience's entries in the window that moved revenue: its member, moment and the sum of its revenue
+/// lines (negative: credits).
+fn revenue_entries_of(
+    merchant_id: i64,
+    audience: SelectStatement,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> SelectStatement {
+    let (lines, entries, accounts) = (Alias::new("l"), Alias::new("e"), Alias::new("a"));
+    Query::select()
+        .expr_as(Expr::col((entries.clone(), journal_entries::Column::MemberId)), Alias::new("member_id"))
+        .expr_as(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)), Alias::new("at"))
+        .expr_as(
+            Expr::expr(Func::sum(Expr::col((lines.clone(), journal_lines::Column::Amount))))
+                .cast_as(Alias::new("BIGINT")),
+            Alias::new("amount"),
+        )
+        .from_as(journal_lines::Entity, lines.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            journal_entries::Entity,
+            entries.clone(),
+            Expr::col((entries.clone(), journal_entries::Column::Id))
+                .equals((lines.clone(), journal_lines::Column::EntryId)),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            ledger_accounts::Entity,
+            accounts.clone(),
+            Expr::col((accounts.clone(), ledger_accounts::Column::Id))
+                .equals((lines, journal_lines::Column::AccountId)),
+        )
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::MerchantId)).eq(merchant_id))
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::MemberId)).in_subquery(audience))
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).gte(from))
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).lt(until))
+        .and_where(Expr::col((entries.clone(), journal_entries::Column::Kind)).is_in(["sale", "refund", "reversal"]))
+        .and_where(Expr::col((accounts, ledger_accounts::Column::Kind)).eq(AccountKind::Revenue.as_str()))
+        .add_group_by([
+            Expr::col((entries.clone(), journal_entries::Column::Id)),
+            Expr::col((entries.clone(), journal_entries::Column::MemberId)),
+            Expr::col((entries, journal_entries::Column::CreatedAt)),
+        ])
+        .to_owned()
 }
 
 /// The sums of the audience's ledger lines on revenue and stored-value accounts, by member, account kind, entry kind
