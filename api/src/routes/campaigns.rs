@@ -11,8 +11,6 @@ use service::domain::{CampaignStatus, SendChannel, SendStatus};
 use service::marketing::assignment;
 use service::marketing::campaigns::{self, Campaign, CampaignInput};
 use service::marketing::inbox::{self, InboxMessage};
-use service::marketing::roi::report::{self, CampaignReport, GroupFigures, ReportVerdict};
-use service::marketing::roi::stats::Interval;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Member, Staff};
@@ -21,7 +19,6 @@ pub fn staff_routes(cfg: &mut ServiceConfig) {
     cfg.service(list_campaigns)
         .service(create_campaign)
         .service(get_campaign)
-        .service(get_campaign_report)
         .service(cancel_campaign)
         .service(pause_campaign)
         .service(resume_campaign)
@@ -189,151 +186,6 @@ async fn get_campaign(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<CampaignDto>> {
     Ok(web::Json(campaigns::get(&ctx, &me, id.into_inner()).await?.into()))
-}
-
-/// An estimate with its 95% interval.
-#[derive(Serialize, ToSchema)]
-pub struct IntervalDto {
-    pub estimate: f64,
-    pub low: f64,
-    pub high: f64,
-}
-
-impl From<Interval> for IntervalDto {
-    fn from(i: Interval) -> Self {
-        Self { estimate: i.estimate, low: i.low, high: i.high }
-    }
-}
-
-/// One group over the horizon. Amounts are fen; per-member figures are averages, so fractional.
-#[derive(Serialize, ToSchema)]
-pub struct GroupFiguresDto {
-    pub members: u64,
-    /// Members with at least one settled bill.
-    pub visitors: u64,
-    /// Visitors ÷ members, with its Wilson interval.
-    pub visit_rate: Option<IntervalDto>,
-    pub bills: u64,
-    /// Recognised revenue: services and products, count-card sessions at their value, stored value spent; less
-    /// refunds. Recharges are not revenue.
-    pub revenue_fen: i64,
-    pub revenue_per_member_fen: Option<f64>,
-    pub average_bill_fen: Option<f64>,
-    /// Stored value paid in, and the bonus it granted.
-    pub recharge_fen: i64,
-    pub recharge_per_member_fen: Option<f64>,
-    pub bonus_fen: i64,
-}
-
-impl From<GroupFigures> for GroupFiguresDto {
-    fn from(g: GroupFigures) -> Self {
-        Self {
-            members: g.members,
-            visitors: g.visitors,
-            visit_rate: g.visit_rate.map(Into::into),
-            bills: g.bills,
-            revenue_fen: g.revenue_fen,
-            revenue_per_member_fen: g.revenue_per_member_fen,
-            average_bill_fen: g.average_bill_fen,
-            recharge_fen: g.recharge_fen,
-            recharge_per_member_fen: g.recharge_per_member_fen,
-            bonus_fen: g.bonus_fen,
-        }
-    }
-}
-
-/// What the campaign cost, in fen.
-#[derive(Serialize, ToSchema)]
-pub struct CostDto {
-    /// Its coupons' discounts on settled bills, every redeemer counted.
-    pub coupon_fen: i64,
-    /// Bonus stored value granted to the treatment group beyond the control group's rate.
-    pub bonus_fen: i64,
-    /// SMS sent, and their cost at the price per message of the SMS settings.
-    pub sms: u64,
-    pub sms_fen: i64,
-    pub total_fen: i64,
-}
-
-/// A campaign measured against its control group, everyone as assigned, over the horizon fixed before it ran.
-#[derive(Serialize, ToSchema)]
-pub struct CampaignReportDto {
-    pub campaign_id: i64,
-    pub horizon_days: i32,
-    /// The window measured (none before the campaign ran).
-    pub from: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    /// The horizon has not ended: the figures may still move.
-    pub provisional: bool,
-    pub treatment: GroupFiguresDto,
-    pub control: GroupFiguresDto,
-    /// Treatment − control, with 95% intervals: the visit rate (Newcombe's hybrid score interval), revenue and
-    /// recharges per member in fen (Welch's interval).
-    pub visit_rate_lift: Option<IntervalDto>,
-    pub revenue_lift_fen: Option<IntervalDto>,
-    pub recharge_lift_fen: Option<IntervalDto>,
-    pub cost: CostDto,
-    /// Revenue lift per member × treatment members − cost, in fen; and that ÷ cost (none when nothing was spent).
-    pub net_fen: Option<IntervalDto>,
-    pub roi: Option<IntervalDto>,
-    /// Positive or negative when the whole interval of the net is; inconclusive when it spans zero.
-    pub verdict: ReportVerdict,
-    /// The smallest visit-rate difference these group sizes detect (80% power, 5% two-sided).
-    pub detectable_visit_rate: Option<f64>,
-    /// Cumulative revenue per member of each group (fen) at the end of each day of the window so far.
-    pub daily: Vec<DailyPointDto>,
-}
-
-/// Revenue per member so far, by group, at the end of day `day` (1 is the first 24 hours after the run).
-#[derive(Serialize, ToSchema)]
-pub struct DailyPointDto {
-    pub day: i64,
-    pub treatment_fen: f64,
-    pub control_fen: f64,
-}
-
-impl From<CampaignReport> for CampaignReportDto {
-    fn from(r: CampaignReport) -> Self {
-        Self {
-            campaign_id: r.campaign_id,
-            horizon_days: r.horizon_days,
-            from: r.from,
-            until: r.until,
-            provisional: r.provisional,
-            treatment: r.treatment.into(),
-            control: r.control.into(),
-            visit_rate_lift: r.visit_rate_lift.map(Into::into),
-            revenue_lift_fen: r.revenue_lift_fen.map(Into::into),
-            recharge_lift_fen: r.recharge_lift_fen.map(Into::into),
-            cost: CostDto {
-                coupon_fen: r.cost.coupon_fen,
-                bonus_fen: r.cost.bonus_fen,
-                sms: r.cost.sms,
-                sms_fen: r.cost.sms_fen,
-                total_fen: r.cost.total_fen,
-            },
-            net_fen: r.net_fen.map(Into::into),
-            roi: r.roi.map(Into::into),
-            verdict: r.verdict,
-            detectable_visit_rate: r.detectable_visit_rate,
-            daily: r
-                .daily
-                .into_iter()
-                .map(|d| DailyPointDto { day: d.day, treatment_fen: d.treatment_fen, control_fen: d.control_fen })
-                .collect(),
-        }
-    }
-}
-
-/// A campaign's effect: its treatment group against its control group.
-#[utoipa::path(tag = "marketing", params(("id" = i64, Path)), responses((status = 200, body = CampaignReportDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("staff_token" = [])))]
-#[get("/campaigns/{id}/report")]
-async fn get_campaign_report(
-    ctx: web::Data<AppContext>,
-    Staff(me): Staff,
-    id: web::Path<i64>,
-) -> ApiResult<web::Json<CampaignReportDto>> {
-    Ok(web::Json(report::campaign(&ctx, &me, id.into_inner()).await?.into()))
 }
 
 /// Call off a campaign that has not run (409 `campaign_state` otherwise).

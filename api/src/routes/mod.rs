@@ -5,6 +5,7 @@ pub mod automations;
 pub mod bills;
 pub mod bookings;
 pub mod bridge;
+pub mod campaign_report;
 pub mod campaigns;
 pub mod card_products;
 pub mod catalog;
@@ -61,6 +62,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(coupons::staff_routes)
             .configure(segments::routes)
             .configure(campaigns::staff_routes)
+            .configure(campaign_report::staff_routes)
             .configure(automations::staff_routes)
             .configure(sms::staff_routes),
     )

@@ -170,6 +170,26 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
     assert!(close(&daily[0]["treatment_fen"], real(3 * wash_fen - 1000) / real(i64::try_from(nt).unwrap())));
     assert!(close(&daily[0]["control_fen"], real(wash_fen) / real(i64::try_from(nc).unwrap())));
 
+    // The same report as a workbook: the campaign, the verdict and the groups' sizes in it, two sheets.
+    let export = format!("{STAFF}/campaigns/{id}/report/export");
+    let response = app.client.get(app.url(&export)).bearer_auth(&marketing).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(header("content-type"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert!(header("content-disposition").starts_with("attachment"), "{}", header("content-disposition"));
+    let mut book = zip::ZipArchive::new(std::io::Cursor::new(response.bytes().await.unwrap())).unwrap();
+    let mut part = |name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut book.by_name(name).unwrap(), &mut text).unwrap();
+        text
+    };
+    let strings = part("xl/sharedStrings.xml");
+    assert!(strings.contains("效果测试活动") && strings.contains("尚无定论"), "{strings}");
+    let summary = part("xl/worksheets/sheet1.xml");
+    assert!(summary.contains(&format!("<v>{nt}</v>")) && summary.contains(&format!("<v>{nc}</v>")), "{summary}");
+    assert!(part("xl/worksheets/sheet2.xml").contains("<v>1</v>"), "the first day on the daily sheet");
+    assert_error(&app.get(&export, &cashier).await, StatusCode::FORBIDDEN, "forbidden");
+
     // Another merchant's campaign is not found; a cashier may not read reports; a horizon outside 7–90 is refused.
     let (_, other_owner) = app.other_merchant().await;
     assert_error(

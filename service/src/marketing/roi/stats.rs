@@ -18,7 +18,7 @@ pub const Z_POWER_80: f64 = 0.841_621_233_572_914_3;
 
 /// A count as a real number: exact, since counts of members stay far below 2⁵³.
 #[expect(clippy::as_conversions, reason = "u64 has no lossless conversion to f64; counts are far below 2^53")]
-pub(crate) fn real(n: u64) -> f64 {
+pub fn real(n: u64) -> f64 {
     n as f64
 }
 
