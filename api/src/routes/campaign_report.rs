@@ -2,23 +2,24 @@
 //! for the console and as an Excel workbook to keep or pass on.
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
 use service::marketing::campaigns;
+use service::marketing::roi::power;
 use service::marketing::roi::report::{self, CampaignReport, GroupFigures, ReportVerdict};
 use service::marketing::roi::stats::{self, Interval};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Staff;
+use crate::extract::{Body, Staff};
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
-    cfg.service(get_campaign_report).service(export_campaign_report);
+    cfg.service(get_campaign_report).service(export_campaign_report).service(detectable_effect);
 }
 
 /// An estimate with its 95% interval.
@@ -188,6 +189,51 @@ async fn export_campaign_report(
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         .insert_header(disposition)
         .body(bytes))
+}
+
+/// A campaign being planned: its segment, control share and horizon.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectableRequest {
+    pub segment_id: i64,
+    /// 0–5000 basis points (default 1000).
+    #[serde(default)]
+    pub control_bp: Option<i32>,
+    /// 7–90 days (default 30).
+    #[serde(default)]
+    pub horizon_days: Option<i32>,
+}
+
+/// What a planned campaign could tell apart, from its segment as it stands now.
+#[derive(Serialize, ToSchema)]
+pub struct DetectableDto {
+    /// Members in the segment now, and how they would split (the merchant-wide control group included).
+    pub audience: u64,
+    pub treated: u64,
+    pub control: u64,
+    /// The share of the segment's members who came within the last horizon: the rate to expect without the campaign.
+    pub base_visit_rate: Option<f64>,
+    /// The smallest difference in visit rate these sizes detect (80% power, 5% two-sided), as a proportion.
+    pub detectable_visit_rate: Option<f64>,
+}
+
+/// Before launch: the smallest effect a campaign of this segment, control share and horizon could detect.
+#[utoipa::path(tag = "marketing", request_body = DetectableRequest, responses((status = 200, body = DetectableDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("staff_token" = [])))]
+#[post("/campaigns/detectable-effect")]
+async fn detectable_effect(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+    body: Body<DetectableRequest>,
+) -> ApiResult<web::Json<DetectableDto>> {
+    let r = body.into_inner();
+    let d = power::detectable(&ctx, &me, r.segment_id, r.control_bp, r.horizon_days).await?;
+    Ok(web::Json(DetectableDto {
+        audience: d.audience,
+        treated: d.treated,
+        control: d.control,
+        base_visit_rate: d.base_visit_rate,
+        detectable_visit_rate: d.detectable_visit_rate,
+    }))
 }
 
 fn verdict_words(verdict: ReportVerdict) -> &'static str {

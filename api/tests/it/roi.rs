@@ -212,3 +212,60 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
         );
     }
 }
+
+/// Before launch: a segment of 20 members, 5 of whom came within the horizon, split half and half, detects only a
+/// difference of about half of all members; bad plans are refused.
+#[tokio::test]
+async fn before_launch_the_detectable_effect_follows_the_segments_size_rate_and_control_share() {
+    let app = TestApp::spawn().await;
+    let marketing = app.token(Role::Marketing).await;
+    let cashier = app.token(Role::Cashier).await;
+    let services = app.staff_ok(&cashier, "/services").await;
+    let wash = services.as_array().unwrap().iter().find(|s| s["name"] == "洗剪吹").unwrap().clone();
+    let mut members = Vec::new();
+    for n in 0..20 {
+        let body = json!({ "phone": format!("1390004{n:04}"), "tags": ["powertest"] });
+        members.push(app.staff_created(&cashier, "/members", body).await["id"].as_i64().unwrap());
+    }
+    for member in &members[..5] {
+        let body = json!({
+            "store_id": app.seed.store_ids[0], "member_id": member, "idempotency_key": format!("power-bill-{member}"),
+            "lines": [{ "item_id": wash["id"] }], "tenders": [{ "kind": "cash", "amount_fen": wash["price_fen"] }],
+        });
+        app.staff_posted(&cashier, "/bills", body).await;
+    }
+    let rule = json!({ "combine": "all", "criteria": [{ "kind": "tags", "tags": ["powertest"] }] });
+    let segment =
+        app.staff_created(&marketing, "/segments", json!({ "name": "规模测试", "rule": rule })).await["id"].clone();
+    let plan = |control_bp: i64| json!({ "segment_id": segment, "control_bp": control_bp, "horizon_days": 30 });
+    let half = app.staff_posted(&marketing, "/campaigns/detectable-effect", plan(5000)).await;
+    assert_eq!(
+        (half["audience"].as_u64(), half["treated"].as_u64(), half["control"].as_u64()),
+        (Some(20), Some(10), Some(10))
+    );
+    assert!(close(&half["base_visit_rate"], 0.25));
+    assert!(close(&half["detectable_visit_rate"], stats::detectable_rate_difference(0.25, 10, 10).unwrap()));
+    // A smaller control group detects less.
+    let tenth = app.staff_posted(&marketing, "/campaigns/detectable-effect", plan(1000)).await;
+    assert_eq!((tenth["treated"].as_u64(), tenth["control"].as_u64()), (Some(18), Some(2)));
+    assert!(tenth["detectable_visit_rate"].as_f64() > half["detectable_visit_rate"].as_f64());
+
+    let (_, other_owner) = app.other_merchant().await;
+    let theirs =
+        app.staff_created(&other_owner, "/segments", json!({ "name": "他们的", "rule": rule })).await["id"].clone();
+    for bad in [
+        json!({ "segment_id": segment, "control_bp": 6000 }),
+        json!({ "segment_id": segment, "horizon_days": 5 }),
+        json!({ "segment_id": theirs }),
+    ] {
+        let answer = app.post(&format!("{STAFF}/campaigns/detectable-effect"), &marketing, bad).await;
+        assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    }
+    let unknown = json!({ "segment_id": segment, "budget": 100 });
+    assert!(app.post(&format!("{STAFF}/campaigns/detectable-effect"), &marketing, unknown).await.0.is_client_error());
+    assert_error(
+        &app.post(&format!("{STAFF}/campaigns/detectable-effect"), &cashier, plan(1000)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+}

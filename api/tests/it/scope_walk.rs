@@ -78,7 +78,7 @@ fn reach(method: &str, path: &str) -> Reach {
             ("GET" | "PUT", "/marketing/holdout") => EveryStoreOwn,
             ("PUT", "/sms/account") | ("POST", "/sms/templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/sms/templates/") => EveryStore,
-            ("POST", "/campaigns" | "/automations") => EveryStoreOwn,
+            ("POST", "/campaigns" | "/automations" | "/campaigns/detectable-effect") => EveryStoreOwn,
             (_, p) if p.starts_with("/campaigns/") || p.starts_with("/automations/") => EveryStore,
             ("POST", "/segments" | "/segments/preview") => EveryStoreOwn,
             (_, p) if p.starts_with("/segments/") => EveryStore,
@@ -322,6 +322,7 @@ impl Victim {
             ("POST", "/coupon-templates/{id}/grants") => json!({ "member_ids": [self.member], "idempotency_key": key }),
             ("POST", "/coupon-templates/{id}/codes") => json!({ "count": 1, "idempotency_key": key }),
             ("POST", "/segments/preview") => json!({ "rule": never_came() }),
+            ("POST", "/campaigns/detectable-effect") => json!({ "segment_id": self.segment }),
             ("POST", "/campaigns") => json!({
                 "name": "走查活动", "segment_id": self.segment, "message_title": "走查", "message_body": "走查消息",
                 "run_at": chrono::Utc::now() + chrono::Duration::days(1),

@@ -215,7 +215,7 @@ pub async fn create(ctx: &AppContext, principal: &StaffPrincipal, input: Campaig
 }
 
 /// The measurement horizon asked for, or the default: 7–90 days.
-fn checked_horizon(days: Option<i32>) -> Result<i32> {
+pub(crate) fn checked_horizon(days: Option<i32>) -> Result<i32> {
     let days = days.unwrap_or(super::roi::DEFAULT_HORIZON_DAYS);
     if !(7..=90).contains(&days) {
         return Err(Error::invalid("horizon_days", "the measurement horizon is 7–90 days"));
@@ -224,7 +224,7 @@ fn checked_horizon(days: Option<i32>) -> Result<i32> {
 }
 
 /// The control share asked for, or the default: 0–50%.
-pub(super) fn checked_control(control_bp: Option<i32>) -> Result<i32> {
+pub(crate) fn checked_control(control_bp: Option<i32>) -> Result<i32> {
     let control_bp = control_bp.unwrap_or(DEFAULT_CONTROL_BP);
     if !(0..=5_000).contains(&control_bp) {
         return Err(Error::invalid("control_bp", "the control group is 0–50% (0–5000 basis points)"));

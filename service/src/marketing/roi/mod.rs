@@ -1,5 +1,6 @@
 //! Campaign ROI (营销效果): what a campaign added, measured against its random control group.
 
+pub mod power;
 pub mod report;
 pub mod stats;
 
