@@ -113,6 +113,20 @@ pub struct CampaignReportDto {
     pub detectable_visit_rate: Option<f64>,
     /// Cumulative revenue per member of each group (fen) at the end of each day of the window so far.
     pub daily: Vec<DailyPointDto>,
+    /// What other systems report instead, shown beside for comparison: recipients of a message who came (with
+    /// revenue) within `days` days of it, with no control group, so it counts money that would have come anyway.
+    pub attribution: AttributionDto,
+}
+
+/// Attribution as vendors report it (not an effect).
+#[derive(Serialize, ToSchema)]
+pub struct AttributionDto {
+    pub days: i64,
+    /// Treatment members sent a message (SMS or in-app).
+    pub recipients: u64,
+    /// Of them, who came with revenue within `days` days of their first message, and that revenue (fen).
+    pub visitors: u64,
+    pub revenue_fen: i64,
 }
 
 /// Revenue per member so far, by group, at the end of day `day` (1 is the first 24 hours after the run).
@@ -152,6 +166,12 @@ impl From<CampaignReport> for CampaignReportDto {
                 .into_iter()
                 .map(|d| DailyPointDto { day: d.day, treatment_fen: d.treatment_fen, control_fen: d.control_fen })
                 .collect(),
+            attribution: AttributionDto {
+                days: r.attribution.days,
+                recipients: r.attribution.recipients,
+                visitors: r.attribution.visitors,
+                revenue_fen: r.attribution.revenue_fen,
+            },
         }
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use service::domain::Role;
 use service::marketing::campaigns::run_due;
 use service::marketing::roi::stats::{self, Moments};
+use service::marketing::sends::dispatch_due;
 
 use crate::support::{STAFF, TestApp, assert_error, ok};
 
@@ -57,6 +58,7 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
     let template = app.staff_created(&marketing, "/coupon-templates", template).await["id"].as_i64().unwrap();
     let body = json!({
         "name": "效果测试活动", "segment_id": segment["id"], "coupon_template_id": template, "control_bp": 5000,
+        "message_title": "回馈 10 元", "message_body": "到店立减 10 元，回复或在“我的”中可关闭营销消息。",
         "horizon_days": 14, "run_at": Utc::now(),
     });
     let campaign = app.staff_created(&marketing, "/campaigns", body).await;
@@ -79,6 +81,7 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
         .await
         .unwrap();
     run_due(&app.ctx, Utc::now()).await.unwrap();
+    dispatch_due(&app.ctx, Utc::now()).await.unwrap();
 
     let groups: BTreeMap<i64, bool> = entity::campaign_members::Entity::find()
         .filter(entity::campaign_members::Column::CampaignId.eq(id))
@@ -161,8 +164,22 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
     };
     assert_eq!(read["verdict"], expected);
     assert_eq!(expected, "inconclusive", "two dozen members cannot tell");
-    let detectable = stats::detectable_rate_difference(1.0 / real(i64::try_from(nc).unwrap()), nt, nc).unwrap();
+    let pooled = 4.0 / real(i64::try_from(nt + nc).unwrap());
+    let detectable = stats::detectable_rate_difference(pooled, nt, nc).unwrap();
     assert!(close(&read["detectable_visit_rate"], detectable));
+
+    // Attribution, as others report it: the treatment group was each sent the in-app message; three came within
+    // three days (the recharge is no visit).
+    let attribution = &read["attribution"];
+    assert_eq!(
+        (attribution["days"].as_i64(), attribution["recipients"].as_u64()),
+        (Some(3), Some(nt)),
+        "{attribution}"
+    );
+    assert_eq!(
+        (attribution["visitors"].as_u64(), attribution["revenue_fen"].as_i64()),
+        (Some(3), Some(3 * wash_fen - 1000))
+    );
 
     // Day by day: all of it on the first day.
     let daily = read["daily"].as_array().unwrap();

@@ -63,6 +63,7 @@ pub async fn detectable(
         control,
         base_visit_rate,
         detectable_visit_rate: base_visit_rate
+            .filter(|rate| *rate > 0.0 && *rate < 1.0)
             .and_then(|rate| stats::detectable_rate_difference(rate, treated, control)),
     })
 }

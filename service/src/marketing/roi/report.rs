@@ -104,12 +104,29 @@ pub struct CampaignReport {
     pub net_fen: Option<Interval>,
     pub roi: Option<Interval>,
     pub verdict: ReportVerdict,
-    /// The smallest difference in visit rate these group sizes detect (80% power, 5% two-sided), at the control
-    /// group's rate.
+    /// The smallest difference in visit rate these group sizes detect (80% power, 5% two-sided), at the rate both
+    /// groups show together; none while nobody (or everybody) came.
     pub detectable_visit_rate: Option<f64>,
     /// Cumulative revenue per member of each group at the end of each day of the window so far.
     pub daily: Vec<DailyPoint>,
+    /// What others report instead: recipients who came within a few days of their message, with no control
+    /// group (it counts money that would have come anyway). Shown beside, labelled as such.
+    pub attribution: Attribution,
 }
+
+/// Attribution as vendors report it: members of the treatment group sent a message (SMS or in-app) who had a
+/// settled visit with revenue within `days` days of their first message, and that revenue (within the window
+/// measured).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    pub days: i64,
+    pub recipients: u64,
+    pub visitors: u64,
+    pub revenue_fen: i64,
+}
+
+/// The attribution window vendors most often use for a message (72 hours).
+pub const ATTRIBUTION_DAYS: i64 = 3;
 
 /// Revenue per member so far, by group, at the end of day `day` (1 is the first 24 hours after the run).
 #[derive(Clone, Debug, PartialEq)]
@@ -149,15 +166,19 @@ pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id:
             Verdict::Inconclusive => ReportVerdict::Inconclusive,
         },
     };
-    let base_rate = c.visit_rate.or(t.visit_rate).map_or(0.0, |r| r.estimate);
+    // The rate both groups show together: the control group's alone is often zero in a small campaign.
+    let base_rate = (t.members + c.members > 0)
+        .then(|| stats::real(t.visitors + c.visitors) / stats::real(t.members + c.members))
+        .filter(|rate| *rate > 0.0 && *rate < 1.0);
     Ok(CampaignReport {
         campaign_id,
         horizon_days: row.horizon_days,
         from: Some(from),
         until: Some(until),
         provisional: now < until,
-        detectable_visit_rate: stats::detectable_rate_difference(base_rate, t.members, c.members),
+        detectable_visit_rate: base_rate.and_then(|rate| stats::detectable_rate_difference(rate, t.members, c.members)),
         daily: outcomes.daily(from, std::cmp::min(until, now), t.members, c.members),
+        attribution: attribution(ctx, row.id, &outcomes).await?,
         treatment: t,
         control: c,
         visit_rate_lift,
@@ -189,6 +210,7 @@ fn empty(campaign_id: i64, horizon_days: i32) -> CampaignReport {
         verdict: ReportVerdict::NotEnoughData,
         detectable_visit_rate: None,
         daily: Vec::new(),
+        attribution: Attribution { days: ATTRIBUTION_DAYS, recipients: 0, visitors: 0, revenue_fen: 0 },
     }
 }
 
@@ -371,6 +393,37 @@ impl Outcomes {
         }
         totals
     }
+}
+
+/// Recipients of the campaign's messages and what they spent within a few days of their first one.
+async fn attribution(ctx: &AppContext, campaign_id: i64, outcomes: &Outcomes) -> Result<Attribution> {
+    let sent: Vec<(i64, Option<DateTime<Utc>>)> = marketing_sends::Entity::find()
+        .select_only()
+        .column(marketing_sends::Column::MemberId)
+        .column(marketing_sends::Column::SentAt)
+        .filter(marketing_sends::Column::CampaignId.eq(campaign_id))
+        .filter(marketing_sends::Column::Status.is_in([SendStatus::Sent.as_str(), SendStatus::Delivered.as_str()]))
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let mut first: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    for (member, at) in sent {
+        let Some(at) = at else { continue };
+        first.entry(member).and_modify(|t| *t = std::cmp::min(*t, at)).or_insert(at);
+    }
+    let mut within: HashMap<i64, i64> = HashMap::new();
+    for (member, at, amount) in &outcomes.revenue_entries {
+        let Some(sent_at) = first.get(member) else { continue };
+        if *at >= *sent_at && *at < *sent_at + Duration::days(ATTRIBUTION_DAYS) {
+            *within.entry(*member).or_default() += amount;
+        }
+    }
+    Ok(Attribution {
+        days: ATTRIBUTION_DAYS,
+        recipients: u64::try_from(first.len()).unwrap_or(0),
+        visitors: u64::try_from(within.values().filter(|fen| **fen > 0).count()).unwrap_or(0),
+        revenue_fen: within.values().sum(),
+    })
 }
 
 /// The campaign's assigned members.
