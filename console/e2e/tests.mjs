@@ -915,9 +915,16 @@ export const tests = [
       await choose(page, '[data-test=campaign-coupon]', '活动专享 15 元')
       await page.locator('[data-test=campaign-title]').fill('送您 15 元')
       await page.locator('[data-test=campaign-body]').fill('本周到店立减 15 元。')
+      // Its horizon: the days after the run over which it is measured, fixed now.
+      const horizon = page.locator('[data-test=campaign-horizon-days] input')
+      assert.equal(await horizon.inputValue(), '30')
+      await horizon.fill('14')
+      await horizon.press('Tab')
       await page.locator('[data-test=campaign-save]').click()
       const row = page.locator('[data-test=campaign-list] .el-table__row', { hasText: 'e2e 回馈活动' })
       await row.waitFor()
+      assert.equal(await row.locator('[data-test=campaign-horizon]').innerText(), '观察期 14 天')
+      assert.equal(await row.locator('[data-test=campaign-report]').count(), 0, 'no effect to read before it runs')
       await shot('26-campaign-scheduled')
       // The scheduler runs due campaigns at :30 of every minute.
       for (let attempt = 0; attempt < 40; attempt++) {
@@ -929,6 +936,8 @@ export const tests = [
       const [campaign] = (await call(base, 'GET', '/api/staff/v1/campaigns', owner)).filter((c) => c.name === 'e2e 回馈活动')
       assert.equal(campaign.audience, 3)
       assert.equal(campaign.coupons_issued + campaign.control, 3, 'each member has the coupon or is in the control group')
+      assert.equal(campaign.horizon_days, 14)
+      await row.locator('[data-test=campaign-report]').waitFor()
       await shot('27-campaign-done')
     },
   },
@@ -1207,6 +1216,100 @@ export const tests = [
       assert.equal(await row.locator('[data-test=campaign-resume]').count(), 0)
       const resumed = await campaign()
       assert.deepEqual([resumed.status, resumed.paused_at ?? null], ['scheduled', null])
+    },
+  },
+  {
+    name: 'owner-reads-a-campaigns-report-against-its-control-group',
+    async run({ page, base, accounts, shot }) {
+      const owner = await staffToken(base, accounts.owner)
+      const cashier = await staffToken(base, accounts.cashier)
+      const members = []
+      for (let n = 1; n <= 8; n++) {
+        members.push(await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: `1390000650${n}`, name: `效果${n}`, tags: ['e2e效果'] }))
+      }
+      const rule = { combine: 'all', criteria: [{ kind: 'tags', tags: ['e2e效果'] }] }
+      const segment = await call(base, 'POST', '/api/staff/v1/segments', owner, { name: 'e2e 效果人群', rule })
+      const template = await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '效果专享 10 元', kind: 'amount', value_fen: 1000, valid_days: 30 })
+      const created = await call(base, 'POST', '/api/staff/v1/campaigns', owner, {
+        name: 'e2e 效果活动', segment_id: segment.id, coupon_template_id: template.id, message_title: '送您 10 元', message_body: '两周内到店立减 10 元。',
+        control_bp: 5000, horizon_days: 14, run_at: new Date().toISOString(),
+      })
+      assert.equal(created.horizon_days, 14)
+
+      // The scheduler runs due campaigns at :30 of every minute.
+      await signIn(page, accounts.owner, '/console/campaigns')
+      const row = page.locator('[data-test=campaign-list] .el-table__row', { hasText: 'e2e 效果活动' })
+      await row.waitFor()
+      assert.equal(await row.locator('[data-test=campaign-horizon]').innerText(), '观察期 14 天')
+      for (let attempt = 0; attempt < 40; attempt++) {
+        await page.locator('[data-test=campaign-refresh]').click()
+        await page.locator('.el-loading-mask').first().waitFor({ state: 'hidden' })
+        if ((await row.locator('[data-test=campaign-status]').innerText()) === '已完成') break
+        await page.waitForTimeout(2500)
+      }
+      const campaign = await call(base, 'GET', `/api/staff/v1/campaigns/${created.id}`, owner)
+      assert.equal(campaign.status, 'done')
+      assert.equal(campaign.audience, 8)
+
+      // After the run, two members come in: one who received the coupon pays with it (so the campaign has a cost),
+      // and one of the control group (who received nothing) pays in full.
+      const wash = (await call(base, 'GET', '/api/staff/v1/services', owner)).find((s) => s.name === '洗剪吹')
+      const [store] = await call(base, 'GET', '/api/staff/v1/stores', cashier)
+      const treated = []
+      const held = []
+      for (const member of members) {
+        const coupon = (await call(base, 'GET', `/api/staff/v1/members/${member.id}/coupons`, cashier)).find((c) => c.template_id === template.id)
+        if (coupon) treated.push({ member, coupon })
+        else held.push(member)
+      }
+      assert.equal(held.length, campaign.control, 'the control group received no coupon')
+      if (treated.length) {
+        await call(base, 'POST', '/api/staff/v1/bills', cashier, {
+          store_id: store.id, member_id: treated[0].member.id, idempotency_key: 'e2e-report-treated', coupon_ids: [treated[0].coupon.id],
+          lines: [{ item_id: wash.id }], tenders: [{ kind: 'cash', amount_fen: wash.price_fen - 1000 }],
+        })
+      }
+      if (held.length) {
+        await call(base, 'POST', '/api/staff/v1/bills', cashier, {
+          store_id: store.id, member_id: held[0].id, idempotency_key: 'e2e-report-control',
+          lines: [{ item_id: wash.id }], tenders: [{ kind: 'cash', amount_fen: wash.price_fen }],
+        })
+      }
+      const expected = await call(base, 'GET', `/api/staff/v1/campaigns/${created.id}/report`, owner)
+
+      // 效果 opens the comparison: two groups that together are the audience, the verdict, and 暂定 while the
+      // fourteen days run.
+      await row.locator('[data-test=campaign-report]').click()
+      await page.waitForURL((url) => url.pathname === `/console/campaigns/${created.id}/report`)
+      await page.locator('[data-test=report-name]', { hasText: 'e2e 效果活动' }).waitFor()
+      await page.locator('[data-test=report-groups]').waitFor()
+      const treatedShown = Number(await page.locator('[data-test=report-members-treatment]').innerText())
+      const controlShown = Number(await page.locator('[data-test=report-members-control]').innerText())
+      assert.equal(treatedShown + controlShown, campaign.audience, `${treatedShown} + ${controlShown}`)
+      assert.equal(controlShown, campaign.control)
+      const verdicts = {
+        positive: '正向：活动带来了净收益',
+        negative: '负向：活动成本超过了带来的收入',
+        inconclusive: '尚无定论：区间跨过 0，数据还不能判断',
+        not_enough_data: '数据不足',
+      }
+      assert.equal(await page.locator('[data-test=report-verdict-label]').innerText(), verdicts[expected.verdict])
+      assert.equal(await page.locator('[data-test=report-provisional]').innerText(), '暂定')
+      assert.match(await page.locator('[data-test=report-window]').innerText(), /观察期 14 天 · \d{4}-\d\d-\d\d \d\d:\d\d 至 \d{4}-\d\d-\d\d \d\d:\d\d/)
+      if (treated.length) {
+        assert.match(await page.locator('[data-test=report-cost-coupon]').innerText(), /￥10\.00/)
+        assert.equal(await page.locator('[data-test=report-no-cost]').count(), 0)
+      }
+      if (treated.length && held.length) {
+        await page.locator('[data-test=report-visit-lift]', { hasText: '个百分点' }).waitFor()
+        assert.match(await page.locator('[data-test=report-detectable]').innerText(), /到店率至少要相差 ±\d+\.\d 个百分点才能分辨/)
+      }
+      await page.locator('[data-test=report-chart] canvas').first().waitFor()
+      await page.locator('[data-test=report-export]', { hasText: '导出 Excel' }).waitFor()
+      // Tall enough for the whole report (the console's main area scrolls on its own).
+      await page.setViewportSize({ width: 1366, height: 1150 })
+      await page.waitForTimeout(800) // the chart redraws at the new size
+      await shot('41-campaign-report')
     },
   },
   {

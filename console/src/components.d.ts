@@ -11,6 +11,7 @@ export {}
 /* prettier-ignore */
 declare module 'vue' {
   export interface GlobalComponents {
+    CampaignReportChart: typeof import('./components/CampaignReportChart.vue')['default']
     CardsTab: typeof import('./components/catalog/CardsTab.vue')['default']
     CouponCodes: typeof import('./components/CouponCodes.vue')['default']
     CouponPicker: typeof import('./components/CouponPicker.vue')['default']
@@ -42,6 +43,7 @@ declare module 'vue' {
     ElMenu: typeof import('element-plus/es')['ElMenu']
     ElMenuItem: typeof import('element-plus/es')['ElMenuItem']
     ElOption: typeof import('element-plus/es')['ElOption']
+    ElPageHeader: typeof import('element-plus/es')['ElPageHeader']
     ElRadio: typeof import('element-plus/es')['ElRadio']
     ElRadioButton: typeof import('element-plus/es')['ElRadioButton']
     ElRadioGroup: typeof import('element-plus/es')['ElRadioGroup']

@@ -29,6 +29,7 @@ export const pages: RouteRecordRaw[] = [
   { path: 'coupons', name: 'coupons', component: () => import('@/pages/Coupons.vue'), meta: { permission: 'member_read', title: 'nav.coupons' } },
   { path: 'segments', name: 'segments', component: () => import('@/pages/Segments.vue'), meta: { permission: 'coupon_manage', title: 'nav.segments' } },
   { path: 'campaigns', name: 'campaigns', component: () => import('@/pages/Campaigns.vue'), meta: { permission: 'coupon_manage', title: 'nav.campaigns' } },
+  { path: 'campaigns/:id/report', name: 'campaign-report', component: () => import('@/pages/CampaignReport.vue'), meta: { permission: 'coupon_manage' }, props: true },
   { path: 'automations', name: 'automations', component: () => import('@/pages/Automations.vue'), meta: { permission: 'coupon_manage', title: 'nav.automations' } },
   { path: 'sms', name: 'sms', component: () => import('@/pages/SmsSettings.vue'), meta: { permission: 'coupon_manage', title: 'nav.sms' } },
   { path: 'ratings', name: 'ratings', component: () => import('@/pages/Ratings.vue'), meta: { permission: 'commission_read', title: 'nav.ratings' } },

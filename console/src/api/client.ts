@@ -59,6 +59,19 @@ export async function must<T>(
   throw new ApiFailure(response.status, body.code ?? 'error', body.message ?? response.statusText)
 }
 
+/**
+ * A file the api makes (a report as a spreadsheet), signed in as the typed client is: the body as a blob, or an
+ * [`ApiFailure`] from the api's error envelope. Such answers are not JSON, so they are not in the typed client.
+ */
+export async function fetchFile(path: string): Promise<Blob> {
+  const token = tokenSource()
+  const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} })
+  if (response.status === 401 && token) onExpired()
+  if (response.ok) return response.blob()
+  const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string }
+  throw new ApiFailure(response.status, body.code ?? 'error', body.message ?? response.statusText)
+}
+
 /** A fresh idempotency key for one money-moving action (a retry of the same click reuses it). */
 export function idempotencyKey(prefix: string): string {
   const random = crypto.getRandomValues(new Uint32Array(2))

@@ -1221,6 +1221,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/campaigns/detectable-effect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Before launch: the smallest effect a campaign of this segment, control share and horizon could detect. */
+        post: operations["detectable_effect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/campaigns/{id}": {
         parameters: {
             query?: never;
@@ -1284,6 +1301,26 @@ export interface paths {
         };
         /** A campaign's effect: its treatment group against its control group. */
         get: operations["get_campaign_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/staff/v1/campaigns/{id}/report/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The campaign's report as an Excel workbook: the summary, the two groups and the lift on one sheet, the
+         *     day-by-day revenue per member on another.
+         */
+        get: operations["export_campaign_report"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3406,6 +3443,23 @@ export interface components {
             severity: components["schemas"]["Severity"];
             substance: string;
         };
+        /** @description Attribution as vendors report it (not an effect). */
+        AttributionDto: {
+            /** Format: int64 */
+            days: number;
+            /**
+             * Format: int64
+             * @description Treatment members sent a message (SMS or in-app).
+             */
+            recipients: number;
+            /** Format: int64 */
+            revenue_fen: number;
+            /**
+             * Format: int64
+             * @description Of them, who came with revenue within `days` days of their first message, and that revenue (fen).
+             */
+            visitors: number;
+        };
         AuditEntryDto: {
             /** @example staff.signed_in */
             action: string;
@@ -3873,6 +3927,11 @@ export interface components {
         };
         /** @description A campaign measured against its control group, everyone as assigned, over the horizon fixed before it ran. */
         CampaignReportDto: {
+            /**
+             * @description What other systems report instead, shown beside for comparison: recipients of a message who came (with
+             *     revenue) within `days` days of it, with no control group, so it counts money that would have come anyway.
+             */
+            attribution: components["schemas"]["AttributionDto"];
             /** Format: int64 */
             campaign_id: number;
             control: components["schemas"]["GroupFiguresDto"];
@@ -4541,6 +4600,43 @@ export interface components {
             /** Format: date */
             date: string;
             takings_fen: components["schemas"]["Fen"];
+        };
+        /** @description What a planned campaign could tell apart, from its segment as it stands now. */
+        DetectableDto: {
+            /**
+             * Format: int64
+             * @description Members in the segment now, and how they would split (the merchant-wide control group included).
+             */
+            audience: number;
+            /**
+             * Format: double
+             * @description The share of the segment's members who came within the last horizon: the rate to expect without the campaign.
+             */
+            base_visit_rate?: number | null;
+            /** Format: int64 */
+            control: number;
+            /**
+             * Format: double
+             * @description The smallest difference in visit rate these sizes detect (80% power, 5% two-sided), as a proportion.
+             */
+            detectable_visit_rate?: number | null;
+            /** Format: int64 */
+            treated: number;
+        };
+        /** @description A campaign being planned: its segment, control share and horizon. */
+        DetectableRequest: {
+            /**
+             * Format: int32
+             * @description 0–5000 basis points (default 1000).
+             */
+            control_bp?: number | null;
+            /**
+             * Format: int32
+             * @description 7–90 days (default 30).
+             */
+            horizon_days?: number | null;
+            /** Format: int64 */
+            segment_id: number;
         };
         DeviceDto: {
             /** Format: date-time */
@@ -11828,6 +11924,99 @@ export interface operations {
             };
         };
     };
+    detectable_effect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DetectableRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DetectableDto"];
+                };
+            };
+            /** @description The body cannot be parsed (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something the body names does not exist for this merchant (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource's state does not allow this now, or an idempotency key was reused for something else (`conflict` and kin). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the declared media type (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_campaign: {
         parameters: {
             query?: never;
@@ -12029,6 +12218,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CampaignReportDto"];
+                };
+            };
+            /** @description A path parameter of the wrong type (`invalid_path`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_campaign_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An .xlsx workbook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
             /** @description A path parameter of the wrong type (`invalid_path`). */

@@ -1,0 +1,1 @@
+import"./index-OjE_2EF-.js";import"./css-BxlIA4vI.js";

@@ -1,1 +1,0 @@
-import"./index-b68dC7Ec.js";

@@ -1,0 +1,1 @@
+function e(e,n,r){t(e,new Blob([n],{type:r}))}function t(e,t){let n=document.createElement(`a`);n.href=URL.createObjectURL(t),n.download=e,n.click(),URL.revokeObjectURL(n.href)}export{e as n,t};
