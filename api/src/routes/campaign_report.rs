@@ -116,6 +116,19 @@ pub struct CampaignReportDto {
     /// What other systems report instead, shown beside for comparison: recipients of a message who came (with
     /// revenue) within `days` days of it, with no control group, so it counts money that would have come anyway.
     pub attribution: AttributionDto,
+    /// The same comparison within each home store (members without one under a null store).
+    pub stores: Vec<StoreFiguresDto>,
+}
+
+/// One store's members, by home store: both groups and the lift.
+#[derive(Serialize, ToSchema)]
+pub struct StoreFiguresDto {
+    pub store_id: Option<i64>,
+    pub store_name: Option<String>,
+    pub treatment: GroupFiguresDto,
+    pub control: GroupFiguresDto,
+    pub visit_rate_lift: Option<IntervalDto>,
+    pub revenue_lift_fen: Option<IntervalDto>,
 }
 
 /// Attribution as vendors report it (not an effect).
@@ -165,6 +178,18 @@ impl From<CampaignReport> for CampaignReportDto {
                 .daily
                 .into_iter()
                 .map(|d| DailyPointDto { day: d.day, treatment_fen: d.treatment_fen, control_fen: d.control_fen })
+                .collect(),
+            stores: r
+                .stores
+                .into_iter()
+                .map(|s| StoreFiguresDto {
+                    store_id: s.store_id,
+                    store_name: s.store_name,
+                    treatment: s.treatment.into(),
+                    control: s.control.into(),
+                    visit_rate_lift: s.visit_rate_lift.map(Into::into),
+                    revenue_lift_fen: s.revenue_lift_fen.map(Into::into),
+                })
                 .collect(),
             attribution: AttributionDto {
                 days: r.attribution.days,

@@ -41,8 +41,9 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
 
     let mut members = Vec::new();
     for n in 0..MEMBERS {
-        let body = json!({ "phone": format!("1390003{n:04}"), "tags": ["roitest"] });
-        members.push(app.staff_created(&cashier, "/members", body).await["id"].as_i64().unwrap());
+        let home = app.seed.store_ids[n % 2];
+        let body = json!({ "phone": format!("1390003{n:04}"), "tags": ["roitest"], "home_store_id": home });
+        members.push(app.staff_created(&owner, "/members", body).await["id"].as_i64().unwrap());
     }
     let bill = |member: i64, key: String, coupons: Vec<i64>| {
         json!({
@@ -180,6 +181,22 @@ async fn a_report_counts_each_group_from_the_ledger_as_assigned_and_measures_the
         (attribution["visitors"].as_u64(), attribution["revenue_fen"].as_i64()),
         (Some(3), Some(3 * wash_fen - 1000))
     );
+
+    // Per home store (members alternate between the two): each store's groups are its own members'.
+    let stores = read["stores"].as_array().unwrap();
+    assert_eq!(stores.len(), 2, "{stores:?}");
+    for (index, store) in app.seed.store_ids.iter().take(2).enumerate() {
+        let line = stores.iter().find(|s| s["store_id"] == *store).unwrap();
+        let of_store = |control: bool| {
+            let ids: Vec<i64> = members.iter().enumerate().filter(|(n, _)| n % 2 == index).map(|(_, m)| *m).collect();
+            u64::try_from(ids.iter().filter(|m| groups[*m] == control).count()).unwrap()
+        };
+        assert_eq!(line["treatment"]["members"].as_u64(), Some(of_store(false)), "{line}");
+        assert_eq!(line["control"]["members"].as_u64(), Some(of_store(true)), "{line}");
+        assert!(line["store_name"].is_string());
+    }
+    let revenue: i64 = stores.iter().map(|s| s["treatment"]["revenue_fen"].as_i64().unwrap()).sum();
+    assert_eq!(Some(revenue), t["revenue_fen"].as_i64(), "the stores add up to the whole");
 
     // Day by day: all of it on the first day.
     let daily = read["daily"].as_array().unwrap();

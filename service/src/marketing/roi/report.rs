@@ -15,7 +15,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use entity::{
     bill_coupons, bills, campaign_members, journal_entries, journal_lines, ledger_accounts, marketing_sends,
-    member_coupons, sms_accounts,
+    member_coupons, members, sms_accounts, stores,
 };
 
 use super::stats::{self, Interval, Moments, Verdict};
@@ -112,6 +112,19 @@ pub struct CampaignReport {
     /// What others report instead: recipients who came within a few days of their message, with no control
     /// group (it counts money that would have come anyway). Shown beside, labelled as such.
     pub attribution: Attribution,
+    /// The same comparison within each home store (a chain's stores; members without one together).
+    pub stores: Vec<StoreFigures>,
+}
+
+/// One store's members (by home store): both groups and the lift.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreFigures {
+    pub store_id: Option<i64>,
+    pub store_name: Option<String>,
+    pub treatment: GroupFigures,
+    pub control: GroupFigures,
+    pub visit_rate_lift: Option<Interval>,
+    pub revenue_lift_fen: Option<Interval>,
 }
 
 /// Attribution as vendors report it: members of the treatment group sent a message (SMS or in-app) who had a
@@ -179,6 +192,7 @@ pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id:
         detectable_visit_rate: base_rate.and_then(|rate| stats::detectable_rate_difference(rate, t.members, c.members)),
         daily: outcomes.daily(from, std::cmp::min(until, now), t.members, c.members),
         attribution: attribution(ctx, row.id, &outcomes).await?,
+        stores: by_store(ctx, row.merchant_id, &outcomes).await?,
         treatment: t,
         control: c,
         visit_rate_lift,
@@ -211,6 +225,7 @@ fn empty(campaign_id: i64, horizon_days: i32) -> CampaignReport {
         detectable_visit_rate: None,
         daily: Vec::new(),
         attribution: Attribution { days: ATTRIBUTION_DAYS, recipients: 0, visitors: 0, revenue_fen: 0 },
+        stores: Vec::new(),
     }
 }
 
@@ -230,6 +245,8 @@ fn whole_fen(fen: f64) -> i64 {
 #[derive(Clone, Copy, Debug, Default)]
 struct MemberOutcome {
     in_control: bool,
+    /// The member's home store, for the report per store.
+    store_id: Option<i64>,
     bills: i64,
     revenue: i64,
     recharge: i64,
@@ -301,17 +318,25 @@ impl Outcomes {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Outcomes> {
-        let assigned: Vec<(i64, bool)> = campaign_members::Entity::find()
+        let assigned: Vec<(i64, bool, Option<i64>)> = campaign_members::Entity::find()
             .select_only()
             .column(campaign_members::Column::MemberId)
             .column(campaign_members::Column::InControl)
+            .column_as(Expr::col((members::Entity, members::Column::HomeStoreId)), "home_store_id")
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                campaign_members::Entity::belongs_to(members::Entity)
+                    .from(campaign_members::Column::MemberId)
+                    .to(members::Column::Id)
+                    .into(),
+            )
             .filter(campaign_members::Column::CampaignId.eq(campaign_id))
             .into_tuple()
             .all(&ctx.db)
             .await?;
         let mut members: HashMap<i64, MemberOutcome> = assigned
             .into_iter()
-            .map(|(id, in_control)| (id, MemberOutcome { in_control, ..MemberOutcome::default() }))
+            .map(|(id, in_control, store_id)| (id, MemberOutcome { in_control, store_id, ..MemberOutcome::default() }))
             .collect();
         let audience = audience_of(campaign_id);
 
@@ -393,6 +418,42 @@ impl Outcomes {
         }
         totals
     }
+
+    /// Each home store's treatment and control groups (members without a home store under `None`), by store id.
+    fn by_store(&self) -> Vec<(Option<i64>, GroupTotals, GroupTotals)> {
+        let mut stores: std::collections::BTreeMap<Option<i64>, (GroupTotals, GroupTotals)> = Default::default();
+        for member in self.members.values() {
+            let (treatment, control) = stores.entry(member.store_id).or_default();
+            if member.in_control { control.add(member) } else { treatment.add(member) }
+        }
+        stores.into_iter().map(|(store, (t, c))| (store, t, c)).collect()
+    }
+}
+
+/// The comparison within each home store, named.
+async fn by_store(ctx: &AppContext, merchant_id: i64, outcomes: &Outcomes) -> Result<Vec<StoreFigures>> {
+    let names: HashMap<i64, String> = stores::Entity::find()
+        .filter(stores::Column::MerchantId.eq(merchant_id))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    Ok(outcomes
+        .by_store()
+        .into_iter()
+        .map(|(store_id, treatment, control)| {
+            let (t, c) = (treatment.figures(), control.figures());
+            StoreFigures {
+                store_id,
+                store_name: store_id.and_then(|id| names.get(&id).cloned()),
+                visit_rate_lift: stats::newcombe(t.visitors, t.members, c.visitors, c.members),
+                revenue_lift_fen: stats::welch(&treatment.revenue, &control.revenue).map(|(i, _)| i),
+                treatment: t,
+                control: c,
+            }
+        })
+        .collect())
 }
 
 /// Recipients of the campaign's messages and what they spent within a few days of their first one.
