@@ -1,6 +1,7 @@
 // What a front desk does in a day, through the console, in a real browser against the real api.
 
 import assert from 'node:assert/strict'
+import { stat } from 'node:fs/promises'
 
 /** Calls the api directly (setup a person would do elsewhere: the member's phone, the store's printer). */
 async function call(base, method, path, token, body) {
@@ -905,13 +906,23 @@ export const tests = [
         await call(base, 'POST', '/api/staff/v1/members', cashier, { phone, tags: ['e2e活动'] })
       }
       const rule = { combine: 'all', criteria: [{ kind: 'tags', tags: ['e2e活动'] }] }
-      await call(base, 'POST', '/api/staff/v1/segments', owner, { name: 'e2e 活动人群', rule })
+      const segment = await call(base, 'POST', '/api/staff/v1/segments', owner, { name: 'e2e 活动人群', rule })
       await call(base, 'POST', '/api/staff/v1/coupon-templates', owner, { name: '活动专享 15 元', kind: 'amount', value_fen: 1500, valid_days: 30 })
 
       await signIn(page, accounts.marketing, '/console/campaigns')
       await page.locator('[data-test=campaign-new]').click()
       await page.locator('[data-test=campaign-name]').fill('e2e 回馈活动')
       await choose(page, '[data-test=campaign-segment]', 'e2e 活动人群')
+      // Once the segment is chosen, the form estimates how it would split (the default 10% control group) and what
+      // difference such groups could tell apart; the server decides the split.
+      const estimate = await call(base, 'POST', '/api/staff/v1/campaigns/detectable-effect', owner, { segment_id: segment.id, control_bp: 1000, horizon_days: 30 })
+      assert.equal(estimate.audience, 3)
+      assert.equal(estimate.treated + estimate.control, 3)
+      const sizes = `预计活动组 ${estimate.treated} 人、对照组 ${estimate.control} 人`
+      await page.locator('[data-test=campaign-estimate-text]', { hasText: sizes }).waitFor()
+      const estimateShown = await page.locator('[data-test=campaign-estimate-text]').innerText()
+      if (estimate.detectable_visit_rate == null) assert.equal(estimateShown, sizes, 'only the sizes without a visit rate')
+      else assert.match(estimateShown, /近 30 天到店率 \d+\.\d%，本活动能分辨的最小到店率差异约 ±\d+\.\d 个百分点/)
       await choose(page, '[data-test=campaign-coupon]', '活动专享 15 元')
       await page.locator('[data-test=campaign-title]').fill('送您 15 元')
       await page.locator('[data-test=campaign-body]').fill('本周到店立减 15 元。')
@@ -920,6 +931,11 @@ export const tests = [
       assert.equal(await horizon.inputValue(), '30')
       await horizon.fill('14')
       await horizon.press('Tab')
+      const estimate14 = await call(base, 'POST', '/api/staff/v1/campaigns/detectable-effect', owner, { segment_id: segment.id, control_bp: 1000, horizon_days: 14 })
+      if (estimate14.detectable_visit_rate != null) await page.locator('[data-test=campaign-estimate-text]', { hasText: '近 14 天到店率' }).waitFor()
+      await page.locator('[data-test=campaign-estimate-text]', { hasText: sizes }).waitFor()
+      await page.waitForTimeout(400) // past the debounce, so the shot shows the settled estimate
+      await shot('25b-campaign-estimate')
       await page.locator('[data-test=campaign-save]').click()
       const row = page.locator('[data-test=campaign-list] .el-table__row', { hasText: 'e2e 回馈活动' })
       await row.waitFor()
@@ -1223,9 +1239,12 @@ export const tests = [
     async run({ page, base, accounts, shot }) {
       const owner = await staffToken(base, accounts.owner)
       const cashier = await staffToken(base, accounts.cashier)
+      // Members of both stores, so the report compares them store by store too.
+      const stores = await call(base, 'GET', '/api/staff/v1/stores', owner)
       const members = []
       for (let n = 1; n <= 8; n++) {
-        members.push(await call(base, 'POST', '/api/staff/v1/members', cashier, { phone: `1390000650${n}`, name: `效果${n}`, tags: ['e2e效果'] }))
+        const body = { phone: `1390000650${n}`, name: `效果${n}`, tags: ['e2e效果'], home_store_id: stores[n % 2].id }
+        members.push(await call(base, 'POST', '/api/staff/v1/members', owner, body))
       }
       const rule = { combine: 'all', criteria: [{ kind: 'tags', tags: ['e2e效果'] }] }
       const segment = await call(base, 'POST', '/api/staff/v1/segments', owner, { name: 'e2e 效果人群', rule })
@@ -1250,6 +1269,15 @@ export const tests = [
       const campaign = await call(base, 'GET', `/api/staff/v1/campaigns/${created.id}`, owner)
       assert.equal(campaign.status, 'done')
       assert.equal(campaign.audience, 8)
+
+      // Its in-app messages go out through the dispatcher: give them a little while, so the attribution counts every
+      // member of the treatment group as a recipient (and the visits below come after their message).
+      let sent = false
+      for (let attempt = 0; attempt < 20 && !sent; attempt++) {
+        const { attribution, treatment } = await call(base, 'GET', `/api/staff/v1/campaigns/${created.id}/report`, owner)
+        sent = attribution.recipients === treatment.members
+        if (!sent) await new Promise((r) => setTimeout(r, 1000))
+      }
 
       // After the run, two members come in: one who received the coupon pays with it (so the campaign has a cost),
       // and one of the control group (who received nothing) pays in full.
@@ -1304,8 +1332,29 @@ export const tests = [
         await page.locator('[data-test=report-visit-lift]', { hasText: '个百分点' }).waitFor()
         assert.match(await page.locator('[data-test=report-detectable]').innerText(), /到店率至少要相差 ±\d+\.\d 个百分点才能分辨/)
       }
+      // Beneath the effect, set apart: what other systems would report, with no control group.
+      await page.locator('[data-test=report-attribution]', { hasText: '归因口径（仅供对比）' }).waitFor()
+      if (sent) {
+        assert.equal(expected.attribution.recipients, expected.treatment.members)
+        const fen = expected.attribution.revenue_fen
+        const yuan = `￥${Math.floor(fen / 100).toLocaleString('en-US')}.${String(fen % 100).padStart(2, '0')}`
+        assert.equal(
+          await page.locator('[data-test=report-attribution-text]').innerText(),
+          `收到消息的 ${treatedShown} 人中，${expected.attribution.visitors} 人在 ${expected.attribution.days} 天内到店消费 ${yuan}`,
+        )
+        if (treated.length) assert.ok(expected.attribution.visitors >= 1, 'the treated member who paid with the coupon came')
+      }
+      assert.match(await page.locator('[data-test=report-attribution]').innerText(), /没有对照组/)
       await page.locator('[data-test=report-chart] canvas').first().waitFor()
-      await page.locator('[data-test=report-export]', { hasText: '导出 Excel' }).waitFor()
+      // One line per store, each with its own members.
+      await page.locator('[data-test=report-stores] .el-table__row').nth(1).waitFor()
+      for (const store of stores.slice(0, 2)) {
+        await page.locator('[data-test=report-stores] .el-table__row', { hasText: store.name }).waitFor()
+      }
+      // 导出 Excel saves the server's spreadsheet, named after the campaign.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test=report-export]', { hasText: '导出 Excel' }).click()])
+      assert.equal(download.suggestedFilename(), '营销效果-e2e 效果活动.xlsx')
+      assert.ok((await stat(await download.path())).size > 0, 'the spreadsheet is not empty')
       // Tall enough for the whole report (the console's main area scrolls on its own).
       await page.setViewportSize({ width: 1366, height: 1150 })
       await page.waitForTimeout(800) // the chart redraws at the new size

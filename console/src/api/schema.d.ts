@@ -3956,6 +3956,8 @@ export interface components {
             recharge_lift_fen?: null | components["schemas"]["IntervalDto"];
             revenue_lift_fen?: null | components["schemas"]["IntervalDto"];
             roi?: null | components["schemas"]["IntervalDto"];
+            /** @description The same comparison within each home store (members without one under a null store). */
+            stores: components["schemas"]["StoreFiguresDto"][];
             treatment: components["schemas"]["GroupFiguresDto"];
             /** Format: date-time */
             until?: string | null;
@@ -6319,6 +6321,16 @@ export interface components {
             phone: string;
             /** @description IANA time zone of the store. */
             timezone: string;
+        };
+        /** @description One store's members, by home store: both groups and the lift. */
+        StoreFiguresDto: {
+            control: components["schemas"]["GroupFiguresDto"];
+            revenue_lift_fen?: null | components["schemas"]["IntervalDto"];
+            /** Format: int64 */
+            store_id?: number | null;
+            store_name?: string | null;
+            treatment: components["schemas"]["GroupFiguresDto"];
+            visit_rate_lift?: null | components["schemas"]["IntervalDto"];
         };
         StoreRatingsDto: {
             /** @description The latest 50 comments, newest first. */

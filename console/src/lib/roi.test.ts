@@ -2,7 +2,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { i18n } from '@/i18n'
 import {
+  attributionText,
   averageYuan,
+  estimateText,
   detectableNote,
   percent,
   pointsInterval,
@@ -118,5 +120,44 @@ describe('card parts', () => {
     expect(roiParts({ estimate: 1.254, low: 0.1, high: 2.4 })).toEqual({ value: '+125%', low: '+10%', high: '+240%' })
     expect(yuanParts(null)).toBeNull()
     expect(roiParts(undefined)).toBeNull()
+  })
+})
+
+describe('attribution', () => {
+  it('says how many who were sent a message came, within how many days, and what they spent', () => {
+    expect(attributionText({ days: 3, recipients: 5, visitors: 2, revenue_fen: 12_800 })).toBe('收到消息的 5 人中，2 人在 3 天内到店消费 ￥128.00')
+    expect(attributionText({ days: 3, recipients: 4, visitors: 0, revenue_fen: 0 })).toBe('收到消息的 4 人中，0 人在 3 天内到店消费 ￥0.00')
+  })
+
+  it('says so when nobody was sent a message', () => {
+    expect(attributionText({ days: 3, recipients: 0, visitors: 0, revenue_fen: 0 })).toBe('活动组没有人收到消息')
+  })
+
+  it('speaks English too', () => {
+    i18n.global.locale.value = 'en'
+    expect(attributionText({ days: 3, recipients: 5, visitors: 2, revenue_fen: 12_800 })).toBe('Of 5 sent a message, 2 came within 3 days and spent ￥128.00')
+  })
+})
+
+describe('pre-launch estimate', () => {
+  const sizes = { audience: 1000, treated: 900, control: 100 }
+
+  it('gives the split, the recent visit rate and the smallest difference it could tell apart', () => {
+    expect(estimateText({ ...sizes, base_visit_rate: 0.25, detectable_visit_rate: 0.0812 }, 30)).toEqual({
+      text: '预计活动组 900 人、对照组 100 人；近 30 天到店率 25.0%，本活动能分辨的最小到店率差异约 ±8.1 个百分点',
+      hint: '',
+    })
+  })
+
+  it('hints at remedies when the difference it could tell apart is over 10 points', () => {
+    const shown = estimateText({ audience: 3, treated: 3, control: 0, base_visit_rate: 1 / 3, detectable_visit_rate: 0.4567 }, 14)
+    expect(shown.text).toBe('预计活动组 3 人、对照组 0 人；近 14 天到店率 33.3%，本活动能分辨的最小到店率差异约 ±45.7 个百分点')
+    expect(shown.hint).toBe('人数较少：可加大对照组比例、延长观察期，或合并多家门店/多次活动')
+    expect(estimateText({ ...sizes, base_visit_rate: 0.5, detectable_visit_rate: 0.1 }, 30).hint).toBe('')
+  })
+
+  it('shows only the sizes when there is no rate (an empty segment, nobody or everybody came)', () => {
+    expect(estimateText({ ...sizes, base_visit_rate: null, detectable_visit_rate: null }, 30)).toEqual({ text: '预计活动组 900 人、对照组 100 人', hint: '' })
+    expect(estimateText({ audience: 0, treated: 0, control: 0 }, 30)).toEqual({ text: '预计活动组 0 人、对照组 0 人', hint: '' })
   })
 })

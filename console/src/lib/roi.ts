@@ -118,3 +118,38 @@ export function detectableNote(difference: number | null | undefined): string {
   if (difference == null) return ''
   return t('report.detectable', { points: (Math.abs(difference) * 100).toFixed(1) })
 }
+
+export type Attribution = Schemas['AttributionDto']
+export type Detectable = Schemas['DetectableDto']
+
+/** What other systems would call the campaign's result (no control group, so it counts visits that would have come
+ * anyway): "收到消息的 5 人中，2 人在 3 天内到店消费 ￥128.00"; a plain note when nobody was sent a message. */
+export function attributionText(attribution: Attribution): string {
+  if (attribution.recipients === 0) return t('report.attributionNone')
+  return t('report.attributionText', {
+    recipients: attribution.recipients,
+    visitors: attribution.visitors,
+    days: attribution.days,
+    revenue: formatFen(attribution.revenue_fen),
+  })
+}
+
+/** Above this smallest detectable difference (10 percentage points) a planned campaign is too small to tell much. */
+export const COARSE_DETECTABLE = 0.1
+
+/** A planned campaign's estimate as the form shows it: how it would split and, when the segment's recent visit rate
+ * says anything (neither nobody nor everybody came), what difference it could tell apart, with a hint when that is
+ * coarse. */
+export function estimateText(estimate: Detectable, horizonDays: number): { text: string; hint: string } {
+  const sizes = t('campaigns.estimateSizes', { treated: estimate.treated, control: estimate.control })
+  const rate = estimate.base_visit_rate
+  const detectable = estimate.detectable_visit_rate
+  if (rate == null || detectable == null) return { text: sizes, hint: '' }
+  const text = t('campaigns.estimateRate', {
+    sizes,
+    days: horizonDays,
+    rate: percent(rate),
+    points: (Math.abs(detectable) * 100).toFixed(1),
+  })
+  return { text, hint: Math.abs(detectable) > COARSE_DETECTABLE ? t('campaigns.estimateCoarse') : '' }
+}

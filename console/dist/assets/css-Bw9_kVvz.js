@@ -1,1 +1,0 @@
-import"./index-OjE_2EF-.js";import"./css-BxlIA4vI.js";

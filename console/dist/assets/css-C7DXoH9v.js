@@ -1,0 +1,1 @@
+import"./index-uJP2u3xR.js";
