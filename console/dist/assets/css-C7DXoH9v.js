@@ -1,1 +1,0 @@
-import"./index-uJP2u3xR.js";

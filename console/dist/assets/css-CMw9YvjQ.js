@@ -1,1 +1,0 @@
-import"./index-uJP2u3xR.js";import"./css-BZ3UIIKW.js";

@@ -1,0 +1,1 @@
+import"./index-BlpjT8YC.js";import"./css-k5iHLKUB.js";
