@@ -10,9 +10,10 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::AppContext;
+use service::domain::Fen;
 use service::marketing::campaigns;
 use service::marketing::roi::power;
-use service::marketing::roi::report::{self, CampaignReport, GroupFigures, ReportVerdict};
+use service::marketing::roi::report::{self, CampaignReport, FenInterval, GroupFigures, ReportVerdict};
 use service::marketing::roi::stats::{self, Interval};
 
 use crate::error::{ApiResult, ErrorBody};
@@ -36,7 +37,21 @@ impl From<Interval> for IntervalDto {
     }
 }
 
-/// One group over the horizon. Amounts are fen; per-member figures are averages, so fractional.
+/// A sum of money in fen with its 95% interval, each rounded to the whole fen.
+#[derive(Serialize, ToSchema)]
+pub struct FenIntervalDto {
+    pub estimate: i64,
+    pub low: i64,
+    pub high: i64,
+}
+
+impl From<FenInterval> for FenIntervalDto {
+    fn from(i: FenInterval) -> Self {
+        Self { estimate: i.estimate.get(), low: i.low.get(), high: i.high.get() }
+    }
+}
+
+/// One group over the horizon. Amounts are fen; averages are rounded to the whole fen.
 #[derive(Serialize, ToSchema)]
 pub struct GroupFiguresDto {
     pub members: u64,
@@ -48,11 +63,11 @@ pub struct GroupFiguresDto {
     /// Recognised revenue: services and products, count-card sessions at their value, stored value spent; less
     /// refunds. Recharges are not revenue.
     pub revenue_fen: i64,
-    pub revenue_per_member_fen: Option<f64>,
-    pub average_bill_fen: Option<f64>,
+    pub revenue_per_member_fen: Option<i64>,
+    pub average_bill_fen: Option<i64>,
     /// Stored value paid in, and the bonus it granted.
     pub recharge_fen: i64,
-    pub recharge_per_member_fen: Option<f64>,
+    pub recharge_per_member_fen: Option<i64>,
     pub bonus_fen: i64,
 }
 
@@ -64,10 +79,10 @@ impl From<GroupFigures> for GroupFiguresDto {
             visit_rate: g.visit_rate.map(Into::into),
             bills: g.bills,
             revenue_fen: g.revenue_fen,
-            revenue_per_member_fen: g.revenue_per_member_fen,
-            average_bill_fen: g.average_bill_fen,
+            revenue_per_member_fen: g.revenue_per_member_fen.map(Fen::get),
+            average_bill_fen: g.average_bill_fen.map(Fen::get),
             recharge_fen: g.recharge_fen,
-            recharge_per_member_fen: g.recharge_per_member_fen,
+            recharge_per_member_fen: g.recharge_per_member_fen.map(Fen::get),
             bonus_fen: g.bonus_fen,
         }
     }
@@ -101,11 +116,11 @@ pub struct CampaignReportDto {
     /// Treatment − control, with 95% intervals: the visit rate (Newcombe's hybrid score interval), revenue and
     /// recharges per member in fen (Welch's interval).
     pub visit_rate_lift: Option<IntervalDto>,
-    pub revenue_lift_fen: Option<IntervalDto>,
-    pub recharge_lift_fen: Option<IntervalDto>,
+    pub revenue_lift_fen: Option<FenIntervalDto>,
+    pub recharge_lift_fen: Option<FenIntervalDto>,
     pub cost: CostDto,
     /// Revenue lift per member × treatment members − cost, in fen; and that ÷ cost (none when nothing was spent).
-    pub net_fen: Option<IntervalDto>,
+    pub net_fen: Option<FenIntervalDto>,
     pub roi: Option<IntervalDto>,
     /// Positive or negative when the whole interval of the net is; inconclusive when it spans zero.
     pub verdict: ReportVerdict,
@@ -128,7 +143,7 @@ pub struct StoreFiguresDto {
     pub treatment: GroupFiguresDto,
     pub control: GroupFiguresDto,
     pub visit_rate_lift: Option<IntervalDto>,
-    pub revenue_lift_fen: Option<IntervalDto>,
+    pub revenue_lift_fen: Option<FenIntervalDto>,
 }
 
 /// Attribution as vendors report it (not an effect).
@@ -146,8 +161,8 @@ pub struct AttributionDto {
 #[derive(Serialize, ToSchema)]
 pub struct DailyPointDto {
     pub day: i64,
-    pub treatment_fen: f64,
-    pub control_fen: f64,
+    pub treatment_fen: i64,
+    pub control_fen: i64,
 }
 
 impl From<CampaignReport> for CampaignReportDto {
@@ -177,7 +192,11 @@ impl From<CampaignReport> for CampaignReportDto {
             daily: r
                 .daily
                 .into_iter()
-                .map(|d| DailyPointDto { day: d.day, treatment_fen: d.treatment_fen, control_fen: d.control_fen })
+                .map(|d| DailyPointDto {
+                    day: d.day,
+                    treatment_fen: d.treatment_fen.get(),
+                    control_fen: d.control_fen.get(),
+                })
                 .collect(),
             stores: r
                 .stores
@@ -290,9 +309,14 @@ fn verdict_words(verdict: ReportVerdict) -> &'static str {
     }
 }
 
-/// Fen as yuan, for cells formatted as money.
-fn yuan(fen: f64) -> f64 {
-    fen / 100.0
+/// Fen as yuan, for cells formatted as money (a spreadsheet number is a double).
+fn yuan(fen: Fen) -> f64 {
+    number(fen.get()) / 100.0
+}
+
+/// A money interval in yuan, for cells.
+fn in_yuan(i: FenInterval) -> Interval {
+    Interval { estimate: yuan(i.estimate), low: yuan(i.low), high: yuan(i.high) }
 }
 
 #[expect(clippy::as_conversions, reason = "counts and sums of fen written to a spreadsheet, far below 2^53")]
@@ -302,8 +326,6 @@ fn number(value: i64) -> f64 {
 
 /// One figure of a group, as a spreadsheet number.
 type GroupFigure = fn(&GroupFigures) -> Option<f64>;
-/// From the report's unit to the cell's (fen to yuan).
-type Scale = fn(f64) -> f64;
 
 fn workbook(name: &str, r: &CampaignReport) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
@@ -337,7 +359,7 @@ fn workbook(name: &str, r: &CampaignReport) -> Result<Vec<u8>, XlsxError> {
         ("到店人数", |g| Some(stats::real(g.visitors)), &Format::new()),
         ("到店率", |g| g.visit_rate.map(|v| v.estimate), &percent),
         ("单数", |g| Some(stats::real(g.bills)), &Format::new()),
-        ("确认收入", |g| Some(yuan(number(g.revenue_fen))), &money),
+        ("确认收入", |g| Some(yuan(Fen::new(g.revenue_fen))), &money),
         ("人均收入", |g| g.revenue_per_member_fen.map(yuan), &money),
         ("客单价", |g| g.average_bill_fen.map(yuan), &money),
         ("人均储值", |g| g.recharge_per_member_fen.map(yuan), &money),
@@ -357,18 +379,18 @@ fn workbook(name: &str, r: &CampaignReport) -> Result<Vec<u8>, XlsxError> {
     {
         sheet.write_string_with_format(row, u16::try_from(col).unwrap_or(0), *title, &bold)?;
     }
-    let lifts: [(&str, Option<Interval>, &Format, Scale); 4] = [
-        ("到店率", r.visit_rate_lift, &percent, |v| v),
-        ("人均收入", r.revenue_lift_fen, &money, yuan),
-        ("人均储值", r.recharge_lift_fen, &money, yuan),
-        ("净增收入", r.net_fen, &money, yuan),
+    let lifts: [(&str, Option<Interval>, &Format); 4] = [
+        ("到店率", r.visit_rate_lift, &percent),
+        ("人均收入", r.revenue_lift_fen.map(in_yuan), &money),
+        ("人均储值", r.recharge_lift_fen.map(in_yuan), &money),
+        ("净增收入", r.net_fen.map(in_yuan), &money),
     ];
     let mut at = row + 1;
-    for (title, interval, format, scale) in lifts {
-        write_interval(sheet, at, title, interval, format, scale)?;
+    for (title, interval, format) in lifts {
+        write_interval(sheet, at, title, interval, format)?;
         at += 1;
     }
-    write_interval(sheet, at, "ROI（净增收入 ÷ 成本）", r.roi, &Format::new().set_num_format("0.00"), |v| v)?;
+    write_interval(sheet, at, "ROI（净增收入 ÷ 成本）", r.roi, &Format::new().set_num_format("0.00"))?;
 
     let row = at + 2;
     sheet.write_string_with_format(row, 0, "成本", &bold)?;
@@ -381,7 +403,7 @@ fn workbook(name: &str, r: &CampaignReport) -> Result<Vec<u8>, XlsxError> {
     for (i, (title, fen)) in costs.iter().enumerate() {
         let at = row + 1 + u32::try_from(i).unwrap_or(0);
         sheet.write_string(at, 0, *title)?;
-        sheet.write_number_with_format(at, 1, yuan(number(*fen)), &money)?;
+        sheet.write_number_with_format(at, 1, yuan(Fen::new(*fen)), &money)?;
     }
     sheet.write_string(row + 3, 2, format!("{} 条短信", r.cost.sms))?;
     if let Some(detectable) = r.detectable_visit_rate {
@@ -412,14 +434,13 @@ fn write_interval(
     title: &str,
     interval: Option<Interval>,
     format: &Format,
-    scale: Scale,
 ) -> Result<(), XlsxError> {
     sheet.write_string(row, 0, title)?;
     match interval {
         Some(i) => {
-            sheet.write_number_with_format(row, 1, scale(i.estimate), format)?;
-            sheet.write_number_with_format(row, 2, scale(i.low), format)?;
-            sheet.write_number_with_format(row, 3, scale(i.high), format)?;
+            sheet.write_number_with_format(row, 1, i.estimate, format)?;
+            sheet.write_number_with_format(row, 2, i.low, format)?;
+            sheet.write_number_with_format(row, 3, i.high, format)?;
         }
         None => {
             sheet.write_string(row, 1, "—")?;

@@ -3950,11 +3950,11 @@ export interface components {
             from?: string | null;
             /** Format: int32 */
             horizon_days: number;
-            net_fen?: null | components["schemas"]["IntervalDto"];
+            net_fen?: null | components["schemas"]["FenIntervalDto"];
             /** @description The horizon has not ended: the figures may still move. */
             provisional: boolean;
-            recharge_lift_fen?: null | components["schemas"]["IntervalDto"];
-            revenue_lift_fen?: null | components["schemas"]["IntervalDto"];
+            recharge_lift_fen?: null | components["schemas"]["FenIntervalDto"];
+            revenue_lift_fen?: null | components["schemas"]["FenIntervalDto"];
             roi?: null | components["schemas"]["IntervalDto"];
             /** @description The same comparison within each home store (members without one under a null store). */
             stores: components["schemas"]["StoreFiguresDto"][];
@@ -4579,11 +4579,11 @@ export interface components {
         };
         /** @description Revenue per member so far, by group, at the end of day `day` (1 is the first 24 hours after the run). */
         DailyPointDto: {
-            /** Format: double */
+            /** Format: int64 */
             control_fen: number;
             /** Format: int64 */
             day: number;
-            /** Format: double */
+            /** Format: int64 */
             treatment_fen: number;
         };
         DayBoardDto: {
@@ -4688,6 +4688,15 @@ export interface components {
          * @example 12800
          */
         Fen: number;
+        /** @description A sum of money in fen with its 95% interval, each rounded to the whole fen. */
+        FenIntervalDto: {
+            /** Format: int64 */
+            estimate: number;
+            /** Format: int64 */
+            high: number;
+            /** Format: int64 */
+            low: number;
+        };
         /**
          * @description `free_item`: which service or product one unit of is free.
          * @enum {string}
@@ -4720,9 +4729,9 @@ export interface components {
              */
             segment_id?: number | null;
         };
-        /** @description One group over the horizon. Amounts are fen; per-member figures are averages, so fractional. */
+        /** @description One group over the horizon. Amounts are fen; averages are rounded to the whole fen. */
         GroupFiguresDto: {
-            /** Format: double */
+            /** Format: int64 */
             average_bill_fen?: number | null;
             /** Format: int64 */
             bills: number;
@@ -4735,7 +4744,7 @@ export interface components {
              * @description Stored value paid in, and the bonus it granted.
              */
             recharge_fen: number;
-            /** Format: double */
+            /** Format: int64 */
             recharge_per_member_fen?: number | null;
             /**
              * Format: int64
@@ -4743,7 +4752,7 @@ export interface components {
              *     refunds. Recharges are not revenue.
              */
             revenue_fen: number;
-            /** Format: double */
+            /** Format: int64 */
             revenue_per_member_fen?: number | null;
             visit_rate?: null | components["schemas"]["IntervalDto"];
             /**
@@ -6325,7 +6334,7 @@ export interface components {
         /** @description One store's members, by home store: both groups and the lift. */
         StoreFiguresDto: {
             control: components["schemas"]["GroupFiguresDto"];
-            revenue_lift_fen?: null | components["schemas"]["IntervalDto"];
+            revenue_lift_fen?: null | components["schemas"]["FenIntervalDto"];
             /** Format: int64 */
             store_id?: number | null;
             store_name?: string | null;

@@ -19,7 +19,7 @@ use entity::{
 };
 
 use super::stats::{self, Interval, Moments, Verdict};
-use crate::domain::{BillStatus, CampaignStatus, Permission, SendChannel, SendStatus};
+use crate::domain::{BillStatus, CampaignStatus, Fen, Permission, SendChannel, SendStatus};
 use crate::foundation::principal::StaffPrincipal;
 use crate::ledger::AccountKind;
 use crate::marketing::campaigns;
@@ -36,14 +36,29 @@ pub struct GroupFigures {
     pub bills: u64,
     /// Recognised revenue, in fen: the total and per member.
     pub revenue_fen: i64,
-    pub revenue_per_member_fen: Option<f64>,
+    pub revenue_per_member_fen: Option<Fen>,
     /// Revenue per bill.
-    pub average_bill_fen: Option<f64>,
+    pub average_bill_fen: Option<Fen>,
     /// Stored value recharged (principal paid in), in fen: the total and per member.
     pub recharge_fen: i64,
-    pub recharge_per_member_fen: Option<f64>,
+    pub recharge_per_member_fen: Option<Fen>,
     /// Bonus stored value the recharges granted.
     pub bonus_fen: i64,
+}
+
+/// A sum of money with its 95% interval, in whole fen: the statistics work in real numbers, the report states
+/// money as money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FenInterval {
+    pub estimate: Fen,
+    pub low: Fen,
+    pub high: Fen,
+}
+
+impl From<Interval> for FenInterval {
+    fn from(i: Interval) -> Self {
+        FenInterval { estimate: whole_fen(i.estimate), low: whole_fen(i.low), high: whole_fen(i.high) }
+    }
 }
 
 /// What the campaign cost, in fen.
@@ -73,6 +88,16 @@ pub enum ReportVerdict {
     NotEnoughData,
 }
 
+impl From<Verdict> for ReportVerdict {
+    fn from(verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Positive => ReportVerdict::Positive,
+            Verdict::Negative => ReportVerdict::Negative,
+            Verdict::Inconclusive => ReportVerdict::Inconclusive,
+        }
+    }
+}
+
 impl ReportVerdict {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,11 +122,11 @@ pub struct CampaignReport {
     pub control: GroupFigures,
     /// Treatment − control: the visit rate (Newcombe's interval), revenue and recharges per member (Welch's).
     pub visit_rate_lift: Option<Interval>,
-    pub revenue_lift_fen: Option<Interval>,
-    pub recharge_lift_fen: Option<Interval>,
+    pub revenue_lift_fen: Option<FenInterval>,
+    pub recharge_lift_fen: Option<FenInterval>,
     pub cost: Cost,
     /// Revenue lift per member × treatment members − cost, and that over the cost.
-    pub net_fen: Option<Interval>,
+    pub net_fen: Option<FenInterval>,
     pub roi: Option<Interval>,
     pub verdict: ReportVerdict,
     /// The smallest difference in visit rate these group sizes detect (80% power, 5% two-sided), at the rate both
@@ -124,7 +149,7 @@ pub struct StoreFigures {
     pub treatment: GroupFigures,
     pub control: GroupFigures,
     pub visit_rate_lift: Option<Interval>,
-    pub revenue_lift_fen: Option<Interval>,
+    pub revenue_lift_fen: Option<FenInterval>,
 }
 
 /// Attribution as vendors report it: members of the treatment group sent a message (SMS or in-app) who had a
@@ -145,8 +170,8 @@ pub const ATTRIBUTION_DAYS: i64 = 3;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DailyPoint {
     pub day: i64,
-    pub treatment_fen: f64,
-    pub control_fen: f64,
+    pub treatment_fen: Fen,
+    pub control_fen: Fen,
 }
 
 /// The campaign's report (staff who manage marketing, merchant-wide).
@@ -163,22 +188,17 @@ pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id:
     };
     let until = from + horizon;
     let now = ctx.now();
-    let outcomes = Outcomes::read(ctx, row.merchant_id, row.id, from, std::cmp::min(until, now)).await?;
+    // What has happened so far of the horizon.
+    let measured = std::cmp::min(until, now);
+    let outcomes = Outcomes::read(ctx, row.merchant_id, row.id, from, measured).await?;
     let (treatment, control) = (outcomes.group(false), outcomes.group(true));
     let (t, c) = (treatment.figures(), control.figures());
     let visit_rate_lift = stats::newcombe(t.visitors, t.members, c.visitors, c.members);
     let revenue_lift_fen = stats::welch(&treatment.revenue, &control.revenue).map(|(i, _)| i);
     let recharge_lift_fen = stats::welch(&treatment.recharge, &control.recharge).map(|(i, _)| i);
-    let cost = cost(ctx, &row, &t, &c, from, std::cmp::min(until, now)).await?;
+    let cost = cost(ctx, &row, &t, &c, from, measured).await?;
     let back = revenue_lift_fen.map(|lift| stats::net_return(lift, t.members, fen_f64(cost.total_fen)));
-    let verdict = match back {
-        None => ReportVerdict::NotEnoughData,
-        Some(back) => match stats::verdict(&back.net) {
-            Verdict::Positive => ReportVerdict::Positive,
-            Verdict::Negative => ReportVerdict::Negative,
-            Verdict::Inconclusive => ReportVerdict::Inconclusive,
-        },
-    };
+    let verdict = back.map_or(ReportVerdict::NotEnoughData, |back| stats::verdict(&back.net).into());
     // The rate both groups show together: the control group's alone is often zero in a small campaign.
     let base_rate = (t.members + c.members > 0)
         .then(|| stats::real(t.visitors + c.visitors) / stats::real(t.members + c.members))
@@ -190,16 +210,16 @@ pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id:
         until: Some(until),
         provisional: now < until,
         detectable_visit_rate: base_rate.and_then(|rate| stats::detectable_rate_difference(rate, t.members, c.members)),
-        daily: outcomes.daily(from, std::cmp::min(until, now), t.members, c.members),
+        daily: outcomes.daily(from, measured, t.members, c.members),
         attribution: attribution(ctx, row.id, &outcomes).await?,
         stores: by_store(ctx, row.merchant_id, &outcomes).await?,
         treatment: t,
         control: c,
         visit_rate_lift,
-        revenue_lift_fen,
-        recharge_lift_fen,
+        revenue_lift_fen: revenue_lift_fen.map(Into::into),
+        recharge_lift_fen: recharge_lift_fen.map(Into::into),
         cost,
-        net_fen: back.map(|b| b.net),
+        net_fen: back.map(|b| b.net.into()),
         roi: back.and_then(|b| b.roi),
         verdict,
     })
@@ -237,8 +257,8 @@ fn fen_f64(fen: i64) -> f64 {
 
 /// A real amount of fen rounded to whole fen.
 #[expect(clippy::as_conversions, reason = "f64 to i64 saturates; the amounts are sums of fen, far inside i64")]
-fn whole_fen(fen: f64) -> i64 {
-    fen.round() as i64
+fn whole_fen(fen: f64) -> Fen {
+    Fen::new(fen.round() as i64)
 }
 
 /// One member's outcome over the window.
@@ -274,21 +294,12 @@ impl GroupTotals {
         self.revenue_fen += member.revenue;
         self.recharge_fen += member.recharge;
         self.bonus_fen += member.bonus;
-        let (revenue, recharge) = (fen_f64(member.revenue), fen_f64(member.recharge));
-        self.revenue = Moments {
-            n: self.revenue.n + 1,
-            sum: self.revenue.sum + revenue,
-            sum_sq: self.revenue.sum_sq + revenue * revenue,
-        };
-        self.recharge = Moments {
-            n: self.recharge.n + 1,
-            sum: self.recharge.sum + recharge,
-            sum_sq: self.recharge.sum_sq + recharge * recharge,
-        };
+        self.revenue.push(fen_f64(member.revenue));
+        self.recharge.push(fen_f64(member.recharge));
     }
 
     fn figures(&self) -> GroupFigures {
-        let per_member = |fen: i64| (self.members > 0).then(|| fen_f64(fen) / stats::real(self.members));
+        let per_member = |fen: i64| (self.members > 0).then(|| whole_fen(fen_f64(fen) / stats::real(self.members)));
         GroupFigures {
             members: self.members,
             visitors: self.visitors,
@@ -296,7 +307,7 @@ impl GroupTotals {
             bills: u64::try_from(self.bills).unwrap_or(0),
             revenue_fen: self.revenue_fen,
             revenue_per_member_fen: per_member(self.revenue_fen),
-            average_bill_fen: (self.bills > 0).then(|| fen_f64(self.revenue_fen) / fen_f64(self.bills)),
+            average_bill_fen: (self.bills > 0).then(|| whole_fen(fen_f64(self.revenue_fen) / fen_f64(self.bills))),
             recharge_fen: self.recharge_fen,
             recharge_per_member_fen: per_member(self.recharge_fen),
             bonus_fen: self.bonus_fen,
@@ -399,7 +410,7 @@ impl Outcomes {
             let (Some(slot), Some(outcome)) = (by_day.get_mut(day), self.members.get(member)) else { continue };
             if outcome.in_control { slot.1 += amount } else { slot.0 += amount }
         }
-        let per_member = |fen: i64, n: u64| if n == 0 { 0.0 } else { fen_f64(fen) / stats::real(n) };
+        let per_member = |fen: i64, n: u64| if n == 0 { Fen::ZERO } else { whole_fen(fen_f64(fen) / stats::real(n)) };
         let (mut t, mut c) = (0, 0);
         (1..=days)
             .zip(by_day)
@@ -448,7 +459,7 @@ async fn by_store(ctx: &AppContext, merchant_id: i64, outcomes: &Outcomes) -> Re
                 store_id,
                 store_name: store_id.and_then(|id| names.get(&id).cloned()),
                 visit_rate_lift: stats::newcombe(t.visitors, t.members, c.visitors, c.members),
-                revenue_lift_fen: stats::welch(&treatment.revenue, &control.revenue).map(|(i, _)| i),
+                revenue_lift_fen: stats::welch(&treatment.revenue, &control.revenue).map(|(i, _)| i.into()),
                 treatment: t,
                 control: c,
             }
@@ -496,23 +507,23 @@ fn audience_of(campaign_id: i64) -> SelectStatement {
         .to_owned()
 }
 
-/// Each of the audience's entries in the window that moved revenue: its member, moment and the sum of its revenue
-/// lines (negative: credits).
-fn revenue_entries_of(
+/// The aliases the ledger queries use: journal lines, their entries, their accounts.
+fn ledger_aliases() -> (Alias, Alias, Alias) {
+    (Alias::new("l"), Alias::new("e"), Alias::new("a"))
+}
+
+/// The audience's journal lines in entries of `entry_kinds` posted in the window, on accounts of `account_kinds`,
+/// with their entries and accounts joined: what the queries below select from and group.
+fn audience_lines(
     merchant_id: i64,
     audience: SelectStatement,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
+    entry_kinds: &[&'static str],
+    account_kinds: &[AccountKind],
 ) -> SelectStatement {
-    let (lines, entries, accounts) = (Alias::new("l"), Alias::new("e"), Alias::new("a"));
+    let (lines, entries, accounts) = ledger_aliases();
     Query::select()
-        .expr_as(Expr::col((entries.clone(), journal_entries::Column::MemberId)), Alias::new("member_id"))
-        .expr_as(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)), Alias::new("at"))
-        .expr_as(
-            Expr::expr(Func::sum(Expr::col((lines.clone(), journal_lines::Column::Amount))))
-                .cast_as(Alias::new("BIGINT")),
-            Alias::new("amount"),
-        )
         .from_as(journal_lines::Entity, lines.clone())
         .join_as(
             JoinType::InnerJoin,
@@ -532,8 +543,28 @@ fn revenue_entries_of(
         .and_where(Expr::col((entries.clone(), journal_entries::Column::MemberId)).in_subquery(audience))
         .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).gte(from))
         .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).lt(until))
-        .and_where(Expr::col((entries.clone(), journal_entries::Column::Kind)).is_in(["sale", "refund", "reversal"]))
-        .and_where(Expr::col((accounts, ledger_accounts::Column::Kind)).eq(AccountKind::Revenue.as_str()))
+        .and_where(Expr::col((entries, journal_entries::Column::Kind)).is_in(entry_kinds.iter().copied()))
+        .and_where(Expr::col((accounts, ledger_accounts::Column::Kind)).is_in(account_kinds.iter().map(|k| k.as_str())))
+        .to_owned()
+}
+
+/// Each of the audience's entries in the window that moved revenue: its member, moment and the sum of its revenue
+/// lines (negative: credits).
+fn revenue_entries_of(
+    merchant_id: i64,
+    audience: SelectStatement,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> SelectStatement {
+    let (lines, entries, _) = ledger_aliases();
+    let kinds = ["sale", "refund", "reversal"];
+    audience_lines(merchant_id, audience, from, until, &kinds, &[AccountKind::Revenue])
+        .expr_as(Expr::col((entries.clone(), journal_entries::Column::MemberId)), Alias::new("member_id"))
+        .expr_as(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)), Alias::new("at"))
+        .expr_as(
+            Expr::expr(Func::sum(Expr::col((lines, journal_lines::Column::Amount)))).cast_as(Alias::new("BIGINT")),
+            Alias::new("amount"),
+        )
         .add_group_by([
             Expr::col((entries.clone(), journal_entries::Column::Id)),
             Expr::col((entries.clone(), journal_entries::Column::MemberId)),
@@ -550,42 +581,16 @@ fn ledger_moves(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> SelectStatement {
-    let (lines, entries, accounts) = (Alias::new("l"), Alias::new("e"), Alias::new("a"));
-    let amount = Expr::col((lines.clone(), journal_lines::Column::Amount));
+    let (lines, entries, accounts) = ledger_aliases();
+    let amount = Expr::col((lines, journal_lines::Column::Amount));
     let side = Expr::case(amount.clone().lt(0), -1).finally(1);
-    Query::select()
+    let kinds = ["sale", "refund", "reversal", "recharge"];
+    let accounts_moved = [AccountKind::Revenue, AccountKind::SvPrincipal, AccountKind::SvBonus];
+    audience_lines(merchant_id, audience, from, until, &kinds, &accounts_moved)
         .expr_as(Expr::col((entries.clone(), journal_entries::Column::MemberId)), Alias::new("member_id"))
         .expr_as(Expr::col((accounts.clone(), ledger_accounts::Column::Kind)), Alias::new("account"))
         .expr_as(Expr::col((entries.clone(), journal_entries::Column::Kind)), Alias::new("entry"))
         .expr_as(Expr::expr(Func::sum(amount)).cast_as(Alias::new("BIGINT")), Alias::new("amount"))
-        .from_as(journal_lines::Entity, lines.clone())
-        .join_as(
-            JoinType::InnerJoin,
-            journal_entries::Entity,
-            entries.clone(),
-            Expr::col((entries.clone(), journal_entries::Column::Id))
-                .equals((lines.clone(), journal_lines::Column::EntryId)),
-        )
-        .join_as(
-            JoinType::InnerJoin,
-            ledger_accounts::Entity,
-            accounts.clone(),
-            Expr::col((accounts.clone(), ledger_accounts::Column::Id))
-                .equals((lines.clone(), journal_lines::Column::AccountId)),
-        )
-        .and_where(Expr::col((entries.clone(), journal_entries::Column::MerchantId)).eq(merchant_id))
-        .and_where(Expr::col((entries.clone(), journal_entries::Column::MemberId)).in_subquery(audience))
-        .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).gte(from))
-        .and_where(Expr::col((entries.clone(), journal_entries::Column::CreatedAt)).lt(until))
-        .and_where(
-            Expr::col((entries.clone(), journal_entries::Column::Kind))
-                .is_in(["sale", "refund", "reversal", "recharge"]),
-        )
-        .and_where(Expr::col((accounts.clone(), ledger_accounts::Column::Kind)).is_in([
-            AccountKind::Revenue.as_str(),
-            AccountKind::SvPrincipal.as_str(),
-            AccountKind::SvBonus.as_str(),
-        ]))
         .add_group_by([
             Expr::col((entries.clone(), journal_entries::Column::MemberId)),
             Expr::col((accounts, ledger_accounts::Column::Kind)),
@@ -650,7 +655,7 @@ async fn cost(
         (0, _) | (_, 0) => 0.0,
         (c, t) => fen_f64(control.bonus_fen) / stats::real(c) * stats::real(t),
     };
-    let bonus_fen = whole_fen((fen_f64(treatment.bonus_fen) - expected).max(0.0));
+    let bonus_fen = whole_fen((fen_f64(treatment.bonus_fen) - expected).max(0.0)).get();
     let coupon_fen = coupon_fen.unwrap_or(0);
     Ok(Cost { coupon_fen, bonus_fen, sms, sms_fen, total_fen: coupon_fen + bonus_fen + sms_fen })
 }

@@ -102,11 +102,16 @@ pub struct Moments {
 
 impl Moments {
     pub fn of(values: impl IntoIterator<Item = f64>) -> Moments {
-        values.into_iter().fold(Moments::default(), |m, v| Moments {
-            n: m.n + 1,
-            sum: m.sum + v,
-            sum_sq: m.sum_sq + v * v,
-        })
+        let mut moments = Moments::default();
+        values.into_iter().for_each(|v| moments.push(v));
+        moments
+    }
+
+    /// Counts one more value.
+    pub fn push(&mut self, value: f64) {
+        self.n += 1;
+        self.sum += value;
+        self.sum_sq += value * value;
     }
 
     pub fn mean(&self) -> Option<f64> {
