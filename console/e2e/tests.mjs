@@ -32,7 +32,8 @@ async function signIn(page, account, to = '/console/checkout') {
 
 /**
  * Picks an option of an Element Plus select by its visible text. The options may still be loading when the page
- * has just opened: the dropdown is opened again until the option shows.
+ * has just opened, and on a loaded machine a dropdown opened while the form re-renders can close again before the
+ * click lands (seen in CI): the dropdown is opened again until the option is both shown and clicked.
  */
 async function choose(page, select, text) {
   const option = page.locator('.el-select-dropdown__item:visible', { hasText: text }).first()
@@ -40,13 +41,13 @@ async function choose(page, select, text) {
     await page.locator(select).click()
     try {
       await option.waitFor({ timeout: 3000 })
-      break
+      await option.click({ timeout: 5000 })
+      return
     } catch (error) {
       if (attempt === 5) throw error
       await page.keyboard.press('Escape')
     }
   }
-  await option.click()
 }
 
 /** Types into the scan field as a keyboard-wedge scanner does: fast keystrokes, then Enter. */
