@@ -353,6 +353,10 @@ async fn seed_demo(ctx: &AppContext) -> anyhow::Result<()> {
                 println!("  {:<11} {:<16} {}", account.role.as_str(), account.username, account.password);
             }
             println!("Forgot them later? `api create-owner ...` makes a new owner who can reset the others.\n");
+            // A finished campaign with its history, so the campaign report shows a real computation.
+            service::demo::showcase::finished_campaign(ctx, seed.merchant_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("writing the demo's finished campaign: {e}"))?;
         }
         None => tracing::info!("demo data already present"),
     }

@@ -89,8 +89,8 @@ enum Bench {
         /// Members who said yes to SMS, whom the dispatch phase messages.
         #[arg(long, default_value_t = 20_000)]
         sms: u64,
-        /// The parts to run, of `segments`, `planning` and `dispatch`.
-        #[arg(long, value_delimiter = ',', default_value = "segments,planning,dispatch")]
+        /// The parts to run, of `segments`, `planning`, `dispatch` and `report`.
+        #[arg(long, value_delimiter = ',', default_value = "segments,planning,dispatch,report")]
         phases: Vec<String>,
         #[arg(long, default_value = "target/release/api")]
         api: PathBuf,

@@ -50,6 +50,12 @@ pub struct Model {
     pub stopped_at: Option<DateTimeUtc>,
     /// Days after it runs over which its groups are compared (7–90, fixed before it runs).
     pub horizon_days: i32,
+    /// How far the campaign's results are kept (`campaign_members`' outcomes, `campaign_results`, `campaign_days`);
+    /// none before they begin.
+    pub results_until: Option<DateTimeUtc>,
+    /// SMS sent and coupon discounts on settled bills so far, campaign-wide.
+    pub sms_sent: i64,
+    pub coupon_off_fen: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

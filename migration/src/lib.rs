@@ -36,6 +36,7 @@ mod m20261207_000028_marketing_sends;
 mod m20261208_000029_automations;
 mod m20261208_000030_birth_day;
 mod m20261209_000031_campaign_horizon;
+mod m20261210_000032_campaign_results;
 
 pub struct Migrator;
 
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000029_automations::Migration),
             Box::new(m20261208_000030_birth_day::Migration),
             Box::new(m20261209_000031_campaign_horizon::Migration),
+            Box::new(m20261210_000032_campaign_results::Migration),
         ]
     }
 }

@@ -3,6 +3,8 @@
 //! products and commission rules, opening hours, shifts, skills, beds and a reminder template for booking, so a
 //! newcomer sees a working system in one command. Seeded once; a second run changes nothing.
 
+pub mod showcase;
+
 use chrono::NaiveDate;
 use rand::Rng;
 use rand::distributions::Alphanumeric;

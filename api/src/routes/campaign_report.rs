@@ -20,7 +20,10 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Staff};
 
 pub fn staff_routes(cfg: &mut ServiceConfig) {
-    cfg.service(get_campaign_report).service(export_campaign_report).service(detectable_effect);
+    cfg.service(get_campaign_report)
+        .service(export_campaign_report)
+        .service(detectable_effect)
+        .service(list_campaign_verdicts);
 }
 
 /// An estimate with its 95% interval.
@@ -253,6 +256,31 @@ async fn export_campaign_report(
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         .insert_header(disposition)
         .body(bytes))
+}
+
+/// A campaign's verdict in the list of campaigns.
+#[derive(Serialize, ToSchema)]
+pub struct CampaignVerdictDto {
+    pub campaign_id: i64,
+    pub verdict: ReportVerdict,
+    /// The horizon has not ended: the verdict may still change.
+    pub provisional: bool,
+}
+
+/// The verdict of every campaign that has run, as its report gives it.
+#[utoipa::path(tag = "marketing", responses((status = 200, body = Vec<CampaignVerdictDto>), (status = 403, body = ErrorBody)), security(("staff_token" = [])))]
+#[get("/campaign-verdicts")]
+async fn list_campaign_verdicts(
+    ctx: web::Data<AppContext>,
+    Staff(me): Staff,
+) -> ApiResult<web::Json<Vec<CampaignVerdictDto>>> {
+    let verdicts = report::verdicts(&ctx, &me).await?;
+    Ok(web::Json(
+        verdicts
+            .into_iter()
+            .map(|v| CampaignVerdictDto { campaign_id: v.campaign_id, verdict: v.verdict, provisional: v.provisional })
+            .collect(),
+    ))
 }
 
 /// A campaign being planned: its segment, control share and horizon.

@@ -75,6 +75,7 @@ fn reach(method: &str, path: &str) -> Reach {
             ("POST", "/coupon-templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/coupon-templates/") => EveryStore,
             ("GET", "/segments" | "/campaigns" | "/automations" | "/sms/account" | "/sms/templates") => Shared,
+            ("GET", "/campaign-verdicts") => Shared,
             ("GET" | "PUT", "/marketing/holdout") => EveryStoreOwn,
             ("PUT", "/sms/account") | ("POST", "/sms/templates") => EveryStoreOwn,
             (_, p) if p.starts_with("/sms/templates/") => EveryStore,

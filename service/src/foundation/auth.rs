@@ -192,6 +192,16 @@ pub async fn sign_in(ctx: &AppContext, username: &str, password: &str, ip: Optio
     Ok(SignedIn { token, expires_at, principal })
 }
 
+/// The principal of a staff member for work done in their name outside any session (the demo's history, written
+/// at start-up): session 0, which no sign-out ends.
+pub async fn acting_as(ctx: &AppContext, staff_id: i64) -> Result<StaffPrincipal> {
+    let member = staff::Entity::find_by_id(staff_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("staff {staff_id} not found"))?;
+    principal_for(ctx, member, 0).await
+}
+
 async fn principal_for(ctx: &AppContext, member: staff::Model, session_id: i64) -> Result<StaffPrincipal> {
     let stores = if member.all_stores { Vec::new() } else { store_ids(&ctx.db, member.id).await? };
     principal(member, session_id, stores)

@@ -2,6 +2,7 @@
 
 pub mod power;
 pub mod report;
+pub mod results;
 pub mod stats;
 
 /// Days after a campaign runs over which its groups are compared, unless staff choose otherwise.

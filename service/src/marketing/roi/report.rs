@@ -7,19 +7,17 @@
 //! refunds and reversals in the window took back; recharges are what recharges credited to the member's stored
 //! value, less recharges refunded. Recharge cash is a liability, never revenue. A visit is a settled bill.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use entity::{
-    bill_coupons, bills, campaign_members, journal_entries, journal_lines, ledger_accounts, marketing_sends,
-    member_coupons, members, sms_accounts, stores,
-};
+use entity::{journal_entries, journal_lines, ledger_accounts, sms_accounts, stores};
 
-use super::stats::{self, Interval, Moments, Verdict};
-use crate::domain::{BillStatus, CampaignStatus, Fen, Permission, SendChannel, SendStatus};
+use super::results::{self, GroupTotals, Measured, Results, fen_f64};
+use super::stats::{self, Interval, Verdict};
+use crate::domain::{Fen, Permission};
 use crate::foundation::principal::StaffPrincipal;
 use crate::ledger::AccountKind;
 use crate::marketing::campaigns;
@@ -174,45 +172,104 @@ pub struct DailyPoint {
     pub control_fen: Fen,
 }
 
-/// The campaign's report (staff who manage marketing, merchant-wide).
+/// The campaign's report (staff who manage marketing, merchant-wide), from its kept results.
 pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id: i64) -> Result<CampaignReport> {
     principal.require_merchant_wide(Permission::CouponManage)?;
     let row = campaigns::row(ctx, principal.merchant_id, campaign_id).await?;
-    let horizon = Duration::days(i64::from(row.horizon_days));
-    let ran = !matches!(
-        CampaignStatus::stored(&row.status)?,
-        CampaignStatus::Scheduled | CampaignStatus::Cancelled | CampaignStatus::Failed
-    );
-    let Some(from) = row.started_at.filter(|_| ran) else {
+    let Some(measured) = Measured::of(row.clone())? else {
         return Ok(empty(campaign_id, row.horizon_days));
     };
-    let until = from + horizon;
     let now = ctx.now();
     // What has happened so far of the horizon.
-    let measured = std::cmp::min(until, now);
-    let outcomes = Outcomes::read(ctx, row.merchant_id, row.id, from, measured).await?;
-    let (treatment, control) = (outcomes.group(false), outcomes.group(true));
-    let (t, c) = (treatment.figures(), control.figures());
+    let results = results::read(ctx, &measured, std::cmp::min(measured.until, now)).await?;
+    of_results(ctx, &measured, &results, now).await
+}
+
+/// The campaign's report computed from nothing, from every bill and ledger line of its horizon: what its kept
+/// results replace, for the tests and the bench to compare (no staff member asks for it: no permission checked).
+pub async fn campaign_recomputed(ctx: &AppContext, merchant_id: i64, campaign_id: i64) -> Result<CampaignReport> {
+    let row = campaigns::row(ctx, merchant_id, campaign_id).await?;
+    let now = ctx.now();
+    let (Some(measured), Some(results)) =
+        (Measured::of(row.clone())?, results::recompute(ctx, row.clone(), now).await?)
+    else {
+        return Ok(empty(campaign_id, row.horizon_days));
+    };
+    of_results(ctx, &measured, &results, now).await
+}
+
+/// A campaign's verdict for the list of campaigns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedVerdict {
+    pub campaign_id: i64,
+    pub verdict: ReportVerdict,
+    /// The horizon has not ended.
+    pub provisional: bool,
+}
+
+/// Every measured campaign's verdict, as its report gives it: from its kept results and the minutes since, a few
+/// rows a campaign however large.
+pub async fn verdicts(ctx: &AppContext, principal: &StaffPrincipal) -> Result<Vec<ListedVerdict>> {
+    principal.require_merchant_wide(Permission::CouponManage)?;
+    let kept = entity::campaigns::Entity::find()
+        .filter(entity::campaigns::Column::MerchantId.eq(principal.merchant_id))
+        .filter(entity::campaigns::Column::AssignedAt.is_not_null())
+        .all(&ctx.db)
+        .await?;
+    let now = ctx.now();
+    let mut verdicts = Vec::new();
+    for row in kept {
+        let Some(measured) = Measured::of(row)? else { continue };
+        let results = results::read(ctx, &measured, std::cmp::min(measured.until, now)).await?;
+        let report = of_results(ctx, &measured, &results, now).await?;
+        verdicts.push(ListedVerdict {
+            campaign_id: report.campaign_id,
+            verdict: report.verdict,
+            provisional: report.provisional,
+        });
+    }
+    Ok(verdicts)
+}
+
+async fn of_results(
+    ctx: &AppContext,
+    measured: &Measured,
+    results: &Results,
+    now: DateTime<Utc>,
+) -> Result<CampaignReport> {
+    let (from, until) = (measured.from, measured.until);
+    let (treatment, control) = (results.group(false), results.group(true));
+    let (t, c) = (figures(&treatment), figures(&control));
     let visit_rate_lift = stats::newcombe(t.visitors, t.members, c.visitors, c.members);
     let revenue_lift_fen = stats::welch(&treatment.revenue, &control.revenue).map(|(i, _)| i);
     let recharge_lift_fen = stats::welch(&treatment.recharge, &control.recharge).map(|(i, _)| i);
-    let cost = cost(ctx, &row, &t, &c, from, measured).await?;
+    let cost = cost(ctx, &measured.campaign, results, &t, &c).await?;
     let back = revenue_lift_fen.map(|lift| stats::net_return(lift, t.members, fen_f64(cost.total_fen)));
     let verdict = back.map_or(ReportVerdict::NotEnoughData, |back| stats::verdict(&back.net).into());
     // The rate both groups show together: the control group's alone is often zero in a small campaign.
     let base_rate = (t.members + c.members > 0)
         .then(|| stats::real(t.visitors + c.visitors) / stats::real(t.members + c.members))
         .filter(|rate| *rate > 0.0 && *rate < 1.0);
+    let attributed = {
+        let mut all = treatment.clone();
+        all.merge(&control);
+        all
+    };
     Ok(CampaignReport {
-        campaign_id,
-        horizon_days: row.horizon_days,
+        campaign_id: measured.campaign.id,
+        horizon_days: measured.campaign.horizon_days,
         from: Some(from),
         until: Some(until),
         provisional: now < until,
         detectable_visit_rate: base_rate.and_then(|rate| stats::detectable_rate_difference(rate, t.members, c.members)),
-        daily: outcomes.daily(from, measured, t.members, c.members),
-        attribution: attribution(ctx, row.id, &outcomes).await?,
-        stores: by_store(ctx, row.merchant_id, &outcomes).await?,
+        daily: daily(results, from, std::cmp::min(until, now), t.members, c.members),
+        attribution: Attribution {
+            days: ATTRIBUTION_DAYS,
+            recipients: attributed.recipients,
+            visitors: attributed.attributed_visitors,
+            revenue_fen: attributed.attributed_fen,
+        },
+        stores: by_store(ctx, measured.campaign.merchant_id, results).await?,
         treatment: t,
         control: c,
         visit_rate_lift,
@@ -226,7 +283,7 @@ pub async fn campaign(ctx: &AppContext, principal: &StaffPrincipal, campaign_id:
 }
 
 fn empty(campaign_id: i64, horizon_days: i32) -> CampaignReport {
-    let none = GroupTotals::default().figures();
+    let none = figures(&GroupTotals::default());
     CampaignReport {
         campaign_id,
         horizon_days,
@@ -249,200 +306,50 @@ fn empty(campaign_id: i64, horizon_days: i32) -> CampaignReport {
     }
 }
 
-/// Fen as a real number for the statistics (exact below 2⁵³ fen, ninety trillion yuan).
-#[expect(clippy::as_conversions, reason = "i64 has no lossless conversion to f64; sums of fen stay far below 2^53")]
-fn fen_f64(fen: i64) -> f64 {
-    fen as f64
-}
-
 /// A real amount of fen rounded to whole fen.
 #[expect(clippy::as_conversions, reason = "f64 to i64 saturates; the amounts are sums of fen, far inside i64")]
 fn whole_fen(fen: f64) -> Fen {
     Fen::new(fen.round() as i64)
 }
 
-/// One member's outcome over the window.
-#[derive(Clone, Copy, Debug, Default)]
-struct MemberOutcome {
-    in_control: bool,
-    /// The member's home store, for the report per store.
-    store_id: Option<i64>,
-    bills: i64,
-    revenue: i64,
-    recharge: i64,
-    bonus: i64,
-}
-
-/// A group's members' outcomes summed, with the moments the intervals need.
-#[derive(Clone, Debug, Default)]
-struct GroupTotals {
-    members: u64,
-    visitors: u64,
-    bills: i64,
-    revenue_fen: i64,
-    recharge_fen: i64,
-    bonus_fen: i64,
-    revenue: Moments,
-    recharge: Moments,
-}
-
-impl GroupTotals {
-    fn add(&mut self, member: &MemberOutcome) {
-        self.members += 1;
-        self.visitors += u64::from(member.bills > 0);
-        self.bills += member.bills;
-        self.revenue_fen += member.revenue;
-        self.recharge_fen += member.recharge;
-        self.bonus_fen += member.bonus;
-        self.revenue.push(fen_f64(member.revenue));
-        self.recharge.push(fen_f64(member.recharge));
-    }
-
-    fn figures(&self) -> GroupFigures {
-        let per_member = |fen: i64| (self.members > 0).then(|| whole_fen(fen_f64(fen) / stats::real(self.members)));
-        GroupFigures {
-            members: self.members,
-            visitors: self.visitors,
-            visit_rate: stats::wilson(self.visitors, self.members),
-            bills: u64::try_from(self.bills).unwrap_or(0),
-            revenue_fen: self.revenue_fen,
-            revenue_per_member_fen: per_member(self.revenue_fen),
-            average_bill_fen: (self.bills > 0).then(|| whole_fen(fen_f64(self.revenue_fen) / fen_f64(self.bills))),
-            recharge_fen: self.recharge_fen,
-            recharge_per_member_fen: per_member(self.recharge_fen),
-            bonus_fen: self.bonus_fen,
-        }
+/// A group's figures from its totals.
+fn figures(totals: &GroupTotals) -> GroupFigures {
+    let members = totals.members;
+    let per_member = |fen: i64| (members > 0).then(|| whole_fen(fen_f64(fen) / stats::real(members)));
+    GroupFigures {
+        members,
+        visitors: totals.visitors,
+        visit_rate: stats::wilson(totals.visitors, members),
+        bills: u64::try_from(totals.bills).unwrap_or(0),
+        revenue_fen: totals.revenue_fen,
+        revenue_per_member_fen: per_member(totals.revenue_fen),
+        average_bill_fen: (totals.bills > 0).then(|| whole_fen(fen_f64(totals.revenue_fen) / fen_f64(totals.bills))),
+        recharge_fen: totals.recharge_fen,
+        recharge_per_member_fen: per_member(totals.recharge_fen),
+        bonus_fen: totals.bonus_fen,
     }
 }
 
-/// Every assigned member's outcome over a window, and each revenue entry's moment and amount.
-struct Outcomes {
-    members: HashMap<i64, MemberOutcome>,
-    revenue_entries: Vec<(i64, DateTime<Utc>, i64)>,
-}
-
-impl Outcomes {
-    async fn read(
-        ctx: &AppContext,
-        merchant_id: i64,
-        campaign_id: i64,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Outcomes> {
-        let assigned: Vec<(i64, bool, Option<i64>)> = campaign_members::Entity::find()
-            .select_only()
-            .column(campaign_members::Column::MemberId)
-            .column(campaign_members::Column::InControl)
-            .column_as(Expr::col((members::Entity, members::Column::HomeStoreId)), "home_store_id")
-            .join(
-                sea_orm::JoinType::InnerJoin,
-                campaign_members::Entity::belongs_to(members::Entity)
-                    .from(campaign_members::Column::MemberId)
-                    .to(members::Column::Id)
-                    .into(),
-            )
-            .filter(campaign_members::Column::CampaignId.eq(campaign_id))
-            .into_tuple()
-            .all(&ctx.db)
-            .await?;
-        let mut members: HashMap<i64, MemberOutcome> = assigned
-            .into_iter()
-            .map(|(id, in_control, store_id)| (id, MemberOutcome { in_control, store_id, ..MemberOutcome::default() }))
-            .collect();
-        let audience = audience_of(campaign_id);
-
-        // Visits: settled bills in the window.
-        let visits = Query::select()
-            .column(bills::Column::MemberId)
-            .expr_as(Func::count(Expr::col(bills::Column::Id)), Alias::new("n"))
-            .from(bills::Entity)
-            .and_where(Expr::col(bills::Column::MerchantId).eq(merchant_id))
-            .and_where(Expr::col(bills::Column::Status).eq(BillStatus::Settled.as_str()))
-            .and_where(Expr::col(bills::Column::SettledAt).gte(from))
-            .and_where(Expr::col(bills::Column::SettledAt).lt(until))
-            .and_where(Expr::col(bills::Column::MemberId).in_subquery(audience.clone()))
-            .group_by_col(bills::Column::MemberId)
-            .to_owned();
-        for row in ctx.db.query_all(&visits).await? {
-            let (member, n): (i64, i64) = (row.try_get("", "member_id")?, row.try_get("", "n")?);
-            if let Some(outcome) = members.get_mut(&member) {
-                outcome.bills = n;
-            }
-        }
-
-        // Money: the member's ledger lines on revenue and stored value, by entry kind and side.
-        for row in ctx.db.query_all(&ledger_moves(merchant_id, audience, from, until)).await? {
-            let member: i64 = row.try_get("", "member_id")?;
-            let (account, entry): (String, String) = (row.try_get("", "account")?, row.try_get("", "entry")?);
-            let amount: i64 = row.try_get("", "amount")?;
-            let Some(outcome) = members.get_mut(&member) else { continue };
-            // Credits are negative. Revenue: sales credit it, refunds and reversals debit it back.
-            // Stored value: recharges (at the desk, by wallet or on a bill) credit it; refunds of a recharge debit
-            // it. Spending (a debit in a sale) and giving spent value back (a credit in a refund) are not recharges.
-            let taking_back = matches!(entry.as_str(), "refund" | "reversal");
-            let recharging = matches!(entry.as_str(), "recharge" | "sale");
-            let counts = (recharging && amount < 0) || (taking_back && amount > 0);
-            match account.as_str() {
-                "revenue" => outcome.revenue -= amount,
-                "sv_principal" if counts => outcome.recharge -= amount,
-                "sv_bonus" if counts => outcome.bonus -= amount,
-                _ => {}
-            }
-        }
-        // Revenue entry by entry, for the day-by-day chart.
-        let mut revenue_entries = Vec::new();
-        for row in ctx.db.query_all(&revenue_entries_of(merchant_id, audience_of(campaign_id), from, until)).await? {
-            let member: i64 = row.try_get("", "member_id")?;
-            let at: DateTime<Utc> = row.try_get("", "at")?;
-            let amount: i64 = row.try_get("", "amount")?;
-            revenue_entries.push((member, at, -amount));
-        }
-        Ok(Outcomes { members, revenue_entries })
-    }
-
-    /// Cumulative revenue per member of each group at the end of each whole or begun day from `from` to `until`.
-    fn daily(&self, from: DateTime<Utc>, until: DateTime<Utc>, treated: u64, control: u64) -> Vec<DailyPoint> {
-        const DAY_MS: i64 = 86_400_000;
-        let days = (std::cmp::max((until - from).num_milliseconds(), 0) + DAY_MS - 1) / DAY_MS;
-        let mut by_day = vec![(0_i64, 0_i64); usize::try_from(days).unwrap_or(0)];
-        for (member, at, amount) in &self.revenue_entries {
-            let day = usize::try_from((*at - from).num_milliseconds() / DAY_MS).unwrap_or(0);
-            let (Some(slot), Some(outcome)) = (by_day.get_mut(day), self.members.get(member)) else { continue };
-            if outcome.in_control { slot.1 += amount } else { slot.0 += amount }
-        }
-        let per_member = |fen: i64, n: u64| if n == 0 { Fen::ZERO } else { whole_fen(fen_f64(fen) / stats::real(n)) };
-        let (mut t, mut c) = (0, 0);
-        (1..=days)
-            .zip(by_day)
-            .map(|(day, (t_day, c_day))| {
-                t += t_day;
-                c += c_day;
-                DailyPoint { day, treatment_fen: per_member(t, treated), control_fen: per_member(c, control) }
-            })
-            .collect()
-    }
-
-    fn group(&self, control: bool) -> GroupTotals {
-        let mut totals = GroupTotals::default();
-        for member in self.members.values().filter(|m| m.in_control == control) {
-            totals.add(member);
-        }
-        totals
-    }
-
-    /// Each home store's treatment and control groups (members without a home store under `None`), by store id.
-    fn by_store(&self) -> Vec<(Option<i64>, GroupTotals, GroupTotals)> {
-        let mut stores: std::collections::BTreeMap<Option<i64>, (GroupTotals, GroupTotals)> = Default::default();
-        for member in self.members.values() {
-            let (treatment, control) = stores.entry(member.store_id).or_default();
-            if member.in_control { control.add(member) } else { treatment.add(member) }
-        }
-        stores.into_iter().map(|(store, (t, c))| (store, t, c)).collect()
-    }
+/// Cumulative revenue per member of each group at the end of each whole or begun day from `from` to `until`.
+fn daily(results: &Results, from: DateTime<Utc>, until: DateTime<Utc>, treated: u64, control: u64) -> Vec<DailyPoint> {
+    const DAY_MS: i64 = 86_400_000;
+    let days = (std::cmp::max((until - from).num_milliseconds(), 0) + DAY_MS - 1) / DAY_MS;
+    let per_member = |fen: i64, n: u64| if n == 0 { Fen::ZERO } else { whole_fen(fen_f64(fen) / stats::real(n)) };
+    let (mut t, mut c) = (0, 0);
+    (1..=days)
+        .map(|day| {
+            let day_of = |in_control| {
+                i32::try_from(day).ok().and_then(|d| results.days.get(&(d, in_control))).copied().unwrap_or(0)
+            };
+            t += day_of(false);
+            c += day_of(true);
+            DailyPoint { day, treatment_fen: per_member(t, treated), control_fen: per_member(c, control) }
+        })
+        .collect()
 }
 
 /// The comparison within each home store, named.
-async fn by_store(ctx: &AppContext, merchant_id: i64, outcomes: &Outcomes) -> Result<Vec<StoreFigures>> {
+async fn by_store(ctx: &AppContext, merchant_id: i64, results: &Results) -> Result<Vec<StoreFigures>> {
     let names: HashMap<i64, String> = stores::Entity::find()
         .filter(stores::Column::MerchantId.eq(merchant_id))
         .all(&ctx.db)
@@ -450,11 +357,15 @@ async fn by_store(ctx: &AppContext, merchant_id: i64, outcomes: &Outcomes) -> Re
         .into_iter()
         .map(|s| (s.id, s.name))
         .collect();
-    Ok(outcomes
-        .by_store()
+    let mut by_store: BTreeMap<Option<i64>, (GroupTotals, GroupTotals)> = BTreeMap::new();
+    for ((in_control, store), totals) in &results.groups {
+        let (treatment, control) = by_store.entry(*store).or_default();
+        if *in_control { control.merge(totals) } else { treatment.merge(totals) }
+    }
+    Ok(by_store
         .into_iter()
-        .map(|(store_id, treatment, control)| {
-            let (t, c) = (treatment.figures(), control.figures());
+        .map(|(store_id, (treatment, control))| {
+            let (t, c) = (figures(&treatment), figures(&control));
             StoreFigures {
                 store_id,
                 store_name: store_id.and_then(|id| names.get(&id).cloned()),
@@ -465,46 +376,6 @@ async fn by_store(ctx: &AppContext, merchant_id: i64, outcomes: &Outcomes) -> Re
             }
         })
         .collect())
-}
-
-/// Recipients of the campaign's messages and what they spent within a few days of their first one.
-async fn attribution(ctx: &AppContext, campaign_id: i64, outcomes: &Outcomes) -> Result<Attribution> {
-    let sent: Vec<(i64, Option<DateTime<Utc>>)> = marketing_sends::Entity::find()
-        .select_only()
-        .column(marketing_sends::Column::MemberId)
-        .column(marketing_sends::Column::SentAt)
-        .filter(marketing_sends::Column::CampaignId.eq(campaign_id))
-        .filter(marketing_sends::Column::Status.is_in([SendStatus::Sent.as_str(), SendStatus::Delivered.as_str()]))
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
-    let mut first: HashMap<i64, DateTime<Utc>> = HashMap::new();
-    for (member, at) in sent {
-        let Some(at) = at else { continue };
-        first.entry(member).and_modify(|t| *t = std::cmp::min(*t, at)).or_insert(at);
-    }
-    let mut within: HashMap<i64, i64> = HashMap::new();
-    for (member, at, amount) in &outcomes.revenue_entries {
-        let Some(sent_at) = first.get(member) else { continue };
-        if *at >= *sent_at && *at < *sent_at + Duration::days(ATTRIBUTION_DAYS) {
-            *within.entry(*member).or_default() += amount;
-        }
-    }
-    Ok(Attribution {
-        days: ATTRIBUTION_DAYS,
-        recipients: u64::try_from(first.len()).unwrap_or(0),
-        visitors: u64::try_from(within.values().filter(|fen| **fen > 0).count()).unwrap_or(0),
-        revenue_fen: within.values().sum(),
-    })
-}
-
-/// The campaign's assigned members.
-fn audience_of(campaign_id: i64) -> SelectStatement {
-    Query::select()
-        .column(campaign_members::Column::MemberId)
-        .from(campaign_members::Entity)
-        .and_where(Expr::col(campaign_members::Column::CampaignId).eq(campaign_id))
-        .to_owned()
 }
 
 /// The aliases the ledger queries use: journal lines, their entries, their accounts.
@@ -550,7 +421,7 @@ fn audience_lines(
 
 /// Each of the audience's entries in the window that moved revenue: its member, moment and the sum of its revenue
 /// lines (negative: credits).
-fn revenue_entries_of(
+pub(super) fn revenue_entries_of(
     merchant_id: i64,
     audience: SelectStatement,
     from: DateTime<Utc>,
@@ -575,7 +446,7 @@ fn revenue_entries_of(
 
 /// The sums of the audience's ledger lines on revenue and stored-value accounts, by member, account kind, entry kind
 /// and side (debit or credit), for entries in the window.
-fn ledger_moves(
+pub(super) fn ledger_moves(
     merchant_id: i64,
     audience: SelectStatement,
     from: DateTime<Utc>,
@@ -600,62 +471,28 @@ fn ledger_moves(
         .to_owned()
 }
 
-/// What the campaign cost over the window: its coupons' discounts on settled bills, the bonus its treatment group
-/// was granted beyond the control group's rate, and its SMS at the merchant's price.
+/// What the campaign cost so far: its coupons' discounts on settled bills, the bonus its treatment group was
+/// granted beyond the control group's rate, and its SMS at the merchant's price.
 async fn cost(
     ctx: &AppContext,
     campaign: &entity::campaigns::Model,
+    results: &Results,
     treatment: &GroupFigures,
     control: &GroupFigures,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
 ) -> Result<Cost> {
-    let coupons = Query::select()
-        .expr_as(
-            Expr::expr(Func::sum(Expr::col((bill_coupons::Entity, bill_coupons::Column::OffFen)))).cast_as("BIGINT"),
-            Alias::new("off"),
-        )
-        .from(bill_coupons::Entity)
-        .inner_join(
-            bills::Entity,
-            Expr::col((bills::Entity, bills::Column::Id)).equals((bill_coupons::Entity, bill_coupons::Column::BillId)),
-        )
-        .inner_join(
-            member_coupons::Entity,
-            Expr::col((member_coupons::Entity, member_coupons::Column::Id))
-                .equals((bill_coupons::Entity, bill_coupons::Column::CouponId)),
-        )
-        .and_where(Expr::col((member_coupons::Entity, member_coupons::Column::MerchantId)).eq(campaign.merchant_id))
-        .and_where(
-            Expr::col((member_coupons::Entity, member_coupons::Column::SourceKey))
-                .eq(format!("campaign:{}", campaign.id)),
-        )
-        .and_where(Expr::col((bills::Entity, bills::Column::Status)).eq(BillStatus::Settled.as_str()))
-        .and_where(Expr::col((bills::Entity, bills::Column::SettledAt)).gte(from))
-        .and_where(Expr::col((bills::Entity, bills::Column::SettledAt)).lt(until))
-        .to_owned();
-    let coupon_fen: Option<i64> = match ctx.db.query_one(&coupons).await? {
-        Some(row) => row.try_get("", "off")?,
-        None => None,
-    };
-    let sms = marketing_sends::Entity::find()
-        .filter(marketing_sends::Column::CampaignId.eq(campaign.id))
-        .filter(marketing_sends::Column::Channel.eq(SendChannel::Sms.as_str()))
-        .filter(marketing_sends::Column::Status.is_in([SendStatus::Sent.as_str(), SendStatus::Delivered.as_str()]))
-        .count(&ctx.db)
-        .await?;
     let price = sms_accounts::Entity::find()
         .filter(sms_accounts::Column::MerchantId.eq(campaign.merchant_id))
         .one(&ctx.db)
         .await?
         .map_or(0, |a| a.price_fen);
-    let sms_fen = price.saturating_mul(i64::try_from(sms).unwrap_or(i64::MAX));
+    let sms = u64::try_from(results.sms).unwrap_or(0);
+    let sms_fen = price.saturating_mul(results.sms);
     // Bonus the treatment group got beyond what it would have at the control group's rate per member.
     let expected = match (control.members, treatment.members) {
         (0, _) | (_, 0) => 0.0,
         (c, t) => fen_f64(control.bonus_fen) / stats::real(c) * stats::real(t),
     };
     let bonus_fen = whole_fen((fen_f64(treatment.bonus_fen) - expected).max(0.0)).get();
-    let coupon_fen = coupon_fen.unwrap_or(0);
+    let coupon_fen = results.coupon_off_fen;
     Ok(Cost { coupon_fen, bonus_fen, sms, sms_fen, total_fen: coupon_fen + bonus_fen + sms_fen })
 }
