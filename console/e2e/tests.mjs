@@ -1360,6 +1360,21 @@ export const tests = [
       await page.setViewportSize({ width: 1366, height: 1150 })
       await page.waitForTimeout(800) // the chart redraws at the new size
       await shot('41-campaign-report')
+
+      // Back in the list, each campaign that ran shows its verdict: this one's is the report's, 暂定 while its
+      // horizon runs; the demo's finished campaign (written at start-up) has a settled one.
+      const short = { positive: '正向', negative: '负向', inconclusive: '尚无定论', not_enough_data: '数据不足' }
+      const now = await call(base, 'GET', `/api/staff/v1/campaigns/${created.id}/report`, owner)
+      await page.goto(`${base}/console/campaigns`)
+      await row.locator('[data-test=campaign-verdict]').waitFor()
+      assert.equal(await row.locator('[data-test=campaign-verdict]').innerText(), short[now.verdict])
+      assert.equal(await row.locator('[data-test=campaign-verdict-provisional]').innerText(), '暂定')
+      const demo = page.locator('[data-test=campaign-list] .el-table__row', { hasText: '老客回店礼 (示例)' })
+      const listed = (await call(base, 'GET', '/api/staff/v1/campaign-verdicts', owner))
+      const demoVerdict = listed.find((v) => !v.provisional)
+      assert.ok(demoVerdict, 'the demo campaign has finished')
+      assert.equal(await demo.locator('[data-test=campaign-verdict]').innerText(), short[demoVerdict.verdict])
+      assert.equal(await demo.locator('[data-test=campaign-verdict-provisional]').count(), 0)
     },
   },
   {

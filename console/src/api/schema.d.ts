@@ -1203,6 +1203,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/staff/v1/campaign-verdicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The verdict of every campaign that has run, as its report gives it. */
+        get: operations["list_campaign_verdicts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/staff/v1/campaigns": {
         parameters: {
             query?: never;
@@ -4005,6 +4022,14 @@ export interface components {
         };
         /** @enum {string} */
         CampaignStatus: "scheduled" | "running" | "done" | "cancelled" | "failed";
+        /** @description A campaign's verdict in the list of campaigns. */
+        CampaignVerdictDto: {
+            /** Format: int64 */
+            campaign_id: number;
+            /** @description The horizon has not ended: the verdict may still change. */
+            provisional: boolean;
+            verdict: components["schemas"]["ReportVerdict"];
+        };
         CancelRequest: {
             reason?: string;
             /** @description Staff only: a late cancellation not held against the member. */
@@ -11807,6 +11832,42 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_campaign_verdicts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignVerdictDto"][];
+                };
+            };
+            /** @description No token, or one that is unknown, expired or of the wrong kind (`unauthenticated`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,6 +18,7 @@ import {
   signedPoints,
   signedYuan,
   verdictLabel,
+  verdictTagType,
   verdictType,
   yuanInterval,
 } from './roi'
@@ -101,6 +102,8 @@ describe('verdict', () => {
     expect(verdictType('negative')).toBe('error')
     expect(verdictType('inconclusive')).toBe('warning')
     expect(verdictType('not_enough_data')).toBe('info')
+    expect(verdictTagType('negative')).toBe('danger')
+    expect(verdictTagType('positive')).toBe('success')
   })
 })
 

@@ -153,3 +153,9 @@ export function estimateText(estimate: Detectable, horizonDays: number): { text:
   })
   return { text, hint: Math.abs(detectable) > COARSE_DETECTABLE ? t('campaigns.estimateCoarse') : '' }
 }
+
+/** The colour of the verdict's tag in the campaign list (a tag says danger where an alert says error). */
+export function verdictTagType(verdict: Verdict): 'success' | 'danger' | 'warning' | 'info' {
+  const type = verdictType(verdict)
+  return type === 'error' ? 'danger' : type
+}

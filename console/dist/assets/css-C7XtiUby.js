@@ -1,0 +1,1 @@
+import"./index-DPdIDRni.js";import"./css-B42jFscH.js";

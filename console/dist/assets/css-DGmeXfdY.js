@@ -1,0 +1,1 @@
+import"./index-DPdIDRni.js";

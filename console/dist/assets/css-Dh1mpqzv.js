@@ -1,1 +1,0 @@
-import"./index-BlpjT8YC.js";
