@@ -53,6 +53,8 @@ pub struct AppContext {
     pub payment_accounts: Arc<payments::credentials::AccountCache>,
     /// Checkout's copy of each merchant's stores, levels, service items and products.
     pub reference: Arc<reference::ReferenceCache>,
+    /// Staff principals of sessions seen lately, dropped on every replica when they change.
+    pub sessions: Arc<foundation::sessions::SessionCache>,
     /// Where providers reach us (notification URLs): `server.public_url`, or the bound address once known.
     public_url: Arc<std::sync::OnceLock<String>>,
 }
@@ -73,6 +75,8 @@ impl AppContext {
             db::migrate(&db).await?;
         }
         let shared = shared::connect(&settings.redis).await.context("connecting to Redis")?;
+        let sessions = Arc::new(foundation::sessions::SessionCache::default());
+        sessions.listen(Arc::clone(&shared));
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -90,6 +94,7 @@ impl AppContext {
             public_url: Arc::new(std::sync::OnceLock::new()),
             payment_accounts: Arc::default(),
             reference: Arc::default(),
+            sessions,
             sms: sms::channel(&settings.notifications)?,
             settings: Arc::new(settings),
             db,

@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use service::domain::Role;
 
-use crate::support::{TestApp, assert_error, password};
+use crate::support::{Options, PrivateRedis, TestApp, assert_error, password};
 
 #[tokio::test]
 async fn sign_in_returns_a_token_with_the_roles_permissions() {
@@ -238,4 +238,83 @@ async fn bad_staff_input_writes_nothing() {
     }
     assert_eq!(app.count("staff").await, before);
     assert_eq!(app.count("audit_log").await, audit_before);
+}
+
+/// Polls until the replica keeps principals (its subscription to session changes is up), or fails after 5 s.
+async fn until_listening(ctx: &service::AppContext, listening: bool) {
+    for _ in 0..500 {
+        if ctx.sessions.is_listening() == listening {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the session cache never turned listening = {listening}");
+}
+
+#[tokio::test]
+async fn a_session_seen_lately_costs_no_read_and_a_revocation_ends_it_at_once_on_every_replica() {
+    use sea_orm::ConnectionTrait;
+
+    let mut redis = PrivateRedis::start().await;
+    let app = TestApp::spawn_with(Options { redis_url: Some(redis.url.clone()), ..Default::default() }).await;
+    let (replica, replica_ctx) = app.replica_with_context().await;
+    until_listening(&app.ctx, true).await;
+    until_listening(&replica_ctx, true).await;
+    let me = |base: &str, token: &str| {
+        let request = app.client.get(format!("{base}/api/staff/v1/me")).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let revoke_by_hand = |revoked: bool| {
+        let sql = if revoked {
+            "UPDATE staff_sessions SET revoked_at = created_at"
+        } else {
+            "UPDATE staff_sessions SET revoked_at = NULL"
+        };
+        app.ctx.db.execute_unprepared(sql)
+    };
+    let cashier = app.token(Role::Cashier).await;
+    let owner = app.token(Role::Owner).await;
+    let (status, cashier_me) = me(&app.address, &cashier).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me(&replica, &cashier).await.0, StatusCode::OK);
+
+    // Held on both: a change made by hand in SQL, which no one announces, is not read back, which shows the
+    // session is not read again on every request.
+    revoke_by_hand(true).await.unwrap();
+    assert_eq!(me(&app.address, &cashier).await.0, StatusCode::OK);
+    assert_eq!(me(&replica, &cashier).await.0, StatusCode::OK);
+    revoke_by_hand(false).await.unwrap();
+
+    // A change to the staff member through the api shows at once on the other replica.
+    let path = format!("/api/staff/v1/staff/{}", cashier_me["id"]);
+    let (status, _) = app.patch(&path, &owner, json!({ "display_name": "新名字" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, renamed) = me(&replica, &cashier).await;
+    assert_eq!((status, renamed["display_name"].as_str()), (StatusCode::OK, Some("新名字")));
+
+    // Signing out on one replica ends the session on the other before the sign-out answers.
+    assert_eq!(me(&replica, &cashier).await.0, StatusCode::OK);
+    let signed_out =
+        app.client.delete(format!("{replica}/api/staff/v1/sessions/current")).bearer_auth(&cashier).send().await;
+    assert_eq!(signed_out.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(&app.address, &cashier).await.0, StatusCode::UNAUTHORIZED);
+
+    // Deactivating the staff member on one replica ends every session of theirs on the other.
+    let again = app.token(Role::Cashier).await;
+    assert_eq!(me(&replica, &again).await.0, StatusCode::OK);
+    let (status, _) = app.patch(&path, &owner, json!({ "active": false })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me(&replica, &again).await.0, StatusCode::UNAUTHORIZED);
+
+    // Without the shared state, a replica cannot hear changes, so it keeps nothing: each request reads the session,
+    // and a change by hand is seen at once.
+    redis.stop();
+    until_listening(&replica_ctx, false).await;
+    assert_eq!(me(&replica, &owner).await.0, StatusCode::OK);
+    revoke_by_hand(true).await.unwrap();
+    assert_eq!(me(&replica, &owner).await.0, StatusCode::UNAUTHORIZED);
 }

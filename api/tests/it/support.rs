@@ -106,11 +106,16 @@ impl TestApp {
     /// Another api process on this test's database, with its own caches and connections, as a second replica is
     /// at scale. Returns its address.
     pub async fn replica(&self) -> String {
+        self.replica_with_context().await.0
+    }
+
+    /// [`Self::replica`], with the replica's context.
+    pub async fn replica_with_context(&self) -> (String, AppContext) {
         let ctx = AppContext::build((*self.ctx.settings).clone()).await.expect("replica context builds");
-        let replica = api::Application::from_context(ctx).expect("replica builds");
+        let replica = api::Application::from_context(ctx.clone()).expect("replica builds");
         let address = format!("http://127.0.0.1:{}", replica.port());
         tokio::spawn(replica.run_until_stopped());
-        address
+        (address, ctx)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -375,5 +380,40 @@ impl TestApp {
     /// A member's stored-value card as staff see it.
     pub async fn stored_value(&self, token: &str, member_id: i64) -> Value {
         self.staff_ok(token, &format!("/members/{member_id}/stored-value")).await
+    }
+}
+
+/// A Redis server of the test's own, on a free port, that the test can stop.
+pub struct PrivateRedis {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (it is installed with Redis)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Self { child, url: format!("redis://127.0.0.1:{port}") }
+    }
+
+    pub fn stop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

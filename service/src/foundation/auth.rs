@@ -22,6 +22,7 @@ use entity::{staff, staff_sessions, staff_stores};
 use crate::domain::{Password, Role, SessionToken};
 use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::principal::{StaffPrincipal, StoreScope};
+use crate::foundation::sessions::{self, Change};
 use crate::{AppContext, Error, Result};
 
 pub struct SignedIn {
@@ -238,10 +239,16 @@ pub(crate) async fn store_ids(conn: &impl ConnectionTrait, staff_id: i64) -> Res
 }
 
 /// Resolves a presented bearer token to its principal; anything unknown, expired or revoked is `Unauthenticated`.
-/// Every staff request starts here, so the session, its staff member and their stores come in one query: a row per
-/// store (one row, without a store, for staff who work at all stores or none yet).
+/// Every staff request starts here: a session seen lately costs nothing ([`sessions`]); otherwise the session, its
+/// staff member and their stores come in one query, a row per store (one row, without a store, for staff who work
+/// at all stores or none yet).
 pub async fn authenticate(ctx: &AppContext, presented: &str) -> Result<StaffPrincipal> {
     let token = SessionToken::parse(SessionToken::STAFF_PREFIX, presented).ok_or(Error::Unauthenticated)?;
+    let token_hash = token.hash();
+    if let Some(principal) = ctx.sessions.get(&token_hash, ctx.now()) {
+        return Ok(principal);
+    }
+    let ticket = ctx.sessions.ticket();
     let of_staff = staff_sessions::Entity::belongs_to(staff::Entity)
         .from(staff_sessions::Column::StaffId)
         .to(staff::Column::Id)
@@ -258,7 +265,7 @@ pub async fn authenticate(ctx: &AppContext, presented: &str) -> Result<StaffPrin
         // `select_also` prefixes the session's columns with `A_` (and the staff member's with `B_`): the store id
         // joins the session's side.
         .column_as(Expr::col((staff_stores::Entity, staff_stores::Column::StoreId)), "A_store_id")
-        .filter(staff_sessions::Column::TokenHash.eq(token.hash()))
+        .filter(staff_sessions::Column::TokenHash.eq(&token_hash))
         .into_model::<SessionRow, staff::Model>()
         .all(&ctx.db)
         .await?;
@@ -269,7 +276,9 @@ pub async fn authenticate(ctx: &AppContext, presented: &str) -> Result<StaffPrin
     if session.revoked_at.is_some() || session.expires_at <= ctx.now() || !member.active {
         return Err(Error::Unauthenticated);
     }
-    principal(member, session.id, stores)
+    let principal = principal(member, session.id, stores)?;
+    ctx.sessions.keep(ticket, token_hash, &principal, session.expires_at);
+    Ok(principal)
 }
 
 /// What authentication reads of a session, with one of its staff member's stores.
@@ -288,6 +297,7 @@ pub async fn sign_out(ctx: &AppContext, principal: &StaffPrincipal) -> Result<()
         .filter(staff_sessions::Column::RevokedAt.is_null())
         .exec(&ctx.db)
         .await?;
+    sessions::forget(ctx, Change::Session(principal.session_id)).await;
     Ok(())
 }
 
@@ -338,5 +348,6 @@ pub async fn change_own_password(
     )
     .await?;
     txn.commit().await?;
+    sessions::forget(ctx, Change::Staff(principal.staff_id)).await;
     Ok(())
 }

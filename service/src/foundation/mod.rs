@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod db;
 pub mod merchants;
 pub mod principal;
+pub mod sessions;
 pub mod settings;
 pub mod shared;
 pub mod staff;

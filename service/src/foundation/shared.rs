@@ -23,7 +23,8 @@ pub trait SharedState: Send + Sync {
     async fn acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> anyhow::Result<bool>;
     /// Gives the lease up if `holder` still has it.
     async fn release_lease(&self, key: &str, holder: &str) -> anyhow::Result<()>;
-    async fn publish(&self, channel: &str, message: &str) -> anyhow::Result<()>;
+    /// Sends `message` to every subscriber of `channel`; returns how many there were.
+    async fn publish(&self, channel: &str, message: &str) -> anyhow::Result<u64>;
     /// Messages published on `channel` from now on, from any replica.
     async fn subscribe(&self, channel: &str) -> anyhow::Result<mpsc::Receiver<String>>;
     /// Readiness: the backing store answers.
@@ -104,13 +105,11 @@ impl SharedState for InProcessShared {
         Ok(())
     }
 
-    async fn publish(&self, channel: &str, message: &str) -> anyhow::Result<()> {
+    async fn publish(&self, channel: &str, message: &str) -> anyhow::Result<u64> {
         let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(sender) = channels.get(channel) {
-            // No receivers is not an error: nobody was listening.
-            let _ = sender.send(message.to_owned());
-        }
-        Ok(())
+        // No receivers is not an error: nobody was listening.
+        let heard = channels.get(channel).and_then(|sender| sender.send(message.to_owned()).ok()).unwrap_or(0);
+        Ok(u64::try_from(heard).unwrap_or(u64::MAX))
     }
 
     async fn subscribe(&self, channel: &str) -> anyhow::Result<mpsc::Receiver<String>> {
@@ -241,10 +240,9 @@ impl SharedState for RedisShared {
         Ok(())
     }
 
-    async fn publish(&self, channel: &str, message: &str) -> anyhow::Result<()> {
+    async fn publish(&self, channel: &str, message: &str) -> anyhow::Result<u64> {
         let mut conn = self.conn().await?;
-        redis::cmd("PUBLISH").arg(self.key(channel)).arg(message).query_async::<i64>(&mut conn).await?;
-        Ok(())
+        Ok(redis::cmd("PUBLISH").arg(self.key(channel)).arg(message).query_async::<u64>(&mut conn).await?)
     }
 
     async fn subscribe(&self, channel: &str) -> anyhow::Result<mpsc::Receiver<String>> {

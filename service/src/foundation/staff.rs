@@ -19,6 +19,7 @@ use crate::foundation::audit::{self, Actor, Event};
 use crate::foundation::auth;
 use crate::foundation::merchants::{NewStaff, insert_staff};
 use crate::foundation::principal::{StaffPrincipal, StoreScope};
+use crate::foundation::sessions::{self, Change};
 use crate::{AppContext, Conflict, Error, Result};
 
 /// A staff member as others see them.
@@ -377,6 +378,8 @@ pub async fn update(
     .await?;
     let member = load(&txn, row).await?;
     txn.commit().await?;
+    // Name, role, stores, reprints and being active all make up the principal of each of their sessions.
+    sessions::forget(ctx, Change::Staff(staff_id)).await;
     Ok(member)
 }
 
@@ -419,5 +422,6 @@ pub async fn reset_password(
     )
     .await?;
     txn.commit().await?;
+    sessions::forget(ctx, Change::Staff(staff_id)).await;
     Ok(())
 }
