@@ -2,7 +2,8 @@
 //! force, the rest is the record of when and how it was asked.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+// Deserialize: the look-up of a member reads these rows as JSON the database builds (`service::members::read`).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "marketing_consents")]
 pub struct Model {
     #[sea_orm(primary_key)]

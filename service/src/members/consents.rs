@@ -73,19 +73,33 @@ pub(crate) async fn in_force(
 ) -> Result<HashMap<(i64, ConsentPurpose), Consent>> {
     let mut answers = HashMap::new();
     for chunk in member_ids.chunks(500) {
-        // Ascending ids: a later answer replaces an earlier one.
-        for row in marketing_consents::Entity::find()
+        let rows = marketing_consents::Entity::find()
             .filter(marketing_consents::Column::MerchantId.eq(merchant_id))
             .filter(marketing_consents::Column::MemberId.is_in(chunk.iter().copied()))
             .order_by_asc(marketing_consents::Column::Id)
             .all(conn)
-            .await?
-        {
-            let consent = Consent::from(row.clone());
-            answers.insert((row.member_id, consent.purpose), consent);
-        }
+            .await?;
+        take_answers(&mut answers, rows);
     }
     Ok(answers)
+}
+
+/// Adds answers in ascending ids: a later answer replaces an earlier one.
+fn take_answers(answers: &mut HashMap<(i64, ConsentPurpose), Consent>, rows: Vec<marketing_consents::Model>) {
+    for row in rows {
+        let member_id = row.member_id;
+        let consent = Consent::from(row);
+        answers.insert((member_id, consent.purpose), consent);
+    }
+}
+
+/// Of the answers in force, each member's to marketing at all.
+fn marketing_only(answers: HashMap<(i64, ConsentPurpose), Consent>) -> HashMap<i64, Consent> {
+    answers
+        .into_iter()
+        .filter(|((_, purpose), _)| *purpose == ConsentPurpose::Marketing)
+        .map(|((member, _), consent)| (member, consent))
+        .collect()
 }
 
 /// Each member's answer in force to marketing at all (their latest), for the members given; members never asked
@@ -95,12 +109,14 @@ pub(crate) async fn latest_of(
     merchant_id: i64,
     member_ids: &[i64],
 ) -> Result<HashMap<i64, Consent>> {
-    Ok(in_force(conn, merchant_id, member_ids)
-        .await?
-        .into_iter()
-        .filter(|((_, purpose), _)| *purpose == ConsentPurpose::Marketing)
-        .map(|((member, _), consent)| (member, consent))
-        .collect())
+    Ok(marketing_only(in_force(conn, merchant_id, member_ids).await?))
+}
+
+/// What [`latest_of`] answers, from answers already read (one merchant's, in ascending ids).
+pub(crate) fn marketing_in_force(rows: Vec<marketing_consents::Model>) -> HashMap<i64, Consent> {
+    let mut answers = HashMap::new();
+    take_answers(&mut answers, rows);
+    marketing_only(answers)
 }
 
 /// The member's answer in force, if they ever answered.

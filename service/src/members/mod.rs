@@ -12,6 +12,7 @@ pub mod code;
 pub mod consents;
 pub mod notes;
 pub mod privacy;
+mod read;
 
 pub use allergies::Allergy;
 use allergies::open_allergy;
@@ -198,44 +199,71 @@ pub(crate) async fn views_for(ctx: &AppContext, rows: Vec<members::Model>, conta
 }
 
 async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, details: bool) -> Result<Vec<MemberView>> {
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
-    for tag in member_tags::Entity::find()
-        .filter(member_tags::Column::MemberId.is_in(ids.clone()))
-        .order_by_asc(member_tags::Column::Tag)
-        .all(&ctx.db)
-        .await?
-    {
-        tags.entry(tag.member_id).or_default().push(tag.tag);
-    }
-    let mut allergies: HashMap<i64, Vec<Allergy>> = HashMap::new();
-    if details {
-        for row in member_allergies::Entity::find()
-            .filter(member_allergies::Column::MemberId.is_in(ids.clone()))
-            .order_by_asc(member_allergies::Column::Id)
-            .all(&ctx.db)
+    let related = Related::of(&ctx.db, &rows, details).await?;
+    assemble(ctx, rows, related, contact)
+}
+
+/// What members' views show besides their own rows: tags, the level, and with details allergy notes and the
+/// answer in force on marketing.
+#[derive(Default)]
+struct Related {
+    tags: HashMap<i64, Vec<String>>,
+    allergies: HashMap<i64, Vec<member_allergies::Model>>,
+    consents: HashMap<i64, Consent>,
+    levels: HashMap<i64, member_levels::Model>,
+}
+
+impl Related {
+    async fn of(conn: &impl ConnectionTrait, rows: &[members::Model], details: bool) -> Result<Self> {
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let mut related = Related::default();
+        for tag in member_tags::Entity::find()
+            .filter(member_tags::Column::MemberId.is_in(ids.clone()))
+            .order_by_asc(member_tags::Column::Tag)
+            .all(conn)
             .await?
         {
-            allergies.entry(row.member_id).or_default().push(open_allergy(ctx, row)?);
+            related.tags.entry(tag.member_id).or_default().push(tag.tag);
         }
+        if details {
+            for row in member_allergies::Entity::find()
+                .filter(member_allergies::Column::MemberId.is_in(ids.clone()))
+                .order_by_asc(member_allergies::Column::Id)
+                .all(conn)
+                .await?
+            {
+                related.allergies.entry(row.member_id).or_default().push(row);
+            }
+            // The rows are one merchant's (every caller reads its own merchant's members).
+            if let Some(first) = rows.first() {
+                related.consents = consents::latest_of(conn, first.merchant_id, &ids).await?;
+            }
+        }
+        let level_ids: Vec<i64> = rows.iter().filter_map(|row| row.level_id).collect();
+        if !level_ids.is_empty() {
+            related.levels = member_levels::Entity::find()
+                .filter(member_levels::Column::Id.is_in(level_ids))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|level| (level.id, level))
+                .collect();
+        }
+        Ok(related)
     }
-    // The rows are one merchant's (every caller reads its own merchant's members).
-    let mut consents = match rows.first() {
-        Some(first) if details => consents::latest_of(&ctx.db, first.merchant_id, &ids).await?,
-        _ => HashMap::new(),
-    };
-    let level_ids: Vec<i64> = rows.iter().filter_map(|row| row.level_id).collect();
-    let levels: HashMap<i64, Level> = if level_ids.is_empty() {
-        HashMap::new()
-    } else {
-        member_levels::Entity::find()
-            .filter(member_levels::Column::Id.is_in(level_ids))
-            .all(&ctx.db)
-            .await?
-            .into_iter()
-            .map(|l| Ok((l.id, crate::loyalty::levels::to_level(l)?)))
-            .collect::<Result<_>>()?
-    };
+}
+
+fn assemble(
+    ctx: &AppContext,
+    rows: Vec<members::Model>,
+    mut related: Related,
+    contact: bool,
+) -> Result<Vec<MemberView>> {
+    let levels: HashMap<i64, Level> = related
+        .levels
+        .into_iter()
+        .map(|(id, level)| Ok((id, crate::loyalty::levels::to_level(level)?)))
+        .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let phone = ctx.vault.open_opt(Field::MemberPhone, row.phone_sealed.as_deref())?;
@@ -249,6 +277,7 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             )
         };
         let (birthday, preferences) = (birthday_of(ctx, &row)?, preferences_of(ctx, &row)?);
+        let allergies = related.allergies.remove(&row.id).unwrap_or_default();
         out.push(MemberView {
             id: row.id,
             nickname: row.nickname,
@@ -258,12 +287,12 @@ async fn views(ctx: &AppContext, rows: Vec<members::Model>, contact: bool, detai
             gender: Gender::from_db(&row.gender),
             birthday,
             level: row.level_id.and_then(|id| levels.get(&id).cloned()),
-            tags: tags.remove(&row.id).unwrap_or_default(),
+            tags: related.tags.remove(&row.id).unwrap_or_default(),
             total_spend_fen: Fen::new(row.total_spend_fen),
             home_store_id: row.home_store_id,
             preferences,
-            allergies: allergies.remove(&row.id).unwrap_or_default(),
-            marketing_consent: consents.remove(&row.id),
+            allergies: allergies.into_iter().map(|a| open_allergy(ctx, a)).collect::<Result<_>>()?,
+            marketing_consent: related.consents.remove(&row.id),
             source: row.source,
             anonymised: row.anonymised_at.is_some(),
             created_at: row.created_at,
@@ -499,8 +528,12 @@ pub async fn create(
 
 pub async fn get(ctx: &AppContext, principal: &StaffPrincipal, member_id: i64) -> Result<MemberView> {
     principal.require(Permission::MemberRead)?;
-    let row = row(&ctx.db, principal.merchant_id, member_id).await?;
-    view(ctx, row, principal.can(Permission::MemberContactRead), true).await
+    let (row, related) = read::one(ctx, principal.merchant_id, read::Key::Id(member_id)).await?;
+    one_view(ctx, row, related, principal.can(Permission::MemberContactRead))
+}
+
+fn one_view(ctx: &AppContext, row: members::Model, related: Related, contact: bool) -> Result<MemberView> {
+    assemble(ctx, vec![row], related, contact)?.pop().ok_or(Error::NotFound("member"))
 }
 
 pub async fn update(
@@ -641,10 +674,10 @@ pub(crate) fn filter(ctx: &AppContext, merchant_id: i64, query: &MemberQuery) ->
 pub async fn lookup(ctx: &AppContext, principal: &StaffPrincipal, input: &str) -> Result<MemberView> {
     principal.require(Permission::MemberRead)?;
     let input = input.trim();
-    let row = if MemberCode::looks_like(input) {
+    let (row, related) = if MemberCode::looks_like(input) {
         let claims = crate::members::code::verify_member_code(ctx, input)?;
-        let row = row(&ctx.db, principal.merchant_id, claims.member_id).await?;
-        live(&row)?;
+        let found = read::one(ctx, principal.merchant_id, read::Key::Id(claims.member_id)).await?;
+        live(&found.0)?;
         // Spent on identifying: this code is no longer consent to a debit (the member shows a fresh one for that).
         // Scanning it again to open the member is fine.
         let used = code::CodeUse::new(ctx, principal.merchant_id, input, claims);
@@ -652,25 +685,21 @@ pub async fn lookup(ctx: &AppContext, principal: &StaffPrincipal, input: &str) -
             Ok(()) | Err(Error::Conflict(Conflict::MemberCodeUsed)) => {}
             Err(err) => return Err(err),
         }
-        row
+        found
     } else {
         let phone = PhoneNumber::parse(input)
             .map_err(|_| Error::invalid("query", "scan a member code or type an 11-digit phone number"))?;
-        members::Entity::find()
-            .filter(members::Column::MerchantId.eq(principal.merchant_id))
-            .filter(members::Column::PhoneIndex.eq(ctx.vault.blind_index(PHONE_INDEX, phone.as_str())))
-            .one(&ctx.db)
-            .await?
-            .ok_or(Error::NotFound("member"))?
+        let index = ctx.vault.blind_index(PHONE_INDEX, phone.as_str());
+        read::one(ctx, principal.merchant_id, read::Key::Phone(index)).await?
     };
     live(&row)?;
-    view(ctx, row, principal.can(Permission::MemberContactRead), true).await
+    one_view(ctx, row, related, principal.can(Permission::MemberContactRead))
 }
 
 /// The member's own view: always unmasked (it is their data).
 pub async fn own(ctx: &AppContext, merchant_id: i64, member_id: i64) -> Result<MemberView> {
-    let row = row(&ctx.db, merchant_id, member_id).await?;
-    view(ctx, row, true, true).await
+    let (row, related) = read::one(ctx, merchant_id, read::Key::Id(member_id)).await?;
+    one_view(ctx, row, related, true)
 }
 
 /// The member edits their own profile (nickname, gender, birthday, preferences; not phone or level).
