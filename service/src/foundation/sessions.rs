@@ -162,10 +162,10 @@ impl SessionCache {
                             let (change, ack) = message.split_once(' ').unwrap_or((&message, ""));
                             // A message that does not parse may have named anything: drop everything.
                             cache.drop_changed(Change::decode(change));
-                            if !ack.is_empty() {
-                                if let Err(error) = shared.hit(&ack_key(ack), ACK_WAIT * 10).await {
-                                    tracing::warn!(%error, "could not acknowledge a staff session change");
-                                }
+                            if !ack.is_empty()
+                                && let Err(error) = shared.hit(&ack_key(ack), ACK_WAIT * 10).await
+                            {
+                                tracing::warn!(%error, "could not acknowledge a staff session change");
                             }
                         }
                         cache.set_listening(false);
