@@ -278,6 +278,8 @@ struct Measured {
     rate: f64,
     p50: f64,
     p99: f64,
+    /// The api's CPU time per bill.
+    cpu_ms: f64,
 }
 
 /// The chain phase for two api builds in turns, `rounds` each, on the same database: a run's rate drifts with the
@@ -308,12 +310,13 @@ async fn compare(
     let mean = |of: &[Measured], pick: fn(&Measured) -> f64| of.iter().map(pick).sum::<f64>() / of.len() as f64;
     for (api, of) in builds.iter().zip(&runs) {
         println!(
-            "mean of {} runs, {}: {:>7.0} bills/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+            "mean of {} runs, {}: {:>7.0} bills/s   p50 {:>6.2} ms   p99 {:>6.2} ms   api CPU {:.2} ms/bill",
             of.len(),
             api.display(),
             mean(of, |m| m.rate),
             mean(of, |m| m.p50),
             mean(of, |m| m.p99),
+            mean(of, |m| m.cpu_ms),
         );
     }
     let (first, second) = (mean(&runs[0], |m| m.rate), mean(&runs[1], |m| m.rate));
@@ -402,14 +405,17 @@ async fn measure(
         }
     };
     settle(Duration::from_secs(2)).await;
+    let cpu_before = crate::cpu_of(pid)?;
     let (elapsed, outcomes) = settle(options.duration).await;
+    let cpu = crate::cpu_of(pid)? - cpu_before;
     let errors: usize = outcomes.iter().map(|(_, e)| e).sum();
     let mut all: Vec<Duration> = outcomes.into_iter().flat_map(|(l, _)| l).collect();
     all.sort_unstable();
     let pick = |q: f64| crate::percentile_ms(&all, q);
     let rate = all.len() as f64 / elapsed;
+    let cpu_ms = cpu.as_secs_f64() * 1000.0 / all.len().max(1) as f64;
     println!(
-        "settlement ({concurrency} cashiers)   {rate:>7.0} bills/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} bills, {errors} errors)",
+        "settlement ({concurrency} cashiers)   {rate:>7.0} bills/s   p50 {:>6.2} ms   p99 {:>6.2} ms   api CPU {cpu_ms:.2} ms/bill   ({} bills, {errors} errors)",
         pick(0.5),
         pick(0.99),
         all.len()
@@ -417,7 +423,7 @@ async fn measure(
     let (rss, hwm) = memory_of(pid)?;
     println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
     child.kill().await.ok();
-    Ok(Measured { rate, p50: pick(0.5), p99: pick(0.99) })
+    Ok(Measured { rate, p50: pick(0.5), p99: pick(0.99), cpu_ms })
 }
 
 /// Puts the pool's members at the top level already, so no settlement during the run moves one up a level and

@@ -1,19 +1,13 @@
-//! `cargo run --release -p bench -- members`: member look-up at the desk, at scale. (`-- bills`: see `bills.rs`;
-//! `-- notifications`: see `notifications.rs`; `-- bookings`: see `bookings.rs`; `-- coupons`: see `coupons.rs`.)
-//!
-//! 1. Fills a PostgreSQL database with the demo merchant and N members (default 1,000,000), sealed and blind-indexed
-//!    exactly as the api writes them.
-//! 2. Starts the release `api` binary against it and signs in as the demo cashier.
-//! 3. Drives `POST /api/staff/v1/members/lookup` at C concurrent clients (default 16) for D seconds, first by phone
-//!    number, then by member code, and prints requests/s, p50, p99 and the api's memory.
-//! 4. Runs `pgbench -S` (select-only) with the same client count on the same database as the yardstick, and prints
-//!    the ratio.
+//! `cargo run --release -p bench -- <mode>`: load benchmarks of the release api, each beside a yardstick measured
+//! in the same run. One module per mode: `members.rs` (look-up at the desk), `bills.rs`, `notifications.rs`,
+//! `bookings.rs`, `coupons.rs`, `campaigns.rs`, `slots.rs`; what they share is here.
 
 mod bills;
 mod bookings;
 mod campaigns;
 mod ceiling;
 mod coupons;
+mod members;
 mod notifications;
 mod slots;
 
@@ -24,12 +18,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use base64::Engine;
 use clap::{Parser, Subcommand};
-use rand::Rng;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value};
 use serde_json::json;
 
-use service::domain::{MemberCode, MemberCodeClaims};
-use service::foundation::settings::{Secret, SecuritySettings, Settings};
+use service::foundation::settings::{Secret, SecuritySettings};
 use service::foundation::vault::{Field, Vault};
 use service::members::{NAME_INDEX, PHONE_INDEX};
 
@@ -157,7 +149,7 @@ enum Bench {
         #[arg(long, default_value_t = 1000)]
         searches: usize,
     },
-    /// Member look-up by phone and by member code, against pgbench -S.
+    /// Member look-up by phone and by member code, against pgbench -S; then the embedded default (SQLite).
     Members {
         /// PostgreSQL server URL (the database itself is created).
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
@@ -174,6 +166,16 @@ enum Bench {
         /// The api binary (built with `cargo build --release -p api`).
         #[arg(long, default_value = "target/release/api")]
         api: PathBuf,
+        /// The parts to run, of `postgres`, `pgbench` and `sqlite`.
+        #[arg(long, value_delimiter = ',', default_value = "postgres,pgbench,sqlite")]
+        phases: Vec<String>,
+        /// A second api build to compare with `--api` on PostgreSQL: the two take turns on the same database,
+        /// `--rounds` times each, and the means are printed side by side.
+        #[arg(long)]
+        against: Option<PathBuf>,
+        /// Turns each build gets when comparing.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
 }
 
@@ -181,14 +183,17 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.bench {
-        Bench::Members { server, database, members, concurrency, seconds, api } => runtime.block_on(bench_members(
-            &server,
-            &database,
-            members,
-            concurrency,
-            Duration::from_secs(seconds),
-            &api,
-        )),
+        Bench::Members { server, database, members, concurrency, seconds, api, phases, against, rounds } => runtime
+            .block_on(members::bench_members(members::Options {
+                server: &server,
+                database: &database,
+                members,
+                concurrency: concurrency.max(1),
+                duration: Duration::from_secs(seconds),
+                api: &api,
+                phases: &phases,
+                against: against.as_ref().map(|b| (b, rounds)),
+            })),
         Bench::Bookings { server, database, searches, concurrency, seconds, api } => {
             runtime.block_on(bookings::bench_bookings(bookings::Options {
                 server: &server,
@@ -270,141 +275,8 @@ pub(crate) fn security() -> SecuritySettings {
     SecuritySettings { keys: [("bench1".to_owned(), key(1))].into(), active_key: "bench1".into(), index_key: key(2) }
 }
 
-fn phone(i: u64) -> String {
+pub(crate) fn phone(i: u64) -> String {
     format!("139{i:08}")
-}
-
-async fn bench_members(
-    server: &str,
-    database: &str,
-    members: u64,
-    concurrency: usize,
-    duration: Duration,
-    api: &PathBuf,
-) -> anyhow::Result<()> {
-    if !api.exists() {
-        bail!("{} not found: run `cargo build --release -p api` first", api.display());
-    }
-    let url = format!("{}/{database}", server.trim_end_matches('/'));
-    ensure_database(server, database).await?;
-    let mut settings = Settings::default();
-    settings.database.url = Secret::new(url.clone());
-    settings.security = security();
-    let ctx = service::AppContext::build(settings).await.context("connecting to the bench database")?;
-    let merchant_id = match service::demo::seed(&ctx, &|_| CASHIER_PASSWORD.to_owned()).await? {
-        Some(seed) => seed.merchant_id,
-        None => demo_merchant(&ctx.db).await?,
-    };
-    ensure_members(&ctx.db, merchant_id, members).await?;
-    ctx.db.execute_unprepared("ANALYZE").await?;
-    println!("database: {members} members ({database})");
-
-    let vault = Vault::from_settings(&security()).map_err(anyhow::Error::msg)?;
-    let port = free_port()?;
-    let mut child = spawn_api(api, &url, port, 32)?;
-    let pid = child.id().context("api pid")?;
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-    wait_ready(&client, &base).await?;
-    let token = sign_in(&client, &base).await?;
-
-    let total = members;
-    let phones = Phase { name: "look-up by phone", make_query: Box::new(move |rng| phone(rng.gen_range(0..total))) };
-    let first_id = first_member_id(&ctx.db, merchant_id).await?;
-    let codes = Phase {
-        name: "look-up by member code",
-        make_query: Box::new(move |rng| {
-            // The member ids are dense from the first generated one.
-            let member_id = first_id + i64::try_from(rng.gen_range(0..total)).unwrap_or(0);
-            let expires_at = chrono::Utc::now().timestamp() + 60;
-            MemberCode::issue(vault.member_code_key(), MemberCodeClaims { member_id, expires_at })
-                .map(|c| c.as_str().to_owned())
-                .unwrap_or_default()
-        }),
-    };
-    let mut results = Vec::new();
-    for phase in [phones, codes] {
-        // A short warm-up fills caches and connection pools before measuring.
-        run_phase(&client, &base, &token, &phase, concurrency, Duration::from_secs(2)).await?;
-        let result = run_phase(&client, &base, &token, &phase, concurrency, duration).await?;
-        println!(
-            "{:<24} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests, {} errors)",
-            phase.name, result.rate, result.p50_ms, result.p99_ms, result.requests, result.errors
-        );
-        results.push(result);
-    }
-    let (rss, hwm) = memory_of(pid)?;
-    println!("api memory: {} MiB resident, {} MiB peak", rss / 1024, hwm / 1024);
-    child.kill().await.ok();
-
-    let pgbench = run_pgbench(&url, &["-S"], concurrency, duration).await?;
-    println!("pgbench -S ({concurrency} clients): {pgbench:.0} tps");
-    for result in &results {
-        println!("ratio {:<24} {:.2} of pgbench -S", result.name, result.rate / pgbench);
-    }
-    Ok(())
-}
-
-struct Phase {
-    name: &'static str,
-    make_query: Box<dyn Fn(&mut rand::rngs::ThreadRng) -> String + Send + Sync>,
-}
-
-struct PhaseResult {
-    name: &'static str,
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    requests: usize,
-    errors: usize,
-}
-
-#[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
-async fn run_phase(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    phase: &Phase,
-    concurrency: usize,
-    duration: Duration,
-) -> anyhow::Result<PhaseResult> {
-    let url = format!("{base}/api/staff/v1/members/lookup");
-    let deadline = Instant::now() + duration;
-    let started = Instant::now();
-    let workers = (0..concurrency).map(|_| {
-        let (client, url, token) = (client.clone(), url.clone(), token.to_owned());
-        async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0usize;
-            while Instant::now() < deadline {
-                let query = (phase.make_query)(&mut rand::thread_rng());
-                let sent = Instant::now();
-                let response = client.post(&url).bearer_auth(&token).json(&json!({ "query": query })).send().await;
-                match response {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(sent.elapsed());
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }
-    });
-    let outcomes = futures_util::future::join_all(workers).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let errors = outcomes.iter().map(|(_, e)| e).sum();
-    let mut all: Vec<Duration> = outcomes.into_iter().flat_map(|(l, _)| l).collect();
-    all.sort_unstable();
-    let pick = |q: f64| percentile_ms(&all, q);
-    Ok(PhaseResult {
-        name: phase.name,
-        rate: all.len() as f64 / elapsed,
-        p50_ms: pick(0.50),
-        p99_ms: pick(0.99),
-        requests: all.len(),
-        errors,
-    })
 }
 
 /// The `q` quantile of sorted latencies, in milliseconds.
@@ -605,6 +477,43 @@ pub(crate) async fn sign_in_as(client: &reqwest::Client, base: &str, username: &
         .as_str()
         .map(str::to_owned)
         .context("sign-in failed (was the bench database seeded by another run?)")
+}
+
+/// The CPU time a process has used so far, user and system.
+pub(crate) fn cpu_of(pid: u32) -> anyhow::Result<Duration> {
+    // utime and stime: the 14th and 15th fields.
+    Ok(ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?, 11..13))
+}
+
+/// CPU time used so far by every process whose command is `name`, with their children that have ended: for
+/// `postgres`, the live backends and, through the postmaster, those that have exited (pgbench's, a stopped api's).
+pub(crate) fn cpu_of_all(name: &str) -> Duration {
+    let mut total = Duration::ZERO;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let named = std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name);
+        if let Some(stat) = named.then(|| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()).flatten() {
+            // utime, stime, cutime and cstime.
+            total += ticks(&stat, 11..15);
+        }
+    }
+    total
+}
+
+/// The sum of `/proc/<pid>/stat` fields `range`, counted from the first after the command name (the 3rd), as CPU
+/// time: clock ticks of 10 ms.
+fn ticks(stat: &str, range: std::ops::Range<usize>) -> Duration {
+    // The command name is in parentheses and may hold spaces: the fields counted are after it.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
+    let sum: u64 = range.filter_map(|index| fields.get(index).and_then(|v| v.parse::<u64>().ok())).sum();
+    Duration::from_millis(sum * 10)
+}
+
+/// CPU time used by this process's children that have ended and been waited for (pgbench, once it is done).
+pub(crate) fn cpu_of_children() -> anyhow::Result<Duration> {
+    // cutime and cstime: the 16th and 17th fields.
+    Ok(ticks(&std::fs::read_to_string("/proc/self/stat")?, 13..15))
 }
 
 /// Resident and peak resident memory of a process, in KiB.
