@@ -8,6 +8,9 @@
 //! every replica that heard it has acknowledged (or after [`ACK_WAIT`]), so by the time the request that revoked
 //! answers, no replica serves the old principal.
 //!
+//! A replica that heard the change but did not acknowledge it within [`ACK_WAIT`] (stalled, or listening on a
+//! connection that died without closing) is logged, and may serve the old principal until [`MAX_AGE`].
+//!
 //! While a replica is not listening (Redis down, the subscription lost and not yet back) it keeps nothing and reads
 //! each session from the database: a message it might miss must never leave a principal alive. A copy read from the
 //! database while a change arrived is not kept (it may predate the change), and copies go after [`MAX_AGE`]
@@ -162,10 +165,15 @@ impl SessionCache {
                             let (change, ack) = message.split_once(' ').unwrap_or((&message, ""));
                             // A message that does not parse may have named anything: drop everything.
                             cache.drop_changed(Change::decode(change));
-                            if !ack.is_empty()
-                                && let Err(error) = shared.hit(&ack_key(ack), ACK_WAIT * 10).await
-                            {
-                                tracing::warn!(%error, "could not acknowledge a staff session change");
+                            if !ack.is_empty() {
+                                // Acknowledged aside, so a slow answer from the shared state never holds up the
+                                // next change.
+                                let (shared, key) = (Arc::clone(&shared), ack_key(ack));
+                                tokio::spawn(async move {
+                                    if let Err(error) = shared.hit(&key, ACK_WAIT * 10).await {
+                                        tracing::warn!(%error, "could not acknowledge a staff session change");
+                                    }
+                                });
                             }
                         }
                         cache.set_listening(false);
@@ -195,29 +203,47 @@ fn ack_key(nonce: &str) -> String {
 /// copies (see the module).
 pub async fn forget(ctx: &AppContext, change: Change) {
     ctx.sessions.drop_changed(Some(change));
+    // The change is committed, so announcing it must not depend on the caller being polled to the end (actix drops
+    // a request's future when its client hangs up): it runs as a task of its own.
+    let owned = ctx.clone();
+    if let Err(error) = tokio::spawn(async move { announce(&owned, change).await }).await {
+        tracing::error!(%error, ?change, "announcing a staff session change failed");
+    }
+}
+
+async fn announce(ctx: &AppContext, change: Change) {
+    let deadline = Instant::now() + ACK_WAIT;
+    let left = || deadline.saturating_duration_since(Instant::now());
     let nonce = format!("{:016x}", rand::random::<u64>());
-    let heard = match ctx.shared.publish(CHANNEL, &format!("{} {nonce}", change.encode())).await {
-        Ok(heard) => heard,
-        Err(error) => {
+    let message = format!("{} {nonce}", change.encode());
+    let heard = match tokio::time::timeout(left(), ctx.shared.publish(CHANNEL, &message)).await {
+        Ok(Ok(heard)) => heard,
+        Ok(Err(error)) => {
             tracing::error!(%error, ?change, "could not publish a staff session change: other replicas drop it within a minute");
             return;
         }
+        Err(_) => {
+            tracing::error!(
+                ?change,
+                "publishing a staff session change timed out: other replicas drop it within a minute"
+            );
+            return;
+        }
     };
-    let deadline = Instant::now() + ACK_WAIT;
     loop {
-        let acknowledged = match ctx.shared.get(&ack_key(&nonce)).await {
-            Ok(count) => count.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
-            Err(_) => 0,
+        let acknowledged = match tokio::time::timeout(left(), ctx.shared.get(&ack_key(&nonce))).await {
+            Ok(Ok(count)) => count.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
+            _ => 0,
         };
         if acknowledged >= heard {
             return;
         }
-        if Instant::now() >= deadline {
+        if left().is_zero() {
             tracing::warn!(
                 ?change,
                 heard,
                 acknowledged,
-                "not every replica acknowledged a staff session change in time"
+                "not every replica acknowledged a staff session change in time: one that did not may serve it for up to a minute"
             );
             return;
         }
