@@ -126,11 +126,8 @@ impl GroupTotals {
         self.revenue_fen += other.revenue_fen;
         self.recharge_fen += other.recharge_fen;
         self.bonus_fen += other.bonus_fen;
-        for (mine, theirs) in [(&mut self.revenue, &other.revenue), (&mut self.recharge, &other.recharge)] {
-            mine.n += theirs.n;
-            mine.sum += theirs.sum;
-            mine.sum_sq += theirs.sum_sq;
-        }
+        self.revenue.merge(&other.revenue);
+        self.recharge.merge(&other.recharge);
         self.recipients += other.recipients;
         self.attributed_visitors += other.attributed_visitors;
         self.attributed_fen += other.attributed_fen;

@@ -114,6 +114,13 @@ impl Moments {
         self.sum_sq += value * value;
     }
 
+    /// Adds the values counted by `other` (another store's, another day's).
+    pub fn merge(&mut self, other: &Moments) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+    }
+
     pub fn mean(&self) -> Option<f64> {
         (self.n > 0).then(|| self.sum / real(self.n))
     }
