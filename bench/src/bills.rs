@@ -384,19 +384,8 @@ async fn measure(
                         .json(&body(store_id, member_id))
                         .send()
                         .await;
-                    match answer {
-                        Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
-                            let _ = r.bytes().await;
-                            latencies.push(sent.elapsed());
-                        }
-                        Ok(r) => {
-                            if errors == 0 {
-                                eprintln!("first error: {} {}", r.status(), r.text().await.unwrap_or_default());
-                            }
-                            errors += 1;
-                        }
-                        Err(_) => errors += 1,
-                    }
+                    let created = |status| status == reqwest::StatusCode::CREATED;
+                    crate::tally(answer, created, sent, &mut latencies, &mut errors).await;
                 }
                 (latencies, errors)
             });

@@ -279,6 +279,30 @@ pub(crate) fn phone(i: u64) -> String {
     format!("139{i:08}")
 }
 
+/// Counts one answer of a load loop: its latency when `succeeded` says so, else an error, the first of which is
+/// printed so that a failing run says why.
+pub(crate) async fn tally(
+    answer: reqwest::Result<reqwest::Response>,
+    succeeded: fn(reqwest::StatusCode) -> bool,
+    sent: Instant,
+    latencies: &mut Vec<Duration>,
+    errors: &mut usize,
+) {
+    match answer {
+        Ok(r) if succeeded(r.status()) => {
+            let _ = r.bytes().await;
+            latencies.push(sent.elapsed());
+        }
+        Ok(r) => {
+            if *errors == 0 {
+                eprintln!("first error: {} {}", r.status(), r.text().await.unwrap_or_default());
+            }
+            *errors += 1;
+        }
+        Err(_) => *errors += 1,
+    }
+}
+
 /// The `q` quantile of sorted latencies, in milliseconds.
 #[expect(clippy::as_conversions, reason = "statistics over counts and durations, not money")]
 pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {

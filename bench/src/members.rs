@@ -268,19 +268,7 @@ async fn load(
                 let query = queries.make(kind);
                 let sent = Instant::now();
                 let response = client.post(&url).bearer_auth(&token).json(&json!({ "query": query })).send().await;
-                match response {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(sent.elapsed());
-                    }
-                    Ok(r) => {
-                        if errors == 0 {
-                            eprintln!("first error: {} {}", r.status(), r.text().await.unwrap_or_default());
-                        }
-                        errors += 1;
-                    }
-                    Err(_) => errors += 1,
-                }
+                crate::tally(response, |status| status.is_success(), sent, &mut latencies, &mut errors).await;
             }
             (latencies, errors)
         }
